@@ -1,0 +1,44 @@
+/* sockkit — name/number tables for the socket API, with explanations: IPPROTO_*, AF_*, SOCK_*,
+ * and socket options (SO_*, TCP_*, IP_*, IPV6_*) with their levels. */
+#ifndef SOCKKIT_PROTO_H
+#define SOCKKIT_PROTO_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sk_name {
+    const char *name;    /* "IPPROTO_TCP" */
+    int value;           /* 6 */
+    const char *summary; /* one line */
+} sk_name;
+
+typedef struct sk_optname {
+    const char *name;    /* "SO_REUSEADDR" */
+    int level;           /* SOL_SOCKET */
+    const char *level_name; /* "SOL_SOCKET" */
+    int value;           /* SO_REUSEADDR */
+    const char *summary;
+} sk_optname;
+
+/* Whole tables (count in *n). */
+const sk_name *sk_proto_table(size_t *n);  /* IPPROTO_* this platform defines */
+const sk_name *sk_family_table(size_t *n); /* AF_* */
+const sk_name *sk_type_table(size_t *n);   /* SOCK_* */
+const sk_optname *sk_option_table(size_t *n);
+
+/* Look-ups; NULL / "?" when unknown. Names match case-insensitively, with or without prefix
+ * ("tcp", "IPPROTO_TCP"). For a value shared by several names (IPPROTO_IP and IPPROTO_HOPOPTS are
+ * both 0) the *_name functions return the first, the canonical one. */
+const sk_name *sk_proto_lookup(const char *name);
+const char *sk_proto_name(int proto);
+const char *sk_family_name(int family);
+const char *sk_type_name(int type); /* ignores SOCK_CLOEXEC/SOCK_NONBLOCK bits */
+const sk_optname *sk_option_lookup(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

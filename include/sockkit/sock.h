@@ -1,0 +1,139 @@
+/* sockkit — sockets: create, options, connect, listen, accept, send/receive, half-close.
+ *
+ * Sockets are plain file descriptors. Every fd the library opens is close-on-exec; no send raises
+ * SIGPIPE (MSG_NOSIGNAL); EINTR is retried inside. Timeouts are in milliseconds, -1 = wait forever,
+ * 0 = do not wait. A timeout on a call that loops (send_all, recv_exact, connect over several
+ * addresses) is a deadline for the whole call.
+ */
+#ifndef SOCKKIT_SOCK_H
+#define SOCKKIT_SOCK_H
+
+#include "addr.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- create and close ---------------------------------------------------------------------- */
+
+/* socket(2) with SOCK_CLOEXEC. proto 0 (IPPROTO_IP) means "the default protocol for the type":
+ * TCP for SOCK_STREAM, UDP for SOCK_DGRAM on AF_INET/AF_INET6. Returns the fd. */
+int sk_socket(int family, int type, int proto);
+
+/* close(2), traced. EINTR is not retried (on Linux the fd is gone either way). */
+int sk_close(int fd);
+
+/* A connected pair (AF_UNIX). type: SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET. */
+int sk_socketpair(int type, int fds[2]);
+
+/* ---- options ------------------------------------------------------------------------------- */
+
+int sk_set_nonblock(int fd, bool on);
+int sk_set_reuseaddr(int fd, bool on);
+int sk_set_reuseport(int fd, bool on);
+int sk_set_nodelay(int fd, bool on);
+/* SO_KEEPALIVE plus TCP_KEEPIDLE/TCP_KEEPINTVL/TCP_KEEPCNT; a value <= 0 leaves that one as is. */
+int sk_set_keepalive(int fd, bool on, int idle_s, int interval_s, int count);
+int sk_set_rcvbuf(int fd, int bytes);
+int sk_set_sndbuf(int fd, int bytes);
+/* SO_LINGER; on with 0 seconds makes close() send RST. */
+int sk_set_linger(int fd, bool on, int seconds);
+int sk_set_v6only(int fd, bool on);
+/* SO_RCVTIMEO / SO_SNDTIMEO in milliseconds (0 = none): for code doing its own blocking calls. */
+int sk_set_timeouts(int fd, int recv_ms, int send_ms);
+
+/* Any integer option by name: "SO_REUSEADDR", "TCP_NODELAY", "IP_TTL", "IPV6_V6ONLY", ... (the
+ * names `sockkit proto --options` lists). Unknown names give SK_EOPTION. */
+int sk_setopt(int fd, const char *name, int value);
+int sk_getopt(int fd, const char *name, int *value);
+
+/* ---- addresses of a socket ----------------------------------------------------------------- */
+
+int sk_local_addr(int fd, sk_addr *out);
+int sk_peer_addr(int fd, sk_addr *out);
+
+/* ---- connect ------------------------------------------------------------------------------- */
+
+typedef struct sk_connect_opts {
+    int family;           /* AF_UNSPEC (0, default), AF_INET or AF_INET6 */
+    int type;             /* SOCK_STREAM (0, default) or SOCK_DGRAM */
+    const char *source;   /* bind to this endpoint first (e.g. "10.0.0.2:0"), or NULL */
+    bool numeric;         /* no DNS: SK_RESOLVE_NUMERIC */
+    bool no_happy_eyeballs; /* plain sequential attempts even when both families resolve */
+    int attempt_delay_ms; /* Happy Eyeballs stagger; 0 = 250 ms (RFC 8305) */
+} sk_connect_opts;
+
+/* Python's socket.create_connection: resolve, try every address in order with non-blocking
+ * connect + poll + SO_ERROR, keep the last error. When both IPv6 and IPv4 addresses resolve, races
+ * them per RFC 8305 (Happy Eyeballs v2: families interleaved, a new attempt every 250 ms while the
+ * earlier ones are pending, first to succeed wins). timeout_ms bounds the whole call. Returns a
+ * blocking connected fd. Unix endpoints ("unix:/p") work too. opts may be NULL. */
+int sk_connect(const char *endpoint, int timeout_ms);
+int sk_connect_ex(const char *endpoint, const sk_connect_opts *opts, int timeout_ms);
+/* Connect to one address. type: SOCK_STREAM or SOCK_DGRAM. */
+int sk_connect_addr(const sk_addr *addr, int type, int timeout_ms);
+
+/* ---- listen / bind ------------------------------------------------------------------------- */
+
+typedef struct sk_listen_opts {
+    int family;        /* AF_UNSPEC (default): from the endpoint; any-host means IPv4 unless dualstack */
+    int type;          /* SOCK_STREAM (0, default): bind + listen; SOCK_DGRAM: bind only */
+    int backlog;       /* 0 = SOMAXCONN */
+    bool no_reuseaddr; /* SO_REUSEADDR is on by default, as in Python's create_server on POSIX */
+    bool reuseport;    /* SO_REUSEPORT */
+    bool dualstack;    /* any-host or IPv6 endpoint: one [::] socket that also takes IPv4 */
+    bool numeric;      /* no DNS */
+    bool unlink_stale; /* unix:/path: remove an existing socket file nobody listens on */
+} sk_listen_opts;
+
+/* Python's socket.create_server. Returns the listening (or bound datagram) fd. opts may be NULL. */
+int sk_listen(const char *endpoint, const sk_listen_opts *opts);
+int sk_listen_addr(const sk_addr *addr, const sk_listen_opts *opts);
+
+/* accept4 with SOCK_CLOEXEC, waiting up to timeout_ms. peer may be NULL. Returns the new fd
+ * (blocking). ECONNABORTED and friends are retried within the timeout. */
+int sk_accept(int listen_fd, sk_addr *peer, int timeout_ms);
+
+/* ---- send and receive ---------------------------------------------------------------------- */
+
+/* One send/recv, waiting up to timeout_ms for the socket to be ready. Return the byte count
+ * (recv: 0 = orderly EOF). */
+ssize_t sk_send(int fd, const void *buf, size_t len, int timeout_ms);
+ssize_t sk_recv(int fd, void *buf, size_t len, int timeout_ms);
+
+/* Send every byte, looping over partial writes. Returns 0 when all was sent; on failure a negative
+ * code, and *sent (if not NULL) says how many bytes did go out — nothing is lost silently. */
+int sk_send_all(int fd, const void *buf, size_t len, int timeout_ms, size_t *sent);
+
+/* Receive exactly len bytes. SK_EEOF if the peer closed first; *got (if not NULL) tells how many
+ * arrived. */
+int sk_recv_exact(int fd, void *buf, size_t len, int timeout_ms, size_t *got);
+
+/* Datagrams. sk_recvfrom fills *from (may be NULL); returns the datagram length (truncated to len
+ * if longer; flags MSG_TRUNC not reported). */
+ssize_t sk_sendto(int fd, const void *buf, size_t len, const sk_addr *to, int timeout_ms);
+ssize_t sk_recvfrom(int fd, void *buf, size_t len, sk_addr *from, int timeout_ms);
+
+/* A length-prefixed frame: prefix_bytes (2 or 4) big-endian length, then the payload. The reader
+ * side is sk_reader_frame (reader.h). */
+int sk_send_frame(int fd, int prefix_bytes, const void *buf, size_t len, int timeout_ms);
+
+/* shutdown(2). how: SHUT_RD, SHUT_WR, SHUT_RDWR. */
+int sk_shutdown(int fd, int how);
+
+/* Send count bytes of file_fd starting at offset (sendfile(2)), looping until done. Returns 0, or a
+ * negative code with *sent telling how far it got. */
+int sk_sendfile(int sock_fd, int file_fd, off_t offset, size_t count, int timeout_ms, size_t *sent);
+
+/* Wait until fd is readable (events = POLLIN) or writable (POLLOUT). Returns the revents (> 0),
+ * -ETIMEDOUT, or another negative code. */
+int sk_wait(int fd, short events, int timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,61 @@
+/* sockkit — tracing of socket operations.
+ *
+ * With tracing on, every socket operation the library performs prints one line: time in
+ * microseconds, role (client/server), transport (tcp/udp/unix), and the call in socket-API terms:
+ *
+ *   12.000345 server tcp  socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 3
+ *   12.000367 server tcp  bind 0.0.0.0:6000 fd=3
+ *   12.000371 server tcp  listen backlog=128 fd=3
+ *   12.004102 server tcp  accept 127.0.0.1:53422 = 4
+ *   12.004510 server tcp  < 127.0.0.1:53422 5 bytes (offset 0) fd=4
+ *             00000000  68 65 6c 6c 6f                                    |hello|
+ *
+ * Data lines (level SK_TRACE_DATA) carry direction ('>' sent, '<' received), peer, byte count and
+ * the running offset of that direction, followed by a hexdump.
+ *
+ * Turn it on with sk_trace_set(), or from the environment: SOCKKIT_TRACE=calls|data and optionally
+ * SOCKKIT_TRACE_FILE=/path (default stderr). Output is one write per event, thread-safe.
+ */
+#ifndef SOCKKIT_TRACE_H
+#define SOCKKIT_TRACE_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum sk_trace_level {
+    SK_TRACE_OFF = 0,
+    SK_TRACE_CALLS = 1, /* one line per call */
+    SK_TRACE_DATA = 2,  /* calls plus hexdumps of the bytes */
+};
+
+typedef enum sk_role {
+    SK_ROLE_UNKNOWN = 0,
+    SK_ROLE_CLIENT,
+    SK_ROLE_SERVER,
+} sk_role;
+
+/* Turn tracing on or off, writing to out_fd (-1 = stderr). The fd is not closed by the library. */
+void sk_trace_set(int level, int out_fd);
+/* The current level (reads SOCKKIT_TRACE the first time it is asked, if sk_trace_set never ran). */
+int sk_trace_level(void);
+
+/* Optional: deliver each trace event (one or more '\n'-terminated lines) to a callback instead of
+ * an fd. fn = NULL restores fd output. */
+typedef void (*sk_trace_sink)(const char *text, size_t len, void *arg);
+void sk_trace_set_sink(sk_trace_sink fn, void *arg);
+
+/* Declare the role of an fd the library did not create (or override it). */
+void sk_trace_set_role(int fd, sk_role role);
+
+/* Hexdump formatter, independent of tracing: lines of "OOOOOOOO  hh hh ... hh  hh ... hh  |text|\n"
+ * with offsets starting at base_offset, 16 bytes a line, a gap after 8. Writes at most outlen bytes
+ * (NUL-terminated) and returns the length the full dump needs (like snprintf). */
+size_t sk_hexdump(const void *data, size_t len, size_t base_offset, char *out, size_t outlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

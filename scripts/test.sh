@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Build and run the CTest suite in each configuration:
+#   normal  RelWithDebInfo
+#   asan    AddressSanitizer + UndefinedBehaviorSanitizer
+#   tsan    ThreadSanitizer (only the tests labelled for threads; see tests/CMakeLists.txt)
+# With no argument: all of them. Exits non-zero if any build or test fails; prints CTest's
+# summary line of every configuration at the end.
+set -u
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+configs=${*:-normal asan tsan}
+summary=()
+status=0
+
+for cfg in $configs; do
+    case $cfg in
+    normal) dir=build flags=() ;;
+    asan) dir=build-asan flags=(-DSK_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug) ;;
+    tsan) dir=build-tsan flags=(-DSK_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug) ;;
+    *) echo "test.sh: unknown configuration '$cfg'" >&2; exit 2 ;;
+    esac
+    echo "==== $cfg build ($dir)"
+    if ! cmake -S . -B "$dir" "${flags[@]}" >/dev/null || ! cmake --build "$dir" -j"$jobs" >/dev/null; then
+        echo "==== $cfg: BUILD FAILED"
+        cmake --build "$dir" -j1 2>&1 | grep -E 'error|Error' | head -30
+        summary+=("$cfg: build failed")
+        status=1
+        continue
+    fi
+    sel=()
+    [ "$cfg" = tsan ] && sel=(-L threads)
+    log="$dir/ctest.log"
+    # Sanitizer runs: fail on the first report; leaks are errors too.
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+        TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+        ctest --test-dir "$dir" --output-on-failure -j"$jobs" --timeout 300 "${sel[@]}" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    [ "$rc" -ne 0 ] && status=1
+    line=$(grep -E 'tests passed|tests failed' "$log" | tail -1)
+    summary+=("$cfg: ${line:-no tests ran}")
+done
+
+echo "==== summary"
+for s in "${summary[@]}"; do echo "$s"; done
+exit $status
