@@ -1,7 +1,8 @@
 /* The sockkit command: shared declarations. Each subcommand lives in its own file as
  * `int cmd_NAME(int argc, char **argv)` and is listed in main.c's table.
  *
- * Exit status (documented in docs/sockkit.1): 0 success, 1 network or runtime failure, 2 usage error. */
+ * Exit status (documented in docs/sockkit.1): 0 success, 1 network or runtime failure, 2 usage
+ * error. */
 #ifndef SOCKKIT_CLI_H
 #define SOCKKIT_CLI_H
 

@@ -19,8 +19,7 @@ const char *sk_strerror(int code)
     }
     if (code < 0) {
         const char *s = strerrordesc_np(-code); /* thread-safe, unlike strerror */
-        if (s)
-            return s;
+        if (s) return s;
     }
     return code >= 0 ? "success" : "unknown error";
 }
@@ -36,8 +35,7 @@ const char *sk_err_name(int code)
     }
     if (code < 0) {
         const char *s = strerrorname_np(-code);
-        if (s)
-            return s;
+        if (s) return s;
     }
     return code >= 0 ? "OK" : "UNKNOWN";
 }

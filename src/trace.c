@@ -13,8 +13,7 @@ void sk_trace_set_sink(sk_trace_sink fn, void *arg) {}
 void sk_trace_set_role(int fd, sk_role role) {}
 size_t sk_hexdump(const void *data, size_t len, size_t base_offset, char *out, size_t outlen)
 {
-    if (outlen)
-        out[0] = 0;
+    if (outlen) out[0] = 0;
     return 0;
 }
 void sk__trace_socket(int fd, int family, int type, int proto, sk_role role) {}

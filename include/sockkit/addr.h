@@ -3,10 +3,9 @@
  * Endpoint text forms:
  *   host:port          localhost:8080, example.org:http (service names resolve through getaddrinfo)
  *   1.2.3.4:80         IPv4 literal
- *   [::1]:80           IPv6 literal; [fe80::1%eth0]:80 carries a scope id (interface name or number)
- *   :8080  *:8080      the any-address (passive) of the chosen family
- *   unix:/path         Unix socket path (must fit sun_path, 107 bytes)
- *   unix:@name         Linux abstract namespace (no file)
+ *   [::1]:80           IPv6 literal; [fe80::1%eth0]:80 carries a scope id (interface name or
+ * number) :8080  *:8080      the any-address (passive) of the chosen family unix:/path         Unix
+ * socket path (must fit sun_path, 107 bytes) unix:@name         Linux abstract namespace (no file)
  * Ports are 0..65535; port 0 asks the kernel for a free port when binding.
  */
 #ifndef SOCKKIT_ADDR_H
@@ -38,12 +37,12 @@ typedef struct sk_addr {
 /* An endpoint as written, split but not yet resolved. */
 typedef struct sk_endpoint {
     bool is_unix;
-    bool any_host;      /* "" or "*" host: the wildcard address */
-    bool abstract;      /* unix:@name */
-    char host[256];     /* without brackets or scope ("::1", "example.org") */
-    char scope[64];     /* "eth0" or "3" in [fe80::1%eth0], else "" */
-    char service[64];   /* port text as written: "80", "http" */
-    char path[108];     /* Unix path or abstract name (without '@') */
+    bool any_host;    /* "" or "*" host: the wildcard address */
+    bool abstract;    /* unix:@name */
+    char host[256];   /* without brackets or scope ("::1", "example.org") */
+    char scope[64];   /* "eth0" or "3" in [fe80::1%eth0], else "" */
+    char service[64]; /* port text as written: "80", "http" */
+    char path[108];   /* Unix path or abstract name (without '@') */
 } sk_endpoint;
 
 /* Flags for sk_resolve / sk_addr_parse. */
@@ -52,7 +51,8 @@ enum {
     SK_RESOLVE_PASSIVE = 1 << 1, /* for binding: any-host becomes the wildcard address */
 };
 
-/* A list of resolved addresses, in the order getaddrinfo returned them. Free with sk_addr_list_free. */
+/* A list of resolved addresses, in the order getaddrinfo returned them. Free with
+ * sk_addr_list_free. */
 typedef struct sk_addr_list {
     sk_addr *v;
     size_t n;

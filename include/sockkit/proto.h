@@ -16,10 +16,10 @@ typedef struct sk_name {
 } sk_name;
 
 typedef struct sk_optname {
-    const char *name;    /* "SO_REUSEADDR" */
-    int level;           /* SOL_SOCKET */
+    const char *name;       /* "SO_REUSEADDR" */
+    int level;              /* SOL_SOCKET */
     const char *level_name; /* "SOL_SOCKET" */
-    int value;           /* SO_REUSEADDR */
+    int value;              /* SO_REUSEADDR */
     const char *summary;
 } sk_optname;
 

@@ -59,12 +59,12 @@ int sk_peer_addr(int fd, sk_addr *out);
 /* ---- connect ------------------------------------------------------------------------------- */
 
 typedef struct sk_connect_opts {
-    int family;           /* AF_UNSPEC (0, default), AF_INET or AF_INET6 */
-    int type;             /* SOCK_STREAM (0, default) or SOCK_DGRAM */
-    const char *source;   /* bind to this endpoint first (e.g. "10.0.0.2:0"), or NULL */
-    bool numeric;         /* no DNS: SK_RESOLVE_NUMERIC */
+    int family;             /* AF_UNSPEC (0, default), AF_INET or AF_INET6 */
+    int type;               /* SOCK_STREAM (0, default) or SOCK_DGRAM */
+    const char *source;     /* bind to this endpoint first (e.g. "10.0.0.2:0"), or NULL */
+    bool numeric;           /* no DNS: SK_RESOLVE_NUMERIC */
     bool no_happy_eyeballs; /* plain sequential attempts even when both families resolve */
-    int attempt_delay_ms; /* Happy Eyeballs stagger; 0 = 250 ms (RFC 8305) */
+    int attempt_delay_ms;   /* Happy Eyeballs stagger; 0 = 250 ms (RFC 8305) */
 } sk_connect_opts;
 
 /* Python's socket.create_connection: resolve, try every address in order with non-blocking
@@ -76,13 +76,16 @@ int sk_connect(const char *endpoint, int timeout_ms);
 int sk_connect_ex(const char *endpoint, const sk_connect_opts *opts, int timeout_ms);
 /* Connect to one address. type: SOCK_STREAM or SOCK_DGRAM. */
 int sk_connect_addr(const sk_addr *addr, int type, int timeout_ms);
+/* Connect to the first of n addresses that accepts, with the same rules as sk_connect_ex (Happy
+ * Eyeballs when both families are present, unless opts->no_happy_eyeballs). opts may be NULL. */
+int sk_connect_addrs(const sk_addr *addrs, size_t n, const sk_connect_opts *opts, int timeout_ms);
 
 /* ---- listen / bind ------------------------------------------------------------------------- */
 
 typedef struct sk_listen_opts {
-    int family;        /* AF_UNSPEC (default): from the endpoint; any-host means IPv4 unless dualstack */
-    int type;          /* SOCK_STREAM (0, default): bind + listen; SOCK_DGRAM: bind only */
-    int backlog;       /* 0 = SOMAXCONN */
+    int family;  /* AF_UNSPEC (default): from the endpoint; any-host means IPv4 unless dualstack */
+    int type;    /* SOCK_STREAM (0, default): bind + listen; SOCK_DGRAM: bind only */
+    int backlog; /* 0 = SOMAXCONN */
     bool no_reuseaddr; /* SO_REUSEADDR is on by default, as in Python's create_server on POSIX */
     bool reuseport;    /* SO_REUSEPORT */
     bool dualstack;    /* any-host or IPv6 endpoint: one [::] socket that also takes IPv4 */
@@ -95,7 +98,9 @@ int sk_listen(const char *endpoint, const sk_listen_opts *opts);
 int sk_listen_addr(const sk_addr *addr, const sk_listen_opts *opts);
 
 /* accept4 with SOCK_CLOEXEC, waiting up to timeout_ms. peer may be NULL. Returns the new fd
- * (blocking). ECONNABORTED and friends are retried within the timeout. */
+ * (blocking). ECONNABORTED and friends are retried within the timeout. When several threads or
+ * processes accept on one listener, make it non-blocking (sk_set_nonblock): a connection another
+ * acceptor takes between the wait and the accept would otherwise block past the deadline. */
 int sk_accept(int listen_fd, sk_addr *peer, int timeout_ms);
 
 /* ---- send and receive ---------------------------------------------------------------------- */

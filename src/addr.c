@@ -1,0 +1,354 @@
+/* Endpoints: parse "host:port", "[v6%scope]:port", ":port", "*:port", "unix:/path", "unix:@name";
+ * resolve them with getaddrinfo into every address; format addresses back into the same text. */
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool all_digits(const char *s)
+{
+    if (!*s) return false;
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s)) return false;
+    return true;
+}
+
+/* A service is a port number or a name from /etc/services ("http", "ftp-data"). */
+static int check_service(const char *text, const char *svc)
+{
+    if (!*svc) return sk__fail(SK_EPORT, "endpoint '%s': missing port", text);
+    if (isdigit((unsigned char)*svc) || *svc == '-' || *svc == '+') {
+        if (!all_digits(svc) || strlen(svc) > 5 || atol(svc) > 65535)
+            return sk__fail(SK_EPORT, "endpoint '%s': port '%s'", text, svc);
+        return 0;
+    }
+    for (const char *p = svc; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+            return sk__fail(SK_EPORT, "endpoint '%s': port '%s'", text, svc);
+    return 0;
+}
+
+static int copy_part(char *dst, size_t cap, const char *src, size_t n, const char *text)
+{
+    if (n >= cap) return sk__fail(SK_EPARSE, "endpoint '%s': part too long", text);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+    return 0;
+}
+
+static int parse_unix(const char *text, const char *rest, sk_endpoint *ep)
+{
+    ep->is_unix = true;
+    if (*rest == '@') {
+        ep->abstract = true;
+        rest++;
+    }
+    size_t n = strlen(rest);
+    if (n == 0) return sk__fail(SK_EPARSE, "endpoint '%s': empty Unix socket path", text);
+    /* sun_path holds 108 bytes: a path needs its NUL, an abstract name its leading NUL. */
+    if (n > sizeof ep->path - 1)
+        return sk__fail(SK_EPATHLEN, "endpoint '%s': %zu bytes, at most %zu", text, n,
+                        sizeof ep->path - 1);
+    memcpy(ep->path, rest, n + 1);
+    return 0;
+}
+
+int sk_endpoint_parse(const char *text, sk_endpoint *ep)
+{
+    if (!text || !ep) return sk__fail(SK_EARG, "parse endpoint: NULL argument");
+    memset(ep, 0, sizeof *ep);
+    if (!strncmp(text, "unix:", 5)) return parse_unix(text, text + 5, ep);
+
+    const char *host, *host_end, *svc;
+    if (*text == '[') {
+        const char *close = strchr(text, ']');
+        if (!close) return sk__fail(SK_EBRACKET, "endpoint '%s': '[' without ']'", text);
+        if (close[1] != ':')
+            return sk__fail(close[1] ? SK_EPARSE : SK_EPORT,
+                            "endpoint '%s': expected ':port' after ']'", text);
+        host = text + 1;
+        host_end = close;
+        svc = close + 2;
+        if (host == host_end) return sk__fail(SK_ENOHOST, "endpoint '%s'", text);
+    } else {
+        if (strchr(text, ']')) return sk__fail(SK_EBRACKET, "endpoint '%s': ']' without '['", text);
+        const char *colon = strrchr(text, ':');
+        if (!colon) return sk__fail(SK_EPORT, "endpoint '%s': missing ':port'", text);
+        host = text;
+        host_end = colon;
+        svc = colon + 1;
+        if (memchr(host, ':', host_end - host))
+            return sk__fail(SK_EPARSE,
+                            "endpoint '%s': an IPv6 address needs brackets, as in [::1]:80", text);
+        if (host_end == host || (host_end - host == 1 && *host == '*')) ep->any_host = true;
+    }
+    int rc = check_service(text, svc);
+    if (rc < 0) return rc;
+    if ((rc = copy_part(ep->service, sizeof ep->service, svc, strlen(svc), text)) < 0) return rc;
+    if (ep->any_host) return 0;
+
+    const char *pct = memchr(host, '%', host_end - host);
+    if (pct) {
+        if (*text != '[')
+            return sk__fail(SK_EPARSE,
+                            "endpoint '%s': a scope id needs an IPv6 address in brackets", text);
+        if (pct + 1 == host_end) return sk__fail(SK_EIFACE, "endpoint '%s': empty scope id", text);
+        if ((rc = copy_part(ep->scope, sizeof ep->scope, pct + 1, host_end - pct - 1, text)) < 0)
+            return rc;
+        host_end = pct;
+    }
+    if ((rc = copy_part(ep->host, sizeof ep->host, host, host_end - host, text)) < 0) return rc;
+    if (*text == '[') {
+        struct in6_addr a6;
+        if (inet_pton(AF_INET6, ep->host, &a6) != 1)
+            return sk__fail(SK_EPARSE, "endpoint '%s': '%s' in brackets is not an IPv6 address",
+                            text, ep->host);
+    }
+    return 0;
+}
+
+static int unix_addr(const sk_endpoint *ep, sk_addr *out)
+{
+    memset(out, 0, sizeof *out);
+    out->u.un.sun_family = AF_UNIX;
+    size_t n = strlen(ep->path);
+    if (ep->abstract) {
+        memcpy(out->u.un.sun_path + 1, ep->path, n); /* sun_path[0] == 0 marks abstract */
+        out->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+    } else {
+        memcpy(out->u.un.sun_path, ep->path, n + 1);
+        out->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+    }
+    return 0;
+}
+
+static int scope_index(const char *text, const char *scope, uint32_t *out)
+{
+    if (all_digits(scope)) {
+        *out = (uint32_t)strtoul(scope, NULL, 10);
+        return 0;
+    }
+    unsigned idx = if_nametoindex(scope);
+    if (!idx) return sk__fail(SK_EIFACE, "endpoint '%s': interface '%s'", text, scope);
+    *out = idx;
+    return 0;
+}
+
+static int gai_code(int rc)
+{
+    switch (rc) {
+    case EAI_NONAME:
+        return SK_ENONAME;
+    case EAI_SERVICE:
+        return SK_ESERVICE;
+    case EAI_AGAIN:
+        return SK_EAGAIN_DNS;
+    case EAI_FAMILY:
+#ifdef EAI_ADDRFAMILY
+    case EAI_ADDRFAMILY:
+#endif
+#ifdef EAI_NODATA
+    case EAI_NODATA:
+#endif
+        return SK_ENOADDR;
+    case EAI_MEMORY:
+        return -ENOMEM;
+    case EAI_SYSTEM:
+        return errno ? -errno : -EIO;
+    default:
+        return SK_ENONAME;
+    }
+}
+
+int sk_resolve(const char *text, int family, int socktype, int flags, sk_addr_list *out)
+{
+    if (!out) return sk__fail(SK_EARG, "resolve: NULL list");
+    out->v = NULL;
+    out->n = 0;
+    sk_endpoint ep;
+    int rc = sk_endpoint_parse(text, &ep);
+    if (rc < 0) return rc;
+    if (ep.is_unix) {
+        if (!(out->v = calloc(1, sizeof *out->v))) return sk__fail(-ENOMEM, "resolve '%s'", text);
+        out->n = 1;
+        return unix_addr(&ep, out->v);
+    }
+    if (ep.any_host && !(flags & SK_RESOLVE_PASSIVE))
+        return sk__fail(SK_ENOHOST, "endpoint '%s': a connection needs a host", text);
+    if ((flags & SK_RESOLVE_NUMERIC) && !all_digits(ep.service))
+        return sk__fail(SK_EPORT, "endpoint '%s': port '%s' is not a number (numeric mode)", text,
+                        ep.service);
+    uint32_t scope = 0;
+    if (ep.scope[0] && (rc = scope_index(text, ep.scope, &scope)) < 0) return rc;
+
+    struct addrinfo hints = {
+        .ai_family = family,
+        .ai_socktype = socktype ? socktype : SOCK_STREAM,
+        .ai_flags = (ep.any_host ? AI_PASSIVE : 0),
+    };
+    if (flags & SK_RESOLVE_NUMERIC) hints.ai_flags |= AI_NUMERICHOST | AI_NUMERICSERV;
+    if (all_digits(ep.service)) hints.ai_flags |= AI_NUMERICSERV;
+    struct addrinfo *res = NULL;
+    errno = 0;
+    rc = getaddrinfo(ep.any_host ? NULL : ep.host, ep.service, &hints, &res);
+    if (rc) {
+        int code = gai_code(rc);
+        if (code == SK_ENONAME && (flags & SK_RESOLVE_NUMERIC))
+            return sk__fail(SK_EPARSE, "endpoint '%s': '%s' is not a numeric address", text,
+                            ep.host);
+        if (code == SK_ENOADDR || code == SK_ESERVICE) return sk__fail(code, "resolve '%s'", text);
+        return sk__fail(code, "resolve '%s'", ep.any_host ? text : ep.host);
+    }
+    size_t n = 0;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
+        n++;
+    out->v = calloc(n ? n : 1, sizeof *out->v);
+    if (!out->v) {
+        freeaddrinfo(res);
+        return sk__fail(-ENOMEM, "resolve '%s'", text);
+    }
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        sk_addr a;
+        if (sk_addr_from_sockaddr(ai->ai_addr, ai->ai_addrlen, &a) < 0) continue;
+        if (a.u.sa.sa_family == AF_INET6 && scope) a.u.in6.sin6_scope_id = scope;
+        bool dup = false;
+        for (size_t i = 0; i < out->n && !dup; i++)
+            dup = sk_addr_equal(&out->v[i], &a);
+        if (!dup) out->v[out->n++] = a;
+    }
+    freeaddrinfo(res);
+    if (out->n == 0) {
+        sk_addr_list_free(out);
+        return sk__fail(SK_ENOADDR, "resolve '%s'", text);
+    }
+    return 0;
+}
+
+void sk_addr_list_free(sk_addr_list *list)
+{
+    if (!list) return;
+    free(list->v);
+    list->v = NULL;
+    list->n = 0;
+}
+
+int sk_addr_parse(const char *text, int flags, sk_addr *out)
+{
+    sk_addr_list list;
+    int rc = sk_resolve(text, AF_UNSPEC, SOCK_STREAM, flags, &list);
+    if (rc < 0) return rc;
+    *out = list.v[0];
+    sk_addr_list_free(&list);
+    return 0;
+}
+
+int sk_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, sk_addr *out)
+{
+    if (!sa || !out || len < sizeof(sa_family_t) || len > sizeof out->u)
+        return sk__fail(SK_EARG, "address of length %u", (unsigned)len);
+    memset(out, 0, sizeof *out);
+    memcpy(&out->u, sa, len);
+    out->len = len;
+    return 0;
+}
+
+int sk_addr_format(const sk_addr *a, char *buf, size_t buflen)
+{
+    if (!a || !buf || !buflen) return SK_EARG;
+    char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+    switch (a->u.sa.sa_family) {
+    case AF_INET:
+        inet_ntop(AF_INET, &a->u.in.sin_addr, host, sizeof host);
+        return snprintf(buf, buflen, "%s:%u", host, ntohs(a->u.in.sin_port));
+    case AF_INET6: {
+        inet_ntop(AF_INET6, &a->u.in6.sin6_addr, host, INET6_ADDRSTRLEN);
+        uint32_t scope = a->u.in6.sin6_scope_id;
+        if (scope) {
+            char name[IF_NAMESIZE];
+            size_t n = strlen(host);
+            if (if_indextoname(scope, name))
+                snprintf(host + n, sizeof host - n, "%%%s", name);
+            else
+                snprintf(host + n, sizeof host - n, "%%%u", scope);
+        }
+        return snprintf(buf, buflen, "[%s]:%u", host, ntohs(a->u.in6.sin6_port));
+    }
+    case AF_UNIX: {
+        size_t off = offsetof(struct sockaddr_un, sun_path);
+        if (a->len <= off) return snprintf(buf, buflen, "unix:(unnamed)");
+        if (a->u.un.sun_path[0] == '\0')
+            return snprintf(buf, buflen, "unix:@%.*s", (int)(a->len - off - 1),
+                            a->u.un.sun_path + 1);
+        return snprintf(buf, buflen, "unix:%.*s", (int)strnlen(a->u.un.sun_path, a->len - off),
+                        a->u.un.sun_path);
+    }
+    default:
+        return snprintf(buf, buflen, "(family %d)", a->u.sa.sa_family);
+    }
+}
+
+int sk_addr_family(const sk_addr *a)
+{
+    return a->u.sa.sa_family;
+}
+
+int sk_addr_port(const sk_addr *a)
+{
+    switch (a->u.sa.sa_family) {
+    case AF_INET:
+        return ntohs(a->u.in.sin_port);
+    case AF_INET6:
+        return ntohs(a->u.in6.sin6_port);
+    default:
+        return -1;
+    }
+}
+
+int sk_addr_set_port(sk_addr *a, uint16_t port)
+{
+    switch (a->u.sa.sa_family) {
+    case AF_INET:
+        a->u.in.sin_port = htons(port);
+        return 0;
+    case AF_INET6:
+        a->u.in6.sin6_port = htons(port);
+        return 0;
+    default:
+        return sk__fail(SK_EARG, "set port on a family-%d address", a->u.sa.sa_family);
+    }
+}
+
+bool sk_addr_equal(const sk_addr *a, const sk_addr *b)
+{
+    if (a->u.sa.sa_family != b->u.sa.sa_family) return false;
+    switch (a->u.sa.sa_family) {
+    case AF_INET:
+        return a->u.in.sin_port == b->u.in.sin_port &&
+               a->u.in.sin_addr.s_addr == b->u.in.sin_addr.s_addr;
+    case AF_INET6:
+        return a->u.in6.sin6_port == b->u.in6.sin6_port &&
+               a->u.in6.sin6_scope_id == b->u.in6.sin6_scope_id &&
+               !memcmp(&a->u.in6.sin6_addr, &b->u.in6.sin6_addr, sizeof(struct in6_addr));
+    default:
+        return a->len == b->len && !memcmp(&a->u, &b->u, a->len);
+    }
+}
+
+bool sk_addr_is_any(const sk_addr *a)
+{
+    switch (a->u.sa.sa_family) {
+    case AF_INET:
+        return a->u.in.sin_addr.s_addr == htonl(INADDR_ANY);
+    case AF_INET6:
+        return IN6_IS_ADDR_UNSPECIFIED(&a->u.in6.sin6_addr);
+    default:
+        return false;
+    }
+}

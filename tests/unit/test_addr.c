@@ -1,0 +1,216 @@
+/* addr.c: endpoint parsing, resolution, formatting, and every parse error. */
+#include "sktest.h"
+
+#include <net/if.h>
+
+static void parse_forms(void **state)
+{
+    sk_endpoint ep;
+    assert_int_equal(sk_endpoint_parse("localhost:8080", &ep), 0);
+    assert_string_equal(ep.host, "localhost");
+    assert_string_equal(ep.service, "8080");
+    assert_false(ep.any_host || ep.is_unix);
+
+    assert_int_equal(sk_endpoint_parse("1.2.3.4:80", &ep), 0);
+    assert_string_equal(ep.host, "1.2.3.4");
+
+    assert_int_equal(sk_endpoint_parse("[::1]:80", &ep), 0);
+    assert_string_equal(ep.host, "::1");
+    assert_string_equal(ep.service, "80");
+
+    assert_int_equal(sk_endpoint_parse("[fe80::1%lo]:80", &ep), 0);
+    assert_string_equal(ep.host, "fe80::1");
+    assert_string_equal(ep.scope, "lo");
+
+    assert_int_equal(sk_endpoint_parse(":8080", &ep), 0);
+    assert_true(ep.any_host);
+    assert_int_equal(sk_endpoint_parse("*:8080", &ep), 0);
+    assert_true(ep.any_host);
+
+    assert_int_equal(sk_endpoint_parse("unix:/tmp/x.sock", &ep), 0);
+    assert_true(ep.is_unix);
+    assert_false(ep.abstract);
+    assert_string_equal(ep.path, "/tmp/x.sock");
+
+    assert_int_equal(sk_endpoint_parse("unix:@name", &ep), 0);
+    assert_true(ep.is_unix && ep.abstract);
+    assert_string_equal(ep.path, "name");
+
+    assert_int_equal(sk_endpoint_parse("localhost:http", &ep), 0);
+    assert_string_equal(ep.service, "http");
+    assert_int_equal(sk_endpoint_parse("127.0.0.1:65535", &ep), 0);
+    assert_int_equal(sk_endpoint_parse("127.0.0.1:0", &ep), 0);
+}
+
+struct bad {
+    const char *text;
+    int code;
+    const char *needle; /* expected in sk_errmsg() */
+};
+
+static void parse_errors(void **state)
+{
+    char longpath[200] = "unix:/";
+    memset(longpath + 6, 'a', 150);
+    char longabs[200] = "unix:@";
+    memset(longabs + 6, 'b', 120);
+    const struct bad cases[] = {
+        {"127.0.0.1:99999", SK_EPORT, "port '99999'"},
+        {"127.0.0.1:65536", SK_EPORT, "65536"},
+        {"127.0.0.1:-1", SK_EPORT, "-1"},
+        {"127.0.0.1:80x", SK_EPORT, "80x"},
+        {"127.0.0.1:", SK_EPORT, "missing port"},
+        {"127.0.0.1", SK_EPORT, "missing ':port'"},
+        {"[::1:80", SK_EBRACKET, "'[' without ']'"},
+        {"::1]:80", SK_EBRACKET, "']' without '['"},
+        {"[]:80", SK_ENOHOST, "empty host"},
+        {"[::1]80", SK_EPARSE, "expected ':port'"},
+        {"[::1]", SK_EPORT, "expected ':port'"},
+        {"::1:80", SK_EPARSE, "needs brackets"},
+        {"[1.2.3.4]:80", SK_EPARSE, "not an IPv6 address"},
+        {"fe80::1%lo:80", SK_EPARSE, "brackets"},
+        {"unix:", SK_EPARSE, "empty Unix socket path"},
+        {longpath, SK_EPATHLEN, "at most 107"},
+        {longabs, SK_EPATHLEN, "at most 107"},
+        {"host:ht tp", SK_EPORT, "ht tp"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        sk_endpoint ep;
+        int rc = sk_endpoint_parse(cases[i].text, &ep);
+        if (rc != cases[i].code)
+            fail_msg("'%s': got %s, want %s", cases[i].text, sk_err_name(rc),
+                     sk_err_name(cases[i].code));
+        if (!strstr(sk_errmsg(), cases[i].needle))
+            fail_msg("'%s': message '%s' lacks '%s'", cases[i].text, sk_errmsg(), cases[i].needle);
+        /* The message names the endpoint as written. */
+        if (strlen(cases[i].text) < 100) assert_non_null(strstr(sk_errmsg(), cases[i].text));
+    }
+}
+
+static void resolve_errors(void **state)
+{
+    sk_addr_list l;
+    assert_int_equal(sk_resolve("localhost:nosuchservice", AF_UNSPEC, SOCK_STREAM, 0, &l),
+                     SK_ESERVICE);
+    assert_non_null(strstr(sk_errmsg(), "unknown service"));
+    assert_int_equal(sk_resolve("[fe80::1%nosuchif0]:80", AF_UNSPEC, SOCK_STREAM, 0, &l),
+                     SK_EIFACE);
+    assert_non_null(strstr(sk_errmsg(), "nosuchif0"));
+    assert_int_equal(sk_resolve(":80", AF_UNSPEC, SOCK_STREAM, 0, &l), SK_ENOHOST);
+    assert_non_null(strstr(sk_errmsg(), "needs a host"));
+    /* numeric-only mode refuses names and service names */
+    assert_int_equal(sk_resolve("localhost:80", AF_UNSPEC, SOCK_STREAM, SK_RESOLVE_NUMERIC, &l),
+                     SK_EPARSE);
+    assert_int_equal(sk_resolve("127.0.0.1:http", AF_UNSPEC, SOCK_STREAM, SK_RESOLVE_NUMERIC, &l),
+                     SK_EPORT);
+    /* an IPv4 literal asked for as IPv6 */
+    int rc = sk_resolve("127.0.0.1:80", AF_INET6, SOCK_STREAM, SK_RESOLVE_NUMERIC, &l);
+    assert_true(rc == SK_ENOADDR || rc == SK_EPARSE);
+    assert_null(l.v);
+}
+
+static void resolve_literals_and_names(void **state)
+{
+    sk_addr_list l;
+    assert_int_equal(sk_resolve("127.0.0.1:80", AF_UNSPEC, SOCK_STREAM, SK_RESOLVE_NUMERIC, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(sk_addr_family(&l.v[0]), AF_INET);
+    assert_int_equal(sk_addr_port(&l.v[0]), 80);
+    sk_addr_list_free(&l);
+    assert_null(l.v);
+
+    assert_int_equal(sk_resolve("[::1]:443", AF_UNSPEC, SOCK_STREAM, 0, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(sk_addr_family(&l.v[0]), AF_INET6);
+    assert_int_equal(sk_addr_port(&l.v[0]), 443);
+    sk_addr_list_free(&l);
+
+    /* service names: from /etc/services via getaddrinfo */
+    assert_int_equal(sk_resolve("localhost:http", AF_INET, SOCK_STREAM, 0, &l), 0);
+    assert_int_equal(sk_addr_port(&l.v[0]), 80);
+    char buf[SK_ADDRSTRLEN];
+    sk_addr_format(&l.v[0], buf, sizeof buf);
+    assert_string_equal(buf, "127.0.0.1:80");
+    sk_addr_list_free(&l);
+
+    /* the any-address when binding */
+    assert_int_equal(sk_resolve("*:8080", AF_INET, SOCK_STREAM, SK_RESOLVE_PASSIVE, &l), 0);
+    assert_true(sk_addr_is_any(&l.v[0]));
+    assert_int_equal(sk_addr_port(&l.v[0]), 8080);
+    sk_addr_list_free(&l);
+    assert_int_equal(sk_resolve(":8080", AF_INET6, SOCK_DGRAM, SK_RESOLVE_PASSIVE, &l), 0);
+    assert_int_equal(sk_addr_family(&l.v[0]), AF_INET6);
+    assert_true(sk_addr_is_any(&l.v[0]));
+    sk_addr_list_free(&l);
+}
+
+static void scope_ids(void **state)
+{
+    sk_addr a;
+    assert_int_equal(sk_addr_parse("[fe80::1%lo]:80", SK_RESOLVE_NUMERIC, &a), 0);
+    assert_int_equal(a.u.in6.sin6_scope_id, if_nametoindex("lo"));
+    char buf[SK_ADDRSTRLEN];
+    sk_addr_format(&a, buf, sizeof buf);
+    assert_string_equal(buf, "[fe80::1%lo]:80");
+    /* a numeric scope id is taken as an index */
+    assert_int_equal(sk_addr_parse("[fe80::1%1]:80", SK_RESOLVE_NUMERIC, &a), 0);
+    assert_int_equal(a.u.in6.sin6_scope_id, 1);
+}
+
+static void unix_addresses(void **state)
+{
+    sk_addr a;
+    char buf[SK_ADDRSTRLEN];
+    assert_int_equal(sk_addr_parse("unix:/tmp/sk.sock", 0, &a), 0);
+    assert_int_equal(sk_addr_family(&a), AF_UNIX);
+    assert_int_equal(sk_addr_port(&a), -1);
+    sk_addr_format(&a, buf, sizeof buf);
+    assert_string_equal(buf, "unix:/tmp/sk.sock");
+
+    assert_int_equal(sk_addr_parse("unix:@sockkit-test", 0, &a), 0);
+    assert_int_equal(a.u.un.sun_path[0], 0);
+    assert_int_equal(a.len, offsetof(struct sockaddr_un, sun_path) + 1 + strlen("sockkit-test"));
+    sk_addr_format(&a, buf, sizeof buf);
+    assert_string_equal(buf, "unix:@sockkit-test");
+
+    /* a path of exactly 107 bytes fits (plus its NUL); the unnamed address formats too */
+    char path[120] = "unix:/";
+    memset(path + 6, 'p', 106);
+    assert_int_equal(sk_addr_parse(path, 0, &a), 0);
+    a.len = sizeof(sa_family_t);
+    sk_addr_format(&a, buf, sizeof buf);
+    assert_string_equal(buf, "unix:(unnamed)");
+}
+
+static void format_round_trip(void **state)
+{
+    const char *forms[] = {"127.0.0.1:1",     "10.1.2.3:65535", "[::1]:80",
+                           "[2001:db8::5]:7", "unix:/run/x",    "unix:@abc"};
+    for (size_t i = 0; i < sizeof forms / sizeof *forms; i++) {
+        sk_addr a, b;
+        char buf[SK_ADDRSTRLEN];
+        assert_int_equal(sk_addr_parse(forms[i], SK_RESOLVE_NUMERIC, &a), 0);
+        assert_int_equal(sk_addr_format(&a, buf, sizeof buf), (int)strlen(forms[i]));
+        assert_string_equal(buf, forms[i]);
+        assert_int_equal(sk_addr_parse(buf, SK_RESOLVE_NUMERIC, &b), 0);
+        assert_true(sk_addr_equal(&a, &b));
+    }
+    sk_addr a;
+    assert_int_equal(sk_addr_parse("127.0.0.1:1", SK_RESOLVE_NUMERIC, &a), 0);
+    assert_int_equal(sk_addr_set_port(&a, 4242), 0);
+    assert_int_equal(sk_addr_port(&a), 4242);
+    char small[8];
+    assert_true(sk_addr_format(&a, small, sizeof small) > 7); /* snprintf-style length */
+    assert_int_equal(strlen(small), 7);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(parse_forms),       cmocka_unit_test(parse_errors),
+        cmocka_unit_test(resolve_errors),    cmocka_unit_test(resolve_literals_and_names),
+        cmocka_unit_test(scope_ids),         cmocka_unit_test(unix_addresses),
+        cmocka_unit_test(format_round_trip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
