@@ -12,7 +12,7 @@ struct command {
 
 /* Subcommands not built yet are NULL and say so. */
 static const struct command commands[] = {
-    {"demo", NULL, "walk through TCP, UDP and Unix sockets on loopback with the trace on"},
+    {"demo", cmd_demo, "walk through TCP, UDP and Unix sockets on loopback with the trace on"},
     {"connect", NULL, "client: connect to ENDPOINT, stdin to the socket, the socket to stdout"},
     {"listen", NULL, "server: listen on ENDPOINT, the socket to stdout, stdin to the socket"},
     {"serve", NULL, "run a service (echo, discard, chargen, daytime, time, sink, source)"},
