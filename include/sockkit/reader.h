@@ -29,9 +29,10 @@ size_t sk_reader_buffered(const sk_reader *r);
  *   >= 0         length of the line (an empty line is 0)
  *   SK_EEOF      the peer closed; if bytes without a newline were pending they are NOT returned as
  *                a line (use sk_reader_some to drain them)
- *   SK_ETOOLONG  no newline within cap - 1 bytes
+ *   SK_ETOOLONG  no newline within cap - 1 bytes (or the line does not fit the reader's buffer)
  *   -ETIMEDOUT, other negative codes
- */
+ * After any failure the unread bytes stay buffered: a retry after -ETIMEDOUT sees them, and after
+ * SK_ETOOLONG sk_reader_some drains them (or close the connection). */
 ssize_t sk_reader_line(sk_reader *r, char *buf, size_t cap, int timeout_ms);
 
 /* Up to and excluding delim (dlen bytes); the delimiter is consumed. Not NUL-terminated. Same
@@ -39,7 +40,9 @@ ssize_t sk_reader_line(sk_reader *r, char *buf, size_t cap, int timeout_ms);
 ssize_t sk_reader_until(sk_reader *r, const void *delim, size_t dlen, void *buf, size_t cap,
                         int timeout_ms);
 
-/* Exactly n bytes. 0 on success; SK_EEOF if the stream ended first. */
+/* Exactly n bytes. 0 on success; SK_EEOF if the stream ended first. When n fits the reader's
+ * buffer, a failure leaves the bytes that did arrive buffered; a larger n is read straight into buf
+ * and the partial bytes of a failed call are in buf only. */
 int sk_reader_exact(sk_reader *r, void *buf, size_t n, int timeout_ms);
 
 /* A frame with a big-endian length prefix of prefix_bytes (2 or 4). Returns the payload length;
