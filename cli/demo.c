@@ -22,7 +22,8 @@ static void heading(const char *title, const char *explain)
 
 static int check(int rc, const char *what)
 {
-    if (rc < 0) cli_die(EXIT_RUNTIME, "%s: %s", what, sk_errmsg());
+    if (rc < 0)
+        cli_die(EXIT_RUNTIME, "%s: %s", what, sk_errmsg());
     return rc;
 }
 
@@ -134,7 +135,8 @@ int cmd_demo(int argc, char **argv)
         }
         cli_usage_error("unknown option '%s'", argv[i]);
     }
-    if (!traced) sk_trace_set(SK_TRACE_DATA, STDOUT_FILENO); /* interleaved with the headings */
+    if (!traced)
+        sk_trace_set(SK_TRACE_DATA, STDOUT_FILENO); /* interleaved with the headings */
     printf("sockkit demo: sockets on loopback, every call traced.\n"
            "Columns: time, role (client/server), transport (tcp/udp/unix), call = result.\n");
     tcp_demo();

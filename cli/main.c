@@ -48,11 +48,13 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
-        if (strcmp(name, commands[i].name)) continue;
+        if (strcmp(name, commands[i].name))
+            continue;
         static char prog[64];
         snprintf(prog, sizeof prog, "sockkit %s", name);
         cli_prog = prog;
-        if (!commands[i].run) cli_die(EXIT_RUNTIME, "not available in this build yet");
+        if (!commands[i].run)
+            cli_die(EXIT_RUNTIME, "not available in this build yet");
         return commands[i].run(argc - 1, argv + 1);
     }
     cli_usage_error("unknown command '%s'", name);

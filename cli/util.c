@@ -38,7 +38,8 @@ long cli_parse_long(const char *text, long min, long max, const char *what)
     char *end;
     errno = 0;
     long v = strtol(text, &end, 10);
-    if (!*text || *end || errno) cli_usage_error("%s must be a whole number, not '%s'", what, text);
+    if (!*text || *end || errno)
+        cli_usage_error("%s must be a whole number, not '%s'", what, text);
     if (v < min || v > max)
         cli_usage_error("%s must be from %ld to %ld, not %ld", what, min, max, v);
     return v;
@@ -72,11 +73,13 @@ bool cli_trace_option(int argc, char **argv, int *i)
     if (!strcmp(a, "--trace-file") || !strncmp(a, "--trace-file=", 13)) {
         const char *path = a[12] == '=' ? a + 13 : NULL;
         if (!path) {
-            if (*i + 1 >= argc) cli_usage_error("--trace-file needs a file name");
+            if (*i + 1 >= argc)
+                cli_usage_error("--trace-file needs a file name");
             path = argv[++*i];
         }
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0) cli_die(EXIT_RUNTIME, "--trace-file %s: %s", path, strerror(errno));
+        if (fd < 0)
+            cli_die(EXIT_RUNTIME, "--trace-file %s: %s", path, strerror(errno));
         int level = sk_trace_level();
         sk_trace_set(level ? level : SK_TRACE_DATA, fd);
         return true;

@@ -14,16 +14,19 @@
 
 static bool all_digits(const char *s)
 {
-    if (!*s) return false;
+    if (!*s)
+        return false;
     for (; *s; s++)
-        if (!isdigit((unsigned char)*s)) return false;
+        if (!isdigit((unsigned char)*s))
+            return false;
     return true;
 }
 
 /* A service is a port number or a name from /etc/services ("http", "ftp-data"). */
 static int check_service(const char *text, const char *svc)
 {
-    if (!*svc) return sk__fail(SK_EPORT, "endpoint '%s': missing port", text);
+    if (!*svc)
+        return sk__fail(SK_EPORT, "endpoint '%s': missing port", text);
     if (isdigit((unsigned char)*svc) || *svc == '-' || *svc == '+') {
         if (!all_digits(svc) || strlen(svc) > 5 || atol(svc) > 65535)
             return sk__fail(SK_EPORT, "endpoint '%s': port '%s'", text, svc);
@@ -37,7 +40,8 @@ static int check_service(const char *text, const char *svc)
 
 static int copy_part(char *dst, size_t cap, const char *src, size_t n, const char *text)
 {
-    if (n >= cap) return sk__fail(SK_EPARSE, "endpoint '%s': part too long", text);
+    if (n >= cap)
+        return sk__fail(SK_EPARSE, "endpoint '%s': part too long", text);
     memcpy(dst, src, n);
     dst[n] = '\0';
     return 0;
@@ -51,7 +55,8 @@ static int parse_unix(const char *text, const char *rest, sk_endpoint *ep)
         rest++;
     }
     size_t n = strlen(rest);
-    if (n == 0) return sk__fail(SK_EPARSE, "endpoint '%s': empty Unix socket path", text);
+    if (n == 0)
+        return sk__fail(SK_EPARSE, "endpoint '%s': empty Unix socket path", text);
     /* sun_path holds 108 bytes: a path needs its NUL, an abstract name its leading NUL. */
     if (n > sizeof ep->path - 1)
         return sk__fail(SK_EPATHLEN, "endpoint '%s': %zu bytes, at most %zu", text, n,
@@ -62,49 +67,61 @@ static int parse_unix(const char *text, const char *rest, sk_endpoint *ep)
 
 int sk_endpoint_parse(const char *text, sk_endpoint *ep)
 {
-    if (!text || !ep) return sk__fail(SK_EARG, "parse endpoint: NULL argument");
+    if (!text || !ep)
+        return sk__fail(SK_EARG, "parse endpoint: NULL argument");
     memset(ep, 0, sizeof *ep);
-    if (!strncmp(text, "unix:", 5)) return parse_unix(text, text + 5, ep);
+    if (!strncmp(text, "unix:", 5))
+        return parse_unix(text, text + 5, ep);
 
     const char *host, *host_end, *svc;
     if (*text == '[') {
         const char *close = strchr(text, ']');
-        if (!close) return sk__fail(SK_EBRACKET, "endpoint '%s': '[' without ']'", text);
+        if (!close)
+            return sk__fail(SK_EBRACKET, "endpoint '%s': '[' without ']'", text);
         if (close[1] != ':')
             return sk__fail(close[1] ? SK_EPARSE : SK_EPORT,
                             "endpoint '%s': expected ':port' after ']'", text);
         host = text + 1;
         host_end = close;
         svc = close + 2;
-        if (host == host_end) return sk__fail(SK_ENOHOST, "endpoint '%s'", text);
+        if (host == host_end)
+            return sk__fail(SK_ENOHOST, "endpoint '%s'", text);
     } else {
-        if (strchr(text, ']')) return sk__fail(SK_EBRACKET, "endpoint '%s': ']' without '['", text);
+        if (strchr(text, ']'))
+            return sk__fail(SK_EBRACKET, "endpoint '%s': ']' without '['", text);
         const char *colon = strrchr(text, ':');
-        if (!colon) return sk__fail(SK_EPORT, "endpoint '%s': missing ':port'", text);
+        if (!colon)
+            return sk__fail(SK_EPORT, "endpoint '%s': missing ':port'", text);
         host = text;
         host_end = colon;
         svc = colon + 1;
         if (memchr(host, ':', host_end - host))
             return sk__fail(SK_EPARSE,
                             "endpoint '%s': an IPv6 address needs brackets, as in [::1]:80", text);
-        if (host_end == host || (host_end - host == 1 && *host == '*')) ep->any_host = true;
+        if (host_end == host || (host_end - host == 1 && *host == '*'))
+            ep->any_host = true;
     }
     int rc = check_service(text, svc);
-    if (rc < 0) return rc;
-    if ((rc = copy_part(ep->service, sizeof ep->service, svc, strlen(svc), text)) < 0) return rc;
-    if (ep->any_host) return 0;
+    if (rc < 0)
+        return rc;
+    if ((rc = copy_part(ep->service, sizeof ep->service, svc, strlen(svc), text)) < 0)
+        return rc;
+    if (ep->any_host)
+        return 0;
 
     const char *pct = memchr(host, '%', host_end - host);
     if (pct) {
         if (*text != '[')
             return sk__fail(SK_EPARSE,
                             "endpoint '%s': a scope id needs an IPv6 address in brackets", text);
-        if (pct + 1 == host_end) return sk__fail(SK_EIFACE, "endpoint '%s': empty scope id", text);
+        if (pct + 1 == host_end)
+            return sk__fail(SK_EIFACE, "endpoint '%s': empty scope id", text);
         if ((rc = copy_part(ep->scope, sizeof ep->scope, pct + 1, host_end - pct - 1, text)) < 0)
             return rc;
         host_end = pct;
     }
-    if ((rc = copy_part(ep->host, sizeof ep->host, host, host_end - host, text)) < 0) return rc;
+    if ((rc = copy_part(ep->host, sizeof ep->host, host, host_end - host, text)) < 0)
+        return rc;
     if (*text == '[') {
         struct in6_addr a6;
         if (inet_pton(AF_INET6, ep->host, &a6) != 1)
@@ -136,7 +153,8 @@ static int scope_index(const char *text, const char *scope, uint32_t *out)
         return 0;
     }
     unsigned idx = if_nametoindex(scope);
-    if (!idx) return sk__fail(SK_EIFACE, "endpoint '%s': interface '%s'", text, scope);
+    if (!idx)
+        return sk__fail(SK_EIFACE, "endpoint '%s': interface '%s'", text, scope);
     *out = idx;
     return 0;
 }
@@ -169,14 +187,17 @@ static int gai_code(int rc)
 
 int sk_resolve(const char *text, int family, int socktype, int flags, sk_addr_list *out)
 {
-    if (!out) return sk__fail(SK_EARG, "resolve: NULL list");
+    if (!out)
+        return sk__fail(SK_EARG, "resolve: NULL list");
     out->v = NULL;
     out->n = 0;
     sk_endpoint ep;
     int rc = sk_endpoint_parse(text, &ep);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     if (ep.is_unix) {
-        if (!(out->v = calloc(1, sizeof *out->v))) return sk__fail(-ENOMEM, "resolve '%s'", text);
+        if (!(out->v = calloc(1, sizeof *out->v)))
+            return sk__fail(-ENOMEM, "resolve '%s'", text);
         out->n = 1;
         return unix_addr(&ep, out->v);
     }
@@ -186,15 +207,18 @@ int sk_resolve(const char *text, int family, int socktype, int flags, sk_addr_li
         return sk__fail(SK_EPORT, "endpoint '%s': port '%s' is not a number (numeric mode)", text,
                         ep.service);
     uint32_t scope = 0;
-    if (ep.scope[0] && (rc = scope_index(text, ep.scope, &scope)) < 0) return rc;
+    if (ep.scope[0] && (rc = scope_index(text, ep.scope, &scope)) < 0)
+        return rc;
 
     struct addrinfo hints = {
         .ai_family = family,
         .ai_socktype = socktype ? socktype : SOCK_STREAM,
         .ai_flags = (ep.any_host ? AI_PASSIVE : 0),
     };
-    if (flags & SK_RESOLVE_NUMERIC) hints.ai_flags |= AI_NUMERICHOST | AI_NUMERICSERV;
-    if (all_digits(ep.service)) hints.ai_flags |= AI_NUMERICSERV;
+    if (flags & SK_RESOLVE_NUMERIC)
+        hints.ai_flags |= AI_NUMERICHOST | AI_NUMERICSERV;
+    if (all_digits(ep.service))
+        hints.ai_flags |= AI_NUMERICSERV;
     struct addrinfo *res = NULL;
     errno = 0;
     rc = getaddrinfo(ep.any_host ? NULL : ep.host, ep.service, &hints, &res);
@@ -203,7 +227,8 @@ int sk_resolve(const char *text, int family, int socktype, int flags, sk_addr_li
         if (code == SK_ENONAME && (flags & SK_RESOLVE_NUMERIC))
             return sk__fail(SK_EPARSE, "endpoint '%s': '%s' is not a numeric address", text,
                             ep.host);
-        if (code == SK_ENOADDR || code == SK_ESERVICE) return sk__fail(code, "resolve '%s'", text);
+        if (code == SK_ENOADDR || code == SK_ESERVICE)
+            return sk__fail(code, "resolve '%s'", text);
         return sk__fail(code, "resolve '%s'", ep.any_host ? text : ep.host);
     }
     size_t n = 0;
@@ -216,12 +241,15 @@ int sk_resolve(const char *text, int family, int socktype, int flags, sk_addr_li
     }
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         sk_addr a;
-        if (sk_addr_from_sockaddr(ai->ai_addr, ai->ai_addrlen, &a) < 0) continue;
-        if (a.u.sa.sa_family == AF_INET6 && scope) a.u.in6.sin6_scope_id = scope;
+        if (sk_addr_from_sockaddr(ai->ai_addr, ai->ai_addrlen, &a) < 0)
+            continue;
+        if (a.u.sa.sa_family == AF_INET6 && scope)
+            a.u.in6.sin6_scope_id = scope;
         bool dup = false;
         for (size_t i = 0; i < out->n && !dup; i++)
             dup = sk_addr_equal(&out->v[i], &a);
-        if (!dup) out->v[out->n++] = a;
+        if (!dup)
+            out->v[out->n++] = a;
     }
     freeaddrinfo(res);
     if (out->n == 0) {
@@ -233,7 +261,8 @@ int sk_resolve(const char *text, int family, int socktype, int flags, sk_addr_li
 
 void sk_addr_list_free(sk_addr_list *list)
 {
-    if (!list) return;
+    if (!list)
+        return;
     free(list->v);
     list->v = NULL;
     list->n = 0;
@@ -243,7 +272,8 @@ int sk_addr_parse(const char *text, int flags, sk_addr *out)
 {
     sk_addr_list list;
     int rc = sk_resolve(text, AF_UNSPEC, SOCK_STREAM, flags, &list);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     *out = list.v[0];
     sk_addr_list_free(&list);
     return 0;
@@ -261,7 +291,8 @@ int sk_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, sk_addr *out
 
 int sk_addr_format(const sk_addr *a, char *buf, size_t buflen)
 {
-    if (!a || !buf || !buflen) return SK_EARG;
+    if (!a || !buf || !buflen)
+        return SK_EARG;
     char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
     switch (a->u.sa.sa_family) {
     case AF_INET:
@@ -282,7 +313,8 @@ int sk_addr_format(const sk_addr *a, char *buf, size_t buflen)
     }
     case AF_UNIX: {
         size_t off = offsetof(struct sockaddr_un, sun_path);
-        if (a->len <= off) return snprintf(buf, buflen, "unix:(unnamed)");
+        if (a->len <= off)
+            return snprintf(buf, buflen, "unix:(unnamed)");
         if (a->u.un.sun_path[0] == '\0')
             return snprintf(buf, buflen, "unix:@%.*s", (int)(a->len - off - 1),
                             a->u.un.sun_path + 1);
@@ -327,7 +359,8 @@ int sk_addr_set_port(sk_addr *a, uint16_t port)
 
 bool sk_addr_equal(const sk_addr *a, const sk_addr *b)
 {
-    if (a->u.sa.sa_family != b->u.sa.sa_family) return false;
+    if (a->u.sa.sa_family != b->u.sa.sa_family)
+        return false;
     switch (a->u.sa.sa_family) {
     case AF_INET:
         return a->u.in.sin_port == b->u.in.sin_port &&

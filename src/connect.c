@@ -40,17 +40,20 @@ static void interleave(const sk_addr *in, size_t n, sk_addr *out)
     while (k < n) {
         while (a < n && in[a].u.sa.sa_family != first)
             a++;
-        if (a < n) out[k++] = in[a++];
+        if (a < n)
+            out[k++] = in[a++];
         while (b < n && in[b].u.sa.sa_family == first)
             b++;
-        if (b < n) out[k++] = in[b++];
+        if (b < n)
+            out[k++] = in[b++];
     }
 }
 
 static bool both_families(const sk_addr *addrs, size_t n)
 {
     for (size_t i = 1; i < n; i++)
-        if (addrs[i].u.sa.sa_family != addrs[0].u.sa.sa_family) return true;
+        if (addrs[i].u.sa.sa_family != addrs[0].u.sa.sa_family)
+            return true;
     return false;
 }
 
@@ -58,7 +61,8 @@ static int bind_source(int fd, const sk_addr *dst, const sk_addr_list *sources)
 {
     for (size_t i = 0; sources && i < sources->n; i++) {
         const sk_addr *s = &sources->v[i];
-        if (s->u.sa.sa_family != dst->u.sa.sa_family) continue;
+        if (s->u.sa.sa_family != dst->u.sa.sa_family)
+            continue;
         if (bind(fd, &s->u.sa, s->len) < 0) {
             char a[SK_ADDRSTRLEN];
             sk_addr_format(s, a, sizeof a);
@@ -76,7 +80,8 @@ static int bind_source(int fd, const sk_addr *dst, const sk_addr_list *sources)
 
 static void trace_result(int fd, const sk_addr *a, const char *what, int code)
 {
-    if (!sk_trace_level()) return;
+    if (!sk_trace_level())
+        return;
     char s[SK_ADDRSTRLEN];
     sk_addr_format(a, s, sizeof s);
     if (code == 0)
@@ -94,9 +99,9 @@ static int start_attempt(struct connect_state *st, size_t idx, int64_t deadline,
     int proto = a->u.sa.sa_family == AF_UNIX ? 0
                 : st->type == SOCK_DGRAM     ? IPPROTO_UDP
                                              : IPPROTO_TCP;
-    int fd = sk_socket(a->u.sa.sa_family, st->type | SOCK_NONBLOCK, proto);
-    if (fd < 0) return st->last_err = fd;
-    sk__trace_role(fd, SK_ROLE_CLIENT);
+    int fd = sk__socket(a->u.sa.sa_family, st->type | SOCK_NONBLOCK, proto, SK_ROLE_CLIENT);
+    if (fd < 0)
+        return st->last_err = fd;
     int rc = bind_source(fd, a, st->sources);
     if (rc < 0) {
         sk_close(fd);
@@ -108,7 +113,8 @@ static int start_attempt(struct connect_state *st, size_t idx, int64_t deadline,
             *out = fd;
             return 1;
         }
-        if (errno == EINTR) continue;
+        if (errno == EINTR)
+            continue;
         /* A Unix stream listener with a full backlog answers EAGAIN rather than EINPROGRESS:
          * retry until the deadline. */
         if (errno == EAGAIN && a->u.sa.sa_family == AF_UNIX && sk__remaining(deadline) != 0) {
@@ -148,13 +154,16 @@ static int poll_pending(struct connect_state *st, int wait_ms)
     for (size_t i = 0; i < st->npending; i++)
         p[i] = (struct pollfd){.fd = st->pending[i].fd, .events = POLLOUT};
     int n = poll(p, st->npending, wait_ms);
-    if (n <= 0) return -1; /* timeout or EINTR: the caller re-checks its clocks */
+    if (n <= 0)
+        return -1; /* timeout or EINTR: the caller re-checks its clocks */
     int winner = -1;
     for (size_t i = st->npending; i-- > 0;) {
-        if (!p[i].revents || winner >= 0) continue;
+        if (!p[i].revents || winner >= 0)
+            continue;
         int err = 0;
         socklen_t len = sizeof err;
-        if (getsockopt(st->pending[i].fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+        if (getsockopt(st->pending[i].fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+            err = errno;
         const sk_addr *a = &st->addrs[st->pending[i].idx];
         trace_result(st->pending[i].fd, a, " (completed)", -err);
         if (err == 0) {
@@ -174,7 +183,8 @@ static int finish(struct connect_state *st, int fd)
 {
     while (st->npending)
         drop_pending(st, 0);
-    if (fd >= 0) sk_set_nonblock(fd, false); /* the caller gets a blocking fd, as from socket(2) */
+    if (fd >= 0)
+        sk_set_nonblock(fd, false); /* the caller gets a blocking fd, as from socket(2) */
     return fd;
 }
 
@@ -186,7 +196,8 @@ static int connect_list(const sk_addr *addrs, size_t n, const sk_connect_opts *o
     int delay = o->attempt_delay_ms > 0 ? o->attempt_delay_ms : 250;
     sk_addr *ordered = NULL;
     if (he) {
-        if (!(ordered = malloc(n * sizeof *ordered))) return sk__fail(-ENOMEM, "connect");
+        if (!(ordered = malloc(n * sizeof *ordered)))
+            return sk__fail(-ENOMEM, "connect");
         interleave(addrs, n, ordered);
         addrs = ordered;
     }
@@ -202,7 +213,8 @@ static int connect_list(const sk_addr *addrs, size_t n, const sk_connect_opts *o
         int64_t now = sk__now_ms();
         if (next < n && (st.npending == 0 || (he && now >= next_start))) {
             int rc = start_attempt(&st, next++, deadline, &fd);
-            if (rc == 1) break;
+            if (rc == 1)
+                break;
             next_start = now + delay;
             if (rc < 0 && sk__remaining(deadline) != 0)
                 continue; /* failed at once: the next address starts immediately */
@@ -221,9 +233,11 @@ static int connect_list(const sk_addr *addrs, size_t n, const sk_connect_opts *o
         if (he && next < n) {
             int64_t until = next_start - sk__now_ms();
             int w = until < 0 ? 0 : (int)until;
-            if (wait < 0 || w < wait) wait = w;
+            if (wait < 0 || w < wait)
+                wait = w;
         }
-        if ((fd = poll_pending(&st, wait)) >= 0) break;
+        if ((fd = poll_pending(&st, wait)) >= 0)
+            break;
     }
     fd = finish(&st, fd);
     free(ordered);
@@ -234,12 +248,14 @@ int sk_connect_addrs(const sk_addr *addrs, size_t n, const sk_connect_opts *opts
 {
     sk_connect_opts none = {0};
     const sk_connect_opts *o = opts ? opts : &none;
-    if (!addrs || n == 0) return sk__fail(SK_ENOADDR, "connect: empty address list");
+    if (!addrs || n == 0)
+        return sk__fail(SK_ENOADDR, "connect: empty address list");
     sk_addr_list sources = {0};
     if (o->source) {
         int rc = sk_resolve(o->source, o->family, o->type ? o->type : SOCK_STREAM,
                             SK_RESOLVE_PASSIVE | (o->numeric ? SK_RESOLVE_NUMERIC : 0), &sources);
-        if (rc < 0) return rc;
+        if (rc < 0)
+            return rc;
     }
     int fd = connect_list(addrs, n, o, o->source ? &sources : NULL, timeout_ms);
     sk_addr_list_free(&sources);
@@ -253,7 +269,8 @@ int sk_connect_ex(const char *endpoint, const sk_connect_opts *opts, int timeout
     sk_addr_list list;
     int rc = sk_resolve(endpoint, o->family, o->type ? o->type : SOCK_STREAM,
                         o->numeric ? SK_RESOLVE_NUMERIC : 0, &list);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     rc = sk_connect_addrs(list.v, list.n, o, timeout_ms);
     sk_addr_list_free(&list);
     return rc;

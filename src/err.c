@@ -19,7 +19,8 @@ const char *sk_strerror(int code)
     }
     if (code < 0) {
         const char *s = strerrordesc_np(-code); /* thread-safe, unlike strerror */
-        if (s) return s;
+        if (s)
+            return s;
     }
     return code >= 0 ? "success" : "unknown error";
 }
@@ -35,7 +36,8 @@ const char *sk_err_name(int code)
     }
     if (code < 0) {
         const char *s = strerrorname_np(-code);
-        if (s) return s;
+        if (s)
+            return s;
     }
     return code >= 0 ? "OK" : "UNKNOWN";
 }

@@ -11,6 +11,9 @@ int sk__fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* Same with code = -errno. */
 int sk__fail_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* sock.c: sk_socket with the role the trace should show from the first line on. */
+int sk__socket(int family, int type, int proto, sk_role role);
+
 /* wait.c: monotonic deadlines. A deadline of -1 means none. */
 int64_t sk__now_ms(void);
 int64_t sk__now_us(void);

@@ -12,11 +12,14 @@
 /* A Unix socket file left behind by a dead server: nobody accepts on it. */
 static bool stale_unix_socket(const sk_addr *a)
 {
-    if (a->u.un.sun_path[0] == '\0') return false; /* abstract names vanish with their socket */
+    if (a->u.un.sun_path[0] == '\0')
+        return false; /* abstract names vanish with their socket */
     struct stat st;
-    if (stat(a->u.un.sun_path, &st) < 0 || !S_ISSOCK(st.st_mode)) return false;
+    if (stat(a->u.un.sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
+        return false;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
+    if (fd < 0)
+        return false;
     bool stale = connect(fd, &a->u.sa, a->len) < 0 && errno == ECONNREFUSED;
     close(fd);
     return stale;
@@ -32,22 +35,27 @@ int sk_listen_addr(const sk_addr *addr, const sk_listen_opts *opts)
     sk_addr_format(addr, text, sizeof text);
 
     int proto = family == AF_UNIX ? 0 : type == SOCK_DGRAM ? IPPROTO_UDP : IPPROTO_TCP;
-    int fd = sk_socket(family, type, proto);
-    if (fd < 0) return fd;
-    sk__trace_role(fd, SK_ROLE_SERVER);
+    int fd = sk__socket(family, type, proto, SK_ROLE_SERVER);
+    if (fd < 0)
+        return fd;
     int rc = 0;
-    if (family != AF_UNIX && !o->no_reuseaddr) rc = sk_set_reuseaddr(fd, true);
-    if (rc >= 0 && o->reuseport) rc = sk_set_reuseport(fd, true);
+    if (family != AF_UNIX && !o->no_reuseaddr)
+        rc = sk_set_reuseaddr(fd, true);
+    if (rc >= 0 && o->reuseport)
+        rc = sk_set_reuseport(fd, true);
     /* As Python's create_server: an IPv6 socket is IPv6-only unless dual-stack was asked for. */
-    if (rc >= 0 && family == AF_INET6) rc = sk_set_v6only(fd, !o->dualstack);
-    if (rc < 0) goto fail;
+    if (rc >= 0 && family == AF_INET6)
+        rc = sk_set_v6only(fd, !o->dualstack);
+    if (rc < 0)
+        goto fail;
 
     if (bind(fd, &addr->u.sa, addr->len) < 0) {
         if (errno == EADDRINUSE && family == AF_UNIX && o->unlink_stale &&
             stale_unix_socket(addr)) {
             unlink(addr->u.un.sun_path);
             sk__trace_call(fd, "unlink %s (stale socket file)", addr->u.un.sun_path);
-            if (bind(fd, &addr->u.sa, addr->len) == 0) goto bound;
+            if (bind(fd, &addr->u.sa, addr->len) == 0)
+                goto bound;
         }
         rc = sk__fail_errno("bind %s", text);
         sk__trace_call(fd, "bind %s -> %s", text, sk_err_name(rc));
@@ -84,17 +92,21 @@ int sk_listen(const char *endpoint, const sk_listen_opts *opts)
     const sk_listen_opts *o = opts ? opts : &none;
     sk_endpoint ep;
     int rc = sk_endpoint_parse(endpoint, &ep);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     int family = o->family;
     /* The any-address: IPv4 unless dual-stack is asked for (then one [::] socket takes both). */
-    if (ep.any_host && family == AF_UNSPEC) family = o->dualstack ? AF_INET6 : AF_INET;
+    if (ep.any_host && family == AF_UNSPEC)
+        family = o->dualstack ? AF_INET6 : AF_INET;
     sk_addr_list list;
     rc = sk_resolve(endpoint, family, o->type ? o->type : SOCK_STREAM,
                     SK_RESOLVE_PASSIVE | (o->numeric ? SK_RESOLVE_NUMERIC : 0), &list);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     /* Like create_server: the first address that binds. */
     for (size_t i = 0; i < list.n; i++)
-        if ((rc = sk_listen_addr(&list.v[i], o)) >= 0) break;
+        if ((rc = sk_listen_addr(&list.v[i], o)) >= 0)
+            break;
     sk_addr_list_free(&list);
     return rc;
 }
@@ -107,7 +119,8 @@ int sk_accept(int listen_fd, sk_addr *peer, int timeout_ms)
     for (;;) {
         /* Wait first: accept4 on a blocking listener would ignore the deadline. */
         int rc = sk__wait_deadline(listen_fd, POLLIN, deadline);
-        if (rc < 0) return sk__fail(rc, "accept fd %d", listen_fd);
+        if (rc < 0)
+            return sk__fail(rc, "accept fd %d", listen_fd);
         memset(p, 0, sizeof *p);
         p->len = sizeof p->u;
         int fd = accept4(listen_fd, &p->u.sa, &p->len, SOCK_CLOEXEC);

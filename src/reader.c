@@ -23,7 +23,8 @@ struct sk_reader {
 sk_reader *sk_reader_new(int fd, size_t bufsize)
 {
     sk_reader *r = calloc(1, sizeof *r);
-    if (!r) return NULL;
+    if (!r)
+        return NULL;
     r->fd = fd;
     r->cap = bufsize ? bufsize : 64 * 1024;
     if (!(r->buf = malloc(r->cap))) {
@@ -35,7 +36,8 @@ sk_reader *sk_reader_new(int fd, size_t bufsize)
 
 void sk_reader_free(sk_reader *r)
 {
-    if (!r) return;
+    if (!r)
+        return;
     free(r->buf);
     free(r);
 }
@@ -59,7 +61,8 @@ static ssize_t read_some(sk_reader *r, void *dst, size_t len, int64_t deadline)
         if (r->not_socket) {
             /* read(2) has no MSG_DONTWAIT: wait for readiness first so the deadline holds */
             int rc = sk__wait_deadline(r->fd, POLLIN, deadline);
-            if (rc < 0) return rc;
+            if (rc < 0)
+                return rc;
             n = read(r->fd, dst, len);
         } else {
             n = recv(r->fd, dst, len, MSG_DONTWAIT);
@@ -72,15 +75,18 @@ static ssize_t read_some(sk_reader *r, void *dst, size_t len, int64_t deadline)
             r->eof = true;
             return 0;
         }
-        if (errno == EINTR) continue;
+        if (errno == EINTR)
+            continue;
         if (errno == ENOTSOCK && !r->not_socket) {
             r->not_socket = true; /* a pipe or a file: fine, read(2) from now on */
             continue;
         }
-        if (errno != EAGAIN && errno != EWOULDBLOCK) return -errno;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
         if (!r->not_socket) {
             int rc = sk__wait_deadline(r->fd, POLLIN, deadline);
-            if (rc < 0) return rc;
+            if (rc < 0)
+                return rc;
         }
     }
 }
@@ -88,15 +94,18 @@ static ssize_t read_some(sk_reader *r, void *dst, size_t len, int64_t deadline)
 /* Make room at the end of the buffer and read once into it. */
 static ssize_t fill(sk_reader *r, int64_t deadline)
 {
-    if (r->eof) return 0;
+    if (r->eof)
+        return 0;
     if (r->start > 0 && r->end == r->cap) {
         memmove(r->buf, r->buf + r->start, r->end - r->start);
         r->end -= r->start;
         r->start = 0;
     }
-    if (r->end == r->cap) return SK_ETOOLONG; /* the message does not fit the buffer */
+    if (r->end == r->cap)
+        return SK_ETOOLONG; /* the message does not fit the buffer */
     ssize_t n = read_some(r, r->buf + r->end, r->cap - r->end, deadline);
-    if (n > 0) r->end += (size_t)n;
+    if (n > 0)
+        r->end += (size_t)n;
     return n;
 }
 
@@ -106,7 +115,8 @@ static ssize_t find(const sk_reader *r, const void *delim, size_t dlen, size_t f
 {
     const unsigned char *p = r->buf + r->start;
     size_t avail = r->end - r->start;
-    if (avail < dlen) return -1;
+    if (avail < dlen)
+        return -1;
     const unsigned char *hit = memmem(p + from, avail - from, delim, dlen);
     return hit ? hit - p : -1;
 }
@@ -138,28 +148,34 @@ static ssize_t until(sk_reader *r, const void *delim, size_t dlen, void *out, si
         if (n == SK_ETOOLONG)
             return sk__fail(SK_ETOOLONG, "%s fd %d: no terminator within the %zu-byte buffer", what,
                             r->fd, r->cap);
-        if (n < 0) return sk__fail((int)n, "%s fd %d", what, r->fd);
+        if (n < 0)
+            return sk__fail((int)n, "%s fd %d", what, r->fd);
     }
 }
 
 ssize_t sk_reader_until(sk_reader *r, const void *delim, size_t dlen, void *buf, size_t cap,
                         int timeout_ms)
 {
-    if (!dlen) return sk__fail(SK_EARG, "read until fd %d: empty delimiter", r->fd);
+    if (!dlen)
+        return sk__fail(SK_EARG, "read until fd %d: empty delimiter", r->fd);
     size_t taken = 0;
     ssize_t n = until(r, delim, dlen, buf, cap, timeout_ms, "read until", &taken);
-    if (n >= 0) r->start += taken;
+    if (n >= 0)
+        r->start += taken;
     return n;
 }
 
 ssize_t sk_reader_line(sk_reader *r, char *buf, size_t cap, int timeout_ms)
 {
-    if (cap == 0) return sk__fail(SK_EARG, "read line fd %d: zero-size buffer", r->fd);
+    if (cap == 0)
+        return sk__fail(SK_EARG, "read line fd %d: zero-size buffer", r->fd);
     size_t taken = 0;
     ssize_t n = until(r, "\n", 1, buf, cap - 1, timeout_ms, "read line", &taken);
-    if (n < 0) return n;
+    if (n < 0)
+        return n;
     r->start += taken;
-    if (n > 0 && buf[n - 1] == '\r') n--;
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
     buf[n] = '\0';
     return n;
 }
@@ -177,7 +193,8 @@ static int need(sk_reader *r, size_t n, int64_t deadline, const char *what)
         if (k == 0)
             return sk__fail(SK_EEOF, "%s fd %d: got %zu of %zu bytes", what, r->fd,
                             r->end - r->start, n);
-        if (k < 0) return sk__fail((int)k, "%s fd %d", what, r->fd);
+        if (k < 0)
+            return sk__fail((int)k, "%s fd %d", what, r->fd);
     }
     return 0;
 }
@@ -188,7 +205,8 @@ int sk_reader_exact(sk_reader *r, void *buf, size_t n, int timeout_ms)
     if (n <= r->cap) {
         /* Through the buffer: on a timeout every byte that came stays buffered for a retry. */
         int rc = need(r, n, deadline, "read exact");
-        if (rc < 0) return rc;
+        if (rc < 0)
+            return rc;
         memcpy(buf, r->buf + r->start, n);
         r->start += n;
         return 0;
@@ -216,7 +234,8 @@ ssize_t sk_reader_frame(sk_reader *r, int prefix_bytes, void *buf, size_t cap, i
                         prefix_bytes);
     int64_t deadline = sk__deadline(timeout_ms);
     int rc = need(r, (size_t)prefix_bytes, deadline, "read frame header");
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     const unsigned char *h = r->buf + r->start;
     size_t len = prefix_bytes == 2
                      ? (size_t)h[0] << 8 | h[1]
@@ -226,7 +245,8 @@ ssize_t sk_reader_frame(sk_reader *r, int prefix_bytes, void *buf, size_t cap, i
                         len, cap);
     /* Header consumed only now: a frame too long for cap stays unread for a bigger buffer. */
     if ((size_t)prefix_bytes + len <= r->cap) {
-        if ((rc = need(r, (size_t)prefix_bytes + len, deadline, "read frame")) < 0) return rc;
+        if ((rc = need(r, (size_t)prefix_bytes + len, deadline, "read frame")) < 0)
+            return rc;
         memcpy(buf, r->buf + r->start + prefix_bytes, len);
         r->start += (size_t)prefix_bytes + len;
         return (ssize_t)len;
@@ -245,8 +265,10 @@ ssize_t sk_reader_some(sk_reader *r, void *buf, size_t cap, int timeout_ms)
         r->start += n;
         return (ssize_t)n;
     }
-    if (r->eof) return 0;
+    if (r->eof)
+        return 0;
     ssize_t n = read_some(r, buf, cap, sk__deadline(timeout_ms));
-    if (n < 0) return sk__fail((int)n, "read fd %d", r->fd);
+    if (n < 0)
+        return sk__fail((int)n, "read fd %d", r->fd);
     return n;
 }

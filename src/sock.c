@@ -24,12 +24,17 @@ static int default_proto(int fd)
 
 int sk_socket(int family, int type, int proto)
 {
+    return sk__socket(family, type, proto, SK_ROLE_UNKNOWN);
+}
+
+int sk__socket(int family, int type, int proto, sk_role role)
+{
     int fd = socket(family, type | SOCK_CLOEXEC, proto);
     if (fd < 0)
         return sk__fail_errno("socket(%s, %s, %d)", sk_family_name(family), sk_type_name(type),
                               proto);
     if (sk_trace_level()) {
-        sk__trace_socket(fd, family, type, proto, SK_ROLE_UNKNOWN);
+        sk__trace_socket(fd, family, type, proto, role);
         if (proto == 0 && family != AF_UNIX)
             /* The seed's question: IPPROTO_IP (0) means "the default protocol for this type". */
             sk__trace_call(fd, "socket(%s, %s, IPPROTO_IP) = %d  (protocol 0: default for %s = %s)",
@@ -44,10 +49,12 @@ int sk_socket(int family, int type, int proto)
 
 int sk_close(int fd)
 {
-    if (fd < 0) return sk__fail(-EBADF, "close %d", fd);
+    if (fd < 0)
+        return sk__fail(-EBADF, "close %d", fd);
     sk__trace_close(fd);
     /* On Linux the fd is released even when close reports EINTR: never retry. */
-    if (close(fd) < 0 && errno != EINTR) return sk__fail_errno("close %d", fd);
+    if (close(fd) < 0 && errno != EINTR)
+        return sk__fail_errno("close %d", fd);
     return 0;
 }
 
@@ -77,7 +84,8 @@ static int setint(int fd, int level, int name, int value, const char *what)
 int sk_set_nonblock(int fd, bool on)
 {
     int fl = fcntl(fd, F_GETFL);
-    if (fl < 0) return sk__fail_errno("fcntl fd %d", fd);
+    if (fl < 0)
+        return sk__fail_errno("fcntl fd %d", fd);
     int want = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
     if (want != fl && fcntl(fd, F_SETFL, want) < 0)
         return sk__fail_errno("fcntl fd %d O_NONBLOCK", fd);
@@ -106,7 +114,8 @@ int sk_set_keepalive(int fd, bool on, int idle_s, int interval_s, int count)
         rc = setint(fd, IPPROTO_TCP, TCP_KEEPIDLE, idle_s, "TCP_KEEPIDLE");
     if (rc >= 0 && on && interval_s > 0)
         rc = setint(fd, IPPROTO_TCP, TCP_KEEPINTVL, interval_s, "TCP_KEEPINTVL");
-    if (rc >= 0 && on && count > 0) rc = setint(fd, IPPROTO_TCP, TCP_KEEPCNT, count, "TCP_KEEPCNT");
+    if (rc >= 0 && on && count > 0)
+        rc = setint(fd, IPPROTO_TCP, TCP_KEEPCNT, count, "TCP_KEEPCNT");
     return rc;
 }
 
@@ -153,14 +162,16 @@ int sk_set_timeouts(int fd, int recv_ms, int send_ms)
 int sk_setopt(int fd, const char *name, int value)
 {
     const sk_optname *o = name ? sk_option_lookup(name) : NULL;
-    if (!o) return sk__fail(SK_EOPTION, "setsockopt '%s'", name ? name : "(null)");
+    if (!o)
+        return sk__fail(SK_EOPTION, "setsockopt '%s'", name ? name : "(null)");
     return setint(fd, o->level, o->value, value, o->name);
 }
 
 int sk_getopt(int fd, const char *name, int *value)
 {
     const sk_optname *o = name ? sk_option_lookup(name) : NULL;
-    if (!o) return sk__fail(SK_EOPTION, "getsockopt '%s'", name ? name : "(null)");
+    if (!o)
+        return sk__fail(SK_EOPTION, "getsockopt '%s'", name ? name : "(null)");
     socklen_t len = sizeof *value;
     if (getsockopt(fd, o->level, o->value, value, &len) < 0)
         return sk__fail_errno("getsockopt fd %d %s", fd, o->name);
@@ -173,7 +184,8 @@ int sk_local_addr(int fd, sk_addr *out)
 {
     memset(out, 0, sizeof *out);
     out->len = sizeof out->u;
-    if (getsockname(fd, &out->u.sa, &out->len) < 0) return sk__fail_errno("getsockname fd %d", fd);
+    if (getsockname(fd, &out->u.sa, &out->len) < 0)
+        return sk__fail_errno("getsockname fd %d", fd);
     return 0;
 }
 
@@ -181,7 +193,8 @@ int sk_peer_addr(int fd, sk_addr *out)
 {
     memset(out, 0, sizeof *out);
     out->len = sizeof out->u;
-    if (getpeername(fd, &out->u.sa, &out->len) < 0) return sk__fail_errno("getpeername fd %d", fd);
+    if (getpeername(fd, &out->u.sa, &out->len) < 0)
+        return sk__fail_errno("getpeername fd %d", fd);
     return 0;
 }
 
@@ -200,18 +213,23 @@ static ssize_t io_deadline(int fd, bool out, void *buf, size_t len, struct msghd
         else
             n = out ? send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT)
                     : recv(fd, buf, len, MSG_DONTWAIT);
-        if (n >= 0) return n;
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) return -errno;
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
         int rc = sk__wait_deadline(fd, out ? POLLOUT : POLLIN, deadline);
-        if (rc < 0) return rc;
+        if (rc < 0)
+            return rc;
     }
 }
 
 ssize_t sk_send(int fd, const void *buf, size_t len, int timeout_ms)
 {
     ssize_t n = io_deadline(fd, true, (void *)buf, len, NULL, sk__deadline(timeout_ms));
-    if (n < 0) return sk__fail((int)n, "send fd %d", fd);
+    if (n < 0)
+        return sk__fail((int)n, "send fd %d", fd);
     sk__trace_data(fd, '>', NULL, buf, (size_t)n);
     return n;
 }
@@ -219,7 +237,8 @@ ssize_t sk_send(int fd, const void *buf, size_t len, int timeout_ms)
 ssize_t sk_recv(int fd, void *buf, size_t len, int timeout_ms)
 {
     ssize_t n = io_deadline(fd, false, buf, len, NULL, sk__deadline(timeout_ms));
-    if (n < 0) return sk__fail((int)n, "recv fd %d", fd);
+    if (n < 0)
+        return sk__fail((int)n, "recv fd %d", fd);
     if (n == 0)
         sk__trace_call(fd, "recv = 0 (EOF: peer shut down its side)");
     else
@@ -241,7 +260,8 @@ int sk_send_all(int fd, const void *buf, size_t len, int timeout_ms, size_t *sen
         sk__trace_data(fd, '>', NULL, (const char *)buf + done, (size_t)n);
         done += (size_t)n;
     }
-    if (sent) *sent = done;
+    if (sent)
+        *sent = done;
     return rc;
 }
 
@@ -260,7 +280,8 @@ int sk_recv_exact(int fd, void *buf, size_t len, int timeout_ms, size_t *got)
         sk__trace_data(fd, '<', NULL, (char *)buf + done, (size_t)n);
         done += (size_t)n;
     }
-    if (got) *got = done;
+    if (got)
+        *got = done;
     return rc;
 }
 
@@ -275,7 +296,8 @@ ssize_t sk_sendto(int fd, const void *buf, size_t len, const sk_addr *to, int ti
     ssize_t n = io_deadline(fd, true, NULL, 0, &msg, sk__deadline(timeout_ms));
     if (n < 0) {
         char a[SK_ADDRSTRLEN] = "(connected peer)";
-        if (to) sk_addr_format(to, a, sizeof a);
+        if (to)
+            sk_addr_format(to, a, sizeof a);
         return sk__fail((int)n, "sendto %s fd %d", a, fd);
     }
     sk__trace_data(fd, '>', to, buf, (size_t)n);
@@ -291,7 +313,8 @@ ssize_t sk_recvfrom(int fd, void *buf, size_t len, sk_addr *from, int timeout_ms
     struct msghdr msg = {
         .msg_iov = &iov, .msg_iovlen = 1, .msg_name = &src->u, .msg_namelen = sizeof src->u};
     ssize_t n = io_deadline(fd, false, NULL, 0, &msg, sk__deadline(timeout_ms));
-    if (n < 0) return sk__fail((int)n, "recvfrom fd %d", fd);
+    if (n < 0)
+        return sk__fail((int)n, "recvfrom fd %d", fd);
     src->len = msg.msg_namelen;
     if ((size_t)n > len) /* cannot happen without MSG_TRUNC, kept for clarity */
         n = (ssize_t)len;
@@ -349,7 +372,8 @@ int sk_shutdown(int fd, int how)
 {
     static const char *names[] = {"SHUT_RD", "SHUT_WR", "SHUT_RDWR"};
     const char *name = how >= 0 && how <= 2 ? names[how] : "?";
-    if (shutdown(fd, how) < 0) return sk__fail_errno("shutdown fd %d %s", fd, name);
+    if (shutdown(fd, how) < 0)
+        return sk__fail_errno("shutdown fd %d %s", fd, name);
     sk__trace_call(fd, "shutdown %s", name);
     return 0;
 }
@@ -362,8 +386,10 @@ int sk_sendfile(int sock_fd, int file_fd, off_t offset, size_t count, int timeou
     /* sendfile(2) honours only O_NONBLOCK (there is no per-call flag): set it for the duration so
      * the deadline holds, and restore the caller's mode. */
     int fl = fcntl(sock_fd, F_GETFL);
-    if (fl < 0) return sk__fail_errno("sendfile fd %d", sock_fd);
-    if (!(fl & O_NONBLOCK)) fcntl(sock_fd, F_SETFL, fl | O_NONBLOCK);
+    if (fl < 0)
+        return sk__fail_errno("sendfile fd %d", sock_fd);
+    if (!(fl & O_NONBLOCK))
+        fcntl(sock_fd, F_SETFL, fl | O_NONBLOCK);
     while (done < count) {
         off_t off = offset + (off_t)done;
         ssize_t n = sendfile(sock_fd, file_fd, &off, count - done);
@@ -376,7 +402,8 @@ int sk_sendfile(int sock_fd, int file_fd, off_t offset, size_t count, int timeou
                           done, count);
             break;
         }
-        if (errno == EINTR) continue;
+        if (errno == EINTR)
+            continue;
         if (errno != EAGAIN) {
             rc = sk__fail_errno("sendfile fd %d: sent %zu of %zu bytes", sock_fd, done, count);
             break;
@@ -387,9 +414,11 @@ int sk_sendfile(int sock_fd, int file_fd, off_t offset, size_t count, int timeou
             break;
         }
     }
-    if (!(fl & O_NONBLOCK)) fcntl(sock_fd, F_SETFL, fl);
+    if (!(fl & O_NONBLOCK))
+        fcntl(sock_fd, F_SETFL, fl);
     sk__trace_call(sock_fd, "sendfile fd %d offset %lld: %zu bytes", file_fd, (long long)offset,
                    done);
-    if (sent) *sent = done;
+    if (sent)
+        *sent = done;
     return rc;
 }

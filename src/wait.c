@@ -24,9 +24,11 @@ int64_t sk__deadline(int timeout_ms)
 
 int sk__remaining(int64_t deadline)
 {
-    if (deadline < 0) return -1;
+    if (deadline < 0)
+        return -1;
     int64_t left = deadline - sk__now_ms();
-    if (left <= 0) return 0;
+    if (left <= 0)
+        return 0;
     return left > INT32_MAX ? INT32_MAX : (int)left;
 }
 
@@ -35,15 +37,19 @@ int sk__wait_deadline(int fd, short events, int64_t deadline)
     for (;;) {
         struct pollfd p = {.fd = fd, .events = events};
         int n = poll(&p, 1, sk__remaining(deadline));
-        if (n > 0) return p.revents;
-        if (n == 0) return -ETIMEDOUT;
-        if (errno != EINTR) return -errno;
+        if (n > 0)
+            return p.revents;
+        if (n == 0)
+            return -ETIMEDOUT;
+        if (errno != EINTR)
+            return -errno;
     }
 }
 
 int sk_wait(int fd, short events, int timeout_ms)
 {
     int rc = sk__wait_deadline(fd, events, sk__deadline(timeout_ms));
-    if (rc < 0) return sk__fail(rc, "wait fd %d", fd);
+    if (rc < 0)
+        return sk__fail(rc, "wait fd %d", fd);
     return rc;
 }

@@ -3,6 +3,7 @@
 #ifndef SOCKKIT_PROTO_H
 #define SOCKKIT_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -21,6 +22,7 @@ typedef struct sk_optname {
     const char *level_name; /* "SOL_SOCKET" */
     int value;              /* SO_REUSEADDR */
     const char *summary;
+    bool is_int; /* takes an int (sk_setopt/sk_getopt work with it) */
 } sk_optname;
 
 /* Whole tables (count in *n). */
@@ -37,6 +39,14 @@ const char *sk_proto_name(int proto);
 const char *sk_family_name(int family);
 const char *sk_type_name(int type); /* ignores SOCK_CLOEXEC/SOCK_NONBLOCK bits */
 const sk_optname *sk_option_lookup(const char *name);
+
+/* A longer explanation (several lines) of a name — IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP,
+ * IPPROTO_IPV6, IPPROTO_RAW, IPPROTO_ICMP, SOL_SOCKET, ... — or NULL if there is none beyond the
+ * one-line summary. Accepts the same spellings as sk_proto_lookup. */
+const char *sk_proto_explain(const char *name);
+
+/* The protocol's name in /etc/protocols ("tcp"), copied into buf; NULL if it has none. */
+const char *sk_proto_etc_name(int proto, char *buf, size_t len);
 
 #ifdef __cplusplus
 }

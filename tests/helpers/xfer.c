@@ -51,8 +51,10 @@ static int drain(int fd, uint32_t *crc, size_t *count)
     *count = 0;
     for (;;) {
         ssize_t n = sk_recv(fd, buf, sizeof buf, 10000);
-        if (n < 0) return (int)n;
-        if (n == 0) return 0;
+        if (n < 0)
+            return (int)n;
+        if (n == 0)
+            return 0;
         *crc = crc32_update(*crc, buf, (size_t)n);
         *count += (size_t)n;
     }
@@ -72,7 +74,8 @@ int main(int argc, char **argv)
 
     if (!strcmp(argv[1], "server")) {
         int lfd = sk_listen(argv[2], &(sk_listen_opts){.unlink_stale = true});
-        if (lfd < 0) return fail("listen");
+        if (lfd < 0)
+            return fail("listen");
         sk_addr a;
         sk_local_addr(lfd, &a);
         if (sk_addr_port(&a) >= 0)
@@ -80,8 +83,10 @@ int main(int argc, char **argv)
         else
             printf("ready\n");
         int fd = sk_accept(lfd, NULL, 10000);
-        if (fd < 0) return fail("accept");
-        if (drain(fd, &crc, &count) < 0) return fail("receive");
+        if (fd < 0)
+            return fail("accept");
+        if (drain(fd, &crc, &count) < 0)
+            return fail("receive");
         char line[32];
         int n = snprintf(line, sizeof line, "%08x\n", crc);
         if (sk_send_all(fd, line, (size_t)n, 10000, NULL) < 0 ||
@@ -92,12 +97,16 @@ int main(int argc, char **argv)
         sk_close(lfd);
     } else {
         int fd = sk_connect(argv[2], 10000);
-        if (fd < 0) return fail("connect");
-        if (sk_send_all(fd, data, bytes, 10000, NULL) < 0) return fail("send");
+        if (fd < 0)
+            return fail("connect");
+        if (sk_send_all(fd, data, bytes, 10000, NULL) < 0)
+            return fail("send");
         sk_shutdown(fd, SHUT_WR);
         char line[10];
-        if (sk_recv_exact(fd, line, 9, 10000, NULL) < 0) return fail("receive reply line");
-        if (drain(fd, &crc, &count) < 0) return fail("receive");
+        if (sk_recv_exact(fd, line, 9, 10000, NULL) < 0)
+            return fail("receive reply line");
+        if (drain(fd, &crc, &count) < 0)
+            return fail("receive");
         printf("sent %08x\npeer-saw %.8s\nreceived %08x %zu\n", mine, line, crc, count);
         sk_close(fd);
     }

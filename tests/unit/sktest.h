@@ -45,7 +45,8 @@ static inline int t_listener(const char *ep, int *port)
     assert_true(fd >= 0);
     sk_addr a;
     assert_int_equal(sk_local_addr(fd, &a), 0);
-    if (port) *port = sk_addr_port(&a);
+    if (port)
+        *port = sk_addr_port(&a);
     return fd;
 }
 

@@ -83,7 +83,8 @@ static void parse_errors(void **state)
         if (!strstr(sk_errmsg(), cases[i].needle))
             fail_msg("'%s': message '%s' lacks '%s'", cases[i].text, sk_errmsg(), cases[i].needle);
         /* The message names the endpoint as written. */
-        if (strlen(cases[i].text) < 100) assert_non_null(strstr(sk_errmsg(), cases[i].text));
+        if (strlen(cases[i].text) < 100)
+            assert_non_null(strstr(sk_errmsg(), cases[i].text));
     }
 }
 

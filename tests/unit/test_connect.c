@@ -47,7 +47,8 @@ static void connects_v4_v6_unix(void **state)
         char text[SK_ADDRSTRLEN];
         sk_addr_format(&a, text, sizeof text);
         int fd = sk_connect(text, 1000);
-        if (fd < 0) fail_msg("connect %s: %s", text, sk_errmsg());
+        if (fd < 0)
+            fail_msg("connect %s: %s", text, sk_errmsg());
         /* a blocking, close-on-exec fd */
         assert_false(fcntl(fd, F_GETFL) & O_NONBLOCK);
         assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);

@@ -11,7 +11,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     close(sv[0]);
-    if (sv[1] >= 0) close(sv[1]);
+    if (sv[1] >= 0)
+        close(sv[1]);
     return 0;
 }
 

@@ -130,9 +130,11 @@ static void *slow_read(void *arg)
     size_t n = 0;
     while (n < r->expect) {
         ssize_t k = recv(r->fd, got + n, r->expect - n < 4096 ? r->expect - n : 4096, 0);
-        if (k <= 0) break;
+        if (k <= 0)
+            break;
         n += (size_t)k;
-        if ((n / 4096) % 16 == 0) usleep(1000);
+        if ((n / 4096) % 16 == 0)
+            usleep(1000);
     }
     r->ok = n == r->expect && !memcmp(want, got, n);
     free(want);

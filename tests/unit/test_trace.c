@@ -1,0 +1,259 @@
+/* trace.c: the hexdump format, trace lines through a sink and an fd, roles, transports, running
+ * offsets, levels, truncation, and whole events from concurrent threads. */
+#include "sktest.h"
+
+#include <regex.h>
+
+static char captured[1 << 20];
+static size_t ncaptured;
+static int events;
+static pthread_mutex_t cap_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void sink(const char *text, size_t len, void *arg)
+{
+    pthread_mutex_lock(&cap_lock);
+    if (ncaptured + len < sizeof captured) {
+        memcpy(captured + ncaptured, text, len);
+        ncaptured += len;
+        captured[ncaptured] = '\0';
+    }
+    events++;
+    pthread_mutex_unlock(&cap_lock);
+}
+
+static int reset(void **state)
+{
+    ncaptured = 0;
+    captured[0] = '\0';
+    events = 0;
+    sk_trace_set(SK_TRACE_DATA, -1);
+    sk_trace_set_sink(sink, NULL);
+    return 0;
+}
+
+static int off(void **state)
+{
+    sk_trace_set(SK_TRACE_OFF, -1);
+    sk_trace_set_sink(NULL, NULL);
+    return 0;
+}
+
+/* Assert that some line of the capture matches an extended regex. */
+static void assert_line(const char *re)
+{
+    regex_t r;
+    assert_int_equal(regcomp(&r, re, REG_EXTENDED | REG_NEWLINE), 0);
+    int rc = regexec(&r, captured, 0, NULL, 0);
+    regfree(&r);
+    if (rc)
+        fail_msg("no line matches /%s/ in:\n%s", re, captured);
+}
+
+static void hexdump_exact_format(void **state)
+{
+    char out[4096];
+    assert_int_equal(sk_hexdump("", 0, 0, out, sizeof out), 0);
+    assert_string_equal(out, "");
+    sk_hexdump("A", 1, 0, out, sizeof out);
+    assert_string_equal(out, "00000000  41                                                |A|\n");
+    sk_hexdump("hello\n\0\1", 8, 0, out, sizeof out);
+    assert_string_equal(out,
+                        "00000000  68 65 6c 6c 6f 0a 00 01                           |hello...|\n");
+    sk_hexdump("0123456789abcdef", 16, 0x10, out, sizeof out);
+    assert_string_equal(
+        out, "00000010  30 31 32 33 34 35 36 37  38 39 61 62 63 64 65 66  |0123456789abcdef|\n");
+    size_t n = sk_hexdump("0123456789abcdefg", 17, 0, out, sizeof out);
+    assert_string_equal(
+        out, "00000000  30 31 32 33 34 35 36 37  38 39 61 62 63 64 65 66  |0123456789abcdef|\n"
+             "00000010  67                                                |g|\n");
+    assert_int_equal(n, strlen(out));
+    /* every line has the same width up to the printable column */
+    unsigned char all[256];
+    for (int i = 0; i < 256; i++)
+        all[i] = (unsigned char)i;
+    n = sk_hexdump(all, 256, 0, out, sizeof out);
+    assert_int_equal(n, 16 * (10 + 16 * 3 + 1 + 1 + 1 + 16 + 2));
+    assert_non_null(strstr(
+        out, "00000040  40 41 42 43 44 45 46 47  48 49 4a 4b 4c 4d 4e 4f  |@ABCDEFGHIJKLMNO|\n"));
+    assert_non_null(strstr(
+        out, "000000f0  f0 f1 f2 f3 f4 f5 f6 f7  f8 f9 fa fb fc fd fe ff  |................|\n"));
+    /* snprintf-style truncation */
+    char small[20];
+    size_t full = sk_hexdump(all, 33, 0, out, sizeof out);
+    assert_int_equal(full, 2 * 79 + 64); /* 79-byte full lines, 64 for one byte */
+    assert_int_equal(sk_hexdump(all, 33, 0, small, sizeof small), full);
+    assert_int_equal(strlen(small), 19);
+    assert_memory_equal(small, out, 19);
+}
+
+static void calls_and_data_lines(void **state)
+{
+    int port;
+    int lfd = t_listener("127.0.0.1:0", &port);
+    char ep[32];
+    snprintf(ep, sizeof ep, "127.0.0.1:%d", port);
+    int c = sk_connect(ep, 1000);
+    sk_addr peer;
+    int s = sk_accept(lfd, &peer, 1000);
+    sk_send_all(c, "hello", 5, 1000, NULL);
+    char buf[16];
+    sk_recv_exact(s, buf, 5, 1000, NULL);
+    sk_send_all(c, "again", 5, 1000, NULL);
+    sk_recv_exact(s, buf, 5, 1000, NULL);
+    sk_shutdown(c, SHUT_WR);
+    sk_close(c);
+    sk_close(s);
+    sk_close(lfd);
+
+    char re[256];
+    const char *t = "^[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6} ";
+    snprintf(re, sizeof re, "%sserver tcp   socket\\(AF_INET, SOCK_STREAM, IPPROTO_TCP\\) = %d$", t,
+             lfd);
+    assert_line(re);
+    snprintf(
+        re, sizeof re,
+        "%sserver tcp   bind 127\\.0\\.0\\.1:0 \\(port 0: the kernel chose 127\\.0\\.0\\.1:%d\\)$",
+        t, port);
+    assert_line(re);
+    assert_line("server tcp   listen backlog=[0-9]+$");
+    snprintf(re, sizeof re, "%sclient tcp   connect 127\\.0\\.0\\.1:%d", t, port);
+    assert_line(re);
+    snprintf(re, sizeof re, "server tcp   accept 127\\.0\\.0\\.1:%d = %d$", sk_addr_port(&peer), s);
+    assert_line(re);
+    /* data: direction, peer, count, running offset, fd, then the dump */
+    snprintf(re, sizeof re, "client tcp   > 127\\.0\\.0\\.1:%d  5 bytes @0  fd=%d$", port, c);
+    assert_line(re);
+    snprintf(re, sizeof re, "client tcp   > 127\\.0\\.0\\.1:%d  5 bytes @5  fd=%d$", port, c);
+    assert_line(re);
+    snprintf(re, sizeof re, "server tcp   < 127\\.0\\.0\\.1:%d  5 bytes @5  fd=%d$",
+             sk_addr_port(&peer), s);
+    assert_line(re);
+    assert_line("^    00000000  68 65 6c 6c 6f +\\|hello\\|$");
+    assert_line("^    00000005  61 67 61 69 6e +\\|again\\|$");
+    assert_line("client tcp   shutdown SHUT_WR$");
+    snprintf(re, sizeof re, "client tcp   close %d$", c);
+    assert_line(re);
+}
+
+static void transports_and_default_protocol(void **state)
+{
+    int u = sk_socket(AF_INET6, SOCK_DGRAM, 0);
+    assert_line("-      udp   socket\\(AF_INET6, SOCK_DGRAM, IPPROTO_IP\\) = [0-9]+  \\(protocol "
+                "0: default for SOCK_DGRAM = IPPROTO_UDP\\)$");
+    int sv[2];
+    sk_socketpair(SOCK_DGRAM, sv);
+    assert_line("unix-dgram  socketpair\\(AF_UNIX, SOCK_DGRAM, 0\\)");
+    /* an fd the library did not create: the kernel is asked what it is */
+    int raw = socket(AF_INET, SOCK_STREAM, 0);
+    sk_trace_set_role(raw, SK_ROLE_CLIENT);
+    sk_set_nodelay(raw, true);
+    assert_line("client tcp   setsockopt TCP_NODELAY=1$");
+    close(raw);
+    close(u);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+static void levels_and_truncation(void **state)
+{
+    int sv[2];
+    sk_socketpair(SOCK_STREAM, sv);
+    sk_trace_set(SK_TRACE_CALLS, -1);
+    ncaptured = 0;
+    captured[0] = 0;
+    sk_send(sv[0], "calls", 5, 1000);
+    assert_line("> \\? +5 bytes @0|> unix:\\(unnamed\\)  5 bytes @0");
+    assert_null(strstr(captured, "00000000")); /* calls level: no dump */
+
+    sk_trace_set(SK_TRACE_OFF, -1);
+    ncaptured = 0;
+    captured[0] = 0;
+    sk_send(sv[0], "quiet", 5, 1000);
+    sk_close(sk_socket(AF_INET, SOCK_STREAM, 0));
+    assert_int_equal(ncaptured, 0);
+    assert_int_equal(sk_trace_level(), SK_TRACE_OFF);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+static void to_an_fd(void **state)
+{
+    sk_trace_set_sink(NULL, NULL);
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+    sk_trace_set(SK_TRACE_CALLS, p[1]);
+    int fd = sk_socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+    sk_close(fd);
+    char buf[1024] = {0};
+    ssize_t n = read(p[0], buf, sizeof buf - 1);
+    assert_true(n > 0);
+    assert_non_null(strstr(buf, "socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP) = "));
+    assert_non_null(strstr(buf, "close "));
+    sk_trace_set(SK_TRACE_OFF, -1);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void *tracer(void *arg)
+{
+    int sv[2];
+    sk_socketpair(SOCK_STREAM, sv);
+    char data[100];
+    memset(data, 'a' + (int)(intptr_t)arg, sizeof data);
+    for (int i = 0; i < 50; i++) {
+        sk_send(sv[0], data, sizeof data, 1000);
+        sk_recv(sv[1], data, sizeof data, 1000);
+    }
+    close(sv[0]);
+    close(sv[1]);
+    return NULL;
+}
+
+static void threads_never_interleave(void **state)
+{
+    pthread_t t[4];
+    for (intptr_t i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, tracer, (void *)i);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    /* every data event is a head line plus exactly 7 dump lines of one thread's letter */
+    assert_true(events >= 4 * 100);
+    char *line = captured;
+    int heads = 0;
+    while (line && *line) {
+        char *nl = strchr(line, '\n');
+        assert_non_null(nl);
+        if (strstr(line, " bytes @") && strstr(line, " bytes @") < nl) {
+            heads++;
+            char letter = 0;
+            char *l = nl + 1;
+            for (int k = 0; k < 7; k++) {
+                char *end = strchr(l, '\n');
+                assert_non_null(end);
+                assert_true(!strncmp(l, "    0000", 8));
+                char *bar = strchr(l, '|');
+                assert_non_null(bar);
+                if (!letter)
+                    letter = bar[1];
+                assert_int_equal(bar[1], letter);
+                l = end + 1;
+            }
+            nl = l - 1;
+        }
+        line = nl + 1;
+    }
+    assert_int_equal(heads, 4 * 100);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(hexdump_exact_format),
+        cmocka_unit_test_setup_teardown(calls_and_data_lines, reset, off),
+        cmocka_unit_test_setup_teardown(transports_and_default_protocol, reset, off),
+        cmocka_unit_test_setup_teardown(levels_and_truncation, reset, off),
+        cmocka_unit_test_setup_teardown(to_an_fd, reset, off),
+        cmocka_unit_test_setup_teardown(threads_never_interleave, reset, off),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
