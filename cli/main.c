@@ -13,8 +13,9 @@ struct command {
 /* Subcommands not built yet are NULL and say so. */
 static const struct command commands[] = {
     {"demo", cmd_demo, "walk through TCP, UDP and Unix sockets on loopback with the trace on"},
-    {"connect", NULL, "client: connect to ENDPOINT, stdin to the socket, the socket to stdout"},
-    {"listen", NULL, "server: listen on ENDPOINT, the socket to stdout, stdin to the socket"},
+    {"connect", cmd_connect,
+     "client: connect to ENDPOINT, stdin to the socket, the socket to stdout"},
+    {"listen", cmd_listen, "server: listen on ENDPOINT, the socket to stdout, stdin to the socket"},
     {"serve", NULL, "run a service (echo, discard, chargen, daytime, time, sink, source)"},
     {"mcast", NULL, "send or receive UDP multicast, with per-sender statistics"},
     {"bench", NULL, "measure an echo server: requests/s, latency, connection rate, throughput"},

@@ -30,6 +30,7 @@ struct connect_state {
     struct attempt pending[MAX_PENDING];
     size_t npending;
     int last_err;
+    bool failed; /* some attempt failed (last_err is real, not the initial SK_ENOADDR) */
 };
 
 /* RFC 8305 section 4: alternate families, starting with the family of the first address. */
@@ -91,6 +92,12 @@ static void trace_result(int fd, const sk_addr *a, const char *what, int code)
                        sk_strerror(code));
 }
 
+static int attempt_failed(struct connect_state *st, int code)
+{
+    st->failed = true;
+    return st->last_err = code;
+}
+
 /* Start the attempt for addrs[idx]. Returns 1 if connected at once (fd in *out), 0 if pending
  * (added to st->pending), < 0 if this address failed (st->last_err updated). */
 static int start_attempt(struct connect_state *st, size_t idx, int64_t deadline, int *out)
@@ -101,11 +108,11 @@ static int start_attempt(struct connect_state *st, size_t idx, int64_t deadline,
                                              : IPPROTO_TCP;
     int fd = sk__socket(a->u.sa.sa_family, st->type | SOCK_NONBLOCK, proto, SK_ROLE_CLIENT);
     if (fd < 0)
-        return st->last_err = fd;
+        return attempt_failed(st, fd);
     int rc = bind_source(fd, a, st->sources);
     if (rc < 0) {
         sk_close(fd);
-        return st->last_err = rc;
+        return attempt_failed(st, rc);
     }
     for (;;) {
         if (connect(fd, &a->u.sa, a->len) == 0) {
@@ -138,7 +145,7 @@ static int start_attempt(struct connect_state *st, size_t idx, int64_t deadline,
     sk_addr_format(a, s, sizeof s);
     sk__fail(rc, "connect %s", s);
     sk_close(fd);
-    return st->last_err = rc;
+    return attempt_failed(st, rc);
 }
 
 static void drop_pending(struct connect_state *st, size_t i)
@@ -172,7 +179,7 @@ static int poll_pending(struct connect_state *st, int wait_ms)
         } else {
             char s[SK_ADDRSTRLEN];
             sk_addr_format(a, s, sizeof s);
-            st->last_err = sk__fail(-err, "connect %s", s);
+            attempt_failed(st, sk__fail(-err, "connect %s", s));
             drop_pending(st, i);
         }
     }
@@ -225,8 +232,14 @@ static int connect_list(const sk_addr *addrs, size_t n, const sk_connect_opts *o
         }
         int left = sk__remaining(deadline);
         if (left == 0) {
-            fd = sk__fail(-ETIMEDOUT, "connect: no answer within %d ms (last error: %s)",
-                          timeout_ms, sk_strerror(st.last_err));
+            char a[SK_ADDRSTRLEN];
+            sk_addr_format(&addrs[st.npending ? st.pending[0].idx : next - 1], a, sizeof a);
+            if (st.failed)
+                fd = sk__fail(-ETIMEDOUT,
+                              "connect %s: no answer within %d ms (an earlier address: %s)", a,
+                              timeout_ms, sk_strerror(st.last_err));
+            else
+                fd = sk__fail(-ETIMEDOUT, "connect %s: no answer within %d ms", a, timeout_ms);
             break;
         }
         int wait = left;

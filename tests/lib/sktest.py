@@ -51,3 +51,52 @@ def read_port(proc, timeout=10):
     if line.startswith("port "):
         return int(line.split()[1])
     return line
+
+
+def free_port(kind="tcp", host="127.0.0.1"):
+    """A port nobody uses right now (for peers such as nc that cannot report port 0)."""
+    import socket
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    typ = socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM
+    with socket.socket(fam, typ) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_bound(port, kind="tcp", timeout=5.0):
+    """Wait until some socket listens on (tcp) or is bound to (udp) port, without connecting to
+    it (a connection would use up a one-shot server such as nc -l)."""
+    import time
+    want = f":{port:04X} "
+    deadline = time.time() + timeout
+    files = [f"/proc/net/{kind}", f"/proc/net/{kind}6"]
+    while time.time() < deadline:
+        for f in files:
+            try:
+                with open(f) as fh:
+                    for line in fh.readlines()[1:]:
+                        cols = line.split()
+                        if cols[1].endswith(want.strip()) and (kind == "udp" or cols[3] == "0A"):
+                            return True
+            except OSError:
+                pass
+        time.sleep(0.02)
+    raise RuntimeError(f"nothing {kind}-bound on port {port} within {timeout}s")
+
+
+def wait_path(path, timeout=5.0):
+    import os
+    import time
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if os.path.exists(path):
+            return True
+        time.sleep(0.02)
+    raise RuntimeError(f"{path} did not appear within {timeout}s")
+
+
+def run(args, input=b"", timeout=30):
+    """Run to completion; returns (exit status, stdout bytes, stderr text)."""
+    p = subprocess.run(args, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout)
+    return p.returncode, p.stdout, p.stderr.decode(errors="replace")

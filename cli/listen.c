@@ -1,0 +1,133 @@
+/* sockkit listen: the server side of netcat, with --exec per connection. */
+#include "netcat.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void say_listening(int lfd, const struct nc_opts *o)
+{
+    if (!o->verbose)
+        return;
+    sk_addr a;
+    sk_local_addr(lfd, &a);
+    char text[SK_ADDRSTRLEN];
+    sk_addr_format(&a, text, sizeof text);
+    if (sk_addr_port(&a) >= 0) {
+        /* "listening on HOST PORT": the real port, also when the endpoint asked for port 0 */
+        char *colon = strrchr(text, ':');
+        *colon = '\0';
+        const char *host = text;
+        if (host[0] == '[') {
+            host++;
+            colon[-1] = '\0';
+        }
+        fprintf(stderr, "%s: listening on %s %d (%s)\n", cli_prog, host, sk_addr_port(&a),
+                o->udp ? "udp" : "tcp");
+    } else {
+        fprintf(stderr, "%s: listening on %s\n", cli_prog, text);
+    }
+}
+
+static void say_peer(const sk_addr *peer, const struct nc_opts *o)
+{
+    if (!o->verbose)
+        return;
+    char text[SK_ADDRSTRLEN];
+    sk_addr_format(peer, text, sizeof text);
+    fprintf(stderr, "%s: connection from %s\n", cli_prog, text);
+}
+
+static pid_t spawn(int fd, const char *cmd)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* The child: the socket becomes stdin and stdout; stderr stays ours. */
+        if (dup2(fd, STDIN_FILENO) < 0 || dup2(fd, STDOUT_FILENO) < 0)
+            _exit(127);
+        signal(SIGPIPE, SIG_DFL);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Reap finished children without blocking; returns how many. */
+static int reap(void)
+{
+    int n = 0;
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        n++;
+    return n;
+}
+
+static int serve_exec(int lfd, const struct nc_opts *o)
+{
+    int active = 0;
+    for (;;) {
+        active -= reap();
+        /* --max-conns: at the limit, leave new clients waiting in the backlog */
+        if (o->max_conns && active >= o->max_conns) {
+            poll(NULL, 0, 20);
+            continue;
+        }
+        sk_addr peer;
+        int fd = sk_accept(lfd, &peer, o->keep ? 200 : o->timeout_ms);
+        if (fd == -ETIMEDOUT && o->keep)
+            continue;
+        if (fd < 0)
+            nc_fail(fd, NULL);
+        say_peer(&peer, o);
+        pid_t pid = spawn(fd, o->exec);
+        sk_close(fd);
+        if (pid < 0)
+            cli_die(EXIT_RUNTIME, "fork: %s", strerror(errno));
+        active++;
+        if (!o->keep) {
+            int status = 0;
+            waitpid(pid, &status, 0);
+            return EXIT_OK;
+        }
+    }
+}
+
+int cmd_listen(int argc, char **argv)
+{
+    struct nc_opts o;
+    nc_parse(argc, argv, true, &o);
+    signal(SIGPIPE, SIG_IGN);
+    sk_listen_opts lo = {.family = o.family, .type = o.udp ? SOCK_DGRAM : SOCK_STREAM};
+    /* Any address (":7000", "*:7000", "7000") with neither -4 nor -6: one [::] socket that takes
+     * IPv4 too, so clients of either family find the server. */
+    sk_endpoint ep;
+    sk_endpoint_parse(o.endpoint, &ep);
+    lo.dualstack = ep.any_host && o.family == AF_UNSPEC;
+    int lfd = sk_listen(o.endpoint, &lo);
+    if (lfd < 0)
+        nc_fail(lfd, NULL);
+    say_listening(lfd, &o);
+    if (o.udp) {
+        int rc = nc_pump_dgram(lfd, &o);
+        sk_close(lfd);
+        return rc;
+    }
+    if (o.exec)
+        return serve_exec(lfd, &o);
+    int rc = EXIT_OK;
+    do {
+        sk_addr peer;
+        int fd = sk_accept(lfd, &peer, o.timeout_ms);
+        if (fd < 0)
+            nc_fail(fd, NULL);
+        say_peer(&peer, &o);
+        rc = nc_pump_stream(fd, &o);
+        sk_close(fd);
+    } while (o.keep);
+    sk_close(lfd);
+    return rc;
+}

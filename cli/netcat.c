@@ -1,0 +1,206 @@
+/* Option parsing for connect and listen: netcat's flags, validated before anything is opened. */
+#include "netcat.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out, bool listen)
+{
+    if (listen)
+        fprintf(
+            out,
+            "usage: sockkit listen [options] ENDPOINT | PORT | HOST PORT\n\n"
+            "Server: wait for a client on ENDPOINT (127.0.0.1:7000, [::1]:7000, :7000 or 7000\n"
+            "for every address, unix:/path, unix:@name); the socket goes to stdout and stdin to\n"
+            "the socket. Port 0 picks a free port (-v prints it).\n\n");
+    else
+        fprintf(out, "usage: sockkit connect [options] ENDPOINT | HOST PORT\n\n"
+                     "Client: connect to ENDPOINT (host:port, [v6]:port, unix:/path, unix:@name);\n"
+                     "stdin goes to the socket and the socket to stdout.\n\n");
+    fprintf(out, "options:\n"
+                 "  -u            UDP instead of TCP\n"
+                 "  -U            Unix socket: ENDPOINT is a path (or use unix:PATH)\n"
+                 "  -4, -6        IPv4 only, IPv6 only\n"
+                 "  -w SECS       connect timeout and idle timeout\n"
+                 "  -N            shut down the socket's write side when stdin ends\n"
+                 "  -v            say what happens on stderr (the real port, each peer)\n"
+                 "  --trace[=calls|data]  trace every socket call (and the bytes) on stderr\n"
+                 "  --trace-file FILE     write the trace to FILE\n");
+    if (listen)
+        fprintf(out, "  -k            keep listening after a client leaves\n"
+                     "  --exec CMD    run CMD (with /bin/sh -c) per connection, the socket as its\n"
+                     "                stdin and stdout; with -k clients are served concurrently\n"
+                     "  --max-conns N at most N concurrent --exec clients (others wait)\n");
+    else
+        fprintf(out, "  -s ADDR       connect from this source address\n"
+                     "  -z            only check that the port accepts a connection\n");
+    fprintf(out, "  -h, --help    this help\n\n"
+                 "Exit status: 0 success, 1 network or runtime failure, 2 usage error.\n");
+}
+
+/* "HOST" + "PORT" → "HOST:PORT", bracketing an IPv6 literal. */
+static void join(char *out, size_t len, const char *host, const char *port)
+{
+    if (strchr(host, ':') && host[0] != '[')
+        snprintf(out, len, "[%s]:%s", host, port);
+    else
+        snprintf(out, len, "%s:%s", host, port);
+}
+
+static bool all_digits(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return false;
+    return true;
+}
+
+void nc_parse(int argc, char **argv, bool listen, struct nc_opts *o)
+{
+    enum { OPT_EXEC = 256, OPT_MAXCONNS, OPT_TRACE, OPT_TRACE_FILE };
+    static const struct option longs[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"exec", required_argument, NULL, OPT_EXEC},
+        {"max-conns", required_argument, NULL, OPT_MAXCONNS},
+        {"trace", optional_argument, NULL, OPT_TRACE},
+        {"trace-file", required_argument, NULL, OPT_TRACE_FILE},
+        {0},
+    };
+    memset(o, 0, sizeof *o);
+    o->listen = listen;
+    o->timeout_ms = -1;
+    bool unix_path = false;
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":46uUkvzNhw:s:", longs, NULL)) != -1) {
+        switch (c) {
+        case '4':
+            o->family = AF_INET;
+            break;
+        case '6':
+            o->family = AF_INET6;
+            break;
+        case 'u':
+            o->udp = true;
+            break;
+        case 'U':
+            unix_path = true;
+            break;
+        case 'k':
+            if (!listen)
+                cli_usage_error("-k is for listen");
+            o->keep = true;
+            break;
+        case 'z':
+            if (listen)
+                cli_usage_error("-z is for connect");
+            o->zero = true;
+            break;
+        case 'v':
+            o->verbose = true;
+            break;
+        case 'N':
+            o->half_close = true;
+            break;
+        case 'w':
+            o->timeout_ms = cli_parse_seconds_ms(optarg, "-w");
+            if (o->timeout_ms == 0)
+                cli_usage_error("-w must be more than 0 seconds");
+            break;
+        case 's':
+            if (listen)
+                cli_usage_error("-s is for connect (listen takes the address as ENDPOINT)");
+            if (strchr(optarg, ':') && optarg[0] != '[' &&
+                strchr(optarg, ':') != strrchr(optarg, ':'))
+                snprintf(o->source, sizeof o->source, "[%s]:0", optarg); /* a bare IPv6 address */
+            else if (strchr(optarg, ':'))
+                snprintf(o->source, sizeof o->source, "%s", optarg);
+            else
+                snprintf(o->source, sizeof o->source, "%s:0", optarg);
+            break;
+        case OPT_EXEC:
+            if (!listen)
+                cli_usage_error("--exec is for listen");
+            o->exec = optarg;
+            break;
+        case OPT_MAXCONNS:
+            o->max_conns = (int)cli_parse_long(optarg, 1, 100000, "--max-conns");
+            break;
+        case OPT_TRACE:
+        case OPT_TRACE_FILE: {
+            char arg[512];
+            if (c == OPT_TRACE)
+                snprintf(arg, sizeof arg, "--trace%s%s", optarg ? "=" : "", optarg ? optarg : "");
+            else
+                snprintf(arg, sizeof arg, "--trace-file=%s", optarg);
+            char *v[] = {arg, NULL};
+            int i = 0;
+            cli_trace_option(1, v, &i);
+            break;
+        }
+        case 'h':
+            usage(stdout, listen);
+            exit(EXIT_OK);
+        case ':':
+            cli_usage_error("option '%s' needs a value", argv[optind - 1]);
+        default:
+            cli_usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    int rest = argc - optind;
+    char **args = argv + optind;
+    if (rest == 0)
+        cli_usage_error("missing ENDPOINT");
+    if (rest > 2)
+        cli_usage_error("unexpected argument '%s'", args[2]);
+    if (unix_path) {
+        if (rest != 1)
+            cli_usage_error("-U takes one PATH");
+        snprintf(o->endpoint, sizeof o->endpoint, "%s%s",
+                 strncmp(args[0], "unix:", 5) ? "unix:" : "", args[0]);
+    } else if (rest == 2) {
+        join(o->endpoint, sizeof o->endpoint, args[0], args[1]);
+    } else if (listen && all_digits(args[0])) {
+        snprintf(o->endpoint, sizeof o->endpoint, "*:%s", args[0]); /* nc -l PORT */
+    } else {
+        snprintf(o->endpoint, sizeof o->endpoint, "%s", args[0]);
+    }
+    if (o->exec && o->udp)
+        cli_usage_error("--exec needs a stream socket (not -u)");
+    if (o->max_conns && !o->exec)
+        cli_usage_error("--max-conns goes with --exec");
+    if (o->zero && o->udp)
+        cli_usage_error("-z checks TCP or Unix stream ports (UDP has no handshake to check)");
+    /* Syntax now, so that a typo is a usage error before anything is opened. */
+    sk_endpoint ep;
+    int rc = sk_endpoint_parse(o->endpoint, &ep);
+    if (rc < 0)
+        nc_fail(rc, NULL);
+    if (!listen && ep.any_host)
+        cli_usage_error("connect needs a host in '%s'", o->endpoint);
+}
+
+_Noreturn void nc_fail(int code, const char *what)
+{
+    switch (code) {
+    case SK_EPARSE:
+    case SK_EPORT:
+    case SK_ENOHOST:
+    case SK_EBRACKET:
+    case SK_ESERVICE:
+    case SK_EIFACE:
+    case SK_EPATHLEN:
+    case SK_ENONAME:
+    case SK_ENOADDR:
+        cli_usage_error("%s", sk_errmsg());
+    default:
+        if (what)
+            cli_die(EXIT_RUNTIME, "%s: %s", what, sk_errmsg());
+        cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
+    }
+}
