@@ -19,7 +19,7 @@ static const struct command commands[] = {
     {"serve", NULL, "run a service (echo, discard, chargen, daytime, time, sink, source)"},
     {"mcast", NULL, "send or receive UDP multicast, with per-sender statistics"},
     {"bench", NULL, "measure an echo server: requests/s, latency, connection rate, throughput"},
-    {"proto", NULL, "explain IPPROTO_*, AF_*, SOCK_* and socket option names and numbers"},
+    {"proto", cmd_proto, "explain IPPROTO_*, AF_*, SOCK_* and socket option names and numbers"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,133 @@
+/* sockkit proto: the table the seed printed by hand, and what each name means. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static void usage(FILE *out)
+{
+    fprintf(
+        out,
+        "usage: sockkit proto [NAME|NUMBER]\n"
+        "       sockkit proto --families | --types | --options\n\n"
+        "Without arguments: every IPPROTO_* constant this platform defines, its number, its\n"
+        "name in /etc/protocols and what it is. With a NAME (IPPROTO_IP, tcp, SO_REUSEADDR,\n"
+        "AF_INET6, SOCK_DGRAM, SOL_SOCKET) or a protocol NUMBER: what it is, every name sharing\n"
+        "its number, and a longer explanation where there is one.\n");
+}
+
+static void print_protocols(void)
+{
+    size_t n;
+    const sk_name *t = sk_proto_table(&n);
+    printf("%-18s %5s  %-14s %s\n", "NAME", "NUMBER", "/etc/protocols", "WHAT IT IS");
+    for (size_t i = 0; i < n; i++) {
+        char etc[64];
+        const char *e = sk_proto_etc_name(t[i].value, etc, sizeof etc);
+        printf("%-18s %5d  %-14s %s\n", t[i].name, t[i].value, e ? e : "-", t[i].summary);
+    }
+}
+
+static void print_names(const sk_name *t, size_t n)
+{
+    printf("%-16s %6s  %s\n", "NAME", "NUMBER", "WHAT IT IS");
+    for (size_t i = 0; i < n; i++)
+        printf("%-16s %6d  %s\n", t[i].name, t[i].value, t[i].summary);
+}
+
+static void print_options(void)
+{
+    size_t n;
+    const sk_optname *o = sk_option_table(&n);
+    printf("%-26s %-12s %6s %-4s %s\n", "OPTION", "LEVEL", "NUMBER", "INT", "WHAT IT DOES");
+    for (size_t i = 0; i < n; i++)
+        printf("%-26s %-12s %6d %-4s %s\n", o[i].name, o[i].level_name, o[i].value,
+               o[i].is_int ? "yes" : "no", o[i].summary);
+}
+
+/* A name in a table, case-insensitive, with or without its prefix. */
+static const sk_name *find_name(const sk_name *t, size_t n, const char *prefix, const char *want)
+{
+    size_t p = strlen(prefix);
+    for (size_t i = 0; i < n; i++)
+        if (!strcasecmp(t[i].name, want) ||
+            (!strncmp(t[i].name, prefix, p) && !strcasecmp(t[i].name + p, want)))
+            return &t[i];
+    return NULL;
+}
+
+static int explain_one(const char *want)
+{
+    bool found = false;
+    const sk_name *p = sk_proto_lookup(want);
+    if (p) {
+        found = true;
+        size_t n;
+        const sk_name *t = sk_proto_table(&n);
+        char etc[64];
+        const char *e = sk_proto_etc_name(p->value, etc, sizeof etc);
+        printf("protocol number %d (/etc/protocols: %s)\n", p->value, e ? e : "-");
+        for (size_t i = 0; i < n; i++)
+            if (t[i].value == p->value)
+                printf("  %-18s %s\n", t[i].name, t[i].summary);
+    }
+    size_t n;
+    const sk_name *table = sk_family_table(&n);
+    const sk_name *f = find_name(table, n, "AF_", want);
+    if (f && !p) {
+        found = true;
+        printf("%s = %d: address family, %s\n", f->name, f->value, f->summary);
+    }
+    table = sk_type_table(&n);
+    const sk_name *ty = find_name(table, n, "SOCK_", want);
+    if (ty && !p) {
+        found = true;
+        printf("%s = %d: socket type, %s\n", ty->name, ty->value, ty->summary);
+    }
+    const sk_optname *o = p ? NULL : sk_option_lookup(want);
+    if (o) {
+        found = true;
+        printf("%s = %d: option at level %s (%d)%s\n  %s\n", o->name, o->value, o->level_name,
+               o->level, o->is_int ? ", an int" : "", o->summary);
+    }
+    const char *more = sk_proto_explain(want);
+    if (more) {
+        found = true;
+        printf("\n%s\n", more);
+    }
+    if (!found)
+        cli_usage_error("unknown name '%s' (try 'sockkit proto', --families, --types, --options)",
+                        want);
+    return EXIT_OK;
+}
+
+int cmd_proto(int argc, char **argv)
+{
+    if (argc > 2)
+        cli_usage_error("takes one NAME or NUMBER, not %d arguments", argc - 1);
+    if (argc == 1) {
+        print_protocols();
+        return EXIT_OK;
+    }
+    const char *a = argv[1];
+    size_t n;
+    const sk_name *t;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        usage(stdout);
+    } else if (!strcmp(a, "--families")) {
+        t = sk_family_table(&n);
+        print_names(t, n);
+    } else if (!strcmp(a, "--types")) {
+        t = sk_type_table(&n);
+        print_names(t, n);
+    } else if (!strcmp(a, "--options")) {
+        print_options();
+    } else if (a[0] == '-') {
+        cli_usage_error("unknown option '%s'", a);
+    } else {
+        return explain_one(a);
+    }
+    return EXIT_OK;
+}
