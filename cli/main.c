@@ -16,7 +16,7 @@ static const struct command commands[] = {
     {"connect", cmd_connect,
      "client: connect to ENDPOINT, stdin to the socket, the socket to stdout"},
     {"listen", cmd_listen, "server: listen on ENDPOINT, the socket to stdout, stdin to the socket"},
-    {"serve", NULL, "run a service (echo, discard, chargen, daytime, time, sink, source)"},
+    {"serve", cmd_serve, "run a service (echo, discard, chargen, daytime, time, sink, source)"},
     {"mcast", NULL, "send or receive UDP multicast, with per-sender statistics"},
     {"bench", NULL, "measure an echo server: requests/s, latency, connection rate, throughput"},
     {"proto", cmd_proto, "explain IPPROTO_*, AF_*, SOCK_* and socket option names and numbers"},

@@ -14,5 +14,6 @@
 #include "sockkit/reader.h"
 #include "sockkit/trace.h"
 #include "sockkit/proto.h"
+#include "sockkit/server.h"
 
 #endif

@@ -1,0 +1,285 @@
+/* sockkit serve: the classic small services on sk_server — echo (RFC 862), discard (RFC 863),
+ * chargen (RFC 864), daytime (RFC 867), time (RFC 868) — plus sink and source for throughput
+ * tests. Ctrl-C or SIGTERM drains the server and prints its counters. */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CHUNK 65536
+
+static int echo(sk_request *req)
+{
+    char buf[CHUNK];
+    if (req->type != SOCK_STREAM)
+        return sk_request_send(req, req->data, req->len);
+    for (;;) {
+        ssize_t n = sk_request_recv(req, buf, sizeof buf);
+        if (n <= 0)
+            return n == 0 || n == SK_EEOF ? 0 : (int)n;
+        int rc = sk_request_send(req, buf, (size_t)n);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+static int discard(sk_request *req)
+{
+    char buf[CHUNK];
+    if (req->type != SOCK_STREAM)
+        return 0;
+    for (;;) {
+        ssize_t n = sk_request_recv(req, buf, sizeof buf);
+        if (n <= 0)
+            return n == 0 ? 0 : (int)n;
+    }
+}
+
+/* RFC 864: lines of 72 printable characters, each starting one further along the 95-character
+ * ring of ASCII 32..126. */
+static void chargen_fill(char *buf, size_t len, unsigned *line)
+{
+    size_t i = 0;
+    while (i + 74 <= len) {
+        for (int k = 0; k < 72; k++)
+            buf[i++] = (char)(32 + (*line + (unsigned)k) % 95);
+        buf[i++] = '\r';
+        buf[i++] = '\n';
+        ++*line;
+    }
+    for (; i < len; i++)
+        buf[i] = (char)(32 + (*line + (unsigned)i) % 95);
+}
+
+static int chargen(sk_request *req)
+{
+    char buf[74 * 64];
+    unsigned line = 0;
+    if (req->type != SOCK_STREAM) {
+        size_t n = (size_t)(rand() % 513); /* RFC 864: a random 0..512 characters per datagram */
+        chargen_fill(buf, n, &line);
+        return sk_request_send(req, buf, n);
+    }
+    for (;;) {
+        chargen_fill(buf, sizeof buf, &line);
+        int rc = sk_request_send(req, buf, sizeof buf);
+        if (rc < 0) /* the client closed: the normal end of chargen */
+            return rc == -EPIPE || rc == -ECONNRESET ? 0 : rc;
+    }
+}
+
+static int daytime(sk_request *req)
+{
+    char buf[128];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    /* RFC 867 leaves the format free; this is its suggested "Weekday, Month Day, Year Time-Zone" */
+    size_t n = strftime(buf, sizeof buf, "%A, %B %d, %Y %H:%M:%S-UTC\r\n", &tm);
+    return sk_request_send(req, buf, n);
+}
+
+static int time_service(sk_request *req)
+{
+    /* RFC 868: seconds since 1900-01-01 00:00 UTC, 32 bits, big-endian */
+    uint32_t t = (uint32_t)((uint64_t)time(NULL) + 2208988800u);
+    unsigned char b[4] = {(unsigned char)(t >> 24), (unsigned char)(t >> 16),
+                          (unsigned char)(t >> 8), (unsigned char)t};
+    return sk_request_send(req, b, 4);
+}
+
+static int source(sk_request *req)
+{
+    static char buf[CHUNK];
+    memset(buf, 'x', sizeof buf);
+    if (req->type != SOCK_STREAM)
+        return sk_request_send(req, buf, 1024);
+    for (;;) {
+        int rc = sk_request_send(req, buf, sizeof buf);
+        if (rc < 0)
+            return rc == -EPIPE || rc == -ECONNRESET ? 0 : rc;
+    }
+}
+
+static const struct service {
+    const char *name;
+    sk_handler_fn fn;
+    int port; /* default, unprivileged: 7000 + the RFC port where there is one */
+    const char *what;
+} services[] = {
+    {"echo", echo, 7007, "RFC 862: sends back what it receives"},
+    {"discard", discard, 7009, "RFC 863: reads and throws away"},
+    {"chargen", chargen, 7019, "RFC 864: sends a character pattern until the client leaves"},
+    {"daytime", daytime, 7013, "RFC 867: one line with the date and time"},
+    {"time", time_service, 7037, "RFC 868: 4 bytes, seconds since 1900, big-endian"},
+    {"sink", discard, 7010, "reads as fast as it can (throughput tests)"},
+    {"source", source, 7011, "writes as fast as it can until the client leaves"},
+};
+
+static sk_server *running;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (running)
+        sk_server_shutdown_request(running);
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: sockkit serve [options] SERVICE [ENDPOINT]\n\nservices:\n");
+    for (size_t i = 0; i < sizeof services / sizeof *services; i++)
+        fprintf(out, "  %-8s %s (default 127.0.0.1:%d)\n", services[i].name, services[i].what,
+                services[i].port);
+    fprintf(out, "\noptions:\n"
+                 "  --model M         iterative | thread | fork | pool (default thread)\n"
+                 "  --workers N       pool threads (default 4)\n"
+                 "  --max-conns N     concurrent clients; more are closed at once and counted\n"
+                 "  --idle-timeout S  close a connection idle for S seconds\n"
+                 "  -u                UDP (or a unix datagram socket with a unix: endpoint)\n"
+                 "  -v                print where it serves, with the real port\n"
+                 "  --trace[=calls|data], --trace-file FILE\n"
+                 "Ctrl-C or SIGTERM: stop accepting, let running clients finish (5 s at most),\n"
+                 "print the counters, exit 0. The default endpoint is loopback only; give :PORT\n"
+                 "to serve other hosts.\n");
+}
+
+static sk_model parse_model(const char *m)
+{
+    static const char *names[] = {"iterative", "thread", "fork", "pool"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(m, names[i]))
+            return (sk_model)i;
+    if (!strcmp(m, "event"))
+        cli_usage_error("--model event arrives with the event loop; use iterative, thread, fork or "
+                        "pool");
+    cli_usage_error("--model must be iterative, thread, fork or pool, not '%s'", m);
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    enum { OPT_MODEL = 256, OPT_WORKERS, OPT_MAXCONNS, OPT_IDLE, OPT_TRACE, OPT_TRACE_FILE };
+    static const struct option longs[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"workers", required_argument, NULL, OPT_WORKERS},
+        {"max-conns", required_argument, NULL, OPT_MAXCONNS},
+        {"idle-timeout", required_argument, NULL, OPT_IDLE},
+        {"trace", optional_argument, NULL, OPT_TRACE},
+        {"trace-file", required_argument, NULL, OPT_TRACE_FILE},
+        {0},
+    };
+    sk_server_opts o = {.model = SK_MODEL_THREAD};
+    bool verbose = false;
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":uvh", longs, NULL)) != -1) {
+        switch (c) {
+        case 'u':
+            o.type = SOCK_DGRAM;
+            break;
+        case 'v':
+            verbose = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        case OPT_MODEL:
+            o.model = parse_model(optarg);
+            break;
+        case OPT_WORKERS:
+            o.workers = (int)cli_parse_long(optarg, 1, 1024, "--workers");
+            break;
+        case OPT_MAXCONNS:
+            o.max_conns = (int)cli_parse_long(optarg, 1, 1000000, "--max-conns");
+            break;
+        case OPT_IDLE:
+            o.idle_timeout_ms = cli_parse_seconds_ms(optarg, "--idle-timeout");
+            if (!o.idle_timeout_ms)
+                cli_usage_error("--idle-timeout must be more than 0 seconds");
+            break;
+        case OPT_TRACE:
+        case OPT_TRACE_FILE: {
+            char arg[512];
+            snprintf(arg, sizeof arg, "%s%s%s", c == OPT_TRACE ? "--trace" : "--trace-file=",
+                     c == OPT_TRACE && optarg ? "=" : "", optarg ? optarg : "");
+            char *v[] = {arg, NULL};
+            int i = 0;
+            cli_trace_option(1, v, &i);
+            break;
+        }
+        case ':':
+            cli_usage_error("option '%s' needs a value", argv[optind - 1]);
+        default:
+            cli_usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        cli_usage_error("missing SERVICE (echo, discard, chargen, daytime, time, sink, source)");
+    if (argc - optind > 2)
+        cli_usage_error("unexpected argument '%s'", argv[optind + 2]);
+    const struct service *svc = NULL;
+    for (size_t i = 0; i < sizeof services / sizeof *services; i++)
+        if (!strcmp(argv[optind], services[i].name))
+            svc = &services[i];
+    if (!svc)
+        cli_usage_error(
+            "unknown service '%s' (echo, discard, chargen, daytime, time, sink, source)",
+            argv[optind]);
+    char ep[400];
+    if (argc - optind == 2)
+        snprintf(ep, sizeof ep, "%s", argv[optind + 1]);
+    else
+        snprintf(ep, sizeof ep, "127.0.0.1:%d", svc->port);
+    o.endpoint = ep;
+    o.handle = svc->fn;
+    sk_endpoint parsed;
+    if (sk_endpoint_parse(ep, &parsed) < 0)
+        cli_usage_error("%s", sk_errmsg());
+    o.dualstack = parsed.any_host; /* ":7007" serves IPv4 and IPv6 */
+
+    signal(SIGPIPE, SIG_IGN);
+    int rc = sk_server_open(&running, &o);
+    if (rc < 0)
+        cli_die(rc == SK_ENONAME || rc == SK_ESERVICE ? EXIT_USAGE : EXIT_RUNTIME, "%s",
+                sk_errmsg());
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    if (verbose) {
+        sk_addr a;
+        char text[SK_ADDRSTRLEN];
+        sk_server_addr(running, &a);
+        sk_addr_format(&a, text, sizeof text);
+        static const char *models[] = {"iterative", "thread", "fork", "pool"};
+        if (sk_addr_port(&a) >= 0) {
+            char *colon = strrchr(text, ':');
+            *colon = '\0';
+            fprintf(stderr, "%s: serving %s on %s %d (%s, %s model)\n", cli_prog, svc->name, text,
+                    sk_addr_port(&a), o.type == SOCK_DGRAM ? "udp" : "tcp", models[o.model]);
+        } else {
+            fprintf(stderr, "%s: serving %s on %s (%s model)\n", cli_prog, svc->name, text,
+                    models[o.model]);
+        }
+    }
+    sk_server_serve_forever(running, 500);
+    int cut = sk_server_drain(running, 5000);
+    sk_server_stats st;
+    sk_server_stats_get(running, &st);
+    fprintf(stderr,
+            "%s: %s stopped: %llu accepted, %llu rejected, %llu errors, %llu bytes in, %llu bytes "
+            "out, %d cut off at drain\n",
+            cli_prog, svc->name, (unsigned long long)st.accepted, (unsigned long long)st.rejected,
+            (unsigned long long)st.errors, (unsigned long long)st.bytes_in,
+            (unsigned long long)st.bytes_out, cut);
+    sk_server *s = running;
+    running = NULL;
+    sk_server_close(s);
+    return EXIT_OK;
+}

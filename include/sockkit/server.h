@@ -1,0 +1,143 @@
+/* sockkit — socketserver for C: TCP, UDP, Unix stream and Unix datagram servers with a blocking
+ * per-request handler, in the concurrency model chosen at open.
+ *
+ *   static int upper(sk_request *req) {
+ *       char line[512];
+ *       ssize_t n;
+ *       while ((n = sk_request_line(req, line, sizeof line)) >= 0) { ... sk_request_send(...) }
+ *       return 0;
+ *   }
+ *   sk_server *srv;
+ *   sk_server_open(&srv, &(sk_server_opts){.endpoint = "127.0.0.1:9999", .handle = upper,
+ *                                          .model = SK_MODEL_THREAD});
+ *   sk_server_serve_forever(srv, 500);   // until sk_server_shutdown() from elsewhere
+ *   sk_server_close(srv);
+ *
+ * As in Python's socketserver: serve_forever(poll_interval) runs until shutdown() — from another
+ * thread, which waits until it has returned, or sk_server_shutdown_request() from a signal
+ * handler — and handle_request(timeout) serves one request. verify_request rejects peers,
+ * handle_error sees failing handlers (which never take the server down), handle_timeout runs when
+ * handle_request times out. Beyond Python: a thread pool with a bounded queue, graceful drain, a
+ * max-connections limit, a per-connection idle timeout, and counters readable from any thread.
+ */
+#ifndef SOCKKIT_SERVER_H
+#define SOCKKIT_SERVER_H
+
+#include "addr.h"
+#include "reader.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum sk_model {
+    SK_MODEL_ITERATIVE = 0, /* one request at a time, in the serving thread */
+    SK_MODEL_THREAD,        /* a thread per request (ThreadingMixIn) */
+    SK_MODEL_FORK,          /* a process per request (ForkingMixIn); children reaped */
+    SK_MODEL_POOL,          /* a fixed pool of threads fed by a bounded queue */
+    SK_MODEL_EVENT,         /* reserved: event-driven callbacks (not yet; open gives SK_EARG) */
+} sk_model;
+
+typedef struct sk_server sk_server;
+
+/* One request: a connection (streams) or a datagram. Valid during the handler call. */
+typedef struct sk_request {
+    sk_server *server;
+    int fd;              /* streams: the connected socket; datagrams: the server's socket */
+    int type;            /* SOCK_STREAM or SOCK_DGRAM */
+    sk_addr peer;        /* who is on the other side (datagrams: the sender) */
+    sk_reader *reader;   /* streams: buffered reads over fd (StreamRequestHandler's rfile) */
+    int idle_timeout_ms; /* the server's per-connection idle timeout (-1 = none) */
+    const void *data;    /* datagrams: the packet */
+    size_t len;
+    void *user; /* sk_server_opts.user */
+} sk_request;
+
+/* The handler (BaseRequestHandler.handle). Return >= 0, or a negative code: the server counts it
+ * and calls on_error; it never stops serving. A stream connection is closed after the handler. */
+typedef int (*sk_handler_fn)(sk_request *req);
+/* verify_request: false rejects the peer (its connection is closed at once; counted). */
+typedef bool (*sk_verify_fn)(sk_server *srv, const sk_addr *peer, void *user);
+/* handle_error: a handler returned code < 0. */
+typedef void (*sk_error_fn)(sk_request *req, int code, void *user);
+/* handle_timeout: sk_server_handle_request waited timeout_ms and nothing came. */
+typedef void (*sk_timeout_fn)(sk_server *srv, void *user);
+
+typedef struct sk_server_opts {
+    const char *endpoint; /* "127.0.0.1:7007", ":7007", "unix:/run/x.sock", "unix:@x" */
+    int type;             /* SOCK_STREAM (0, default) or SOCK_DGRAM */
+    sk_model model;
+    int workers;         /* pool: threads (0 = 4) */
+    int queue_size;      /* pool: queued requests before the acceptor waits (0 = 64) */
+    int max_children;    /* fork: live children before the server waits for one (0 = 40) */
+    int max_conns;       /* concurrent requests; more are closed at once and counted (0 = none) */
+    int idle_timeout_ms; /* per-connection idle timeout for sk_request_* reads (0 = none) */
+    int backlog;         /* request_queue_size (0 = SOMAXCONN) */
+    bool no_reuseaddr;   /* allow_reuse_address is on unless this is set */
+    bool reuseport;      /* allow_reuse_port */
+    bool dualstack;      /* any-address endpoint: one [::] socket that takes IPv4 too */
+    bool daemon_threads; /* thread model: do not wait for handler threads at close */
+    bool no_block_on_close; /* thread/fork: sk_server_close does not wait for handlers */
+    sk_handler_fn handle;
+    sk_verify_fn verify;
+    sk_error_fn on_error;
+    sk_timeout_fn on_timeout;
+    void *user;
+} sk_server_opts;
+
+/* Counters, readable at any time from any thread (fork model: children's counts included). */
+typedef struct sk_server_stats {
+    uint64_t accepted; /* connections accepted / datagrams received */
+    uint64_t active;   /* requests being handled now */
+    uint64_t rejected; /* refused by verify or by max_conns */
+    uint64_t errors;   /* handlers that returned < 0 */
+    uint64_t bytes_in; /* through sk_request_* reads (and datagrams received) */
+    uint64_t bytes_out;
+} sk_server_stats;
+
+/* Bind and listen (streams) or bind (datagrams). *out is set on success. */
+int sk_server_open(sk_server **out, const sk_server_opts *opts);
+
+/* Serve until shutdown. poll_interval_ms: how often the loop looks at the shutdown flag when no
+ * wakeup arrives (0 = 500 ms); shutdown also wakes it at once. Returns 0. */
+int sk_server_serve_forever(sk_server *srv, int poll_interval_ms);
+
+/* Serve one request, waiting up to timeout_ms (-1 = forever). Returns 1 if one was served (or
+ * rejected), 0 on a timeout (on_timeout was called), < 0 on an error. */
+int sk_server_handle_request(sk_server *srv, int timeout_ms);
+
+/* Make serve_forever return and wait until it has. Call it from another thread (from the serving
+ * thread it would wait for itself, as in Python). */
+void sk_server_shutdown(sk_server *srv);
+/* Only ask: async-signal-safe, for signal handlers. serve_forever returns soon after. */
+void sk_server_shutdown_request(sk_server *srv);
+
+/* Graceful drain, after serve_forever returned: wait up to deadline_ms for running handlers to
+ * finish, then cut the rest off (their sockets are shut down, forked children get SIGTERM) and wait
+ * for them. Returns how many had to be cut off. */
+int sk_server_drain(sk_server *srv, int deadline_ms);
+
+/* server_close: stop the pool, wait for handlers (unless daemon_threads / no_block_on_close),
+ * close the socket, remove a Unix socket file the server created, free everything. */
+void sk_server_close(sk_server *srv);
+
+int sk_server_fd(const sk_server *srv);
+/* The bound address (the real port after ":0"). */
+int sk_server_addr(const sk_server *srv, sk_addr *out);
+void sk_server_stats_get(const sk_server *srv, sk_server_stats *out);
+
+/* Request I/O that honours the idle timeout and feeds the byte counters. Streams read through
+ * req->reader. */
+ssize_t sk_request_recv(sk_request *req, void *buf, size_t cap); /* some bytes; 0 at EOF */
+ssize_t sk_request_line(sk_request *req, char *buf, size_t cap); /* as sk_reader_line */
+/* Streams: send every byte. Datagrams: one datagram to req->peer (the reply). */
+int sk_request_send(sk_request *req, const void *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,621 @@
+/* socketserver: open, the serve loop, the four concurrency models, shutdown, drain, close.
+ *
+ * The serving thread polls the server socket and a wakeup pipe (so shutdown, even from a signal
+ * handler, ends the wait at once) every poll_interval. Each request becomes a job handed to the
+ * model: run inline (iterative), on a new thread (thread), in a child process (fork), or queued for
+ * a fixed pool of threads (pool). Counters live in a shared anonymous mapping so forked children
+ * count too. Handler threads hold a reference on the server, so a daemon thread that outlives
+ * sk_server_close never touches freed memory. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct counters {
+    atomic_uint_fast64_t accepted, active, rejected, errors, bytes_in, bytes_out;
+};
+
+struct job {
+    int fd; /* streams: the connection; datagrams: the server socket */
+    sk_addr peer;
+    size_t len;
+    unsigned char *data; /* datagrams: the packet (owned) */
+};
+
+struct sk_server {
+    sk_server_opts o;
+    int fd, type;
+    int wake[2]; /* self-pipe: written by shutdown requests */
+    atomic_bool stop;
+    atomic_int refs;
+    char unix_path[108]; /* a socket file we created, removed at close */
+    struct counters *c;  /* MAP_SHARED: children of the fork model update it too */
+
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* serving changed, a thread ended, the pool queue changed */
+    bool serving;
+    int threads; /* running handler threads (thread model) */
+
+    int *conns; /* open stream connections, for drain to cut off */
+    size_t nconns, capconns;
+
+    pid_t *children; /* fork model */
+    size_t nchildren, capchildren;
+
+    pthread_t *workers; /* pool model */
+    struct job *queue;
+    size_t qhead, qlen, qcap;
+    bool quit;
+};
+
+/* ---- lifetime ------------------------------------------------------------------------------ */
+
+static void unref(sk_server *s)
+{
+    if (atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->cond);
+    munmap(s->c, sizeof *s->c);
+    free(s->conns);
+    free(s->children);
+    free(s->workers);
+    free(s->queue);
+    free(s);
+}
+
+static int idle_ms(const sk_server *s)
+{
+    return s->o.idle_timeout_ms > 0 ? s->o.idle_timeout_ms : -1;
+}
+
+/* ---- connection registry (lock held) ------------------------------------------------------- */
+
+static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    size_t n = *cap ? *cap * 2 : 16;
+    while (n < need)
+        n *= 2;
+    void *p = realloc(*arr, n * elem);
+    if (!p)
+        return false;
+    *arr = p;
+    *cap = n;
+    return true;
+}
+
+static void conn_add(sk_server *s, int fd)
+{
+    if (grow((void **)&s->conns, &s->capconns, s->nconns + 1, sizeof *s->conns))
+        s->conns[s->nconns++] = fd;
+}
+
+static void conn_del(sk_server *s, int fd)
+{
+    for (size_t i = 0; i < s->nconns; i++)
+        if (s->conns[i] == fd) {
+            s->conns[i] = s->conns[--s->nconns];
+            return;
+        }
+}
+
+/* ---- running one request ------------------------------------------------------------------- */
+
+/* Run the handler for one job. A forked child leaves `active` to the parent, which counts the
+ * request as done when it reaps the child. */
+static void run_job(sk_server *s, struct job *j, bool count_done)
+{
+    sk_request req = {.server = s,
+                      .fd = j->fd,
+                      .type = s->type,
+                      .peer = j->peer,
+                      .idle_timeout_ms = idle_ms(s),
+                      .data = j->data,
+                      .len = j->len,
+                      .user = s->o.user};
+    if (s->type == SOCK_STREAM)
+        req.reader = sk_reader_new(j->fd, 0);
+    int rc = req.reader || s->type != SOCK_STREAM ? s->o.handle(&req) : -ENOMEM;
+    if (rc < 0) {
+        atomic_fetch_add(&s->c->errors, 1);
+        if (s->o.on_error)
+            s->o.on_error(&req, rc, s->o.user);
+    }
+    sk_reader_free(req.reader);
+    if (s->type == SOCK_STREAM) {
+        pthread_mutex_lock(&s->lock);
+        conn_del(s, j->fd);
+        pthread_mutex_unlock(&s->lock);
+        sk_close(j->fd);
+    }
+    free(j->data);
+    if (count_done)
+        atomic_fetch_sub(&s->c->active, 1);
+}
+
+struct thread_job {
+    struct job job;
+    sk_server *server;
+};
+
+static void *thread_main(void *arg)
+{
+    struct thread_job *t = arg;
+    sk_server *s = t->server;
+    run_job(s, &t->job, true);
+    free(t);
+    pthread_mutex_lock(&s->lock);
+    s->threads--;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    unref(s);
+    return NULL;
+}
+
+static void *pool_main(void *arg)
+{
+    sk_server *s = arg;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (!s->qlen && !s->quit)
+            pthread_cond_wait(&s->cond, &s->lock);
+        if (!s->qlen && s->quit)
+            break;
+        struct job j = s->queue[s->qhead];
+        s->qhead = (s->qhead + 1) % s->qcap;
+        s->qlen--;
+        pthread_cond_broadcast(&s->cond); /* room in the queue for the acceptor */
+        pthread_mutex_unlock(&s->lock);
+        run_job(s, &j, true);
+        pthread_mutex_lock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* Reap finished children; with block, wait for at least one. */
+static void reap(sk_server *s, bool block)
+{
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->nchildren;) {
+        int st;
+        pid_t r = waitpid(s->children[i], &st, block ? 0 : WNOHANG);
+        if (r == s->children[i] || (r < 0 && errno == ECHILD)) {
+            s->children[i] = s->children[--s->nchildren];
+            atomic_fetch_sub(&s->c->active, 1);
+            block = false;
+            continue;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        i++;
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+static int dispatch_fork(sk_server *s, struct job *j)
+{
+    int max = s->o.max_children > 0 ? s->o.max_children : 40;
+    while (s->nchildren >= (size_t)max)
+        reap(s, true); /* as ForkingMixIn: wait for a child before starting another */
+    pthread_mutex_lock(&s->lock);
+    bool room = grow((void **)&s->children, &s->capchildren, s->nchildren + 1, sizeof(pid_t));
+    pthread_mutex_unlock(&s->lock);
+    pid_t pid = room ? fork() : -1;
+    if (pid == 0) {
+        /* The child: the server socket is not ours to use (but a datagram reply goes through it).
+         */
+        if (s->type == SOCK_STREAM)
+            close(s->fd);
+        run_job(s, j, false);
+        _exit(0);
+    }
+    if (pid < 0) {
+        int rc = sk__fail_errno("fork");
+        atomic_fetch_sub(&s->c->active, 1);
+        if (s->type == SOCK_STREAM)
+            sk_close(j->fd);
+        free(j->data);
+        return rc;
+    }
+    pthread_mutex_lock(&s->lock);
+    s->children[s->nchildren++] = pid;
+    if (s->type == SOCK_STREAM)
+        conn_del(s, j->fd);
+    pthread_mutex_unlock(&s->lock);
+    if (s->type == SOCK_STREAM)
+        close(j->fd); /* the child has it; not traced as a close of the connection */
+    free(j->data);
+    return 0;
+}
+
+static int dispatch(sk_server *s, struct job *j)
+{
+    switch (s->o.model) {
+    case SK_MODEL_THREAD: {
+        struct thread_job *copy = malloc(sizeof *copy);
+        if (!copy)
+            break;
+        *copy = (struct thread_job){*j, s};
+        atomic_fetch_add(&s->refs, 1);
+        pthread_mutex_lock(&s->lock);
+        s->threads++;
+        pthread_mutex_unlock(&s->lock);
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int rc = pthread_create(&t, &attr, thread_main, copy);
+        pthread_attr_destroy(&attr);
+        if (rc == 0)
+            return 0;
+        pthread_mutex_lock(&s->lock);
+        s->threads--;
+        pthread_mutex_unlock(&s->lock);
+        atomic_fetch_sub(&s->refs, 1);
+        free(copy);
+        break;
+    }
+    case SK_MODEL_POOL:
+        pthread_mutex_lock(&s->lock);
+        /* A full queue makes the acceptor wait: clients queue in the kernel's backlog. */
+        while (s->qlen == s->qcap && !atomic_load(&s->stop))
+            pthread_cond_wait(&s->cond, &s->lock);
+        if (s->qlen == s->qcap) {
+            pthread_mutex_unlock(&s->lock);
+            break;
+        }
+        s->queue[(s->qhead + s->qlen++) % s->qcap] = *j;
+        pthread_cond_broadcast(&s->cond);
+        pthread_mutex_unlock(&s->lock);
+        return 0;
+    case SK_MODEL_FORK:
+        return dispatch_fork(s, j);
+    default:
+        run_job(s, j, true);
+        return 0;
+    }
+    /* could not hand it over: run it here rather than drop it */
+    run_job(s, j, true);
+    return 0;
+}
+
+/* ---- taking one request off the socket ----------------------------------------------------- */
+
+static int take_one(sk_server *s)
+{
+    struct job j = {0};
+    if (s->type == SOCK_STREAM) {
+        int fd = sk_accept(s->fd, &j.peer, 0);
+        if (fd == -ETIMEDOUT || fd == -EAGAIN)
+            return 0; /* another acceptor won, or a spurious wakeup */
+        if (fd < 0)
+            return fd;
+        j.fd = fd;
+    } else {
+        unsigned char *buf = malloc(65536);
+        if (!buf)
+            return sk__fail(-ENOMEM, "server receive");
+        ssize_t n = sk_recvfrom(s->fd, buf, 65536, &j.peer, 0);
+        if (n < 0) {
+            free(buf);
+            return n == -ETIMEDOUT ? 0 : (int)n;
+        }
+        j.fd = s->fd;
+        j.data = buf;
+        j.len = (size_t)n;
+        atomic_fetch_add(&s->c->bytes_in, (uint64_t)n);
+    }
+    atomic_fetch_add(&s->c->accepted, 1);
+    bool ok = !s->o.verify || s->o.verify(s, &j.peer, s->o.user);
+    if (ok && s->o.max_conns > 0 && atomic_load(&s->c->active) >= (uint64_t)s->o.max_conns)
+        ok = false;
+    if (!ok) {
+        atomic_fetch_add(&s->c->rejected, 1);
+        if (s->type == SOCK_STREAM)
+            sk_close(j.fd);
+        free(j.data);
+        return 1;
+    }
+    atomic_fetch_add(&s->c->active, 1);
+    if (s->type == SOCK_STREAM) {
+        pthread_mutex_lock(&s->lock);
+        conn_add(s, j.fd);
+        pthread_mutex_unlock(&s->lock);
+    }
+    dispatch(s, &j);
+    return 1;
+}
+
+static void drain_wake(sk_server *s)
+{
+    char b[64];
+    while (read(s->wake[0], b, sizeof b) > 0)
+        ;
+}
+
+/* Wait until the socket is readable (1), a wakeup came (0), or the time passed (-ETIMEDOUT). */
+static int wait_ready(sk_server *s, int timeout_ms)
+{
+    struct pollfd p[2] = {{s->fd, POLLIN, 0}, {s->wake[0], POLLIN, 0}};
+    int n = poll(p, 2, timeout_ms);
+    if (n < 0)
+        return errno == EINTR ? 0 : -errno;
+    if (n == 0)
+        return -ETIMEDOUT;
+    if (p[1].revents)
+        drain_wake(s);
+    return p[0].revents ? 1 : 0;
+}
+
+/* ---- public API ---------------------------------------------------------------------------- */
+
+int sk_server_open(sk_server **out, const sk_server_opts *opts)
+{
+    if (!out || !opts || !opts->endpoint || !opts->handle)
+        return sk__fail(SK_EARG, "server open: endpoint and handle are required");
+    if (opts->model == SK_MODEL_EVENT || opts->model > SK_MODEL_EVENT)
+        return sk__fail(SK_EARG, "server open: the event model is not available yet");
+    sk_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return sk__fail(-ENOMEM, "server open");
+    s->o = *opts;
+    s->type = opts->type ? opts->type : SOCK_STREAM;
+    s->fd = s->wake[0] = s->wake[1] = -1;
+    atomic_init(&s->refs, 1);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    s->c = mmap(NULL, sizeof *s->c, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    int rc = 0;
+    if (s->c == MAP_FAILED) {
+        s->c = NULL;
+        rc = sk__fail_errno("server open: counters");
+        goto fail;
+    }
+    sk_listen_opts lo = {.type = s->type,
+                         .backlog = opts->backlog,
+                         .no_reuseaddr = opts->no_reuseaddr,
+                         .reuseport = opts->reuseport,
+                         .dualstack = opts->dualstack,
+                         .unlink_stale = true};
+    if ((rc = s->fd = sk_listen(opts->endpoint, &lo)) < 0)
+        goto fail;
+    sk_set_nonblock(s->fd, true); /* several acceptors (pool, threads) never block on accept */
+    if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+        rc = sk__fail_errno("server open: wakeup pipe");
+        goto fail;
+    }
+    sk_addr a;
+    if (sk_local_addr(s->fd, &a) == 0 && a.u.sa.sa_family == AF_UNIX && a.u.un.sun_path[0])
+        memcpy(s->unix_path, a.u.un.sun_path, sizeof s->unix_path);
+    if (s->o.model == SK_MODEL_POOL) {
+        int n = opts->workers > 0 ? opts->workers : 4;
+        s->qcap = opts->queue_size > 0 ? (size_t)opts->queue_size : 64;
+        s->queue = calloc(s->qcap, sizeof *s->queue);
+        s->workers = calloc((size_t)n, sizeof *s->workers);
+        if (!s->queue || !s->workers) {
+            rc = sk__fail(-ENOMEM, "server open: pool");
+            goto fail;
+        }
+        for (int i = 0; i < n; i++)
+            if (pthread_create(&s->workers[i], NULL, pool_main, s) != 0) {
+                s->o.workers = i;
+                sk_server_close(s);
+                return sk__fail(-EAGAIN, "server open: pool thread %d", i);
+            }
+        s->o.workers = n;
+    }
+    *out = s;
+    return 0;
+fail:
+    if (s->fd >= 0)
+        sk_close(s->fd);
+    if (s->wake[0] >= 0) {
+        close(s->wake[0]);
+        close(s->wake[1]);
+    }
+    if (!s->c)
+        s->c = mmap(NULL, sizeof *s->c, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    unref(s);
+    return rc;
+}
+
+int sk_server_serve_forever(sk_server *srv, int poll_interval_ms)
+{
+    int interval = poll_interval_ms > 0 ? poll_interval_ms : 500;
+    pthread_mutex_lock(&srv->lock);
+    srv->serving = true;
+    pthread_mutex_unlock(&srv->lock);
+    while (!atomic_load(&srv->stop)) {
+        if (srv->o.model == SK_MODEL_FORK)
+            reap(srv, false);
+        int r = wait_ready(srv, interval);
+        if (r == 1)
+            take_one(srv); /* a failing accept (EMFILE...) is retried next round */
+        else if (r < 0 && r != -ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_lock(&srv->lock);
+    atomic_store(&srv->stop, false); /* as Python: a later serve_forever serves again */
+    srv->serving = false;
+    pthread_cond_broadcast(&srv->cond);
+    pthread_mutex_unlock(&srv->lock);
+    return 0;
+}
+
+int sk_server_handle_request(sk_server *srv, int timeout_ms)
+{
+    int64_t deadline = sk__deadline(timeout_ms);
+    for (;;) {
+        if (srv->o.model == SK_MODEL_FORK)
+            reap(srv, false);
+        int r = wait_ready(srv, sk__remaining(deadline));
+        if (r == 1) {
+            int rc = take_one(srv);
+            if (rc != 0)
+                return rc < 0 ? sk__fail(rc, "server handle_request") : 1;
+        } else if (r == -ETIMEDOUT || sk__remaining(deadline) == 0) {
+            if (srv->o.on_timeout)
+                srv->o.on_timeout(srv, srv->o.user);
+            return 0;
+        } else if (r < 0) {
+            return sk__fail(r, "server handle_request");
+        }
+    }
+}
+
+void sk_server_shutdown_request(sk_server *srv)
+{
+    /* async-signal-safe: an atomic store and a write(2) */
+    atomic_store(&srv->stop, true);
+    int saved = errno;
+    ssize_t ignored = write(srv->wake[1], "x", 1);
+    (void)ignored;
+    errno = saved;
+}
+
+void sk_server_shutdown(sk_server *srv)
+{
+    pthread_mutex_lock(&srv->lock);
+    bool serving = srv->serving;
+    pthread_mutex_unlock(&srv->lock);
+    if (!serving)
+        return;
+    sk_server_shutdown_request(srv);
+    pthread_mutex_lock(&srv->lock);
+    while (srv->serving)
+        pthread_cond_wait(&srv->cond, &srv->lock);
+    pthread_mutex_unlock(&srv->lock);
+}
+
+int sk_server_drain(sk_server *srv, int deadline_ms)
+{
+    int64_t deadline = sk__deadline(deadline_ms);
+    while (atomic_load(&srv->c->active) > 0 && sk__remaining(deadline) != 0) {
+        if (srv->o.model == SK_MODEL_FORK)
+            reap(srv, false);
+        poll(NULL, 0, 10);
+    }
+    int cut = 0;
+    pthread_mutex_lock(&srv->lock);
+    /* What is still running is cut off: its socket shut down (a blocked read returns), a child
+     * process told to stop. */
+    for (size_t i = 0; i < srv->nconns; i++, cut++)
+        shutdown(srv->conns[i], SHUT_RDWR);
+    for (size_t i = 0; i < srv->nchildren; i++, cut++)
+        kill(srv->children[i], SIGTERM);
+    pthread_mutex_unlock(&srv->lock);
+    int64_t grace = sk__deadline(2000);
+    while (atomic_load(&srv->c->active) > 0 && sk__remaining(grace) != 0) {
+        if (srv->o.model == SK_MODEL_FORK)
+            reap(srv, false);
+        poll(NULL, 0, 10);
+    }
+    return cut;
+}
+
+void sk_server_close(sk_server *srv)
+{
+    if (!srv)
+        return;
+    atomic_store(&srv->stop, true);
+    if (srv->workers) {
+        pthread_mutex_lock(&srv->lock);
+        srv->quit = true;
+        pthread_cond_broadcast(&srv->cond);
+        pthread_mutex_unlock(&srv->lock);
+        for (int i = 0; i < srv->o.workers; i++)
+            pthread_join(srv->workers[i], NULL);
+    }
+    bool wait = !srv->o.no_block_on_close && !srv->o.daemon_threads;
+    pthread_mutex_lock(&srv->lock);
+    while (wait && srv->threads > 0)
+        pthread_cond_wait(&srv->cond, &srv->lock);
+    pthread_mutex_unlock(&srv->lock);
+    if (srv->o.model == SK_MODEL_FORK)
+        while (srv->nchildren)
+            reap(srv, !srv->o.no_block_on_close);
+    if (srv->fd >= 0)
+        sk_close(srv->fd);
+    srv->fd = -1;
+    if (srv->unix_path[0])
+        unlink(srv->unix_path);
+    close(srv->wake[0]);
+    close(srv->wake[1]);
+    unref(srv);
+}
+
+int sk_server_fd(const sk_server *srv)
+{
+    return srv->fd;
+}
+
+int sk_server_addr(const sk_server *srv, sk_addr *out)
+{
+    return sk_local_addr(srv->fd, out);
+}
+
+void sk_server_stats_get(const sk_server *srv, sk_server_stats *out)
+{
+    out->accepted = atomic_load(&srv->c->accepted);
+    out->active = atomic_load(&srv->c->active);
+    out->rejected = atomic_load(&srv->c->rejected);
+    out->errors = atomic_load(&srv->c->errors);
+    out->bytes_in = atomic_load(&srv->c->bytes_in);
+    out->bytes_out = atomic_load(&srv->c->bytes_out);
+}
+
+/* ---- request I/O --------------------------------------------------------------------------- */
+
+ssize_t sk_request_recv(sk_request *req, void *buf, size_t cap)
+{
+    if (req->type != SOCK_STREAM) {
+        /* a datagram request holds one packet: it is read once */
+        size_t n = req->len < cap ? req->len : cap;
+        if (n)
+            memcpy(buf, req->data, n);
+        req->len = 0;
+        return (ssize_t)n;
+    }
+    ssize_t n = sk_reader_some(req->reader, buf, cap, req->idle_timeout_ms);
+    if (n > 0)
+        atomic_fetch_add(&req->server->c->bytes_in, (uint64_t)n);
+    return n;
+}
+
+ssize_t sk_request_line(sk_request *req, char *buf, size_t cap)
+{
+    if (req->type != SOCK_STREAM)
+        return sk__fail(SK_EARG, "request line: datagram requests hold one packet");
+    ssize_t n = sk_reader_line(req->reader, buf, cap, req->idle_timeout_ms);
+    if (n >= 0)
+        atomic_fetch_add(&req->server->c->bytes_in, (uint64_t)n + 1);
+    return n;
+}
+
+int sk_request_send(sk_request *req, const void *buf, size_t len)
+{
+    int timeout = req->idle_timeout_ms > 0 ? req->idle_timeout_ms : 30000;
+    if (req->type != SOCK_STREAM) {
+        ssize_t n = sk_sendto(req->fd, buf, len, &req->peer, timeout);
+        if (n < 0)
+            return (int)n;
+        atomic_fetch_add(&req->server->c->bytes_out, (uint64_t)n);
+        return 0;
+    }
+    size_t sent = 0;
+    int rc = sk_send_all(req->fd, buf, len, timeout, &sent);
+    atomic_fetch_add(&req->server->c->bytes_out, (uint64_t)sent);
+    return rc;
+}

@@ -1,0 +1,428 @@
+/* server.c: lifecycle (serve_forever/shutdown from another thread, handle_request + timeout),
+ * every model with 50 concurrent clients, failing handlers, verify_request, max_conns, idle
+ * timeout, drain, counters, and forked children reaped. Run under TSan too (label threads). */
+#include "sktest.h"
+
+#include <sys/wait.h>
+
+static int echo(sk_request *req)
+{
+    char buf[4096];
+    if (req->type != SOCK_STREAM)
+        return sk_request_send(req, req->data, req->len);
+    for (;;) {
+        ssize_t n = sk_request_recv(req, buf, sizeof buf);
+        if (n <= 0)
+            return n == 0 ? 0 : (int)n;
+        if (sk_request_send(req, buf, (size_t)n) < 0)
+            return -1;
+    }
+}
+
+struct running {
+    sk_server *srv;
+    pthread_t thread;
+    char ep[128];
+};
+
+static void *serve_thread(void *arg)
+{
+    struct running *r = arg;
+    sk_server_serve_forever(r->srv, 100);
+    return NULL;
+}
+
+static void start(struct running *r, sk_server_opts *o)
+{
+    assert_int_equal(sk_server_open(&r->srv, o), 0);
+    sk_addr a;
+    sk_server_addr(r->srv, &a);
+    sk_addr_format(&a, r->ep, sizeof r->ep);
+    pthread_create(&r->thread, NULL, serve_thread, r);
+}
+
+static void stop(struct running *r)
+{
+    sk_server_shutdown(r->srv);
+    pthread_join(r->thread, NULL);
+    sk_server_close(r->srv);
+}
+
+/* ---- 50 concurrent clients, each gets exactly its own bytes --------------------------------- */
+
+struct client {
+    const char *ep;
+    int type;
+    int id;
+    int ok;
+};
+
+static void *stream_client(void *arg)
+{
+    struct client *c = arg;
+    unsigned char out[3000], in[3000];
+    size_t len = 1000 + (size_t)c->id * 37;
+    t_fill_random(out, len, (unsigned)c->id + 1);
+    int fd = sk_connect(c->ep, 5000);
+    if (fd < 0)
+        return NULL;
+    c->ok = sk_send_all(fd, out, len, 5000, NULL) == 0 && sk_shutdown(fd, SHUT_WR) == 0 &&
+            sk_recv_exact(fd, in, len, 5000, NULL) == 0 && !memcmp(in, out, len) &&
+            sk_recv(fd, in, 1, 5000) == 0; /* and nothing more */
+    close(fd);
+    return NULL;
+}
+
+static void *dgram_client(void *arg)
+{
+    struct client *c = arg;
+    unsigned char out[1200], in[1300];
+    size_t len = 100 + (size_t)c->id * 11;
+    t_fill_random(out, len, (unsigned)c->id + 100);
+    sk_addr srv;
+    sk_addr_parse(c->ep, SK_RESOLVE_NUMERIC, &srv);
+    int fd;
+    if (sk_addr_family(&srv) == AF_UNIX) {
+        /* a Unix datagram client needs its own name to get a reply */
+        char me[64];
+        snprintf(me, sizeof me, "unix:@sockkit-test-client-%d-%d", getpid(), c->id);
+        fd = sk_listen(me, &(sk_listen_opts){.type = SOCK_DGRAM});
+    } else {
+        fd = sk_socket(AF_INET, SOCK_DGRAM, 0);
+    }
+    if (fd < 0)
+        return NULL;
+    for (int attempt = 0; attempt < 3 && !c->ok; attempt++) { /* UDP may drop: retry */
+        sk_sendto(fd, out, len, &srv, 1000);
+        ssize_t n = sk_recvfrom(fd, in, sizeof in, NULL, 1500);
+        c->ok = n == (ssize_t)len && !memcmp(in, out, len);
+    }
+    close(fd);
+    return NULL;
+}
+
+static void fifty_clients(const char *endpoint, int type, sk_model model)
+{
+    sk_server_opts o = {
+        .endpoint = endpoint, .type = type, .model = model, .handle = echo, .workers = 4};
+    struct running r;
+    start(&r, &o);
+    struct client c[50];
+    pthread_t t[50];
+    for (int i = 0; i < 50; i++) {
+        c[i] = (struct client){.ep = r.ep, .type = type, .id = i};
+        pthread_create(&t[i], NULL, type == SOCK_STREAM ? stream_client : dgram_client, &c[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < 50; i++) {
+        pthread_join(t[i], NULL);
+        ok += c[i].ok;
+    }
+    /* counters once every handler (thread, pool worker or child process) has finished */
+    sk_server_shutdown(r.srv);
+    pthread_join(r.thread, NULL);
+    assert_int_equal(sk_server_drain(r.srv, 3000), 0);
+    sk_server_stats st;
+    sk_server_stats_get(r.srv, &st);
+    sk_server_close(r.srv);
+    if (ok != 50)
+        fail_msg("%s model %d: %d of 50 clients got their own bytes", endpoint, model, ok);
+    assert_true(st.accepted >= 50);
+    assert_int_equal(st.errors, 0);
+    assert_int_equal(st.active, 0);
+    assert_true(st.bytes_in > 0);
+    assert_int_equal(st.bytes_out, st.bytes_in); /* echo: every byte in went back out */
+}
+
+#define MODEL_TESTS(model, suffix)                                                                 \
+    static void tcp_##suffix(void **s)                                                             \
+    {                                                                                              \
+        fifty_clients("127.0.0.1:0", SOCK_STREAM, model);                                          \
+    }                                                                                              \
+    static void udp_##suffix(void **s)                                                             \
+    {                                                                                              \
+        fifty_clients("127.0.0.1:0", SOCK_DGRAM, model);                                           \
+    }                                                                                              \
+    static void unix_##suffix(void **s)                                                            \
+    {                                                                                              \
+        char ep[64];                                                                               \
+        snprintf(ep, sizeof ep, "unix:/tmp/sockkit-test-srv-%d-%d.sock", getpid(), model);         \
+        fifty_clients(ep, SOCK_STREAM, model);                                                     \
+    }                                                                                              \
+    static void unixdg_##suffix(void **s)                                                          \
+    {                                                                                              \
+        char ep[64];                                                                               \
+        snprintf(ep, sizeof ep, "unix:@sockkit-test-srvdg-%d-%d", getpid(), model);                \
+        fifty_clients(ep, SOCK_DGRAM, model);                                                      \
+    }
+
+MODEL_TESTS(SK_MODEL_ITERATIVE, iterative)
+MODEL_TESTS(SK_MODEL_THREAD, thread)
+MODEL_TESTS(SK_MODEL_FORK, fork)
+MODEL_TESTS(SK_MODEL_POOL, pool)
+
+/* ---- lifecycle ----------------------------------------------------------------------------- */
+
+static int block_until_eof(sk_request *req)
+{
+    char buf[64];
+    while (sk_request_recv(req, buf, sizeof buf) > 0)
+        ;
+    return 0;
+}
+
+static void shutdown_is_prompt_with_clients_connected(void **state)
+{
+    sk_server_opts o = {.endpoint = "127.0.0.1:0",
+                        .model = SK_MODEL_THREAD,
+                        .handle = block_until_eof,
+                        .daemon_threads = false};
+    sk_server *srv;
+    assert_int_equal(sk_server_open(&srv, &o), 0);
+    struct running r = {.srv = srv};
+    sk_addr a;
+    sk_server_addr(srv, &a);
+    sk_addr_format(&a, r.ep, sizeof r.ep);
+    /* poll_interval 500 ms: shutdown must not wait for it (the wakeup pipe ends the poll) */
+    pthread_create(&r.thread, NULL, serve_thread, &r);
+    int clients[3];
+    for (int i = 0; i < 3; i++)
+        clients[i] = sk_connect(r.ep, 1000);
+    usleep(100000);
+    int64_t t0 = t_now_ms();
+    sk_server_shutdown(srv); /* returns once serve_forever has */
+    assert_elapsed(t0, 0, 100 + 100);
+    pthread_join(r.thread, NULL);
+    sk_server_stats st;
+    sk_server_stats_get(srv, &st);
+    assert_int_equal(st.active, 3); /* the clients are still being served */
+    for (int i = 0; i < 3; i++)
+        close(clients[i]);
+    sk_server_close(srv); /* block_on_close: waits for the three handlers */
+}
+
+static int calls;
+static int errors_seen;
+static void count_error(sk_request *req, int code, void *user)
+{
+    errors_seen++;
+    assert_int_equal(code, -42);
+}
+
+static int fail_first(sk_request *req)
+{
+    if (++calls == 1)
+        return -42;
+    return echo(req);
+}
+
+static void failing_handler_does_not_stop_the_server(void **state)
+{
+    calls = errors_seen = 0;
+    sk_server_opts o = {.endpoint = "127.0.0.1:0",
+                        .model = SK_MODEL_ITERATIVE,
+                        .handle = fail_first,
+                        .on_error = count_error};
+    struct running r;
+    start(&r, &o);
+    int a = sk_connect(r.ep, 1000);
+    char buf[8];
+    assert_int_equal(sk_recv(a, buf, sizeof buf, 2000), 0); /* closed after the failure */
+    close(a);
+    int b = sk_connect(r.ep, 1000);
+    sk_send_all(b, "ok", 2, 1000, NULL);
+    assert_int_equal(sk_recv_exact(b, buf, 2, 2000, NULL), 0);
+    close(b);
+    sk_server_stats st;
+    sk_server_stats_get(r.srv, &st);
+    stop(&r);
+    assert_int_equal(errors_seen, 1);
+    assert_int_equal(st.errors, 1);
+}
+
+static bool only_127_0_0_1(sk_server *srv, const sk_addr *peer, void *user)
+{
+    return peer->u.in.sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+}
+
+static void verify_rejects_only_that_peer(void **state)
+{
+    sk_server_opts o = {.endpoint = "127.0.0.1:0",
+                        .model = SK_MODEL_THREAD,
+                        .handle = echo,
+                        .verify = only_127_0_0_1};
+    struct running r;
+    start(&r, &o);
+    int good = sk_connect(r.ep, 1000);
+    sk_connect_opts from2 = {.source = "127.0.0.2:0"};
+    int bad = sk_connect_ex(r.ep, &from2, 1000);
+    assert_true(good >= 0 && bad >= 0);
+    char buf[8];
+    ssize_t n = sk_recv(bad, buf, sizeof buf, 2000);
+    assert_true(n == 0 || n == -ECONNRESET); /* closed at once */
+    sk_send_all(good, "yes", 3, 1000, NULL);
+    assert_int_equal(sk_recv_exact(good, buf, 3, 2000, NULL), 0);
+    assert_memory_equal(buf, "yes", 3);
+    close(good);
+    close(bad);
+    sk_server_stats st;
+    sk_server_stats_get(r.srv, &st);
+    stop(&r);
+    assert_int_equal(st.rejected, 1);
+}
+
+static void max_conns_rejects_and_counts(void **state)
+{
+    sk_server_opts o = {.endpoint = "127.0.0.1:0",
+                        .model = SK_MODEL_THREAD,
+                        .handle = block_until_eof,
+                        .max_conns = 2};
+    struct running r;
+    start(&r, &o);
+    int a = sk_connect(r.ep, 1000), b = sk_connect(r.ep, 1000);
+    usleep(100000);
+    int c = sk_connect(r.ep, 1000);
+    char buf[4];
+    ssize_t n = sk_recv(c, buf, sizeof buf, 2000);
+    assert_true(n == 0 || n == -ECONNRESET);
+    sk_server_stats st;
+    sk_server_stats_get(r.srv, &st);
+    assert_int_equal(st.rejected, 1);
+    assert_int_equal(st.active, 2);
+    close(a);
+    close(b);
+    close(c);
+    stop(&r);
+}
+
+static void idle_timeout_closes_silent_clients(void **state)
+{
+    sk_server_opts o = {.endpoint = "127.0.0.1:0",
+                        .model = SK_MODEL_POOL,
+                        .handle = echo,
+                        .idle_timeout_ms = 200,
+                        .on_error = NULL};
+    struct running r;
+    start(&r, &o);
+    int fd = sk_connect(r.ep, 1000);
+    int64_t t0 = t_now_ms();
+    char buf[4];
+    assert_int_equal(sk_recv(fd, buf, sizeof buf, 3000), 0);
+    assert_elapsed(t0, 190, 1500);
+    close(fd);
+    sk_server_stats st;
+    sk_server_stats_get(r.srv, &st);
+    stop(&r);
+    assert_int_equal(st.errors, 1); /* the handler's read timed out */
+}
+
+static void drain_waits_then_cuts_off(void **state)
+{
+    sk_server_opts o = {
+        .endpoint = "127.0.0.1:0", .model = SK_MODEL_THREAD, .handle = block_until_eof};
+    struct running r;
+    start(&r, &o);
+    int stuck = sk_connect(r.ep, 1000);
+    usleep(100000);
+    sk_server_shutdown(r.srv);
+    pthread_join(r.thread, NULL);
+    int64_t t0 = t_now_ms();
+    assert_int_equal(sk_server_drain(r.srv, 300), 1); /* one handler had to be cut off */
+    assert_elapsed(t0, 290, 2500);
+    sk_server_stats st;
+    sk_server_stats_get(r.srv, &st);
+    assert_int_equal(st.active, 0);
+    sk_server_close(r.srv);
+    close(stuck);
+}
+
+static int timeouts;
+static void on_timeout(sk_server *srv, void *user)
+{
+    timeouts++;
+}
+
+static void handle_request_and_timeout(void **state)
+{
+    sk_server *srv;
+    sk_server_opts o = {.endpoint = "127.0.0.1:0", .handle = echo, .on_timeout = on_timeout};
+    assert_int_equal(sk_server_open(&srv, &o), 0);
+    int64_t t0 = t_now_ms();
+    assert_int_equal(sk_server_handle_request(srv, 150), 0);
+    assert_elapsed(t0, 140, 800);
+    assert_int_equal(timeouts, 1);
+    sk_addr a;
+    char ep[64];
+    sk_server_addr(srv, &a);
+    sk_addr_format(&a, ep, sizeof ep);
+    int fd = sk_connect(ep, 1000);
+    sk_send_all(fd, "one", 3, 1000, NULL);
+    sk_shutdown(fd, SHUT_WR);
+    assert_int_equal(sk_server_handle_request(srv, 1000), 1); /* iterative: served inline */
+    char buf[4];
+    assert_int_equal(sk_recv_exact(fd, buf, 3, 1000, NULL), 0);
+    close(fd);
+    sk_server_close(srv);
+}
+
+static void fork_children_reaped(void **state)
+{
+    sk_server_opts o = {.endpoint = "127.0.0.1:0", .model = SK_MODEL_FORK, .handle = echo};
+    struct running r;
+    start(&r, &o);
+    struct client c[10];
+    for (int i = 0; i < 10; i++) {
+        c[i] = (struct client){.ep = r.ep, .type = SOCK_STREAM, .id = i};
+        stream_client(&c[i]);
+        assert_true(c[i].ok);
+    }
+    stop(&r); /* close waits for and reaps every child */
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD); /* no child left, zombie or alive */
+}
+
+static void bad_options(void **state)
+{
+    sk_server *srv;
+    assert_int_equal(sk_server_open(&srv, &(sk_server_opts){.endpoint = "127.0.0.1:0"}), SK_EARG);
+    assert_int_equal(sk_server_open(&srv, &(sk_server_opts){.endpoint = "127.0.0.1:0",
+                                                            .handle = echo,
+                                                            .model = SK_MODEL_EVENT}),
+                     SK_EARG);
+    assert_non_null(strstr(sk_errmsg(), "event model"));
+    assert_int_equal(
+        sk_server_open(&srv, &(sk_server_opts){.endpoint = "127.0.0.1:99999", .handle = echo}),
+        SK_EPORT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(tcp_iterative),
+        cmocka_unit_test(udp_iterative),
+        cmocka_unit_test(unix_iterative),
+        cmocka_unit_test(unixdg_iterative),
+        cmocka_unit_test(tcp_thread),
+        cmocka_unit_test(udp_thread),
+        cmocka_unit_test(unix_thread),
+        cmocka_unit_test(unixdg_thread),
+        cmocka_unit_test(tcp_fork),
+        cmocka_unit_test(udp_fork),
+        cmocka_unit_test(unix_fork),
+        cmocka_unit_test(unixdg_fork),
+        cmocka_unit_test(tcp_pool),
+        cmocka_unit_test(udp_pool),
+        cmocka_unit_test(unix_pool),
+        cmocka_unit_test(unixdg_pool),
+        cmocka_unit_test(shutdown_is_prompt_with_clients_connected),
+        cmocka_unit_test(failing_handler_does_not_stop_the_server),
+        cmocka_unit_test(verify_rejects_only_that_peer),
+        cmocka_unit_test(max_conns_rejects_and_counts),
+        cmocka_unit_test(idle_timeout_closes_silent_clients),
+        cmocka_unit_test(drain_waits_then_cuts_off),
+        cmocka_unit_test(handle_request_and_timeout),
+        cmocka_unit_test(fork_children_reaped),
+        cmocka_unit_test(bad_options),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
