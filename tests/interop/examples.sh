@@ -45,3 +45,13 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$ms" -lt 2000 ] || fail "SIGINT took $ms ms to end the loop"
 grep -q "recv loop leaves." "$tmp/stop" || fail "no clean exit line"
 echo "examples passed (SIGINT ended the receive loop in $ms ms)"
+
+# Python's socketserver example: each line comes back upper-cased; SIGINT ends serve_forever
+"$ex/upper_server" 0 >"$tmp/upper" & pid=$!; pids+=($pid)
+wait_line "$tmp/upper" "serving on port"
+port=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$tmp/upper")
+out=$(printf 'hello world\nsecond line\n' | nc -N 127.0.0.1 "$port")
+[ "$out" = "$(printf 'HELLO WORLD\nSECOND LINE')" ] || fail "upper_server replied '$out'"
+kill -INT "$pid"
+wait "$pid" || fail "upper_server exit status after SIGINT"
+echo "upper_server passed"
