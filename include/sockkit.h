@@ -15,5 +15,6 @@
 #include "sockkit/trace.h"
 #include "sockkit/proto.h"
 #include "sockkit/server.h"
+#include "sockkit/mcast.h"
 
 #endif
