@@ -17,7 +17,7 @@ static const struct command commands[] = {
      "client: connect to ENDPOINT, stdin to the socket, the socket to stdout"},
     {"listen", cmd_listen, "server: listen on ENDPOINT, the socket to stdout, stdin to the socket"},
     {"serve", cmd_serve, "run a service (echo, discard, chargen, daytime, time, sink, source)"},
-    {"mcast", NULL, "send or receive UDP multicast, with per-sender statistics"},
+    {"mcast", cmd_mcast, "send or receive UDP multicast, with per-sender statistics"},
     {"bench", NULL, "measure an echo server: requests/s, latency, connection rate, throughput"},
     {"proto", cmd_proto, "explain IPPROTO_*, AF_*, SOCK_* and socket option names and numbers"},
 };
