@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Multicast across hosts: three network namespaces (h1, h2, h3) joined by veth pairs to a bridge
+# (br0, in a namespace of its own so the machine's interfaces are never touched), and a second
+# bridge (br1) joining h1 and h3 only. Checks, with sockkit mcast's --json summaries:
+#   ASM over IPv4 and IPv6 to two other hosts; SSM (a receiver joined to source S gets nothing
+#   from source T), IPv4 and IPv6; the sender's --iface picks the network when it has two; two
+#   receivers on one host both get every packet. Everything is removed afterwards, even on failure.
+# Needs root (ip netns); skips otherwise.
+set -u
+: "${SK_BIN:?}"
+if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null; then
+    echo "SKIP: needs root and iproute2 to create network namespaces"
+    exit 77
+fi
+tag="sk$$"
+ns() { echo "${tag}$1"; }
+tmp=$(mktemp -d /tmp/sockkit-netns.XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    for n in br h1 h2 h3; do ip netns del "$(ns $n)" 2>/dev/null; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+fails=0
+check() { # condition-exit-status description
+    if [ "$1" -eq 0 ]; then echo "ok    $2"; else echo "FAIL  $2"; fails=$((fails + 1)); fi
+}
+
+# ---- topology ----------------------------------------------------------------------------------
+set -e
+for n in br h1 h2 h3; do ip netns add "$(ns $n)"; ip -n "$(ns $n)" link set lo up; done
+BR=$(ns br)
+ip -n "$BR" link add br0 type bridge
+ip -n "$BR" link add br1 type bridge
+ip -n "$BR" link set br0 up
+ip -n "$BR" link set br1 up
+link() { # host ifname bridge v4 v6
+    local h; h=$(ns "$1")
+    ip link add "$tag$1$2" type veth peer name "p$tag$1$2"
+    ip link set "$tag$1$2" netns "$h"
+    ip link set "p$tag$1$2" netns "$BR"
+    ip -n "$h" link set "$tag$1$2" name "$2"
+    ip -n "$BR" link set "p$tag$1$2" master "$3" up
+    ip -n "$h" addr add "$4/24" dev "$2"
+    ip -n "$h" addr add "$5/64" dev "$2" nodad
+    ip -n "$h" link set "$2" up
+}
+link h1 eth0 br0 10.77.0.1 fd77::1
+link h2 eth0 br0 10.77.0.2 fd77::2
+link h3 eth0 br0 10.77.0.3 fd77::3
+link h1 eth1 br1 10.78.0.1 fd78::1
+link h3 eth1 br1 10.78.0.3 fd78::3
+set +e
+sleep 0.5
+
+inns() { local h; h=$(ns "$1"); shift; ip netns exec "$h" "$@"; }
+# start a receiver in the background: name host args...
+receiver() {
+    local name=$1 host=$2; shift 2
+    inns "$host" "$SK_BIN" mcast recv --json --duration 3 "$@" >"$tmp/$name.json" 2>"$tmp/$name.err" &
+    pids+=($!)
+}
+# field file group-substring key (0 if absent); sums over streams whose 'from' contains $4 if given
+field() {
+    python3 - "$@" <<'EOF'
+import json, sys
+path, key = sys.argv[1], sys.argv[2]
+src = sys.argv[3] if len(sys.argv) > 3 else ""
+try:
+    doc = json.load(open(path))
+except Exception:
+    print(-1); sys.exit()
+print(sum(s[key] for s in doc["streams"] if s["sockkit"] and src in s["from"]))
+EOF
+}
+streams() { python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['streams']))" "$1" 2>/dev/null || echo -1; }
+wait_all() { for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done; pids=(); }
+
+# ---- ASM, IPv4 and IPv6: one sender, two other hosts -----------------------------------------
+for fam in 4 6; do
+    if [ $fam = 4 ]; then g="239.77.0.1:5000"; else g="[ff15::77]:5000"; fi
+    receiver asm$fam-h2 h2 --iface eth0 "$g"
+    receiver asm$fam-h3 h3 --iface eth0 "$g"
+    sleep 0.5
+    inns h1 "$SK_BIN" mcast send --iface eth0 --rate 200 --count 100 "$g" 2>/dev/null
+    wait_all
+    for h in h2 h3; do
+        rx=$(field "$tmp/asm$fam-$h.json" received); lost=$(field "$tmp/asm$fam-$h.json" lost)
+        [ "$rx" = 100 ] && [ "$lost" = 0 ]
+        check $? "ASM IPv$fam: $h received $rx of 100, lost $lost ($(cat "$tmp/asm$fam-$h.err"))"
+    done
+done
+
+# ---- SSM: h1 and h2 both send; h3 joined for h1 only ------------------------------------------
+for fam in 4 6; do
+    if [ $fam = 4 ]; then g="232.77.0.1:5001"; s1=10.77.0.1; s2=10.77.0.2; else g="[ff3e::77]:5001"; s1=fd77::1; s2=fd77::2; fi
+    receiver ssm$fam h3 --iface eth0 --source "$s1" "$g"
+    sleep 0.5
+    inns h1 "$SK_BIN" mcast send --iface eth0 --rate 200 --count 50 "$g" 2>/dev/null &
+    pids+=($!)
+    inns h2 "$SK_BIN" mcast send --iface eth0 --rate 200 --count 50 "$g" 2>/dev/null
+    wait_all
+    from1=$(field "$tmp/ssm$fam.json" received "$s1"); n=$(streams "$tmp/ssm$fam.json")
+    [ "$from1" = 50 ] && [ "$n" = 1 ]
+    check $? "SSM IPv$fam: 50 from source $s1, nothing from $s2 ($n stream(s); $(cat "$tmp/ssm$fam.err"))"
+done
+
+# ---- the sender's interface picks the network ---------------------------------------------------
+g="239.77.0.2:5002"
+for out in eth1 eth0; do
+    receiver if-$out-h2 h2 --iface eth0 "$g"
+    receiver if-$out-h3 h3 --iface eth1 "$g"
+    sleep 0.5
+    inns h1 "$SK_BIN" mcast send --iface "$out" --rate 200 --count 40 "$g" 2>/dev/null
+    wait_all
+    a=$(field "$tmp/if-$out-h2.json" received); b=$(field "$tmp/if-$out-h3.json" received)
+    if [ $out = eth1 ]; then [ "$a" = 0 ] && [ "$b" = 40 ]; else [ "$a" = 40 ] && [ "$b" = 0 ]; fi
+    check $? "sender --iface $out: h2 (on br0) got $a, h3 (joined on br1) got $b"
+done
+
+# ---- two receivers on one host both get every packet --------------------------------------------
+g="239.77.0.3:5003"
+receiver two-a h2 --iface eth0 "$g"
+receiver two-b h2 --iface eth0 "$g"
+sleep 0.5
+inns h1 "$SK_BIN" mcast send --iface eth0 --rate 500 --count 200 "$g" 2>/dev/null
+wait_all
+a=$(field "$tmp/two-a.json" received); b=$(field "$tmp/two-b.json" received)
+[ "$a" = 200 ] && [ "$b" = 200 ]
+check $? "two receivers on one host: $a and $b of 200"
+
+[ $fails -eq 0 ] && echo "all checks passed" && exit 0
+echo "$fails check(s) failed"
+exit 1
