@@ -21,6 +21,7 @@ int cmd_proto(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_mcast(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int bench_udp(int argc, char **argv); /* bench_udp.c: `bench udp` */
 
 /* util.c */
 extern const char *cli_prog; /* "sockkit connect" etc., for messages */
@@ -32,6 +33,11 @@ noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(printf
 long cli_parse_long(const char *text, long min, long max, const char *what);
 /* Parse seconds (decimal fraction allowed, >= 0) into milliseconds; usage error naming `what`. */
 int cli_parse_seconds_ms(const char *text, const char *what);
+/* The getopt error cases: c == ':' (a missing value) or anything else (an unknown option).
+ * Prints one line and exits 2. */
+noreturn void cli_bad_option(int c, char **argv);
+/* Monotonic seconds, for durations and rates. */
+double cli_now_s(void);
 /* Apply --trace / --trace=calls|data / --trace-file FILE. Returns true if arg was one of them
  * (consuming the next argv entry for --trace-file when *i is advanced). */
 bool cli_trace_option(int argc, char **argv, int *i);

@@ -124,7 +124,8 @@ void hist_chart(const hist *h, FILE *out, int rows)
         fmt_ns(a, sizeof a, exp(lo + (hi - lo) * r / rows));
         fmt_ns(b, sizeof b, exp(lo + (hi - lo) * (r + 1) / rows));
         int w = (int)((double)counts[r] / (double)peak * 50 + 0.5);
-        fprintf(out, "  %10s - %-10s %6.2f%% |", a, b, 100.0 * (double)counts[r] / (double)h->total);
+        fprintf(out, "  %10s - %-10s %6.2f%% |", a, b,
+                100.0 * (double)counts[r] / (double)h->total);
         for (int k = 0; k < w; k++)
             fputc('#', out);
         fputc('\n', out);
@@ -145,27 +146,30 @@ int hist_svg(const hist *h, const char *path, const char *title)
             "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
             "<text x=\"%d\" y=\"22\" font-size=\"15\">%s</text>\n",
             W, H, L, title);
-    fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", L, H - B, W - R,
+    fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", L, H - B,
+            W - R, H - B);
+    fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", L, T, L,
             H - B);
-    fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", L, T, L, H - B);
     const double nines_max = 5; /* up to 99.999 */
     const char *labels[] = {"0%", "90%", "99%", "99.9%", "99.99%", "99.999%"};
     for (int k = 0; k <= 5; k++) {
         double x = L + (W - L - R) * k / nines_max;
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>"
-                   "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
+        fprintf(f,
+                "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>"
+                "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
                 x, T, x, H - B, x, H - B + 18, labels[k]);
     }
     for (int k = 0; k <= 4; k++) {
         double v = ymax * k / 4, y = H - B - (H - T - B) * k / 4.0;
         char lab[32];
         fmt_ns(lab, sizeof lab, v);
-        fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>"
-                   "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
+        fprintf(f,
+                "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+                "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
                 L, y, W - R, y, L - 6, y + 4, lab);
     }
-    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">percentile</text>\n", (L + W - R) / 2,
-            H - 15);
+    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">percentile</text>\n",
+            (L + W - R) / 2, H - 15);
     fprintf(f, "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"");
     for (int s = 0; s <= 200; s++) {
         double nines = nines_max * s / 200.0;

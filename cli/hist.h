@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define HIST_SUB 128
+#define HIST_SUB     128
 #define HIST_BUCKETS (256 + 33 * HIST_SUB)
 
 typedef struct hist {

@@ -18,7 +18,8 @@ static const struct command commands[] = {
     {"listen", cmd_listen, "server: listen on ENDPOINT, the socket to stdout, stdin to the socket"},
     {"serve", cmd_serve, "run a service (echo, discard, chargen, daytime, time, sink, source)"},
     {"mcast", cmd_mcast, "send or receive UDP multicast, with per-sender statistics"},
-    {"bench", cmd_bench, "measure an echo server: requests/s, latency, connection rate, throughput"},
+    {"bench", cmd_bench,
+     "measure an echo server: requests/s, latency, connection rate, throughput"},
     {"proto", cmd_proto, "explain IPPROTO_*, AF_*, SOCK_* and socket option names and numbers"},
 };
 

@@ -1,11 +1,9 @@
 /* sockkit mcast send|recv: a multicast sender whose packets carry a sender id, a sequence number
  * and a send time, and a receiver that prints packets or keeps per-sender statistics (received,
- * lost, reordered, duplicated, rate, RFC 3550 jitter) as mcjoin and mdump do.
- *
- * Packet header (big-endian), 28 bytes, then padding up to --size:
- *   0 "SKMC"   4 version (1)   5 flags (0)   6 header length (28)   8 sender id (u32)
- *   12 sequence (u64)   20 send time, ns since the Unix epoch (u64) */
+ * lost, reordered, duplicated, rate, RFC 3550 jitter) as mcjoin and mdump do. The packet format
+ * and the accounting are in seqpkt.c (shared with `sockkit bench udp`). */
 #include "cli.h"
+#include "seqpkt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,50 +47,7 @@ static bool stopped(void)
     return read(stop_pipe[0], &b, 1) == 1;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void put_be(unsigned char *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--, v >>= 8)
-        p[i] = (unsigned char)v;
-}
-
-static uint64_t get_be(const unsigned char *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* ---- send ---------------------------------------------------------------------------------- */
-
-/* A comma-separated list of sequence numbers (test options). */
-static bool in_list(const char *list, uint64_t seq)
-{
-    for (const char *p = list; p && *p;) {
-        char *end;
-        unsigned long long v = strtoull(p, &end, 10);
-        if (end == p)
-            return false;
-        if (v == seq)
-            return true;
-        p = *end == ',' ? end + 1 : end;
-    }
-    return false;
-}
 
 /* Write packets for the sequence numbers in emit[] into pkts from slot k on; returns the next k. */
 static int fill(unsigned char (*pkts)[65536], sk_dgram *v, int k, const uint64_t *emit, int ne,
@@ -100,15 +55,7 @@ static int fill(unsigned char (*pkts)[65536], sk_dgram *v, int k, const uint64_t
 {
     for (int e = 0; e < ne; e++, k++) {
         unsigned char *p = pkts[k];
-        memcpy(p, "SKMC", 4);
-        p[4] = 1;
-        p[5] = 0;
-        put_be(p + 6, HDR, 2);
-        put_be(p + 8, id, 4);
-        put_be(p + 12, emit[e], 8);
-        put_be(p + 20, now_ns(), 8);
-        for (int i = HDR; i < size; i++)
-            p[i] = (unsigned char)(emit[e] + (uint64_t)i);
+        seqpkt_write(p, (size_t)size, id, emit[e], seqpkt_now_ns());
         v[k] = (sk_dgram){.buf = p, .len = (size_t)size};
     }
     return k;
@@ -146,7 +93,8 @@ static int mcast_send(int argc, char **argv)
         {"test-dup", required_argument, NULL, O_DUP},
         {0},
     };
-    const char *iface = NULL, *skip = NULL, *swap = NULL, *dup = NULL;
+    const char *iface = NULL;
+    seqpkt_faults faults = {0};
     int ttl = 1, size = 64, duration_ms = -1;
     bool loop = true, verbose = false;
     long rate = 10, count = -1;
@@ -180,13 +128,13 @@ static int mcast_send(int argc, char **argv)
             duration_ms = cli_parse_seconds_ms(optarg, "--duration");
             break;
         case O_SKIP:
-            skip = optarg;
+            faults.skip = optarg;
             break;
         case O_SWAP:
-            swap = optarg;
+            faults.swap = optarg;
             break;
         case O_DUP:
-            dup = optarg;
+            faults.dup = optarg;
             break;
         case O_TRACE:
             sk_trace_set(optarg && !strcmp(optarg, "calls") ? SK_TRACE_CALLS : SK_TRACE_DATA, -1);
@@ -205,10 +153,8 @@ static int mcast_send(int argc, char **argv)
                    "  --trace[=calls|data]\n",
                    HDR);
             return EXIT_OK;
-        case ':':
-            cli_usage_error("option '%s' needs a value", argv[optind - 1]);
         default:
-            cli_usage_error("unknown option '%s'", argv[optind - 1]);
+            cli_bad_option(c, argv);
         }
     }
     if (argc - optind != 1)
@@ -222,15 +168,13 @@ static int mcast_send(int argc, char **argv)
                     : EXIT_RUNTIME,
                 "%s", sk_errmsg());
     catch_signals();
-    uint32_t id = (uint32_t)(now_ns() ^ ((uint64_t)getpid() << 16));
+    uint32_t id = (uint32_t)(seqpkt_now_ns() ^ ((uint64_t)getpid() << 16));
     static unsigned char pkts[BATCH][65536];
     sk_dgram v[BATCH];
-    double start = mono_s();
+    double start = cli_now_s();
     uint64_t logical = 0, sent = 0; /* sequence numbers handed out, datagrams sent */
-    bool pending_swap = false;
-    uint64_t swapped = 0;
     while (!stopped() && (count < 0 || logical < (uint64_t)count)) {
-        double el = mono_s() - start;
+        double el = cli_now_s() - start;
         if (duration_ms >= 0 && el * 1000 >= duration_ms)
             break;
         uint64_t due = rate ? (uint64_t)(el * (double)rate) + 1 : logical + BATCH;
@@ -245,22 +189,8 @@ static int mcast_send(int argc, char **argv)
         }
         int k = 0;
         while (logical < due && k < BATCH - 2) {
-            uint64_t seq = logical++;
-            uint64_t emit[3];
-            int ne = 0;
-            if (pending_swap) { /* the swapped pair: the later one went first */
-                emit[ne++] = seq;
-                emit[ne++] = swapped;
-                pending_swap = false;
-            } else if (swap && in_list(swap, seq) && (count < 0 || seq + 1 < (uint64_t)count)) {
-                swapped = seq;
-                pending_swap = true;
-                continue;
-            } else if (!(skip && in_list(skip, seq))) {
-                emit[ne++] = seq;
-                if (dup && in_list(dup, seq))
-                    emit[ne++] = seq;
-            }
+            uint64_t seq = logical++, emit[3];
+            int ne = seqpkt_plan(&faults, seq, count >= 0 && seq + 1 >= (uint64_t)count, emit);
             k = fill(pkts, v, k, emit, ne, id, size);
         }
         if (!k)
@@ -270,12 +200,12 @@ static int mcast_send(int argc, char **argv)
             cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
         sent += (uint64_t)n;
     }
-    if (pending_swap) { /* stopped between the two of a swapped pair: send the held one */
-        int k = fill(pkts, v, 0, &swapped, 1, id, size);
+    if (faults.pending) { /* stopped between the two of a swapped pair: send the held one */
+        int k = fill(pkts, v, 0, &faults.held, 1, id, size);
         if (sk_send_batch(fd, v, (size_t)k, 5000) > 0)
             sent++;
     }
-    double el = mono_s() - start;
+    double el = cli_now_s() - start;
     (void)verbose;
     fprintf(stderr, "%s: sent %llu packets of %d bytes to %s in %.2f s (%.0f/s), sender id %08x\n",
             cli_prog, (unsigned long long)sent, size, ep, el, el > 0 ? (double)sent / el : 0.0, id);
@@ -290,14 +220,7 @@ struct stream {
     bool ours; /* carries our header */
     uint32_t id;
     sk_addr from;
-    uint64_t received, unique, dup, reorder, bytes;
-    uint64_t min_seq, max_seq;
-    unsigned char *seen; /* bitmap over seq - min_seq0 */
-    uint64_t seen_base;
-    size_t seen_bits;
-    double jitter_ns;
-    int64_t last_transit;
-    bool have_transit;
+    seqstats st;
     uint64_t last_report_rx;
 };
 
@@ -320,70 +243,24 @@ static struct stream *find_stream(int group, bool ours, uint32_t id, const sk_ad
     return s;
 }
 
-/* Count one sequence number: duplicates by a bitmap, reorders by arriving below the highest. */
-static void account(struct stream *s, uint64_t seq)
-{
-    if (!s->unique && !s->dup) {
-        s->min_seq = s->max_seq = s->seen_base = seq;
-    }
-    bool dup = false;
-    if (seq >= s->seen_base) {
-        uint64_t bit = seq - s->seen_base;
-        if (bit < (1u << 26)) { /* 64 M packets of history */
-            if (bit >= s->seen_bits) {
-                size_t nb = s->seen_bits ? s->seen_bits : 1 << 16;
-                while (nb <= bit)
-                    nb *= 2;
-                unsigned char *p = realloc(s->seen, nb / 8);
-                if (p) {
-                    memset(p + s->seen_bits / 8, 0, (nb - s->seen_bits) / 8);
-                    s->seen = p;
-                    s->seen_bits = nb;
-                }
-            }
-            if (bit < s->seen_bits) {
-                dup = s->seen[bit / 8] >> (bit % 8) & 1;
-                s->seen[bit / 8] |= (unsigned char)(1 << (bit % 8));
-            }
-        }
-    }
-    if (dup) {
-        s->dup++;
-        return;
-    }
-    s->unique++;
-    if (s->unique > 1 && seq < s->max_seq)
-        s->reorder++;
-    if (seq > s->max_seq)
-        s->max_seq = seq;
-    if (seq < s->min_seq)
-        s->min_seq = seq;
-}
-
-static uint64_t lost(const struct stream *s)
-{
-    if (!s->ours || !s->unique)
-        return 0;
-    uint64_t span = s->max_seq - s->min_seq + 1;
-    return span > s->unique ? span - s->unique : 0;
-}
-
 static void stream_line(FILE *out, const struct stream *s, const char *const *groups, double el)
 {
     char who[SK_ADDRSTRLEN];
     sk_addr_format(&s->from, who, sizeof who);
     if (!s->ours) {
-        fprintf(
-            out, "%s from %s: %llu packets, %llu bytes (not sockkit's format: no sequence stats)\n",
-            groups[s->group], who, (unsigned long long)s->received, (unsigned long long)s->bytes);
+        fprintf(out,
+                "%s from %s: %llu packets, %llu bytes (not sockkit's format: no sequence stats)\n",
+                groups[s->group], who, (unsigned long long)s->st.received,
+                (unsigned long long)s->st.bytes);
         return;
     }
     fprintf(out,
             "%s sender %08x@%s: received %llu, lost %llu, reordered %llu, duplicated %llu, "
             "%.0f/s, jitter %.1f us\n",
-            groups[s->group], s->id, who, (unsigned long long)s->received,
-            (unsigned long long)lost(s), (unsigned long long)s->reorder, (unsigned long long)s->dup,
-            el > 0 ? (double)s->received / el : 0.0, s->jitter_ns / 1000.0);
+            groups[s->group], s->id, who, (unsigned long long)s->st.received,
+            (unsigned long long)seqstats_lost(&s->st), (unsigned long long)s->st.reorder,
+            (unsigned long long)s->st.dup, el > 0 ? (double)s->st.received / el : 0.0,
+            s->st.jitter_ns / 1000.0);
 }
 
 static void json_out(const char *const *groups, double el)
@@ -399,11 +276,11 @@ static void json_out(const char *const *groups, double el)
                "\"duplicated\": %llu, \"first_seq\": %llu, \"last_seq\": %llu, \"rate_pps\": %.1f, "
                "\"jitter_us\": %.2f}",
                i ? ", " : "", groups[s->group], who, s->ours ? "true" : "false", s->id,
-               (unsigned long long)s->received, (unsigned long long)s->bytes,
-               (unsigned long long)lost(s), (unsigned long long)s->reorder,
-               (unsigned long long)s->dup, (unsigned long long)s->min_seq,
-               (unsigned long long)s->max_seq, el > 0 ? (double)s->received / el : 0.0,
-               s->jitter_ns / 1000.0);
+               (unsigned long long)s->st.received, (unsigned long long)s->st.bytes,
+               (unsigned long long)seqstats_lost(&s->st), (unsigned long long)s->st.reorder,
+               (unsigned long long)s->st.dup, (unsigned long long)s->st.min_seq,
+               (unsigned long long)s->st.max_seq, el > 0 ? (double)s->st.received / el : 0.0,
+               s->st.jitter_ns / 1000.0);
     }
     printf("]}\n");
 }
@@ -461,10 +338,8 @@ static int mcast_recv(int argc, char **argv)
                    "  --json          one JSON summary object at the end\n"
                    "  --trace[=calls|data]  every socket call, and each packet's hexdump\n");
             return EXIT_OK;
-        case ':':
-            cli_usage_error("option '%s' needs a value", argv[optind - 1]);
         default:
-            cli_usage_error("unknown option '%s'", argv[optind - 1]);
+            cli_bad_option(c, argv);
         }
     }
     int ngroups = argc - optind;
@@ -489,11 +364,11 @@ static int mcast_recv(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     static unsigned char bufs[BATCH][65536];
     sk_dgram v[BATCH];
-    double start = mono_s(), next_report = start + 1;
+    double start = cli_now_s(), next_report = start + 1;
     uint64_t total = 0;
     bool done = false;
     while (!done) {
-        double now = mono_s();
+        double now = cli_now_s();
         int wait = 1000;
         if (duration_ms >= 0) {
             double left = start + duration_ms / 1000.0 - now;
@@ -520,36 +395,26 @@ static int mcast_recv(int argc, char **argv)
                 continue;
             if (got < 0)
                 cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
-            uint64_t t = now_ns();
+            uint64_t t = seqpkt_now_ns();
             for (int i = 0; i < got && !done; i++) {
-                const unsigned char *b = v[i].buf;
-                bool ours = v[i].len >= HDR && !memcmp(b, "SKMC", 4) && b[4] == 1;
-                uint32_t id = ours ? (uint32_t)get_be(b + 8, 4) : 0;
+                uint32_t id = 0;
+                uint64_t seq = 0, sent_at = 0;
+                bool ours = seqpkt_parse(v[i].buf, v[i].len, &id, &seq, &sent_at);
                 struct stream *s = find_stream(g, ours, id, &v[i].addr);
                 if (!ours)
                     foreign++;
-                if (s) {
-                    s->received++;
-                    s->bytes += v[i].len;
-                    if (ours) {
-                        uint64_t seq = get_be(b + 12, 8);
-                        account(s, seq);
-                        /* RFC 3550 interarrival jitter over the one-way transit times */
-                        int64_t transit = (int64_t)(t - get_be(b + 20, 8));
-                        if (s->have_transit) {
-                            int64_t d = transit - s->last_transit;
-                            s->jitter_ns += ((double)(d < 0 ? -d : d) - s->jitter_ns) / 16.0;
-                        }
-                        s->last_transit = transit;
-                        s->have_transit = true;
-                    }
+                if (s && ours) {
+                    seqstats_add(&s->st, seq, v[i].len, (int64_t)(t - sent_at));
+                } else if (s) { /* another sender's payload: counted, no sequence */
+                    s->st.received++;
+                    s->st.bytes += v[i].len;
                 }
                 if (!stats && !json) {
                     char who[SK_ADDRSTRLEN];
                     sk_addr_format(&v[i].addr, who, sizeof who);
                     if (ours)
                         printf("%s from %s: %zu bytes, sender %08x seq %llu\n", groups[g], who,
-                               v[i].len, id, (unsigned long long)get_be(b + 12, 8));
+                               v[i].len, id, (unsigned long long)seq);
                     else
                         printf("%s from %s: %zu bytes (not sockkit's format)\n", groups[g], who,
                                v[i].len);
@@ -558,18 +423,18 @@ static int mcast_recv(int argc, char **argv)
                     done = true;
             }
         }
-        if (stats && mono_s() >= next_report) {
-            double el = mono_s() - start;
+        if (stats && cli_now_s() >= next_report) {
+            double el = cli_now_s() - start;
             for (int i = 0; i < nstreams; i++) {
                 printf("[%5.1fs] +%llu ", el,
-                       (unsigned long long)(streams[i].received - streams[i].last_report_rx));
-                streams[i].last_report_rx = streams[i].received;
+                       (unsigned long long)(streams[i].st.received - streams[i].last_report_rx));
+                streams[i].last_report_rx = streams[i].st.received;
                 stream_line(stdout, &streams[i], groups, el);
             }
             next_report += 1;
         }
     }
-    double el = mono_s() - start;
+    double el = cli_now_s() - start;
     if (json) {
         json_out(groups, el);
     } else {
@@ -583,7 +448,7 @@ static int mcast_recv(int argc, char **argv)
     for (int g = 0; g < ngroups; g++)
         sk_close(p[g].fd);
     for (int i = 0; i < nstreams; i++)
-        free(streams[i].seen);
+        seqstats_free(&streams[i].st);
     return EXIT_OK;
 }
 

@@ -146,10 +146,8 @@ void nc_parse(int argc, char **argv, bool listen, struct nc_opts *o)
         case 'h':
             usage(stdout, listen);
             exit(EXIT_OK);
-        case ':':
-            cli_usage_error("option '%s' needs a value", argv[optind - 1]);
         default:
-            cli_usage_error("unknown option '%s'", argv[optind - 1]);
+            cli_bad_option(c, argv);
         }
     }
     int rest = argc - optind;

@@ -30,7 +30,7 @@ static int echo(sk_request *req)
 
 static int discard(sk_request *req)
 {
-    char buf[CHUNK];
+    static _Thread_local char buf[4 * CHUNK]; /* large reads: sink is for throughput */
     if (req->type != SOCK_STREAM)
         return 0;
     for (;;) {
@@ -214,10 +214,8 @@ int cmd_serve(int argc, char **argv)
             cli_trace_option(1, v, &i);
             break;
         }
-        case ':':
-            cli_usage_error("option '%s' needs a value", argv[optind - 1]);
         default:
-            cli_usage_error("unknown option '%s'", argv[optind - 1]);
+            cli_bad_option(c, argv);
         }
     }
     if (optind >= argc)

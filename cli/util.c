@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <getopt.h>
+#include <time.h>
 
 const char *cli_prog = "sockkit";
 
@@ -85,4 +87,18 @@ bool cli_trace_option(int argc, char **argv, int *i)
         return true;
     }
     return false;
+}
+
+noreturn void cli_bad_option(int c, char **argv)
+{
+    if (c == ':')
+        cli_usage_error("option '%s' needs a value", argv[optind - 1]);
+    cli_usage_error("unknown option '%s'", argv[optind - 1]);
+}
+
+double cli_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -92,11 +92,25 @@ check(doc.get("bytes", 0) > 1_000_000 and doc.get("errors") == 0, f"bench stream
 sink.terminate()
 sink.wait(10)
 
+# udp: sender at a bounded rate, receiver checks the sequence numbers
+uport = free_port("udp")
+recv = subprocess.Popen([BIN, "bench", "udp", "--recv", "-d", "10", "--json", f"127.0.0.1:{uport}"],
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+recv.stderr.readline()  # "receiving on ..."
+rc, out, err = run([BIN, "bench", "udp", "--rate", "20000", "-d", "1", "--json", f"127.0.0.1:{uport}"])
+sent = json.loads(out).get("sent", 0) if rc == 0 else 0
+rout, _ = recv.communicate(timeout=20)
+got = json.loads(rout) if recv.returncode == 0 else {}
+check(sent > 15000 and got.get("received") == sent and got.get("lost") == 0
+      and got.get("duplicated") == 0 and got.get("last_seq") == sent - 1,
+      f"bench udp at 20,000/s: sent {sent}, received {got.get('received')}, lost {got.get('lost')}")
+
 for args, code, needle in ((["echo", "-c", "0", ep], 2, "--connections"),
                            (["echo", "-d", "-1", ep], 2, "--duration"),
                            (["echo", "-d", "0", ep], 2, "--duration"),
                            (["nosuch", ep], 2, "unknown benchmark"),
                            (["echo"], 2, "missing ENDPOINT"),
+                           (["udp", "--rate", "-5", "127.0.0.1:9"], 2, "--rate"),
                            (["echo", f"127.0.0.1:{free_port()}"], 1, "Connection refused")):
     rc, _, err = run([BIN, "bench"] + args)
     check(rc == code and len(err.strip().splitlines()) == 1 and needle in err,

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark, loopback only, bounded in time (about 4 minutes at the defaults).
+# Servers: a minimal epoll echo (the practical limit), libuv and libevent echo servers, Python's
+# ThreadingTCPServer, socat, and sockkit serve echo (thread and pool models). Each is measured with
+# `sockkit bench echo` (64-byte ping-pong) at 1, 50 and 1000 connections and with `bench connect`,
+# interleaved A B C ... A B C ... for ROUNDS rounds; the table shows medians and ratios to epoll.
+# Then: iperf3 beside `sockkit bench stream` against `sockkit serve sink`; sockperf's ping-pong
+# latency beside `bench echo` at one connection; and whether the load generator is the bottleneck.
+# Writes docs/performance.md. Usage: bench/compare.sh [ROUNDS] [SECONDS]
+set -u
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+SECS=${2:-2}
+WARM=0.5
+B=build/sockkit
+out=build-bench
+mkdir -p "$out"
+ulimit -n 65536 2>/dev/null || ulimit -n 4096
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build -j"$(nproc)" >/dev/null || exit 1
+cc -O2 -D_GNU_SOURCE -Wall -Werror -o "$out/epoll_echo" bench/peers/epoll_echo.c || exit 1
+cc -O2 -Wall -o "$out/uv_echo" bench/peers/uv_echo.c -luv || exit 1
+cc -O2 -Wall -o "$out/event_echo" bench/peers/event_echo.c -levent || exit 1
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
+trap cleanup EXIT
+
+# start NAME CMD...: run a server that prints "port N" (or sockkit's -v line) and remember its port
+declare -A PORT
+start() {
+    local name=$1; shift
+    "$@" >"$out/$name.out" 2>"$out/$name.err" &
+    pids+=($!)
+    for _ in $(seq 100); do
+        local p
+        p=$(grep -ho 'port [0-9]*\|on 127.0.0.1 [0-9]*' "$out/$name.out" "$out/$name.err" 2>/dev/null | grep -o '[0-9]*$' | head -1)
+        if [ -n "$p" ]; then PORT[$name]=$p; return; fi
+        sleep 0.05
+    done
+    echo "compare.sh: $name did not start" >&2
+    exit 1
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start epoll "$out/epoll_echo" 0
+start libuv "$out/uv_echo" 0
+start libevent "$out/event_echo" 0
+start python python3 bench/peers/py_echo.py 0
+p=$(free_port); PORT[socat]=$p
+socat TCP-LISTEN:"$p",bind=127.0.0.1,reuseaddr,fork,backlog=4096 PIPE >/dev/null 2>&1 &
+pids+=($!)
+start sockkit-thread "$B" serve -v echo 127.0.0.1:0 --model thread
+start sockkit-pool "$B" serve -v echo 127.0.0.1:0 --model pool --workers 4
+sleep 0.5
+SERVERS="epoll libuv libevent python socat sockkit-thread sockkit-pool"
+
+# field JSON KEY (dotted)
+field() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); [d:=d[k] for k in sys.argv[2].split('.')]; print(d)" "$1" "$2" 2>/dev/null || echo 0; }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : 0)}'; }
+
+declare -A RPS P99
+for round in $(seq "$ROUNDS"); do
+    for c in 1 50 1000; do
+        for s in $SERVERS; do
+            j=$("$B" bench echo -q --json -c $c -d "$SECS" -w "$WARM" "127.0.0.1:${PORT[$s]}" 2>/dev/null)
+            RPS[$s,$c]+="$(field "$j" requests_per_sec) "
+            P99[$s,$c]+="$(field "$j" latency_us.p99) "
+        done
+    done
+    for s in $SERVERS; do
+        j=$("$B" bench connect -q --json -c 4 -d "$SECS" -w "$WARM" "127.0.0.1:${PORT[$s]}" 2>/dev/null)
+        RPS[$s,conn]+="$(field "$j" requests_per_sec) "
+    done
+    echo "round $round of $ROUNDS done" >&2
+done
+
+# the side measurements
+p=$(free_port)
+iperf3 -s -1 -p "$p" >/dev/null 2>&1 &
+sleep 0.3
+IPERF=$(iperf3 -c 127.0.0.1 -p "$p" -t "$((SECS + 1))" -O 1 -J 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9)' 2>/dev/null || echo 0)
+start sink "$B" serve -v sink 127.0.0.1:0
+j=$("$B" bench stream -q --json -d "$((SECS + 1))" -w 1 "127.0.0.1:${PORT[sink]}" 2>/dev/null)
+STREAM=$(python3 -c "print($(field "$j" throughput_mbit_s)/1000)")
+
+p=$(free_port)
+sockperf sr --tcp -i 127.0.0.1 -p "$p" >/dev/null 2>&1 &
+pids+=($!)
+sleep 0.5
+SOCKPERF_P50=$(sockperf pp --tcp -i 127.0.0.1 -p "$p" -m 64 -t "$((SECS + 1))" 2>&1 | sed -n 's/.*percentile 50.000 = *\([0-9.]*\).*/\1/p' | head -1)
+j=$("$B" bench echo -q --json -c 1 -d "$((SECS + 1))" -w "$WARM" "127.0.0.1:${PORT[epoll]}" 2>/dev/null)
+BENCH_P50=$(field "$j" latency_us.p50)
+
+# generator bottleneck check: two bench processes at once against epoll, 50 connections each
+j1=$("$B" bench echo -q --json -c 50 -d "$SECS" -w "$WARM" "127.0.0.1:${PORT[epoll]}" 2>/dev/null)
+"$B" bench echo -q --json -c 50 -d "$SECS" -w "$WARM" "127.0.0.1:${PORT[epoll]}" >"$out/two-a.json" 2>/dev/null &
+a=$!
+"$B" bench echo -q --json -c 50 -d "$SECS" -w "$WARM" "127.0.0.1:${PORT[epoll]}" >"$out/two-b.json" 2>/dev/null
+wait $a
+ONE=$(field "$j1" requests_per_sec)
+TWO=$(python3 -c "import json; print(sum(json.load(open(f))['requests_per_sec'] for f in ('$out/two-a.json','$out/two-b.json')))")
+CPU=$(python3 -c "import json,sys; d=json.loads(sys.argv[1])['cpu_s']; print(round(100*(d['user']+d['sys'])/d['wall']))" "$j1")
+
+# ---- the report --------------------------------------------------------------------------------
+report=$(mktemp)
+{
+    echo "# Performance"
+    echo
+    echo "Measured by \`bench/compare.sh $ROUNDS $SECS\` on $(date -u +%Y-%m-%d): $(nproc) cores,"
+    echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//') ,"
+    echo "kernel $(uname -r) ($(uname -v | cut -c1-40)). Loopback only. Every cell is the median of"
+    echo "$ROUNDS interleaved rounds (server A, B, C, ... then again), ${SECS} s each after ${WARM} s warm-up."
+    echo "The load generator shares the 2 cores with the server: compare within one run, as ratios."
+    echo
+    echo "## Echo, 64-byte ping-pong (\`sockkit bench echo -c N\`) and connection rate (\`bench connect -c 4\`)"
+    echo
+    echo "| server | req/s @1 | ratio | p99 µs | req/s @50 | ratio | p99 µs | req/s @1000 | ratio | p99 µs | conn/s | ratio |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    for s in $SERVERS; do
+        row="| $s"
+        for c in 1 50 1000 conn; do
+            # shellcheck disable=SC2086
+            m=$(median ${RPS[$s,$c]})
+            # shellcheck disable=SC2086
+            base=$(median ${RPS[epoll,$c]})
+            ratio=$(python3 -c "print(f'{$m/$base:.2f}x' if $base else '-')")
+            row+=" | $(printf '%.0f' "$m") | $ratio"
+            if [ $c != conn ]; then
+                # shellcheck disable=SC2086
+                row+=" | $(printf '%.0f' "$(median ${P99[$s,$c]})")"
+            fi
+        done
+        echo "$row |"
+    done
+    echo
+    echo "## Accuracy of the load generator"
+    echo
+    echo "- Bulk throughput, one stream: iperf3 **$(printf '%.2f' "$IPERF") Gbit/s**; \`sockkit bench stream\` into"
+    echo "  \`sockkit serve sink\` **$(printf '%.2f' "$STREAM") Gbit/s** ($(python3 -c "print(f'{$STREAM/$IPERF:.2f}x' if $IPERF else '-')") of iperf3)."
+    echo "- Round-trip latency at one connection: sockperf ping-pong (its own server, \`sockperf pp --tcp -m 64\`)"
+    echo "  p50 one-way ${SOCKPERF_P50:-?} µs, so **$(python3 -c "print(f'{2*${SOCKPERF_P50:-0}:.1f}')") µs** round trip; \`sockkit bench echo -c 1\`"
+    echo "  against epoll_echo p50 **$(printf '%.1f' "$BENCH_P50") µs** ($(python3 -c "s=2*${SOCKPERF_P50:-0}; print(f'{$BENCH_P50/s:.2f}x' if s else '-')") of sockperf's)."
+    echo "- Is the generator the bottleneck? One bench process at 50 connections against epoll_echo:"
+    echo "  $(printf '%.0f' "$ONE") req/s using ${CPU}% of a core; two at once: $(printf '%.0f' "$TWO") req/s together"
+    echo "  ($(python3 -c "print(f'{$TWO/$ONE:.2f}x' if $ONE else '-')") of one). On 2 cores the server and the generator split the machine; a sum"
+    echo "  near 1x means the server side, not the generator, sets the pace."
+    echo
+    echo "## Reproduce"
+    echo
+    echo '```sh'
+    echo "make bench        # = scripts/deps.sh bench && bench/compare.sh"
+    echo "bench/compare.sh 5 3   # 5 rounds of 3 s"
+    echo '```'
+} >"$report"
+mkdir -p docs
+cp "$report" docs/performance.md
+cat "$report"
+rm -f "$report"

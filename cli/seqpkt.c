@@ -1,0 +1,143 @@
+/* Sequence-numbered test packets and their accounting (see seqpkt.h). */
+#include "seqpkt.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void put_be(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+static uint64_t get_be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+uint64_t seqpkt_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void seqpkt_write(unsigned char *p, size_t size, uint32_t id, uint64_t seq, uint64_t send_ns)
+{
+    memcpy(p, "SKMC", 4);
+    p[4] = 1;
+    p[5] = 0;
+    put_be(p + 6, SEQPKT_HDR, 2);
+    put_be(p + 8, id, 4);
+    put_be(p + 12, seq, 8);
+    put_be(p + 20, send_ns, 8);
+    for (size_t i = SEQPKT_HDR; i < size; i++)
+        p[i] = (unsigned char)(seq + i);
+}
+
+bool seqpkt_parse(const unsigned char *b, size_t len, uint32_t *id, uint64_t *seq,
+                  uint64_t *send_ns)
+{
+    if (len < SEQPKT_HDR || memcmp(b, "SKMC", 4) || b[4] != 1)
+        return false;
+    *id = (uint32_t)get_be(b + 8, 4);
+    *seq = get_be(b + 12, 8);
+    *send_ns = get_be(b + 20, 8);
+    return true;
+}
+
+static bool in_list(const char *list, uint64_t seq)
+{
+    for (const char *p = list; p && *p;) {
+        char *end;
+        unsigned long long v = strtoull(p, &end, 10);
+        if (end == p)
+            return false;
+        if (v == seq)
+            return true;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return false;
+}
+
+int seqpkt_plan(seqpkt_faults *f, uint64_t seq, bool last, uint64_t out[3])
+{
+    int n = 0;
+    if (f->pending) { /* the swapped pair: the later one goes first */
+        out[n++] = seq;
+        out[n++] = f->held;
+        f->pending = false;
+    } else if (f->swap && in_list(f->swap, seq) && !last) {
+        f->held = seq;
+        f->pending = true;
+    } else if (!(f->skip && in_list(f->skip, seq))) {
+        out[n++] = seq;
+        if (f->dup && in_list(f->dup, seq))
+            out[n++] = seq;
+    }
+    return n;
+}
+
+void seqstats_add(seqstats *s, uint64_t seq, size_t bytes, int64_t transit)
+{
+    s->received++;
+    s->bytes += bytes;
+    if (!s->unique && !s->dup)
+        s->min_seq = s->max_seq = s->base = seq;
+    /* RFC 3550 interarrival jitter over the one-way transit times */
+    if (s->have_transit) {
+        int64_t d = transit - s->last_transit;
+        s->jitter_ns += ((double)(d < 0 ? -d : d) - s->jitter_ns) / 16.0;
+    }
+    s->last_transit = transit;
+    s->have_transit = true;
+    bool dup = false;
+    if (seq >= s->base && seq - s->base < ((uint64_t)1 << 26)) { /* 64 M packets of history */
+        uint64_t bit = seq - s->base;
+        if (bit >= s->bits) {
+            size_t nb = s->bits ? s->bits : 1 << 16;
+            while (nb <= bit)
+                nb *= 2;
+            unsigned char *p = realloc(s->seen, nb / 8);
+            if (p) {
+                memset(p + s->bits / 8, 0, (nb - s->bits) / 8);
+                s->seen = p;
+                s->bits = nb;
+            }
+        }
+        if (bit < s->bits) {
+            dup = s->seen[bit / 8] >> (bit % 8) & 1;
+            s->seen[bit / 8] |= (unsigned char)(1 << (bit % 8));
+        }
+    }
+    if (dup) {
+        s->dup++;
+        return;
+    }
+    s->unique++;
+    if (s->unique > 1 && seq < s->max_seq)
+        s->reorder++;
+    if (seq > s->max_seq)
+        s->max_seq = seq;
+    if (seq < s->min_seq)
+        s->min_seq = seq;
+}
+
+uint64_t seqstats_lost(const seqstats *s)
+{
+    if (!s->unique)
+        return 0;
+    uint64_t span = s->max_seq - s->min_seq + 1;
+    return span > s->unique ? span - s->unique : 0;
+}
+
+void seqstats_free(seqstats *s)
+{
+    free(s->seen);
+    s->seen = NULL;
+    s->bits = 0;
+}
