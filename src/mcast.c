@@ -54,7 +54,7 @@ static void capable_ifaces(char *out, size_t len)
     }
     freeifaddrs(ifs);
     if (!out[0])
-        snprintf(out, len, "none is up with MULTICAST");
+        snprintf(out, len, "none up");
 }
 
 int sk_iface_index(const char *iface)
@@ -93,7 +93,7 @@ int sk_iface_index(const char *iface)
     }
     char names[256];
     capable_ifaces(names, sizeof names);
-    return sk__fail(SK_EIFACE, "interface '%s' (multicast interfaces here: %s)", iface, names);
+    return sk__fail(SK_EIFACE, "interface '%s' (interfaces with MULTICAST: %s)", iface, names);
 }
 
 /* The first IPv4 address of interface idx (left as 0.0.0.0 if it has none). */
@@ -142,12 +142,10 @@ static int membership(int fd, const sk_addr *group, const char *iface, const sk_
         return sk__fail(SK_ENOADDR, "%s %s: the socket is %s", what, g,
                         family == AF_INET ? "IPv4" : "IPv6");
     if (source && !sk_addr_is_ssm(group))
-        return sk__fail(SK_ESSM,
-                        "%s %s: a source is given but the group is outside the SSM range "
-                        "(232.0.0.0/8, ff3x::/32)",
-                        what, g);
+        return sk__fail(
+            SK_ESSM, "%s %s with a source (outside the SSM range 232.0.0.0/8, ff3x::/32)", what, g);
     if (!source && sk_addr_is_ssm(group))
-        return sk__fail(SK_ESSM, "%s %s: a source-specific group needs a source", what, g);
+        return sk__fail(SK_ESSM, "%s %s without a source (a source-specific group)", what, g);
     int idx = sk_iface_index(iface);
     if (idx < 0)
         return idx;
@@ -175,8 +173,7 @@ static int membership(int fd, const sk_addr *group, const char *iface, const sk_
         if ((e == ENODEV || e == ENETUNREACH || e == EADDRNOTAVAIL) && !idx) {
             char names[256];
             capable_ifaces(names, sizeof names);
-            return sk__fail(SK_ENOROUTE, "%s %s: no route for the group; name an interface (%s)",
-                            what, g, names);
+            return sk__fail(SK_ENOROUTE, "%s %s (interfaces with MULTICAST: %s)", what, g, names);
         }
         errno = e;
         return sk__fail_errno("%s %s%s%s", what, g, source ? " source " : "", s);
@@ -320,8 +317,8 @@ int sk_mcast_sender(const char *group_endpoint, const char *iface, int ttl, bool
         if (errno == ENETUNREACH || errno == ENODEV) {
             char names[256];
             capable_ifaces(names, sizeof names);
-            rc = sk__fail(SK_ENOROUTE, "send to %s: no route for the group; name an interface (%s)",
-                          group_endpoint, names);
+            rc = sk__fail(SK_ENOROUTE, "send to %s (interfaces with MULTICAST: %s)", group_endpoint,
+                          names);
         } else {
             rc = sk__fail_errno("connect %s", group_endpoint);
         }

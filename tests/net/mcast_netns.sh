@@ -133,7 +133,7 @@ check $? "two receivers on one host: $a and $b of 200"
 # ---- no route for the group: the bridge namespace has no addresses and no routes ---------------
 msg=$(ip netns exec "$BR" "$SK_BIN" mcast send --count 1 239.77.0.9:5009 2>&1)
 rc=$?
-[ $rc = 1 ] && echo "$msg" | grep -q "no route for the group; name an interface"
+[ $rc = 1 ] && echo "$msg" | grep -q "no route for the multicast group; name an interface"
 check $? "no route: exit $rc, '$msg'"
 
 [ $fails -eq 0 ] && echo "all checks passed" && exit 0
