@@ -16,5 +16,6 @@
 #include "sockkit/proto.h"
 #include "sockkit/server.h"
 #include "sockkit/mcast.h"
+#include "sockkit/loop.h"
 
 #endif

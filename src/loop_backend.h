@@ -1,0 +1,31 @@
+/* The event loop's backends: a small table of functions over private state, as Redis's ae
+ * backends, but chosen at run time so the poll backend is built and tested on Linux too. */
+#ifndef SOCKKIT_LOOP_BACKEND_H
+#define SOCKKIT_LOOP_BACKEND_H
+
+#include <stdint.h>
+
+struct sk_loop;
+
+/* One ready fd, as a backend reports it; gen is what sk__loop_set passed, so the loop can drop
+ * events for a watcher that changed since. */
+struct sk__ready {
+    int fd;
+    int events; /* SK_READABLE | SK_WRITABLE; errors and hang-ups count as both */
+    uint32_t gen;
+};
+
+struct sk__loop_backend {
+    const char *name;
+    void *(*create)(void);
+    void (*destroy)(void *state);
+    /* The fd's events change from old to new (0 = not watched). */
+    int (*set)(void *state, int fd, int old_events, int new_events, uint32_t gen);
+    /* Wait up to timeout_ms; fill out[] (at most max) and return the count, or -errno. */
+    int (*wait)(void *state, int timeout_ms, struct sk__ready *out, int max);
+};
+
+extern const struct sk__loop_backend sk__loop_epoll;
+extern const struct sk__loop_backend sk__loop_poll;
+
+#endif
