@@ -43,6 +43,18 @@ static ssize_t drain(int fd, struct buf *b, bool sock)
     return n;
 }
 
+/* poll with -w as the idle timeout: > 0 ready, 0 idle for too long (said with -v), < 0 interrupted
+ * (poll again). */
+static int wait_io(struct pollfd *p, nfds_t n, const struct nc_opts *o)
+{
+    int r = poll(p, n, o->timeout_ms);
+    if (r < 0 && errno != EINTR)
+        cli_die(EXIT_RUNTIME, "poll: %s", strerror(errno));
+    if (r == 0 && o->verbose)
+        fprintf(stderr, "%s: idle for %d ms, closing\n", cli_prog, o->timeout_ms);
+    return r;
+}
+
 int nc_pump_stream(int fd, const struct nc_opts *o)
 {
     static struct buf up, down;
@@ -70,16 +82,11 @@ int nc_pump_stream(int fd, const struct nc_opts *o)
             [SLOT_NETOUT] = {up.len ? fd : -1, POLLOUT, 0},
             [SLOT_STDOUT] = {down.len ? STDOUT_FILENO : -1, POLLOUT, 0},
         };
-        int n = poll(p, NSLOTS, o->timeout_ms);
-        if (n < 0 && errno == EINTR)
-            continue;
+        int n = wait_io(p, NSLOTS, o);
         if (n < 0)
-            cli_die(EXIT_RUNTIME, "poll: %s", strerror(errno));
-        if (n == 0) {
-            if (o->verbose)
-                fprintf(stderr, "%s: idle for %d ms, closing\n", cli_prog, o->timeout_ms);
+            continue;
+        if (n == 0)
             return EXIT_OK;
-        }
         if (p[SLOT_STDIN].revents) {
             ssize_t k = read(STDIN_FILENO, up.data + up.len, BUFSZ - up.len);
             if (k > 0)
@@ -118,16 +125,11 @@ int nc_pump_dgram(int fd, const struct nc_opts *o)
         /* listen -u holds stdin until someone has written to us: a reply needs an address. */
         if (o->listen && !have_peer)
             p[0].fd = -1;
-        int n = poll(p, 2, o->timeout_ms);
-        if (n < 0 && errno == EINTR)
-            continue;
+        int n = wait_io(p, 2, o);
         if (n < 0)
-            cli_die(EXIT_RUNTIME, "poll: %s", strerror(errno));
-        if (n == 0) {
-            if (o->verbose)
-                fprintf(stderr, "%s: idle for %d ms, closing\n", cli_prog, o->timeout_ms);
+            continue;
+        if (n == 0)
             return EXIT_OK;
-        }
         if (p[1].revents) {
             sk_addr from;
             ssize_t k = sk_recvfrom(fd, buf, sizeof buf, &from, 0);
