@@ -59,13 +59,14 @@ SERVERS="epoll libuv libevent python socat sockkit-thread sockkit-pool"
 field() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); [d:=d[k] for k in sys.argv[2].split('.')]; print(d)" "$1" "$2" 2>/dev/null || echo 0; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : 0)}'; }
 
-declare -A RPS P99
+declare -A RPS P99 STARVED
 for round in $(seq "$ROUNDS"); do
     for c in 1 50 1000; do
         for s in $SERVERS; do
             j=$("$B" bench echo -q --json -c $c -d "$SECS" -w "$WARM" "127.0.0.1:${PORT[$s]}" 2>/dev/null)
             RPS[$s,$c]+="$(field "$j" requests_per_sec) "
             P99[$s,$c]+="$(field "$j" latency_us.p99) "
+            STARVED[$s,$c]+="$(field "$j" starved_connections) "
         done
     done
     for s in $SERVERS; do
@@ -132,6 +133,13 @@ report=$(mktemp)
             fi
         done
         echo "$row |"
+    done
+    for s in $SERVERS; do
+        for c in 50 1000; do
+            # shellcheck disable=SC2086
+            st=$(median ${STARVED[$s,$c]})
+            [ "${st%.*}" != 0 ] && echo "- $s at $c connections: $st connections (median) got no reply during the measurement: its req/s and p99 count only the connections it served."
+        done
     done
     echo
     echo "## Accuracy of the load generator"

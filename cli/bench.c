@@ -38,7 +38,8 @@ struct conn {
     uint64_t sent, recvd;  /* bytes of the stream handed to the kernel / checked on return */
     uint64_t ts[MAX_PIPE]; /* send time of each message in flight, oldest at head */
     int head, inflight;
-    uint64_t queued; /* bytes generated but not yet written */
+    uint64_t queued;   /* bytes generated but not yet written */
+    uint64_t measured; /* requests completed during the measurement */
 };
 
 struct worker {
@@ -48,6 +49,7 @@ struct worker {
     pthread_t thread;
     hist h;
     uint64_t requests, bytes, errors;
+    uint64_t starved; /* connections that got no reply during the measurement */
     char error[256];
     atomic_uint_fast64_t progress; /* requests completed, for the progress line */
 };
@@ -155,6 +157,7 @@ static void on_readable(struct worker *w, struct conn *c)
             c->inflight--;
             if (now >= t_measure && now < t_end) {
                 hist_add(&w->h, lat);
+                c->measured++;
                 w->requests++;
                 w->bytes += (uint64_t)o->size;
                 atomic_fetch_add_explicit(&w->progress, 1, memory_order_relaxed);
@@ -221,9 +224,12 @@ static void *echo_worker(void *arg)
             }
         }
     }
-    for (int i = 0; i < w->n; i++)
+    for (int i = 0; i < w->n; i++) {
+        if (cs[i].fd >= 0 && !cs[i].measured)
+            w->starved++; /* connected (or waiting) but never answered: a server that serves few */
         if (cs[i].fd >= 0)
             close(cs[i].fd);
+    }
     free(cs);
     close(ep);
     return NULL;
@@ -478,7 +484,7 @@ int cmd_bench(int argc, char **argv)
         fprintf(stderr, "\r%60s\r", "");
     hist h;
     hist_init(&h);
-    uint64_t requests = 0, bytes = 0, errors = 0;
+    uint64_t requests = 0, bytes = 0, errors = 0, starved = 0;
     const char *error = NULL;
     for (int i = 0; i < o.threads; i++) {
         pthread_join(w[i].thread, NULL);
@@ -486,6 +492,7 @@ int cmd_bench(int argc, char **argv)
         requests += w[i].requests;
         bytes += w[i].bytes;
         errors += w[i].errors;
+        starved += w[i].starved;
         if (w[i].error[0] && !error)
             error = w[i].error;
     }
@@ -505,13 +512,14 @@ int cmd_bench(int argc, char **argv)
         printf("{\"mode\": \"%s\", \"endpoint\": \"%s\", \"connections\": %d, \"threads\": %d, "
                "\"size\": %d, \"pipeline\": %d, \"duration_s\": %.3f, \"warmup_s\": %.3f, "
                "\"requests\": %llu, \"requests_per_sec\": %.1f, \"bytes\": %llu, "
-               "\"throughput_mbit_s\": %.3f, \"errors\": %llu, \"latency_us\": {\"p50\": %.2f, "
+               "\"throughput_mbit_s\": %.3f, \"errors\": %llu, \"starved_connections\": %llu, "
+               "\"latency_us\": {\"p50\": %.2f, "
                "\"p90\": %.2f, \"p99\": %.2f, \"p999\": %.2f, \"max\": %.2f, \"mean\": %.2f}, "
                "\"cpu_s\": {\"user\": %.3f, \"sys\": %.3f, \"wall\": %.3f}}\n",
                o.mode, o.endpoint, o.conns, o.threads, o.size, o.pipeline, secs,
                o.warmup_ms / 1000.0, (unsigned long long)requests, rps, (unsigned long long)bytes,
-               mbps, (unsigned long long)errors, us[0], us[1], us[2], us[3], us[4], us[5], user,
-               sys, wall);
+               mbps, (unsigned long long)errors, (unsigned long long)starved, us[0], us[1], us[2],
+               us[3], us[4], us[5], user, sys, wall);
     } else if (stream) {
         printf("bench stream %s: %d connection(s), %d-byte %s, %.1f s after %.1f s warm-up\n"
                "throughput: %.3f Gbit/s (%llu bytes), errors %llu\n",
@@ -528,6 +536,10 @@ int cmd_bench(int argc, char **argv)
                o.warmup_ms / 1000.0, connmode ? "connections" : "requests",
                (unsigned long long)requests, rps, mbps, (unsigned long long)errors, us[0], us[1],
                us[2], us[3], us[4], us[5]);
+        if (starved)
+            printf("starved: %llu of %d connections got no reply during the measurement (their "
+                   "requests are not in the numbers above)\n",
+                   (unsigned long long)starved, o.conns);
         if (o.chart)
             hist_chart(&h, stdout, 16);
     }

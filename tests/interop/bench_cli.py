@@ -59,6 +59,7 @@ lat = doc.get("latency_us", {})
 check(rc == 0 and fields <= set(doc) and set(lat) == {"p50", "p90", "p99", "p999", "max", "mean"},
       f"bench echo --json: the documented fields ({err.strip()})")
 check(doc.get("requests", 0) > 0 and doc.get("errors") == 0 and doc.get("connections") == 4
+      and doc.get("starved_connections") == 0
       and 0 < lat.get("p50", 0) <= lat.get("p90", 0) <= lat.get("p99", 0) <= lat.get("max", 0),
       f"bench echo: requests counted, percentiles ordered ({lat})")
 
@@ -77,6 +78,18 @@ try:
 except (ET.ParseError, OSError):
     ok = False
 check(ok, "--svg: a valid SVG with the percentile curve")
+
+# a pool of 2 workers holds 2 long-lived connections: the other 4 are reported as starved
+pool = subprocess.Popen([BIN, "serve", "echo", "127.0.0.1:0", "-v", "--model", "pool", "--workers", "2"],
+                        stderr=subprocess.PIPE)
+pline = pool.stderr.readline().decode()
+pport = pline.split()[-4] if "serving" in pline else "0"
+rc, out, err = run([BIN, "bench", "echo", "-c", "6", "-d", "1", "-w", "0.2", "--json", f"127.0.0.1:{pport}"])
+doc = json.loads(out) if rc == 0 else {}
+check(doc.get("starved_connections") == 4 and doc.get("requests", 0) > 0,
+      f"starved connections are reported: {doc.get('starved_connections')} of 6 against 2 pool workers")
+pool.terminate()
+pool.wait(15)
 
 flip, fep = server(Flip)
 rc, out, err = run([BIN, "bench", "echo", "-c", "1", "-d", "2", "-w", "0", fep])
