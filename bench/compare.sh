@@ -134,6 +134,7 @@ report=$(mktemp)
         done
         echo "$row |"
     done
+    echo
     for s in $SERVERS; do
         for c in 50 1000; do
             # shellcheck disable=SC2086
