@@ -38,6 +38,7 @@ struct sk_server {
     atomic_bool stop;
     atomic_int refs;
     char unix_path[108]; /* a socket file we created, removed at close */
+    int reserve_fd;      /* held open so that at EMFILE one fd can be freed to refuse a client */
     struct counters *c;  /* MAP_SHARED: children of the fork model update it too */
 
     pthread_mutex_t lock;
@@ -293,6 +294,25 @@ static int dispatch(sk_server *s, struct job *j)
 
 /* ---- taking one request off the socket ----------------------------------------------------- */
 
+/* Out of file descriptors, the pending connection cannot be accepted, and the listener stays
+ * readable: a plain retry would spin at 100% CPU. Free the reserved fd, accept the client and
+ * close it at once (it sees its connection end rather than hang in the backlog), take the reserve
+ * back. If even that fails, wait a little before the next try. */
+static void refuse_one(sk_server *s)
+{
+    atomic_fetch_add(&s->c->rejected, 1);
+    if (s->reserve_fd >= 0) {
+        close(s->reserve_fd);
+        int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0)
+            close(fd);
+        s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0)
+            return;
+    }
+    poll(NULL, 0, 50);
+}
+
 static int take_one(sk_server *s)
 {
     struct job j = {0};
@@ -300,6 +320,10 @@ static int take_one(sk_server *s)
         int fd = sk_accept(s->fd, &j.peer, 0);
         if (fd == -ETIMEDOUT || fd == -EAGAIN)
             return 0; /* another acceptor won, or a spurious wakeup */
+        if (fd == -EMFILE || fd == -ENFILE) {
+            refuse_one(s);
+            return 1;
+        }
         if (fd < 0)
             return fd;
         j.fd = fd;
@@ -373,6 +397,7 @@ int sk_server_open(sk_server **out, const sk_server_opts *opts)
     s->o = *opts;
     s->type = opts->type ? opts->type : SOCK_STREAM;
     s->fd = s->wake[0] = s->wake[1] = -1;
+    s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     atomic_init(&s->refs, 1);
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
@@ -425,6 +450,8 @@ fail:
         close(s->wake[0]);
         close(s->wake[1]);
     }
+    if (s->reserve_fd >= 0)
+        close(s->reserve_fd);
     if (!s->c)
         s->c = mmap(NULL, sizeof *s->c, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     unref(s);
@@ -442,7 +469,7 @@ int sk_server_serve_forever(sk_server *srv, int poll_interval_ms)
             reap(srv, false);
         int r = wait_ready(srv, interval);
         if (r == 1)
-            take_one(srv); /* a failing accept (EMFILE...) is retried next round */
+            take_one(srv); /* a failing accept is retried next round; EMFILE is refused above */
         else if (r < 0 && r != -ETIMEDOUT)
             break;
     }
@@ -553,6 +580,8 @@ void sk_server_close(sk_server *srv)
         unlink(srv->unix_path);
     close(srv->wake[0]);
     close(srv->wake[1]);
+    if (srv->reserve_fd >= 0)
+        close(srv->reserve_fd);
     unref(srv);
 }
 

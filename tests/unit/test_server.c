@@ -3,6 +3,7 @@
  * timeout, drain, counters, and forked children reaped. Run under TSan too (label threads). */
 #include "sktest.h"
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 static int echo(sk_request *req)
@@ -381,6 +382,65 @@ static void fork_children_reaped(void **state)
     assert_int_equal(errno, ECHILD); /* no child left, zombie or alive */
 }
 
+/* Out of fds: clients are refused at once (not left hanging), the server does not spin, and it
+ * serves again when fds are back. */
+static void emfile_refuses_without_spinning(void **state)
+{
+    struct rlimit old, low;
+    getrlimit(RLIMIT_NOFILE, &old);
+    sk_server_opts o = {.endpoint = "127.0.0.1:0", .model = SK_MODEL_THREAD, .handle = echo};
+    struct running r;
+    start(&r, &o);
+    low = old;
+    low.rlim_cur = 256;
+    setrlimit(RLIMIT_NOFILE, &low);
+    int fill[256], nfill = 0;
+    while (nfill < 256 && (fill[nfill] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+        nfill++;
+    assert_int_equal(errno, EMFILE);
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
+    int64_t t0 = t_now_ms();
+    pid_t pid = fork();
+    if (pid == 0) { /* the clients: each connection must be ended promptly, not left hanging */
+        for (int i = 0; i < nfill; i++)
+            close(fill[i]);
+        int ended = 0;
+        for (int i = 0; i < 5; i++) {
+            int fd = sk_connect(r.ep, 2000);
+            char b;
+            ssize_t n = fd >= 0 ? sk_recv(fd, &b, 1, 2000) : -1;
+            ended += n == 0 || n == -ECONNRESET;
+            close(fd);
+        }
+        _exit(ended == 5 ? 0 : 1);
+    }
+    int status = -1;
+    waitpid(pid, &status, 0);
+    int64_t el = t_now_ms() - t0;
+    getrusage(RUSAGE_SELF, &ru1);
+    double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec -
+                          ru0.ru_stime.tv_sec) +
+                 (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec -
+                          ru0.ru_stime.tv_usec) /
+                     1e6;
+    for (int i = 0; i < nfill; i++)
+        close(fill[i]);
+    setrlimit(RLIMIT_NOFILE, &old);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    sk_server_stats st;
+    sk_server_stats_get(r.srv, &st);
+    assert_true(st.rejected >= 5);
+    /* not spinning: well under one core's worth of CPU while the clients came and went */
+    if (cpu > 0.5 * (double)el / 1000.0 + 0.1)
+        fail_msg("%.2f s of CPU in %lld ms at EMFILE", cpu, (long long)el);
+    /* fds are back: served again */
+    struct client c = {.ep = r.ep, .type = SOCK_STREAM, .id = 1};
+    stream_client(&c);
+    assert_true(c.ok);
+    stop(&r);
+}
+
 static void bad_options(void **state)
 {
     sk_server *srv;
@@ -422,6 +482,7 @@ int main(void)
         cmocka_unit_test(drain_waits_then_cuts_off),
         cmocka_unit_test(handle_request_and_timeout),
         cmocka_unit_test(fork_children_reaped),
+        cmocka_unit_test(emfile_refuses_without_spinning),
         cmocka_unit_test(bad_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
