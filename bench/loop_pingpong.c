@@ -1,0 +1,49 @@
+/* Event-loop overhead: one byte bounced between the two ends of a socketpair through sk_loop,
+ * N round trips, on each backend. usage: loop_pingpong [N]  (built by hand: see docs/loop.md) */
+#include <sockkit.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static long left;
+
+static void bounce(sk_loop *l, int fd, int events, void *arg)
+{
+    char c;
+    if (read(fd, &c, 1) != 1)
+        return;
+    if (--left <= 0) {
+        sk_loop_stop(l);
+        return;
+    }
+    if (write(fd, &c, 1) != 1)
+        sk_loop_stop(l);
+}
+
+int main(int argc, char **argv)
+{
+    long n = argc > 1 ? atol(argv[1]) : 200000;
+    const int backends[] = {SK_LOOP_EPOLL, SK_LOOP_POLL};
+    for (int b = 0; b < 2; b++) {
+        sk_loop *l;
+        int sv[2];
+        if (sk_loop_new(&l, backends[b]) < 0 || sk_socketpair(SOCK_STREAM, sv) < 0)
+            return fprintf(stderr, "%s\n", sk_errmsg()), 1;
+        sk_loop_watch(l, sv[0], SK_READABLE, bounce, NULL);
+        sk_loop_watch(l, sv[1], SK_READABLE, bounce, NULL);
+        left = 2 * n; /* each round trip is two hops */
+        struct timespec a, z;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        if (write(sv[0], "x", 1) != 1)
+            return 1;
+        sk_loop_run(l);
+        clock_gettime(CLOCK_MONOTONIC, &z);
+        double s = (double)(z.tv_sec - a.tv_sec) + (double)(z.tv_nsec - a.tv_nsec) / 1e9;
+        printf("%-5s %ld round trips in %.2f s: %.0f/s\n", sk_loop_backend_name(l), n, s, n / s);
+        close(sv[0]);
+        close(sv[1]);
+        sk_loop_free(l);
+    }
+    return 0;
+}
