@@ -39,10 +39,37 @@ typedef enum sk_model {
     SK_MODEL_THREAD,        /* a thread per request (ThreadingMixIn) */
     SK_MODEL_FORK,          /* a process per request (ForkingMixIn); children reaped */
     SK_MODEL_POOL,          /* a fixed pool of threads fed by a bounded queue */
-    SK_MODEL_EVENT,         /* reserved: event-driven callbacks (not yet; open gives SK_EARG) */
+    SK_MODEL_EVENT,         /* non-blocking callbacks on N event loops (sk_event_handlers) */
 } sk_model;
 
+/* Event model with several loops: how connections reach them. */
+typedef enum sk_accept_mode {
+    SK_ACCEPT_DEFAULT = 0, /* the better one measured here (docs/server.md): REUSEPORT for IP */
+    SK_ACCEPT_REUSEPORT,   /* each loop its own listener on the same port (SO_REUSEPORT) */
+    SK_ACCEPT_HANDOFF,     /* the first loop accepts and hands connections to the least loaded */
+} sk_accept_mode;
+
 typedef struct sk_server sk_server;
+typedef struct sk_loop sk_loop;
+
+/* Event model: one client connection (streams) or one datagram's sender (datagrams). Owned by the
+ * server; valid from on_open until on_close returns (datagrams: during on_data only). */
+typedef struct sk_conn sk_conn;
+
+/* The event model's callbacks. Each runs on the loop that owns the connection, must not block, and
+ * may call any sk_conn_* function on it (sk_conn_close included). Any may be NULL. */
+typedef struct sk_event_handlers {
+    /* streams: a client was accepted (after verify and max_conns) */
+    void (*on_open)(sk_conn *c);
+    /* streams: bytes arrived, in order; datagrams: one datagram arrived from sk_conn_peer(c) */
+    void (*on_data)(sk_conn *c, const void *data, size_t len);
+    /* the unsent output passed high_water (sk_conn_write returned 1; reading stopped) and has
+     * fallen to low_water: write more (reading resumed) */
+    void (*on_writable)(sk_conn *c);
+    /* the connection is gone; reason: 0 the peer closed or sk_conn_close, -ETIMEDOUT idle,
+     * -ECONNRESET etc. Its output is flushed unless reason < 0. c is freed after this returns. */
+    void (*on_close)(sk_conn *c, int reason);
+} sk_event_handlers;
 
 /* One request: a connection (streams) or a datagram. Valid during the handler call. */
 typedef struct sk_request {
@@ -71,7 +98,7 @@ typedef struct sk_server_opts {
     const char *endpoint; /* "127.0.0.1:7007", ":7007", "unix:/run/x.sock", "unix:@x" */
     int type;             /* SOCK_STREAM (0, default) or SOCK_DGRAM */
     sk_model model;
-    int workers;         /* pool: threads (0 = 4) */
+    int workers;         /* pool: threads (0 = 4); event: loops, one thread each (0 = cores) */
     int queue_size;      /* pool: queued requests before the acceptor waits (0 = 64) */
     int max_children;    /* fork: live children before the server waits for one (0 = 40) */
     int max_conns;       /* concurrent requests; more are closed at once and counted (0 = none) */
@@ -82,7 +109,13 @@ typedef struct sk_server_opts {
     bool dualstack;      /* any-address endpoint: one [::] socket that takes IPv4 too */
     bool daemon_threads; /* thread model: do not wait for handler threads at close */
     bool no_block_on_close; /* thread/fork: sk_server_close does not wait for handlers */
-    sk_handler_fn handle;
+    sk_handler_fn handle;                /* every model but event */
+    const sk_event_handlers *events;     /* the event model (instead of handle) */
+    size_t high_water;                   /* event: stop reading a peer with this much unsent
+                                            output (0 = 256 KiB) */
+    size_t low_water;                    /* event: resume reading at or under this (0 = 1/4 of
+                                            high_water) */
+    sk_accept_mode accept_mode;          /* event with workers > 1 */
     sk_verify_fn verify;
     sk_error_fn on_error;
     sk_timeout_fn on_timeout;
@@ -129,6 +162,29 @@ int sk_server_fd(const sk_server *srv);
 /* The bound address (the real port after ":0"). */
 int sk_server_addr(const sk_server *srv, sk_addr *out);
 void sk_server_stats_get(const sk_server *srv, sk_server_stats *out);
+
+/* ---- the event model ------------------------------------------------------------------------ */
+
+/* Queue bytes for the peer: written at once as far as the socket takes them, the rest kept in the
+ * connection's output buffer and sent as the socket drains (never dropped). Returns 0, 1 if the
+ * unsent output now passes high_water (stop producing until on_writable; reading has stopped), or
+ * a negative code (the connection failed, or SK_ECLOSED: it is closing). Datagrams: one
+ * datagram to the sender, not buffered (-EAGAIN if the socket's buffer is full). */
+int sk_conn_write(sk_conn *c, const void *buf, size_t len);
+/* Close once the output is flushed; nothing more is read. Safe inside any callback. */
+void sk_conn_close(sk_conn *c);
+/* Unsent bytes in the output buffer. */
+size_t sk_conn_pending(const sk_conn *c);
+int sk_conn_fd(const sk_conn *c);
+int sk_conn_type(const sk_conn *c); /* SOCK_STREAM or SOCK_DGRAM */
+const sk_addr *sk_conn_peer(const sk_conn *c);
+sk_server *sk_conn_server(const sk_conn *c);
+/* The loop the connection lives on: for timers and posts of the handler's own. */
+sk_loop *sk_conn_loop(const sk_conn *c);
+void *sk_conn_user(const sk_conn *c); /* sk_server_opts.user */
+/* Per-connection state of the handler's (NULL at on_open). */
+void *sk_conn_data(const sk_conn *c);
+void sk_conn_set_data(sk_conn *c, void *data);
 
 /* Request I/O that honours the idle timeout and feeds the byte counters. Streams read through
  * req->reader. */
