@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark, loopback only, bounded in time (about 4 minutes at the defaults).
+# Side-by-side benchmark, loopback only, bounded in time: about 5 minutes at the defaults (3 rounds
+# of 2 s; each measurement is 2.5 s, 9 servers x 4 measurements x 3 rounds, then about 20 s of side
+# measurements), about 6.5 minutes with COMPARE_ALL=1.
 # Servers: a minimal epoll echo (the practical limit), libuv and libevent echo servers, Python's
-# ThreadingTCPServer, socat, and sockkit serve echo (thread and pool models). Each is measured with
-# `sockkit bench echo` (64-byte ping-pong) at 1, 50 and 1000 connections and with `bench connect`,
-# interleaved A B C ... A B C ... for ROUNDS rounds; the table shows medians and ratios to epoll.
+# ThreadingTCPServer, and sockkit serve echo in the thread model and in the event model: its
+# defaults (sockkit-event), --accept reuseport, --accept handoff, and --workers 1.
+# COMPARE_ALL=1 adds socat and sockkit's pool model. Each is measured with `sockkit bench echo`
+# (64-byte ping-pong) at 1, 50 and 1000 connections and with `bench connect`, interleaved
+# A B C ... A B C ... for ROUNDS rounds; the table shows medians, p99 latencies and ratios to epoll,
+# and a second table sockkit-event's ratios to epoll, libuv and libevent.
 # Then: iperf3 beside `sockkit bench stream` against `sockkit serve sink`; sockperf's ping-pong
 # latency beside `bench echo` at one connection; and whether the load generator is the bottleneck.
-# Writes docs/performance.md. Usage: bench/compare.sh [ROUNDS] [SECONDS]
+# Writes docs/performance.md. Usage: [COMPARE_ALL=1] bench/compare.sh [ROUNDS] [SECONDS]
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROUNDS=${1:-3}
 SECS=${2:-2}
 WARM=0.5
@@ -22,42 +27,27 @@ cc -O2 -D_GNU_SOURCE -Wall -Werror -o "$out/epoll_echo" bench/peers/epoll_echo.c
 cc -O2 -Wall -o "$out/uv_echo" bench/peers/uv_echo.c -luv || exit 1
 cc -O2 -Wall -o "$out/event_echo" bench/peers/event_echo.c -levent || exit 1
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
+. bench/lib.sh
 trap cleanup EXIT
-
-# start NAME CMD...: run a server that prints "port N" (or sockkit's -v line) and remember its port
-declare -A PORT
-start() {
-    local name=$1; shift
-    "$@" >"$out/$name.out" 2>"$out/$name.err" &
-    pids+=($!)
-    for _ in $(seq 100); do
-        local p
-        p=$(grep -ho 'port [0-9]*\|on 127.0.0.1 [0-9]*' "$out/$name.out" "$out/$name.err" 2>/dev/null | grep -o '[0-9]*$' | head -1)
-        if [ -n "$p" ]; then PORT[$name]=$p; return; fi
-        sleep 0.05
-    done
-    echo "compare.sh: $name did not start" >&2
-    exit 1
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start epoll "$out/epoll_echo" 0
 start libuv "$out/uv_echo" 0
 start libevent "$out/event_echo" 0
 start python python3 bench/peers/py_echo.py 0
-p=$(free_port); PORT[socat]=$p
-socat TCP-LISTEN:"$p",bind=127.0.0.1,reuseaddr,fork,backlog=4096 PIPE >/dev/null 2>&1 &
-pids+=($!)
 start sockkit-thread "$B" serve -v echo 127.0.0.1:0 --model thread
-start sockkit-pool "$B" serve -v echo 127.0.0.1:0 --model pool --workers 4
+start sockkit-event "$B" serve -v echo 127.0.0.1:0
+start sockkit-event-reuseport "$B" serve -v echo 127.0.0.1:0 --accept reuseport
+start sockkit-event-handoff "$B" serve -v echo 127.0.0.1:0 --accept handoff
+start sockkit-event-1 "$B" serve -v echo 127.0.0.1:0 --workers 1
+SERVERS="epoll libuv libevent python sockkit-thread sockkit-event sockkit-event-reuseport sockkit-event-handoff sockkit-event-1"
+if [ -n "${COMPARE_ALL:-}" ]; then
+    p=$(free_port); PORT[socat]=$p
+    socat TCP-LISTEN:"$p",bind=127.0.0.1,reuseaddr,fork,backlog=4096 PIPE >/dev/null 2>&1 &
+    pids+=($!)
+    start sockkit-pool "$B" serve -v echo 127.0.0.1:0 --model pool --workers 4
+    SERVERS="$SERVERS socat sockkit-pool"
+fi
 sleep 0.5
-SERVERS="epoll libuv libevent python socat sockkit-thread sockkit-pool"
-
-# field JSON KEY (dotted)
-field() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); [d:=d[k] for k in sys.argv[2].split('.')]; print(d)" "$1" "$2" 2>/dev/null || echo 0; }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : 0)}'; }
 
 declare -A RPS P99 STARVED
 for round in $(seq "$ROUNDS"); do
@@ -72,25 +62,29 @@ for round in $(seq "$ROUNDS"); do
     for s in $SERVERS; do
         j=$("$B" bench connect -q --json -c 4 -d "$SECS" -w "$WARM" "127.0.0.1:${PORT[$s]}" 2>/dev/null)
         RPS[$s,conn]+="$(field "$j" requests_per_sec) "
+        P99[$s,conn]+="$(field "$j" latency_us.p99) "
     done
     echo "round $round of $ROUNDS done" >&2
 done
 
-# the side measurements
+# the side measurements, one second longer than a cell, in whole seconds (iperf3 and sockperf
+# take no fractions)
+SIDE=$(python3 -c "import math; print(math.ceil($SECS) + 1)")
 p=$(free_port)
 iperf3 -s -1 -p "$p" >/dev/null 2>&1 &
+pids+=($!)
 sleep 0.3
-IPERF=$(iperf3 -c 127.0.0.1 -p "$p" -t "$((SECS + 1))" -O 1 -J 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9)' 2>/dev/null || echo 0)
+IPERF=$(iperf3 -c 127.0.0.1 -p "$p" -t "$SIDE" -O 1 -J 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9)' 2>/dev/null || echo 0)
 start sink "$B" serve -v sink 127.0.0.1:0
-j=$("$B" bench stream -q --json -d "$((SECS + 1))" -w 1 "127.0.0.1:${PORT[sink]}" 2>/dev/null)
+j=$("$B" bench stream -q --json -d "$SIDE" -w 1 "127.0.0.1:${PORT[sink]}" 2>/dev/null)
 STREAM=$(python3 -c "print($(field "$j" throughput_mbit_s)/1000)")
 
 p=$(free_port)
 sockperf sr --tcp -i 127.0.0.1 -p "$p" >/dev/null 2>&1 &
 pids+=($!)
 sleep 0.5
-SOCKPERF_P50=$(sockperf pp --tcp -i 127.0.0.1 -p "$p" -m 64 -t "$((SECS + 1))" 2>&1 | sed -n 's/.*percentile 50.000 = *\([0-9.]*\).*/\1/p' | head -1)
-j=$("$B" bench echo -q --json -c 1 -d "$((SECS + 1))" -w "$WARM" "127.0.0.1:${PORT[epoll]}" 2>/dev/null)
+SOCKPERF_P50=$(sockperf pp --tcp -i 127.0.0.1 -p "$p" -m 64 -t "$SIDE" 2>&1 | sed -n 's/.*percentile 50.000 = *\([0-9.]*\).*/\1/p' | head -1)
+j=$("$B" bench echo -q --json -c 1 -d "$SIDE" -w "$WARM" "127.0.0.1:${PORT[epoll]}" 2>/dev/null)
 BENCH_P50=$(field "$j" latency_us.p50)
 
 # generator bottleneck check: two bench processes at once against epoll, 50 connections each
@@ -102,6 +96,9 @@ wait $a
 ONE=$(field "$j1" requests_per_sec)
 TWO=$(python3 -c "import json; print(sum(json.load(open(f))['requests_per_sec'] for f in ('$out/two-a.json','$out/two-b.json')))")
 CPU=$(python3 -c "import json,sys; d=json.loads(sys.argv[1])['cpu_s']; print(round(100*(d['user']+d['sys'])/d['wall']))" "$j1")
+
+# ratio A B: A/B as "0.87x", "-" when B is 0
+ratio() { python3 -c "import sys; a,b=map(float,sys.argv[1:]); print(f'{a/b:.2f}x' if b else '-')" "$1" "$2"; }
 
 # ---- the report --------------------------------------------------------------------------------
 report=$(mktemp)
@@ -116,8 +113,8 @@ report=$(mktemp)
     echo
     echo "## Echo, 64-byte ping-pong (\`sockkit bench echo -c N\`) and connection rate (\`bench connect -c 4\`)"
     echo
-    echo "| server | req/s @1 | ratio | p99 µs | req/s @50 | ratio | p99 µs | req/s @1000 | ratio | p99 µs | conn/s | ratio |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| server | req/s @1 | ratio | p99 µs | req/s @50 | ratio | p99 µs | req/s @1000 | ratio | p99 µs | conn/s | ratio | p99 µs |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     for s in $SERVERS; do
         row="| $s"
         for c in 1 50 1000 conn; do
@@ -125,14 +122,29 @@ report=$(mktemp)
             m=$(median ${RPS[$s,$c]})
             # shellcheck disable=SC2086
             base=$(median ${RPS[epoll,$c]})
-            ratio=$(python3 -c "print(f'{$m/$base:.2f}x' if $base else '-')")
-            row+=" | $(printf '%.0f' "$m") | $ratio"
-            if [ $c != conn ]; then
-                # shellcheck disable=SC2086
-                row+=" | $(printf '%.0f' "$(median ${P99[$s,$c]})")"
-            fi
+            # shellcheck disable=SC2086
+            row+=" | $(printf '%.0f' "$m") | $(ratio "$m" "$base") | $(printf '%.0f' "$(median ${P99[$s,$c]})")"
         done
         echo "$row |"
+    done
+    echo
+    echo "sockkit-event (the default settings) as a fraction of each event-loop server, req/s (conn/s):"
+    echo
+    echo "| against | @1 | @50 | @1000 | conn/s |"
+    echo "|---|---|---|---|---|"
+    for s in epoll libuv libevent; do
+        row="| $s"
+        for c in 1 50 1000 conn; do
+            # shellcheck disable=SC2086
+            row+=" | $(ratio "$(median ${RPS[sockkit-event,$c]})" "$(median ${RPS[$s,$c]})")"
+        done
+        echo "$row |"
+    done
+    echo
+    echo "The sockkit servers, as each described itself (\`serve -v\`):"
+    echo
+    for s in $SERVERS; do
+        case $s in sockkit-*) echo "- $s: $(sed -n 's/.*serving echo on [^(]*(\(.*\))$/\1/p' "$out/$s.err" | head -1)" ;; esac
     done
     echo
     for s in $SERVERS; do
@@ -160,6 +172,7 @@ report=$(mktemp)
     echo '```sh'
     echo "make bench        # = scripts/deps.sh bench && bench/compare.sh"
     echo "bench/compare.sh 5 3   # 5 rounds of 3 s"
+    echo "COMPARE_ALL=1 bench/compare.sh   # socat and sockkit's pool model too"
     echo '```'
 } >"$report"
 mkdir -p docs

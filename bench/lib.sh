@@ -1,0 +1,45 @@
+# Shared by the bench scripts (source it from the repository root after setting $out, the folder
+# for server logs): start servers that print their port, stop them by PID, small helpers.
+# shellcheck shell=bash disable=SC2034,SC2154
+
+pids=()
+declare -A PORT PID
+
+# kill every server this script started (by PID), then reap them
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
+
+# start NAME CMD...: run a server that prints "port N" (or sockkit's -v line "on 127.0.0.1 N"),
+# remember its port in PORT[NAME] and its PID in PID[NAME]; 5 s to show the port, else exit 1
+start() {
+    local name=$1; shift
+    "$@" >"$out/$name.out" 2>"$out/$name.err" &
+    pids+=($!)
+    PID[$name]=$!
+    for _ in $(seq 100); do
+        local p
+        p=$(grep -ho 'port [0-9]*\|on 127.0.0.1 [0-9]*' "$out/$name.out" "$out/$name.err" 2>/dev/null | grep -o '[0-9]*$' | head -1)
+        if [ -n "$p" ]; then PORT[$name]=$p; return; fi
+        sleep 0.05
+    done
+    echo "${0##*/}: $name did not start:" >&2
+    cat "$out/$name.err" >&2
+    exit 1
+}
+
+# stop NAME: SIGTERM (sockkit drains and exits 0), KILL if it is still there after 6 s
+stop() {
+    local p=${PID[$1]}
+    kill -TERM "$p" 2>/dev/null
+    for _ in $(seq 60); do
+        kill -0 "$p" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# field JSON KEY (dotted)
+field() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); [d:=d[k] for k in sys.argv[2].split('.')]; print(d)" "$1" "$2" 2>/dev/null || echo 0; }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : 0)}'; }
