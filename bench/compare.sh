@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark, loopback only, bounded in time: about 5 minutes at the defaults (3 rounds
+# Side-by-side benchmark, loopback only, bounded in time: about 5.5 minutes at the defaults (3 rounds
 # of 2 s; each measurement is 2.5 s, 9 servers x 4 measurements x 3 rounds, then about 20 s of side
 # measurements), about 6.5 minutes with COMPARE_ALL=1.
 # Servers: a minimal epoll echo (the practical limit), libuv and libevent echo servers, Python's
@@ -33,7 +33,7 @@ trap cleanup EXIT
 start epoll "$out/epoll_echo" 0
 start libuv "$out/uv_echo" 0
 start libevent "$out/event_echo" 0
-start python python3 bench/peers/py_echo.py 0
+start python "$PY" bench/peers/py_echo.py 0
 start sockkit-thread "$B" serve -v echo 127.0.0.1:0 --model thread
 start sockkit-event "$B" serve -v echo 127.0.0.1:0
 start sockkit-event-reuseport "$B" serve -v echo 127.0.0.1:0 --accept reuseport
@@ -49,35 +49,35 @@ if [ -n "${COMPARE_ALL:-}" ]; then
 fi
 sleep 0.5
 
+LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
 declare -A RPS P99 STARVED
 for round in $(seq "$ROUNDS"); do
     for c in 1 50 1000; do
         for s in $SERVERS; do
             j=$("$B" bench echo -q --json -c $c -d "$SECS" -w "$WARM" "127.0.0.1:${PORT[$s]}" 2>/dev/null)
-            RPS[$s,$c]+="$(field "$j" requests_per_sec) "
-            P99[$s,$c]+="$(field "$j" latency_us.p99) "
-            STARVED[$s,$c]+="$(field "$j" starved_connections) "
+            read -r rps p99 starved <<<"$(fields "$j" requests_per_sec latency_us.p99 starved_connections)"
+            RPS[$s,$c]+="$rps " P99[$s,$c]+="$p99 " STARVED[$s,$c]+="$starved "
         done
     done
     for s in $SERVERS; do
         j=$("$B" bench connect -q --json -c 4 -d "$SECS" -w "$WARM" "127.0.0.1:${PORT[$s]}" 2>/dev/null)
-        RPS[$s,conn]+="$(field "$j" requests_per_sec) "
-        P99[$s,conn]+="$(field "$j" latency_us.p99) "
+        read -r rps p99 <<<"$(fields "$j" requests_per_sec latency_us.p99)"
+        RPS[$s,conn]+="$rps " P99[$s,conn]+="$p99 "
     done
-    echo "round $round of $ROUNDS done" >&2
+    echo "round $round of $ROUNDS done at ${SECONDS} s" >&2
 done
 
 # the side measurements, one second longer than a cell, in whole seconds (iperf3 and sockperf
 # take no fractions)
-SIDE=$(python3 -c "import math; print(math.ceil($SECS) + 1)")
+SIDE=$("$PY" -c "import math; print(math.ceil($SECS) + 1)")
 p=$(free_port)
 iperf3 -s -1 -p "$p" >/dev/null 2>&1 &
 pids+=($!)
 sleep 0.3
-IPERF=$(iperf3 -c 127.0.0.1 -p "$p" -t "$SIDE" -O 1 -J 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9)' 2>/dev/null || echo 0)
+IPERF=$(iperf3 -c 127.0.0.1 -p "$p" -t "$SIDE" -O 1 -J 2>/dev/null | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9)' 2>/dev/null || echo 0)
 start sink "$B" serve -v sink 127.0.0.1:0
 j=$("$B" bench stream -q --json -d "$SIDE" -w 1 "127.0.0.1:${PORT[sink]}" 2>/dev/null)
-STREAM=$(python3 -c "print($(field "$j" throughput_mbit_s)/1000)")
+STREAM=$("$PY" -c "print($(field "$j" throughput_mbit_s)/1000)")
 
 p=$(free_port)
 sockperf sr --tcp -i 127.0.0.1 -p "$p" >/dev/null 2>&1 &
@@ -94,11 +94,14 @@ a=$!
 "$B" bench echo -q --json -c 50 -d "$SECS" -w "$WARM" "127.0.0.1:${PORT[epoll]}" >"$out/two-b.json" 2>/dev/null
 wait $a
 ONE=$(field "$j1" requests_per_sec)
-TWO=$(python3 -c "import json; print(sum(json.load(open(f))['requests_per_sec'] for f in ('$out/two-a.json','$out/two-b.json')))")
-CPU=$(python3 -c "import json,sys; d=json.loads(sys.argv[1])['cpu_s']; print(round(100*(d['user']+d['sys'])/d['wall']))" "$j1")
+TWO=$("$PY" -c "import json; print(sum(json.load(open(f))['requests_per_sec'] for f in ('$out/two-a.json','$out/two-b.json')))")
+CPU=$("$PY" -c "import json,sys; d=json.loads(sys.argv[1])['cpu_s']; print(round(100*(d['user']+d['sys'])/d['wall']))" "$j1")
 
 # ratio A B: A/B as "0.87x", "-" when B is 0
-ratio() { python3 -c "import sys; a,b=map(float,sys.argv[1:]); print(f'{a/b:.2f}x' if b else '-')" "$1" "$2"; }
+ratio() { "$PY" -c "import sys; a,b=map(float,sys.argv[1:]); print(f'{a/b:.2f}x' if b else '-')" "$1" "$2"; }
+
+LOAD_END=$(cut -d' ' -f1 /proc/loadavg)
+echo "side measurements done at ${SECONDS} s" >&2
 
 # ---- the report --------------------------------------------------------------------------------
 report=$(mktemp)
@@ -109,7 +112,9 @@ report=$(mktemp)
     echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//') ,"
     echo "kernel $(uname -r) ($(uname -v | cut -c1-40)). Loopback only. Every cell is the median of"
     echo "$ROUNDS interleaved rounds (server A, B, C, ... then again), ${SECS} s each after ${WARM} s warm-up."
-    echo "The load generator shares the 2 cores with the server: compare within one run, as ratios."
+    echo "The load generator shares the $(nproc) cores with the server: compare within one run, as ratios."
+    echo "Load average (1 min) when the rounds began: $LOAD_START; when the side measurements ended:"
+    echo "$LOAD_END (this run's own load is about 1-2; more means something else was running too)."
     echo
     echo "## Echo, 64-byte ping-pong (\`sockkit bench echo -c N\`) and connection rate (\`bench connect -c 4\`)"
     echo
@@ -158,13 +163,13 @@ report=$(mktemp)
     echo "## Accuracy of the load generator"
     echo
     echo "- Bulk throughput, one stream: iperf3 **$(printf '%.2f' "$IPERF") Gbit/s**; \`sockkit bench stream\` into"
-    echo "  \`sockkit serve sink\` **$(printf '%.2f' "$STREAM") Gbit/s** ($(python3 -c "print(f'{$STREAM/$IPERF:.2f}x' if $IPERF else '-')") of iperf3)."
+    echo "  \`sockkit serve sink\` **$(printf '%.2f' "$STREAM") Gbit/s** ($("$PY" -c "print(f'{$STREAM/$IPERF:.2f}x' if $IPERF else '-')") of iperf3)."
     echo "- Round-trip latency at one connection: sockperf ping-pong (its own server, \`sockperf pp --tcp -m 64\`)"
-    echo "  p50 one-way ${SOCKPERF_P50:-?} µs, so **$(python3 -c "print(f'{2*${SOCKPERF_P50:-0}:.1f}')") µs** round trip; \`sockkit bench echo -c 1\`"
-    echo "  against epoll_echo p50 **$(printf '%.1f' "$BENCH_P50") µs** ($(python3 -c "s=2*${SOCKPERF_P50:-0}; print(f'{$BENCH_P50/s:.2f}x' if s else '-')") of sockperf's)."
+    echo "  p50 one-way ${SOCKPERF_P50:-?} µs, so **$("$PY" -c "print(f'{2*${SOCKPERF_P50:-0}:.1f}')") µs** round trip; \`sockkit bench echo -c 1\`"
+    echo "  against epoll_echo p50 **$(printf '%.1f' "$BENCH_P50") µs** ($("$PY" -c "s=2*${SOCKPERF_P50:-0}; print(f'{$BENCH_P50/s:.2f}x' if s else '-')") of sockperf's)."
     echo "- Is the generator the bottleneck? One bench process at 50 connections against epoll_echo:"
     echo "  $(printf '%.0f' "$ONE") req/s using ${CPU}% of a core; two at once: $(printf '%.0f' "$TWO") req/s together"
-    echo "  ($(python3 -c "print(f'{$TWO/$ONE:.2f}x' if $ONE else '-')") of one). On 2 cores the server and the generator split the machine; a sum"
+    echo "  ($("$PY" -c "print(f'{$TWO/$ONE:.2f}x' if $ONE else '-')") of one). On 2 cores the server and the generator split the machine; a sum"
     echo "  near 1x means the server side, not the generator, sets the pace."
     echo
     echo "## Reproduce"

@@ -105,9 +105,9 @@ start sockkit "$B" serve -v ${SOCKKIT_ARGS:-} echo 127.0.0.1:0
 measure sockkit
 stop sockkit
 
-mib=$(python3 -c "print($BYTES / 1048576)")
-per() { python3 -c "import sys; v=sys.argv[1]; print(f'{int(v)/$mib:.1f}' if v.isdigit() else '-')" "$1"; }
-ratio() { python3 -c "import sys; a,b=sys.argv[1:]; print(f'{int(a)/int(b):.2f}x' if a.isdigit() and b.isdigit() and int(b) else '-')" "$1" "$2"; }
+mib=$("$PY" -c "print($BYTES / 1048576)")
+per() { "$PY" -c "import sys; v=sys.argv[1]; print(f'{int(v)/$mib:.1f}' if v.isdigit() else '-')" "$1"; }
+ratio() { "$PY" -c "import sys; a,b=sys.argv[1:]; print(f'{int(a)/int(b):.2f}x' if a.isdigit() and b.isdigit() and int(b) else '-')" "$1" "$2"; }
 
 echo
 echo "Bulk echo of $BYTES bytes ($mib MiB) over one connection; the server's system calls"
@@ -119,7 +119,7 @@ for s in epoll sockkit; do
         "${PERF[$s]}" "$(per "${PERF[$s]}")" "${STRACE[$s]}" "$(per "${STRACE[$s]}")"
 done
 printf '%-9s %8s %8s | %10s %8s | %10s %8s\n' "ratio" \
-    "$(python3 -c "print(f'{${WALL[sockkit]}/${WALL[epoll]}:.2f}x')")" "" \
+    "$("$PY" -c "print(f'{${WALL[sockkit]}/${WALL[epoll]}:.2f}x')")" "" \
     "$(ratio "${PERF[sockkit]}" "${PERF[epoll]}")" "" "$(ratio "${STRACE[sockkit]}" "${STRACE[epoll]}")" ""
 echo
 for s in epoll sockkit; do echo "most frequent ($s, strace): ${TOP[$s]}"; done
