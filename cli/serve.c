@@ -1,6 +1,8 @@
 /* sockkit serve: the classic small services on sk_server — echo (RFC 862), discard (RFC 863),
  * chargen (RFC 864), daytime (RFC 867), time (RFC 868) — plus sink and source for throughput
- * tests. Ctrl-C or SIGTERM drains the server and prints its counters. */
+ * tests. Each service exists twice: as a blocking handler (iterative, thread, fork and pool
+ * models) and as event callbacks (the event model, the default). Ctrl-C or SIGTERM drains the
+ * server and prints its counters. */
 #include "cli.h"
 
 #include <errno.h>
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CHUNK 65536
 
@@ -73,23 +76,19 @@ static int chargen(sk_request *req)
     }
 }
 
+static size_t daytime_text(char *buf, size_t cap);
+static void time_bytes(unsigned char b[4]);
+
 static int daytime(sk_request *req)
 {
     char buf[128];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    /* RFC 867 leaves the format free; this is its suggested "Weekday, Month Day, Year Time-Zone" */
-    size_t n = strftime(buf, sizeof buf, "%A, %B %d, %Y %H:%M:%S-UTC\r\n", &tm);
-    return sk_request_send(req, buf, n);
+    return sk_request_send(req, buf, daytime_text(buf, sizeof buf));
 }
 
 static int time_service(sk_request *req)
 {
-    /* RFC 868: seconds since 1900-01-01 00:00 UTC, 32 bits, big-endian */
-    uint32_t t = (uint32_t)((uint64_t)time(NULL) + 2208988800u);
-    unsigned char b[4] = {(unsigned char)(t >> 24), (unsigned char)(t >> 16),
-                          (unsigned char)(t >> 8), (unsigned char)t};
+    unsigned char b[4];
+    time_bytes(b);
     return sk_request_send(req, b, 4);
 }
 
@@ -106,19 +105,145 @@ static int source(sk_request *req)
     }
 }
 
+/* ---- the same services as event callbacks -----------------------------------------------------
+ */
+
+static void ev_echo(sk_conn *c, const void *data, size_t len)
+{
+    sk_conn_write(c, data, len); /* past high-water the server stops reading this client */
+}
+
+/* chargen: write until the output buffer is full; on_writable calls again when it has drained.
+ * The line counter lives in the connection's data pointer. */
+static void ev_chargen_more(sk_conn *c)
+{
+    char buf[74 * 64];
+    unsigned line = (unsigned)(uintptr_t)sk_conn_data(c);
+    int rc;
+    do {
+        chargen_fill(buf, sizeof buf, &line);
+        rc = sk_conn_write(c, buf, sizeof buf);
+    } while (rc == 0);
+    if (rc == 1)
+        sk_conn_set_data(c, (void *)(uintptr_t)line);
+}
+
+static void ev_chargen_dgram(sk_conn *c, const void *data, size_t len)
+{
+    (void)data;
+    (void)len;
+    char buf[512];
+    unsigned line = 0;
+    size_t n = (size_t)(rand() % 513);
+    chargen_fill(buf, n, &line);
+    sk_conn_write(c, buf, n);
+}
+
+static void ev_source_more(sk_conn *c)
+{
+    static char buf[CHUNK];
+    memset(buf, 'x', sizeof buf);
+    while (sk_conn_write(c, buf, sizeof buf) == 0)
+        ;
+}
+
+static void ev_source_dgram(sk_conn *c, const void *data, size_t len)
+{
+    (void)data;
+    (void)len;
+    static char buf[1024];
+    memset(buf, 'x', sizeof buf);
+    sk_conn_write(c, buf, sizeof buf);
+}
+
+/* daytime and time answer at once and close (streams), or answer each datagram. */
+static size_t daytime_text(char *buf, size_t cap)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    /* RFC 867 leaves the format free; this is its suggested "Weekday, Month Day, Year Time-Zone" */
+    return strftime(buf, cap, "%A, %B %d, %Y %H:%M:%S-UTC\r\n", &tm);
+}
+
+static void time_bytes(unsigned char b[4])
+{
+    /* RFC 868: seconds since 1900-01-01 00:00 UTC, 32 bits, big-endian */
+    uint32_t t = (uint32_t)((uint64_t)time(NULL) + 2208988800u);
+    b[0] = (unsigned char)(t >> 24);
+    b[1] = (unsigned char)(t >> 16);
+    b[2] = (unsigned char)(t >> 8);
+    b[3] = (unsigned char)t;
+}
+
+static void ev_daytime(sk_conn *c)
+{
+    char buf[128];
+    sk_conn_write(c, buf, daytime_text(buf, sizeof buf));
+    sk_conn_close(c);
+}
+
+static void ev_daytime_dgram(sk_conn *c, const void *data, size_t len)
+{
+    (void)data;
+    (void)len;
+    ev_daytime(c); /* closing a datagram request does nothing */
+}
+
+static void ev_time(sk_conn *c)
+{
+    unsigned char b[4];
+    time_bytes(b);
+    sk_conn_write(c, b, 4);
+    sk_conn_close(c);
+}
+
+static void ev_time_dgram(sk_conn *c, const void *data, size_t len)
+{
+    (void)data;
+    (void)len;
+    ev_time(c);
+}
+
 static const struct service {
     const char *name;
     sk_handler_fn fn;
+    sk_event_handlers ev, ev_dgram; /* the event model over streams, over datagrams */
     int port; /* default, unprivileged: 7000 + the RFC port where there is one */
     const char *what;
 } services[] = {
-    {"echo", echo, 7007, "RFC 862: sends back what it receives"},
-    {"discard", discard, 7009, "RFC 863: reads and throws away"},
-    {"chargen", chargen, 7019, "RFC 864: sends a character pattern until the client leaves"},
-    {"daytime", daytime, 7013, "RFC 867: one line with the date and time"},
-    {"time", time_service, 7037, "RFC 868: 4 bytes, seconds since 1900, big-endian"},
-    {"sink", discard, 7010, "reads as fast as it can (throughput tests)"},
-    {"source", source, 7011, "writes as fast as it can until the client leaves"},
+    {"echo",
+     echo,
+     {.on_data = ev_echo},
+     {.on_data = ev_echo},
+     7007,
+     "RFC 862: sends back what it receives"},
+    {"discard", discard, {0}, {0}, 7009, "RFC 863: reads and throws away"},
+    {"chargen",
+     chargen,
+     {.on_open = ev_chargen_more, .on_writable = ev_chargen_more},
+     {.on_data = ev_chargen_dgram},
+     7019,
+     "RFC 864: sends a character pattern until the client leaves"},
+    {"daytime",
+     daytime,
+     {.on_open = ev_daytime},
+     {.on_data = ev_daytime_dgram},
+     7013,
+     "RFC 867: one line with the date and time"},
+    {"time",
+     time_service,
+     {.on_open = ev_time},
+     {.on_data = ev_time_dgram},
+     7037,
+     "RFC 868: 4 bytes, seconds since 1900, big-endian"},
+    {"sink", discard, {0}, {0}, 7010, "reads as fast as it can (throughput tests)"},
+    {"source",
+     source,
+     {.on_open = ev_source_more, .on_writable = ev_source_more},
+     {.on_data = ev_source_dgram},
+     7011,
+     "writes as fast as it can until the client leaves"},
 };
 
 static sk_server *running;
@@ -137,8 +262,13 @@ static void usage(FILE *out)
         fprintf(out, "  %-8s %s (default 127.0.0.1:%d)\n", services[i].name, services[i].what,
                 services[i].port);
     fprintf(out, "\noptions:\n"
-                 "  --model M         iterative | thread | fork | pool (default thread)\n"
-                 "  --workers N       pool threads (default 4)\n"
+                 "  --model M         event | iterative | thread | fork | pool (default event)\n"
+                 "  --workers N       event: loops, a thread each (default: cores);\n"
+                 "                    pool: threads (default 4)\n"
+                 "  --accept MODE     event, several loops: reuseport (each loop its own\n"
+                 "                    listener) or handoff (one accepts for all)\n"
+                 "  --high-water N    event: stop reading a client with N bytes unsent\n"
+                 "                    (default 262144; reading resumes at a quarter)\n"
                  "  --max-conns N     concurrent clients; more are closed at once and counted\n"
                  "  --idle-timeout S  close a connection idle for S seconds\n"
                  "  -u                UDP (or a unix datagram socket with a unix: endpoint)\n"
@@ -149,32 +279,50 @@ static void usage(FILE *out)
                  "to serve other hosts.\n");
 }
 
+static const char *const model_names[] = {"iterative", "thread", "fork", "pool", "event"};
+
 static sk_model parse_model(const char *m)
 {
-    static const char *names[] = {"iterative", "thread", "fork", "pool"};
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(m, names[i]))
+    for (int i = 0; i < 5; i++)
+        if (!strcmp(m, model_names[i]))
             return (sk_model)i;
-    if (!strcmp(m, "event"))
-        cli_usage_error("--model event arrives with the event loop; use iterative, thread, fork or "
-                        "pool");
-    cli_usage_error("--model must be iterative, thread, fork or pool, not '%s'", m);
+    cli_usage_error("--model must be event, iterative, thread, fork or pool, not '%s'", m);
+}
+
+static sk_accept_mode parse_accept(const char *m)
+{
+    if (!strcmp(m, "reuseport"))
+        return SK_ACCEPT_REUSEPORT;
+    if (!strcmp(m, "handoff"))
+        return SK_ACCEPT_HANDOFF;
+    cli_usage_error("--accept must be reuseport or handoff, not '%s'", m);
 }
 
 int cmd_serve(int argc, char **argv)
 {
-    enum { OPT_MODEL = 256, OPT_WORKERS, OPT_MAXCONNS, OPT_IDLE, OPT_TRACE, OPT_TRACE_FILE };
+    enum {
+        OPT_MODEL = 256,
+        OPT_WORKERS,
+        OPT_MAXCONNS,
+        OPT_IDLE,
+        OPT_TRACE,
+        OPT_TRACE_FILE,
+        OPT_ACCEPT,
+        OPT_HIGH_WATER
+    };
     static const struct option longs[] = {
         {"help", no_argument, NULL, 'h'},
         {"model", required_argument, NULL, OPT_MODEL},
         {"workers", required_argument, NULL, OPT_WORKERS},
+        {"accept", required_argument, NULL, OPT_ACCEPT},
+        {"high-water", required_argument, NULL, OPT_HIGH_WATER},
         {"max-conns", required_argument, NULL, OPT_MAXCONNS},
         {"idle-timeout", required_argument, NULL, OPT_IDLE},
         {"trace", optional_argument, NULL, OPT_TRACE},
         {"trace-file", required_argument, NULL, OPT_TRACE_FILE},
         {0},
     };
-    sk_server_opts o = {.model = SK_MODEL_THREAD};
+    sk_server_opts o = {.model = SK_MODEL_EVENT};
     bool verbose = false;
     opterr = 0;
     optind = 1;
@@ -195,6 +343,12 @@ int cmd_serve(int argc, char **argv)
             break;
         case OPT_WORKERS:
             o.workers = (int)cli_parse_long(optarg, 1, 1024, "--workers");
+            break;
+        case OPT_ACCEPT:
+            o.accept_mode = parse_accept(optarg);
+            break;
+        case OPT_HIGH_WATER:
+            o.high_water = (size_t)cli_parse_long(optarg, 1024, 1L << 30, "--high-water");
             break;
         case OPT_MAXCONNS:
             o.max_conns = (int)cli_parse_long(optarg, 1, 1000000, "--max-conns");
@@ -237,6 +391,7 @@ int cmd_serve(int argc, char **argv)
         snprintf(ep, sizeof ep, "127.0.0.1:%d", svc->port);
     o.endpoint = ep;
     o.handle = svc->fn;
+    o.events = o.type == SOCK_DGRAM ? &svc->ev_dgram : &svc->ev;
     sk_endpoint parsed;
     if (sk_endpoint_parse(ep, &parsed) < 0)
         cli_usage_error("%s", sk_errmsg());
@@ -255,15 +410,21 @@ int cmd_serve(int argc, char **argv)
         char text[SK_ADDRSTRLEN];
         sk_server_addr(running, &a);
         sk_addr_format(&a, text, sizeof text);
-        static const char *models[] = {"iterative", "thread", "fork", "pool"};
+        char model[64];
+        int loops = o.workers ? o.workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+        if (o.model == SK_MODEL_EVENT || o.model == SK_MODEL_POOL)
+            snprintf(model, sizeof model, "%s model, %d %s", model_names[o.model],
+                     o.model == SK_MODEL_POOL && !o.workers ? 4 : loops,
+                     o.model == SK_MODEL_EVENT ? "loops" : "workers");
+        else
+            snprintf(model, sizeof model, "%s model", model_names[o.model]);
         if (sk_addr_port(&a) >= 0) {
             char *colon = strrchr(text, ':');
             *colon = '\0';
-            fprintf(stderr, "%s: serving %s on %s %d (%s, %s model)\n", cli_prog, svc->name, text,
-                    sk_addr_port(&a), o.type == SOCK_DGRAM ? "udp" : "tcp", models[o.model]);
+            fprintf(stderr, "%s: serving %s on %s %d (%s, %s)\n", cli_prog, svc->name, text,
+                    sk_addr_port(&a), o.type == SOCK_DGRAM ? "udp" : "tcp", model);
         } else {
-            fprintf(stderr, "%s: serving %s on %s (%s model)\n", cli_prog, svc->name, text,
-                    models[o.model]);
+            fprintf(stderr, "%s: serving %s on %s (%s)\n", cli_prog, svc->name, text, model);
         }
     }
     sk_server_serve_forever(running, 500);

@@ -33,4 +33,14 @@ void sk__trace_call(int fd, const char *fmt, ...) __attribute__((format(printf, 
 void sk__trace_data(int fd, char dir, const sk_addr *peer, const void *data, size_t len);
 void sk__trace_close(int fd);
 
+/* server_event.c: the event model behind sk_server (server.c keeps the public functions). */
+struct sk__event;
+int sk__event_open(struct sk__event **out, sk_server *srv, const sk_server_opts *opts);
+int sk__event_fd(const struct sk__event *ev);
+/* Run the loops until *stop (set with a byte written to wake_fd) or an error. */
+int sk__event_serve(struct sk__event *ev, int wake_fd, _Atomic _Bool *stop, int interval_ms);
+int sk__event_drain(struct sk__event *ev, int deadline_ms);
+void sk__event_close(struct sk__event *ev);
+void sk__event_stats(const struct sk__event *ev, sk_server_stats *out);
+
 #endif

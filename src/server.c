@@ -52,6 +52,8 @@ struct sk_server {
     pid_t *children; /* fork model */
     size_t nchildren, capchildren;
 
+    struct sk__event *ev; /* event model (server_event.c) */
+
     pthread_t *workers; /* pool model */
     struct job *queue;
     size_t qhead, qlen, qcap;
@@ -387,10 +389,14 @@ static int wait_ready(sk_server *s, int timeout_ms)
 
 int sk_server_open(sk_server **out, const sk_server_opts *opts)
 {
-    if (!out || !opts || !opts->endpoint || !opts->handle)
-        return sk__fail(SK_EARG, "server open: endpoint and handle are required");
-    if (opts->model == SK_MODEL_EVENT || opts->model > SK_MODEL_EVENT)
-        return sk__fail(SK_EARG, "server open: the event model is not available yet");
+    if (!out || !opts || !opts->endpoint)
+        return sk__fail(SK_EARG, "server open: an endpoint is required");
+    if (opts->model > SK_MODEL_EVENT || (int)opts->model < 0)
+        return sk__fail(SK_EARG, "server open: unknown model %d", (int)opts->model);
+    if (opts->model == SK_MODEL_EVENT ? !opts->events : !opts->handle)
+        return sk__fail(SK_EARG, "server open: the %s model needs opts.%s",
+                        opts->model == SK_MODEL_EVENT ? "event" : "blocking",
+                        opts->model == SK_MODEL_EVENT ? "events" : "handle");
     sk_server *s = calloc(1, sizeof *s);
     if (!s)
         return sk__fail(-ENOMEM, "server open");
@@ -414,15 +420,21 @@ int sk_server_open(sk_server **out, const sk_server_opts *opts)
                          .reuseport = opts->reuseport,
                          .dualstack = opts->dualstack,
                          .unlink_stale = true};
-    if ((rc = s->fd = sk_listen(opts->endpoint, &lo)) < 0)
-        goto fail;
-    sk_set_nonblock(s->fd, true); /* several acceptors (pool, threads) never block on accept */
     if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
         rc = sk__fail_errno("server open: wakeup pipe");
         goto fail;
     }
+    if (opts->model == SK_MODEL_EVENT) {
+        if ((rc = sk__event_open(&s->ev, s, opts)) < 0)
+            goto fail;
+    } else {
+        if ((rc = s->fd = sk_listen(opts->endpoint, &lo)) < 0)
+            goto fail;
+        sk_set_nonblock(s->fd, true); /* several acceptors (pool, threads) never block */
+    }
     sk_addr a;
-    if (sk_local_addr(s->fd, &a) == 0 && a.u.sa.sa_family == AF_UNIX && a.u.un.sun_path[0])
+    if (sk_local_addr(sk_server_fd(s), &a) == 0 && a.u.sa.sa_family == AF_UNIX &&
+        a.u.un.sun_path[0])
         memcpy(s->unix_path, a.u.un.sun_path, sizeof s->unix_path);
     if (s->o.model == SK_MODEL_POOL) {
         int n = opts->workers > 0 ? opts->workers : 4;
@@ -464,7 +476,9 @@ int sk_server_serve_forever(sk_server *srv, int poll_interval_ms)
     pthread_mutex_lock(&srv->lock);
     srv->serving = true;
     pthread_mutex_unlock(&srv->lock);
-    while (!atomic_load(&srv->stop)) {
+    if (srv->ev)
+        sk__event_serve(srv->ev, srv->wake[0], &srv->stop, interval);
+    while (!srv->ev && !atomic_load(&srv->stop)) {
         if (srv->o.model == SK_MODEL_FORK)
             reap(srv, false);
         int r = wait_ready(srv, interval);
@@ -483,6 +497,9 @@ int sk_server_serve_forever(sk_server *srv, int poll_interval_ms)
 
 int sk_server_handle_request(sk_server *srv, int timeout_ms)
 {
+    if (srv->ev)
+        return sk__fail(SK_EARG, "server handle_request: the event model serves with "
+                                 "serve_forever");
     int64_t deadline = sk__deadline(timeout_ms);
     for (;;) {
         if (srv->o.model == SK_MODEL_FORK)
@@ -528,6 +545,8 @@ void sk_server_shutdown(sk_server *srv)
 
 int sk_server_drain(sk_server *srv, int deadline_ms)
 {
+    if (srv->ev)
+        return sk__event_drain(srv->ev, deadline_ms);
     int64_t deadline = sk__deadline(deadline_ms);
     while (atomic_load(&srv->c->active) > 0 && sk__remaining(deadline) != 0) {
         if (srv->o.model == SK_MODEL_FORK)
@@ -576,6 +595,7 @@ void sk_server_close(sk_server *srv)
     if (srv->fd >= 0)
         sk_close(srv->fd);
     srv->fd = -1;
+    sk__event_close(srv->ev);
     if (srv->unix_path[0])
         unlink(srv->unix_path);
     close(srv->wake[0]);
@@ -587,16 +607,20 @@ void sk_server_close(sk_server *srv)
 
 int sk_server_fd(const sk_server *srv)
 {
-    return srv->fd;
+    return srv->ev ? sk__event_fd(srv->ev) : srv->fd;
 }
 
 int sk_server_addr(const sk_server *srv, sk_addr *out)
 {
-    return sk_local_addr(srv->fd, out);
+    return sk_local_addr(sk_server_fd(srv), out);
 }
 
 void sk_server_stats_get(const sk_server *srv, sk_server_stats *out)
 {
+    if (srv->ev) {
+        sk__event_stats(srv->ev, out);
+        return;
+    }
     out->accepted = atomic_load(&srv->c->accepted);
     out->active = atomic_load(&srv->c->active);
     out->rejected = atomic_load(&srv->c->rejected);

@@ -108,14 +108,14 @@ typedef struct sk_server_opts {
     bool reuseport;      /* allow_reuse_port */
     bool dualstack;      /* any-address endpoint: one [::] socket that takes IPv4 too */
     bool daemon_threads; /* thread model: do not wait for handler threads at close */
-    bool no_block_on_close; /* thread/fork: sk_server_close does not wait for handlers */
-    sk_handler_fn handle;                /* every model but event */
-    const sk_event_handlers *events;     /* the event model (instead of handle) */
-    size_t high_water;                   /* event: stop reading a peer with this much unsent
-                                            output (0 = 256 KiB) */
-    size_t low_water;                    /* event: resume reading at or under this (0 = 1/4 of
-                                            high_water) */
-    sk_accept_mode accept_mode;          /* event with workers > 1 */
+    bool no_block_on_close;          /* thread/fork: sk_server_close does not wait for handlers */
+    sk_handler_fn handle;            /* every model but event */
+    const sk_event_handlers *events; /* the event model (instead of handle) */
+    size_t high_water;               /* event: stop reading a peer with this much unsent
+                                        output (0 = 256 KiB) */
+    size_t low_water;                /* event: resume reading at or under this (0 = 1/4 of
+                                        high_water) */
+    sk_accept_mode accept_mode;      /* event with workers > 1 */
     sk_verify_fn verify;
     sk_error_fn on_error;
     sk_timeout_fn on_timeout;
