@@ -325,6 +325,28 @@ def out_of_fds():
                 held.append(s)
         check(seen["hung"] == 0 and seen["closed"] > 0 and seen["served"] >= 10,
               f"EMFILE: 60 clients, the ones over the limit closed at once {seen}")
+        # both loops at EMFILE together: each must still refuse, not leave clients in its backlog
+        burst = {"served": 0, "closed": 0, "hung": 0}
+
+        def client_burst():
+            for _ in range(10):
+                what, s = try_echo((host, port))
+                burst[what] += 1
+                if s:
+                    held.append(s)
+                if what == "hung":
+                    return
+
+        for _ in range(3):  # the race it looks for (a loop losing its reserve) is narrow
+            threads = [threading.Thread(target=client_burst) for _ in range(16)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+            if burst["hung"]:
+                break
+        check(burst["hung"] == 0, f"EMFILE: 3 x 16 threads of clients at once, each closed at "
+              f"once {burst}")
         cpu0 = proc_cpu_seconds(p.pid)
         t0 = time.time()
         window = {"served": 0, "closed": 0, "hung": 0}
@@ -350,7 +372,7 @@ def out_of_fds():
     check(ok, "EMFILE: with the held clients gone, a new client is echoed again")
     rc, err = stop(p)
     st = stop_counts(err)
-    refused = seen["closed"] + window["closed"]
+    refused = seen["closed"] + burst["closed"] + window["closed"]
     check(rc == 0 and st is not None and st["rejected"] == refused,
           f"EMFILE: stop line counts the {refused} refused clients as rejected ({err.strip()})")
 
