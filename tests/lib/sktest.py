@@ -100,3 +100,12 @@ def run(args, input=b"", timeout=30):
     p = subprocess.run(args, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=timeout)
     return p.returncode, p.stdout, p.stderr.decode(errors="replace")
+
+
+def serving_port(text):
+    """The port in sockkit serve -v's 'serving SERVICE on HOST PORT (...)' line, or None."""
+    import re
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    m = re.search(r"serving \S+ on \S+ (\d+) \(", text)
+    return int(m.group(1)) if m else None
