@@ -69,7 +69,7 @@ def zombies_of(pid):
 
 
 def matrix():
-    for model in ("iterative", "thread", "fork", "pool", "event"):
+    for model in ("event", "iterative", "thread", "fork", "pool"):
         for transport in ("tcp", "udp", "unix", "unix-dgram"):
             args = ["echo", "--model", model]
             if transport in ("udp", "unix-dgram"):
@@ -246,8 +246,8 @@ def limits():
 
 
 def bad_args():
-    for args, needle in ((["nosuch"], "unknown service"), (["echo", "--model", "x"], "--model"),
-                         (["echo", "--workers", "0"], "--workers"),
+    for args, needle in ((["nosuch"], "unknown service"), (["echo", "--accept", "x"], "--accept"),
+                         (["echo", "--model", "x"], "--model"), (["echo", "--workers", "0"], "--workers"),
                          ([], "missing SERVICE"), (["echo", "127.0.0.1:99999"], "99999")):
         rc, _, err = run([BIN, "serve"] + args)
         check(rc == 2 and len(err.strip().splitlines()) == 1 and needle in err,

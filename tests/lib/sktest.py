@@ -155,3 +155,12 @@ def stop_counts(err):
         return None
     keys = ("accepted", "rejected", "errors", "bytes_in", "bytes_out", "cut_off")
     return dict(zip(keys, map(int, m.groups())))
+
+
+def serving_port(text):
+    """The port in sockkit serve -v's 'serving SERVICE on HOST PORT (...)' line, or None."""
+    import re
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    m = re.search(r"serving \S+ on \S+ (\d+) \(", text)
+    return int(m.group(1)) if m else None
