@@ -89,16 +89,17 @@ def echo_once(addr, family=socket.AF_INET, size=1000, timeout=3):
         return False
 
 
-def connect_many(addr, n, deadline, rcvbuf=None):
-    """n non-blocking TCP clients, all connected at once; returns the connected sockets. A small
-    rcvbuf keeps the kernel from taking in much of what the server sends them."""
+def connect_many(addr, n, deadline, bufsize=None):
+    """n non-blocking TCP clients, all connected at once; returns the connected sockets. With
+    bufsize, small socket buffers keep the kernel from holding much of what either side sends."""
     sel = selectors.DefaultSelector()
     socks = []
     for _ in range(n):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setblocking(False)
-        if rcvbuf:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if bufsize:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, bufsize[0])
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, bufsize[1])
         s.connect_ex(addr)
         sel.register(s, selectors.EVENT_WRITE)
         socks.append(s)
@@ -387,7 +388,9 @@ def drain_with_many(n, size, what, expect_held):
     p, host, port = serve(["echo", "127.0.0.1:0"])
     check(serving_event(p), f"{what}: default model is event ({p.serving_line})")
     deadline = time.time() + 20
-    socks = connect_many((host, port), n, deadline, rcvbuf=4096)
+    # receive little into the kernel (the server must keep its output), and keep little unsent
+    # at SIGTERM (the server discards what still comes after its FIN)
+    socks = connect_many((host, port), n, deadline, bufsize=(4 * KiB, 64 * KiB))
     check(len(socks) == n, f"{what}: {len(socks)} of {n} clients connected")
     data = {s: memoryview(blob)[i * 64:i * 64 + size] for i, s in enumerate(socks)}
     sent = dict.fromkeys(socks, 0)
@@ -438,6 +441,7 @@ def drain_with_many(n, size, what, expect_held):
                 eof.add(s)
                 sel.unregister(s)
                 s.close()
+    t_eof = time.time() - t_term
     sel.close()
     for s in socks:
         s.close()
@@ -450,8 +454,8 @@ def drain_with_many(n, size, what, expect_held):
     total_got = sum(got.values())
     good = len(eof) - len(bad)
     check(good == len(socks) == n,
-          f"{what}: {good} of {n} clients got a prefix of their bytes, then EOF "
-          f"({len(bad)} bad: {list(bad.values())[:3]})")
+          f"{what}: {good} of {n} clients got a prefix of their bytes, then EOF, within "
+          f"{t_eof:.1f} s ({len(bad)} bad: {list(bad.values())[:3]})")
     st = stop_counts(err)
     summary = f"the server held {held / MiB:.1f} MiB of output at SIGTERM (kernel queues: {q})"
     if expect_held:
