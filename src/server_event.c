@@ -46,7 +46,6 @@ struct worker {
     sk_loop *loop;
     int fd;         /* its listener or datagram socket, or -1 */
     bool shared_fd; /* fd belongs to worker 0 (a datagram socket all loops watch) */
-    int reserve_fd; /* freed at EMFILE to accept a client and close it */
     unsigned char *rbuf;
     sk_conn *conns; /* live connections, a doubly linked list */
     _Atomic size_t nconns;
@@ -67,6 +66,10 @@ struct sk__event {
     struct worker *w;
     _Atomic uint64_t active;
     atomic_bool stopping;
+    /* The loops share one fd table: accepts, and the fd kept in reserve to refuse a client at
+     * EMFILE, go under this lock, so no loop's accept takes the slot the reserve just freed. */
+    pthread_mutex_t accept_lock;
+    int reserve_fd;
     unsigned next; /* hand-off: where the search for the least loaded starts */
 };
 
@@ -339,7 +342,8 @@ static void read_some(sk_conn *c)
     struct worker *w = c->w;
     ssize_t n = recv(c->fd, w->rbuf, RBUF, 0);
     if (n > 0) {
-        bump(&w->c.bytes_in, (uint64_t)n);
+        if (!c->discard) /* input after the drain's FIN is thrown away, not served */
+            bump(&w->c.bytes_in, (uint64_t)n);
         c->last = sk_loop_now(w->loop);
         if (sk_trace_level())
             sk__trace_data(c->fd, '<', NULL, w->rbuf, (size_t)n);
@@ -497,25 +501,53 @@ static void resume_accept(sk_loop *l, uint64_t timer, void *arg)
         sk_loop_watch(l, w->fd, SK_READABLE, on_listener, w);
 }
 
-/* Out of fds: the pending client cannot be accepted and the listener stays readable, so a retry
- * would spin. Free the reserved fd, accept the client and close it (it sees its connection end
- * rather than hang in the backlog), take the reserve back. Without a reserve, stop watching the
- * listener for a moment. Returns whether accepting may go on. */
-static bool refuse_one(struct worker *w)
+enum { TOOK, REFUSED, STOP };
+
+/* Out of fds (under accept_lock): the pending client cannot be accepted and the listener stays
+ * readable, so a retry would spin. Free the reserved fd, accept the client and close it (it sees
+ * its connection end rather than hang in the backlog), take the reserve back. If the reserve
+ * cannot be had, stop watching the listener for a moment. */
+static int refuse_one(struct worker *w)
 {
-    bump(&w->c.rejected, 1);
-    if (w->reserve_fd >= 0) {
-        close(w->reserve_fd);
-        int fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd >= 0)
+    struct sk__event *ev = w->ev;
+    if (ev->reserve_fd < 0) /* lost to another open in the process: try to get it back */
+        ev->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (ev->reserve_fd >= 0) {
+        close(ev->reserve_fd);
+        int fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC), err = errno;
+        if (fd >= 0) {
             close(fd);
-        w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (fd >= 0 && w->reserve_fd >= 0)
-            return true;
+            bump(&w->c.rejected, 1);
+        }
+        ev->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (ev->reserve_fd >= 0 && (fd >= 0 || err == EAGAIN || err == EWOULDBLOCK))
+            return fd >= 0 ? REFUSED : STOP; /* EAGAIN: nobody was waiting after all */
     }
     sk_loop_watch(w->loop, w->fd, 0, on_listener, w);
     sk_loop_timer(w->loop, PAUSE_ACCEPT_MS, 0, resume_accept, w);
-    return false;
+    return STOP;
+}
+
+static int accept_one(struct worker *w, sk_addr *peer, int *out)
+{
+    struct sk__event *ev = w->ev;
+    int r = STOP;
+    pthread_mutex_lock(&ev->accept_lock);
+    for (;;) {
+        peer->len = sizeof peer->u;
+        int fd = accept4(w->fd, &peer->u.sa, &peer->len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            *out = fd;
+            r = TOOK;
+        } else if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) {
+            continue;
+        } else if (errno == EMFILE || errno == ENFILE) {
+            r = refuse_one(w);
+        }
+        break; /* EAGAIN: all taken (or another loop took it) */
+    }
+    pthread_mutex_unlock(&ev->accept_lock);
+    return r;
 }
 
 static void on_listener(sk_loop *l, int lfd, int events, void *arg)
@@ -525,15 +557,11 @@ static void on_listener(sk_loop *l, int lfd, int events, void *arg)
     struct worker *w = arg;
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         sk_addr peer;
-        peer.len = sizeof peer.u;
-        int fd = accept4(lfd, &peer.u.sa, &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
-                continue;
-            if ((errno == EMFILE || errno == ENFILE) && refuse_one(w))
-                continue;
-            return; /* EAGAIN: all taken (or another loop took it) */
-        }
+        int fd = -1, r = accept_one(w, &peer, &fd);
+        if (r == STOP)
+            return;
+        if (r == REFUSED)
+            continue;
         if (sk_trace_level()) {
             char a[SK_ADDRSTRLEN];
             sk_addr_format(&peer, a, sizeof a);
@@ -605,6 +633,8 @@ int sk__event_open(struct sk__event **out, sk_server *srv, const sk_server_opts 
     }
     memset(w, 0, sizeof *w * (size_t)n);
     *ev = (struct sk__event){.srv = srv, .o = *o, .h = *o->events, .n = n, .w = w};
+    pthread_mutex_init(&ev->accept_lock, NULL);
+    ev->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     ev->type = o->type ? o->type : SOCK_STREAM;
     ev->high = o->high_water ? o->high_water : 256 * 1024;
     ev->low = o->low_water ? o->low_water : ev->high / 4;
@@ -615,12 +645,11 @@ int sk__event_open(struct sk__event **out, sk_server *srv, const sk_server_opts 
     ev->handoff = n > 1 && (o->accept_mode == SK_ACCEPT_HANDOFF || is_unix);
     int rc = 0;
     for (int i = 0; i < n; i++)
-        w[i] = (struct worker){.ev = ev, .index = i, .fd = -1, .reserve_fd = -1};
+        w[i] = (struct worker){.ev = ev, .index = i, .fd = -1};
     for (int i = 0; i < n; i++) {
         if ((rc = sk_loop_new(&w[i].loop, SK_LOOP_DEFAULT)) < 0)
             goto fail;
         w[i].rbuf = malloc(RBUF);
-        w[i].reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (!w[i].rbuf) {
             rc = sk__fail(-ENOMEM, "server open: read buffer");
             goto fail;
@@ -792,11 +821,12 @@ void sk__event_close(struct sk__event *ev)
         struct worker *w = &ev->w[i];
         if (w->fd >= 0 && !w->shared_fd)
             sk_close(w->fd);
-        if (w->reserve_fd >= 0)
-            close(w->reserve_fd);
         sk_loop_free(w->loop);
         free(w->rbuf);
     }
+    if (ev->reserve_fd >= 0)
+        close(ev->reserve_fd);
+    pthread_mutex_destroy(&ev->accept_lock);
     free(ev->w);
     free(ev);
 }

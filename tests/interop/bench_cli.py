@@ -12,7 +12,7 @@ import threading
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from sktest import BIN, check, finish, free_port, run  # noqa: E402
+from sktest import BIN, check, finish, free_port, run, serving_port  # noqa: E402
 
 
 class Echo(socketserver.BaseRequestHandler):
@@ -83,7 +83,7 @@ check(ok, "--svg: a valid SVG with the percentile curve")
 pool = subprocess.Popen([BIN, "serve", "echo", "127.0.0.1:0", "-v", "--model", "pool", "--workers", "2"],
                         stderr=subprocess.PIPE)
 pline = pool.stderr.readline().decode()
-pport = pline.split()[-4] if "serving" in pline else "0"
+pport = serving_port(pline) or 0
 rc, out, err = run([BIN, "bench", "echo", "-c", "6", "-d", "1", "-w", "0.2", "--json", f"127.0.0.1:{pport}"])
 doc = json.loads(out) if rc == 0 else {}
 check(doc.get("starved_connections") == 4 and doc.get("requests", 0) > 0,
@@ -98,7 +98,7 @@ check(rc == 1 and "byte 1000 came back as" in err and len(err.strip().splitlines
 
 sink = subprocess.Popen([BIN, "serve", "sink", "127.0.0.1:0", "-v"], stderr=subprocess.PIPE)
 line = sink.stderr.readline().decode()
-port = line.split()[-4] if "serving" in line else "0"
+port = serving_port(line) or 0
 rc, out, err = run([BIN, "bench", "stream", "-d", "1", "-w", "0.2", "--json", f"127.0.0.1:{port}"])
 doc = json.loads(out) if rc == 0 else {}
 check(doc.get("bytes", 0) > 1_000_000 and doc.get("errors") == 0, f"bench stream to sink: {doc.get('throughput_mbit_s')} Mbit/s")

@@ -46,12 +46,15 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 grep -q "recv loop leaves." "$tmp/stop" || fail "no clean exit line"
 echo "examples passed (SIGINT ended the receive loop in $ms ms)"
 
-# Python's socketserver example: each line comes back upper-cased; SIGINT ends serve_forever
-"$ex/upper_server" 0 >"$tmp/upper" & pid=$!; pids+=($pid)
-wait_line "$tmp/upper" "serving on port"
-port=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$tmp/upper")
-out=$(printf 'hello world\nsecond line\n' | nc -N 127.0.0.1 "$port")
-[ "$out" = "$(printf 'HELLO WORLD\nSECOND LINE')" ] || fail "upper_server replied '$out'"
-kill -INT "$pid"
-wait "$pid" || fail "upper_server exit status after SIGINT"
-echo "upper_server passed"
+# Python's socketserver example, blocking and event-driven: each line comes back upper-cased;
+# SIGINT ends serve_forever
+for prog in upper_server event_upper; do
+    "$ex/$prog" 0 >"$tmp/$prog" & pid=$!; pids+=($pid)
+    wait_line "$tmp/$prog" "serving on port"
+    port=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$tmp/$prog")
+    out=$(printf 'hello world\nsecond line\n' | nc -N 127.0.0.1 "$port")
+    [ "$out" = "$(printf 'HELLO WORLD\nSECOND LINE')" ] || fail "$prog replied '$out'"
+    kill -INT "$pid"
+    wait "$pid" || fail "$prog exit status after SIGINT"
+    echo "$prog passed"
+done

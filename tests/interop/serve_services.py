@@ -3,7 +3,6 @@ TCP and UDP), each service checked against its RFC, --idle-timeout, --max-conns,
 and summary, forked children reaped, and bad arguments."""
 import os
 import re
-import select
 import shutil
 import signal
 import socket
@@ -14,34 +13,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from sktest import BIN, check, finish, run  # noqa: E402
-
-procs = []
-
-
-def serve(args):
-    p = subprocess.Popen([BIN, "serve", "-v"] + args, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    procs.append(p)
-    line = b""
-    deadline = time.time() + 5
-    while time.time() < deadline and b"\n" not in line:
-        r, _, _ = select.select([p.stderr], [], [], 0.1)
-        if r:
-            c = os.read(p.stderr.fileno(), 1)
-            if not c:
-                break
-            line += c
-    m = re.search(rb"serving \S+ on (\S+)(?: (\d+))?", line)
-    if not m:
-        raise RuntimeError(f"no 'serving' line: {line!r}")
-    return p, m.group(1).decode(), int(m.group(2)) if m.group(2) else None
-
-
-def stop(p):
-    p.send_signal(signal.SIGTERM)
-    out, err = p.communicate(timeout=15)
-    return p.returncode, err.decode()
+from sktest import BIN, check, finish, kill_started, run, serve, stop  # noqa: E402
 
 
 def stream_client(family, addr, i, results):
@@ -97,7 +69,7 @@ def zombies_of(pid):
 
 
 def matrix():
-    for model in ("iterative", "thread", "fork", "pool"):
+    for model in ("event", "iterative", "thread", "fork", "pool"):
         for transport in ("tcp", "udp", "unix", "unix-dgram"):
             args = ["echo", "--model", model]
             if transport in ("udp", "unix-dgram"):
@@ -274,7 +246,7 @@ def limits():
 
 
 def bad_args():
-    for args, needle in ((["nosuch"], "unknown service"), (["echo", "--model", "event"], "event"),
+    for args, needle in ((["nosuch"], "unknown service"), (["echo", "--accept", "x"], "--accept"),
                          (["echo", "--model", "x"], "--model"), (["echo", "--workers", "0"], "--workers"),
                          ([], "missing SERVICE"), (["echo", "127.0.0.1:99999"], "99999")):
         rc, _, err = run([BIN, "serve"] + args)
@@ -291,8 +263,5 @@ try:
     limits()
     bad_args()
 finally:
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+    kill_started()
 finish()

@@ -1,7 +1,11 @@
 """Helpers shared by the script tests (Python 3 standard library only)."""
 import os
+import re
+import select
+import signal
 import subprocess
 import sys
+import time
 
 SRC = os.environ.get("SK_SRC", os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("SK_BUILD", os.path.join(SRC, "build"))
@@ -100,3 +104,63 @@ def run(args, input=b"", timeout=30):
     p = subprocess.run(args, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=timeout)
     return p.returncode, p.stdout, p.stderr.decode(errors="replace")
+
+
+started = []  # every process serve() started: kill_started() ends those still running
+
+
+def serve(args, timeout=5.0, **popen_kw):
+    """Start `sockkit serve -v ARGS`; returns (proc, host, port) from its 'serving' line on
+    stderr (port None for a unix endpoint, whose host is then 'unix:/path' or 'unix:@name')."""
+    p = subprocess.Popen([BIN, "serve", "-v"] + args, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen_kw)
+    started.append(p)
+    line = b""
+    deadline = time.time() + timeout
+    while time.time() < deadline and b"\n" not in line:
+        r, _, _ = select.select([p.stderr], [], [], 0.1)
+        if r:
+            c = os.read(p.stderr.fileno(), 1)
+            if not c:
+                break
+            line += c
+    m = re.search(rb"serving \S+ on (\S+)(?: (\d+))?", line)
+    if not m:
+        raise RuntimeError(f"no 'serving' line: {line!r}")
+    p.serving_line = line.decode(errors="replace").strip()
+    return p, m.group(1).decode(), int(m.group(2)) if m.group(2) else None
+
+
+def stop(p, sig=signal.SIGTERM, timeout=15):
+    """Signal a server and wait for it; returns (exit status, the rest of its stderr)."""
+    p.send_signal(sig)
+    _, err = p.communicate(timeout=timeout)
+    return p.returncode, err.decode(errors="replace")
+
+
+def kill_started():
+    """For a test's finally: kill every server serve() started that is still running."""
+    for p in started:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def stop_counts(err):
+    """The counters of serve's stop line ('echo stopped: A accepted, ... C cut off at drain') as a
+    dict (accepted, rejected, errors, bytes_in, bytes_out, cut_off), or None without one."""
+    m = re.search(r"stopped: (\d+) accepted, (\d+) rejected, (\d+) errors, (\d+) bytes in, "
+                  r"(\d+) bytes out, (\d+) cut off at drain", err)
+    if not m:
+        return None
+    keys = ("accepted", "rejected", "errors", "bytes_in", "bytes_out", "cut_off")
+    return dict(zip(keys, map(int, m.groups())))
+
+
+def serving_port(text):
+    """The port in sockkit serve -v's 'serving SERVICE on HOST PORT (...)' line, or None."""
+    import re
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    m = re.search(r"serving \S+ on \S+ (\d+) \(", text)
+    return int(m.group(1)) if m else None

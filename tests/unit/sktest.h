@@ -58,4 +58,33 @@ static inline void t_fill_random(unsigned char *buf, size_t n, unsigned seed)
     }
 }
 
+/* One datagram echo exchange with the server at ep (UDP or Unix datagram), 3 tries: true when the
+ * reply holds exactly the bytes sent. id makes the bytes (and a Unix client's name) distinct. */
+static inline bool t_dgram_echo(const char *ep, int id)
+{
+    unsigned char out[1200], in[1300];
+    size_t len = 100 + (size_t)id * 11;
+    t_fill_random(out, len, (unsigned)id + 100);
+    sk_addr srv;
+    sk_addr_parse(ep, SK_RESOLVE_NUMERIC, &srv);
+    int fd;
+    if (sk_addr_family(&srv) == AF_UNIX) {
+        char me[64]; /* a Unix datagram client needs a name of its own to be answered */
+        snprintf(me, sizeof me, "unix:@sockkit-test-client-%d-%d", getpid(), id);
+        fd = sk_listen(me, &(sk_listen_opts){.type = SOCK_DGRAM});
+    } else {
+        fd = sk_socket(AF_INET, SOCK_DGRAM, 0);
+    }
+    if (fd < 0)
+        return false;
+    bool ok = false;
+    for (int attempt = 0; attempt < 3 && !ok; attempt++) { /* UDP may drop: retry */
+        sk_sendto(fd, out, len, &srv, 1000);
+        ssize_t n = sk_recvfrom(fd, in, sizeof in, NULL, 1500);
+        ok = n == (ssize_t)len && !memcmp(in, out, len);
+    }
+    close(fd);
+    return ok;
+}
+
 #endif

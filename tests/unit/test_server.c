@@ -77,28 +77,7 @@ static void *stream_client(void *arg)
 static void *dgram_client(void *arg)
 {
     struct client *c = arg;
-    unsigned char out[1200], in[1300];
-    size_t len = 100 + (size_t)c->id * 11;
-    t_fill_random(out, len, (unsigned)c->id + 100);
-    sk_addr srv;
-    sk_addr_parse(c->ep, SK_RESOLVE_NUMERIC, &srv);
-    int fd;
-    if (sk_addr_family(&srv) == AF_UNIX) {
-        /* a Unix datagram client needs its own name to get a reply */
-        char me[64];
-        snprintf(me, sizeof me, "unix:@sockkit-test-client-%d-%d", getpid(), c->id);
-        fd = sk_listen(me, &(sk_listen_opts){.type = SOCK_DGRAM});
-    } else {
-        fd = sk_socket(AF_INET, SOCK_DGRAM, 0);
-    }
-    if (fd < 0)
-        return NULL;
-    for (int attempt = 0; attempt < 3 && !c->ok; attempt++) { /* UDP may drop: retry */
-        sk_sendto(fd, out, len, &srv, 1000);
-        ssize_t n = sk_recvfrom(fd, in, sizeof in, NULL, 1500);
-        c->ok = n == (ssize_t)len && !memcmp(in, out, len);
-    }
-    close(fd);
+    c->ok = t_dgram_echo(c->ep, c->id);
     return NULL;
 }
 

@@ -1,0 +1,624 @@
+/* server_event.c: the event model of sk_server. 50 concurrent clients per endpoint kind (TCP with
+ * two loops by SO_REUSEPORT and by hand-off, both loop backends; Unix stream; UDP; Unix datagram),
+ * back-pressure and on_writable, a peer that never reads, idle timeouts, max_conns, verify, close
+ * from inside a callback and after a flush, writes from a handler's own timer, on_close reasons,
+ * and drain flushing accepted output. Run under TSan too (label threads): two loops, two threads.
+ */
+#include "sktest.h"
+
+#include <signal.h>
+#include <stdatomic.h>
+
+/* ---- handlers ------------------------------------------------------------------------------ */
+
+struct tally {
+    atomic_int opened, closed, writable, timeouts, resets, eofs;
+    atomic_size_t max_pending;
+};
+
+static void note_pending(sk_conn *c)
+{
+    struct tally *t = sk_conn_user(c);
+    size_t p = sk_conn_pending(c), m = atomic_load(&t->max_pending);
+    while (p > m && !atomic_compare_exchange_weak(&t->max_pending, &m, p))
+        ;
+}
+
+static void count_open(sk_conn *c)
+{
+    struct tally *t = sk_conn_user(c);
+    if (t)
+        atomic_fetch_add(&t->opened, 1);
+}
+
+static void count_close(sk_conn *c, int reason)
+{
+    struct tally *t = sk_conn_user(c);
+    if (!t)
+        return;
+    atomic_fetch_add(&t->closed, 1);
+    if (reason == -ETIMEDOUT)
+        atomic_fetch_add(&t->timeouts, 1);
+    else if (reason == -ECONNRESET || reason == -EPIPE)
+        atomic_fetch_add(&t->resets, 1);
+    else if (reason == 0)
+        atomic_fetch_add(&t->eofs, 1);
+}
+
+static void echo_data(sk_conn *c, const void *data, size_t len)
+{
+    sk_conn_write(c, data, len);
+    if (sk_conn_user(c))
+        note_pending(c);
+}
+
+static const sk_event_handlers echo_h = {
+    .on_open = count_open, .on_data = echo_data, .on_close = count_close};
+
+struct running {
+    sk_server *srv;
+    pthread_t thread;
+    char ep[128];
+};
+
+static void *serve_thread(void *arg)
+{
+    struct running *r = arg;
+    sk_server_serve_forever(r->srv, 100);
+    return NULL;
+}
+
+static void start(struct running *r, sk_server_opts *o)
+{
+    o->model = SK_MODEL_EVENT;
+    if (!o->events)
+        o->events = &echo_h;
+    if (sk_server_open(&r->srv, o) != 0)
+        fail_msg("open %s: %s", o->endpoint, sk_errmsg());
+    sk_addr a;
+    sk_server_addr(r->srv, &a);
+    sk_addr_format(&a, r->ep, sizeof r->ep);
+    pthread_create(&r->thread, NULL, serve_thread, r);
+}
+
+/* Stop serving, drain, return the counters, close. */
+static sk_server_stats stop(struct running *r, int drain_ms, int *cut)
+{
+    sk_server_shutdown(r->srv);
+    pthread_join(r->thread, NULL);
+    int n = sk_server_drain(r->srv, drain_ms);
+    if (cut)
+        *cut = n;
+    sk_server_stats st;
+    sk_server_stats_get(r->srv, &st);
+    sk_server_close(r->srv);
+    return st;
+}
+
+static int connect_to(const char *ep)
+{
+    int fd = sk_connect(ep, 5000);
+    if (fd < 0)
+        fail_msg("connect %s: %s", ep, sk_errmsg());
+    return fd;
+}
+
+/* ---- 50 concurrent clients, each gets exactly its own bytes --------------------------------- */
+
+struct client {
+    const char *ep;
+    int id;
+    int ok;
+};
+
+static void *stream_client(void *arg)
+{
+    struct client *c = arg;
+    size_t len = 20000 + (size_t)c->id * 1013; /* several reads and writes each */
+    unsigned char *out = malloc(len), *in = malloc(len);
+    t_fill_random(out, len, (unsigned)c->id + 1);
+    int fd = sk_connect(c->ep, 5000);
+    if (fd >= 0) {
+        c->ok = sk_send_all(fd, out, len, 5000, NULL) == 0 && sk_shutdown(fd, SHUT_WR) == 0 &&
+                sk_recv_exact(fd, in, len, 5000, NULL) == 0 && !memcmp(in, out, len) &&
+                sk_recv(fd, in, 1, 5000) == 0; /* and then the server closes */
+        close(fd);
+    }
+    free(out);
+    free(in);
+    return NULL;
+}
+
+static void *dgram_client(void *arg)
+{
+    struct client *c = arg;
+    c->ok = t_dgram_echo(c->ep, c->id);
+    return NULL;
+}
+
+static void fifty(const char *endpoint, int type, sk_accept_mode mode)
+{
+    struct tally t = {0};
+    sk_server_opts o = {
+        .endpoint = endpoint, .type = type, .workers = 2, .accept_mode = mode, .user = &t};
+    struct running r;
+    start(&r, &o);
+    struct client c[50];
+    pthread_t th[50];
+    for (int i = 0; i < 50; i++) {
+        c[i] = (struct client){.ep = r.ep, .id = i};
+        pthread_create(&th[i], NULL, type == SOCK_DGRAM ? dgram_client : stream_client, &c[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < 50; i++) {
+        pthread_join(th[i], NULL);
+        ok += c[i].ok;
+    }
+    int cut;
+    sk_server_stats st = stop(&r, 3000, &cut);
+    if (ok != 50)
+        fail_msg("%s: %d of 50 clients got their own bytes back", endpoint, ok);
+    assert_int_equal(cut, 0);
+    assert_int_equal(st.errors, 0);
+    assert_int_equal(st.active, 0);
+    assert_true(st.bytes_in > 0);
+    assert_int_equal(st.bytes_out, st.bytes_in);
+    if (type == SOCK_STREAM) {
+        assert_int_equal(st.accepted, 50);
+        assert_int_equal(atomic_load(&t.opened), 50);
+        assert_int_equal(atomic_load(&t.eofs), 50); /* every client ended with its EOF */
+    } else {
+        assert_true(st.accepted >= 50);
+    }
+}
+
+static void tcp_reuseport(void **s)
+{
+    (void)s;
+    fifty("127.0.0.1:0", SOCK_STREAM, SK_ACCEPT_REUSEPORT);
+}
+
+static void tcp_handoff(void **s)
+{
+    (void)s;
+    fifty("127.0.0.1:0", SOCK_STREAM, SK_ACCEPT_HANDOFF);
+}
+
+static void tcp_poll_backend(void **s)
+{
+    (void)s;
+    setenv("SOCKKIT_LOOP_BACKEND", "poll", 1);
+    fifty("[::1]:0", SOCK_STREAM, SK_ACCEPT_DEFAULT);
+    unsetenv("SOCKKIT_LOOP_BACKEND");
+}
+
+static void unix_stream(void **s)
+{
+    (void)s;
+    char ep[64];
+    snprintf(ep, sizeof ep, "unix:/tmp/sockkit-evtest-%d.sock", getpid());
+    fifty(ep, SOCK_STREAM, SK_ACCEPT_DEFAULT);
+    assert_int_equal(access(ep + 5, F_OK), -1); /* the socket file is removed at close */
+}
+
+static void udp(void **s)
+{
+    (void)s;
+    fifty("127.0.0.1:0", SOCK_DGRAM, SK_ACCEPT_DEFAULT);
+}
+
+static void unix_dgram(void **s)
+{
+    (void)s;
+    char ep[64];
+    snprintf(ep, sizeof ep, "unix:@sockkit-evtest-srv-%d", getpid());
+    fifty(ep, SOCK_DGRAM, SK_ACCEPT_DEFAULT);
+}
+
+/* ---- back-pressure ------------------------------------------------------------------------- */
+
+/* A peer that sends and never reads: the server stops reading it once its output passes
+ * high-water, so its buffer never grows past high-water plus one read. When the peer reads again,
+ * every byte the server took comes back. */
+static void never_reading_peer(void **s)
+{
+    (void)s;
+    struct tally t = {0};
+    sk_server_opts o = {.endpoint = "127.0.0.1:0", .workers = 1, .high_water = 65536, .user = &t};
+    struct running r;
+    start(&r, &o);
+    int fd = connect_to(r.ep);
+    sk_set_nonblock(fd, true);
+    static unsigned char out[32 << 20];
+    t_fill_random(out, sizeof out, 7);
+    size_t sent = 0;
+    int64_t t0 = t_now_ms(), quiet_since = t0;
+    while (sent < sizeof out && t_now_ms() - quiet_since < 500 && t_now_ms() - t0 < 10000) {
+        ssize_t n = send(fd, out + sent, sizeof out - sent, MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += (size_t)n;
+            quiet_since = t_now_ms();
+        } else {
+            poll(NULL, 0, 5);
+        }
+    }
+    if (sent == sizeof out)
+        fail_msg("sent all %zu bytes to a peer that never reads: no back-pressure", sent);
+    sk_server_stats st;
+    sk_server_stats_get(r.srv, &st);
+    size_t max = atomic_load(&t.max_pending);
+    if (max > 65536 + 65536)
+        fail_msg("output buffer reached %zu bytes, high-water 65536", max);
+    assert_true(max > 65536); /* it did pass high-water: the peer was slow */
+    /* now read everything back: exactly what the server took, in order */
+    sk_set_nonblock(fd, false);
+    shutdown(fd, SHUT_WR);
+    static unsigned char in[32 << 20];
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = sk_recv(fd, in + got, sizeof in - got, 5000);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    assert_true(got >= st.bytes_in);
+    assert_int_equal(got, sent); /* after reading resumed it took and returned the rest too */
+    assert_memory_equal(in, out, got);
+    st = stop(&r, 2000, NULL);
+    assert_int_equal(st.bytes_out, sent);
+}
+
+/* on_writable: a source that fills to high-water and is called again as the peer drains it. */
+static void source_more(sk_conn *c)
+{
+    static const unsigned char chunk[16384];
+    size_t *total = sk_conn_data(c);
+    while (*total < (4u << 20)) {
+        size_t n = sizeof chunk;
+        *total += n;
+        if (sk_conn_write(c, chunk, n) != 0)
+            return;
+    }
+    sk_conn_close(c); /* after the output is flushed */
+}
+
+static void source_open(sk_conn *c)
+{
+    struct tally *t = sk_conn_user(c);
+    atomic_fetch_add(&t->opened, 1);
+    int small = 16384; /* so that the output buffer, not the kernel, holds the backlog */
+    setsockopt(sk_conn_fd(c), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    sk_conn_set_data(c, calloc(1, sizeof(size_t)));
+    source_more(c);
+}
+
+static void source_writable(sk_conn *c)
+{
+    struct tally *t = sk_conn_user(c);
+    atomic_fetch_add(&t->writable, 1);
+    source_more(c);
+}
+
+static void source_close(sk_conn *c, int reason)
+{
+    free(sk_conn_data(c));
+    count_close(c, reason);
+}
+
+static void on_writable_refills(void **s)
+{
+    (void)s;
+    struct tally t = {0};
+    static const sk_event_handlers h = {
+        .on_open = source_open, .on_writable = source_writable, .on_close = source_close};
+    sk_server_opts o = {.endpoint = "127.0.0.1:0", .events = &h, .high_water = 65536, .user = &t};
+    struct running r;
+    start(&r, &o);
+    int fd = connect_to(r.ep);
+    static unsigned char buf[65536];
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = sk_recv(fd, buf, sizeof buf, 5000);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    assert_int_equal(got, 4u << 20); /* all of it, then EOF from the close after the flush */
+    assert_true(atomic_load(&t.writable) > 4);
+    stop(&r, 1000, NULL);
+    assert_int_equal(atomic_load(&t.eofs), 1);
+}
+
+/* ---- timeouts, limits, verify, close ------------------------------------------------------- */
+
+static void idle_timeout(void **s)
+{
+    (void)s;
+    struct tally t = {0};
+    sk_server_opts o = {.endpoint = "127.0.0.1:0", .idle_timeout_ms = 300, .user = &t};
+    struct running r;
+    start(&r, &o);
+    int quiet = connect_to(r.ep), busy = connect_to(r.ep);
+    int64_t t0 = t_now_ms();
+    char b[8];
+    /* busy talks every 100 ms for 800 ms and is not cut; quiet is closed after ~300 ms */
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(sk_send_all(busy, "ping", 4, 1000, NULL), 0);
+        assert_int_equal(sk_recv_exact(busy, b, 4, 1000, NULL), 0);
+        poll(NULL, 0, 100);
+    }
+    assert_int_equal(sk_recv(quiet, b, 1, 0), 0); /* EOF already there */
+    assert_elapsed(t0, 250, 5000);
+    assert_int_equal(sk_send_all(busy, "last", 4, 1000, NULL), 0);
+    assert_int_equal(sk_recv_exact(busy, b, 4, 1000, NULL), 0);
+    int64_t t1 = t_now_ms();
+    assert_int_equal(sk_recv(busy, b, 1, 3000), 0); /* now it goes idle too */
+    assert_elapsed(t1, 250, 2500);
+    close(quiet);
+    close(busy);
+    stop(&r, 1000, NULL);
+    assert_int_equal(atomic_load(&t.timeouts), 2);
+}
+
+static void max_conns(void **s)
+{
+    (void)s;
+    sk_server_opts o = {.endpoint = "127.0.0.1:0", .max_conns = 2};
+    struct running r;
+    start(&r, &o);
+    int a = connect_to(r.ep), b = connect_to(r.ep);
+    char buf[4];
+    assert_int_equal(sk_send_all(a, "aaaa", 4, 1000, NULL), 0);
+    assert_int_equal(sk_recv_exact(a, buf, 4, 1000, NULL), 0);
+    assert_int_equal(sk_send_all(b, "bbbb", 4, 1000, NULL), 0);
+    assert_int_equal(sk_recv_exact(b, buf, 4, 1000, NULL), 0);
+    int c = connect_to(r.ep);
+    ssize_t n = sk_recv(c, buf, 1, 3000); /* the third is closed at once */
+    assert_true(n == 0 || n == -ECONNRESET);
+    close(c);
+    close(a);
+    /* a slot is free again once a is gone */
+    int64_t t0 = t_now_ms();
+    int ok = 0;
+    while (!ok && t_now_ms() - t0 < 3000) {
+        int d = connect_to(r.ep);
+        ok =
+            sk_send_all(d, "dddd", 4, 1000, NULL) == 0 && sk_recv_exact(d, buf, 4, 1000, NULL) == 0;
+        close(d);
+    }
+    assert_true(ok);
+    close(b);
+    sk_server_stats st = stop(&r, 1000, NULL);
+    assert_true(st.rejected >= 1);
+}
+
+static bool refuse_all(sk_server *srv, const sk_addr *peer, void *user)
+{
+    (void)srv;
+    (void)peer;
+    (void)user;
+    return false;
+}
+
+static void verify_rejects(void **s)
+{
+    (void)s;
+    struct tally t = {0};
+    sk_server_opts o = {.endpoint = "127.0.0.1:0", .verify = refuse_all, .user = &t};
+    struct running r;
+    start(&r, &o);
+    int fd = connect_to(r.ep);
+    char b;
+    ssize_t n = sk_recv(fd, &b, 1, 3000);
+    assert_true(n == 0 || n == -ECONNRESET);
+    close(fd);
+    sk_server_stats st = stop(&r, 1000, NULL);
+    assert_int_equal(st.rejected, 1);
+    assert_int_equal(atomic_load(&t.opened), 0);
+}
+
+/* "quit" closes from inside on_data after the reply; a reset peer gives -ECONNRESET. */
+static void quit_data(sk_conn *c, const void *data, size_t len)
+{
+    sk_conn_write(c, data, len);
+    if (len >= 4 && !memcmp(data, "quit", 4)) {
+        sk_conn_close(c);
+        assert_int_equal(sk_conn_write(c, "x", 1), SK_ECLOSED);
+    }
+}
+
+static void close_inside_callback_and_reset(void **s)
+{
+    (void)s;
+    struct tally t = {0};
+    static const sk_event_handlers h = {
+        .on_open = count_open, .on_data = quit_data, .on_close = count_close};
+    sk_server_opts o = {.endpoint = "127.0.0.1:0", .events = &h, .workers = 1, .user = &t};
+    struct running r;
+    start(&r, &o);
+    int fd = connect_to(r.ep);
+    char b[8];
+    assert_int_equal(sk_send_all(fd, "quit", 4, 1000, NULL), 0);
+    assert_int_equal(sk_recv_exact(fd, b, 4, 1000, NULL), 0);
+    assert_memory_equal(b, "quit", 4);
+    assert_int_equal(sk_recv(fd, b, 1, 3000), 0);
+    close(fd);
+    /* a peer that resets (SO_LINGER 0) */
+    fd = connect_to(r.ep);
+    assert_int_equal(sk_send_all(fd, "hi", 2, 1000, NULL), 0);
+    assert_int_equal(sk_recv_exact(fd, b, 2, 1000, NULL), 0);
+    struct linger lg = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(fd);
+    int64_t t0 = t_now_ms();
+    while (atomic_load(&t.closed) < 2 && t_now_ms() - t0 < 3000)
+        poll(NULL, 0, 10);
+    sk_server_stats st = stop(&r, 1000, NULL);
+    assert_int_equal(atomic_load(&t.eofs), 1);
+    assert_int_equal(atomic_load(&t.resets), 1);
+    assert_int_equal(st.errors, 0); /* a reset peer is not a server error */
+}
+
+/* A handler's own timer writes outside any server callback. */
+static void later(sk_loop *l, uint64_t timer, void *arg)
+{
+    (void)l;
+    (void)timer;
+    sk_conn *c = arg;
+    sk_conn_write(c, "later\n", 6);
+    sk_conn_close(c);
+}
+
+static void later_open(sk_conn *c)
+{
+    sk_loop_timer(sk_conn_loop(c), 100, 0, later, c);
+}
+
+static void write_from_own_timer(void **s)
+{
+    (void)s;
+    static const sk_event_handlers h = {.on_open = later_open};
+    sk_server_opts o = {.endpoint = "127.0.0.1:0", .events = &h};
+    struct running r;
+    start(&r, &o);
+    int fd = connect_to(r.ep);
+    char b[16] = {0};
+    int64_t t0 = t_now_ms();
+    assert_int_equal(sk_recv_exact(fd, b, 6, 3000, NULL), 0);
+    assert_elapsed(t0, 80, 3000);
+    assert_string_equal(b, "later\n");
+    assert_int_equal(sk_recv(fd, b, 1, 3000), 0);
+    close(fd);
+    stop(&r, 1000, NULL);
+}
+
+/* ---- drain --------------------------------------------------------------------------------- */
+
+/* Clients that sent without reading: at drain each gets every byte the server had taken, then
+ * EOF, promptly. A client that never closes is cut off at the deadline. */
+enum { DN = 20, DLEN = 200000 };
+struct readers {
+    int fds[DN];
+    unsigned char in[DN][DLEN];
+    size_t got[DN];
+    int64_t all_eof_ms; /* when the last one saw EOF */
+};
+
+static void *read_all(void *arg)
+{
+    struct readers *rd = arg;
+    int open = DN;
+    bool done[DN] = {0};
+    int64_t t0 = t_now_ms();
+    while (open && t_now_ms() - t0 < 10000) {
+        struct pollfd p[DN];
+        for (int i = 0; i < DN; i++)
+            p[i] = (struct pollfd){done[i] ? -1 : rd->fds[i], POLLIN, 0};
+        poll(p, DN, 100);
+        for (int i = 0; i < DN; i++) {
+            if (done[i] || !p[i].revents)
+                continue;
+            ssize_t n = recv(rd->fds[i], rd->in[i] + rd->got[i], DLEN - rd->got[i], 0);
+            if (n > 0) {
+                rd->got[i] += (size_t)n;
+            } else if (n == 0 || errno != EAGAIN) {
+                done[i] = true; /* and close, as a client does at EOF */
+                close(rd->fds[i]);
+                open--;
+            }
+        }
+    }
+    rd->all_eof_ms = t_now_ms();
+    return NULL;
+}
+
+/* echo with a small kernel send buffer: the server's own output buffer holds the backlog */
+static void small_sndbuf_open(sk_conn *c)
+{
+    int small = 16384;
+    setsockopt(sk_conn_fd(c), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+}
+
+static void drain_flushes_output(void **s)
+{
+    (void)s;
+    struct tally t = {0};
+    static const sk_event_handlers h = {.on_open = small_sndbuf_open, .on_data = echo_data};
+    sk_server_opts o = {.endpoint = "127.0.0.1:0", .workers = 2, .events = &h, .user = &t};
+    struct running r;
+    start(&r, &o);
+    static struct readers rd;
+    static unsigned char out[DN][DLEN];
+    size_t sent[DN];
+    for (int i = 0; i < DN; i++) {
+        rd.fds[i] = connect_to(r.ep);
+        t_fill_random(out[i], DLEN, (unsigned)i + 9);
+        sk_set_nonblock(rd.fds[i], true);
+        ssize_t n = send(rd.fds[i], out[i], DLEN, MSG_NOSIGNAL);
+        sent[i] = n > 0 ? (size_t)n : 0;
+    }
+    int stubborn = connect_to(r.ep); /* never reads, never closes */
+    sk_server_stats st;
+    int64_t t0 = t_now_ms();
+    do { /* until the server has taken what it can (its output buffers hold the rest) */
+        poll(NULL, 0, 50);
+        sk_server_stats_get(r.srv, &st);
+    } while (st.active < DN + 1 && t_now_ms() - t0 < 3000);
+    poll(NULL, 0, 200);
+    sk_server_shutdown(r.srv);
+    pthread_join(r.thread, NULL);
+    sk_server_stats_get(r.srv, &st);
+    uint64_t taken = st.bytes_in;
+
+    pthread_t th;
+    pthread_create(&th, NULL, read_all, &rd);
+    t0 = t_now_ms();
+    int cut = sk_server_drain(r.srv, 1500);
+    int64_t drained = t_now_ms();
+    pthread_join(th, NULL);
+    sk_server_stats_get(r.srv, &st);
+    sk_server_close(r.srv);
+    close(stubborn);
+
+    assert_int_equal(cut, 1); /* the stubborn one, at the deadline */
+    if (atomic_load(&t.max_pending) < 65536)
+        fail_msg("the server held only %zu bytes of output: the drain's flush was not tested",
+                 atomic_load(&t.max_pending));
+    if (drained - t0 < 1400 || drained - t0 > 5000)
+        fail_msg("drain took %lld ms for a 1500 ms deadline", (long long)(drained - t0));
+    if (rd.all_eof_ms - t0 > 1000)
+        fail_msg("clients saw EOF only after %lld ms", (long long)(rd.all_eof_ms - t0));
+    uint64_t back = 0;
+    for (int i = 0; i < DN; i++) {
+        assert_true(rd.got[i] <= sent[i]);
+        assert_memory_equal(rd.in[i], out[i], rd.got[i]);
+        back += rd.got[i];
+    }
+    /* no reply already accepted was lost: every byte the server read came back */
+    assert_int_equal(back, taken);
+    assert_int_equal(st.bytes_out, taken);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(tcp_reuseport),
+        cmocka_unit_test(tcp_handoff),
+        cmocka_unit_test(tcp_poll_backend),
+        cmocka_unit_test(unix_stream),
+        cmocka_unit_test(udp),
+        cmocka_unit_test(unix_dgram),
+        cmocka_unit_test(never_reading_peer),
+        cmocka_unit_test(on_writable_refills),
+        cmocka_unit_test(idle_timeout),
+        cmocka_unit_test(max_conns),
+        cmocka_unit_test(verify_rejects),
+        cmocka_unit_test(close_inside_callback_and_reset),
+        cmocka_unit_test(write_from_own_timer),
+        cmocka_unit_test(drain_flushes_output),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
