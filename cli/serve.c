@@ -412,11 +412,11 @@ int cmd_serve(int argc, char **argv)
         sk_addr_format(&a, text, sizeof text);
         char model[64];
         int loops = o.workers ? o.workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
-        if (o.model == SK_MODEL_EVENT || o.model == SK_MODEL_POOL)
-            snprintf(model, sizeof model, "%s model, %d %s", model_names[o.model],
-                     o.model == SK_MODEL_POOL && !o.workers ? 4 : loops,
-                     o.model == SK_MODEL_EVENT ? "loops" : "workers");
-        else
+        if (o.model == SK_MODEL_EVENT || o.model == SK_MODEL_POOL) {
+            int n = o.model == SK_MODEL_POOL && !o.workers ? 4 : loops;
+            snprintf(model, sizeof model, "%s model, %d %s%s", model_names[o.model], n,
+                     o.model == SK_MODEL_EVENT ? "loop" : "worker", n == 1 ? "" : "s");
+        } else
             snprintf(model, sizeof model, "%s model", model_names[o.model]);
         if (sk_addr_port(&a) >= 0) {
             char *colon = strrchr(text, ':');

@@ -66,7 +66,7 @@ def tcp_queues(port):
 def serving_event(p, workers=None):
     """The -v line names the event model (and the number of loops, when given)."""
     n = r"\d+" if workers is None else str(workers)
-    return re.search(rf"event model, {n} (workers|loops)\)", p.serving_line) is not None
+    return re.search(rf"event model, {n} (workers?|loops?)\)", p.serving_line) is not None
 
 
 def echo_once(addr, family=socket.AF_INET, size=1000, timeout=3):
