@@ -181,6 +181,11 @@ report=$(mktemp)
     echo '```'
 } >"$report"
 mkdir -p docs
+# What follows the marker in docs/performance.md is measured by other scripts (idle_conns.py,
+# syscalls.sh, runs by hand) and kept as it is.
+marker='<!-- kept by bench/compare.sh: -->'
+kept=$(sed -n "/^$marker/,\$p" docs/performance.md 2>/dev/null)
 cp "$report" docs/performance.md
+[ -n "$kept" ] && printf '\n%s\n' "$kept" >>docs/performance.md
 cat "$report"
 rm -f "$report"
