@@ -159,7 +159,6 @@ def stop_counts(err):
 
 def serving_port(text):
     """The port in sockkit serve -v's 'serving SERVICE on HOST PORT (...)' line, or None."""
-    import re
     if isinstance(text, bytes):
         text = text.decode(errors="replace")
     m = re.search(r"serving \S+ on \S+ (\d+) \(", text)
