@@ -461,7 +461,7 @@ def drain_with_many(n, size, what):
           f"{t_eof:.1f} s ({len(bad)} bad: {list(bad.values())[:3]})")
     st = stop_counts(err)
     summary = f"the server held {held / MiB:.1f} MiB of output at SIGTERM (kernel queues: {q})"
-    # Informational only: /proc/net/tcp's queue sizes under gVisor do not always add up, so this
+    # Informational only: /proc/net/tcp's queue sizes on this VM do not always add up, so this
     # estimate can come out 0 while the server does hold output; test_server_event's
     # drain_flushes_output asserts the flush of held output through the library's own counters.
     print("info ", f"{what}: {summary}")
