@@ -403,7 +403,8 @@ int sk_server_open(sk_server **out, const sk_server_opts *opts)
     s->o = *opts;
     s->type = opts->type ? opts->type : SOCK_STREAM;
     s->fd = s->wake[0] = s->wake[1] = -1;
-    s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    /* the event model keeps its own reserve, shared by its loops */
+    s->reserve_fd = opts->model == SK_MODEL_EVENT ? -1 : open("/dev/null", O_RDONLY | O_CLOEXEC);
     atomic_init(&s->refs, 1);
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);

@@ -42,7 +42,6 @@ struct counters {
 
 struct worker {
     struct sk__event *ev;
-    int index;
     sk_loop *loop;
     int fd;         /* its listener or datagram socket, or -1 */
     bool shared_fd; /* fd belongs to worker 0 (a datagram socket all loops watch) */
@@ -645,7 +644,7 @@ int sk__event_open(struct sk__event **out, sk_server *srv, const sk_server_opts 
     ev->handoff = n > 1 && (o->accept_mode == SK_ACCEPT_HANDOFF || is_unix);
     int rc = 0;
     for (int i = 0; i < n; i++)
-        w[i] = (struct worker){.ev = ev, .index = i, .fd = -1};
+        w[i] = (struct worker){.ev = ev, .fd = -1};
     for (int i = 0; i < n; i++) {
         if ((rc = sk_loop_new(&w[i].loop, SK_LOOP_DEFAULT)) < 0)
             goto fail;
@@ -735,6 +734,19 @@ int sk__event_serve(struct sk__event *ev, int wake_fd, atomic_bool *stop, int in
     return rc < 0 ? rc : 0;
 }
 
+/* Close every connection of the loop at once (on_close gets SK_ECLOSED); returns how many. */
+static int cut_all(struct worker *w)
+{
+    int n = 0;
+    for (; w->conns; n++) {
+        sk_conn *c = w->conns;
+        fail(c, SK_ECLOSED);
+        c->busy = 0;
+        destroy(c);
+    }
+    return n;
+}
+
 struct drain_job {
     struct worker *w;
     int64_t deadline;
@@ -748,12 +760,13 @@ static void *drain_main(void *arg)
     struct worker *w = j->w;
     sk_loop_run_once(w->loop, 0); /* connections handed over before the stop */
     w->draining = true;
-    if (w->fd >= 0 && w->ev->type == SOCK_STREAM) { /* new clients are refused from now on */
+    /* A closed listener refuses new clients from now on; datagram sockets close with the server. */
+    if (w->fd >= 0) {
         sk_loop_unwatch(w->loop, w->fd);
-        sk_close(w->fd);
-        w->fd = -1;
-    } else if (w->fd >= 0) { /* datagram sockets close with the server */
-        sk_loop_unwatch(w->loop, w->fd);
+        if (w->ev->type == SOCK_STREAM) {
+            sk_close(w->fd);
+            w->fd = -1;
+        }
     }
     for (sk_conn *c = w->conns, *next; c; c = next) {
         next = c->next;
@@ -766,13 +779,7 @@ static void *drain_main(void *arg)
         if (sk_loop_run_once(w->loop, left) < 0)
             break;
     }
-    while (w->conns) {
-        w->cut++;
-        sk_conn *c = w->conns;
-        fail(c, SK_ECLOSED);
-        c->busy = 0;
-        destroy(c);
-    }
+    w->cut += cut_all(w);
     return NULL;
 }
 
@@ -810,12 +817,7 @@ void sk__event_close(struct sk__event *ev)
         if (!w->loop)
             continue;
         sk_loop_run_once(w->loop, 0); /* take in connections still being handed over */
-        while (w->conns) {
-            sk_conn *c = w->conns;
-            fail(c, SK_ECLOSED);
-            c->busy = 0;
-            destroy(c);
-        }
+        cut_all(w);
     }
     for (int i = ev->n - 1; i >= 0; i--) {
         struct worker *w = &ev->w[i];
