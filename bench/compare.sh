@@ -4,7 +4,8 @@
 # measurements), about 6.5 minutes with COMPARE_ALL=1.
 # Servers: a minimal epoll echo (the practical limit), libuv and libevent echo servers, Python's
 # ThreadingTCPServer, and sockkit serve echo in the thread model and in the event model: its
-# defaults (sockkit-event), --accept reuseport, --accept handoff, and --workers 1.
+# defaults (sockkit-event: one loop per core, one on 1-2 cores), --workers 1, and --workers 2 with
+# each --accept mode (reuseport, handoff).
 # COMPARE_ALL=1 adds socat and sockkit's pool model. Each is measured with `sockkit bench echo`
 # (64-byte ping-pong) at 1, 50 and 1000 connections and with `bench connect`, interleaved
 # A B C ... A B C ... for ROUNDS rounds; the table shows medians, p99 latencies and ratios to epoll,
@@ -36,10 +37,10 @@ start libevent "$out/event_echo" 0
 start python "$PY" bench/peers/py_echo.py 0
 start sockkit-thread "$B" serve -v echo 127.0.0.1:0 --model thread
 start sockkit-event "$B" serve -v echo 127.0.0.1:0
-start sockkit-event-reuseport "$B" serve -v echo 127.0.0.1:0 --accept reuseport
-start sockkit-event-handoff "$B" serve -v echo 127.0.0.1:0 --accept handoff
 start sockkit-event-1 "$B" serve -v echo 127.0.0.1:0 --workers 1
-SERVERS="epoll libuv libevent python sockkit-thread sockkit-event sockkit-event-reuseport sockkit-event-handoff sockkit-event-1"
+start sockkit-event-2 "$B" serve -v echo 127.0.0.1:0 --workers 2 --accept reuseport
+start sockkit-event-2-handoff "$B" serve -v echo 127.0.0.1:0 --workers 2 --accept handoff
+SERVERS="epoll libuv libevent python sockkit-thread sockkit-event sockkit-event-1 sockkit-event-2 sockkit-event-2-handoff"
 if [ -n "${COMPARE_ALL:-}" ]; then
     p=$(free_port); PORT[socat]=$p
     socat TCP-LISTEN:"$p",bind=127.0.0.1,reuseaddr,fork,backlog=4096 PIPE >/dev/null 2>&1 &

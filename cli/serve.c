@@ -263,8 +263,8 @@ static void usage(FILE *out)
                 services[i].port);
     fprintf(out, "\noptions:\n"
                  "  --model M         event | iterative | thread | fork | pool (default event)\n"
-                 "  --workers N       event: loops, a thread each (default: cores);\n"
-                 "                    pool: threads (default 4)\n"
+                 "  --workers N       event: loops, a thread each (default: one per core,\n"
+                 "                    but 1 on 1-2 cores); pool: threads (default 4)\n"
                  "  --accept MODE     event, several loops: reuseport (each loop its own\n"
                  "                    listener) or handoff (one accepts for all)\n"
                  "  --high-water N    event: stop reading a client with N bytes unsent\n"
@@ -411,9 +411,8 @@ int cmd_serve(int argc, char **argv)
         sk_server_addr(running, &a);
         sk_addr_format(&a, text, sizeof text);
         char model[64];
-        int loops = o.workers ? o.workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
         if (o.model == SK_MODEL_EVENT || o.model == SK_MODEL_POOL) {
-            int n = o.model == SK_MODEL_POOL && !o.workers ? 4 : loops;
+            int n = sk_server_workers(running);
             snprintf(model, sizeof model, "%s model, %d %s%s", model_names[o.model], n,
                      o.model == SK_MODEL_EVENT ? "loop" : "worker", n == 1 ? "" : "s");
         } else

@@ -1,6 +1,7 @@
-/* The event model: upper_server.c as callbacks on one event loop per core. Each chunk that
- * arrives is upper-cased and written back; sk_conn_write buffers what the socket cannot take yet
- * and stops reading a client that does not read its replies. Port argv[1] (default 9999). */
+/* The event model: upper_server.c as callbacks on event loops (one per core; one on 1-2 cores).
+ * Each chunk that arrives is upper-cased and written back; sk_conn_write buffers what the socket
+ * cannot take yet and stops reading a client that does not read its replies. Port argv[1] (default
+ * 9999). */
 #include <ctype.h>
 #include <signal.h>
 #include <sockkit.h>

@@ -42,5 +42,10 @@ int sk__event_serve(struct sk__event *ev, int wake_fd, _Atomic _Bool *stop, int 
 int sk__event_drain(struct sk__event *ev, int deadline_ms);
 void sk__event_close(struct sk__event *ev);
 void sk__event_stats(const struct sk__event *ev, sk_server_stats *out);
+int sk__event_loops(const struct sk__event *ev);
+/* The cores this process may run on (its CPU affinity), and the loops the event model runs on
+ * that many cores when opts.workers is 0. */
+int sk__usable_cores(void);
+int sk__default_loops(int cores);
 
 #endif

@@ -428,6 +428,7 @@ int sk_server_open(sk_server **out, const sk_server_opts *opts)
     if (opts->model == SK_MODEL_EVENT) {
         if ((rc = sk__event_open(&s->ev, s, opts)) < 0)
             goto fail;
+        s->o.workers = sk__event_loops(s->ev);
     } else {
         if ((rc = s->fd = sk_listen(opts->endpoint, &lo)) < 0)
             goto fail;
@@ -614,6 +615,11 @@ int sk_server_fd(const sk_server *srv)
 int sk_server_addr(const sk_server *srv, sk_addr *out)
 {
     return sk_local_addr(sk_server_fd(srv), out);
+}
+
+int sk_server_workers(const sk_server *srv)
+{
+    return srv->o.model == SK_MODEL_POOL || srv->o.model == SK_MODEL_EVENT ? srv->o.workers : 0;
 }
 
 void sk_server_stats_get(const sk_server *srv, sk_server_stats *out)

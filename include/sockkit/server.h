@@ -98,7 +98,8 @@ typedef struct sk_server_opts {
     const char *endpoint; /* "127.0.0.1:7007", ":7007", "unix:/run/x.sock", "unix:@x" */
     int type;             /* SOCK_STREAM (0, default) or SOCK_DGRAM */
     sk_model model;
-    int workers;         /* pool: threads (0 = 4); event: loops, one thread each (0 = cores) */
+    int workers;         /* pool: threads (0 = 4); event: loops, a thread each (0 = one per
+                          * core, but 1 on 1-2 cores; see docs/server.md) */
     int queue_size;      /* pool: queued requests before the acceptor waits (0 = 64) */
     int max_children;    /* fork: live children before the server waits for one (0 = 40) */
     int max_conns;       /* concurrent requests; more are closed at once and counted (0 = none) */
@@ -162,6 +163,9 @@ int sk_server_fd(const sk_server *srv);
 /* The bound address (the real port after ":0"). */
 int sk_server_addr(const sk_server *srv, sk_addr *out);
 void sk_server_stats_get(const sk_server *srv, sk_server_stats *out);
+/* The threads serving: pool workers, or event loops (as chosen when opts.workers was 0); 0 for the
+ * other models (iterative: the caller's thread; thread and fork: one per request). */
+int sk_server_workers(const sk_server *srv);
 
 /* ---- the event model ------------------------------------------------------------------------ */
 

@@ -1,8 +1,8 @@
 """sockkit serve in the event model (the default): 1,000 concurrent clients on two loops, a peer
 that never reads (the high-water mark bounds the server's memory and pushes back on the sender),
 out of file descriptors (EMFILE: refused at once, no spinning), the SIGTERM drain with 1,000 busy
-clients (all echoed bytes flushed, then FIN), every service over TCP, UDP and Unix sockets, and
-bad arguments."""
+clients (all echoed bytes flushed, then FIN), every service over TCP, UDP and Unix sockets, how
+many loops by default, and bad arguments."""
 import hashlib
 import os
 import random
@@ -314,8 +314,8 @@ def try_echo(addr, timeout=2):
 
 def out_of_fds():
     """Check 3: at EMFILE the server refuses clients at once and does not spin."""
-    p, host, port = serve(["echo", "127.0.0.1:0"], preexec_fn=lambda: resource.setrlimit(
-        resource.RLIMIT_NOFILE, (40, 40)))
+    p, host, port = serve(["echo", "--workers", "2", "127.0.0.1:0"],
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40)))
     held = []
     seen = {"served": 0, "closed": 0, "hung": 0}
     try:
@@ -579,8 +579,29 @@ def services(tmp):
     stop(p)
 
 
+def default_loops():
+    """Check 6: one loop per core the server may run on (its CPU affinity), but one on 1-2 cores;
+    each loop serves (the -v line names them, and clients are echoed)."""
+    usable = sorted(os.sched_getaffinity(0))
+    cores = len(usable)
+    cases = [(None, 1 if cores <= 2 else cores), ({usable[0]}, 1)]
+    if cores >= 3:
+        cases.append((set(usable[:3]), 3))
+    else:
+        print(f"skip: {cores} usable cores, too few to pin the server to 3")
+    for pin, n in cases:
+        what = f"default loops on {len(pin) if pin else cores} of {cores} cores"
+        p, host, port = serve(["echo", "127.0.0.1:0"],
+                              preexec_fn=(lambda pin=pin: os.sched_setaffinity(0, pin)) if pin
+                              else None)
+        check(serving_event(p, n), f"{what}: {n} (-v: {p.serving_line})")
+        ok = sum(echo_once((host, port)) for _ in range(20))
+        check(ok == 20, f"{what}: {ok} of 20 clients echoed")
+        stop(p)
+
+
 def bad_args():
-    """Check 6: a one-line error and exit 2."""
+    """Check 7: a one-line error and exit 2."""
     for args, needle in ((["--model", "event", "--workers", "0"], "--workers"),
                          (["--accept", "foo"], "--accept")):
         try:
@@ -606,6 +627,7 @@ try:
     drain_with_many(10, 8 * MiB, "drain 10x8MiB")
     with tempfile.TemporaryDirectory() as tmp:
         services(tmp)
+    default_loops()
     bad_args()
     print(f"took {time.time() - t_start:.1f} s")
 finally:

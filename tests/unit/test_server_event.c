@@ -2,10 +2,13 @@
  * two loops by SO_REUSEPORT and by hand-off, both loop backends; Unix stream; UDP; Unix datagram),
  * back-pressure and on_writable, a peer that never reads, idle timeouts, max_conns, verify, close
  * from inside a callback and after a flush, writes from a handler's own timer, on_close reasons,
- * and drain flushing accepted output. Run under TSan too (label threads): two loops, two threads.
+ * drain flushing accepted output, and how many loops run by default. Run under TSan too (label
+ * threads): two loops, two threads.
  */
+#include "internal.h"
 #include "sktest.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 
@@ -601,6 +604,59 @@ static void drain_flushes_output(void **s)
     assert_int_equal(st.bytes_out, taken);
 }
 
+/* ---- how many loops by default ------------------------------------------------------------ */
+
+static int blocking_handle(sk_request *r)
+{
+    (void)r;
+    return 0;
+}
+
+static int workers_of(sk_model model, int workers)
+{
+    sk_server *srv;
+    sk_server_opts o = {.endpoint = "127.0.0.1:0", .model = model, .workers = workers};
+    if (model == SK_MODEL_EVENT)
+        o.events = &echo_h;
+    else
+        o.handle = blocking_handle;
+    assert_int_equal(sk_server_open(&srv, &o), 0);
+    int n = sk_server_workers(srv);
+    sk_server_close(srv);
+    return n;
+}
+
+static void default_loops(void **state)
+{
+    (void)state;
+    /* one per core, but one on one or two cores */
+    assert_int_equal(sk__default_loops(1), 1);
+    assert_int_equal(sk__default_loops(2), 1);
+    assert_int_equal(sk__default_loops(3), 3);
+    assert_int_equal(sk__default_loops(64), 64);
+
+    /* the cores counted are those the process may run on */
+    cpu_set_t all, one;
+    assert_int_equal(sched_getaffinity(0, sizeof all, &all), 0);
+    int first = 0;
+    while (!CPU_ISSET(first, &all))
+        first++;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
+    int pinned = sk__usable_cores(), pinned_loops = workers_of(SK_MODEL_EVENT, 0);
+    assert_int_equal(sched_setaffinity(0, sizeof all, &all), 0);
+    assert_int_equal(pinned, 1);
+    assert_int_equal(pinned_loops, 1);
+    assert_int_equal(sk__usable_cores(), CPU_COUNT(&all));
+
+    assert_int_equal(workers_of(SK_MODEL_EVENT, 0), sk__default_loops(CPU_COUNT(&all)));
+    assert_int_equal(workers_of(SK_MODEL_EVENT, 3), 3);
+    assert_int_equal(workers_of(SK_MODEL_POOL, 0), 4);
+    assert_int_equal(workers_of(SK_MODEL_POOL, 2), 2);
+    assert_int_equal(workers_of(SK_MODEL_THREAD, 5), 0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -619,6 +675,7 @@ int main(void)
         cmocka_unit_test(close_inside_callback_and_reset),
         cmocka_unit_test(write_from_own_timer),
         cmocka_unit_test(drain_flushes_output),
+        cmocka_unit_test(default_loops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
