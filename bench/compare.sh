@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark, loopback only, bounded in time: about 5.5 minutes at the defaults (3 rounds
-# of 2 s; each measurement is 2.5 s, 9 servers x 4 measurements x 3 rounds, then about 20 s of side
-# measurements), about 6.5 minutes with COMPARE_ALL=1.
+# Side-by-side benchmark, loopback only, bounded in time: about 6 minutes at the defaults (3 rounds
+# of 2 s; each measurement is 2.5 s plus at least 0.2 s of waiting for a quiet machine, 9 servers x
+# 4 measurements x 3 rounds, then about 20 s of side measurements), about 7 with COMPARE_ALL=1.
 # Servers: a minimal epoll echo (the practical limit), libuv and libevent echo servers, Python's
 # ThreadingTCPServer, and sockkit serve echo in the thread model and in the event model: its
 # defaults (sockkit-event: one loop per core, one on 1-2 cores), --workers 1, and --workers 2 with
@@ -31,36 +31,52 @@ cc -O2 -Wall -o "$out/event_echo" bench/peers/event_echo.c -levent || exit 1
 . bench/lib.sh
 trap cleanup EXIT
 
-start epoll "$out/epoll_echo" 0
-start libuv "$out/uv_echo" 0
-start libevent "$out/event_echo" 0
-start python "$PY" bench/peers/py_echo.py 0
-start sockkit-thread "$B" serve -v echo 127.0.0.1:0 --model thread
-start sockkit-event "$B" serve -v echo 127.0.0.1:0
-start sockkit-event-1 "$B" serve -v echo 127.0.0.1:0 --workers 1
-start sockkit-event-2 "$B" serve -v echo 127.0.0.1:0 --workers 2 --accept reuseport
-start sockkit-event-2-handoff "$B" serve -v echo 127.0.0.1:0 --workers 2 --accept handoff
 SERVERS="epoll libuv libevent python sockkit-thread sockkit-event sockkit-event-1 sockkit-event-2 sockkit-event-2-handoff"
-if [ -n "${COMPARE_ALL:-}" ]; then
-    p=$(free_port); PORT[socat]=$p
-    socat TCP-LISTEN:"$p",bind=127.0.0.1,reuseaddr,fork,backlog=4096 PIPE >/dev/null 2>&1 &
-    pids+=($!)
-    start sockkit-pool "$B" serve -v echo 127.0.0.1:0 --model pool --workers 4
-    SERVERS="$SERVERS socat sockkit-pool"
-fi
-sleep 0.5
+[ -n "${COMPARE_ALL:-}" ] && SERVERS="$SERVERS socat sockkit-pool"
+start_all() {
+    start epoll "$out/epoll_echo" 0
+    start libuv "$out/uv_echo" 0
+    start libevent "$out/event_echo" 0
+    start python "$PY" bench/peers/py_echo.py 0
+    start sockkit-thread "$B" serve -v echo 127.0.0.1:0 --model thread
+    start sockkit-event "$B" serve -v echo 127.0.0.1:0
+    start sockkit-event-1 "$B" serve -v echo 127.0.0.1:0 --workers 1
+    start sockkit-event-2 "$B" serve -v echo 127.0.0.1:0 --workers 2 --accept reuseport
+    start sockkit-event-2-handoff "$B" serve -v echo 127.0.0.1:0 --workers 2 --accept handoff
+    if [ -n "${COMPARE_ALL:-}" ]; then
+        local p
+        p=$(free_port)
+        PORT[socat]=$p
+        socat TCP-LISTEN:"$p",bind=127.0.0.1,reuseaddr,fork,backlog=4096 PIPE >/dev/null 2>&1 &
+        pids+=($!)
+        PID[socat]=$!
+        start sockkit-pool "$B" serve -v echo 127.0.0.1:0 --model pool --workers 4
+    fi
+    sleep 0.5
+}
+# Each round starts every server afresh: on this VM a server's pace can stay high or low for a
+# minute or more (epoll_echo at 50 connections: 78-81k req/s all through one run, 110-116k all
+# through another), so fresh processes each round give the median both.
+stop_all() {
+    for s in $SERVERS; do stop "$s"; done
+    pids=()
+}
 
 LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
 declare -A RPS P99 STARVED
 for round in $(seq "$ROUNDS"); do
+    [ "$round" -gt 1 ] && stop_all
+    start_all
     for c in 1 50 1000; do
         for s in $SERVERS; do
+            quiet
             j=$("$B" bench echo -q --json -c $c -d "$SECS" -w "$WARM" "127.0.0.1:${PORT[$s]}" 2>/dev/null)
             read -r rps p99 starved <<<"$(fields "$j" requests_per_sec latency_us.p99 starved_connections)"
             RPS[$s,$c]+="$rps " P99[$s,$c]+="$p99 " STARVED[$s,$c]+="$starved "
         done
     done
     for s in $SERVERS; do
+        quiet
         j=$("$B" bench connect -q --json -c 4 -d "$SECS" -w "$WARM" "127.0.0.1:${PORT[$s]}" 2>/dev/null)
         read -r rps p99 <<<"$(fields "$j" requests_per_sec latency_us.p99)"
         RPS[$s,conn]+="$rps " P99[$s,conn]+="$p99 "
@@ -116,6 +132,9 @@ report=$(mktemp)
     echo "The load generator shares the $(nproc) cores with the server: compare within one run, as ratios."
     echo "Load average (1 min) when the rounds began: $LOAD_START; when the side measurements ended:"
     echo "$LOAD_END (this run's own load is about 1-2; more means something else was running too)."
+    echo "Every server process is started afresh each round. Before each measurement the script waits"
+    echo "until the CPUs are under ${QUIET_PCT}% busy (a server still winding down 1,000 connections would"
+    echo "slow the next one): $QUIET_WAITS measurements waited, $QUIET_FAILS went ahead after ${QUIET_MAX_S} s still busy."
     echo
     echo "## Echo, 64-byte ping-pong (\`sockkit bench echo -c N\`) and connection rate (\`bench connect -c 4\`)"
     echo
@@ -185,7 +204,7 @@ mkdir -p docs
 # What follows the marker in docs/performance.md is measured by other scripts (idle_conns.py,
 # syscalls.sh, runs by hand) and kept as it is.
 marker='<!-- kept by bench/compare.sh: -->'
-kept=$(sed -n "/^$marker/,\$p" docs/performance.md 2>/dev/null)
+kept=$(awk -v m="$marker" 'index($0, m) == 1 { on = 1 } on' docs/performance.md 2>/dev/null)
 cp "$report" docs/performance.md
 [ -n "$kept" ] && printf '\n%s\n' "$kept" >>docs/performance.md
 cat "$report"

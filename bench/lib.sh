@@ -60,3 +60,27 @@ print(' '.join(out))" "$@"
 }
 field() { fields "$1" "$2"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : 0)}'; }
+
+# busy_pct SECONDS: how busy the CPUs were over that time, in percent (from /proc/stat)
+busy_pct() {
+    local _ u n sy i w q sq t1 i1
+    read -r _ u n sy i w q sq _ </proc/stat
+    t1=$((u + n + sy + i + w + q + sq)) i1=$i
+    sleep "$1"
+    read -r _ u n sy i w q sq _ </proc/stat
+    echo $((100 - 100 * (i - i1) / (u + n + sy + i + w + q + sq - t1 + 1)))
+}
+
+# quiet: wait until the CPUs are under QUIET_PCT% busy over 0.2 s, for up to QUIET_MAX_S seconds;
+# counts in QUIET_WAITS the calls that had to wait and in QUIET_FAILS those that gave up
+QUIET_PCT=10 QUIET_MAX_S=5 QUIET_WAITS=0 QUIET_FAILS=0
+quiet() {
+    local tries=$((QUIET_MAX_S * 5)) k
+    for ((k = 0; k < tries; k++)); do
+        if [ "$(busy_pct 0.2)" -lt "$QUIET_PCT" ]; then
+            [ "$k" -gt 0 ] && QUIET_WAITS=$((QUIET_WAITS + 1))
+            return 0
+        fi
+    done
+    QUIET_WAITS=$((QUIET_WAITS + 1)) QUIET_FAILS=$((QUIET_FAILS + 1))
+}
