@@ -87,4 +87,37 @@ static inline bool t_dgram_echo(const char *ep, int id)
     return ok;
 }
 
+/* A server run by serve_forever on a thread of its own, for the server tests. */
+struct t_running {
+    sk_server *srv;
+    pthread_t thread;
+    char ep[128];    /* its bound address, e.g. "127.0.0.1:40123" */
+    int interval_ms; /* serve_forever's poll interval (0 = 100) */
+};
+
+static inline void *t_serve_thread(void *arg)
+{
+    struct t_running *r = arg;
+    sk_server_serve_forever(r->srv, r->interval_ms ? r->interval_ms : 100);
+    return NULL;
+}
+
+/* Open a server for o, note its address in r->ep, and serve it on a thread. */
+static inline void t_serve(struct t_running *r, const sk_server_opts *o)
+{
+    if (sk_server_open(&r->srv, o) != 0)
+        fail_msg("open %s: %s", o->endpoint, sk_errmsg());
+    sk_addr a;
+    sk_server_addr(r->srv, &a);
+    sk_addr_format(&a, r->ep, sizeof r->ep);
+    pthread_create(&r->thread, NULL, t_serve_thread, r);
+}
+
+/* Stop serving and wait for the thread; the server stays open (drain, counters, close). */
+static inline void t_serve_stop(struct t_running *r)
+{
+    sk_server_shutdown(r->srv);
+    pthread_join(r->thread, NULL);
+}
+
 #endif

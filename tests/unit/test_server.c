@@ -20,32 +20,9 @@ static int echo(sk_request *req)
     }
 }
 
-struct running {
-    sk_server *srv;
-    pthread_t thread;
-    char ep[128];
-};
-
-static void *serve_thread(void *arg)
+static void stop(struct t_running *r)
 {
-    struct running *r = arg;
-    sk_server_serve_forever(r->srv, 100);
-    return NULL;
-}
-
-static void start(struct running *r, sk_server_opts *o)
-{
-    assert_int_equal(sk_server_open(&r->srv, o), 0);
-    sk_addr a;
-    sk_server_addr(r->srv, &a);
-    sk_addr_format(&a, r->ep, sizeof r->ep);
-    pthread_create(&r->thread, NULL, serve_thread, r);
-}
-
-static void stop(struct running *r)
-{
-    sk_server_shutdown(r->srv);
-    pthread_join(r->thread, NULL);
+    t_serve_stop(r);
     sk_server_close(r->srv);
 }
 
@@ -85,8 +62,8 @@ static void fifty_clients(const char *endpoint, int type, sk_model model)
 {
     sk_server_opts o = {
         .endpoint = endpoint, .type = type, .model = model, .handle = echo, .workers = 4};
-    struct running r;
-    start(&r, &o);
+    struct t_running r = {0};
+    t_serve(&r, &o);
     struct client c[50];
     pthread_t t[50];
     for (int i = 0; i < 50; i++) {
@@ -157,14 +134,10 @@ static void shutdown_is_prompt_with_clients_connected(void **state)
                         .model = SK_MODEL_THREAD,
                         .handle = block_until_eof,
                         .daemon_threads = false};
-    sk_server *srv;
-    assert_int_equal(sk_server_open(&srv, &o), 0);
-    struct running r = {.srv = srv};
-    sk_addr a;
-    sk_server_addr(srv, &a);
-    sk_addr_format(&a, r.ep, sizeof r.ep);
-    /* poll_interval 500 ms: shutdown must not wait for it (the wakeup pipe ends the poll) */
-    pthread_create(&r.thread, NULL, serve_thread, &r);
+    /* a poll interval of 2 s: shutdown must not wait for it (the wakeup pipe ends the poll) */
+    struct t_running r = {.interval_ms = 2000};
+    t_serve(&r, &o);
+    sk_server *srv = r.srv;
     int clients[3];
     for (int i = 0; i < 3; i++)
         clients[i] = sk_connect(r.ep, 1000);
@@ -203,8 +176,8 @@ static void failing_handler_does_not_stop_the_server(void **state)
                         .model = SK_MODEL_ITERATIVE,
                         .handle = fail_first,
                         .on_error = count_error};
-    struct running r;
-    start(&r, &o);
+    struct t_running r = {0};
+    t_serve(&r, &o);
     int a = sk_connect(r.ep, 1000);
     char buf[8];
     assert_int_equal(sk_recv(a, buf, sizeof buf, 2000), 0); /* closed after the failure */
@@ -231,8 +204,8 @@ static void verify_rejects_only_that_peer(void **state)
                         .model = SK_MODEL_THREAD,
                         .handle = echo,
                         .verify = only_127_0_0_1};
-    struct running r;
-    start(&r, &o);
+    struct t_running r = {0};
+    t_serve(&r, &o);
     int good = sk_connect(r.ep, 1000);
     sk_connect_opts from2 = {.source = "127.0.0.2:0"};
     int bad = sk_connect_ex(r.ep, &from2, 1000);
@@ -257,8 +230,8 @@ static void max_conns_rejects_and_counts(void **state)
                         .model = SK_MODEL_THREAD,
                         .handle = block_until_eof,
                         .max_conns = 2};
-    struct running r;
-    start(&r, &o);
+    struct t_running r = {0};
+    t_serve(&r, &o);
     int a = sk_connect(r.ep, 1000), b = sk_connect(r.ep, 1000);
     usleep(100000);
     int c = sk_connect(r.ep, 1000);
@@ -282,8 +255,8 @@ static void idle_timeout_closes_silent_clients(void **state)
                         .handle = echo,
                         .idle_timeout_ms = 200,
                         .on_error = NULL};
-    struct running r;
-    start(&r, &o);
+    struct t_running r = {0};
+    t_serve(&r, &o);
     int fd = sk_connect(r.ep, 1000);
     int64_t t0 = t_now_ms();
     char buf[4];
@@ -300,8 +273,8 @@ static void drain_waits_then_cuts_off(void **state)
 {
     sk_server_opts o = {
         .endpoint = "127.0.0.1:0", .model = SK_MODEL_THREAD, .handle = block_until_eof};
-    struct running r;
-    start(&r, &o);
+    struct t_running r = {0};
+    t_serve(&r, &o);
     int stuck = sk_connect(r.ep, 1000);
     usleep(100000);
     sk_server_shutdown(r.srv);
@@ -348,8 +321,8 @@ static void handle_request_and_timeout(void **state)
 static void fork_children_reaped(void **state)
 {
     sk_server_opts o = {.endpoint = "127.0.0.1:0", .model = SK_MODEL_FORK, .handle = echo};
-    struct running r;
-    start(&r, &o);
+    struct t_running r = {0};
+    t_serve(&r, &o);
     struct client c[10];
     for (int i = 0; i < 10; i++) {
         c[i] = (struct client){.ep = r.ep, .type = SOCK_STREAM, .id = i};
@@ -368,8 +341,8 @@ static void emfile_refuses_without_spinning(void **state)
     struct rlimit old, low;
     getrlimit(RLIMIT_NOFILE, &old);
     sk_server_opts o = {.endpoint = "127.0.0.1:0", .model = SK_MODEL_THREAD, .handle = echo};
-    struct running r;
-    start(&r, &o);
+    struct t_running r = {0};
+    t_serve(&r, &o);
     low = old;
     low.rlim_cur = 256;
     setrlimit(RLIMIT_NOFILE, &low);

@@ -5,7 +5,6 @@
  * drain flushing accepted output, and how many loops run by default. Run under TSan too (label
  * threads): two loops, two threads.
  */
-#include "internal.h"
 #include "sktest.h"
 
 #include <sched.h>
@@ -58,37 +57,18 @@ static void echo_data(sk_conn *c, const void *data, size_t len)
 static const sk_event_handlers echo_h = {
     .on_open = count_open, .on_data = echo_data, .on_close = count_close};
 
-struct running {
-    sk_server *srv;
-    pthread_t thread;
-    char ep[128];
-};
-
-static void *serve_thread(void *arg)
-{
-    struct running *r = arg;
-    sk_server_serve_forever(r->srv, 100);
-    return NULL;
-}
-
-static void start(struct running *r, sk_server_opts *o)
+static void start(struct t_running *r, sk_server_opts *o)
 {
     o->model = SK_MODEL_EVENT;
     if (!o->events)
         o->events = &echo_h;
-    if (sk_server_open(&r->srv, o) != 0)
-        fail_msg("open %s: %s", o->endpoint, sk_errmsg());
-    sk_addr a;
-    sk_server_addr(r->srv, &a);
-    sk_addr_format(&a, r->ep, sizeof r->ep);
-    pthread_create(&r->thread, NULL, serve_thread, r);
+    t_serve(r, o);
 }
 
 /* Stop serving, drain, return the counters, close. */
-static sk_server_stats stop(struct running *r, int drain_ms, int *cut)
+static sk_server_stats stop(struct t_running *r, int drain_ms, int *cut)
 {
-    sk_server_shutdown(r->srv);
-    pthread_join(r->thread, NULL);
+    t_serve_stop(r);
     int n = sk_server_drain(r->srv, drain_ms);
     if (cut)
         *cut = n;
@@ -144,7 +124,7 @@ static void fifty(const char *endpoint, int type, sk_accept_mode mode)
     struct tally t = {0};
     sk_server_opts o = {
         .endpoint = endpoint, .type = type, .workers = 2, .accept_mode = mode, .user = &t};
-    struct running r;
+    struct t_running r = {0};
     start(&r, &o);
     struct client c[50];
     pthread_t th[50];
@@ -228,7 +208,7 @@ static void never_reading_peer(void **s)
     (void)s;
     struct tally t = {0};
     sk_server_opts o = {.endpoint = "127.0.0.1:0", .workers = 1, .high_water = 65536, .user = &t};
-    struct running r;
+    struct t_running r = {0};
     start(&r, &o);
     int fd = connect_to(r.ep);
     sk_set_nonblock(fd, true);
@@ -316,7 +296,7 @@ static void on_writable_refills(void **s)
     static const sk_event_handlers h = {
         .on_open = source_open, .on_writable = source_writable, .on_close = source_close};
     sk_server_opts o = {.endpoint = "127.0.0.1:0", .events = &h, .high_water = 65536, .user = &t};
-    struct running r;
+    struct t_running r = {0};
     start(&r, &o);
     int fd = connect_to(r.ep);
     static unsigned char buf[65536];
@@ -341,7 +321,7 @@ static void idle_timeout(void **s)
     (void)s;
     struct tally t = {0};
     sk_server_opts o = {.endpoint = "127.0.0.1:0", .idle_timeout_ms = 300, .user = &t};
-    struct running r;
+    struct t_running r = {0};
     start(&r, &o);
     int quiet = connect_to(r.ep), busy = connect_to(r.ep);
     int64_t t0 = t_now_ms();
@@ -369,7 +349,7 @@ static void max_conns(void **s)
 {
     (void)s;
     sk_server_opts o = {.endpoint = "127.0.0.1:0", .max_conns = 2};
-    struct running r;
+    struct t_running r = {0};
     start(&r, &o);
     int a = connect_to(r.ep), b = connect_to(r.ep);
     char buf[4];
@@ -410,7 +390,7 @@ static void verify_rejects(void **s)
     (void)s;
     struct tally t = {0};
     sk_server_opts o = {.endpoint = "127.0.0.1:0", .verify = refuse_all, .user = &t};
-    struct running r;
+    struct t_running r = {0};
     start(&r, &o);
     int fd = connect_to(r.ep);
     char b;
@@ -439,7 +419,7 @@ static void close_inside_callback_and_reset(void **s)
     static const sk_event_handlers h = {
         .on_open = count_open, .on_data = quit_data, .on_close = count_close};
     sk_server_opts o = {.endpoint = "127.0.0.1:0", .events = &h, .workers = 1, .user = &t};
-    struct running r;
+    struct t_running r = {0};
     start(&r, &o);
     int fd = connect_to(r.ep);
     char b[8];
@@ -484,7 +464,7 @@ static void write_from_own_timer(void **s)
     (void)s;
     static const sk_event_handlers h = {.on_open = later_open};
     sk_server_opts o = {.endpoint = "127.0.0.1:0", .events = &h};
-    struct running r;
+    struct t_running r = {0};
     start(&r, &o);
     int fd = connect_to(r.ep);
     char b[16] = {0};
@@ -550,7 +530,7 @@ static void drain_flushes_output(void **s)
     struct tally t = {0};
     static const sk_event_handlers h = {.on_open = small_sndbuf_open, .on_data = echo_data};
     sk_server_opts o = {.endpoint = "127.0.0.1:0", .workers = 2, .events = &h, .user = &t};
-    struct running r;
+    struct t_running r = {0};
     start(&r, &o);
     static struct readers rd;
     static unsigned char out[DN][DLEN];
