@@ -1,14 +1,15 @@
-# Thin wrapper around CMake. The quick start is two commands:
-#   make demo   build, then run `sockkit demo` (a traced TCP/UDP/Unix exchange on loopback)
-#   make test   build twice (normal, then AddressSanitizer+UBSan) and run the whole CTest suite on both
-# Other targets: build, install (PREFIX=/usr/local DESTDIR=), bench, format, clean.
+# Thin wrapper around CMake. The quick start (README) is `sh quickstart demo` and
+# `sh quickstart test`, which install make itself when it is missing and then run:
+#   make demo   build the library and the command (no tests), then run `sockkit demo`
+#   make test   build normal, ASan+UBSan and TSan variants and run the CTest suite on them
+# Other targets: build, install (PREFIX=/usr/local DESTDIR=), deb, bench, format, clean.
 
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
-CTEST = ctest --output-on-failure -j$(JOBS) --timeout 300
 
-.PHONY: all build demo test test-normal test-asan test-tsan install bench format clean deps-build deps-test
+.PHONY: all build configure demo test test-normal test-asan test-tsan install deb bench format clean \
+	deps-build deps-test deps-deb
 
 all: build
 
@@ -16,15 +17,21 @@ deps-build:
 	@scripts/deps.sh build
 deps-test:
 	@scripts/deps.sh test
+deps-deb:
+	@scripts/deps.sh deb
 
-build/CMakeCache.txt:
-	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+# The product build: library, command, examples; never the tests, so it needs no test-only
+# packages. Configured every time (about a second), and a failed configure leaves no build/ behind
+# that would break the next attempt.
+configure: deps-build
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSK_BUILD_TESTS=OFF $(CMAKE_FLAGS) \
+		>/dev/null || { rm -rf build; echo "make: configuring build/ failed (see above)" >&2; exit 1; }
 
-build: deps-build build/CMakeCache.txt
+build: configure
 	cmake --build build -j$(JOBS)
 
 demo: build
-	@if [ -x build/sockkit ]; then build/sockkit demo; else scripts/demo-fallback.sh; fi
+	@build/sockkit demo
 
 test: deps-test
 	@scripts/test.sh
@@ -39,6 +46,10 @@ test-tsan: deps-test
 install: build
 	DESTDIR=$(DESTDIR) cmake --install build --prefix $(PREFIX)
 
+# Debian packages (libsockkit0, libsockkit-dev, sockkit, and their -dbgsym) into out/deb/.
+deb: deps-deb
+	@scripts/deb.sh
+
 bench: build
 	scripts/deps.sh bench
 	bench/compare.sh
@@ -47,4 +58,4 @@ format:
 	clang-format -i include/*.h include/sockkit/*.h src/*.[ch] cli/*.[ch] tests/*/*.c examples/*.c 2>/dev/null || true
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-test build-asan build-tsan build-deb out

@@ -1,5 +1,6 @@
 /* sockkit: validate the command line, then dispatch to one subcommand. */
 #include "cli.h"
+#include "opts.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -21,7 +22,18 @@ static const struct command commands[] = {
     {"bench", cmd_bench,
      "measure an echo server: requests/s, latency, connection rate, throughput"},
     {"proto", cmd_proto, "explain IPPROTO_*, AF_*, SOCK_* and socket option names and numbers"},
+    {"completion", cmd_completion, "print a bash or zsh completion script"},
 };
+
+/* The option tables of every command, for `sockkit completion`. */
+extern const struct cli_cmd cli_cmd_completion;
+static const struct cli_cmd *const root_subs[] = {&cli_cmd_completion, NULL};
+static const struct cli_opt root_opts[] = {
+    {'h', "help", CLI_NOARG, NULL, "this help", NULL},
+    {'V', "version", CLI_NOARG, NULL, "print the version", NULL},
+    CLI_OPT_END,
+};
+const struct cli_cmd cli_root = {"", "", "COMMAND [ARGS]", NULL, root_opts, NULL, root_subs, NULL};
 
 static void usage(FILE *out)
 {

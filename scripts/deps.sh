@@ -1,24 +1,47 @@
 #!/usr/bin/env bash
-# Make sure the build and test dependencies are present. As root, installs what is missing with
-# apt-get; otherwise prints the one command to run and fails.
-#   scripts/deps.sh build   what `make demo` needs
-#   scripts/deps.sh test    what `make test` needs (build + test peers)
+# Make sure the packages a goal needs are present. As root, installs what is missing with apt-get;
+# otherwise prints the one command to run and fails.
+#   scripts/deps.sh build   what `make demo`, `make build` and `make install` need
+#   scripts/deps.sh test    what `make test` needs (build + test peers + test tools)
+#   scripts/deps.sh deb     what `make deb` needs (build + Debian packaging tools)
+#   scripts/deps.sh bench   what `make bench` needs (build + benchmark peers)
+#   scripts/deps.sh --list SET   print the package names of SET, one line
+# Exit status: 0 all present, 1 missing (not root) or the install failed, 2 usage.
 set -eu
+list_only=
+if [ "${1:-}" = --list ]; then
+    list_only=1
+    shift
+fi
 what=${1:-test}
 
-# package:command-or-file that proves it is installed
-build_pkgs="cmake:cmake gcc:gcc make:make pkg-config:pkg-config"
-test_pkgs="libcmocka-dev:/usr/include/cmocka.h python3:python3 netcat-openbsd:nc socat:socat
- iproute2:ip procps:ps"
+# package:command-or-file that proves it is installed. libc6-dev is named because Debian's gcc
+# does not pull in the C library's headers and start files (crt1.o) by itself.
+build_pkgs="make:make gcc:gcc libc6-dev:/usr/include/stdio.h cmake:cmake"
+test_pkgs="pkg-config:pkg-config libcmocka-dev:/usr/include/cmocka.h python3:python3
+ netcat-openbsd:nc socat:socat iproute2:ip procps:ps git:git debootstrap:debootstrap"
+deb_pkgs="pkg-config:pkg-config debhelper:dh dpkg-dev:dpkg-buildpackage fakeroot:fakeroot
+ lintian:lintian"
 bench_pkgs="iperf3:iperf3 sockperf:sockperf libuv1-dev:/usr/include/uv.h
  libevent-dev:/usr/include/event2/event.h python3:python3"
 
 case $what in
 build) want=$build_pkgs ;;
 test) want="$build_pkgs $test_pkgs" ;;
+deb) want="$build_pkgs $deb_pkgs" ;;
 bench) want="$build_pkgs $bench_pkgs" ;;
-*) echo "deps.sh: unknown set '$what' (build|test|bench)" >&2; exit 2 ;;
+*)
+    echo "deps.sh: unknown set '$what'; use build, test, deb or bench" >&2
+    exit 2
+    ;;
 esac
+
+if [ -n "$list_only" ]; then
+    names=
+    for pair in $want; do names="$names ${pair%%:*}"; done
+    echo $names
+    exit 0
+fi
 
 missing=
 for pair in $want; do
@@ -27,7 +50,7 @@ for pair in $want; do
     /*) [ -e "$probe" ] && continue ;;
     *) command -v "$probe" >/dev/null 2>&1 && continue ;;
     esac
-    missing="$missing $pkg"
+    case " $missing " in *" $pkg "*) ;; *) missing="$missing $pkg" ;; esac
 done
 # nc must be the OpenBSD one (the traditional netcat lacks -N and -U).
 if [ "$what" = test ] && command -v nc >/dev/null 2>&1 && ! nc -h 2>&1 | grep -q -- '-N'; then
@@ -35,13 +58,32 @@ if [ "$what" = test ] && command -v nc >/dev/null 2>&1 && ! nc -h 2>&1 | grep -q
 fi
 [ -z "$missing" ] && exit 0
 
-if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "deps.sh: installing:$missing"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq </dev/null >/dev/null
-    # shellcheck disable=SC2086
-    apt-get install -y -qq --no-install-recommends $missing </dev/null >/dev/null
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "deps.sh: missing packages; run as root: apt-get install -y$missing" >&2
+    exit 1
+fi
+
+# Name the packages apt could not fetch (a failed download names the .deb file; an unknown name,
+# as after a failed 'apt-get update' on a fresh system, is 'Unable to locate package X').
+unfetched() {
+    sed -n -e 's/^E: Unable to locate package \([^ ]*\).*/\1/p' \
+        -e 's|^E: Failed to fetch [^ ]*/\([^/_ ]*\)_[^ ]*\.deb.*|\1|p' "$1" | sort -u | tr '\n' ' '
+}
+
+echo "deps.sh: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+update_ok=1
+apt-get update </dev/null >"$log" 2>&1 || update_ok=
+update_err=$(grep -E '^(E|W): ' "$log" | head -1 || true)
+# shellcheck disable=SC2086
+if apt-get install -y --no-install-recommends $missing </dev/null >"$log" 2>&1; then
     exit 0
 fi
-echo "deps.sh: missing packages; run: sudo apt-get install -y$missing" >&2
+names=$(unfetched "$log")
+first=$(grep -E '^E: ' "$log" | head -1 || true)
+[ -z "$update_ok" ] && [ -n "$update_err" ] && first="apt-get update: $update_err"
+echo "deps.sh: could not fetch or install: ${names:-$missing} (${first:-apt-get failed});" \
+    "check the network and the mirror in /etc/apt/sources.list, then run this again" >&2
 exit 1

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build and run the CTest suite in each configuration:
-#   normal  RelWithDebInfo
+#   normal  RelWithDebInfo (build-test/; build/ is the product build, without tests)
 #   asan    AddressSanitizer + UndefinedBehaviorSanitizer
 #   tsan    ThreadSanitizer (only the tests labelled for threads; see tests/CMakeLists.txt)
 # With no argument: all of them. Exits non-zero if any build or test fails; prints CTest's
@@ -14,9 +14,9 @@ status=0
 
 for cfg in $configs; do
     case $cfg in
-    normal) dir=build flags=() ;;
-    asan) dir=build-asan flags=(-DSK_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug) ;;
-    tsan) dir=build-tsan flags=(-DSK_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug) ;;
+    normal) dir=build-test flags=(-DSK_BUILD_TESTS=ON) ;;
+    asan) dir=build-asan flags=(-DSK_BUILD_TESTS=ON -DSK_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug) ;;
+    tsan) dir=build-tsan flags=(-DSK_BUILD_TESTS=ON -DSK_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug) ;;
     *) echo "test.sh: unknown configuration '$cfg'" >&2; exit 2 ;;
     esac
     echo "==== $cfg build ($dir)"
