@@ -19,7 +19,7 @@ what=${1:-test}
 # does not pull in the C library's headers and start files (crt1.o) by itself.
 build_pkgs="make:make gcc:gcc libc6-dev:/usr/include/stdio.h cmake:cmake"
 test_pkgs="pkg-config:pkg-config libcmocka-dev:/usr/include/cmocka.h python3:python3
- netcat-openbsd:nc socat:socat iproute2:ip procps:ps git:git debootstrap:debootstrap"
+ netcat-openbsd:nc socat:socat iproute2:ip procps:ps netbase:/etc/services git:git debootstrap:debootstrap"
 deb_pkgs="pkg-config:pkg-config debhelper:dh dpkg-dev:dpkg-buildpackage fakeroot:fakeroot
  lintian:lintian"
 bench_pkgs="iperf3:iperf3 sockperf:sockperf libuv1-dev:/usr/include/uv.h
@@ -82,8 +82,16 @@ if apt-get install -y --no-install-recommends $missing </dev/null >"$log" 2>&1; 
     exit 0
 fi
 names=$(unfetched "$log")
-first=$(grep -E '^E: ' "$log" | head -1 || true)
-[ -z "$update_ok" ] && [ -n "$update_err" ] && first="apt-get update: $update_err"
-echo "deps.sh: could not fetch or install: ${names:-$missing} (${first:-apt-get failed});" \
+# Name the packages asked for; the count of their dependencies that failed too, if any.
+asked= others=0
+for n in $names; do
+    case " $missing " in *" $n "*) asked="$asked $n" ;; *) others=$((others + 1)) ;; esac
+done
+[ -z "$names" ] && asked=$missing
+what="${asked# }"
+[ "$others" -gt 0 ] && what="$what (and $others package(s) they need)"
+first=$(grep -E '^E: ' "$log" | head -1 | cut -c1-160 || true)
+[ -z "$update_ok" ] && [ -n "$update_err" ] && first="apt-get update: $(echo "$update_err" | cut -c1-140)"
+echo "deps.sh: could not fetch or install: $what [${first:-apt-get failed}];" \
     "check the network and the mirror in /etc/apt/sources.list, then run this again" >&2
 exit 1

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static bool all_digits(const char *s)
 {
@@ -185,6 +186,19 @@ static int gai_code(int rc)
     }
 }
 
+/* RFC 6761 6.3: "localhost" and names under ".localhost" are the loopback addresses, whatever
+ * the resolver says; a system without /etc/hosts (a debootstrapped root, a bare container) would
+ * otherwise send them to DNS. */
+static bool is_localhost(const char *host)
+{
+    size_t n = strlen(host);
+    if (n && host[n - 1] == '.')
+        n--;
+    if (n < 9 || strncasecmp(host + n - 9, "localhost", 9))
+        return false;
+    return n == 9 || host[n - 10] == '.';
+}
+
 int sk_resolve(const char *text, int family, int socktype, int flags, sk_addr_list *out)
 {
     if (!out)
@@ -219,9 +233,11 @@ int sk_resolve(const char *text, int family, int socktype, int flags, sk_addr_li
         hints.ai_flags |= AI_NUMERICHOST | AI_NUMERICSERV;
     if (all_digits(ep.service))
         hints.ai_flags |= AI_NUMERICSERV;
+    /* A NULL node without AI_PASSIVE is the loopback address of each family (::1 first). */
+    bool loopback = !(flags & SK_RESOLVE_NUMERIC) && !ep.any_host && is_localhost(ep.host);
     struct addrinfo *res = NULL;
     errno = 0;
-    rc = getaddrinfo(ep.any_host ? NULL : ep.host, ep.service, &hints, &res);
+    rc = getaddrinfo(ep.any_host || loopback ? NULL : ep.host, ep.service, &hints, &res);
     if (rc) {
         int code = gai_code(rc);
         if (code == SK_ENONAME && (flags & SK_RESOLVE_NUMERIC))

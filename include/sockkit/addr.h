@@ -64,7 +64,9 @@ int sk_endpoint_parse(const char *text, sk_endpoint *ep);
 
 /* Resolve endpoint text into every matching address. family: AF_UNSPEC, AF_INET, AF_INET6 (ignored
  * for unix:). socktype: SOCK_STREAM or SOCK_DGRAM (0 = stream) — it selects the service's port.
- * On success out->n >= 1 and the caller frees the list. */
+ * On success out->n >= 1 and the caller frees the list. "localhost", "localhost." and names
+ * under ".localhost" are the loopback addresses ([::1] then 127.0.0.1, as the family allows)
+ * without asking /etc/hosts or DNS (RFC 6761 6.3). */
 int sk_resolve(const char *text, int family, int socktype, int flags, sk_addr_list *out);
 void sk_addr_list_free(sk_addr_list *list);
 

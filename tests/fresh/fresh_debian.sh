@@ -30,11 +30,18 @@ mirror=$(sed -n 's/^URIs: *\([^ ]*debian\/\?\)$/\1/p' /etc/apt/sources.list.d/*.
 [ -n "$mirror" ] || mirror=http://deb.debian.org/debian
 
 root=$(mktemp -d /var/tmp/sockkit-fresh.XXXXXX)
-mounted=()
+# Everything mounted below the root (ours, and what tests inside made, such as /run/netns),
+# deepest first. SK_FRESH_KEEP=1 keeps the root for a look after a failure.
 cleanup() {
-    local i
-    for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[i]}" 2>/dev/null || true; done
-    rm -rf --one-file-system "$root"
+    local m
+    for m in $(awk -v r="$root" '$2 == r || index($2, r "/") == 1 {print $2}' /proc/self/mounts | sort -r); do
+        umount -l "$m" 2>/dev/null || true
+    done
+    if [ -n "${SK_FRESH_KEEP:-}" ]; then
+        echo "kept the root: $root"
+    else
+        rm -rf --one-file-system "$root"
+    fi
 }
 trap cleanup EXIT
 in_root() { chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
@@ -56,6 +63,9 @@ fi
 rm -f "$root.log"
 touch "$root$marker"
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+# The root is a mount point of its own, as / is on a machine: `ip netns exec` (the namespace
+# tests) remounts / as a slave, which fails on a directory that is not a mount point.
+mount --bind "$root" "$root"
 for m in proc sys dev dev/pts; do
     case $m in
     proc) mount -t proc proc "$root/proc" ;;
@@ -63,7 +73,6 @@ for m in proc sys dev dev/pts; do
     dev) mount --bind /dev "$root/dev" ;;
     dev/pts) mount -t devpts devpts "$root/dev/pts" ;;
     esac
-    mounted+=("$root/$m")
 done
 
 stamp "clean clone of $(git -C "$SK_SRC" rev-parse --short HEAD) into /src/sockkit"

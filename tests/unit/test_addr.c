@@ -145,6 +145,34 @@ static void resolve_literals_and_names(void **state)
     sk_addr_list_free(&l);
 }
 
+/* RFC 6761: localhost names are loopback addresses without asking /etc/hosts or DNS. */
+static void resolve_localhost_names(void **state)
+{
+    (void)state;
+    const char *names[] = {"localhost:7", "LocalHost.:7", "app.localhost:7", "a.b.localhost.:7"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        sk_addr_list l;
+        assert_int_equal(sk_resolve(names[i], AF_UNSPEC, SOCK_STREAM, 0, &l), 0);
+        assert_int_equal(l.n, 2);
+        char a[SK_ADDRSTRLEN], b[SK_ADDRSTRLEN];
+        sk_addr_format(&l.v[0], a, sizeof a);
+        sk_addr_format(&l.v[1], b, sizeof b);
+        assert_string_equal(a, "[::1]:7");
+        assert_string_equal(b, "127.0.0.1:7");
+        sk_addr_list_free(&l);
+    }
+    sk_addr_list l;
+    assert_int_equal(sk_resolve("localhost:7", AF_INET, SOCK_DGRAM, 0, &l), 0);
+    assert_int_equal(l.n, 1);
+    char text[SK_ADDRSTRLEN];
+    sk_addr_format(&l.v[0], text, sizeof text);
+    assert_string_equal(text, "127.0.0.1:7");
+    sk_addr_list_free(&l);
+    /* numeric mode still refuses every name */
+    assert_int_equal(sk_resolve("localhost:7", AF_UNSPEC, SOCK_STREAM, SK_RESOLVE_NUMERIC, &l),
+                     SK_EPARSE);
+}
+
 static void scope_ids(void **state)
 {
     sk_addr a;
@@ -210,7 +238,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parse_forms),       cmocka_unit_test(parse_errors),
         cmocka_unit_test(resolve_errors),    cmocka_unit_test(resolve_literals_and_names),
-        cmocka_unit_test(scope_ids),         cmocka_unit_test(unix_addresses),
+        cmocka_unit_test(resolve_localhost_names), cmocka_unit_test(scope_ids),         cmocka_unit_test(unix_addresses),
         cmocka_unit_test(format_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
