@@ -3,7 +3,7 @@ without a groff warning.
 
 - Every function declared in include/sockkit/<part>.h (and every sk_ function libsockkit.so
   exports) is in the SYNOPSIS, the NAME line and the DESCRIPTION of docs/man3/sockkit_<part>.3;
-  every public type and every SK_ constant of the header is named in the page.
+  every public type of the header is named in the DESCRIPTION, every SK_ constant in the page.
 - `cmake --install` puts the pages and one alias per function (sk_send_all.3 holding
   ".so man3/sockkit_sock.3") into a temporary prefix; every function has its alias, pointing at
   its page, and no alias is left without a function. `man -M PREFIX sk_...` finds the page.
@@ -159,7 +159,7 @@ def main():
                 ("SYNOPSIS", funcs - syn),
                 ("NAME", funcs - name),
                 ("DESCRIPTION", funcs - desc),
-                ("the page (types)", types - everywhere),
+                ("DESCRIPTION (types)", types - desc),
                 ("the page (SK_ constants)", consts - everywhere),
                 ("the alias set (no installed alias)", {f for f in funcs if f not in installed}),
             ):
