@@ -112,9 +112,11 @@ def check_examples(page, body, tmp):
         src = os.path.join(tmp, f"{page}_{i}.c")
         with open(src, "w") as f:
             f.write(unroff(block))
+        # a sanitizer build's library needs the sanitizer's runtime
+        san = [f"-fsanitize={os.environ['SK_SANITIZE']}"] if os.environ.get("SK_SANITIZE") else []
         r = subprocess.run([cc, "-std=gnu17", "-Wall", "-Wextra", "-Wno-unused-parameter",
-                            "-Werror", "-I", INCLUDE, src, lib, "-pthread", "-o", src + ".out"],
-                           capture_output=True, text=True)
+                            "-Werror", *san, "-I", INCLUDE, src, lib, "-pthread", "-o",
+                            src + ".out"], capture_output=True, text=True)
         check(r.returncode == 0, f"{page}: EXAMPLE {i + 1} compiles and links"
               + ("" if r.returncode == 0 else "\n" + r.stderr.strip()))
 
