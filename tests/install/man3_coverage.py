@@ -197,6 +197,7 @@ def main():
             consts = set(re.findall(r"\b(SOCKKIT_VERSION_[A-Z]+)\b",
                                     open(os.path.join(INCLUDE, "sockkit.h")).read()))
             check(consts <= words(text), "sockkit.3 names the SOCKKIT_VERSION_ macros")
+            check_examples("sockkit", sections(text).get("EXAMPLE", ""), tmp)
 
         # Installed aliases: one per function, pointing at its own page; pages installed.
         pages = sorted(f[:-2] for f in os.listdir(PAGES) if f.endswith(".3"))
