@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -378,6 +380,37 @@ int sk_shutdown(int fd, int how)
     return 0;
 }
 
+/* sendfile(2) has no MSG_NOSIGNAL. Block SIGPIPE in this thread for the call; if the call raised
+ * one (EPIPE) that was not pending before, take it back with sigtimedwait before unblocking, so
+ * neither the default action nor a handler ever sees it. */
+struct sigpipe_guard {
+    sigset_t old;
+    bool was_pending;
+};
+
+static void sigpipe_block(struct sigpipe_guard *g)
+{
+    sigset_t pipe_set, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigpending(&pending);
+    g->was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &g->old);
+}
+
+static void sigpipe_restore(struct sigpipe_guard *g, bool raised)
+{
+    if (raised && !g->was_pending) {
+        sigset_t pipe_set;
+        sigemptyset(&pipe_set);
+        sigaddset(&pipe_set, SIGPIPE);
+        const struct timespec now = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &now) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
 int sk_sendfile(int sock_fd, int file_fd, off_t offset, size_t count, int timeout_ms, size_t *sent)
 {
     int64_t deadline = sk__deadline(timeout_ms);
@@ -392,7 +425,12 @@ int sk_sendfile(int sock_fd, int file_fd, off_t offset, size_t count, int timeou
         fcntl(sock_fd, F_SETFL, fl | O_NONBLOCK);
     while (done < count) {
         off_t off = offset + (off_t)done;
+        struct sigpipe_guard guard;
+        sigpipe_block(&guard);
         ssize_t n = sendfile(sock_fd, file_fd, &off, count - done);
+        int err = errno;
+        sigpipe_restore(&guard, n < 0 && err == EPIPE);
+        errno = err;
         if (n > 0) {
             done += (size_t)n;
             continue;

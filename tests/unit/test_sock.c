@@ -351,6 +351,46 @@ static void sendfile_range(void **state)
     pair_close(&p);
 }
 
+/* sendfile(2) has no MSG_NOSIGNAL: sk_sendfile to a closed peer is -EPIPE (or -ECONNRESET), never
+ * a SIGPIPE, and a SIGPIPE the caller had pending stays pending. */
+static void sendfile_no_sigpipe(void **state)
+{
+    signal(SIGPIPE, SIG_DFL); /* the default action would kill the test */
+    char path[] = "/tmp/sockkit-sendfile-XXXXXX";
+    int file = mkstemp(path);
+    assert_true(file >= 0);
+    unlink(path);
+    size_t flen = 1 << 20;
+    unsigned char *data = calloc(1, flen);
+    assert_int_equal(write(file, data, flen), (ssize_t)flen);
+    int sv[2];
+    assert_int_equal(sk_socketpair(SOCK_STREAM, sv), 0);
+    close(sv[1]);
+    size_t sent = 99;
+    int rc = sk_sendfile(sv[0], file, 0, flen, 1000, &sent);
+    assert_true(rc == -EPIPE || rc == -ECONNRESET);
+    assert_int_equal(sent, 0);
+    sigset_t pending;
+    sigpending(&pending);
+    assert_false(sigismember(&pending, SIGPIPE));
+
+    /* One the caller raised and blocked itself is left for the caller. */
+    sigset_t pipe_set, old;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    raise(SIGPIPE);
+    assert_true(sk_sendfile(sv[0], file, 0, flen, 1000, &sent) < 0);
+    sigpending(&pending);
+    assert_true(sigismember(&pending, SIGPIPE));
+    int sig = 0;
+    assert_int_equal(sigwait(&pipe_set, &sig), 0);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    free(data);
+    close(file);
+    close(sv[0]);
+}
+
 static void wait_for_readiness(void **state)
 {
     int sv[2];
@@ -379,6 +419,7 @@ int main(void)
         cmocka_unit_test(datagrams_with_sender),
         cmocka_unit_test(frames_on_the_wire),
         cmocka_unit_test(sendfile_range),
+        cmocka_unit_test(sendfile_no_sigpipe),
         cmocka_unit_test(wait_for_readiness),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
