@@ -8,6 +8,7 @@
  * distribution; a progress line shows on stderr when it is a terminal. */
 #include "cli.h"
 #include "hist.h"
+#include "opts.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -319,26 +320,68 @@ static void *stream_worker(void *arg)
     return NULL;
 }
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: sockkit bench echo|connect|stream|udp [options] ENDPOINT\n\n"
-            "  echo      ping-pong of --size messages on --connections, checking every byte\n"
-            "  connect   new connections per second: connect, one message, its echo, close\n"
-            "  stream    one-way throughput to a sink server (--reverse: from a source server)\n"
-            "  udp       datagrams per second and loss ('sockkit bench udp --help')\n\n"
-            "options:\n"
-            "  -c, --connections N   concurrent connections (default 1)\n"
-            "  -t, --threads T       threads for echo, each an epoll loop (default 1)\n"
-            "  -s, --size BYTES      message size (default 64; stream: write size, 131072)\n"
-            "  -p, --pipeline P      messages in flight per connection (default 1)\n"
-            "  -d, --duration SECS   measured time (default 5)\n"
-            "  -w, --warmup SECS     unmeasured time first (default 1)\n"
-            "  --json                one JSON object on stdout instead of the report\n"
-            "  --svg FILE            an SVG plot of the latency distribution\n"
-            "  --no-chart            no terminal histogram\n"
-            "  -q, --quiet           no progress line\n");
-}
+enum { O_JSON = 256, O_SVG, O_NOCHART, O_REVERSE };
+
+/* echo, connect and stream share one parser and so one table. */
+static const struct cli_opt bench_opts[] = {
+    {'c', "connections", CLI_ARG, "N", "concurrent connections (default 1)", NULL},
+    {'t', "threads", CLI_ARG, "T", "threads for echo, each an epoll loop (default 1)", NULL},
+    {'s', "size", CLI_ARG, "BYTES", "message size (default 64; stream: write size, 131072)", NULL},
+    {'p', "pipeline", CLI_ARG, "P", "messages in flight per connection (default 1)", NULL},
+    {'d', "duration", CLI_ARG, "SECS", "measured time (default 5)", NULL},
+    {'w', "warmup", CLI_ARG, "SECS", "unmeasured time first (default 1)", NULL},
+    {O_JSON, "json", CLI_NOARG, NULL, "one JSON object on stdout instead of the report", NULL},
+    {O_SVG, "svg", CLI_ARG, "FILE", "an SVG plot of the latency distribution", "@file"},
+    {O_NOCHART, "no-chart", CLI_NOARG, NULL, "no terminal histogram", NULL},
+    {O_REVERSE, "reverse", CLI_NOARG, NULL, "stream: read from a source server instead", NULL},
+    {'q', "quiet", CLI_NOARG, NULL, "no progress line", NULL},
+    {'h', "help", CLI_NOARG, NULL, "this help", NULL},
+    CLI_OPT_END,
+};
+
+const struct cli_cmd cli_cmd_bench_echo = {
+    .name = "bench echo",
+    .summary = "ping-pong of --size messages on --connections, checking every byte",
+    .synopsis = "[options] ENDPOINT",
+    .about = "Ping-pong of --size messages on --connections (--pipeline in flight on each) from\n"
+             "--threads epoll loops; every byte that comes back is checked against what was\n"
+             "sent.",
+    .opts = bench_opts,
+};
+
+const struct cli_cmd cli_cmd_bench_connect = {
+    .name = "bench connect",
+    .summary = "new connections per second: connect, one message, its echo, close",
+    .synopsis = "[options] ENDPOINT",
+    .about = "New connections per second against an echo server: connect, one --size message,\n"
+             "its echo, close, on --connections workers at once.",
+    .opts = bench_opts,
+};
+
+const struct cli_cmd cli_cmd_bench_stream = {
+    .name = "bench stream",
+    .summary = "one-way throughput to a sink server (--reverse: from a source server)",
+    .synopsis = "[options] ENDPOINT",
+    .about = "One-way throughput: --connections connections write --size blocks to a sink\n"
+             "server (with --reverse, read from a source server).",
+    .opts = bench_opts,
+};
+
+static const struct cli_opt bench_parent_opts[] = {
+    {'h', "help", CLI_NOARG, NULL, "this help", NULL},
+    CLI_OPT_END,
+};
+static const struct cli_cmd *const bench_modes[] = {
+    &cli_cmd_bench_echo, &cli_cmd_bench_connect, &cli_cmd_bench_stream, &cli_cmd_bench_udp, NULL};
+const struct cli_cmd cli_cmd_bench = {
+    .name = "bench",
+    .summary = "measure an echo server: requests/s, latency, connection rate, throughput",
+    .synopsis = "echo|connect|stream|udp [options] ENDPOINT",
+    .opts = bench_parent_opts,
+    .subs = bench_modes,
+    .footer = "'sockkit bench MODE --help' for a mode's options.",
+    .run = cmd_bench,
+};
 
 static double cpu_seconds(bool user)
 {
@@ -351,7 +394,7 @@ static double cpu_seconds(bool user)
 int cmd_bench(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        usage(argc < 2 ? stderr : stdout);
+        cli_help(argc < 2 ? stderr : stdout, &cli_cmd_bench);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
     }
     if (!strcmp(argv[1], "udp"))
@@ -366,26 +409,15 @@ int cmd_bench(int argc, char **argv)
                      .chart = true};
     if (strcmp(o.mode, "echo") && strcmp(o.mode, "connect") && strcmp(o.mode, "stream"))
         cli_usage_error("unknown benchmark '%s' (echo, connect, stream, udp)", o.mode);
-    enum { O_JSON = 256, O_SVG, O_NOCHART, O_REVERSE };
-    static const struct option longs[] = {
-        {"connections", required_argument, NULL, 'c'},
-        {"threads", required_argument, NULL, 't'},
-        {"size", required_argument, NULL, 's'},
-        {"pipeline", required_argument, NULL, 'p'},
-        {"duration", required_argument, NULL, 'd'},
-        {"warmup", required_argument, NULL, 'w'},
-        {"json", no_argument, NULL, O_JSON},
-        {"svg", required_argument, NULL, O_SVG},
-        {"no-chart", no_argument, NULL, O_NOCHART},
-        {"reverse", no_argument, NULL, O_REVERSE},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
-    };
+    const struct cli_cmd *mode = !strcmp(o.mode, "echo")      ? &cli_cmd_bench_echo
+                                 : !strcmp(o.mode, "connect") ? &cli_cmd_bench_connect
+                                                              : &cli_cmd_bench_stream;
+    struct cli_getopt g;
+    cli_getopt_init(&g, mode);
     opterr = 0;
     optind = 2;
     int c;
-    while ((c = getopt_long(argc, argv, ":c:t:s:p:d:w:qh", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {
         switch (c) {
         case 'c':
             o.conns = (int)cli_parse_long(optarg, 1, 100000, "--connections");
@@ -423,7 +455,7 @@ int cmd_bench(int argc, char **argv)
             o.quiet = true;
             break;
         case 'h':
-            usage(stdout);
+            cli_help(stdout, mode);
             return EXIT_OK;
         default:
             cli_bad_option(c, argv);

@@ -2,6 +2,7 @@
  * (seqpkt.h) with sendmmsg at --rate (0 = as fast as it can); the receiver (--recv) takes them with
  * recvmmsg and checks the sequence numbers: received, lost, reordered, duplicated, per sender. */
 #include "cli.h"
+#include "opts.h"
 #include "seqpkt.h"
 
 #include <errno.h>
@@ -147,22 +148,48 @@ static int recv_side(const char *ep, int duration_ms, bool json)
     return EXIT_OK;
 }
 
+enum { O_RATE = 256, O_RECV, O_JSON };
+
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
+static const struct cli_opt udp_opts[] = {
+    {O_RATE, "rate", CLI_ARG, "PPS", "packets per second (default 0: as fast as it can)", NULL},
+    {'s', "size", CLI_ARG, "BYTES", "datagram size, " STR(SEQPKT_HDR) "..65507 (default 64)", NULL},
+    {'d', "duration", CLI_ARG, "SECS",
+     "how long to send (default 5); the receiver stops SECS after the first packet or 1 s after "
+     "the last",
+     NULL},
+    {O_RECV, "recv", CLI_NOARG, NULL, "receive and count instead of sending", NULL},
+    {O_JSON, "json", CLI_NOARG, NULL, "one JSON object on stdout instead of the report", NULL},
+    {'q', "quiet", CLI_NOARG, NULL, "accepted as by the other modes (udp has no progress line)",
+     NULL},
+    {'h', "help", CLI_NOARG, NULL, "this help", NULL},
+    CLI_OPT_END,
+};
+
+const struct cli_cmd cli_cmd_bench_udp = {
+    .name = "bench udp",
+    .summary = "datagrams per second and loss",
+    .synopsis = "[--rate PPS] [-s BYTES] [-d SECS] [--json] ENDPOINT\n"
+                "       sockkit bench udp --recv [-d SECS] [--json] ENDPOINT",
+    .about = "The sender sends sequence-numbered datagrams (sendmmsg) at --rate packets/s\n"
+             "(default 0: as fast as it can) for --duration; the receiver counts them and\n"
+             "reports received, lost, reordered and duplicated. Start the receiver first.",
+    .opts = udp_opts,
+};
+
 int bench_udp(int argc, char **argv)
 {
-    enum { O_RATE = 256, O_RECV, O_JSON };
-    static const struct option longs[] = {
-        {"size", required_argument, NULL, 's'},    {"duration", required_argument, NULL, 'd'},
-        {"rate", required_argument, NULL, O_RATE}, {"recv", no_argument, NULL, O_RECV},
-        {"json", no_argument, NULL, O_JSON},       {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},          {0},
-    };
+    struct cli_getopt g;
+    cli_getopt_init(&g, &cli_cmd_bench_udp);
     int size = 64, duration_ms = 5000;
     long rate = 0;
     bool recv_mode = false, json = false;
     opterr = 0;
     optind = 2;
     int c;
-    while ((c = getopt_long(argc, argv, ":s:d:qh", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {
         switch (c) {
         case 's':
             size = (int)cli_parse_long(optarg, SEQPKT_HDR, 65507, "--size");
@@ -184,11 +211,7 @@ int bench_udp(int argc, char **argv)
         case 'q':
             break;
         case 'h':
-            printf("usage: sockkit bench udp [--rate PPS] [-s BYTES] [-d SECS] [--json] ENDPOINT\n"
-                   "       sockkit bench udp --recv [-d SECS] [--json] ENDPOINT\n\n"
-                   "The sender sends sequence-numbered datagrams (sendmmsg) at --rate packets/s\n"
-                   "(default 0: as fast as it can) for --duration; the receiver counts them and\n"
-                   "reports received, lost, reordered and duplicated. Start the receiver first.\n");
+            cli_help(stdout, &cli_cmd_bench_udp);
             return EXIT_OK;
         default:
             cli_bad_option(c, argv);

@@ -4,6 +4,7 @@
  * senders), then a Unix stream socket. One thread does both sides in turn, so the order of the
  * lines is the order of the calls. Needs no root and no network beyond loopback. */
 #include "cli.h"
+#include "opts.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -112,29 +113,52 @@ static void unix_demo(void)
     sk_close(lfd);
 }
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: sockkit demo [--trace=calls|data] [--trace-file FILE]\n\n"
-            "Walks through a TCP, a UDP and a Unix socket exchange on loopback with the trace\n"
-            "on (data level, to stdout, unless told otherwise). Each line of the trace shows\n"
-            "the time, the role (client/server), the transport and the socket call.\n");
-}
+enum { O_TRACE = 256, O_TRACE_FILE };
+
+static const struct cli_opt demo_opts[] = {
+    {O_TRACE, "trace", CLI_OPTARG, "calls|data", "the trace level (default data)", "calls data"},
+    {O_TRACE_FILE, "trace-file", CLI_ARG, "FILE", "write the trace to FILE, not stdout", "@file"},
+    {'h', "help", CLI_NOARG, NULL, "this help", NULL},
+    CLI_OPT_END,
+};
+
+const struct cli_cmd cli_cmd_demo = {
+    .name = "demo",
+    .summary = "walk through TCP, UDP and Unix sockets on loopback with the trace on",
+    .synopsis = "[--trace=calls|data] [--trace-file FILE]",
+    .about = "Walks through a TCP, a UDP and a Unix socket exchange on loopback with the trace\n"
+             "on (data level, to stdout, unless told otherwise). Each line of the trace shows\n"
+             "the time, the role (client/server), the transport and the socket call.",
+    .opts = demo_opts,
+    .run = cmd_demo,
+};
 
 int cmd_demo(int argc, char **argv)
 {
     bool traced = false;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
+    struct cli_getopt g;
+    cli_getopt_init(&g, &cli_cmd_demo);
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {
+        if (c == 'h') {
+            cli_help(stdout, &cli_cmd_demo);
             return EXIT_OK;
         }
-        if (cli_trace_option(argc, argv, &i)) {
-            traced = true;
-            continue;
-        }
-        cli_usage_error("unknown option '%s'", argv[i]);
+        if (c != O_TRACE && c != O_TRACE_FILE)
+            cli_bad_option(c, argv);
+        /* cli_trace_option parses and applies the --trace forms */
+        char arg[512];
+        snprintf(arg, sizeof arg, "--trace%s%s%s", c == O_TRACE_FILE ? "-file" : "",
+                 optarg ? "=" : "", optarg ? optarg : "");
+        char *v[] = {arg, NULL};
+        int i = 0;
+        cli_trace_option(1, v, &i);
+        traced = true;
     }
+    if (optind < argc)
+        cli_usage_error("unexpected argument '%s'", argv[optind]);
     if (!traced)
         sk_trace_set(SK_TRACE_DATA, STDOUT_FILENO); /* interleaved with the headings */
     printf("sockkit demo: sockets on loopback, every call traced.\n"

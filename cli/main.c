@@ -5,71 +5,50 @@
 #include <stdio.h>
 #include <string.h>
 
-struct command {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *summary;
+/* The one list of commands: dispatch, `sockkit --help` and the completions all read it. */
+static const struct cli_cmd *const root_subs[] = {
+    &cli_cmd_demo,  &cli_cmd_connect, &cli_cmd_listen,     &cli_cmd_serve, &cli_cmd_mcast,
+    &cli_cmd_bench, &cli_cmd_proto,   &cli_cmd_completion, NULL,
 };
-
-/* Subcommands not built yet are NULL and say so. */
-static const struct command commands[] = {
-    {"demo", cmd_demo, "walk through TCP, UDP and Unix sockets on loopback with the trace on"},
-    {"connect", cmd_connect,
-     "client: connect to ENDPOINT, stdin to the socket, the socket to stdout"},
-    {"listen", cmd_listen, "server: listen on ENDPOINT, the socket to stdout, stdin to the socket"},
-    {"serve", cmd_serve, "run a service (echo, discard, chargen, daytime, time, sink, source)"},
-    {"mcast", cmd_mcast, "send or receive UDP multicast, with per-sender statistics"},
-    {"bench", cmd_bench,
-     "measure an echo server: requests/s, latency, connection rate, throughput"},
-    {"proto", cmd_proto, "explain IPPROTO_*, AF_*, SOCK_* and socket option names and numbers"},
-    {"completion", cmd_completion, "print a bash or zsh completion script"},
-};
-
-/* The option tables of every command, for `sockkit completion`. */
-extern const struct cli_cmd cli_cmd_completion;
-static const struct cli_cmd *const root_subs[] = {&cli_cmd_completion, NULL};
 static const struct cli_opt root_opts[] = {
     {'h', "help", CLI_NOARG, NULL, "this help", NULL},
     {'V', "version", CLI_NOARG, NULL, "print the version", NULL},
     CLI_OPT_END,
 };
-const struct cli_cmd cli_root = {"", "", "COMMAND [ARGS]", NULL, root_opts, NULL, root_subs, NULL};
-
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: sockkit [--version] [--help] COMMAND [ARGS]\n\n"
-                 "Sockets you can see: every call, which side is client and which server, TCP or\n"
-                 "UDP, and the bytes on the wire (--trace).\n\ncommands:\n");
-    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\n'sockkit COMMAND --help' for a command's options; 'man sockkit' for more.\n"
-                 "Exit status: 0 success, 1 network or runtime failure, 2 usage error.\n");
-}
+const struct cli_cmd cli_root = {
+    .name = "",
+    .summary = "",
+    .synopsis = "[--version] [--help] COMMAND [ARGS]",
+    .about = "Sockets you can see: every call, which side is client and which server, TCP or\n"
+             "UDP, and the bytes on the wire (--trace).",
+    .opts = root_opts,
+    .subs = root_subs,
+    .footer = "'sockkit COMMAND --help' for a command's options; 'man sockkit' for more.\n"
+              "Exit status: 0 success, 1 network or runtime failure, 2 usage error.",
+};
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        usage(stderr);
+        cli_help(stderr, &cli_root);
         return EXIT_USAGE;
     }
     const char *name = argv[1];
     if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
-        usage(stdout);
+        cli_help(stdout, &cli_root);
         return EXIT_OK;
     }
     if (!strcmp(name, "--version") || !strcmp(name, "-V")) {
         printf("sockkit %s\n", SOCKKIT_VERSION_STRING);
         return EXIT_OK;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
-        if (strcmp(name, commands[i].name))
+    for (const struct cli_cmd *const *c = cli_root.subs; *c; c++) {
+        if (strcmp(name, (*c)->name))
             continue;
         static char prog[64];
         snprintf(prog, sizeof prog, "sockkit %s", name);
         cli_prog = prog;
-        if (!commands[i].run)
-            cli_die(EXIT_RUNTIME, "not available in this build yet");
-        return commands[i].run(argc - 1, argv + 1);
+        return (*c)->run(argc - 1, argv + 1);
     }
     cli_usage_error("unknown command '%s'", name);
 }

@@ -3,6 +3,7 @@
  * lost, reordered, duplicated, rate, RFC 3550 jitter) as mcjoin and mdump do. The packet format
  * and the accounting are in seqpkt.c (shared with `sockkit bench udp`). */
 #include "cli.h"
+#include "opts.h"
 #include "seqpkt.h"
 
 #include <errno.h>
@@ -61,38 +62,60 @@ static int fill(unsigned char (*pkts)[65536], sk_dgram *v, int k, const uint64_t
     return k;
 }
 
+/* Long options of both modes (one enum, so the two parsers' case labels read alike). */
+enum {
+    O_IFACE = 256,
+    O_TTL,
+    O_LOOP,
+    O_NOLOOP,
+    O_RATE,
+    O_COUNT,
+    O_SIZE,
+    O_DURATION,
+    O_TRACE,
+    O_SKIP,
+    O_SWAP,
+    O_DUP,
+    O_SOURCE,
+    O_JSON,
+    O_STATS
+};
+
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
+static const struct cli_opt send_opts[] = {
+    {O_IFACE, "iface", CLI_ARG, "IF", "outgoing interface (name, index or address)", NULL},
+    {O_TTL, "ttl", CLI_ARG, "N", "hops (1..255, default 1: this link only)", NULL},
+    {O_LOOP, "loop", CLI_NOARG, NULL, "deliver to receivers on this host too (the default)", NULL},
+    {O_NOLOOP, "no-loop", CLI_NOARG, NULL, "do not deliver to receivers on this host", NULL},
+    {O_RATE, "rate", CLI_ARG, "PPS", "packets per second (default 10; 0 = as fast as possible)",
+     NULL},
+    {O_COUNT, "count", CLI_ARG, "N", "stop after N packets (default: Ctrl-C)", NULL},
+    {O_DURATION, "duration", CLI_ARG, "SECS", "stop after SECS seconds (default: Ctrl-C)", NULL},
+    {O_SIZE, "size", CLI_ARG, "BYTES", "packet size, " STR(HDR) "..65507 (default 64)", NULL},
+    {O_TRACE, "trace", CLI_OPTARG, "calls|data",
+     "every socket call, and each packet's hexdump, on stderr", "calls data"},
+    {'v', NULL, CLI_NOARG, NULL, NULL, NULL},
+    {'h', "help", CLI_NOARG, NULL, "this help", NULL},
+    /* test hooks (seqpkt.h): drop, swap or repeat the packets with these sequence numbers */
+    {O_SKIP, "test-skip", CLI_ARG, "SEQS", NULL, NULL},
+    {O_SWAP, "test-swap", CLI_ARG, "SEQS", NULL, NULL},
+    {O_DUP, "test-dup", CLI_ARG, "SEQS", NULL, NULL},
+    CLI_OPT_END,
+};
+
+const struct cli_cmd cli_cmd_mcast_send = {
+    .name = "mcast send",
+    .summary = "send sequence-numbered packets to a group",
+    .synopsis = "[options] GROUP:PORT",
+    .opts = send_opts,
+};
+
 static int mcast_send(int argc, char **argv)
 {
-    enum {
-        O_IFACE = 256,
-        O_TTL,
-        O_LOOP,
-        O_NOLOOP,
-        O_RATE,
-        O_COUNT,
-        O_SIZE,
-        O_DURATION,
-        O_TRACE,
-        O_SKIP,
-        O_SWAP,
-        O_DUP
-    };
-    static const struct option longs[] = {
-        {"iface", required_argument, NULL, O_IFACE},
-        {"ttl", required_argument, NULL, O_TTL},
-        {"loop", no_argument, NULL, O_LOOP},
-        {"no-loop", no_argument, NULL, O_NOLOOP},
-        {"rate", required_argument, NULL, O_RATE},
-        {"count", required_argument, NULL, O_COUNT},
-        {"size", required_argument, NULL, O_SIZE},
-        {"duration", required_argument, NULL, O_DURATION},
-        {"trace", optional_argument, NULL, O_TRACE},
-        {"help", no_argument, NULL, 'h'},
-        {"test-skip", required_argument, NULL, O_SKIP},
-        {"test-swap", required_argument, NULL, O_SWAP},
-        {"test-dup", required_argument, NULL, O_DUP},
-        {0},
-    };
+    struct cli_getopt go;
+    cli_getopt_init(&go, &cli_cmd_mcast_send);
     const char *iface = NULL;
     seqpkt_faults faults = {0};
     int ttl = 1, size = 64, duration_ms = -1;
@@ -101,7 +124,7 @@ static int mcast_send(int argc, char **argv)
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, ":vh", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, go.shorts, go.longs, NULL)) != -1) {
         switch (c) {
         case O_IFACE:
             iface = optarg;
@@ -143,15 +166,7 @@ static int mcast_send(int argc, char **argv)
             verbose = true;
             break;
         case 'h':
-            printf("usage: sockkit mcast send [options] GROUP:PORT\n\n"
-                   "  --iface IF     outgoing interface (name, index or address)\n"
-                   "  --ttl N        hops (1..255, default 1: this link only)\n"
-                   "  --loop, --no-loop  deliver to receivers on this host too (default on)\n"
-                   "  --rate PPS     packets per second (default 10; 0 = as fast as possible)\n"
-                   "  --count N, --duration SECS   when to stop (default: Ctrl-C)\n"
-                   "  --size BYTES   packet size, %d..65507 (default 64)\n"
-                   "  --trace[=calls|data]\n",
-                   HDR);
+            cli_help(stdout, &cli_cmd_mcast_send);
             return EXIT_OK;
         default:
             cli_bad_option(c, argv);
@@ -285,20 +300,31 @@ static void json_out(const char *const *groups, double el)
     printf("]}\n");
 }
 
+static const struct cli_opt recv_opts[] = {
+    {O_IFACE, "iface", CLI_ARG, "IF", "interface to join on (name, index or address)", NULL},
+    {O_SOURCE, "source", CLI_ARG, "S", "source-specific (SSM) join: only packets from S", NULL},
+    {O_COUNT, "count", CLI_ARG, "N", "stop after N packets (default: Ctrl-C)", NULL},
+    {O_DURATION, "duration", CLI_ARG, "SECS", "stop after SECS seconds (default: Ctrl-C)", NULL},
+    {O_STATS, "stats", CLI_NOARG, NULL,
+     "a line per second and a summary per sender, not each packet", NULL},
+    {O_JSON, "json", CLI_NOARG, NULL, "one JSON summary object at the end", NULL},
+    {O_TRACE, "trace", CLI_OPTARG, "calls|data",
+     "every socket call, and each packet's hexdump, on stderr", "calls data"},
+    {'h', "help", CLI_NOARG, NULL, "this help", NULL},
+    CLI_OPT_END,
+};
+
+const struct cli_cmd cli_cmd_mcast_recv = {
+    .name = "mcast recv",
+    .summary = "join groups; print each packet or per-sender statistics",
+    .synopsis = "[options] GROUP:PORT [GROUP:PORT...]",
+    .opts = recv_opts,
+};
+
 static int mcast_recv(int argc, char **argv)
 {
-    enum { O_IFACE = 256, O_SOURCE, O_COUNT, O_DURATION, O_JSON, O_STATS, O_TRACE };
-    static const struct option longs[] = {
-        {"iface", required_argument, NULL, O_IFACE},
-        {"source", required_argument, NULL, O_SOURCE},
-        {"count", required_argument, NULL, O_COUNT},
-        {"duration", required_argument, NULL, O_DURATION},
-        {"json", no_argument, NULL, O_JSON},
-        {"stats", no_argument, NULL, O_STATS},
-        {"trace", optional_argument, NULL, O_TRACE},
-        {"help", no_argument, NULL, 'h'},
-        {0},
-    };
+    struct cli_getopt go;
+    cli_getopt_init(&go, &cli_cmd_mcast_recv);
     const char *iface = NULL, *source = NULL;
     long count = -1;
     int duration_ms = -1;
@@ -306,7 +332,7 @@ static int mcast_recv(int argc, char **argv)
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, go.shorts, go.longs, NULL)) != -1) {
         switch (c) {
         case O_IFACE:
             iface = optarg;
@@ -330,13 +356,7 @@ static int mcast_recv(int argc, char **argv)
             sk_trace_set(optarg && !strcmp(optarg, "calls") ? SK_TRACE_CALLS : SK_TRACE_DATA, -1);
             break;
         case 'h':
-            printf("usage: sockkit mcast recv [options] GROUP:PORT [GROUP:PORT...]\n\n"
-                   "  --iface IF      interface to join on (name, index or address)\n"
-                   "  --source S      source-specific (SSM) join: only packets from S\n"
-                   "  --count N, --duration SECS   when to stop (default: Ctrl-C)\n"
-                   "  --stats         a line per second and a summary per sender, not each packet\n"
-                   "  --json          one JSON summary object at the end\n"
-                   "  --trace[=calls|data]  every socket call, and each packet's hexdump\n");
+            cli_help(stdout, &cli_cmd_mcast_recv);
             return EXIT_OK;
         default:
             cli_bad_option(c, argv);
@@ -452,12 +472,26 @@ static int mcast_recv(int argc, char **argv)
     return EXIT_OK;
 }
 
+static const struct cli_opt mcast_opts[] = {
+    {'h', "help", CLI_NOARG, NULL, "this help", NULL},
+    CLI_OPT_END,
+};
+static const struct cli_cmd *const mcast_modes[] = {&cli_cmd_mcast_send, &cli_cmd_mcast_recv, NULL};
+const struct cli_cmd cli_cmd_mcast = {
+    .name = "mcast",
+    .summary = "send or receive UDP multicast, with per-sender statistics",
+    .synopsis = "send [options] GROUP:PORT\n"
+                "       sockkit mcast recv [options] GROUP:PORT [GROUP:PORT...]",
+    .opts = mcast_opts,
+    .subs = mcast_modes,
+    .footer = "'sockkit mcast send --help' and 'sockkit mcast recv --help' for the options.",
+    .run = cmd_mcast,
+};
+
 int cmd_mcast(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        printf("usage: sockkit mcast send [options] GROUP:PORT\n"
-               "       sockkit mcast recv [options] GROUP:PORT [GROUP:PORT...]\n"
-               "'sockkit mcast send --help' and 'sockkit mcast recv --help' for the options.\n");
+        cli_help(argc < 2 ? stderr : stdout, &cli_cmd_mcast);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
     }
     if (!strcmp(argv[1], "send"))

@@ -1,44 +1,80 @@
 /* Option parsing for connect and listen: netcat's flags, validated before anything is opened. */
 #include "netcat.h"
+#include "opts.h"
 
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *out, bool listen)
-{
-    if (listen)
-        fprintf(
-            out,
-            "usage: sockkit listen [options] ENDPOINT | PORT | HOST PORT\n\n"
-            "Server: wait for a client on ENDPOINT (127.0.0.1:7000, [::1]:7000, :7000 or 7000\n"
-            "for every address, unix:/path, unix:@name); the socket goes to stdout and stdin to\n"
-            "the socket. Port 0 picks a free port (-v prints it).\n\n");
-    else
-        fprintf(out, "usage: sockkit connect [options] ENDPOINT | HOST PORT\n\n"
-                     "Client: connect to ENDPOINT (host:port, [v6]:port, unix:/path, unix:@name);\n"
-                     "stdin goes to the socket and the socket to stdout.\n\n");
-    fprintf(out, "options:\n"
-                 "  -u            UDP instead of TCP\n"
-                 "  -U            Unix socket: ENDPOINT is a path (or use unix:PATH)\n"
-                 "  -4, -6        IPv4 only, IPv6 only\n"
-                 "  -w SECS       connect timeout and idle timeout\n"
-                 "  -N            shut down the socket's write side when stdin ends\n"
-                 "  -v            say what happens on stderr (the real port, each peer)\n"
-                 "  --trace[=calls|data]  trace every socket call (and the bytes) on stderr\n"
-                 "  --trace-file FILE     write the trace to FILE\n");
-    if (listen)
-        fprintf(out, "  -k            keep listening after a client leaves\n"
-                     "  --exec CMD    run CMD (with /bin/sh -c) per connection, the socket as its\n"
-                     "                stdin and stdout; with -k clients are served concurrently\n"
-                     "  --max-conns N at most N concurrent --exec clients (others wait)\n");
-    else
-        fprintf(out, "  -s ADDR       connect from this source address\n"
-                     "  -z            only check that the port accepts a connection\n");
-    fprintf(out, "  -h, --help    this help\n\n"
-                 "Exit status: 0 success, 1 network or runtime failure, 2 usage error.\n");
-}
+enum { OPT_EXEC = 256, OPT_MAXCONNS, OPT_TRACE, OPT_TRACE_FILE };
+
+/* Options of both commands, in --help's order. */
+/* clang-format off */
+#define NC_COMMON_OPTS                                                                             \
+    {'u', NULL, CLI_NOARG, NULL, "UDP instead of TCP", NULL},                                      \
+    {'U', NULL, CLI_NOARG, NULL, "Unix socket: ENDPOINT is a path (or use unix:PATH)", NULL},      \
+    {'4', NULL, CLI_NOARG, NULL, "IPv4 only", NULL},                                               \
+    {'6', NULL, CLI_NOARG, NULL, "IPv6 only", NULL},                                               \
+    {'w', NULL, CLI_ARG, "SECS", "connect timeout and idle timeout", NULL},                        \
+    {'N', NULL, CLI_NOARG, NULL, "shut down the socket's write side when stdin ends", NULL},       \
+    {'v', NULL, CLI_NOARG, NULL, "say what happens on stderr (the real port, each peer)", NULL},   \
+    {OPT_TRACE, "trace", CLI_OPTARG, "calls|data",                                                 \
+     "trace every socket call (and the bytes) on stderr", "calls data"},                           \
+    {OPT_TRACE_FILE, "trace-file", CLI_ARG, "FILE", "write the trace to FILE", "@file"}
+/* clang-format on */
+
+#define NC_FOOTER "Exit status: 0 success, 1 network or runtime failure, 2 usage error."
+
+/* The other command's options are accepted (help NULL) so that nc_parse can say whose they are. */
+static const struct cli_opt connect_opts[] = {
+    NC_COMMON_OPTS,
+    {'s', NULL, CLI_ARG, "ADDR", "connect from this source address", NULL},
+    {'z', NULL, CLI_NOARG, NULL, "only check that the port accepts a connection", NULL},
+    {'k', NULL, CLI_NOARG, NULL, NULL, NULL},
+    {OPT_EXEC, "exec", CLI_ARG, "CMD", NULL, NULL},
+    {OPT_MAXCONNS, "max-conns", CLI_ARG, "N", NULL, NULL},
+    {'h', "help", CLI_NOARG, NULL, "this help", NULL},
+    CLI_OPT_END,
+};
+
+static const struct cli_opt listen_opts[] = {
+    NC_COMMON_OPTS,
+    {'k', NULL, CLI_NOARG, NULL, "keep listening after a client leaves", NULL},
+    {OPT_EXEC, "exec", CLI_ARG, "CMD",
+     "run CMD (with /bin/sh -c) per connection, the socket as its stdin and stdout; with -k "
+     "clients are served concurrently",
+     NULL},
+    {OPT_MAXCONNS, "max-conns", CLI_ARG, "N", "at most N concurrent --exec clients (others wait)",
+     NULL},
+    {'s', NULL, CLI_ARG, "ADDR", NULL, NULL},
+    {'z', NULL, CLI_NOARG, NULL, NULL, NULL},
+    {'h', "help", CLI_NOARG, NULL, "this help", NULL},
+    CLI_OPT_END,
+};
+
+const struct cli_cmd cli_cmd_connect = {
+    .name = "connect",
+    .summary = "client: connect to ENDPOINT, stdin to the socket, the socket to stdout",
+    .synopsis = "[options] ENDPOINT | HOST PORT",
+    .about = "Client: connect to ENDPOINT (host:port, [v6]:port, unix:/path, unix:@name);\n"
+             "stdin goes to the socket and the socket to stdout.",
+    .opts = connect_opts,
+    .footer = NC_FOOTER,
+    .run = cmd_connect,
+};
+
+const struct cli_cmd cli_cmd_listen = {
+    .name = "listen",
+    .summary = "server: listen on ENDPOINT, the socket to stdout, stdin to the socket",
+    .synopsis = "[options] ENDPOINT | PORT | HOST PORT",
+    .about = "Server: wait for a client on ENDPOINT (127.0.0.1:7000, [::1]:7000, :7000 or 7000\n"
+             "for every address, unix:/path, unix:@name); the socket goes to stdout and stdin to\n"
+             "the socket. Port 0 picks a free port (-v prints it).",
+    .opts = listen_opts,
+    .footer = NC_FOOTER,
+    .run = cmd_listen,
+};
 
 /* "HOST" + "PORT" → "HOST:PORT", bracketing an IPv6 literal. */
 static void join(char *out, size_t len, const char *host, const char *port)
@@ -61,15 +97,9 @@ static bool all_digits(const char *s)
 
 void nc_parse(int argc, char **argv, bool listen, struct nc_opts *o)
 {
-    enum { OPT_EXEC = 256, OPT_MAXCONNS, OPT_TRACE, OPT_TRACE_FILE };
-    static const struct option longs[] = {
-        {"help", no_argument, NULL, 'h'},
-        {"exec", required_argument, NULL, OPT_EXEC},
-        {"max-conns", required_argument, NULL, OPT_MAXCONNS},
-        {"trace", optional_argument, NULL, OPT_TRACE},
-        {"trace-file", required_argument, NULL, OPT_TRACE_FILE},
-        {0},
-    };
+    const struct cli_cmd *cmd = listen ? &cli_cmd_listen : &cli_cmd_connect;
+    struct cli_getopt g;
+    cli_getopt_init(&g, cmd);
     memset(o, 0, sizeof *o);
     o->listen = listen;
     o->timeout_ms = -1;
@@ -77,7 +107,7 @@ void nc_parse(int argc, char **argv, bool listen, struct nc_opts *o)
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, ":46uUkvzNhw:s:", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {
         switch (c) {
         case '4':
             o->family = AF_INET;
@@ -144,7 +174,7 @@ void nc_parse(int argc, char **argv, bool listen, struct nc_opts *o)
             break;
         }
         case 'h':
-            usage(stdout, listen);
+            cli_help(stdout, cmd);
             exit(EXIT_OK);
         default:
             cli_bad_option(c, argv);

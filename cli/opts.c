@@ -16,7 +16,9 @@ void cli_getopt_init(struct cli_getopt *g, const struct cli_cmd *cmd)
             abort(); /* a table larger than CLI_MAX_OPTS is a programming error */
         if (o->key < 256) {
             g->shorts[s++] = (char)o->key;
-            if (o->arg == CLI_ARG)
+            if (o->arg != CLI_NOARG)
+                g->shorts[s++] = ':';
+            if (o->arg == CLI_OPTARG)
                 g->shorts[s++] = ':';
         }
         if (o->name)
@@ -64,21 +66,23 @@ static void wrapped(FILE *out, const char *text, int col)
 
 void cli_help(FILE *out, const struct cli_cmd *cmd)
 {
-    fprintf(out, "usage: sockkit %s %s\n", cmd->name, cmd->synopsis);
+    fprintf(out, "usage: sockkit %s%s%s\n", cmd->name, cmd->name[0] ? " " : "", cmd->synopsis);
     if (cmd->about)
         fprintf(out, "\n%s\n", cmd->about);
     if (cmd->subs) {
-        fprintf(out, "\n%s:\n", strchr(cmd->name, ' ') || !cmd->opts ? "modes" : "commands");
+        fprintf(out, "\n%s:\n", cmd->name[0] ? "modes" : "commands");
         for (const struct cli_cmd *const *s = cmd->subs; *s; s++) {
             const char *word = strrchr((*s)->name, ' ');
             word = word ? word + 1 : (*s)->name;
-            fprintf(out, "  %-10s", word);
-            wrapped(out, (*s)->summary, 12);
+            fprintf(out, "  %-10s ", word);
+            wrapped(out, (*s)->summary, 13);
         }
     }
     if (cmd->opts && cmd->opts->key) {
         fprintf(out, "\noptions:\n");
         for (const struct cli_opt *o = cmd->opts; o->key; o++) {
+            if (!o->help)
+                continue;
             char label[128];
             int n = opt_label(label, sizeof label, o);
             fprintf(out, "  %s", label);

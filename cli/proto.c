@@ -1,22 +1,36 @@
 /* sockkit proto: the table the seed printed by hand, and what each name means. */
 #include "cli.h"
+#include "opts.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-static void usage(FILE *out)
-{
-    fprintf(
-        out,
-        "usage: sockkit proto [NAME|NUMBER]\n"
-        "       sockkit proto --families | --types | --options\n\n"
+enum { O_FAMILIES = 256, O_TYPES, O_OPTIONS };
+
+static const struct cli_opt proto_opts[] = {
+    {O_FAMILIES, "families", CLI_NOARG, NULL, "the address families (AF_*)", NULL},
+    {O_TYPES, "types", CLI_NOARG, NULL, "the socket types (SOCK_*)", NULL},
+    {O_OPTIONS, "options", CLI_NOARG, NULL,
+     "the socket options (SO_*, IP_*, IPV6_*, TCP_*) with their level and number", NULL},
+    {'h', "help", CLI_NOARG, NULL, "this help", NULL},
+    CLI_OPT_END,
+};
+
+const struct cli_cmd cli_cmd_proto = {
+    .name = "proto",
+    .summary = "explain IPPROTO_*, AF_*, SOCK_* and socket option names and numbers",
+    .synopsis = "[NAME|NUMBER]\n"
+                "       sockkit proto --families | --types | --options",
+    .about =
         "Without arguments: every IPPROTO_* constant this platform defines, its number, its\n"
         "name in /etc/protocols and what it is. With a NAME (IPPROTO_IP, tcp, SO_REUSEADDR,\n"
         "AF_INET6, SOCK_DGRAM, SOL_SOCKET) or a protocol NUMBER: what it is, every name sharing\n"
-        "its number, and a longer explanation where there is one.\n");
-}
+        "its number, and a longer explanation where there is one.",
+    .opts = proto_opts,
+    .run = cmd_proto,
+};
 
 static void print_protocols(void)
 {
@@ -107,27 +121,29 @@ int cmd_proto(int argc, char **argv)
 {
     if (argc > 2)
         cli_usage_error("takes one NAME or NUMBER, not %d arguments", argc - 1);
-    if (argc == 1) {
-        print_protocols();
-        return EXIT_OK;
-    }
-    const char *a = argv[1];
+    struct cli_getopt g;
+    cli_getopt_init(&g, &cli_cmd_proto);
+    opterr = 0;
+    optind = 1;
+    int c = getopt_long(argc, argv, g.shorts, g.longs, NULL); /* at most one argument */
     size_t n;
     const sk_name *t;
-    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-        usage(stdout);
-    } else if (!strcmp(a, "--families")) {
+    if (c == 'h') {
+        cli_help(stdout, &cli_cmd_proto);
+    } else if (c == O_FAMILIES) {
         t = sk_family_table(&n);
         print_names(t, n);
-    } else if (!strcmp(a, "--types")) {
+    } else if (c == O_TYPES) {
         t = sk_type_table(&n);
         print_names(t, n);
-    } else if (!strcmp(a, "--options")) {
+    } else if (c == O_OPTIONS) {
         print_options();
-    } else if (a[0] == '-') {
-        cli_usage_error("unknown option '%s'", a);
+    } else if (c != -1) {
+        cli_bad_option(c, argv);
+    } else if (optind < argc) {
+        return explain_one(argv[optind]);
     } else {
-        return explain_one(a);
+        print_protocols();
     }
     return EXIT_OK;
 }

@@ -4,6 +4,7 @@
  * models) and as event callbacks (the event model, the default). Ctrl-C or SIGTERM drains the
  * server and prints its counters. */
 #include "cli.h"
+#include "opts.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -255,29 +256,67 @@ static void on_signal(int sig)
         sk_server_shutdown_request(running);
 }
 
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: sockkit serve [options] SERVICE [ENDPOINT]\n\nservices:\n");
-    for (size_t i = 0; i < sizeof services / sizeof *services; i++)
-        fprintf(out, "  %-8s %s (default 127.0.0.1:%d)\n", services[i].name, services[i].what,
-                services[i].port);
-    fprintf(out, "\noptions:\n"
-                 "  --model M         event | iterative | thread | fork | pool (default event)\n"
-                 "  --workers N       event: loops, a thread each (default: one per core,\n"
-                 "                    but 1 on 1-2 cores); pool: threads (default 4)\n"
-                 "  --accept MODE     event, several loops: reuseport (each loop its own\n"
-                 "                    listener) or handoff (one accepts for all)\n"
-                 "  --high-water N    event: stop reading a client with N bytes unsent\n"
-                 "                    (default 262144; reading resumes at a quarter)\n"
-                 "  --max-conns N     concurrent clients; more are closed at once and counted\n"
-                 "  --idle-timeout S  close a connection idle for S seconds\n"
-                 "  -u                UDP (or a unix datagram socket with a unix: endpoint)\n"
-                 "  -v                print where it serves, with the real port\n"
-                 "  --trace[=calls|data], --trace-file FILE\n"
-                 "Ctrl-C or SIGTERM: stop accepting, let running clients finish (5 s at most),\n"
-                 "print the counters, exit 0. The default endpoint is loopback only; give :PORT\n"
-                 "to serve other hosts.\n");
-}
+enum {
+    OPT_MODEL = 256,
+    OPT_WORKERS,
+    OPT_MAXCONNS,
+    OPT_IDLE,
+    OPT_TRACE,
+    OPT_TRACE_FILE,
+    OPT_ACCEPT,
+    OPT_HIGH_WATER
+};
+
+static const struct cli_opt serve_opts[] = {
+    {OPT_MODEL, "model", CLI_ARG, "M", "event | iterative | thread | fork | pool (default event)",
+     "event iterative thread fork pool"},
+    {OPT_WORKERS, "workers", CLI_ARG, "N",
+     "event: loops, a thread each (default: one per core, but 1 on 1-2 cores); pool: threads "
+     "(default 4)",
+     NULL},
+    {OPT_ACCEPT, "accept", CLI_ARG, "MODE",
+     "event, several loops: reuseport (each loop its own listener) or handoff (one accepts for "
+     "all)",
+     "reuseport handoff"},
+    {OPT_HIGH_WATER, "high-water", CLI_ARG, "N",
+     "event: stop reading a client with N bytes unsent (default 262144; reading resumes at a "
+     "quarter)",
+     NULL},
+    {OPT_MAXCONNS, "max-conns", CLI_ARG, "N",
+     "concurrent clients; more are closed at once and counted", NULL},
+    {OPT_IDLE, "idle-timeout", CLI_ARG, "S", "close a connection idle for S seconds", NULL},
+    {'u', NULL, CLI_NOARG, NULL, "UDP (or a unix datagram socket with a unix: endpoint)", NULL},
+    {'v', NULL, CLI_NOARG, NULL, "print where it serves, with the real port", NULL},
+    {OPT_TRACE, "trace", CLI_OPTARG, "calls|data",
+     "trace every socket call (and the bytes) on stderr", "calls data"},
+    {OPT_TRACE_FILE, "trace-file", CLI_ARG, "FILE", "write the trace to FILE", "@file"},
+    {'h', "help", CLI_NOARG, NULL, "this help", NULL},
+    CLI_OPT_END,
+};
+
+/* The list repeats services[] below; tests/interop/completion.py checks that the names agree. */
+const struct cli_cmd cli_cmd_serve = {
+    .name = "serve",
+    .summary = "run a service (echo, discard, chargen, daytime, time, sink, source)",
+    .synopsis = "[options] SERVICE [ENDPOINT]",
+    .about = "services:\n"
+             "  echo     RFC 862: sends back what it receives (default 127.0.0.1:7007)\n"
+             "  discard  RFC 863: reads and throws away (default 127.0.0.1:7009)\n"
+             "  chargen  RFC 864: sends a character pattern until the client leaves\n"
+             "           (default 127.0.0.1:7019)\n"
+             "  daytime  RFC 867: one line with the date and time (default 127.0.0.1:7013)\n"
+             "  time     RFC 868: 4 bytes, seconds since 1900, big-endian\n"
+             "           (default 127.0.0.1:7037)\n"
+             "  sink     reads as fast as it can (throughput tests) (default 127.0.0.1:7010)\n"
+             "  source   writes as fast as it can until the client leaves\n"
+             "           (default 127.0.0.1:7011)",
+    .opts = serve_opts,
+    .args = "echo discard chargen daytime time sink source",
+    .footer = "Ctrl-C or SIGTERM: stop accepting, let running clients finish (5 s at most),\n"
+              "print the counters, exit 0. The default endpoint is loopback only; give :PORT\n"
+              "to serve other hosts.",
+    .run = cmd_serve,
+};
 
 static const char *const model_names[] = {"iterative", "thread", "fork", "pool", "event"};
 
@@ -300,34 +339,14 @@ static sk_accept_mode parse_accept(const char *m)
 
 int cmd_serve(int argc, char **argv)
 {
-    enum {
-        OPT_MODEL = 256,
-        OPT_WORKERS,
-        OPT_MAXCONNS,
-        OPT_IDLE,
-        OPT_TRACE,
-        OPT_TRACE_FILE,
-        OPT_ACCEPT,
-        OPT_HIGH_WATER
-    };
-    static const struct option longs[] = {
-        {"help", no_argument, NULL, 'h'},
-        {"model", required_argument, NULL, OPT_MODEL},
-        {"workers", required_argument, NULL, OPT_WORKERS},
-        {"accept", required_argument, NULL, OPT_ACCEPT},
-        {"high-water", required_argument, NULL, OPT_HIGH_WATER},
-        {"max-conns", required_argument, NULL, OPT_MAXCONNS},
-        {"idle-timeout", required_argument, NULL, OPT_IDLE},
-        {"trace", optional_argument, NULL, OPT_TRACE},
-        {"trace-file", required_argument, NULL, OPT_TRACE_FILE},
-        {0},
-    };
+    struct cli_getopt g;
+    cli_getopt_init(&g, &cli_cmd_serve);
     sk_server_opts o = {.model = SK_MODEL_EVENT};
     bool verbose = false;
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, ":uvh", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {
         switch (c) {
         case 'u':
             o.type = SOCK_DGRAM;
@@ -336,7 +355,7 @@ int cmd_serve(int argc, char **argv)
             verbose = true;
             break;
         case 'h':
-            usage(stdout);
+            cli_help(stdout, &cli_cmd_serve);
             return EXIT_OK;
         case OPT_MODEL:
             o.model = parse_model(optarg);

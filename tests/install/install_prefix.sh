@@ -14,6 +14,17 @@ pc=$(find "$tmp/prefix" -name sockkit.pc | head -1)
 for f in include/sockkit.h include/sockkit/err.h include/sockkit/sock.h; do
     [ -f "$tmp/prefix/$f" ] || { echo "FAIL: $f not installed"; exit 1; }
 done
+# the completions the build generated, and the documentation
+if [ -x "$tmp/prefix/bin/sockkit" ]; then
+    cmp "$tmp/prefix/share/bash-completion/completions/sockkit" \
+        <("$tmp/prefix/bin/sockkit" completion bash) || { echo "FAIL: bash completion"; exit 1; }
+    zsh_file=$(find "$tmp/prefix" -name _sockkit | head -1) # SK_ZSH_COMPLETION_DIR decides where
+    cmp "${zsh_file:-/nonexistent}" <("$tmp/prefix/bin/sockkit" completion zsh) ||
+        { echo "FAIL: zsh completion"; exit 1; }
+fi
+for f in README.md LICENSE docs/cli.md docs/design.md examples/tcp_server.c; do
+    [ -f "$tmp/prefix/share/doc/sockkit/$f" ] || { echo "FAIL: share/doc/sockkit/$f not installed"; exit 1; }
+done
 libdir=$(dirname "$(dirname "$pc")")
 ls "$libdir"/libsockkit.a "$libdir"/libsockkit.so >/dev/null
 export PKG_CONFIG_PATH=$(dirname "$pc")
