@@ -21,7 +21,7 @@ build_pkgs="make:make gcc:gcc libc6-dev:/usr/include/stdio.h cmake:cmake"
 test_pkgs="pkg-config:pkg-config libcmocka-dev:/usr/include/cmocka.h python3:python3
  netcat-openbsd:nc socat:socat iproute2:ip procps:ps netbase:/etc/services git:git debootstrap:debootstrap
  groff-base:groff zsh:zsh"
-deb_pkgs="pkg-config:pkg-config debhelper:dh dpkg-dev:dpkg-buildpackage fakeroot:fakeroot
+deb_pkgs="build-essential:/usr/share/doc/build-essential pkg-config:pkg-config debhelper:dh dpkg-dev:dpkg-buildpackage fakeroot:fakeroot
  lintian:lintian"
 bench_pkgs="iperf3:iperf3 sockperf:sockperf libuv1-dev:/usr/include/uv.h
  libevent-dev:/usr/include/event2/event.h python3:python3"

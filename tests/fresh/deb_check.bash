@@ -63,7 +63,7 @@ for pair in "pc:$tmp/server-pc:$tmp/client-pc" "cmake:$tmp/cm/build/server:$tmp/
     [ "$out" = hello ] || fail "README client built with $how printed '$out', want 'hello'"
     echo "README client and server built with $how: '$out'"
 done
-ldd "$tmp/client-pc" | grep -q 'libsockkit.so.0 => /usr/lib/' || fail "pkg-config build not linked to the installed .so"
+ldd "$tmp/client-pc" | grep -qE 'libsockkit.so.0 => /(usr/)?lib/' || fail "pkg-config build not linked to the installed .so"
 
 sockkit demo 2>&1 | grep -q 'socket(AF_INET, SOCK_STREAM, IPPROTO_TCP)' || fail "sockkit demo shows no trace"
 MANWIDTH=80 man sockkit 2>/dev/null | grep -q 'sockkit' || fail "man sockkit shows nothing"
@@ -72,9 +72,15 @@ MANWIDTH=80 man 3 sk_send_all 2>/dev/null | grep -q 'sk_send_all' || fail "man 3
 [ -s /usr/share/zsh/vendor-completions/_sockkit ] || fail "no zsh completion installed"
 ls /usr/share/doc/sockkit/examples/*.c >/dev/null || fail "no examples in /usr/share/doc/sockkit"
 
-dpkg -r sockkit libsockkit-dev libsockkit0 >/dev/null
+owned=$(dpkg -L "${names[@]}" | sort -u)
+dpkg -r "${names[@]}" >/dev/null
+for f in $owned; do
+    [ -d "$f" ] && continue # shared directories (/usr/share/doc) stay
+    [ ! -e "$f" ] || fail "dpkg -r left $f"
+done
 dpkg -l | grep -q "^.[^n].*sockkit" && fail "dpkg -l still lists sockkit packages: $(dpkg -l | grep sockkit)"
-left=$(find / -xdev \( -path /src -o -path /proc -o -path /tmp \) -prune -o \
+# man-db's own page cache (/var/cache/man) is man-db's to expire, not a file of ours.
+left=$(find / -xdev \( -path /src -o -path /proc -o -path /tmp -o -path /var/cache/man \) -prune -o \
     \( -name '*sockkit*' -o -name '_sockkit' \) -print 2>/dev/null | grep -v '^/etc/sockkit-fresh-root$' || true)
 [ -z "$left" ] || fail "left behind after dpkg -r: $left"
 echo "deb check passed: installed, used and removed cleanly"

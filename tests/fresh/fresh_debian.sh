@@ -30,6 +30,7 @@ mirror=$(sed -n 's/^URIs: *\([^ ]*debian\/\?\)$/\1/p' /etc/apt/sources.list.d/*.
 [ -n "$mirror" ] || mirror=http://deb.debian.org/debian
 
 root=$(mktemp -d /var/tmp/sockkit-fresh.XXXXXX)
+chmod 755 "$root" # it becomes /: man-db's user "man" must get through it
 # Everything mounted below the root (ours, and what tests inside made, such as /run/netns),
 # deepest first. SK_FRESH_KEEP=1 keeps the root for a look after a failure.
 cleanup() {
