@@ -36,10 +36,8 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
+    if (argc < 2)
+        cli_usage_error("missing command (demo, connect, listen, serve, mcast, bench, proto)");
     const char *name = argv[1];
     if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
         usage(stdout);
@@ -59,5 +57,7 @@ int main(int argc, char **argv)
             cli_die(EXIT_RUNTIME, "not available in this build yet");
         return commands[i].run(argc - 1, argv + 1);
     }
+    if (name[0] == '-')
+        cli_usage_error("unknown option '%s'", name);
     cli_usage_error("unknown command '%s'", name);
 }

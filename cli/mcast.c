@@ -73,6 +73,7 @@ static int mcast_send(int argc, char **argv)
         O_SIZE,
         O_DURATION,
         O_TRACE,
+        O_TRACE_FILE,
         O_SKIP,
         O_SWAP,
         O_DUP
@@ -87,6 +88,7 @@ static int mcast_send(int argc, char **argv)
         {"size", required_argument, NULL, O_SIZE},
         {"duration", required_argument, NULL, O_DURATION},
         {"trace", optional_argument, NULL, O_TRACE},
+        {"trace-file", required_argument, NULL, O_TRACE_FILE},
         {"help", no_argument, NULL, 'h'},
         {"test-skip", required_argument, NULL, O_SKIP},
         {"test-swap", required_argument, NULL, O_SWAP},
@@ -137,7 +139,10 @@ static int mcast_send(int argc, char **argv)
             faults.dup = optarg;
             break;
         case O_TRACE:
-            sk_trace_set(optarg && !strcmp(optarg, "calls") ? SK_TRACE_CALLS : SK_TRACE_DATA, -1);
+            cli_trace_level(optarg);
+            break;
+        case O_TRACE_FILE:
+            cli_trace_file(optarg);
             break;
         case 'v':
             verbose = true;
@@ -150,7 +155,7 @@ static int mcast_send(int argc, char **argv)
                    "  --rate PPS     packets per second (default 10; 0 = as fast as possible)\n"
                    "  --count N, --duration SECS   when to stop (default: Ctrl-C)\n"
                    "  --size BYTES   packet size, %d..65507 (default 64)\n"
-                   "  --trace[=calls|data]\n",
+                   "  --trace[=calls|data], --trace-file FILE\n",
                    HDR);
             return EXIT_OK;
         default:
@@ -207,8 +212,8 @@ static int mcast_send(int argc, char **argv)
     }
     double el = cli_now_s() - start;
     (void)verbose;
-    fprintf(stderr, "%s: sent %llu packets of %d bytes to %s in %.2f s (%.0f/s), sender id %08x\n",
-            cli_prog, (unsigned long long)sent, size, ep, el, el > 0 ? (double)sent / el : 0.0, id);
+    cli_say("sent %llu packets of %d bytes to %s in %.2f s (%.0f/s), sender id %08x",
+            (unsigned long long)sent, size, ep, el, el > 0 ? (double)sent / el : 0.0, id);
     sk_close(fd);
     return EXIT_OK;
 }
@@ -287,7 +292,7 @@ static void json_out(const char *const *groups, double el)
 
 static int mcast_recv(int argc, char **argv)
 {
-    enum { O_IFACE = 256, O_SOURCE, O_COUNT, O_DURATION, O_JSON, O_STATS, O_TRACE };
+    enum { O_IFACE = 256, O_SOURCE, O_COUNT, O_DURATION, O_JSON, O_STATS, O_TRACE, O_TRACE_FILE };
     static const struct option longs[] = {
         {"iface", required_argument, NULL, O_IFACE},
         {"source", required_argument, NULL, O_SOURCE},
@@ -296,6 +301,7 @@ static int mcast_recv(int argc, char **argv)
         {"json", no_argument, NULL, O_JSON},
         {"stats", no_argument, NULL, O_STATS},
         {"trace", optional_argument, NULL, O_TRACE},
+        {"trace-file", required_argument, NULL, O_TRACE_FILE},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -327,7 +333,10 @@ static int mcast_recv(int argc, char **argv)
             stats = true;
             break;
         case O_TRACE:
-            sk_trace_set(optarg && !strcmp(optarg, "calls") ? SK_TRACE_CALLS : SK_TRACE_DATA, -1);
+            cli_trace_level(optarg);
+            break;
+        case O_TRACE_FILE:
+            cli_trace_file(optarg);
             break;
         case 'h':
             printf("usage: sockkit mcast recv [options] GROUP:PORT [GROUP:PORT...]\n\n"
@@ -336,7 +345,8 @@ static int mcast_recv(int argc, char **argv)
                    "  --count N, --duration SECS   when to stop (default: Ctrl-C)\n"
                    "  --stats         a line per second and a summary per sender, not each packet\n"
                    "  --json          one JSON summary object at the end\n"
-                   "  --trace[=calls|data]  every socket call, and each packet's hexdump\n");
+                   "  --trace[=calls|data]  every socket call, and each packet's hexdump\n"
+                   "  --trace-file FILE     the trace to FILE instead of stderr\n");
             return EXIT_OK;
         default:
             cli_bad_option(c, argv);
@@ -454,11 +464,13 @@ static int mcast_recv(int argc, char **argv)
 
 int cmd_mcast(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+    if (argc < 2)
+        cli_usage_error("missing 'send' or 'recv'");
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         printf("usage: sockkit mcast send [options] GROUP:PORT\n"
                "       sockkit mcast recv [options] GROUP:PORT [GROUP:PORT...]\n"
                "'sockkit mcast send --help' and 'sockkit mcast recv --help' for the options.\n");
-        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+        return EXIT_OK;
     }
     if (!strcmp(argv[1], "send"))
         return mcast_send(argc - 1, argv + 1);
