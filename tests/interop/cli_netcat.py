@@ -502,6 +502,7 @@ def keep_after_client_leaves():
     a.sendall(b"from-a\n")
     got_a = read_until(srv.stdout, b"from-a\n")
     a.close()
+    time.sleep(0.3)  # the server reads A's EOF
     for line in (b"to-a-1\n", b"to-a-2\n", b"to-a-3\n"):  # the first draws the reset, the next fail
         feed(srv, line)
         time.sleep(0.2)
@@ -527,8 +528,12 @@ def keep_after_client_leaves():
     check(got_a and alive and got_b and data.endswith(b"to-b\n") and still,
           f"listen -k: a client that left while stdin was open does not end the server "
           f"({data!r}, {err.strip()!r})")
-    check("Broken pipe" not in err or "waiting for the next client" in err,
-          f"listen -k: a lost write is one line that says the server goes on ({err.strip()!r})")
+    # (the count of lost bytes needs the server to have read A's EOF before to-a-1 went out:
+    # likely after the pause below, not certain on a loaded machine)
+    lost = [l for l in err.splitlines() if "waiting for the next client" in l]
+    check(len(lost) == 1 and ("7 bytes" in lost[0] or "reset" in lost[0]),
+          f"listen -k: the lost write is one line that counts it and says the server goes on "
+          f"({lost!r})")
 
 
 
@@ -758,7 +763,7 @@ def unix_dgram():
     gone.close()
     os.unlink(gone_path)
     feed(srv, b"lost 2\n")
-    said2 = wait_line(srv, rb"7 bytes not delivered\)\n(?!.*cannot reply)")
+    said2 = wait_line(srv, rb"gone\.sock[^\n]*\(7 bytes not delivered\)")
     peer_path = os.path.join(TMP, "peer.sock")
     peer = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     peer.bind(peer_path)
