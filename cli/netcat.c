@@ -15,7 +15,8 @@ static void usage(FILE *out, bool listen)
             "usage: sockkit listen [options] ENDPOINT | PORT | HOST PORT\n\n"
             "Server: wait for a client on ENDPOINT (127.0.0.1:7000, [::1]:7000, :7000 or 7000\n"
             "for every address, unix:/path, unix:@name); the socket goes to stdout and stdin to\n"
-            "the socket. Port 0 picks a free port (-v prints it).\n\n");
+            "the socket. Port 0 picks a free port (-v prints it). One client, then exit\n"
+            "(others are refused meanwhile), unless -k.\n\n");
     else
         fprintf(out, "usage: sockkit connect [options] ENDPOINT | HOST PORT\n\n"
                      "Client: connect to ENDPOINT (host:port, [v6]:port, unix:/path, unix:@name);\n"
