@@ -124,9 +124,10 @@ static void peer_hung_up(struct session *s, const struct nc_opts *o)
 
 int nc_pump_stream(int fd, const struct nc_opts *o)
 {
-    static struct session s;
-    s = (struct session){
-        .fd = fd, .stdin_open = true, .netin_open = true, .netout_open = true, .stdout_open = true};
+    static struct session s; /* 128 KiB of buffers: not on the stack */
+    memset(&s, 0, sizeof s);
+    s.fd = fd;
+    s.stdin_open = s.netin_open = s.netout_open = s.stdout_open = true;
     sk_addr peer;
     if (sk_peer_addr(fd, &peer) == 0)
         sk_addr_format(&peer, s.peer, sizeof s.peer);
