@@ -393,9 +393,11 @@ static double cpu_seconds(bool user)
 
 int cmd_bench(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        cli_help(argc < 2 ? stderr : stdout, &cli_cmd_bench);
-        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    if (argc < 2)
+        cli_usage_error("missing benchmark (echo, connect, stream, udp)");
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        cli_help(stdout, &cli_cmd_bench);
+        return EXIT_OK;
     }
     if (!strcmp(argv[1], "udp"))
         return bench_udp(argc, argv);
@@ -532,7 +534,7 @@ int cmd_bench(int argc, char **argv)
     double user = cpu_seconds(true) - u0, sys = cpu_seconds(false) - s0;
     double wall = (double)(mono_ns() - t_start) / 1e9;
     if (atomic_load(&failed)) {
-        fprintf(stderr, "%s: data check failed: %s\n", cli_prog, error);
+        cli_say("data check failed: %s", error);
         free(w);
         return EXIT_RUNTIME;
     }
@@ -588,8 +590,7 @@ int cmd_bench(int argc, char **argv)
             cli_die(EXIT_RUNTIME, "--svg %s: %s", o.svg, strerror(errno));
     }
     if (errors && error)
-        fprintf(stderr, "%s: %llu error(s), the first: %s\n", cli_prog, (unsigned long long)errors,
-                error);
+        cli_say("%llu error(s), the first: %s", (unsigned long long)errors, error);
     free(w);
     return errors && !requests ? EXIT_RUNTIME : EXIT_OK;
 }

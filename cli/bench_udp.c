@@ -85,7 +85,7 @@ static int recv_side(const char *ep, int duration_ms, bool json)
     sk_local_addr(fd, &me);
     char text[SK_ADDRSTRLEN];
     sk_addr_format(&me, text, sizeof text);
-    fprintf(stderr, "%s: receiving on %s\n", cli_prog, text);
+    cli_say("receiving on %s", text);
     static unsigned char bufs[BATCH][65536];
     sk_dgram v[BATCH];
     seqstats st = {0};

@@ -27,10 +27,9 @@ static void say_listening(int lfd, const struct nc_opts *o)
             host++;
             colon[-1] = '\0';
         }
-        fprintf(stderr, "%s: listening on %s %d (%s)\n", cli_prog, host, sk_addr_port(&a),
-                o->udp ? "udp" : "tcp");
+        cli_say("listening on %s %d (%s)", host, sk_addr_port(&a), o->udp ? "udp" : "tcp");
     } else {
-        fprintf(stderr, "%s: listening on %s\n", cli_prog, text);
+        cli_say("listening on %s", text);
     }
 }
 
@@ -40,7 +39,7 @@ static void say_peer(const sk_addr *peer, const struct nc_opts *o)
         return;
     char text[SK_ADDRSTRLEN];
     sk_addr_format(peer, text, sizeof text);
-    fprintf(stderr, "%s: connection from %s\n", cli_prog, text);
+    cli_say("connection from %s", text);
 }
 
 static pid_t spawn(int fd, const char *cmd)
@@ -66,6 +65,23 @@ static int reap(void)
     return n;
 }
 
+/* Wait for the next client. -w does not bound this wait (as nc: "-w has no effect on -l"); it
+ * is the idle timeout of a session. Without -k the listening socket is closed once the one client
+ * is in, so that a second client is refused rather than left hanging in the backlog. */
+static int next_client(int lfd, const struct nc_opts *o, int poll_ms)
+{
+    sk_addr peer;
+    int fd = sk_accept(lfd, &peer, poll_ms);
+    if (fd == -ETIMEDOUT && poll_ms >= 0)
+        return fd;
+    if (fd < 0)
+        nc_fail(fd, NULL);
+    if (!o->keep)
+        sk_close(lfd);
+    say_peer(&peer, o);
+    return fd;
+}
+
 static int serve_exec(int lfd, const struct nc_opts *o)
 {
     int active = 0;
@@ -76,13 +92,10 @@ static int serve_exec(int lfd, const struct nc_opts *o)
             poll(NULL, 0, 20);
             continue;
         }
-        sk_addr peer;
-        int fd = sk_accept(lfd, &peer, o->keep ? 200 : o->timeout_ms);
-        if (fd == -ETIMEDOUT && o->keep)
+        /* with -k, wake up now and then to reap children */
+        int fd = next_client(lfd, o, o->keep ? 200 : -1);
+        if (fd == -ETIMEDOUT)
             continue;
-        if (fd < 0)
-            nc_fail(fd, NULL);
-        say_peer(&peer, o);
         pid_t pid = spawn(fd, o->exec);
         sk_close(fd);
         if (pid < 0)
@@ -118,16 +131,15 @@ int cmd_listen(int argc, char **argv)
     }
     if (o.exec)
         return serve_exec(lfd, &o);
-    int rc = EXIT_OK;
-    do {
-        sk_addr peer;
-        int fd = sk_accept(lfd, &peer, o.timeout_ms);
-        if (fd < 0)
-            nc_fail(fd, NULL);
-        say_peer(&peer, &o);
-        rc = nc_pump_stream(fd, &o);
+    if (!o.keep) {
+        int fd = next_client(lfd, &o, -1);
+        int rc = nc_pump_stream(fd, &o);
         sk_close(fd);
-    } while (o.keep);
-    sk_close(lfd);
-    return rc;
+        return rc;
+    }
+    for (;;) { /* -k: a session that breaks (the client reset or vanished) ends only itself */
+        int fd = next_client(lfd, &o, -1);
+        nc_pump_stream(fd, &o);
+        sk_close(fd);
+    }
 }

@@ -30,8 +30,11 @@ const struct cli_cmd cli_root = {
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        cli_help(stderr, &cli_root);
-        return EXIT_USAGE;
+        char names[256] = "";
+        for (const struct cli_cmd *const *c = cli_root.subs; *c; c++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+                     c == cli_root.subs ? "" : ", ", (*c)->name);
+        cli_usage_error("missing command (%s)", names);
     }
     const char *name = argv[1];
     if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
@@ -50,5 +53,7 @@ int main(int argc, char **argv)
         cli_prog = prog;
         return (*c)->run(argc - 1, argv + 1);
     }
+    if (name[0] == '-')
+        cli_usage_error("unknown option '%s'", name);
     cli_usage_error("unknown command '%s'", name);
 }

@@ -73,6 +73,7 @@ enum {
     O_SIZE,
     O_DURATION,
     O_TRACE,
+    O_TRACE_FILE,
     O_SKIP,
     O_SWAP,
     O_DUP,
@@ -96,6 +97,7 @@ static const struct cli_opt send_opts[] = {
     {O_SIZE, "size", CLI_ARG, "BYTES", "packet size, " STR(HDR) "..65507 (default 64)", NULL},
     {O_TRACE, "trace", CLI_OPTARG, "calls|data",
      "every socket call, and each packet's hexdump, on stderr", "calls data"},
+    {O_TRACE_FILE, "trace-file", CLI_ARG, "FILE", "the trace to FILE instead of stderr", "@file"},
     {'v', NULL, CLI_NOARG, NULL, NULL, NULL},
     {'h', "help", CLI_NOARG, NULL, "this help", NULL},
     /* test hooks (seqpkt.h): drop, swap or repeat the packets with these sequence numbers */
@@ -160,7 +162,10 @@ static int mcast_send(int argc, char **argv)
             faults.dup = optarg;
             break;
         case O_TRACE:
-            sk_trace_set(optarg && !strcmp(optarg, "calls") ? SK_TRACE_CALLS : SK_TRACE_DATA, -1);
+            cli_trace_level(optarg);
+            break;
+        case O_TRACE_FILE:
+            cli_trace_file(optarg);
             break;
         case 'v':
             verbose = true;
@@ -222,8 +227,8 @@ static int mcast_send(int argc, char **argv)
     }
     double el = cli_now_s() - start;
     (void)verbose;
-    fprintf(stderr, "%s: sent %llu packets of %d bytes to %s in %.2f s (%.0f/s), sender id %08x\n",
-            cli_prog, (unsigned long long)sent, size, ep, el, el > 0 ? (double)sent / el : 0.0, id);
+    cli_say("sent %llu packets of %d bytes to %s in %.2f s (%.0f/s), sender id %08x",
+            (unsigned long long)sent, size, ep, el, el > 0 ? (double)sent / el : 0.0, id);
     sk_close(fd);
     return EXIT_OK;
 }
@@ -310,6 +315,7 @@ static const struct cli_opt recv_opts[] = {
     {O_JSON, "json", CLI_NOARG, NULL, "one JSON summary object at the end", NULL},
     {O_TRACE, "trace", CLI_OPTARG, "calls|data",
      "every socket call, and each packet's hexdump, on stderr", "calls data"},
+    {O_TRACE_FILE, "trace-file", CLI_ARG, "FILE", "the trace to FILE instead of stderr", "@file"},
     {'h', "help", CLI_NOARG, NULL, "this help", NULL},
     CLI_OPT_END,
 };
@@ -353,7 +359,10 @@ static int mcast_recv(int argc, char **argv)
             stats = true;
             break;
         case O_TRACE:
-            sk_trace_set(optarg && !strcmp(optarg, "calls") ? SK_TRACE_CALLS : SK_TRACE_DATA, -1);
+            cli_trace_level(optarg);
+            break;
+        case O_TRACE_FILE:
+            cli_trace_file(optarg);
             break;
         case 'h':
             cli_help(stdout, &cli_cmd_mcast_recv);
@@ -493,9 +502,11 @@ const struct cli_cmd cli_cmd_mcast = {
 
 int cmd_mcast(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        cli_help(argc < 2 ? stderr : stdout, &cli_cmd_mcast);
-        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    if (argc < 2)
+        cli_usage_error("missing 'send' or 'recv'");
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        cli_help(stdout, &cli_cmd_mcast);
+        return EXIT_OK;
     }
     if (!strcmp(argv[1], "send"))
         return mcast_send(argc - 1, argv + 1);

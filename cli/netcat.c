@@ -3,6 +3,7 @@
 #include "opts.h"
 
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@ enum { OPT_EXEC = 256, OPT_MAXCONNS, OPT_TRACE, OPT_TRACE_FILE };
     {'U', NULL, CLI_NOARG, NULL, "Unix socket: ENDPOINT is a path (or use unix:PATH)", NULL},      \
     {'4', NULL, CLI_NOARG, NULL, "IPv4 only", NULL},                                               \
     {'6', NULL, CLI_NOARG, NULL, "IPv6 only", NULL},                                               \
-    {'w', NULL, CLI_ARG, "SECS", "connect timeout and idle timeout", NULL},                        \
+    {'w', NULL, CLI_ARG, "SECS", "connect and idle timeout (listen: not the wait for the first client, as nc)", NULL},\
     {'N', NULL, CLI_NOARG, NULL, "shut down the socket's write side when stdin ends", NULL},       \
     {'v', NULL, CLI_NOARG, NULL, "say what happens on stderr (the real port, each peer)", NULL},   \
     {OPT_TRACE, "trace", CLI_OPTARG, "calls|data",                                                 \
@@ -29,7 +30,10 @@ enum { OPT_EXEC = 256, OPT_MAXCONNS, OPT_TRACE, OPT_TRACE_FILE };
 /* The other command's options are accepted (help NULL) so that nc_parse can say whose they are. */
 static const struct cli_opt connect_opts[] = {
     NC_COMMON_OPTS,
-    {'s', NULL, CLI_ARG, "ADDR", "connect from this source address", NULL},
+    {'s', NULL, CLI_ARG, "ADDR",
+     "connect from this source address (a Unix endpoint: a path; without -s a Unix datagram "
+     "client gets a temporary one, so that replies can come back)",
+     NULL},
     {'z', NULL, CLI_NOARG, NULL, "only check that the port accepts a connection", NULL},
     {'k', NULL, CLI_NOARG, NULL, NULL, NULL},
     {OPT_EXEC, "exec", CLI_ARG, "CMD", NULL, NULL},
@@ -70,19 +74,50 @@ const struct cli_cmd cli_cmd_listen = {
     .synopsis = "[options] ENDPOINT | PORT | HOST PORT",
     .about = "Server: wait for a client on ENDPOINT (127.0.0.1:7000, [::1]:7000, :7000 or 7000\n"
              "for every address, unix:/path, unix:@name); the socket goes to stdout and stdin to\n"
-             "the socket. Port 0 picks a free port (-v prints it).",
+             "the socket. Port 0 picks a free port (-v prints it). One client, then exit\n"
+             "(others are refused meanwhile), unless -k.",
     .opts = listen_opts,
     .footer = NC_FOOTER,
     .run = cmd_listen,
 };
 
+/* snprintf into a field of nc_opts; a text that does not fit is a usage error, never cut. */
+static void set_text(char *out, size_t len, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void set_text(char *out, size_t len, const char *what, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= len)
+        cli_usage_error("%s is too long (%d bytes, at most %zu)", what, n, len - 1);
+}
+
 /* "HOST" + "PORT" → "HOST:PORT", bracketing an IPv6 literal. */
 static void join(char *out, size_t len, const char *host, const char *port)
 {
     if (strchr(host, ':') && host[0] != '[')
-        snprintf(out, len, "[%s]:%s", host, port);
+        set_text(out, len, "ENDPOINT", "[%s]:%s", host, port);
     else
-        snprintf(out, len, "%s:%s", host, port);
+        set_text(out, len, "ENDPOINT", "%s:%s", host, port);
+}
+
+/* -s ADDR as an endpoint: a Unix path when the endpoint is a Unix one, else an address with
+ * port 0 (a bare IPv6 address gets brackets). */
+static void set_source(struct nc_opts *o, const char *arg, bool is_unix)
+{
+    char *out = o->source;
+    size_t len = sizeof o->source;
+    const char *colon = strchr(arg, ':');
+    if (is_unix)
+        set_text(out, len, "-s", "%s%s", strncmp(arg, "unix:", 5) ? "unix:" : "", arg);
+    else if (colon && arg[0] != '[' && colon != strrchr(arg, ':'))
+        set_text(out, len, "-s", "[%s]:0", arg);
+    else if (colon)
+        set_text(out, len, "-s", "%s", arg);
+    else
+        set_text(out, len, "-s", "%s:0", arg);
 }
 
 static bool all_digits(const char *s)
@@ -104,6 +139,7 @@ void nc_parse(int argc, char **argv, bool listen, struct nc_opts *o)
     o->listen = listen;
     o->timeout_ms = -1;
     bool unix_path = false;
+    const char *source = NULL;
     opterr = 0;
     optind = 1;
     int c;
@@ -145,13 +181,7 @@ void nc_parse(int argc, char **argv, bool listen, struct nc_opts *o)
         case 's':
             if (listen)
                 cli_usage_error("-s is for connect (listen takes the address as ENDPOINT)");
-            if (strchr(optarg, ':') && optarg[0] != '[' &&
-                strchr(optarg, ':') != strrchr(optarg, ':'))
-                snprintf(o->source, sizeof o->source, "[%s]:0", optarg); /* a bare IPv6 address */
-            else if (strchr(optarg, ':'))
-                snprintf(o->source, sizeof o->source, "%s", optarg);
-            else
-                snprintf(o->source, sizeof o->source, "%s:0", optarg);
+            source = optarg;
             break;
         case OPT_EXEC:
             if (!listen)
@@ -162,17 +192,11 @@ void nc_parse(int argc, char **argv, bool listen, struct nc_opts *o)
             o->max_conns = (int)cli_parse_long(optarg, 1, 100000, "--max-conns");
             break;
         case OPT_TRACE:
-        case OPT_TRACE_FILE: {
-            char arg[512];
-            if (c == OPT_TRACE)
-                snprintf(arg, sizeof arg, "--trace%s%s", optarg ? "=" : "", optarg ? optarg : "");
-            else
-                snprintf(arg, sizeof arg, "--trace-file=%s", optarg);
-            char *v[] = {arg, NULL};
-            int i = 0;
-            cli_trace_option(1, v, &i);
+            cli_trace_level(optarg);
             break;
-        }
+        case OPT_TRACE_FILE:
+            cli_trace_file(optarg);
+            break;
         case 'h':
             cli_help(stdout, cmd);
             exit(EXIT_OK);
@@ -189,14 +213,14 @@ void nc_parse(int argc, char **argv, bool listen, struct nc_opts *o)
     if (unix_path) {
         if (rest != 1)
             cli_usage_error("-U takes one PATH");
-        snprintf(o->endpoint, sizeof o->endpoint, "%s%s",
+        set_text(o->endpoint, sizeof o->endpoint, "ENDPOINT", "%s%s",
                  strncmp(args[0], "unix:", 5) ? "unix:" : "", args[0]);
     } else if (rest == 2) {
         join(o->endpoint, sizeof o->endpoint, args[0], args[1]);
     } else if (listen && all_digits(args[0])) {
-        snprintf(o->endpoint, sizeof o->endpoint, "*:%s", args[0]); /* nc -l PORT */
+        set_text(o->endpoint, sizeof o->endpoint, "ENDPOINT", "*:%s", args[0]); /* nc -l PORT */
     } else {
-        snprintf(o->endpoint, sizeof o->endpoint, "%s", args[0]);
+        set_text(o->endpoint, sizeof o->endpoint, "ENDPOINT", "%s", args[0]);
     }
     if (o->exec && o->udp)
         cli_usage_error("--exec needs a stream socket (not -u)");
@@ -211,6 +235,8 @@ void nc_parse(int argc, char **argv, bool listen, struct nc_opts *o)
         nc_fail(rc, NULL);
     if (!listen && ep.any_host)
         cli_usage_error("connect needs a host in '%s'", o->endpoint);
+    if (source)
+        set_source(o, source, ep.is_unix);
 }
 
 _Noreturn void nc_fail(int code, const char *what)

@@ -4,14 +4,22 @@
  * buffers: `up` (stdin → net) and `down` (net → stdout). Each direction ends on its own:
  *   stdin EOF  → once `up` is drained, shutdown(SHUT_WR) if -N (the peer sees EOF); we keep reading
  *                the net until the peer ends its side.
- *   net EOF    → once `down` is drained, stdout is done; stdin keeps flowing to the peer until it
- *                ends (the peer may have shut down only its write side) — unless stdin is a
- *                terminal, where nobody would notice the peer left.
- * The pump returns when both directions are done. No byte read is dropped: buffers drain before
- * any shutdown or exit. -w SECS ends an idle session (nothing moved either way) with status 0. */
+ *   net EOF    → once `down` is drained, stdout is done and closed (a pipeline reader sees EOF;
+ *                not with listen -k, whose stdout serves the next client too); stdin keeps flowing
+ *                to the peer until it ends (the peer may have shut down only its write side) —
+ *                unless stdin is a terminal, where nobody would notice the peer left.
+ *   peer gone  → a reset, a failed send or receive, or a hang-up (the peer closed both sides: a
+ *                Unix peer's close, a TCP reset) ends the session: what was received is still
+ *                written out, what could not be sent is counted in the one-line message. The
+ *                caller decides whether that ends the program (connect, listen) or only the
+ *                session (listen -k goes on to the next client).
+ * The pump returns when both directions are done. No byte read is dropped without a word: buffers
+ * drain before any shutdown or exit. -w SECS ends an idle session (nothing moved either way) with
+ * status 0. */
 #include "netcat.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,74 +51,179 @@ static ssize_t drain(int fd, struct buf *b, bool sock)
     return n;
 }
 
-/* poll with -w as the idle timeout: > 0 ready, 0 idle for too long (said with -v), < 0 interrupted
- * (poll again). */
-static int wait_io(struct pollfd *p, nfds_t n, const struct nc_opts *o)
+/* poll with an idle timeout (-w, or -1): > 0 ready, 0 idle for too long (said with -v), < 0
+ * interrupted (poll again). */
+static int wait_io(struct pollfd *p, nfds_t n, int timeout_ms, const struct nc_opts *o)
 {
-    int r = poll(p, n, o->timeout_ms);
+    int r = poll(p, n, timeout_ms);
     if (r < 0 && errno != EINTR)
         cli_die(EXIT_RUNTIME, "poll: %s", strerror(errno));
     if (r == 0 && o->verbose)
-        fprintf(stderr, "%s: idle for %d ms, closing\n", cli_prog, o->timeout_ms);
+        cli_say("idle for %d ms, closing", timeout_ms);
     return r;
+}
+
+/* The socket sent its last byte and nothing else will write to stdout: close it, so that a reader
+ * at the other end of a pipe sees EOF while we live on (stdin may still be flowing to the peer).
+ * /dev/null takes fd 1's place, so no later open lands on it. */
+static void close_stdout(void)
+{
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null < 0) {
+        close(STDOUT_FILENO);
+        return;
+    }
+    dup2(null, STDOUT_FILENO);
+    close(null);
+}
+
+struct session {
+    int fd;
+    struct buf up, down;
+    bool stdin_open, netin_open, netout_open, stdout_open;
+    bool failed;           /* the peer's side broke: the session ends with status 1 */
+    size_t sent_after_eof; /* bytes sent after the peer's EOF (lost if it had closed) */
+    char peer[SK_ADDRSTRLEN];
+};
+
+/* The session broke on the peer's side: say so once, take nothing more from stdin or the net, and
+ * let what was received drain to stdout. */
+static void peer_failed(struct session *s, const struct nc_opts *o, const char *why)
+{
+    const char *next = o->keep ? "; waiting for the next client" : "";
+    if (s->up.len)
+        cli_say("%s (%zu bytes not delivered)%s", why, s->up.len, next);
+    else
+        cli_say("%s%s", why, next);
+    s->failed = true;
+    s->up.len = 0;
+    s->stdin_open = s->netin_open = s->netout_open = false;
+}
+
+/* The net-out slot reported a hang-up or an error after the peer's EOF: the peer closed both
+ * directions (a Unix peer's close) or reset the connection (a TCP peer that had closed, once we
+ * sent to it: that data was thrown away by its kernel, so it is counted as lost). */
+static void peer_hung_up(struct session *s, const struct nc_opts *o)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err) {
+        char why[SK_ADDRSTRLEN + 160];
+        int k = snprintf(why, sizeof why, "%s reset the connection (%s)", s->peer, strerror(err));
+        if (s->sent_after_eof && k > 0 && (size_t)k < sizeof why)
+            snprintf(why + k, sizeof why - (size_t)k,
+                     ": the %zu bytes sent after its EOF were lost", s->sent_after_eof);
+        peer_failed(s, o, why);
+        return;
+    }
+    if (o->verbose)
+        cli_say("%s closed the connection", s->peer);
+    s->stdin_open = s->netout_open = false;
 }
 
 int nc_pump_stream(int fd, const struct nc_opts *o)
 {
-    static struct buf up, down;
-    up.len = down.len = 0;
-    bool stdin_open = true, netin_open = true, netout_open = true, stdout_open = true;
+    static struct session s; /* 128 KiB of buffers: not on the stack */
+    memset(&s, 0, sizeof s);
+    s.fd = fd;
+    s.stdin_open = s.netin_open = s.netout_open = s.stdout_open = true;
+    sk_addr peer;
+    if (sk_peer_addr(fd, &peer) == 0)
+        sk_addr_format(&peer, s.peer, sizeof s.peer);
+    else
+        snprintf(s.peer, sizeof s.peer, "the peer");
     bool stdin_tty = isatty(STDIN_FILENO);
     for (;;) {
         /* A direction is done when its source ended and its buffer is empty. */
-        if (!stdin_open && up.len == 0 && netout_open) {
+        if (!s.stdin_open && s.up.len == 0 && s.netout_open) {
             if (o->half_close)
                 sk_shutdown(fd, SHUT_WR);
-            netout_open = false;
+            s.netout_open = false;
         }
-        if (!netin_open && down.len == 0 && stdout_open) {
-            stdout_open = false;
-            if (stdin_tty && stdin_open)
-                stdin_open = false; /* interactive: the peer left, so do we */
+        if (!s.netin_open && s.down.len == 0 && s.stdout_open) {
+            s.stdout_open = false;
+            if (!o->keep && !s.failed)
+                close_stdout();
+            if (stdin_tty && s.stdin_open)
+                s.stdin_open = false; /* interactive: the peer left, so do we */
         }
-        if (!netout_open && !stdout_open)
-            return EXIT_OK;
+        if (!s.netout_open && !s.stdout_open)
+            return s.failed ? EXIT_RUNTIME : EXIT_OK;
 
+        /* After the peer's EOF, net out is watched even with nothing to send: a hang-up there
+         * means the peer is gone, not only its write side. */
         struct pollfd p[NSLOTS] = {
-            [SLOT_STDIN] = {stdin_open && up.len < BUFSZ ? STDIN_FILENO : -1, POLLIN, 0},
-            [SLOT_NETIN] = {netin_open && down.len < BUFSZ ? fd : -1, POLLIN, 0},
-            [SLOT_NETOUT] = {up.len ? fd : -1, POLLOUT, 0},
-            [SLOT_STDOUT] = {down.len ? STDOUT_FILENO : -1, POLLOUT, 0},
+            [SLOT_STDIN] = {s.stdin_open && s.up.len < BUFSZ ? STDIN_FILENO : -1, POLLIN, 0},
+            [SLOT_NETIN] = {s.netin_open && s.down.len < BUFSZ ? fd : -1, POLLIN, 0},
+            [SLOT_NETOUT] = {s.netout_open && (s.up.len || !s.netin_open) ? fd : -1,
+                             s.up.len ? POLLOUT : 0, 0},
+            [SLOT_STDOUT] = {s.down.len ? STDOUT_FILENO : -1, POLLOUT, 0},
         };
-        int n = wait_io(p, NSLOTS, o);
+        int n = wait_io(p, NSLOTS, o->timeout_ms, o);
         if (n < 0)
             continue;
         if (n == 0)
             return EXIT_OK;
         if (p[SLOT_STDIN].revents) {
-            ssize_t k = read(STDIN_FILENO, up.data + up.len, BUFSZ - up.len);
+            ssize_t k = read(STDIN_FILENO, s.up.data + s.up.len, BUFSZ - s.up.len);
             if (k > 0)
-                up.len += (size_t)k;
+                s.up.len += (size_t)k;
             else if (k == 0 || (errno != EAGAIN && errno != EINTR))
-                stdin_open = false;
+                s.stdin_open = false;
         }
         if (p[SLOT_NETIN].revents) {
-            ssize_t k = sk_recv(fd, down.data + down.len, BUFSZ - down.len, 0);
+            ssize_t k = sk_recv(fd, s.down.data + s.down.len, BUFSZ - s.down.len, 0);
             if (k > 0)
-                down.len += (size_t)k;
+                s.down.len += (size_t)k;
             else if (k == 0)
-                netin_open = false;
+                s.netin_open = false;
             else if (k != -ETIMEDOUT)
-                cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
+                peer_failed(&s, o, sk_errmsg());
         }
-        if (p[SLOT_NETOUT].revents && drain(fd, &up, true) < 0)
-            cli_die(EXIT_RUNTIME, "%s (%zu bytes not delivered)", sk_errmsg(), up.len);
+        short out = p[SLOT_NETOUT].fd >= 0 && s.netout_open ? p[SLOT_NETOUT].revents : 0;
+        if (out && s.up.len) {
+            size_t before = s.up.len;
+            if (drain(fd, &s.up, true) < 0)
+                peer_failed(&s, o, sk_errmsg());
+            else if (!s.netin_open)
+                s.sent_after_eof += before - s.up.len;
+        } else if (out & (POLLHUP | POLLERR)) {
+            peer_hung_up(&s, o);
+        }
         if (p[SLOT_STDOUT].revents) {
-            ssize_t k = drain(STDOUT_FILENO, &down, false);
+            ssize_t k = drain(STDOUT_FILENO, &s.down, false);
             if (k < 0)
                 cli_die(EXIT_RUNTIME, "write to stdout: %s", strerror((int)-k));
         }
     }
+}
+
+/* A Unix datagram from an unbound socket carries no address (length 0): name it as such. */
+static bool unnamed_sender(sk_addr *from)
+{
+    if (from->len > sizeof(sa_family_t) && from->u.sa.sa_family == AF_UNIX)
+        return false;
+    if (from->len >= sizeof(sa_family_t) && from->u.sa.sa_family != AF_UNIX)
+        return false;
+    from->u.sa.sa_family = AF_UNIX;
+    from->len = sizeof(sa_family_t);
+    return true;
+}
+
+/* listen -u: stdin's chunk goes to the most recent sender. A reply that cannot go (an unbound
+ * Unix sender, a vanished peer) costs that chunk, said in one line; the listener serves on. */
+static void reply(int fd, const char *data, size_t len, sk_addr *peer)
+{
+    char who[SK_ADDRSTRLEN];
+    sk_addr_format(peer, who, sizeof who);
+    if (unnamed_sender(peer)) {
+        cli_say("cannot reply to %s: it sent from an unbound socket (%zu bytes not delivered)", who,
+                len);
+        return;
+    }
+    if (sk_sendto(fd, data, len, peer, 5000) < 0)
+        cli_say("%s (%zu bytes not delivered)", sk_errmsg(), len);
 }
 
 int nc_pump_dgram(int fd, const struct nc_opts *o)
@@ -122,10 +235,12 @@ int nc_pump_dgram(int fd, const struct nc_opts *o)
     char text[SK_ADDRSTRLEN];
     for (;;) {
         struct pollfd p[2] = {{stdin_open ? STDIN_FILENO : -1, POLLIN, 0}, {fd, POLLIN, 0}};
-        /* listen -u holds stdin until someone has written to us: a reply needs an address. */
-        if (o->listen && !have_peer)
+        /* listen -u holds stdin until someone has written to us: a reply needs an address. The
+         * idle timeout starts then too: -w does not bound the wait for the first client. */
+        bool waiting = o->listen && !have_peer;
+        if (waiting)
             p[0].fd = -1;
-        int n = wait_io(p, 2, o);
+        int n = wait_io(p, 2, waiting ? -1 : o->timeout_ms, o);
         if (n < 0)
             continue;
         if (n == 0)
@@ -134,21 +249,24 @@ int nc_pump_dgram(int fd, const struct nc_opts *o)
             sk_addr from;
             ssize_t k = sk_recvfrom(fd, buf, sizeof buf, &from, 0);
             if (k < 0 && k != -ETIMEDOUT) {
-                /* connect -u: an ICMP port unreachable shows up here as ECONNREFUSED */
-                cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
+                /* connect -u: an ICMP port unreachable shows up here as ECONNREFUSED. A listener
+                 * serves other peers on. */
+                if (!o->listen)
+                    cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
+                cli_say("%s", sk_errmsg());
             }
-            if (k >= 0) {
-                if (o->listen && (!have_peer || !sk_addr_equal(&from, &peer)) && o->verbose) {
+            if (k >= 0 && o->listen) {
+                bool unnamed = unnamed_sender(&from);
+                if ((!have_peer || !sk_addr_equal(&from, &peer)) && o->verbose) {
                     sk_addr_format(&from, text, sizeof text);
-                    fprintf(stderr, "%s: datagram from %s\n", cli_prog, text);
+                    cli_say("datagram from %s%s", text,
+                            unnamed ? " (an unbound socket: replies cannot reach it)" : "");
                 }
-                if (o->listen) {
-                    peer = from;
-                    have_peer = true;
-                }
-                if (write(STDOUT_FILENO, buf, (size_t)k) < 0)
-                    cli_die(EXIT_RUNTIME, "write to stdout: %s", strerror(errno));
+                peer = from;
+                have_peer = true;
             }
+            if (k >= 0 && write(STDOUT_FILENO, buf, (size_t)k) < 0)
+                cli_die(EXIT_RUNTIME, "write to stdout: %s", strerror(errno));
         }
         if (p[0].revents) {
             ssize_t k = read(STDIN_FILENO, buf, sizeof buf);
@@ -156,9 +274,9 @@ int nc_pump_dgram(int fd, const struct nc_opts *o)
                 stdin_open = false; /* replies may still come: -w (idle) or Ctrl-C ends it, as nc */
                 continue;
             }
-            ssize_t s = o->listen ? sk_sendto(fd, buf, (size_t)k, &peer, 5000)
-                                  : sk_send(fd, buf, (size_t)k, 5000);
-            if (s < 0)
+            if (o->listen)
+                reply(fd, buf, (size_t)k, &peer);
+            else if (sk_send(fd, buf, (size_t)k, 5000) < 0)
                 cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
         }
     }

@@ -378,15 +378,11 @@ int cmd_serve(int argc, char **argv)
                 cli_usage_error("--idle-timeout must be more than 0 seconds");
             break;
         case OPT_TRACE:
-        case OPT_TRACE_FILE: {
-            char arg[512];
-            snprintf(arg, sizeof arg, "%s%s%s", c == OPT_TRACE ? "--trace" : "--trace-file=",
-                     c == OPT_TRACE && optarg ? "=" : "", optarg ? optarg : "");
-            char *v[] = {arg, NULL};
-            int i = 0;
-            cli_trace_option(1, v, &i);
+            cli_trace_level(optarg);
             break;
-        }
+        case OPT_TRACE_FILE:
+            cli_trace_file(optarg);
+            break;
         default:
             cli_bad_option(c, argv);
         }

@@ -5,33 +5,154 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <getopt.h>
 #include <time.h>
+#include <unistd.h>
 
 const char *cli_prog = "sockkit";
+
+/* Length of the well-formed UTF-8 sequence at s (at most n bytes) and its code point, or 0 if
+ * the bytes there are not one (stray continuation byte, overlong form, surrogate, > U+10FFFF). */
+static size_t utf8_char(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    size_t len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc0 ? 2 : 0;
+    if (len == 0 || len > n || s[0] > 0xf4)
+        return 0;
+    uint32_t c = s[0] & (0x3fu >> (len - 1));
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        c = c << 6 | (s[i] & 0x3fu);
+    }
+    static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (c < least[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return len;
+}
+
+/* Code points a terminal acts on rather than shows: C1 controls, line and paragraph separators,
+ * and the bidirectional overrides that make text read other than it is. */
+static bool invisible(uint32_t c)
+{
+    return (c >= 0x80 && c <= 0x9f) || c == 0x2028 || c == 0x2029 || (c >= 0x202a && c <= 0x202e) ||
+           (c >= 0x2066 && c <= 0x2069);
+}
+
+/* One input character at s as it is shown: into e (NUL-terminated); returns the bytes used. */
+static size_t escape_one(const unsigned char *s, size_t n, char e[12])
+{
+    uint32_t cp;
+    size_t len;
+    switch (s[0]) {
+    case '\n':
+        strcpy(e, "\\n");
+        return 1;
+    case '\r':
+        strcpy(e, "\\r");
+        return 1;
+    case '\t':
+        strcpy(e, "\\t");
+        return 1;
+    case '\\':
+        strcpy(e, "\\\\");
+        return 1;
+    }
+    if (s[0] < 0x20 || s[0] == 0x7f) {
+        snprintf(e, 12, "\\x%02x", s[0]);
+        return 1;
+    }
+    if (s[0] < 0x80) {
+        e[0] = (char)s[0];
+        e[1] = '\0';
+        return 1;
+    }
+    if ((len = utf8_char(s, n, &cp)) == 0) {
+        snprintf(e, 12, "\\x%02x", s[0]);
+        return 1;
+    }
+    if (invisible(cp)) {
+        snprintf(e, 12, "\\u%04x", (unsigned)cp);
+        return len;
+    }
+    memcpy(e, s, len);
+    e[len] = '\0';
+    return len;
+}
+
+size_t cli_escape(const char *in, size_t n, char *out, size_t cap)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        char e[12];
+        i += escape_one(s + i, n - i, e);
+        size_t k = strlen(e);
+        if (o + k < cap)
+            memcpy(out + o, e, k);
+        o += k;
+    }
+    if (cap)
+        out[o < cap ? o : cap - 1] = '\0';
+    return o;
+}
+
+/* Every message goes through here: "sockkit CMD: " + the text with everything that is not plain
+ * printable text escaped (an argument may hold a newline or a terminal escape: the message must
+ * stay one line and show what was typed), the middle of an overlong text elided, + suffix. */
+static void vsay(const char *suffix, const char *fmt, va_list ap)
+{
+    enum { KEEP = 1000 }; /* bytes kept from each end of an overlong message */
+    char *raw = NULL;
+    int n = vasprintf(&raw, fmt, ap);
+    if (n < 0) {
+        fprintf(stderr, "%s: out of memory\n", cli_prog);
+        return;
+    }
+    size_t head = (size_t)n, tail = 0;
+    if (head > 3 * KEEP) {
+        head = tail = KEEP;
+    }
+    static char buf[3 * KEEP * 6 + 64]; /* \u202e: 6 bytes for 3, \x01: 4 for 1 */
+    size_t o = cli_escape(raw, head, buf, sizeof buf);
+    if (tail) {
+        o += (size_t)snprintf(buf + o, sizeof buf - o, "...(%zu bytes left out)...",
+                              (size_t)n - head - tail);
+        cli_escape(raw + (size_t)n - tail, tail, buf + o, sizeof buf - o);
+    }
+    free(raw);
+    fprintf(stderr, "%s: %s%s\n", cli_prog, buf, suffix);
+}
+
+void cli_say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsay("", fmt, ap);
+    va_end(ap);
+}
 
 noreturn void cli_die(int status, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s: ", cli_prog);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsay("", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     exit(status);
 }
 
 noreturn void cli_usage_error(const char *fmt, ...)
 {
+    char suffix[96];
+    snprintf(suffix, sizeof suffix, " (see '%s --help')", cli_prog);
     va_list ap;
-    fprintf(stderr, "%s: ", cli_prog);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsay(suffix, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (see '%s --help')\n", cli_prog);
     exit(EXIT_USAGE);
 }
 
@@ -59,41 +180,77 @@ int cli_parse_seconds_ms(const char *text, const char *what)
     return (int)(v * 1000 + 0.5);
 }
 
+/* The level and the file of --trace and --trace-file, in whichever order they came. */
+static int trace_level, trace_fd = -1;
+
+void cli_trace_level(const char *value)
+{
+    if (!value || !strcmp(value, "data"))
+        trace_level = SK_TRACE_DATA;
+    else if (!strcmp(value, "calls"))
+        trace_level = SK_TRACE_CALLS;
+    else
+        cli_usage_error("--trace takes 'calls' or 'data', not '%s'", value);
+    sk_trace_set(trace_level, trace_fd);
+}
+
+void cli_trace_file(const char *path)
+{
+    if (!*path)
+        cli_usage_error("--trace-file needs a file name");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        cli_die(EXIT_RUNTIME, "--trace-file %s: %s", path, strerror(errno));
+    if (trace_fd >= 0)
+        close(trace_fd);
+    trace_fd = fd;
+    if (!trace_level) /* SOCKKIT_TRACE=calls still chooses the level */
+        trace_level = sk_trace_level() ? sk_trace_level() : SK_TRACE_DATA;
+    sk_trace_set(trace_level, trace_fd);
+}
+
 bool cli_trace_option(int argc, char **argv, int *i)
 {
     const char *a = argv[*i];
-    if (!strcmp(a, "--trace") || !strcmp(a, "--trace=data")) {
-        sk_trace_set(SK_TRACE_DATA, -1);
+    if (!strcmp(a, "--trace") || !strncmp(a, "--trace=", 8)) {
+        cli_trace_level(a[7] == '=' ? a + 8 : NULL);
         return true;
     }
-    if (!strcmp(a, "--trace=calls")) {
-        sk_trace_set(SK_TRACE_CALLS, -1);
-        return true;
-    }
-    if (!strncmp(a, "--trace=", 8))
-        cli_usage_error("--trace takes 'calls' or 'data', not '%s'", a + 8);
     if (!strcmp(a, "--trace-file") || !strncmp(a, "--trace-file=", 13)) {
         const char *path = a[12] == '=' ? a + 13 : NULL;
         if (!path) {
             if (*i + 1 >= argc)
-                cli_usage_error("--trace-file needs a file name");
+                cli_usage_error("option '--trace-file' needs a value");
             path = argv[++*i];
         }
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0)
-            cli_die(EXIT_RUNTIME, "--trace-file %s: %s", path, strerror(errno));
-        int level = sk_trace_level();
-        sk_trace_set(level ? level : SK_TRACE_DATA, fd);
+        cli_trace_file(path);
         return true;
     }
     return false;
 }
 
+/* The option getopt_long just refused, as typed. GNU getopt leaves optopt 0 for an unknown or
+ * ambiguous long option, the option's letter for a short one (which may sit inside a group such
+ * as -vX, so argv[optind - 1] is not it) and the option's value for a long one given a value it
+ * does not take (--help=x). */
 noreturn void cli_bad_option(int c, char **argv)
 {
-    if (c == ':')
-        cli_usage_error("option '%s' needs a value", argv[optind - 1]);
-    cli_usage_error("unknown option '%s'", argv[optind - 1]);
+    const char *prev = optind > 1 ? argv[optind - 1] : "";
+    bool prev_long = !strncmp(prev, "--", 2) && prev[2];
+    int name_len = (int)strcspn(prev, "=");
+    if (c == ':') { /* a missing value: the option was the last argument */
+        if (prev_long)
+            cli_usage_error("option '%.*s' needs a value", name_len, prev);
+        cli_usage_error("option '-%c' needs a value", optopt);
+    }
+    if (optopt == 0)
+        cli_usage_error("unknown option '%.*s'", name_len, prev);
+    const char *group = argv[optind]; /* the short group getopt is inside, if it is */
+    bool in_group =
+        group && group[0] == '-' && group[1] != '-' && optopt < 256 && strchr(group + 1, optopt);
+    if (prev_long && prev[name_len] == '=' && !in_group)
+        cli_usage_error("option '%.*s' takes no value", name_len, prev);
+    cli_usage_error("unknown option '-%c'", optopt);
 }
 
 double cli_now_s(void)

@@ -56,8 +56,52 @@ for args in (["--help"], ["connect", "--help"], ["listen", "-h"], ["proto", "--h
     check(rc == 0 and b"usage:" in out, f"{' '.join(args)}: usage on stdout, exit 0")
 rc, out, _ = run([BIN, "--version"])
 check(rc == 0 and re.match(rb"sockkit \d+\.\d+\.\d+\n", out) is not None, "--version")
-rc, _, err = run([BIN])
-check(rc == 2 and "usage:" in err, "no command: usage on stderr, exit 2")
-rc, _, err = run([BIN, "frobnicate"])
-check(rc == 2 and len(err.strip().splitlines()) == 1, "unknown command: one line, exit 2")
+
+
+def one_line(args, status, needle):
+    """args exit with status and exactly one line on stderr containing needle, nothing on stdout."""
+    rc, out, err = run([BIN] + args)
+    lines = err.split("\n")
+    ok = rc == status and len(lines) == 2 and lines[1] == "" and needle in lines[0] and not out
+    check(ok, f"{args!r}: exit {rc}, one line with {needle!r}: {err!r}")
+
+
+# A usage error is one line that names what is missing and where help is.
+one_line([], 2, "sockkit: missing command (demo, connect, listen, serve, mcast, bench, proto, completion) "
+                "(see 'sockkit --help')")
+one_line(["frobnicate"], 2, "unknown command 'frobnicate'")
+one_line(["--frobnicate"], 2, "unknown option '--frobnicate'")
+one_line(["bench"], 2, "sockkit bench: missing benchmark (echo, connect, stream, udp) "
+                       "(see 'sockkit bench --help')")
+one_line(["mcast"], 2, "sockkit mcast: missing 'send' or 'recv' (see 'sockkit mcast --help')")
+rc, out, _ = run([BIN, "mcast", "--help"])
+check(rc == 0 and b"usage:" in out, "mcast --help: usage on stdout, exit 0")
+
+# The option getopt refused, as typed (not the argument before it).
+one_line(["connect", "-vX", "127.0.0.1:1"], 2, "unknown option '-X'")
+one_line(["connect", "--trace", "-Xv", "127.0.0.1:1"], 2, "unknown option '-X'")
+one_line(["bench", "echo", "--json=yes", "127.0.0.1:1"], 2, "option '--json' takes no value")
+one_line(["listen", "--exec"], 2, "option '--exec' needs a value")
+one_line(["listen", "-w"], 2, "option '-w' needs a value")
+
+# Arguments are quoted escaped: a message stays one line and shows what was typed.
+one_line(["connect", "a\nb"], 2, "endpoint 'a\\nb'")
+one_line(["connect", "\x01\x1b[31m\t\\"], 2, "endpoint '\\x01\\x1b[31m\\t\\\\'")
+one_line(["connect", "caf\u00e9\u202e"], 2, "endpoint 'caf\u00e9\\u202e'")
+one_line(["proto", "x\ry"], 2, "unknown name 'x\\ry'")
+one_line(["serve", "echo\n"], 2, "unknown service 'echo\\n'")
+one_line(["mcast", "recv", "--iface", "lo", "x\x7fy"], 2, "x\\x7fy")
+rc, _, err = run([BIN, "connect", "-w", "x" * 50000 + "\n", "127.0.0.1:1"])
+check(rc == 2 and err.count("\n") == 1 and len(err) < 3000 and "bytes left out" in err,
+      f"a 50 kB argument: one line of {len(err)} bytes, the middle left out")
+rc, _, err = run([BIN, "connect", b"\xff\xfe\xc3"])
+check(rc == 2 and "endpoint '\\xff\\xfe\\xc3'" in err and err.count("\n") == 1,
+      f"invalid UTF-8 is escaped byte by byte: {err!r}")
+
+# --trace takes calls or data, everywhere; anything else is a usage error.
+for cmd in (["connect"], ["listen"], ["serve"], ["mcast", "send"], ["mcast", "recv"], ["demo"]):
+    for bad in ("--trace=bogus", "--trace=", "--trace=DATA"):
+        one_line(cmd + [bad, "239.1.1.1:9"] if cmd[0] == "mcast" else cmd + [bad], 2,
+                 "--trace takes 'calls' or 'data'")
+    one_line(cmd + ["--trace-file="], 2, "--trace-file needs a file name")
 finish()

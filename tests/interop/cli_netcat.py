@@ -467,6 +467,339 @@ def trace_lines():
         print(cerr, serr)
 
 
+# ---- sessions that end: -k after a client leaves, stdout's EOF, a second client ---------------
+def wait_line(p, pattern, timeout=5):
+    """Wait for a line matching pattern on p's stderr (kept in p.early_err); True if it came."""
+    deadline = time.time() + timeout
+    fd = p.stderr.fileno()
+    while time.time() < deadline:
+        if re.search(pattern, p.early_err):
+            return True
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            p.early_err += chunk
+    return re.search(pattern, p.early_err) is not None
+
+
+def feed(p, data):
+    """Write to p's stdin; a process that died early is a failed check later, not a crash here."""
+    try:
+        p.stdin.write(data)
+        p.stdin.flush()
+    except (BrokenPipeError, ValueError):
+        pass
+
+
+def keep_after_client_leaves():
+    # TCP: the client closes while the server's stdin is still open. The next stdin line goes to a
+    # socket whose peer is gone; that ends the session, not the server.
+    srv = spawn([BIN, "listen", "-k", "-v", "127.0.0.1:0"], stdin=subprocess.PIPE)
+    port = listen_port(srv)
+    a = socket.create_connection(("127.0.0.1", port), timeout=5)
+    a.sendall(b"from-a\n")
+    got_a = read_until(srv.stdout, b"from-a\n")
+    a.close()
+    time.sleep(0.3)  # the server reads A's EOF
+    for line in (b"to-a-1\n", b"to-a-2\n", b"to-a-3\n"):  # the first draws the reset, the next fail
+        feed(srv, line)
+        time.sleep(0.2)
+    alive = srv.poll() is None
+    b = socket.create_connection(("127.0.0.1", port), timeout=5)
+    b.sendall(b"from-b\n")
+    got_b = read_until(srv.stdout, b"from-b\n")
+    feed(srv, b"to-b\n")
+    data = b""
+    deadline = time.time() + 5
+    while not data.endswith(b"to-b\n") and time.time() < deadline:
+        try:
+            chunk = b.recv(100)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        data += chunk
+    b.close()
+    still = srv.poll() is None
+    srv.terminate()
+    _, _, err = collect(srv)
+    check(got_a and alive and got_b and data.endswith(b"to-b\n") and still,
+          f"listen -k: a client that left while stdin was open does not end the server "
+          f"({data!r}, {err.strip()!r})")
+    # (the count of lost bytes needs the server to have read A's EOF before to-a-1 went out:
+    # likely after the pause below, not certain on a loaded machine)
+    lost = [l for l in err.splitlines() if "waiting for the next client" in l]
+    check(len(lost) == 1 and ("7 bytes" in lost[0] or "reset" in lost[0]),
+          f"listen -k: the lost write is one line that counts it and says the server goes on "
+          f"({lost!r})")
+
+
+
+def keep_after_unix_client_leaves():
+    # Unix stream: the client's close is seen at once (a hang-up), without any stdin traffic.
+    path = os.path.join(TMP, "k.sock")
+    srv = spawn([BIN, "listen", "-k", "-U", path], stdin=subprocess.PIPE)
+    wait_path(path)
+    for name in (b"first", b"second"):
+        c = socket.socket(socket.AF_UNIX)
+        c.settimeout(5)
+        c.connect(path)
+        c.sendall(name + b"\n")
+        ok = read_until(srv.stdout, name + b"\n")
+        c.close()
+        if not ok:
+            break
+    check(ok and srv.poll() is None,
+          "listen -k -U: the next client is served when the last one closes, stdin untouched")
+    srv.terminate()
+    collect(srv)
+    os.unlink(path)
+
+
+def read_to_eof(stream, timeout=5):
+    """Read a pipe until EOF; returns (data, saw_eof)."""
+    data = b""
+    fd = stream.fileno()
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return data, True
+            data += chunk
+    return data, False
+
+
+def stdout_eof():
+    # `sockkit listen ... | reader`: the reader sees EOF when the client is done sending, while
+    # sockkit's stdin stays open (it may still have things to say to the client).
+    srv = spawn([BIN, "listen", "-v", "127.0.0.1:0"], stdin=subprocess.PIPE)
+    port = listen_port(srv)
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    c.sendall(MID)
+    c.shutdown(socket.SHUT_WR)
+    data, eof = read_to_eof(srv.stdout)
+    alive = srv.poll() is None
+    feed(srv, b"still talking\n")
+    srv.stdin.close()
+    reply = c.recv(100)
+    c.close()
+    rc, _, err = collect(srv)
+    check(data == MID and eof and alive and reply == b"still talking\n" and rc == 0,
+          f"listen: stdout ends at the client's EOF while stdin is open {crc(data)} ({err.strip()!r})")
+
+    # the same for connect: the server sends and shuts down its write side
+    lsock = socket.create_server(("127.0.0.1", 0))
+    port = lsock.getsockname()[1]
+    cli = spawn([BIN, "connect", f"127.0.0.1:{port}"], stdin=subprocess.PIPE)
+    conn, _ = lsock.accept()
+    conn.sendall(b"reply\n")
+    conn.shutdown(socket.SHUT_WR)
+    data, eof = read_to_eof(cli.stdout)
+    alive = cli.poll() is None
+    feed(cli, b"late\n")
+    cli.stdin.close()
+    conn.settimeout(5)
+    late = conn.recv(100)
+    conn.close()
+    lsock.close()
+    rc, _, err = collect(cli)
+    check(data == b"reply\n" and eof and alive and late == b"late\n" and rc == 0,
+          f"connect: stdout ends at the server's EOF while stdin is open ({err.strip()!r})")
+
+
+def second_client_refused():
+    # Without -k the listening socket closes once the client is in: a second one is refused.
+    srv = spawn([BIN, "listen", "-v", "127.0.0.1:0"], stdin=subprocess.PIPE)
+    port = listen_port(srv)
+    a = socket.create_connection(("127.0.0.1", port), timeout=5)
+    accepted = wait_line(srv, rb"connection from")
+    try:
+        b = socket.create_connection(("127.0.0.1", port), timeout=5)
+        b.close()
+        refused = False
+    except ConnectionRefusedError:
+        refused = True
+    a.sendall(b"first\n")
+    first = read_until(srv.stdout, b"first\n")
+    a.close()
+    srv.stdin.close()
+    rc, _, _ = collect(srv)
+    check(accepted and refused and first and rc == 0,
+          "listen without -k: a second client is refused during the first session")
+
+    path = os.path.join(TMP, "one.sock")
+    srv = spawn([BIN, "listen", "-v", "-U", path, "--exec", "cat"])
+    wait_path(path)
+    a = socket.socket(socket.AF_UNIX)
+    a.settimeout(5)
+    a.connect(path)
+    accepted = wait_line(srv, rb"connection from")
+    b = socket.socket(socket.AF_UNIX)
+    try:
+        b.connect(path)
+        refused = False
+    except ConnectionRefusedError:
+        refused = True
+    b.close()
+    a.sendall(b"x\n")
+    echoed = a.recv(10)
+    a.close()
+    rc, _, _ = collect(srv)
+    os.unlink(path)
+    check(accepted and refused and echoed == b"x\n" and rc == 0,
+          "listen -U --exec without -k: a second client is refused during the first session")
+
+
+def listen_wait_ignores_w():
+    # -w bounds a session's idleness, not the wait for the first client (as nc documents).
+    srv = spawn([BIN, "listen", "-v", "-w", "0.5", "127.0.0.1:0"], stdin=subprocess.PIPE)
+    port = listen_port(srv)
+    time.sleep(1.5)
+    waited = srv.poll() is None
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    t0 = time.time()
+    rc, _, err = collect(srv, 10)
+    el = time.time() - t0
+    c.close()
+    check(waited and rc == 0 and 0.4 <= el < 5,
+          f"listen -w 0.5: still waiting after 1.5 s; the idle session ends in {el:.2f}s ({err.strip()!r})")
+
+    srv = spawn([BIN, "listen", "-u", "-v", "-w", "0.5", "127.0.0.1:0"])
+    port = listen_port(srv)
+    time.sleep(1.5)
+    waited = srv.poll() is None
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(b"hi\n", ("127.0.0.1", port))
+    s.close()
+    rc, out, err = collect(srv, 10)
+    check(waited and rc == 0 and out == b"hi\n",
+          f"listen -u -w 0.5: waits for the first datagram, then idles out ({err.strip()!r})")
+
+
+# ---- Unix datagrams: the client has an address, the listener survives a failed reply ----------
+def unix_dgram():
+    spath = os.path.join(TMP, "dg.sock")
+    # sockkit connect -U -u -> a Python Unix datagram server that replies to the sender
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(spath)
+    server.settimeout(5)
+    cli = spawn([BIN, "connect", "-v", "-U", "-u", "-w", "1", spath], stdin=subprocess.PIPE)
+    feed(cli, b"ping\n")
+    try:
+        data, sender = server.recvfrom(100)
+    except socket.timeout:
+        data, sender = b"", ""
+    named = isinstance(sender, str) and sender.startswith(os.environ.get("TMPDIR", "/tmp"))
+    if named:
+        server.sendto(b"pong\n", sender)
+    got = read_until(cli.stdout, b"pong\n")
+    cli.stdin.close()
+    rc, _, err = collect(cli)
+    check(data == b"ping\n" and named and got and rc == 0,
+          f"connect -U -u: bound to a temporary path ({sender!r}), the server's reply arrives ({err.strip()!r})")
+    check(named and not os.path.exists(sender), "connect -U -u: the temporary path is removed at exit")
+
+    # ... and removed when a signal ends it
+    cli = spawn([BIN, "connect", "-U", "-u", spath], stdin=subprocess.PIPE)
+    feed(cli, b"ping\n")
+    try:
+        _, sender = server.recvfrom(100)
+    except socket.timeout:
+        sender = ""
+    cli.terminate()
+    collect(cli)
+    check(sender and not os.path.exists(sender), "connect -U -u: the temporary path is removed on SIGTERM")
+
+    # -U -s PATH: the source is a Unix path, not a host name
+    src = os.path.join(TMP, "src.sock")
+    rc, _, err = run([BIN, "connect", "-U", "-u", "-s", src, "-w", "0.5", spath], input=b"from src\n")
+    try:
+        data, sender = server.recvfrom(100)
+    except socket.timeout:
+        data, sender = b"", ""
+    check(rc == 0 and data == b"from src\n" and sender == src and not os.path.exists(src),
+          f"connect -U -u -s PATH: sent from PATH ({sender!r}), removed at exit ({err.strip()!r})")
+    server.close()
+    os.unlink(spath)
+
+    lsock = socket.socket(socket.AF_UNIX)
+    lsock.bind(spath)
+    lsock.listen()
+    lsock.settimeout(5)
+    cli = spawn([BIN, "connect", "-N", "-U", "-s", src, spath], stdin=subprocess.PIPE)
+    try:
+        conn, peer = lsock.accept()
+    except socket.timeout:
+        conn, peer = None, ""
+    bound_during = os.path.exists(src)
+    cli.stdin.close()
+    if conn:
+        conn.close()
+    rc, _, err = collect(cli)
+    lsock.close()
+    os.unlink(spath)
+    check(peer == src and bound_during and rc == 0 and not os.path.exists(src),
+          f"connect -U -s PATH (stream): the server sees PATH as the peer ({peer!r}; {err.strip()!r})")
+
+    # sockkit listen -U -u: an unbound Python sender cannot be answered, which costs that reply
+    # and nothing else; a vanished sender the same; a bound one gets its reply.
+    srv = spawn([BIN, "listen", "-v", "-U", "-u", spath], stdin=subprocess.PIPE)
+    wait_path(spath)
+    anon = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    anon.sendto(b"anonymous\n", spath)
+    ok1 = read_until(srv.stdout, b"anonymous\n")
+    feed(srv, b"lost 1\n")
+    said = wait_line(srv, rb"cannot reply to unix:\(unnamed\)")
+    anon.close()
+    gone_path = os.path.join(TMP, "gone.sock")
+    gone = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    gone.bind(gone_path)
+    gone.sendto(b"about to go\n", spath)
+    ok2 = read_until(srv.stdout, b"about to go\n")
+    gone.close()
+    os.unlink(gone_path)
+    feed(srv, b"lost 2\n")
+    said2 = wait_line(srv, rb"gone\.sock[^\n]*\(7 bytes not delivered\)")
+    peer_path = os.path.join(TMP, "peer.sock")
+    peer = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    peer.bind(peer_path)
+    peer.settimeout(5)
+    peer.sendto(b"named\n", spath)
+    ok3 = read_until(srv.stdout, b"named\n")
+    feed(srv, b"answer\n")
+    try:
+        answer = peer.recv(100)
+    except socket.timeout:
+        answer = b""
+    alive = srv.poll() is None
+    peer.close()
+    srv.terminate()
+    _, _, err = collect(srv)
+    os.unlink(spath)
+    check(ok1 and said and ok2 and said2 and ok3 and answer == b"answer\n" and alive,
+          f"listen -U -u: failed replies (unbound, vanished sender) are one line each, the next "
+          f"peer is answered ({err.strip()!r})")
+
+    # sockkit to sockkit, both ways
+    srv = spawn([BIN, "listen", "-U", "-u", spath], stdin=subprocess.PIPE)
+    wait_path(spath)
+    cli = spawn([BIN, "connect", "-U", "-u", spath], stdin=subprocess.PIPE)
+    feed(cli, b"question\n")
+    q = read_until(srv.stdout, b"question\n")
+    feed(srv, b"answer\n")
+    a = read_until(cli.stdout, b"answer\n")
+    check(q and a, "connect -U -u <-> listen -U -u: question and answer both arrive")
+    cli.terminate()
+    srv.terminate()
+    collect(cli)
+    collect(srv)
+    os.unlink(spath)
+
+
 try:
     tcp_transfers()
     unix_transfers()
@@ -477,6 +810,12 @@ try:
     zero_and_timeouts()
     bad_input()
     trace_lines()
+    for scenario in (keep_after_client_leaves, keep_after_unix_client_leaves, stdout_eof, second_client_refused,
+                     listen_wait_ignores_w, unix_dgram):
+        try:
+            scenario()
+        except (OSError, RuntimeError, subprocess.TimeoutExpired) as e:  # a dead sockkit, say
+            check(False, f"{scenario.__name__}: {e!r}")
 finally:
     for p in procs:
         if p.poll() is None:
