@@ -22,12 +22,16 @@ static const struct command commands[] = {
     {"bench", cmd_bench,
      "measure an echo server: requests/s, latency, connection rate, throughput"},
     {"proto", cmd_proto, "explain IPPROTO_*, AF_*, SOCK_* and socket option names and numbers"},
+    {"resolve", cmd_resolve, "what a name resolves to: getaddrinfo's rows, source, connect order"},
+    {"ifaces", cmd_ifaces,
+     "interfaces, addresses, joined multicast groups; the route to an address"},
     {"completion", cmd_completion, "print a bash or zsh completion script"},
 };
 
 /* The option tables of every command, for `sockkit completion`. */
-extern const struct cli_cmd cli_cmd_completion;
-static const struct cli_cmd *const root_subs[] = {&cli_cmd_completion, NULL};
+extern const struct cli_cmd cli_cmd_completion, cli_cmd_resolve, cli_cmd_ifaces;
+static const struct cli_cmd *const root_subs[] = {&cli_cmd_resolve, &cli_cmd_ifaces,
+                                                  &cli_cmd_completion, NULL};
 static const struct cli_opt root_opts[] = {
     {'h', "help", CLI_NOARG, NULL, "this help", NULL},
     {'V', "version", CLI_NOARG, NULL, "print the version", NULL},
