@@ -50,6 +50,10 @@ const struct rtattr *sk__nl_attr(const struct rtattr *first, size_t len, int typ
  * or NULL when out of memory (the array is unchanged then). */
 void *sk__array_push(void *arrayp, size_t *n, size_t size);
 
+/* route.c: the fallback of sk_route_get without rtnetlink (a connected UDP socket's local
+ * address and the interface holding it); out->dst is left to the caller. */
+int sk__route_udp(const sk_addr *dst, sk_route *out);
+
 /* mgroups.c: add the multicast groups, source filters and link-layer groups read from procdir's
  * igmp, igmp6, mcfilter, mcfilter6 and dev_mcast files ("/proc/net") to the interfaces of list,
  * matched by index. Missing files add nothing. Returns 0 or -ENOMEM. */

@@ -121,7 +121,7 @@ static void iface_of(const sk_addr *a, sk_route *out)
     sk_ifaces_free(&list);
 }
 
-static int ask_udp(const sk_addr *dst, sk_route *out)
+int sk__route_udp(const sk_addr *dst, sk_route *out)
 {
     sk_addr to = *dst;
     if (sk_addr_port(&to) == 0)
@@ -170,7 +170,7 @@ int sk_route_get(const sk_addr *dst, sk_route *out)
     if (rc < 0 && no_netlink(rc)) {
         memset(out, 0, sizeof *out);
         out->dst = *dst;
-        rc = ask_udp(dst, out);
+        rc = sk__route_udp(dst, out);
     }
     if (rc < 0)
         return sk__fail(rc, "route to %s", text);
