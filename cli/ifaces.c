@@ -94,6 +94,10 @@ static void print_groups(const sk_iface *f)
         for (size_t s = 0; s < m->nsources; s++)
             printf("%s %s (%s)", s ? "," : " sources", look_addr(&m->sources[s].addr, a, sizeof a),
                    m->sources[s].include ? "include" : "exclude");
+        /* Only where a filter is expected: every group of an interface the kernel skipped is
+         * "unknown", and saying so for 224.0.0.1 and ff02::1 would be noise. */
+        if (m->sources_unknown && sk_addr_is_ssm(&m->group))
+            printf(" sources not listed by the kernel (/proc/net/mcfilter skipped %s)", f->name);
         printf("\n");
     }
     if (f->nlink_groups) {
@@ -170,6 +174,7 @@ static void json_groups(struct json *j, const sk_iface *f)
         json_str(j, "family", family_word(&m->group));
         json_str(j, "group", look_addr(&m->group, a, sizeof a));
         json_int(j, "users", m->users);
+        json_bool(j, "sources_unknown", m->sources_unknown);
         json_array(j, "sources");
         for (size_t s = 0; s < m->nsources; s++) {
             json_object(j, NULL);

@@ -46,6 +46,11 @@ typedef struct sk_mgroup {
     int users;                 /* joins holding it (sockets and the kernel's own) */
     sk_mgroup_source *sources; /* source filters, none for any-source joins */
     size_t nsources;
+    /* The kernel did not say whether this group has source filters. /proc/net/mcfilter and
+     * mcfilter6 start their listing at the first interface whose newest group has a filter and
+     * skip every interface before it (igmp_mcf_get_first looks only at the head of each list), so
+     * the groups of a skipped interface (but its newest) are unknown, not filter-less. */
+    bool sources_unknown;
 } sk_mgroup;
 
 /* A link-layer multicast address the interface listens to ("01:00:5e:00:00:01"). */

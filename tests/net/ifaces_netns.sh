@@ -6,7 +6,8 @@
 #     form) is what `ip -j -d addr` reports, in --json and in the text output;
 #   - the multicast groups joined by `sockkit mcast recv` in the background (ASM and SSM, IPv4 and
 #     IPv6) and the kernel's own are what `ip -j maddr` reports, with users; the SSM joins' source
-#     filters are what /proc/net/mcfilter and mcfilter6 hold;
+#     filters are what /proc/net/mcfilter and mcfilter6 hold; and where the kernel leaves a filter
+#     out (an interface whose newest group has none), ifaces says the sources are unknown;
 #   - --route answers as `ip -j route get` for a local, an on-link, a gateway, a default-route, an
 #     IPv6, a link-local and a multicast destination, and fails (exit 1) where ip finds no route.
 # Needs root (ip netns); skips otherwise. Everything is removed afterwards, even on failure.
@@ -44,7 +45,9 @@ set -e
 ip netns add "$A"
 ip netns add "$B"
 for n in "$A" "$B"; do
-    ip netns exec "$n" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+    # no duplicate address detection: addresses are usable (not tentative) at once
+    ip netns exec "$n" sh -c 'echo 0 >/proc/sys/net/ipv6/conf/all/accept_dad &&
+        echo 0 >/proc/sys/net/ipv6/conf/default/accept_dad'
     ip -n "$n" link set lo up
 done
 ip -n "$A" link add veth0 type veth peer name veth1 netns "$B"
@@ -68,22 +71,25 @@ for _ in $(seq 50); do
 done
 
 # ---- joins, held by receivers in the background ----------------------------------------------
-recv() { inA "$SK_BIN" mcast recv --duration 60 --iface veth0 "$@" >/dev/null 2>"$tmp/recv.err" & pids+=($!); }
+# The SSM joins come last: /proc/net/mcfilter lists an interface's source filters only when its
+# newest group has one (the kernel's igmp_mcf_get_first); the end of the test checks that case.
+recv() { inA "$SK_BIN" mcast recv --duration 60 --iface veth0 "$@" >/dev/null 2>>"$tmp/recv.err" & pids+=($!); }
+wait_for() { # description command...: poll up to 10 s
+    local what=$1
+    shift
+    for _ in $(seq 100); do "$@" && return 0; sleep 0.1; done
+    echo "note: $what did not appear within 10 s"
+}
+igmp_users() { inA awk -v g="$1" '$1 == g {print $2}' /proc/net/igmp; }
 recv 239.99.0.1:5000
 recv 239.99.0.1:5000 # a second socket on the group: users 2 (the ASM join counts per socket)
-recv --source 10.99.0.2 232.99.0.1:5001
 recv '[ff15::99]:5002'
+wait_for "the any-source joins" eval '[ "$(igmp_users 010063EF)" = 2 ] && inA grep -q ff150000000000000000000000000099 /proc/net/igmp6'
+recv --source 10.99.0.2 232.99.0.1:5001
 recv --source fd99::2 '[ff3e::99]:5003'
-for _ in $(seq 100); do
-    if inA grep -q E8 /proc/net/mcfilter 2>/dev/null &&
-        inA grep -q ff3e0000000000000000000000000099 /proc/net/mcfilter6 2>/dev/null &&
-        inA grep -q ff150000000000000000000000000099 /proc/net/igmp6 &&
-        [ "$(inA awk '$1 == "010063EF" {print $2}' /proc/net/igmp)" = 2 ]; then
-        break
-    fi
-    sleep 0.1
-done
+wait_for "the source-specific joins" eval 'inA grep -q 0xe8630001 /proc/net/mcfilter && inA grep -q ff3e0000000000000000000000000099 /proc/net/mcfilter6'
 
+[ -s "$tmp/recv.err" ] && echo "receivers said: $(cat "$tmp/recv.err")"
 inA "$SK_BIN" ifaces --json >"$tmp/ifaces.json"
 check $? "sockkit ifaces --json exits 0"
 inA "$SK_BIN" ifaces >"$tmp/ifaces.txt"
@@ -135,6 +141,27 @@ for li in ip_addr:
         if a["address"].startswith("fe80:"):
             check(a["address"].endswith("%" + name), f"{name}: link-local {a['address']} has %{name}")
             check(a["address"] + "/64" in text, f"{name}: the text shows {a['address']}/64")
+
+# the text output shows the same: each address/prefix and each group under its interface
+blocks = {}
+for line in text.splitlines():
+    if line[:1].isdigit():
+        current = line.split(":")[1].split()[0]
+        blocks[current] = ""
+    else:
+        blocks[current] += line + "\n"
+for li in ip_addr:
+    name = li["ifname"]
+    want = [a["local"] + ("%" + name if a["local"].startswith("fe80:") else "") + "/" + str(a["prefixlen"])
+            for a in li.get("addr_info", [])]
+    missing = [w for w in want if f" {w} " not in blocks.get(name, "")]
+    check(not missing, f"{name}: the text shows every address ({len(want)}), missing {missing}")
+for mi in ip_maddr:
+    name = mi["ifname"]
+    want = [f"group {m['address']} " for m in mi["maddr"] if "family" in m] + \
+           [f" {m['link']}" for m in mi["maddr"] if "link" in m]
+    missing = [w for w in want if w not in blocks.get(name, "")]
+    check(not missing, f"{name}: the text shows every group ({len(want)}), missing {missing}")
 
 # groups: ip maddr's users are shown only above 1
 for mi in ip_maddr:
@@ -204,6 +231,20 @@ for dst in 192.0.2.200 2001:db8::1; do
         echo "$msg" | grep -q "route to $dst: .*unreachable"
     check $? "no route to $dst: exit $rc, '$msg' (ip route get: exit $iprc)"
 done
+
+# ---- the kernel's blind spot: a newer any-source group hides the SSM filter -------------------
+recv 239.99.0.2:5004
+wait_for "the later any-source join" eval '[ -n "$(igmp_users 020063EF)" ]'
+inA cat /proc/net/mcfilter >"$tmp/mcfilter"
+got=$(inA "$SK_BIN" ifaces --json veth0 | python3 -c '
+import json, sys
+g = {x["group"]: x for x in json.load(sys.stdin)["interfaces"][0]["groups"]}
+print(g["232.99.0.1"]["sources_unknown"], g["232.99.0.1"]["sources"], g["239.99.0.2"]["sources_unknown"],
+      g["ff3e::99"]["sources_unknown"], len(g["ff3e::99"]["sources"]))')
+[ "$(wc -l <"$tmp/mcfilter")" = 1 ] && [ "$got" = "True [] False False 1" ]
+check $? "a newer ASM group empties /proc/net/mcfilter for veth0: 232.99.0.1 sources unknown ($got; mcfilter has $(($(wc -l <"$tmp/mcfilter") - 1)) entries)"
+inA "$SK_BIN" ifaces veth0 | grep -q "group 232.99.0.1 .* sources not listed by the kernel"
+check $? "the text says the kernel did not list 232.99.0.1's sources"
 
 # bad input
 inA "$SK_BIN" ifaces --route not-an-address >/dev/null 2>&1

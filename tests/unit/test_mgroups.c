@@ -5,7 +5,7 @@
 
 #include <sys/stat.h>
 
-static char dir[] = "/tmp/sk-mgroups.XXXXXX";
+static char dir[64];
 
 static void put(const char *name, const char *text)
 {
@@ -26,6 +26,7 @@ static void drop(const char *name)
 
 static int setup(void **state)
 {
+    snprintf(dir, sizeof dir, "/tmp/sk-mgroups.XXXXXX");
     if (!mkdtemp(dir))
         return -1;
     put("igmp", "Idx\tDevice    : Count Querier\tGroup    Users Timer\tReporter\n"
@@ -114,7 +115,41 @@ static void parses_every_file(void **state)
     assert_string_equal(eth->link_groups[1].addr, "33:33:00:00:00:99");
     assert_int_equal(eth->link_groups[1].users, 2);
     assert_int_equal(lo->nlink_groups, 0);
+    /* mcfilter starts at eth0 and lo has only its newest group: every filter is known */
+    for (size_t i = 0; i < 2; i++)
+        for (size_t g = 0; g < l.v[i].ngroups; g++)
+            assert_false(l.v[i].groups[g].sources_unknown);
     sk_ifaces_free(&l);
+}
+
+/* The kernel's mcfilter starts at the first interface whose newest group has a filter; eth0's
+ * newest IPv4 group is any-source here, so its SSM join's source is not listed at all. */
+static void skipped_interfaces_are_unknown(void **state)
+{
+    put("igmp", "Idx\tDevice    : Count Querier\tGroup    Users Timer\tReporter\n"
+                "1\tlo        :     1      V3\n"
+                "\t\t\t\t010000E0     1 0:00000000\t\t0\n"
+                "4\teth0      :     3      V3\n"
+                "\t\t\t\t020063EF     1 0:00000000\t\t0\n"
+                "\t\t\t\t016363E8     1 0:00000000\t\t0\n"
+                "\t\t\t\t010000E0     1 0:00000000\t\t0\n");
+    put("mcfilter", "Idx Device        MCA        SRC    INC    EXC\n");
+    sk_iface_list l = two_ifaces();
+    assert_int_equal(sk__mgroups_read(dir, &l), 0);
+    const sk_iface *eth = &l.v[1];
+    char t[SK_ADDRSTRLEN];
+    assert_int_equal(eth->ngroups, 4);
+    text_of(&eth->groups[0].group, t, sizeof t);
+    assert_string_equal(t, "239.99.0.2:0");
+    assert_false(eth->groups[0].sources_unknown); /* the head: the kernel looked */
+    assert_true(eth->groups[1].sources_unknown);  /* 232.99.99.1 */
+    assert_int_equal(eth->groups[1].nsources, 0);
+    assert_true(eth->groups[2].sources_unknown);  /* 224.0.0.1: unknown too */
+    assert_false(eth->groups[3].sources_unknown); /* IPv6: mcfilter6 starts at eth0 */
+    assert_false(l.v[0].groups[0].sources_unknown);
+    sk_ifaces_free(&l);
+    teardown(state);
+    setup(state);
 }
 
 static void missing_files_add_nothing(void **state)
@@ -162,6 +197,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_every_file),
+        cmocka_unit_test(skipped_interfaces_are_unknown),
         cmocka_unit_test(missing_files_add_nothing),
         cmocka_unit_test(a_join_shows_up),
     };
