@@ -31,8 +31,8 @@ const struct cli_cmd cli_cmd_ifaces = {
              "source-specific (SSM) joins. Read through rtnetlink and /proc/net/igmp, igmp6,\n"
              "mcfilter, mcfilter6 and dev_mcast.",
     .opts = ifaces_opts,
-    .footer =
-        "Exit status: 0 success, 1 the kernel could not be asked or has no route, 2 bad input.",
+    .footer = "Exit status: 0 success, 1 the kernel could not be asked or has no route,\n"
+              "2 bad input.",
 };
 
 static const char *family_word(const sk_addr *a)
