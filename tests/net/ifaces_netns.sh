@@ -73,7 +73,12 @@ done
 # ---- joins, held by receivers in the background ----------------------------------------------
 # The SSM joins come last: /proc/net/mcfilter lists an interface's source filters only when its
 # newest group has one (the kernel's igmp_mcf_get_first); the end of the test checks that case.
-recv() { inA "$SK_BIN" mcast recv --duration 60 --iface veth0 "$@" >/dev/null 2>>"$tmp/recv.err" & pids+=($!); }
+# (ip netns exec, not the inA function: $! must be the receiver itself, which cleanup kills)
+recv() {
+    ip netns exec "$A" "$SK_BIN" mcast recv --duration 60 --iface veth0 "$@" >/dev/null \
+        2>>"$tmp/recv.err" &
+    pids+=($!)
+}
 wait_for() { # description command...: poll up to 10 s
     local what=$1
     shift
