@@ -18,6 +18,8 @@ int cmd_demo(int argc, char **argv);
 int cmd_connect(int argc, char **argv);
 int cmd_listen(int argc, char **argv);
 int cmd_proto(int argc, char **argv);
+int cmd_resolve(int argc, char **argv);
+int cmd_ifaces(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_mcast(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -17,5 +17,7 @@
 #include "sockkit/server.h"
 #include "sockkit/mcast.h"
 #include "sockkit/loop.h"
+#include "sockkit/resolve.h"
+#include "sockkit/ifaces.h"
 
 #endif

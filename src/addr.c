@@ -160,7 +160,7 @@ static int scope_index(const char *text, const char *scope, uint32_t *out)
     return 0;
 }
 
-static int gai_code(int rc)
+int sk__gai_code(int rc)
 {
     switch (rc) {
     case EAI_NONAME:
@@ -179,6 +179,9 @@ static int gai_code(int rc)
         return SK_ENOADDR;
     case EAI_MEMORY:
         return -ENOMEM;
+    case EAI_BADFLAGS:
+    case EAI_SOCKTYPE:
+        return SK_EARG;
     case EAI_SYSTEM:
         return errno ? -errno : -EIO;
     default:
@@ -189,7 +192,7 @@ static int gai_code(int rc)
 /* RFC 6761 6.3: "localhost" and names under ".localhost" are the loopback addresses, whatever
  * the resolver says; a system without /etc/hosts (a debootstrapped root, a bare container) would
  * otherwise send them to DNS. */
-static bool is_localhost(const char *host)
+bool sk__is_localhost(const char *host)
 {
     size_t n = strlen(host);
     if (n && host[n - 1] == '.')
@@ -234,12 +237,12 @@ int sk_resolve(const char *text, int family, int socktype, int flags, sk_addr_li
     if (all_digits(ep.service))
         hints.ai_flags |= AI_NUMERICSERV;
     /* A NULL node without AI_PASSIVE is the loopback address of each family (::1 first). */
-    bool loopback = !(flags & SK_RESOLVE_NUMERIC) && !ep.any_host && is_localhost(ep.host);
+    bool loopback = !(flags & SK_RESOLVE_NUMERIC) && !ep.any_host && sk__is_localhost(ep.host);
     struct addrinfo *res = NULL;
     errno = 0;
     rc = getaddrinfo(ep.any_host || loopback ? NULL : ep.host, ep.service, &hints, &res);
     if (rc) {
-        int code = gai_code(rc);
+        int code = sk__gai_code(rc);
         if (code == SK_ENONAME && (flags & SK_RESOLVE_NUMERIC))
             return sk__fail(SK_EPARSE, "endpoint '%s': '%s' is not a numeric address", text,
                             ep.host);
@@ -400,4 +403,23 @@ bool sk_addr_is_any(const sk_addr *a)
     default:
         return false;
     }
+}
+
+int sk__format_host(const sk_addr *a, char *buf, size_t len)
+{
+    char full[SK_ADDRSTRLEN];
+    int n = sk_addr_format(a, full, sizeof full);
+    if (n < 0)
+        return n;
+    int family = a->u.sa.sa_family;
+    if (family != AF_INET && family != AF_INET6)
+        return snprintf(buf, len, "%s", full);
+    /* "1.2.3.4:80" -> "1.2.3.4", "[fe80::1%eth0]:80" -> "fe80::1%eth0" */
+    char *colon = strrchr(full, ':');
+    *colon = '\0';
+    if (family == AF_INET6) {
+        colon[-1] = '\0';
+        return snprintf(buf, len, "%s", full + 1);
+    }
+    return snprintf(buf, len, "%s", full);
 }

@@ -33,8 +33,9 @@ struct connect_state {
     bool failed; /* some attempt failed (last_err is real, not the initial SK_ENOADDR) */
 };
 
-/* RFC 8305 section 4: alternate families, starting with the family of the first address. */
-static void interleave(const sk_addr *in, size_t n, sk_addr *out)
+/* RFC 8305 section 4: alternate families, starting with the family of the first address.
+ * order[k] is the index in addrs of the k-th attempt. */
+static void interleave(const sk_addr *in, size_t n, size_t *order)
 {
     int first = in[0].u.sa.sa_family;
     size_t a = 0, b = 0, k = 0;
@@ -42,11 +43,11 @@ static void interleave(const sk_addr *in, size_t n, sk_addr *out)
         while (a < n && in[a].u.sa.sa_family != first)
             a++;
         if (a < n)
-            out[k++] = in[a++];
+            order[k++] = a++;
         while (b < n && in[b].u.sa.sa_family == first)
             b++;
         if (b < n)
-            out[k++] = in[b++];
+            order[k++] = b++;
     }
 }
 
@@ -56,6 +57,19 @@ static bool both_families(const sk_addr *addrs, size_t n)
         if (addrs[i].u.sa.sa_family != addrs[0].u.sa.sa_family)
             return true;
     return false;
+}
+
+int sk_connect_order(const sk_addr *addrs, size_t n, const sk_connect_opts *opts, size_t *order)
+{
+    if ((!addrs || !order) && n)
+        return sk__fail(SK_EARG, "connect order: NULL argument");
+    bool he = n && !(opts && opts->no_happy_eyeballs) && both_families(addrs, n);
+    if (he)
+        interleave(addrs, n, order);
+    else
+        for (size_t i = 0; i < n; i++)
+            order[i] = i;
+    return he;
 }
 
 static int bind_source(int fd, const sk_addr *dst, const sk_addr_list *sources)
@@ -199,15 +213,19 @@ static int connect_list(const sk_addr *addrs, size_t n, const sk_connect_opts *o
                         const sk_addr_list *sources, int timeout_ms)
 {
     int64_t deadline = sk__deadline(timeout_ms);
-    bool he = !o->no_happy_eyeballs && both_families(addrs, n);
     int delay = o->attempt_delay_ms > 0 ? o->attempt_delay_ms : 250;
-    sk_addr *ordered = NULL;
-    if (he) {
-        if (!(ordered = malloc(n * sizeof *ordered)))
-            return sk__fail(-ENOMEM, "connect");
-        interleave(addrs, n, ordered);
-        addrs = ordered;
+    sk_addr *ordered = malloc(n * sizeof *ordered);
+    size_t *order = malloc(n * sizeof *order);
+    if (!ordered || !order) {
+        free(ordered);
+        free(order);
+        return sk__fail(-ENOMEM, "connect");
     }
+    bool he = sk_connect_order(addrs, n, o, order) == 1;
+    for (size_t i = 0; i < n; i++)
+        ordered[i] = addrs[order[i]];
+    free(order);
+    addrs = ordered;
     struct connect_state st = {.addrs = addrs,
                                .n = n,
                                .type = o->type ? o->type : SOCK_STREAM,

@@ -69,3 +69,14 @@ int sk__fail_errno(const char *fmt, ...)
     snprintf(errmsg, sizeof errmsg, "%s: %s", ctx, sk_strerror(code));
     return code;
 }
+
+int sk__fail_why(int code, const char *why, const char *fmt, ...)
+{
+    char ctx[sizeof errmsg - 128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx, sizeof ctx, fmt, ap);
+    va_end(ap);
+    snprintf(errmsg, sizeof errmsg, "%s: %s", ctx, why);
+    return code;
+}

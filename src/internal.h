@@ -10,6 +10,9 @@
 int sk__fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Same with code = -errno. */
 int sk__fail_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Same with the reason given as text (a resolver's own words) instead of sk_strerror(code). */
+int sk__fail_why(int code, const char *why, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* sock.c: sk_socket with the role the trace should show from the first line on. */
 int sk__socket(int family, int type, int proto, sk_role role);
@@ -32,6 +35,45 @@ void sk__trace_call(int fd, const char *fmt, ...) __attribute__((format(printf, 
 /* dir '>' sent, '<' received; peer may be NULL (connected socket: looked up by the tracer). */
 void sk__trace_data(int fd, char dir, const sk_addr *peer, const void *data, size_t len);
 void sk__trace_close(int fd);
+
+/* netlink.c: one rtnetlink request (nlmsg_type, flags and payload filled in by the caller; seq
+ * and NLM_F_REQUEST added here); fn sees each answer message until the dump ends or the single
+ * answer came. Returns 0, the kernel's error (-errno), or fn's negative return. */
+struct nlmsghdr;
+struct rtattr;
+typedef int (*sk__nl_fn)(const struct nlmsghdr *h, void *ctx);
+int sk__nl_request(struct nlmsghdr *req, sk__nl_fn fn, void *ctx);
+/* The attribute of a type among len bytes of attributes starting at first, or NULL. */
+const struct rtattr *sk__nl_attr(const struct rtattr *first, size_t len, int type);
+
+/* ifaces.c: grow the array *arrayp of *n elements of size bytes by one zeroed element; returns it,
+ * or NULL when out of memory (the array is unchanged then). */
+void *sk__array_push(void *arrayp, size_t *n, size_t size);
+
+/* route.c: the fallback of sk_route_get without rtnetlink (a connected UDP socket's local
+ * address and the interface holding it); out->dst is left to the caller. */
+int sk__route_udp(const sk_addr *dst, sk_route *out);
+
+/* mgroups.c: add the multicast groups, source filters and link-layer groups read from procdir's
+ * igmp, igmp6, mcfilter, mcfilter6 and dev_mcast files ("/proc/net") to the interfaces of list,
+ * matched by index. Missing files add nothing. Returns 0 or -ENOMEM. */
+int sk__mgroups_read(const char *procdir, sk_iface_list *list);
+
+/* addr.c: RFC 6761 6.3 names ("localhost", "x.localhost", with or without the final dot). */
+bool sk__is_localhost(const char *host);
+/* addr.c: an IP address without its port ("192.0.2.1", "fe80::1%eth0"); other families as
+ * sk_addr_format writes them. */
+int sk__format_host(const sk_addr *a, char *buf, size_t len);
+/* addr.c: a getaddrinfo/getnameinfo EAI_* code as a library code. */
+int sk__gai_code(int eai);
+
+/* nss.c: sk_name_source / sk_addr_source / sk_nss_hosts with other files than /etc/nsswitch.conf
+ * and /etc/hosts (for tests), and the hostname given rather than asked. */
+int sk__name_source_in(const char *nsswitch, const char *hosts, const char *hostname,
+                       const char *host, int family, char *buf, size_t len);
+int sk__addr_source_in(const char *nsswitch, const char *hosts, const sk_addr *a, char *buf,
+                       size_t len);
+int sk__nss_hosts_in(const char *nsswitch, char *buf, size_t len);
 
 /* server_event.c: the event model behind sk_server (server.c keeps the public functions). */
 struct sk__event;

@@ -79,6 +79,11 @@ int sk_connect_addr(const sk_addr *addr, int type, int timeout_ms);
 /* Connect to the first of n addresses that accepts, with the same rules as sk_connect_ex (Happy
  * Eyeballs when both families are present, unless opts->no_happy_eyeballs). opts may be NULL. */
 int sk_connect_addrs(const sk_addr *addrs, size_t n, const sk_connect_opts *opts, int timeout_ms);
+/* The order sk_connect_addrs tries n addresses in: order[k] is the index in addrs of the k-th
+ * attempt. With both IPv6 and IPv4 present (and Happy Eyeballs not turned off in opts, which may be
+ * NULL) the families alternate, starting with the first address's (RFC 8305 section 4), and returns
+ * 1; otherwise the order is addrs' own and returns 0. */
+int sk_connect_order(const sk_addr *addrs, size_t n, const sk_connect_opts *opts, size_t *order);
 
 /* ---- listen / bind ------------------------------------------------------------------------- */
 

@@ -67,8 +67,8 @@ def one_line(args, status, needle):
 
 
 # A usage error is one line that names what is missing and where help is.
-one_line([], 2, "sockkit: missing command (demo, connect, listen, serve, mcast, bench, proto, completion) "
-                "(see 'sockkit --help')")
+one_line([], 2, "sockkit: missing command (demo, connect, listen, serve, mcast, bench, proto, "
+                "resolve, ifaces, completion) (see 'sockkit --help')")
 one_line(["frobnicate"], 2, "unknown command 'frobnicate'")
 one_line(["--frobnicate"], 2, "unknown option '--frobnicate'")
 one_line(["bench"], 2, "sockkit bench: missing benchmark (echo, connect, stream, udp) "

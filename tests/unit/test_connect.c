@@ -214,6 +214,28 @@ static void bad_endpoints(void **state)
     assert_int_equal(sk_connect("unix:/nonexistent/sockkit.sock", 100), -ENOENT);
 }
 
+/* sk_connect_order: what `sockkit resolve` shows is the order connect_list uses. */
+static void connect_order(void **state)
+{
+    const char *texts[] = {"[::1]:1", "[::2]:1", "127.0.0.1:1", "127.0.0.2:1", "[::3]:1"};
+    sk_addr a[5];
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(sk_addr_parse(texts[i], SK_RESOLVE_NUMERIC, &a[i]), 0);
+    size_t order[5];
+    assert_int_equal(sk_connect_order(a, 5, NULL, order), 1);
+    size_t want[] = {0, 2, 1, 3, 4}; /* v6, v4, v6, v4, v6 */
+    assert_memory_equal(order, want, sizeof want);
+    sk_connect_opts o = {.no_happy_eyeballs = true};
+    assert_int_equal(sk_connect_order(a, 5, &o, order), 0);
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(order[i], i);
+    assert_int_equal(sk_connect_order(a + 2, 2, NULL, order), 0); /* one family */
+    assert_int_equal(order[0], 0);
+    assert_int_equal(order[1], 1);
+    assert_int_equal(sk_connect_order(a, 0, NULL, order), 0);
+    assert_int_equal(sk_connect_order(NULL, 2, NULL, order), SK_EARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,6 +248,7 @@ int main(void)
         cmocka_unit_test(source_address),
         cmocka_unit_test(udp_connect),
         cmocka_unit_test(bad_endpoints),
+        cmocka_unit_test(connect_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
