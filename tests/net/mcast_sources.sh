@@ -5,7 +5,7 @@
 #     many flows (each datagram from a fresh source port, so the kernel's flow hash varies): each
 #     gets every packet of its source and none of the other's. With SO_REUSEPORT on the receivers
 #     the kernel's UDP early demux handed each datagram to one socket of the group by flow hash,
-#     whatever its source filter (IPv4).
+#     whatever its source filter (IPv4; IPv6 was not affected here and is checked the same way).
 #   - `mcast send --iface ADDRESS` with the interface's SECOND address sends from that address (it
 #     used to send from the interface's first address), IPv4 and IPv6.
 # Packets arrive over the veth (not looped back on one host), which is the path early demux takes.
@@ -69,29 +69,39 @@ lines() { grep -c " from " "$1"; }
 
 # ---- two SSM receivers, one group and port, different sources, many flows -------------------
 N=300
-g=232.79.0.1
-receiver ssm1 --source 10.79.0.1 "$g:5100"
-receiver ssm2 --source 10.79.0.2 "$g:5100"
-sleep 0.7
-ip netns exec "$S" python3 - "$g" 5100 "$N" 10.79.0.1 10.79.0.2 <<'EOF'
+for fam in 4 6; do
+    if [ $fam = 4 ]; then
+        g=232.79.0.1 s1=10.79.0.1 s2=10.79.0.2 count=from ep=232.79.0.1:5100
+    else
+        g=ff3e::79 s1=fd79::1 s2=fd79::2 count=from6 ep="[ff3e::79]:5100"
+    fi
+    receiver ssm$fam-1 --count $N --source $s1 "$ep"
+    receiver ssm$fam-2 --count $N --source $s2 "$ep"
+    sleep 0.7
+    ip netns exec "$S" python3 - "$g" 5100 "$N" $s1 $s2 <<'EOF'
 # N datagrams from each source address, each from a fresh socket (a fresh source port: a new flow)
 import socket, sys
 group, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+fam = socket.AF_INET6 if ":" in group else socket.AF_INET
 for i in range(n):
     for src in sys.argv[4:]:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s = socket.socket(fam, socket.SOCK_DGRAM)
         s.bind((src, 0))
-        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(src))
+        if fam == socket.AF_INET:
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(src))
+        else:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, socket.if_nametoindex("s0"))
         s.sendto(b"flow %d from %s" % (i, src.encode()), (group, port))
         s.close()
 EOF
-wait_all
-for k in 1 2; do
-    mine=10.79.0.$k other=10.79.0.$((3 - k))
-    a=$(from "$tmp/ssm$k.out" "$mine")
-    b=$(from "$tmp/ssm$k.out" "$other")
-    [ "$a" = "$N" ] && [ "$b" = 0 ]
-    check $? "SSM receiver for $mine (one of two on $g:5100): $a of $N from $mine, $b from $other ($(head -n 1 "$tmp/ssm$k.err"))"
+    wait_all
+    for k in 1 2; do
+        if [ $k = 1 ]; then mine=$s1 other=$s2; else mine=$s2 other=$s1; fi
+        a=$($count "$tmp/ssm$fam-$k.out" "$mine")
+        b=$($count "$tmp/ssm$fam-$k.out" "$other")
+        [ "$a" = "$N" ] && [ "$b" = 0 ]
+        check $? "IPv$fam SSM receiver for $mine (one of two on $ep): $a of $N from $mine, $b from $other ($(head -n 1 "$tmp/ssm$fam-$k.err"))"
+    done
 done
 
 # ---- --iface with the interface's second address: that address is the source ------------------
