@@ -333,7 +333,8 @@ int sk_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, sk_addr *out
 
 /* A Unix name is whatever bytes its owner chose, and the peer's shows up in traces and messages:
  * control bytes (a newline would forge a trace line, an escape sequence would reach the terminal),
- * DEL and the backslash itself are written as \xHH, which sk_endpoint_parse reads back. The rest,
+ * DEL and the backslash itself are written as \xHH, which sk_endpoint_parse reads back (prefix is
+ * "unix:" or "unix:@"). The rest,
  * UTF-8 included, is written as it is. snprintf's contract: the full length is returned. */
 static int format_unix_name(char *buf, size_t buflen, const char *prefix, const char *name,
                             size_t n)
@@ -344,9 +345,11 @@ static int format_unix_name(char *buf, size_t buflen, const char *prefix, const 
     for (const char *p = prefix; *p; p++, len++)
         if (len + 1 < buflen)
             buf[len] = *p;
+    bool path = prefix[5] != '@';
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)name[i];
-        bool plain = c >= 0x20 && c != 0x7f && c != '\\';
+        /* a path's leading '@' too: "unix:@" would read back as an abstract name */
+        bool plain = c >= 0x20 && c != 0x7f && c != '\\' && !(path && i == 0 && c == '@');
         esc[2] = hex[c >> 4];
         esc[3] = hex[c & 15];
         for (size_t k = 0; k < (plain ? 1u : 4u); k++, len++)

@@ -198,6 +198,13 @@ static void unix_names_with_control_bytes(void **state)
     assert_string_equal(b.u.un.sun_path, "/tmp/aA\\b\\x4");
     sk_addr_format(&b, buf, sizeof buf);
     assert_string_equal(buf, "unix:/tmp/aA\\x5cb\\x5cx4");
+    /* found by tests/fuzz/fuzz_addr: a path starting with '@' printed as an abstract name */
+    assert_int_equal(sk_addr_parse("unix:\\x4007", 0, &b), 0);
+    assert_string_equal(b.u.un.sun_path, "@07");
+    sk_addr_format(&b, buf, sizeof buf);
+    assert_string_equal(buf, "unix:\\x4007");
+    assert_int_equal(sk_addr_parse(buf, 0, &a), 0);
+    assert_true(sk_addr_equal(&a, &b));
     /* the length limit counts decoded bytes: 107 escaped bytes fit */
     char path[600] = "unix:/";
     for (int i = 0; i < 106; i++)
