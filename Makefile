@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 CTEST = ctest --output-on-failure -j$(JOBS) --timeout 300
 
-.PHONY: all build demo test test-normal test-asan test-tsan install bench format clean deps-build deps-test
+.PHONY: all build demo test test-normal test-asan test-tsan install bench format clean deps-build deps-test fuzz
 
 all: build
 
@@ -42,6 +42,10 @@ install: build
 bench: build
 	scripts/deps.sh bench
 	bench/compare.sh
+
+# libFuzzer harnesses (tests/fuzz): configure build-fuzz with clang, run each FUZZ_SECONDS (60).
+fuzz:
+	tests/fuzz/run.sh --build build-fuzz --seconds $(or $(FUZZ_SECONDS),60)
 
 format:
 	clang-format -i include/*.h include/sockkit/*.h src/*.[ch] cli/*.[ch] tests/*/*.c examples/*.c 2>/dev/null || true
