@@ -9,7 +9,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
 .PHONY: all build configure demo test test-normal test-asan test-tsan install deb bench format clean \
-	deps-build deps-test deps-deb
+	deps-build deps-test deps-deb fuzz
 
 all: build
 
@@ -54,8 +54,12 @@ bench: build
 	scripts/deps.sh bench
 	bench/compare.sh
 
+# libFuzzer harnesses (tests/fuzz): configure build-fuzz with clang, run each FUZZ_SECONDS (60).
+fuzz:
+	tests/fuzz/run.sh --build build-fuzz --seconds $(or $(FUZZ_SECONDS),60)
+
 format:
 	clang-format -i include/*.h include/sockkit/*.h src/*.[ch] cli/*.[ch] tests/*/*.c examples/*.c 2>/dev/null || true
 
 clean:
-	rm -rf build build-test build-asan build-tsan build-deb out
+	rm -rf build build-test build-asan build-tsan build-deb build-fuzz out

@@ -120,7 +120,7 @@ static int recv_side(const char *ep, int duration_ms, bool json)
             }
             first_id = id;
             have_id = true;
-            seqstats_add(&st, seq, v[i].len, (int64_t)(t - sent_at));
+            seqstats_add(&st, seq, v[i].len, t, sent_at);
         }
     }
     double el = last > start ? last - start : 0;
@@ -139,7 +139,7 @@ static int recv_side(const char *ep, int duration_ms, bool json)
                "%llu in %.2f s: %.0f/s, jitter %.1f us\n",
                text, (unsigned long long)st.received, (unsigned long long)seqstats_lost(&st),
                st.unique
-                   ? 100.0 * (double)seqstats_lost(&st) / (double)(st.max_seq - st.min_seq + 1)
+                   ? 100.0 * (double)seqstats_lost(&st) / ((double)(st.max_seq - st.min_seq) + 1.0)
                    : 0.0,
                (unsigned long long)st.reorder, (unsigned long long)st.dup, el,
                el > 0 ? (double)st.received / el : 0.0, st.jitter_ns / 1000.0);

@@ -436,7 +436,7 @@ static int mcast_recv(int argc, char **argv)
                 if (!ours)
                     foreign++;
                 if (s && ours) {
-                    seqstats_add(&s->st, seq, v[i].len, (int64_t)(t - sent_at));
+                    seqstats_add(&s->st, seq, v[i].len, t, sent_at);
                 } else if (s) { /* another sender's payload: counted, no sequence */
                     s->st.received++;
                     s->st.bytes += v[i].len;

@@ -44,6 +44,9 @@ bool seqpkt_parse(const unsigned char *b, size_t len, uint32_t *id, uint64_t *se
 {
     if (len < SEQPKT_HDR || memcmp(b, "SKMC", 4) || b[4] != 1)
         return false;
+    uint64_t hdr = get_be(b + 6, 2);
+    if (hdr < SEQPKT_HDR || hdr > len)
+        return false;
     *id = (uint32_t)get_be(b + 8, 4);
     *seq = get_be(b + 12, 8);
     *send_ns = get_be(b + 20, 8);
@@ -82,21 +85,53 @@ int seqpkt_plan(seqpkt_faults *f, uint64_t seq, bool last, uint64_t out[3])
     return n;
 }
 
-void seqstats_add(seqstats *s, uint64_t seq, size_t bytes, int64_t transit)
+bool seqpkt_transit(uint64_t recv_ns, uint64_t send_ns, int64_t *transit_ns)
+{
+    /* in unsigned arithmetic, so neither the subtraction nor the conversion can overflow */
+    uint64_t mag = recv_ns >= send_ns ? recv_ns - send_ns : send_ns - recv_ns;
+    if (mag > (uint64_t)SEQPKT_MAX_TRANSIT_NS)
+        return false;
+    *transit_ns = recv_ns >= send_ns ? (int64_t)mag : -(int64_t)mag;
+    return true;
+}
+
+/* RFC 3550 interarrival jitter over the one-way transit times. */
+static void add_jitter(seqstats *s, uint64_t recv_ns, uint64_t send_ns)
+{
+    int64_t transit;
+    if (!seqpkt_transit(recv_ns, send_ns, &transit)) {
+        s->bad_time++;
+        return;
+    }
+    if (s->have_transit) {
+        int64_t d = transit - s->last_transit; /* both within +-2^62: no overflow */
+        s->jitter_ns += ((double)(d < 0 ? -d : d) - s->jitter_ns) / 16.0;
+    }
+    s->last_transit = transit;
+    s->have_transit = true;
+}
+
+/* Whether seq gets a bit in the duplicate bitmap: at most 64 M packets of history, and no further
+ * ahead than the packets that came justify (a forged number 60 M ahead would otherwise cost 8 MB
+ * per stream, for each of the receiver's 256 streams). */
+static bool tracked(const seqstats *s, uint64_t seq)
+{
+    if (seq < s->base)
+        return false;
+    uint64_t bit = seq - s->base;
+    return bit < ((uint64_t)1 << 26) &&
+           (bit < s->bits || bit < 4 * s->unique + ((uint64_t)1 << 20));
+}
+
+void seqstats_add(seqstats *s, uint64_t seq, size_t bytes, uint64_t recv_ns, uint64_t send_ns)
 {
     s->received++;
     s->bytes += bytes;
     if (!s->unique && !s->dup)
         s->min_seq = s->max_seq = s->base = seq;
-    /* RFC 3550 interarrival jitter over the one-way transit times */
-    if (s->have_transit) {
-        int64_t d = transit - s->last_transit;
-        s->jitter_ns += ((double)(d < 0 ? -d : d) - s->jitter_ns) / 16.0;
-    }
-    s->last_transit = transit;
-    s->have_transit = true;
+    add_jitter(s, recv_ns, send_ns);
     bool dup = false;
-    if (seq >= s->base && seq - s->base < ((uint64_t)1 << 26)) { /* 64 M packets of history */
+    if (tracked(s, seq)) {
         uint64_t bit = seq - s->base;
         if (bit >= s->bits) {
             size_t nb = s->bits ? s->bits : 1 << 16;
@@ -131,8 +166,9 @@ uint64_t seqstats_lost(const seqstats *s)
 {
     if (!s->unique)
         return 0;
-    uint64_t span = s->max_seq - s->min_seq + 1;
-    return span > s->unique ? span - s->unique : 0;
+    /* span - unique without forming span = max - min + 1, which wraps to 0 for 0..2^64-1 */
+    uint64_t gaps = s->max_seq - s->min_seq, others = s->unique - 1;
+    return gaps > others ? gaps - others : 0;
 }
 
 void seqstats_free(seqstats *s)

@@ -48,6 +48,40 @@ static int copy_part(char *dst, size_t cap, const char *src, size_t n, const cha
     return 0;
 }
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* The byte a "\xHH" escape at p stands for, or -1 when p holds no such escape (a backslash
+ * followed by anything else is itself). sk_addr_format writes these for control bytes and '\'. */
+static int escaped_byte(const char *p)
+{
+    if (p[0] != '\\' || p[1] != 'x')
+        return -1;
+    int hi = hex_digit(p[2]), lo = hi < 0 ? -1 : hex_digit(p[3]);
+    return lo < 0 ? -1 : hi << 4 | lo;
+}
+
+/* Decode a Unix name ("\\xHH" escapes) into out, writing at most cap bytes; returns the decoded
+ * length (which may exceed cap), or -1 for an escaped NUL. */
+static long decode_unix_name(const char *p, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (; *p; n++) {
+        int b = escaped_byte(p);
+        if (b == 0)
+            return -1;
+        if (n < cap)
+            out[n] = b < 0 ? *p : (char)b;
+        p += b < 0 ? 1 : 4;
+    }
+    return (long)n;
+}
+
 static int parse_unix(const char *text, const char *rest, sk_endpoint *ep)
 {
     ep->is_unix = true;
@@ -55,14 +89,16 @@ static int parse_unix(const char *text, const char *rest, sk_endpoint *ep)
         ep->abstract = true;
         rest++;
     }
-    size_t n = strlen(rest);
+    long n = decode_unix_name(rest, ep->path, sizeof ep->path - 1);
+    if (n < 0)
+        return sk__fail(SK_EPARSE, "endpoint '%s': a NUL byte (\\x00) in a Unix socket name", text);
     if (n == 0)
         return sk__fail(SK_EPARSE, "endpoint '%s': empty Unix socket path", text);
     /* sun_path holds 108 bytes: a path needs its NUL, an abstract name its leading NUL. */
-    if (n > sizeof ep->path - 1)
-        return sk__fail(SK_EPATHLEN, "endpoint '%s': %zu bytes, at most %zu", text, n,
+    if ((size_t)n > sizeof ep->path - 1)
+        return sk__fail(SK_EPATHLEN, "endpoint '%s': %ld bytes, at most %zu", text, n,
                         sizeof ep->path - 1);
-    memcpy(ep->path, rest, n + 1);
+    ep->path[n] = '\0';
     return 0;
 }
 
@@ -150,7 +186,13 @@ static int unix_addr(const sk_endpoint *ep, sk_addr *out)
 static int scope_index(const char *text, const char *scope, uint32_t *out)
 {
     if (all_digits(scope)) {
-        *out = (uint32_t)strtoul(scope, NULL, 10);
+        /* an index is 32 bits: a longer number must not wrap to another interface */
+        errno = 0;
+        unsigned long long v = strtoull(scope, NULL, 10);
+        if (errno || v > UINT32_MAX)
+            return sk__fail(SK_EIFACE, "endpoint '%s': scope id %s (at most %u)", text, scope,
+                            UINT32_MAX);
+        *out = (uint32_t)v;
         return 0;
     }
     unsigned idx = if_nametoindex(scope);
@@ -308,6 +350,35 @@ int sk_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, sk_addr *out
     return 0;
 }
 
+/* A Unix name is whatever bytes its owner chose, and the peer's shows up in traces and messages:
+ * control bytes (a newline would forge a trace line, an escape sequence would reach the terminal),
+ * DEL and the backslash itself are written as \xHH, which sk_endpoint_parse reads back (prefix is
+ * "unix:" or "unix:@"). The rest,
+ * UTF-8 included, is written as it is. snprintf's contract: the full length is returned. */
+static int format_unix_name(char *buf, size_t buflen, const char *prefix, const char *name,
+                            size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t len = 0;
+    char esc[4] = {'\\', 'x'};
+    for (const char *p = prefix; *p; p++, len++)
+        if (len + 1 < buflen)
+            buf[len] = *p;
+    bool path = prefix[5] != '@';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        /* a path's leading '@' too: "unix:@" would read back as an abstract name */
+        bool plain = c >= 0x20 && c != 0x7f && c != '\\' && !(path && i == 0 && c == '@');
+        esc[2] = hex[c >> 4];
+        esc[3] = hex[c & 15];
+        for (size_t k = 0; k < (plain ? 1u : 4u); k++, len++)
+            if (len + 1 < buflen)
+                buf[len] = plain ? (char)c : esc[k];
+    }
+    buf[len < buflen ? len : buflen - 1] = '\0';
+    return len > INT32_MAX ? INT32_MAX : (int)len;
+}
+
 int sk_addr_format(const sk_addr *a, char *buf, size_t buflen)
 {
     if (!a || !buf || !buflen)
@@ -334,11 +405,10 @@ int sk_addr_format(const sk_addr *a, char *buf, size_t buflen)
         size_t off = offsetof(struct sockaddr_un, sun_path);
         if (a->len <= off)
             return snprintf(buf, buflen, "unix:(unnamed)");
-        if (a->u.un.sun_path[0] == '\0')
-            return snprintf(buf, buflen, "unix:@%.*s", (int)(a->len - off - 1),
-                            a->u.un.sun_path + 1);
-        return snprintf(buf, buflen, "unix:%.*s", (int)strnlen(a->u.un.sun_path, a->len - off),
-                        a->u.un.sun_path);
+        const char *name = a->u.un.sun_path;
+        if (name[0] == '\0') /* abstract: every byte of the length counts, NULs too */
+            return format_unix_name(buf, buflen, "unix:@", name + 1, a->len - off - 1);
+        return format_unix_name(buf, buflen, "unix:", name, strnlen(name, a->len - off));
     }
     default:
         return snprintf(buf, buflen, "(family %d)", a->u.sa.sa_family);

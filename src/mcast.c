@@ -234,11 +234,13 @@ int sk_mcast_set_iface(int fd, const char *iface)
         return idx;
     int rc;
     if (family == AF_INET) {
-        /* The interface's own address too: it becomes the packets' source (Linux uses
-         * imr_address so; gVisor otherwise picks another interface's address, which breaks
-         * source-specific receivers). */
+        /* An address too: it becomes the packets' source (Linux uses imr_address so; gVisor
+         * otherwise picks another interface's address, which breaks source-specific receivers).
+         * Named by one of its addresses, that one -- not the interface's first, which would
+         * send a second address's traffic from the first. */
         struct ip_mreqn m = {.imr_ifindex = idx};
-        iface_ipv4(idx, &m.imr_address);
+        if (inet_pton(AF_INET, iface, &m.imr_address) != 1)
+            iface_ipv4(idx, &m.imr_address);
         rc = setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &m, sizeof m);
     } else {
         rc = setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &idx, sizeof idx);
@@ -276,9 +278,11 @@ int sk_mcast_receiver(const char *group_endpoint, const char *iface, const char 
     int fd = sk__socket(family, SOCK_DGRAM, IPPROTO_UDP, SK_ROLE_SERVER);
     if (fd < 0)
         return fd;
-    /* Reuse before bind: several receivers of the same group and port on one host each get
-     * every packet. */
-    if ((rc = sk_set_reuseaddr(fd, true)) < 0 || (rc = sk_set_reuseport(fd, true)) < 0)
+    /* SO_REUSEADDR before bind: several receivers of the same group and port on one host each
+     * get every packet. Not SO_REUSEPORT: it makes the sockets one load-balancing group, and the
+     * kernel (UDP early demux) then hands each datagram to one member chosen by flow hash,
+     * ignoring the members' source filters -- an SSM receiver got another source's packets. */
+    if ((rc = sk_set_reuseaddr(fd, true)) < 0)
         goto fail;
     if (family == AF_INET6 && (rc = sk_set_v6only(fd, true)) < 0)
         goto fail;
@@ -299,6 +303,25 @@ fail:
     return rc;
 }
 
+/* IPV6_MULTICAST_IF carries no address: an interface named by one of its IPv6 addresses gets
+ * that address as the source by binding to it (link-local in the interface's scope). */
+static int bind_named_v6_source(int fd, const char *iface)
+{
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6};
+    if (!iface || inet_pton(AF_INET6, iface, &a.sin6_addr) != 1)
+        return 0;
+    if (IN6_IS_ADDR_LINKLOCAL(&a.sin6_addr)) {
+        int idx = sk_iface_index(iface);
+        if (idx < 0)
+            return idx;
+        a.sin6_scope_id = (uint32_t)idx;
+    }
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0)
+        return sk__fail_errno("bind [%s]:0 (the source for multicast interface %s)", iface, iface);
+    sk__trace_call(fd, "bind [%s]:0 (the interface's address named: the source)", iface);
+    return 0;
+}
+
 int sk_mcast_sender(const char *group_endpoint, const char *iface, int ttl, bool loop)
 {
     sk_addr g;
@@ -312,6 +335,8 @@ int sk_mcast_sender(const char *group_endpoint, const char *iface, int ttl, bool
         return fd;
     if ((iface && (rc = sk_mcast_set_iface(fd, iface)) < 0) ||
         (rc = sk_mcast_set_ttl(fd, ttl)) < 0 || (rc = sk_mcast_set_loop(fd, loop)) < 0)
+        goto fail;
+    if (g.u.sa.sa_family == AF_INET6 && (rc = bind_named_v6_source(fd, iface)) < 0)
         goto fail;
     if (connect(fd, &g.u.sa, g.len) < 0) {
         if (errno == ENETUNREACH || errno == ENODEV) {

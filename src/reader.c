@@ -53,9 +53,12 @@ size_t sk_reader_buffered(const sk_reader *r)
 }
 
 /* One read into dst (at most len bytes) once the fd is readable or the deadline passes.
- * Returns the count, 0 at EOF, or a negative code. */
+ * Returns the count, 0 at EOF, or a negative code. len must be > 0: recv(2) and read(2) return 0
+ * for a zero-length read too, and taking that for end-of-stream would end the stream for good. */
 static ssize_t read_some(sk_reader *r, void *dst, size_t len, int64_t deadline)
 {
+    if (len == 0)
+        return SK_EARG;
     for (;;) {
         ssize_t n;
         if (r->not_socket) {
@@ -258,6 +261,9 @@ ssize_t sk_reader_frame(sk_reader *r, int prefix_bytes, void *buf, size_t cap, i
 
 ssize_t sk_reader_some(sk_reader *r, void *buf, size_t cap, int timeout_ms)
 {
+    /* An error, not 0: 0 means end-of-stream, and a caller looping until 0 would stop early. */
+    if (cap == 0)
+        return sk__fail(SK_EARG, "read fd %d: zero-size buffer", r->fd);
     size_t have = r->end - r->start;
     if (have) {
         size_t n = have < cap ? have : cap;

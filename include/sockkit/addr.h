@@ -4,9 +4,12 @@
  *   host:port          localhost:8080, example.org:http (service names resolve through getaddrinfo)
  *   1.2.3.4:80         IPv4 literal
  *   [::1]:80           IPv6 literal; [fe80::1%eth0]:80 carries a scope id (interface name or
- * number) :8080  *:8080      the any-address (passive) of the chosen family unix:/path         Unix
- * socket path (must fit sun_path, 107 bytes) unix:@name         Linux abstract namespace (no file)
- * Ports are 0..65535; port 0 asks the kernel for a free port when binding.
+ *                      number)
+ *   :8080  *:8080      the any-address (passive) of the chosen family
+ *   unix:/path         Unix socket path (must fit sun_path, 107 bytes)
+ *   unix:@name         Linux abstract namespace (no file)
+ * Ports are 0..65535; port 0 asks the kernel for a free port when binding. In a Unix name "\xHH"
+ * (two hex digits) stands for that byte, as sk_addr_format writes control bytes and '\'.
  */
 #ifndef SOCKKIT_ADDR_H
 #define SOCKKIT_ADDR_H
@@ -77,11 +80,15 @@ int sk_addr_parse(const char *text, int flags, sk_addr *out);
 int sk_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, sk_addr *out);
 
 /* Format as endpoint text: "127.0.0.1:80", "[::1]:80", "[fe80::1%eth0]:80", "unix:/p",
- * "unix:@name", "unix:(unnamed)". Returns the length written (truncated to buflen - 1), or < 0. */
+ * "unix:@name", "unix:(unnamed)". In a Unix name, control bytes, DEL and '\' are written "\xHH"
+ * (a peer's name cannot break a line or reach the terminal as an escape sequence);
+ * sk_endpoint_parse reads "\xHH" back, so the text parses to the same address (a NUL inside an
+ * abstract name, shown as \x00, is the one exception: it does not parse). Returns the full length,
+ * as snprintf does (the text is truncated to buflen - 1), or < 0. */
 int sk_addr_format(const sk_addr *a, char *buf, size_t buflen);
 
-/* Enough room for any formatted address. */
-#define SK_ADDRSTRLEN 160
+/* Enough room for any formatted address (a Unix name with every byte escaped included). */
+#define SK_ADDRSTRLEN 512
 
 int sk_addr_family(const sk_addr *a);
 /* Port in host order, or -1 for non-IP addresses. */

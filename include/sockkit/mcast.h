@@ -3,8 +3,9 @@
  * A correct receiver is one call:
  *     int fd = sk_mcast_receiver("239.1.2.3:5000", NULL, NULL);   // any-source (ASM)
  *     int fd = sk_mcast_receiver("232.1.1.1:5000", "eth0", "10.0.0.1");  // source-specific (SSM)
- * It is a UDP socket with SO_REUSEADDR and SO_REUSEPORT set before bind (so several receivers on
- * one host each get every packet), bound to the group's port, joined through the
+ * It is a UDP socket with SO_REUSEADDR set before bind (so several receivers on one host each get
+ * every packet; not SO_REUSEPORT, which would make them one load-balancing group that ignores each
+ * one's source filter), bound to the group's port, joined through the
  * protocol-independent MCAST_JOIN_GROUP / MCAST_JOIN_SOURCE_GROUP (RFC 3678), with
  * IP_MULTICAST_ALL / IPV6_MULTICAST_ALL off so it receives only the groups it joined.
  *
@@ -40,6 +41,8 @@ int sk_mcast_leave(int fd, const sk_addr *group, const char *iface, const sk_add
 /* Outgoing multicast of a socket of family AF_INET or AF_INET6. */
 int sk_mcast_set_ttl(int fd, int ttl);  /* IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS, 1..255 */
 int sk_mcast_set_loop(int fd, bool on); /* deliver to receivers on this host too */
+/* IPv4: IP_MULTICAST_IF with the index and an address, the packets' source: the one named when
+ * iface is an address, else the interface's first. IPv6: IPV6_MULTICAST_IF (the index only). */
 int sk_mcast_set_iface(int fd, const char *iface);
 /* IP_MULTICAST_ALL / IPV6_MULTICAST_ALL (Linux default on: every group any socket joined). */
 int sk_mcast_set_all(int fd, bool on);
@@ -47,7 +50,8 @@ int sk_mcast_set_all(int fd, bool on);
 /* A bound, joined receiver for "GROUP:PORT" (source: NULL for ASM, an address for SSM). */
 int sk_mcast_receiver(const char *group_endpoint, const char *iface, const char *source);
 /* A sender: a UDP socket connected to the group, with interface, TTL (1..255) and loop set; plain
- * sk_send reaches the group. */
+ * sk_send reaches the group. An interface named by one of its addresses sends from that address
+ * (IPv6: the socket is bound to it). */
 int sk_mcast_sender(const char *group_endpoint, const char *iface, int ttl, bool loop);
 
 /* ---- datagram batches (recvmmsg / sendmmsg) ------------------------------------------------- */

@@ -49,7 +49,9 @@ int sk_reader_exact(sk_reader *r, void *buf, size_t n, int timeout_ms);
  * SK_ETOOLONG if it exceeds cap (the frame is left unread). */
 ssize_t sk_reader_frame(sk_reader *r, int prefix_bytes, void *buf, size_t cap, int timeout_ms);
 
-/* Whatever is available: buffered bytes, else one read. Returns the count, 0 at EOF. */
+/* Whatever is available: buffered bytes, else one read. Returns the count, 0 at EOF. A cap of 0
+ * returns SK_EARG without reading (0 would look like EOF) and leaves the stream as it was.
+ * (sk_reader_exact with n = 0 returns 0 at once; sk_reader_line with cap 0 is SK_EARG too.) */
 ssize_t sk_reader_some(sk_reader *r, void *buf, size_t cap, int timeout_ms);
 
 #ifdef __cplusplus

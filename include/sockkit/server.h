@@ -192,7 +192,8 @@ void sk_conn_set_data(sk_conn *c, void *data);
 
 /* Request I/O that honours the idle timeout and feeds the byte counters. Streams read through
  * req->reader. */
-ssize_t sk_request_recv(sk_request *req, void *buf, size_t cap); /* some bytes; 0 at EOF */
+/* Some bytes; 0 at EOF. On a stream a cap of 0 is SK_EARG (as sk_reader_some). */
+ssize_t sk_request_recv(sk_request *req, void *buf, size_t cap);
 ssize_t sk_request_line(sk_request *req, char *buf, size_t cap); /* as sk_reader_line */
 /* Streams: send every byte. Datagrams: one datagram to req->peer (the reply). */
 int sk_request_send(sk_request *req, const void *buf, size_t len);

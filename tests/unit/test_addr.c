@@ -184,6 +184,62 @@ static void scope_ids(void **state)
     /* a numeric scope id is taken as an index */
     assert_int_equal(sk_addr_parse("[fe80::1%1]:80", SK_RESOLVE_NUMERIC, &a), 0);
     assert_int_equal(a.u.in6.sin6_scope_id, 1);
+    /* 32 bits: 4294967296 used to wrap to 0 (no scope), 4294967297 to interface 1 */
+    assert_int_equal(sk_addr_parse("[fe80::1%4294967295]:80", SK_RESOLVE_NUMERIC, &a), 0);
+    assert_int_equal(a.u.in6.sin6_scope_id, 4294967295u);
+    assert_int_equal(sk_addr_parse("[fe80::1%4294967296]:80", SK_RESOLVE_NUMERIC, &a), SK_EIFACE);
+    assert_non_null(strstr(sk_errmsg(), "scope id 4294967296"));
+    assert_int_equal(sk_addr_parse("[fe80::1%99999999999999999999999]:80", SK_RESOLVE_NUMERIC, &a),
+                     SK_EIFACE);
+}
+
+/* A Unix name is its owner's choice of bytes. Found by tests/fuzz/fuzz_trace: a peer's abstract
+ * name with a newline or an escape sequence went raw into trace lines (and every message). Control
+ * bytes, DEL and '\' are written \xHH, and the parser reads that back. */
+static void unix_names_with_control_bytes(void **state)
+{
+    sk_addr a, b;
+    char buf[SK_ADDRSTRLEN];
+    const char name[] = "evil\n12:00:00.000000 server tcp   accept forged\x1b[31m\\\x7f\xc3\xa9";
+    a = (sk_addr){.len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + sizeof name - 1)};
+    a.u.un.sun_family = AF_UNIX;
+    memcpy(a.u.un.sun_path + 1, name, sizeof name - 1);
+    const char *want = "unix:@evil\\x0a12:00:00.000000 server tcp   accept forged\\x1b[31m"
+                       "\\x5c\\x7f\xc3\xa9";
+    assert_int_equal(sk_addr_format(&a, buf, sizeof buf), (int)strlen(want));
+    assert_string_equal(buf, want);
+    assert_int_equal(sk_addr_parse(buf, 0, &b), 0);
+    assert_true(sk_addr_equal(&a, &b));
+    /* cut short like snprintf, never in the middle of the buffer's end */
+    char small[12];
+    assert_int_equal(sk_addr_format(&a, small, sizeof small), (int)strlen(want));
+    assert_string_equal(small, "unix:@evil\\");
+
+    /* a NUL inside an abstract name shows, but does not parse back */
+    a.u.un.sun_path[3] = '\0';
+    sk_addr_format(&a, buf, sizeof buf);
+    assert_non_null(strstr(buf, "unix:@ev\\x00l"));
+    assert_int_equal(sk_addr_parse("unix:@ev\\x00l", 0, &b), SK_EPARSE);
+
+    /* paths: \xHH is a byte, any other backslash is itself */
+    assert_int_equal(sk_addr_parse("unix:/tmp/a\\x41\\b\\x4", 0, &b), 0);
+    assert_string_equal(b.u.un.sun_path, "/tmp/aA\\b\\x4");
+    sk_addr_format(&b, buf, sizeof buf);
+    assert_string_equal(buf, "unix:/tmp/aA\\x5cb\\x5cx4");
+    /* found by tests/fuzz/fuzz_addr: a path starting with '@' printed as an abstract name */
+    assert_int_equal(sk_addr_parse("unix:\\x4007", 0, &b), 0);
+    assert_string_equal(b.u.un.sun_path, "@07");
+    sk_addr_format(&b, buf, sizeof buf);
+    assert_string_equal(buf, "unix:\\x4007");
+    assert_int_equal(sk_addr_parse(buf, 0, &a), 0);
+    assert_true(sk_addr_equal(&a, &b));
+    /* the length limit counts decoded bytes: 107 escaped bytes fit */
+    char path[600] = "unix:/";
+    for (int i = 0; i < 106; i++)
+        strcat(path, "\\x41");
+    assert_int_equal(sk_addr_parse(path, 0, &b), 0);
+    strcat(path, "\\x41");
+    assert_int_equal(sk_addr_parse(path, 0, &b), SK_EPATHLEN);
 }
 
 static void unix_addresses(void **state)
@@ -238,8 +294,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parse_forms),       cmocka_unit_test(parse_errors),
         cmocka_unit_test(resolve_errors),    cmocka_unit_test(resolve_literals_and_names),
-        cmocka_unit_test(resolve_localhost_names), cmocka_unit_test(scope_ids),         cmocka_unit_test(unix_addresses),
-        cmocka_unit_test(format_round_trip),
+        cmocka_unit_test(resolve_localhost_names), cmocka_unit_test(scope_ids),
+        cmocka_unit_test(unix_addresses), cmocka_unit_test(format_round_trip),
+        cmocka_unit_test(unix_names_with_control_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

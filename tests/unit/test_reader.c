@@ -202,6 +202,38 @@ static void eof_codes(void **state)
     sk_reader_free(r);
 }
 
+/* A zero-capacity read never touches the socket: recv(fd, buf, 0) returns 0, which once set EOF
+ * for good and lost the bytes that were waiting. Every entry point, nothing buffered. */
+static void zero_length_reads_keep_the_stream(void **state)
+{
+    sk_reader *r = sk_reader_new(sv[0], 16);
+    char buf[64];
+    assert_int_equal(sk_reader_some(r, buf, 0, 100), SK_EARG);
+    assert_non_null(strstr(sk_errmsg(), "zero-size buffer"));
+    assert_int_equal(sk_reader_exact(r, buf, 0, 100), 0);
+    assert_int_equal(sk_reader_line(r, buf, 0, 100), SK_EARG);
+    put("waiting\n", 8);
+    assert_int_equal(sk_reader_some(r, buf, 0, 100), SK_EARG);
+    assert_int_equal(sk_reader_some(r, buf, 3, 1000), 3);      /* the stream is still there */
+    assert_int_equal(sk_reader_some(r, buf, 0, 100), SK_EARG); /* now with bytes buffered */
+    assert_int_equal(sk_reader_exact(r, buf, 0, 100), 0);
+    assert_int_equal(sk_reader_line(r, buf, sizeof buf, 1000), 4);
+    assert_string_equal(buf, "ting");
+    put("\x00\x00"
+        "!",
+        3); /* an empty frame into a zero-size buffer, then a delimiter at once */
+    assert_int_equal(sk_reader_frame(r, 2, buf, 0, 1000), 0);
+    assert_int_equal(sk_reader_until(r, "!", 1, buf, 0, 1000), 0);
+    assert_int_equal(sk_reader_buffered(r), 0);
+    assert_int_equal(sk_reader_some(r, buf, 0, 100), SK_EARG);
+    put("more than the 16-byte buffer", 28); /* exact beyond the buffer reads straight into buf */
+    assert_int_equal(sk_reader_exact(r, buf, 28, 1000), 0);
+    assert_memory_equal(buf, "more than the 16-byte buffer", 28);
+    sk_shutdown(sv[1], SHUT_WR);
+    assert_int_equal(sk_reader_some(r, buf, sizeof buf, 1000), 0); /* the real EOF still shows */
+    sk_reader_free(r);
+}
+
 static void timeout_keeps_partial_data(void **state)
 {
     sk_reader *r = sk_reader_new(sv[0], 0);
@@ -264,6 +296,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(frames_u16_u32, setup, teardown),
         cmocka_unit_test_setup_teardown(eof_mid_message_and_clean, setup, teardown),
         cmocka_unit_test_setup_teardown(eof_codes, setup, teardown),
+        cmocka_unit_test_setup_teardown(zero_length_reads_keep_the_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(timeout_keeps_partial_data, setup, teardown),
         cmocka_unit_test_setup_teardown(works_on_tcp_and_pipes, setup, teardown),
     };

@@ -135,6 +135,41 @@ static void calls_and_data_lines(void **state)
     assert_line(re);
 }
 
+/* Found by tests/fuzz/fuzz_trace: a peer chooses its Unix name, and a newline in it forged a
+ * trace line (an escape sequence reached the terminal). The name shows escaped, on one line. */
+static void peer_names_cannot_forge_lines(void **state)
+{
+    char ep[64];
+    snprintf(ep, sizeof ep, "unix:@sockkit-trace-%d", (int)getpid());
+    int lfd = sk_listen(ep, NULL);
+    assert_true(lfd >= 0);
+    int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const char evil[] = "x\n00:00:00.000000 server tcp   accept forged = 9\x1b[2J";
+    struct sockaddr_un me = {.sun_family = AF_UNIX};
+    memcpy(me.sun_path + 1, evil, sizeof evil - 1);
+    assert_int_equal(bind(c, (struct sockaddr *)&me,
+                          (socklen_t)(offsetof(struct sockaddr_un, sun_path) + sizeof evil)),
+                     0);
+    sk_addr to;
+    assert_int_equal(sk_addr_parse(ep, 0, &to), 0);
+    assert_int_equal(connect(c, &to.u.sa, to.len), 0);
+    int s = sk_accept(lfd, NULL, 1000);
+    assert_true(s >= 0);
+    assert_int_equal(sk_send_all(s, "hi", 2, 1000, NULL), 0);
+    close(c);
+    sk_close(s);
+    sk_close(lfd);
+    regex_t r;
+    assert_int_equal(regcomp(&r, "^00:00:00\\.000000 server", REG_EXTENDED | REG_NEWLINE), 0);
+    int forged = regexec(&r, captured, 0, NULL, 0);
+    regfree(&r);
+    if (forged == 0 || strchr(captured, 0x1b))
+        fail_msg("a peer's name forged a line or sent an escape:\n%s", captured);
+    assert_line("server unix  accept unix:@x\\\\x0a00:00:00\\.000000 server tcp   accept forged = "
+                "9\\\\x1b\\[2J = [0-9]+$");
+    assert_line("server unix  > unix:@x\\\\x0a00:00:00\\.000000 .*\\\\x1b\\[2J  2 bytes @0  fd=");
+}
+
 static void transports_and_default_protocol(void **state)
 {
     int u = sk_socket(AF_INET6, SOCK_DGRAM, 0);
@@ -250,6 +285,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hexdump_exact_format),
         cmocka_unit_test_setup_teardown(calls_and_data_lines, reset, off),
+        cmocka_unit_test_setup_teardown(peer_names_cannot_forge_lines, reset, off),
         cmocka_unit_test_setup_teardown(transports_and_default_protocol, reset, off),
         cmocka_unit_test_setup_teardown(levels_and_truncation, reset, off),
         cmocka_unit_test_setup_teardown(to_an_fd, reset, off),

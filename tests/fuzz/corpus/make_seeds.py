@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Writes the seed inputs of tests/fuzz/corpus/<harness>/ (each harness's input layout is described
+at the top of tests/fuzz/fuzz_<harness>.c). Run from anywhere; it rewrites the seed-* files only,
+so inputs added by hand or from a fuzzing run (named by their hash) stay."""
+import os
+import struct
+
+here = os.path.dirname(os.path.abspath(__file__))
+
+
+def put(harness, name, data):
+    d = os.path.join(here, harness)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "seed-" + name), "wb") as f:
+        f.write(data)
+
+
+# ---- addr: option byte (bits 0-1 family, 2 datagram, 3 passive), output-size byte, text ----------
+for i, text in enumerate([b"127.0.0.1:80", b"*:8080", b":0", b"[::1]:443", b"[fe80::1%lo]:80",
+                          b"[fe80::1%3]:9", b"unix:/tmp/sock", b"unix:@abstract", b"localhost:http",
+                          b"[::ffff:1.2.3.4]:0", b"1.2.3:65535", b"0x7f.1:1", b"host:99999",
+                          b"[::1:80", b"a]:1", b"::1:80"]):
+    put("addr", "%02d" % i, bytes([i % 16, 16]) + text)
+put("addr", "raw-in", bytes([0, 0xff]) + struct.pack("=H", 2) + struct.pack(">H", 80)
+    + bytes([127, 0, 0, 1]) + bytes(8))
+put("addr", "raw-unix", bytes([0, 0xff]) + struct.pack("=H", 1) + b"\0abstract")
+
+
+# ---- reader: flags, 2-byte buffer size, op count, 6-byte ops, stream -----------------------------
+def op(kind, x, y1=0, y2=0, y3=0):
+    return bytes([kind]) + struct.pack(">H", x) + bytes([y1, y2, y3])
+
+
+LINE, UNTIL, EXACT, FRAME, SOME = range(5)
+http = b"GET / HTTP/1.0\r\nHost: x\r\n\r\nbody"
+put("reader", "lines", bytes([1]) + struct.pack(">H", 0) + bytes([4])
+    + op(LINE, 100) * 3 + op(SOME, 100) + http)
+put("reader", "until", bytes([1]) + struct.pack(">H", 16) + bytes([2])
+    + op(UNTIL, 64, 2, ord("\r"), ord("\n")) + op(UNTIL, 64, 4, ord("\r"), ord("\n")) + http)
+frames = struct.pack(">H", 3) + b"abc" + struct.pack(">I", 2) + b"hi" + struct.pack(">H", 300)
+put("reader", "frames", bytes([0]) + struct.pack(">H", 8) + bytes([3])
+    + op(FRAME, 100, 0) + op(FRAME, 100, 1) + op(FRAME, 600, 0) + frames + bytes(300))
+put("reader", "exact-pipe", bytes([3]) + struct.pack(">H", 10) + bytes([3])
+    + op(EXACT, 4) + op(EXACT, 40) + op(EXACT, 1) + bytes(range(50)))
+put("reader", "open", bytes([0]) + struct.pack(">H", 5) + bytes([3])
+    + op(LINE, 10) + op(SOME, 0) + op(SOME, 3) + b"no newline")
+
+
+# ---- seqpkt: records [2-byte length][8-byte receive time][datagram]; top bit: a fault plan -------
+def pkt(ident, seq, sent, size=28):
+    h = b"SKMC" + bytes([1, 0]) + struct.pack(">HIQQ", 28, ident, seq, sent)
+    return h + bytes((seq + i) & 0xff for i in range(28, size))
+
+
+def rec(data, recv):
+    return struct.pack(">HQ", len(data), recv) + data
+
+
+now = 1_700_000_000_000_000_000
+put("seqpkt", "stream", b"".join(rec(pkt(7, s, now + s * 1000), now + s * 1000 + 50 + s % 3)
+                                 for s in [0, 1, 3, 2, 2, 5]))
+put("seqpkt", "two-senders", rec(pkt(1, 10, now), now) + rec(pkt(2, 0, now), now + 9)
+    + rec(pkt(1, 11, now), now + 5) + rec(b"not ours", now))
+put("seqpkt", "forged-times", rec(pkt(3, 0, 0), now) + rec(pkt(3, 1, now + (1 << 63)), now)
+    + rec(pkt(3, 2, 2**64 - 1), 0))
+put("seqpkt", "far-ahead", rec(pkt(4, 0, now), now) + rec(pkt(4, 2**26 - 1, now), now)
+    + rec(pkt(4, 2**64 - 1, now), now))
+plan = b"1,5\x002,7\x003"
+put("seqpkt", "plan", struct.pack(">H", 0x8000 | len(plan)) + plan)
+
+# ---- trace: mode, output size, 8-byte base offset, [28-byte sockaddr], data --------------------
+put("trace", "short", bytes([0, 10]) + bytes(8) + b"hello")
+put("trace", "rows", bytes([3 | 8, 80]) + struct.pack(">Q", 0xfff0) + bytes(range(256)) * 2)
+put("trace", "peer", bytes([4 | 2, 0]) + bytes(8) + struct.pack("=H", 2) + struct.pack(">H", 9)
+    + bytes([127, 0, 0, 1]) + bytes(20) + b"data\n\x00\x7f")
+put("trace", "big-offset", bytes([1, 200]) + struct.pack(">Q", 2**64 - 8) + b"0123456789abcdefXYZ")
