@@ -1,5 +1,6 @@
 /* Option tables: getopt_long's arguments and --help, both from one struct cli_cmd. */
 #include "opts.h"
+#include "cli.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -95,4 +96,79 @@ void cli_help(FILE *out, const struct cli_cmd *cmd)
     }
     if (cmd->footer)
         fprintf(out, "\n%s\n", cmd->footer);
+}
+
+int cli_next_option(struct cli_parser *p, int argc, char **argv, struct cli_common *co)
+{
+    if (!p->ready) {
+        cli_getopt_init(&p->g, p->cmd);
+        opterr = 0;
+        optind = 1;
+        p->ready = true;
+    }
+    for (;;) {
+        int c = getopt_long(argc, argv, p->g.shorts, p->g.longs, NULL);
+        switch (c) {
+        case -1:
+            if (co->quiet && co->verbose)
+                cli_usage_error("-q and -v contradict each other: choose one");
+            if (co->json && co->json_lines)
+                cli_usage_error("--json and --json-lines contradict each other: choose one");
+            return -1;
+        case 'h':
+            cli_help(stdout, p->cmd);
+            exit(EXIT_OK);
+        case 'v':
+            co->verbose++;
+            break;
+        case 'q':
+            co->quiet = true;
+            break;
+        case 'i':
+            co->interval_ms = cli_parse_seconds_ms(optarg, "--interval");
+            if (co->interval_ms < 100)
+                cli_usage_error("--interval must be at least 0.1 seconds, not '%s'", optarg);
+            break;
+        case CLI_KEY_TRACE:
+            cli_trace_level(optarg);
+            break;
+        case CLI_KEY_TRACE_FILE:
+            cli_trace_file(optarg);
+            break;
+        case CLI_KEY_JSON:
+            co->json = true;
+            break;
+        case CLI_KEY_JSON_LINES:
+            co->json_lines = true;
+            break;
+        case ':':
+        case '?':
+            cli_bad_option(c, argv);
+        default:
+            return c;
+        }
+    }
+}
+
+int cli_exit_status(int code)
+{
+    switch (code) {
+    case SK_EPARSE:
+    case SK_EPORT:
+    case SK_ENOHOST:
+    case SK_EBRACKET:
+    case SK_ESERVICE:
+    case SK_EIFACE:
+    case SK_EPATHLEN:
+    case SK_ENONAME:
+    case SK_ENOADDR:
+    case SK_ENOTMCAST:
+    case SK_ESSM:
+    case SK_ENOTDGRAM:
+    case SK_EOPTION:
+    case SK_EARG:
+        return EXIT_USAGE;
+    default:
+        return code < 0 ? EXIT_RUNTIME : EXIT_OK;
+    }
 }

@@ -5,6 +5,7 @@
 #define SOCKKIT_CLI_OPTS_H
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 enum cli_arg {
@@ -54,6 +55,63 @@ struct cli_getopt {
 void cli_getopt_init(struct cli_getopt *g, const struct cli_cmd *cmd);
 /* Print the --help text of a command. */
 void cli_help(FILE *out, const struct cli_cmd *cmd);
+
+/* ---- The options every command shares: one meaning each, parsed in one place ---------------- *
+ * A command lists the shared options it takes in its table with these macros; cli_next_option
+ * handles them all, so an option means the same everywhere and a command that does not list one
+ * refuses it. */
+enum {
+    CLI_KEY_TRACE = 0x1000,
+    CLI_KEY_TRACE_FILE,
+    CLI_KEY_JSON,
+    CLI_KEY_JSON_LINES,
+};
+/* clang-format off */
+#define CLI_OPT_HELP    {'h', "help", CLI_NOARG, NULL, "this help", NULL}
+#define CLI_OPT_VERBOSE {'v', "verbose", CLI_NOARG, NULL, "say what happens on stderr", NULL}
+#define CLI_OPT_QUIET   {'q', "quiet", CLI_NOARG, NULL, "print nothing but errors and the result", NULL}
+#define CLI_OPT_TRACE                                                                              \
+    {CLI_KEY_TRACE, "trace", CLI_OPTARG, "calls|data",                                             \
+     "trace every socket call (data, the default: and the bytes) on stderr", "calls data"},        \
+    {CLI_KEY_TRACE_FILE, "trace-file", CLI_ARG, "FILE", "write the trace to FILE", "@file"}
+#define CLI_OPT_JSON    {CLI_KEY_JSON, "json", CLI_NOARG, NULL, "one JSON document on stdout, nothing else", NULL}
+#define CLI_OPT_JSON_LINES                                                                         \
+    {CLI_KEY_JSON_LINES, "json-lines", CLI_NOARG, NULL,                                            \
+     "one JSON object per line on stdout: each interval, then the result", NULL}
+#define CLI_OPT_INTERVAL {'i', "interval", CLI_ARG, "SECS", "a report line every SECS seconds", NULL}
+/* clang-format on */
+
+/* What the shared options said. */
+struct cli_common {
+    int verbose;     /* -v, counted */
+    bool quiet;      /* -q */
+    bool json;       /* --json */
+    bool json_lines; /* --json-lines */
+    int interval_ms; /* -i SECS; 0: none */
+};
+
+struct cli_parser {
+    const struct cli_cmd *cmd;
+    struct cli_getopt g;
+    bool ready;
+};
+#define CLI_PARSER(command)                                                                        \
+    {                                                                                              \
+        .cmd = (command)                                                                           \
+    }
+
+/* getopt_long over the command's table. The shared options are handled here: into *co, -h prints
+ * the help and exits 0, --trace and --trace-file turn the trace on. Every other option is
+ * returned as getopt_long returns it (its value in optarg); -1 at the end (optind is then the
+ * first operand). A bad option, a missing value and contradicting shared options (-q with -v,
+ * --json with --json-lines) are usage errors: one line, exit 2. */
+int cli_next_option(struct cli_parser *p, int argc, char **argv, struct cli_common *co);
+
+/* The one exit-status rule: 2 when the input was wrong (an endpoint that does not parse, a port
+ * out of range, a name that does not resolve, an unknown interface or service, ...), 1 for what
+ * went wrong at run time (refused, reset, timed out, out of resources). `code` is a library
+ * return value (-errno or SK_E*). */
+int cli_exit_status(int code);
 
 /* The whole tree of commands (main.c), and each command's table (in the command's file). */
 extern const struct cli_cmd cli_root;
