@@ -9,7 +9,7 @@ what=${1:-test}
 # package:command-or-file that proves it is installed
 build_pkgs="cmake:cmake gcc:gcc make:make pkg-config:pkg-config"
 test_pkgs="libcmocka-dev:/usr/include/cmocka.h python3:python3 netcat-openbsd:nc socat:socat
- iproute2:ip procps:ps"
+ iproute2:ip procps:ps openbsd-inetd:inetd"
 bench_pkgs="iperf3:iperf3 sockperf:sockperf libuv1-dev:/usr/include/uv.h
  libevent-dev:/usr/include/event2/event.h python3:python3"
 
