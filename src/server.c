@@ -151,9 +151,9 @@ static void lower_flag(atomic_bool *flag, int efd)
 }
 
 /* Reset the connection: the peer gets a RST (ECONNRESET), not an orderly end it could take for a
- * complete answer, and any of our threads blocked on the socket wakes with an error. The fd stays
- * open (its owner closes it). connect(AF_UNSPEC) is the kernel's abortive disconnect for TCP;
- * other stream sockets have no reset and are shut down. */
+ * complete answer. connect(AF_UNSPEC) is the kernel's abortive disconnect for TCP; other stream
+ * sockets have no reset and are shut down. Only the thread that owns the fd calls this (another
+ * thread's connect on it would race with the owner's I/O). */
 static void abort_conn(int fd)
 {
     struct linger lg = {.l_onoff = 1, .l_linger = 0};
@@ -222,7 +222,9 @@ static void run_job(sk_server *s, struct job *j, bool count_done)
         if (s->o.on_error)
             s->o.on_error(&req, rc, s->o.user);
     }
-    if (s->type == SOCK_STREAM && atomic_load(&s->c->halted))
+    if (s->type == SOCK_STREAM && atomic_load(&s->c->cut))
+        abort_conn(j->fd); /* cut off at the drain's deadline */
+    else if (s->type == SOCK_STREAM && atomic_load(&s->c->halted))
         end_halted(s, j->fd, req.reader);
     sk_reader_free(req.reader);
     if (s->type == SOCK_STREAM) {
@@ -725,6 +727,14 @@ static bool wait_idle(sk_server *srv, int64_t deadline)
     return atomic_load(&srv->c->active) == 0;
 }
 
+static void shutdown_conns(sk_server *srv, int how)
+{
+    pthread_mutex_lock(&srv->lock);
+    for (size_t i = 0; i < srv->nconns; i++)
+        shutdown(srv->conns[i], how);
+    pthread_mutex_unlock(&srv->lock);
+}
+
 static void signal_children(sk_server *srv, int sig)
 {
     pthread_mutex_lock(&srv->lock);
@@ -743,17 +753,21 @@ int sk_server_drain(sk_server *srv, int deadline_ms)
     raise_flag(&srv->c->halted, srv->halt_fd);
     if (wait_idle(srv, deadline))
         return 0;
-    /* What still runs is cut off: request I/O blocked in sk_request_* gives up and resets its
-     * connection; sockets the handlers hold are reset here (a handler blocked on its fd directly
-     * wakes with an error); children get SIGTERM (default action: see child_signals). */
+    /* What still runs is cut off: request I/O blocked in sk_request_* gives up, and every handler
+     * that returns from now on resets its connection (run_job); children get SIGTERM (default
+     * action: see child_signals). */
     raise_flag(&srv->c->cut, srv->cut_fd);
     int cut = 0;
     pthread_mutex_lock(&srv->lock);
-    for (size_t i = 0; i < srv->nconns; i++, cut++)
-        abort_conn(srv->conns[i]);
-    cut += (int)srv->nchildren;
+    cut = (int)(srv->nconns + srv->nchildren);
     pthread_mutex_unlock(&srv->lock);
     signal_children(srv, SIGTERM);
+    /* A handler blocked on its fd itself: reading, it wakes at SHUT_RD (no FIN is sent); sending
+     * (to a client that does not read) only at SHUT_WR, whose FIN waits behind the unsent data
+     * while the handler wakes and resets the connection. */
+    shutdown_conns(srv, SHUT_RD);
+    if (!wait_idle(srv, sk__deadline(100)))
+        shutdown_conns(srv, SHUT_RDWR);
     if (!wait_idle(srv, sk__deadline(2000)) && srv->o.model == SK_MODEL_FORK) {
         signal_children(srv, SIGKILL); /* a child that blocks or ignores SIGTERM */
         wait_idle(srv, sk__deadline(1000));
