@@ -98,7 +98,9 @@ static void refill(struct conn *c, const struct opts *o, uint64_t now)
 /* Write queued bytes. Returns false on a connection error. */
 static bool flush_out(struct conn *c)
 {
-    static _Thread_local unsigned char buf[65536];
+    /* on the stack, not static _Thread_local: a TLS array is part of every thread's TLS block,
+     * the server's handler threads included (the CLI is one program) */
+    unsigned char buf[65536];
     while (c->queued) {
         size_t n = c->queued < sizeof buf ? (size_t)c->queued : sizeof buf;
         for (size_t i = 0; i < n; i++)
@@ -125,7 +127,7 @@ static void fail_conn(struct worker *w, struct conn *c, const char *why, int err
 /* Read what came back, check every byte, complete messages. */
 static void on_readable(struct worker *w, struct conn *c)
 {
-    static _Thread_local unsigned char buf[65536];
+    unsigned char buf[65536]; /* on the stack: see flush_out */
     const struct opts *o = w->o;
     for (;;) {
         ssize_t k = recv(c->fd, buf, sizeof buf, 0);

@@ -9,9 +9,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,41 +37,63 @@ static int echo(sk_request *req)
 
 static int discard(sk_request *req)
 {
-    static _Thread_local char buf[4 * CHUNK]; /* large reads: sink is for throughput */
     if (req->type != SOCK_STREAM)
         return 0;
-    for (;;) {
-        ssize_t n = sk_request_recv(req, buf, sizeof buf);
-        if (n <= 0)
-            return n == 0 ? 0 : (int)n;
-    }
+    /* Large reads (sink is for throughput) into the heap: a static _Thread_local buffer would be
+     * part of every thread's TLS block, cleared at its start, and cost its size in every
+     * connection's thread of the thread model; untouched heap pages cost nothing. */
+    size_t cap = 4 * CHUNK;
+    char *buf = malloc(cap);
+    if (!buf)
+        return -ENOMEM;
+    ssize_t n;
+    while ((n = sk_request_recv(req, buf, cap)) > 0)
+        ;
+    free(buf);
+    return n == 0 ? 0 : (int)n;
 }
 
-/* RFC 864: lines of 72 printable characters, each starting one further along the 95-character
- * ring of ASCII 32..126. */
+/* RFC 864: lines of 72 printable characters and CR LF, line n starting with character n of the
+ * 95-character ring ASCII 32..126. Fills len bytes with the pattern from the start of line *line
+ * (a partial last line is counted from its own first column) and moves *line past the whole
+ * lines. */
 static void chargen_fill(char *buf, size_t len, unsigned *line)
 {
-    size_t i = 0;
-    while (i + 74 <= len) {
-        for (int k = 0; k < 72; k++)
-            buf[i++] = (char)(32 + (*line + (unsigned)k) % 95);
-        buf[i++] = '\r';
-        buf[i++] = '\n';
-        ++*line;
+    for (size_t i = 0; i < len; i++) {
+        size_t col = i % 74;
+        buf[i] = col < 72 ? (char)(32 + (*line + i / 74 + col) % 95) : col == 72 ? '\r' : '\n';
     }
-    for (; i < len; i++)
-        buf[i] = (char)(32 + (*line + (unsigned)i) % 95);
+    *line = (unsigned)((*line + len / 74) % 95);
+}
+
+/* UDP: each datagram starts one line further along the ring, as inetd's chargen does. The counter
+ * lives in shared memory so that it moves on in the fork model too (NULL: every datagram from
+ * line 0). */
+static _Atomic unsigned *dgram_line;
+
+/* RFC 864: "a random number (between 0 and 512) of characters" per datagram. From the kernel's
+ * generator: rand() unseeded gave the same lengths at every start, and the same length in every
+ * child of the fork model. */
+static size_t chargen_dgram(char *buf)
+{
+    uint32_t r;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        r = (uint32_t)ts.tv_nsec ^ (uint32_t)getpid();
+    }
+    size_t n = r % 513;
+    unsigned line = dgram_line ? atomic_fetch_add(dgram_line, 1) % 95 : 0;
+    chargen_fill(buf, n, &line);
+    return n;
 }
 
 static int chargen(sk_request *req)
 {
     char buf[74 * 64];
     unsigned line = 0;
-    if (req->type != SOCK_STREAM) {
-        size_t n = (size_t)(rand() % 513); /* RFC 864: a random 0..512 characters per datagram */
-        chargen_fill(buf, n, &line);
-        return sk_request_send(req, buf, n);
-    }
+    if (req->type != SOCK_STREAM)
+        return sk_request_send(req, buf, chargen_dgram(buf));
     for (;;) {
         chargen_fill(buf, sizeof buf, &line);
         int rc = sk_request_send(req, buf, sizeof buf);
@@ -93,14 +118,15 @@ static int time_service(sk_request *req)
     return sk_request_send(req, b, 4);
 }
 
+static const char xs[CHUNK] = {[0 ... CHUNK - 1] = 'x'}; /* source's bytes */
+
 static int source(sk_request *req)
 {
-    static char buf[CHUNK];
-    memset(buf, 'x', sizeof buf);
+    const char *buf = xs;
     if (req->type != SOCK_STREAM)
         return sk_request_send(req, buf, 1024);
     for (;;) {
-        int rc = sk_request_send(req, buf, sizeof buf);
+        int rc = sk_request_send(req, buf, CHUNK);
         if (rc < 0)
             return rc == -EPIPE || rc == -ECONNRESET ? 0 : rc;
     }
@@ -134,17 +160,12 @@ static void ev_chargen_dgram(sk_conn *c, const void *data, size_t len)
     (void)data;
     (void)len;
     char buf[512];
-    unsigned line = 0;
-    size_t n = (size_t)(rand() % 513);
-    chargen_fill(buf, n, &line);
-    sk_conn_write(c, buf, n);
+    sk_conn_write(c, buf, chargen_dgram(buf));
 }
 
 static void ev_source_more(sk_conn *c)
 {
-    static char buf[CHUNK];
-    memset(buf, 'x', sizeof buf);
-    while (sk_conn_write(c, buf, sizeof buf) == 0)
+    while (sk_conn_write(c, xs, sizeof xs) == 0)
         ;
 }
 
@@ -152,9 +173,7 @@ static void ev_source_dgram(sk_conn *c, const void *data, size_t len)
 {
     (void)data;
     (void)len;
-    static char buf[1024];
-    memset(buf, 'x', sizeof buf);
-    sk_conn_write(c, buf, sizeof buf);
+    sk_conn_write(c, xs, 1024);
 }
 
 /* daytime and time answer at once and close (streams), or answer each datagram. */
@@ -264,7 +283,8 @@ enum {
     OPT_TRACE,
     OPT_TRACE_FILE,
     OPT_ACCEPT,
-    OPT_HIGH_WATER
+    OPT_HIGH_WATER,
+    OPT_SEND
 };
 
 static const struct cli_opt serve_opts[] = {
@@ -285,6 +305,10 @@ static const struct cli_opt serve_opts[] = {
     {OPT_MAXCONNS, "max-conns", CLI_ARG, "N",
      "concurrent clients; more are closed at once and counted", NULL},
     {OPT_IDLE, "idle-timeout", CLI_ARG, "S", "close a connection idle for S seconds", NULL},
+    {OPT_SEND, "send-timeout", CLI_ARG, "S",
+     "iterative, thread, fork, pool: reset a client that takes no byte of an answer for S seconds "
+     "(default: the idle timeout if given, else 30)",
+     NULL},
     {'u', NULL, CLI_NOARG, NULL, "UDP (or a unix datagram socket with a unix: endpoint)", NULL},
     {'v', NULL, CLI_NOARG, NULL, "print where it serves, with the real port", NULL},
     {OPT_TRACE, "trace", CLI_OPTARG, "calls|data",
@@ -377,6 +401,11 @@ int cmd_serve(int argc, char **argv)
             if (!o.idle_timeout_ms)
                 cli_usage_error("--idle-timeout must be more than 0 seconds");
             break;
+        case OPT_SEND:
+            o.send_timeout_ms = cli_parse_seconds_ms(optarg, "--send-timeout");
+            if (!o.send_timeout_ms)
+                cli_usage_error("--send-timeout must be more than 0 seconds");
+            break;
         case OPT_TRACE:
             cli_trace_level(optarg);
             break;
@@ -387,6 +416,10 @@ int cmd_serve(int argc, char **argv)
             cli_bad_option(c, argv);
         }
     }
+    if (o.send_timeout_ms && o.model == SK_MODEL_EVENT)
+        cli_usage_error("--send-timeout is for the blocking models (--model iterative, thread, "
+                        "fork or pool); the event model never blocks on a client: use "
+                        "--idle-timeout");
     if (optind >= argc)
         cli_usage_error("missing SERVICE (echo, discard, chargen, daytime, time, sink, source)");
     if (argc - optind > 2)
@@ -412,6 +445,11 @@ int cmd_serve(int argc, char **argv)
         cli_usage_error("%s", sk_errmsg());
     o.dualstack = parsed.any_host; /* ":7007" serves IPv4 and IPv6 */
 
+    if (svc->fn == chargen && o.type == SOCK_DGRAM) {
+        void *m = mmap(NULL, sizeof *dgram_line, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                       -1, 0);
+        dgram_line = m == MAP_FAILED ? NULL : m;
+    }
     signal(SIGPIPE, SIG_IGN);
     int rc = sk_server_open(&running, &o);
     if (rc < 0)

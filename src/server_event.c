@@ -754,12 +754,18 @@ int sk__event_serve(struct sk__event *ev, int wake_fd, atomic_bool *stop, int in
     return rc < 0 ? rc : 0;
 }
 
-/* Close every connection of the loop at once (on_close gets SK_ECLOSED); returns how many. */
+/* Close every connection of the loop at once (on_close gets SK_ECLOSED); returns how many. One
+ * with unsent output is reset (a zero linger): its client must not take the truncated answer for
+ * a whole one. */
 static int cut_all(struct worker *w)
 {
     int n = 0;
     for (; w->conns; n++) {
         sk_conn *c = w->conns;
+        if (pending(c) && c->type == SOCK_STREAM) {
+            struct linger lg = {.l_onoff = 1, .l_linger = 0};
+            setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        }
         fail(c, SK_ECLOSED);
         c->busy = 0;
         destroy(c);

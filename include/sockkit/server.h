@@ -94,6 +94,9 @@ typedef void (*sk_error_fn)(sk_request *req, int code, void *user);
 /* handle_timeout: sk_server_handle_request waited timeout_ms and nothing came. */
 typedef void (*sk_timeout_fn)(sk_server *srv, void *user);
 
+/* sk_server_opts.send_timeout_ms when it and idle_timeout_ms are 0 */
+#define SK_SEND_TIMEOUT_DEFAULT_MS 30000
+
 typedef struct sk_server_opts {
     const char *endpoint; /* "127.0.0.1:7007", ":7007", "unix:/run/x.sock", "unix:@x" */
     int type;             /* SOCK_STREAM (0, default) or SOCK_DGRAM */
@@ -104,6 +107,10 @@ typedef struct sk_server_opts {
     int max_children;    /* fork: live children before the server waits for one (0 = 40) */
     int max_conns;       /* concurrent requests; more are closed at once and counted (0 = none) */
     int idle_timeout_ms; /* per-connection idle timeout for sk_request_* reads (0 = none) */
+    int send_timeout_ms; /* blocking models: sk_request_send gives up on a client that takes no
+                          * byte for this long, and resets the connection (-ETIMEDOUT). 0 =
+                          * idle_timeout_ms if set, else SK_SEND_TIMEOUT_DEFAULT_MS; -1 = no
+                          * limit (until the drain's deadline) */
     int backlog;         /* request_queue_size (0 = SOMAXCONN) */
     bool no_reuseaddr;   /* allow_reuse_address is on unless this is set */
     bool reuseport;      /* allow_reuse_port */
@@ -128,7 +135,8 @@ typedef struct sk_server_stats {
     uint64_t accepted; /* connections accepted / datagrams received */
     uint64_t active;   /* requests being handled now */
     uint64_t rejected; /* refused by verify or by max_conns */
-    uint64_t errors;   /* handlers that returned < 0 */
+    uint64_t errors;   /* handlers that returned < 0 / connections that failed, not counting the
+                        * peer's reset or broken pipe, idle and send timeouts, or the drain's cut */
     uint64_t bytes_in; /* through sk_request_* reads (and datagrams received) */
     uint64_t bytes_out;
 } sk_server_stats;
@@ -147,12 +155,15 @@ int sk_server_handle_request(sk_server *srv, int timeout_ms);
 /* Make serve_forever return and wait until it has. Call it from another thread (from the serving
  * thread it would wait for itself, as in Python). */
 void sk_server_shutdown(sk_server *srv);
-/* Only ask: async-signal-safe, for signal handlers. serve_forever returns soon after. */
+/* Only ask: async-signal-safe, for signal handlers. serve_forever returns soon after (the
+ * iterative model: the running request's input ends, as at a drain, so that it can). */
 void sk_server_shutdown_request(sk_server *srv);
 
-/* Graceful drain, after serve_forever returned: wait up to deadline_ms for running handlers to
- * finish, then cut the rest off (their sockets are shut down, forked children get SIGTERM) and wait
- * for them. Returns how many had to be cut off. */
+/* Graceful drain, after serve_forever returned: no more input is read (blocking handlers' reads
+ * through sk_request_* return end-of-file, so they answer what they read and return; the event
+ * model stops reading), answers are flushed, and up to deadline_ms is given for this; then the
+ * rest is cut off (connections reset, forked children SIGTERM, SIGKILL 2 s later) and waited for.
+ * Returns how many had to be cut off. */
 int sk_server_drain(sk_server *srv, int deadline_ms);
 
 /* server_close: stop the pool, wait for handlers (unless daemon_threads / no_block_on_close),
@@ -190,12 +201,14 @@ void *sk_conn_user(const sk_conn *c); /* sk_server_opts.user */
 void *sk_conn_data(const sk_conn *c);
 void sk_conn_set_data(sk_conn *c, void *data);
 
-/* Request I/O that honours the idle timeout and feeds the byte counters. Streams read through
- * req->reader. */
+/* Request I/O that honours the idle and send timeouts, feeds the byte counters and ends when the
+ * server stops (reads: end-of-file once the drain starts, or the shutdown request in the
+ * iterative model). Streams read through req->reader. */
 /* Some bytes; 0 at EOF. On a stream a cap of 0 is SK_EARG (as sk_reader_some). */
 ssize_t sk_request_recv(sk_request *req, void *buf, size_t cap);
 ssize_t sk_request_line(sk_request *req, char *buf, size_t cap); /* as sk_reader_line */
-/* Streams: send every byte. Datagrams: one datagram to req->peer (the reply). */
+/* Streams: send every byte (a client that takes none for the send timeout, or the drain's cut,
+ * ends it and the connection is reset). Datagrams: one datagram to req->peer (the reply). */
 int sk_request_send(sk_request *req, const void *buf, size_t len);
 
 #ifdef __cplusplus

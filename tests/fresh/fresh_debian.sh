@@ -63,6 +63,10 @@ if ! debootstrap --variant=minbase bookworm "$root" "$mirror" >"$root.log" 2>&1;
 fi
 rm -f "$root.log"
 touch "$root$marker"
+# Packages installed in the throwaway root must not start daemons there (openbsd-inetd, for the
+# chargen comparison, would otherwise keep running): the usual policy-rc.d of chroots.
+printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+chmod 755 "$root/usr/sbin/policy-rc.d"
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 # The root is a mount point of its own, as / is on a machine: `ip netns exec` (the namespace
 # tests) remounts / as a slave, which fails on a directory that is not a mount point.

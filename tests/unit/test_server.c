@@ -3,6 +3,7 @@
  * timeout, drain, counters, and forked children reaped. Run under TSan too (label threads). */
 #include "sktest.h"
 
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
@@ -266,27 +267,210 @@ static void idle_timeout_closes_silent_clients(void **state)
     sk_server_stats st;
     sk_server_stats_get(r.srv, &st);
     stop(&r);
-    assert_int_equal(st.errors, 1); /* the handler's read timed out */
+    /* the handler's read timed out: the connection's end, not a failure (the event model's rule) */
+    assert_int_equal(st.errors, 0);
 }
 
-static void drain_waits_then_cuts_off(void **state)
+/* The drain ends the input: a handler blocked reading an idle client gets end-of-file at once and
+ * returns, the client sees an orderly end, nothing has to be cut off. */
+static void drain_ends_the_input_of_idle_clients(void **state)
 {
     sk_server_opts o = {
         .endpoint = "127.0.0.1:0", .model = SK_MODEL_THREAD, .handle = block_until_eof};
     struct t_running r = {0};
     t_serve(&r, &o);
-    int stuck = sk_connect(r.ep, 1000);
+    int idle[3];
+    for (int i = 0; i < 3; i++)
+        idle[i] = sk_connect(r.ep, 1000);
     usleep(100000);
-    sk_server_shutdown(r.srv);
-    pthread_join(r.thread, NULL);
+    t_serve_stop(&r);
     int64_t t0 = t_now_ms();
-    assert_int_equal(sk_server_drain(r.srv, 300), 1); /* one handler had to be cut off */
+    assert_int_equal(sk_server_drain(r.srv, 3000), 0);
+    assert_elapsed(t0, 0, 1500);
+    char b;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(sk_recv(idle[i], &b, 1, 2000), 0);
+        close(idle[i]);
+    }
+    sk_server_close(r.srv);
+}
+
+static int flood(sk_request *req)
+{
+    static const char chunk[65536];
+    int rc;
+    while ((rc = sk_request_send(req, chunk, sizeof chunk)) == 0)
+        ;
+    return rc;
+}
+
+/* Read until the connection ends; the code it ended with (0 EOF, -ECONNRESET, ...). */
+static int read_to_end(int fd, int timeout_ms)
+{
+    char buf[65536];
+    ssize_t n;
+    while ((n = sk_recv(fd, buf, sizeof buf, timeout_ms)) > 0)
+        ;
+    return (int)n;
+}
+
+/* A handler blocked sending to a client that does not read is cut off at the deadline: its send
+ * fails, and the client is reset (not an orderly end after a partial answer). */
+static void drain_cuts_off_a_client_that_does_not_read(void **state)
+{
+    sk_server_opts o = {.endpoint = "127.0.0.1:0",
+                        .model = SK_MODEL_THREAD,
+                        .handle = flood,
+                        .send_timeout_ms = -1};
+    struct t_running r = {0};
+    t_serve(&r, &o);
+    int stuck = sk_connect(r.ep, 1000);
+    usleep(200000);
+    t_serve_stop(&r);
+    int64_t t0 = t_now_ms();
+    assert_int_equal(sk_server_drain(r.srv, 300), 1);
     assert_elapsed(t0, 290, 2500);
     sk_server_stats st;
     sk_server_stats_get(r.srv, &st);
     assert_int_equal(st.active, 0);
+    assert_int_equal(st.errors, 0); /* cut off by the drain: not a handler failure */
+    assert_int_equal(read_to_end(stuck, 3000), -ECONNRESET);
     sk_server_close(r.srv);
     close(stuck);
+}
+
+static int raw_read(sk_request *req)
+{
+    char b[64];
+    ssize_t n;
+    /* not through sk_request_*: deaf to the drain; and EINTR retried, as the library does */
+    while ((n = recv(req->fd, b, sizeof b, 0)) > 0 || (n < 0 && errno == EINTR))
+        ;
+    return 0;
+}
+
+/* A handler that reads its fd directly does not see the end of input; at the deadline its
+ * connection is reset, which wakes it. */
+static void drain_cuts_off_a_raw_reader(void **state)
+{
+    sk_server_opts o = {.endpoint = "127.0.0.1:0", .model = SK_MODEL_THREAD, .handle = raw_read};
+    struct t_running r = {0};
+    t_serve(&r, &o);
+    int idle = sk_connect(r.ep, 1000);
+    usleep(100000);
+    t_serve_stop(&r);
+    int64_t t0 = t_now_ms();
+    assert_int_equal(sk_server_drain(r.srv, 300), 1);
+    assert_elapsed(t0, 290, 2500);
+    assert_int_equal(read_to_end(idle, 3000), -ECONNRESET);
+    sk_server_close(r.srv);
+    close(idle);
+}
+
+static int send_errors[4];
+static void note_send_error(sk_request *req, int code, void *user)
+{
+    send_errors[0] = code;
+}
+
+/* sk_request_send gives up on a client that takes nothing for send_timeout_ms and resets it. */
+static void send_timeout_resets_a_client_that_does_not_read(void **state)
+{
+    sk_server_opts o = {.endpoint = "127.0.0.1:0",
+                        .model = SK_MODEL_THREAD,
+                        .handle = flood,
+                        .send_timeout_ms = 300,
+                        .on_error = note_send_error};
+    send_errors[0] = 0;
+    struct t_running r = {0};
+    t_serve(&r, &o);
+    int stuck = sk_connect(r.ep, 1000);
+    int64_t t0 = t_now_ms();
+    sk_server_stats st = {.active = 1};
+    while (t_now_ms() - t0 < 5000 && st.active) {
+        usleep(20000);
+        sk_server_stats_get(r.srv, &st);
+    }
+    assert_elapsed(t0, 290, 4000);
+    assert_int_equal(send_errors[0], -ETIMEDOUT);
+    assert_int_equal(st.errors, 0);
+    assert_int_equal(read_to_end(stuck, 3000), -ECONNRESET);
+    close(stuck);
+    stop(&r);
+}
+
+/* A pool whose worker and queue are full of idle clients: the serving thread must not wait where
+ * a shutdown cannot reach it, and the drain ends them all. */
+static void shutdown_reaches_a_full_pool(void **state)
+{
+    sk_server_opts o = {.endpoint = "127.0.0.1:0",
+                        .model = SK_MODEL_POOL,
+                        .workers = 1,
+                        .queue_size = 1,
+                        .handle = block_until_eof};
+    struct t_running r = {.interval_ms = 2000};
+    t_serve(&r, &o);
+    int c[4];
+    for (int i = 0; i < 4; i++)
+        c[i] = sk_connect(r.ep, 1000); /* one handled, one queued, two in the backlog */
+    usleep(200000);
+    int64_t t0 = t_now_ms();
+    t_serve_stop(&r);
+    assert_elapsed(t0, 0, 1000);
+    t0 = t_now_ms();
+    assert_int_equal(sk_server_drain(r.srv, 3000), 0);
+    assert_elapsed(t0, 0, 1500);
+    sk_server_close(r.srv);
+    for (int i = 0; i < 4; i++)
+        close(c[i]);
+}
+
+/* The iterative model runs the request inside serve_forever: the shutdown ends its input. */
+static void shutdown_ends_an_iterative_request(void **state)
+{
+    sk_server_opts o = {.endpoint = "127.0.0.1:0", .handle = block_until_eof};
+    struct t_running r = {0};
+    t_serve(&r, &o);
+    int idle = sk_connect(r.ep, 1000);
+    usleep(100000);
+    int64_t t0 = t_now_ms();
+    t_serve_stop(&r);
+    assert_elapsed(t0, 0, 1500);
+    char b;
+    assert_int_equal(sk_recv(idle, &b, 1, 2000), 0);
+    close(idle);
+    assert_int_equal(sk_server_drain(r.srv, 1000), 0);
+    sk_server_close(r.srv);
+}
+
+static void ignore_signal(int sig)
+{
+    (void)sig;
+}
+
+/* A program that catches SIGTERM (as the sockkit CLI does, to drain): its forked children must
+ * not inherit the handler, or the drain's SIGTERM would not end a child. The handler reads its fd
+ * directly, so only the signal can stop it. */
+static void fork_child_ends_at_drain_despite_a_sigterm_handler(void **state)
+{
+    struct sigaction sa = {.sa_handler = ignore_signal}, old;
+    sigaction(SIGTERM, &sa, &old);
+    sk_server_opts o = {.endpoint = "127.0.0.1:0", .model = SK_MODEL_FORK, .handle = raw_read};
+    struct t_running r = {0};
+    t_serve(&r, &o);
+    int idle = sk_connect(r.ep, 1000);
+    usleep(200000);
+    t_serve_stop(&r);
+    int64_t t0 = t_now_ms();
+    assert_int_equal(sk_server_drain(r.srv, 300), 1);
+    assert_elapsed(t0, 290, 1800); /* without the default SIGTERM: 2 s more, then SIGKILL */
+    char b;
+    ssize_t n = sk_recv(idle, &b, 1, 2000);
+    assert_true(n == 0 || n == -ECONNRESET);
+    close(idle);
+    sk_server_close(r.srv);
+    sigaction(SIGTERM, &old, NULL);
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1); /* no child left */
 }
 
 static int timeouts;
@@ -431,7 +615,13 @@ int main(void)
         cmocka_unit_test(verify_rejects_only_that_peer),
         cmocka_unit_test(max_conns_rejects_and_counts),
         cmocka_unit_test(idle_timeout_closes_silent_clients),
-        cmocka_unit_test(drain_waits_then_cuts_off),
+        cmocka_unit_test(drain_ends_the_input_of_idle_clients),
+        cmocka_unit_test(drain_cuts_off_a_client_that_does_not_read),
+        cmocka_unit_test(drain_cuts_off_a_raw_reader),
+        cmocka_unit_test(send_timeout_resets_a_client_that_does_not_read),
+        cmocka_unit_test(shutdown_reaches_a_full_pool),
+        cmocka_unit_test(shutdown_ends_an_iterative_request),
+        cmocka_unit_test(fork_child_ends_at_drain_despite_a_sigterm_handler),
         cmocka_unit_test(handle_request_and_timeout),
         cmocka_unit_test(fork_children_reaped),
         cmocka_unit_test(emfile_refuses_without_spinning),
