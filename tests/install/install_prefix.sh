@@ -25,6 +25,13 @@ fi
 for f in README.md LICENSE docs/cli.md docs/design.md examples/tcp_server.c; do
     [ -f "$tmp/prefix/share/doc/sockkit/$f" ] || { echo "FAIL: share/doc/sockkit/$f not installed"; exit 1; }
 done
+# man finds the installed pages by the prefix's share/man (as it does for /usr/local)
+if command -v man >/dev/null; then
+    MANWIDTH=80 man -M "$tmp/prefix/share/man" sockkit 2>/dev/null | grep -q 'sockkit connect' ||
+        { echo "FAIL: man sockkit shows no page from the installed prefix"; exit 1; }
+    MANWIDTH=80 man -M "$tmp/prefix/share/man" 3 sk_send_all 2>/dev/null | grep -q 'sk_send_all' ||
+        { echo "FAIL: man 3 sk_send_all shows no page from the installed prefix"; exit 1; }
+fi
 libdir=$(dirname "$(dirname "$pc")")
 ls "$libdir"/libsockkit.a "$libdir"/libsockkit.so >/dev/null
 export PKG_CONFIG_PATH=$(dirname "$pc")
