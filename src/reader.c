@@ -246,17 +246,23 @@ ssize_t sk_reader_frame(sk_reader *r, int prefix_bytes, void *buf, size_t cap, i
     if (len > cap)
         return sk__fail(SK_ETOOLONG, "read frame fd %d: %zu-byte frame, buffer holds %zu", r->fd,
                         len, cap);
-    /* Header consumed only now: a frame too long for cap stays unread for a bigger buffer. */
-    if ((size_t)prefix_bytes + len <= r->cap) {
-        if ((rc = need(r, (size_t)prefix_bytes + len, deadline, "read frame")) < 0)
-            return rc;
-        memcpy(buf, r->buf + r->start + prefix_bytes, len);
-        r->start += (size_t)prefix_bytes + len;
-        return (ssize_t)len;
+    /* The whole frame goes through the buffer, grown to hold it if need be (the caller holds cap
+     * bytes anyway), and is consumed only once complete: after a timeout the header and every
+     * byte that came stay buffered, so a retry reads the same frame. (Reading a long payload
+     * straight into buf after taking the header made a retry read payload bytes as a length.) */
+    size_t whole = (size_t)prefix_bytes + len;
+    if (whole > r->cap) {
+        unsigned char *bigger = realloc(r->buf, whole);
+        if (!bigger)
+            return sk__fail(-ENOMEM, "read frame fd %d: %zu-byte frame", r->fd, len);
+        r->buf = bigger;
+        r->cap = whole;
     }
-    r->start += (size_t)prefix_bytes;
-    rc = sk_reader_exact(r, buf, len, sk__remaining(deadline));
-    return rc < 0 ? rc : (ssize_t)len;
+    if ((rc = need(r, whole, deadline, "read frame")) < 0)
+        return rc;
+    memcpy(buf, r->buf + r->start + prefix_bytes, len);
+    r->start += whole;
+    return (ssize_t)len;
 }
 
 ssize_t sk_reader_some(sk_reader *r, void *buf, size_t cap, int timeout_ms)

@@ -46,7 +46,9 @@ ssize_t sk_reader_until(sk_reader *r, const void *delim, size_t dlen, void *buf,
 int sk_reader_exact(sk_reader *r, void *buf, size_t n, int timeout_ms);
 
 /* A frame with a big-endian length prefix of prefix_bytes (2 or 4). Returns the payload length;
- * SK_ETOOLONG if it exceeds cap (the frame is left unread). */
+ * SK_ETOOLONG if it exceeds cap (the frame is left unread). A frame is consumed only when it is
+ * complete: after a timeout (or any failure) a retry reads the same frame. A frame longer than the
+ * reader's buffer grows the buffer to hold it (at most prefix_bytes + cap). */
 ssize_t sk_reader_frame(sk_reader *r, int prefix_bytes, void *buf, size_t cap, int timeout_ms);
 
 /* Whatever is available: buffered bytes, else one read. Returns the count, 0 at EOF. A cap of 0

@@ -147,6 +147,27 @@ static void exact_across_and_beyond_the_buffer(void **state)
     sk_reader_free(r);
 }
 
+/* A frame larger than the reader's buffer that times out half way: the retry reads the same frame
+ * (the header used to be consumed first, so the retry took payload bytes for a length). */
+static void frame_retry_after_timeout(void **state)
+{
+    sk_reader *small = sk_reader_new(sv[0], 16);
+    static unsigned char big[3000], out[3000];
+    t_fill_random(big, sizeof big, 11);
+    unsigned char frame[2 + sizeof big] = {sizeof big >> 8, sizeof big & 0xff};
+    memcpy(frame + 2, big, sizeof big);
+    assert_int_equal(sk_send_all(sv[1], frame, 1002, 1000, NULL), 0); /* header + 1000 bytes */
+    assert_int_equal(sk_reader_frame(small, 2, out, sizeof out, 100), -ETIMEDOUT);
+    assert_int_equal(sk_send_all(sv[1], frame + 1002, sizeof frame - 1002, 1000, NULL), 0);
+    assert_int_equal(sk_reader_frame(small, 2, out, sizeof out, 1000), (ssize_t)sizeof big);
+    assert_memory_equal(out, big, sizeof big);
+    /* and the stream is in step for the next frame */
+    assert_int_equal(sk_send_frame(sv[1], 2, "next", 4, 1000), 0);
+    assert_int_equal(sk_reader_frame(small, 2, out, sizeof out, 1000), 4);
+    assert_memory_equal(out, "next", 4);
+    sk_reader_free(small);
+}
+
 static void frames_u16_u32(void **state)
 {
     sk_reader *r = sk_reader_new(sv[0], 0);
@@ -294,6 +315,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(delimiters_straddling_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(exact_across_and_beyond_the_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(frames_u16_u32, setup, teardown),
+        cmocka_unit_test_setup_teardown(frame_retry_after_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(eof_mid_message_and_clean, setup, teardown),
         cmocka_unit_test_setup_teardown(eof_codes, setup, teardown),
         cmocka_unit_test_setup_teardown(zero_length_reads_keep_the_stream, setup, teardown),
