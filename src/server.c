@@ -793,9 +793,13 @@ void sk_server_close(sk_server *srv)
     while (wait && srv->threads > 0)
         pthread_cond_wait(&srv->cond, &srv->lock);
     pthread_mutex_unlock(&srv->lock);
-    if (srv->o.model == SK_MODEL_FORK)
+    /* As Python's ForkingMixIn.server_close: wait for the children unless told not to; then reap
+     * only those already done and leave the rest running (this used to spin until they ended). */
+    if (srv->o.model == SK_MODEL_FORK && srv->o.no_block_on_close)
+        reap(srv, false);
+    else if (srv->o.model == SK_MODEL_FORK)
         while (srv->nchildren)
-            reap(srv, !srv->o.no_block_on_close);
+            reap(srv, true);
     if (srv->fd >= 0)
         sk_close(srv->fd);
     srv->fd = -1;

@@ -116,7 +116,8 @@ typedef struct sk_server_opts {
     bool reuseport;      /* allow_reuse_port */
     bool dualstack;      /* any-address endpoint: one [::] socket that takes IPv4 too */
     bool daemon_threads; /* thread model: do not wait for handler threads at close */
-    bool no_block_on_close;          /* thread/fork: sk_server_close does not wait for handlers */
+    bool no_block_on_close;          /* thread/fork: sk_server_close does not wait for handlers
+                                      * (fork: reaps the children already done, leaves the rest) */
     sk_handler_fn handle;            /* every model but event */
     const sk_event_handlers *events; /* the event model (instead of handle) */
     size_t high_water;               /* event: stop reading a peer with this much unsent

@@ -502,6 +502,36 @@ static void handle_request_and_timeout(void **state)
     sk_server_close(srv);
 }
 
+/* no_block_on_close (Python's block_on_close=False): close returns at once with a child still
+ * serving, without spinning on waitpid until the child ends. */
+static void fork_close_without_blocking(void **state)
+{
+    sk_server_opts o = {.endpoint = "127.0.0.1:0",
+                        .model = SK_MODEL_FORK,
+                        .handle = raw_read,
+                        .no_block_on_close = true};
+    struct t_running r = {0};
+    t_serve(&r, &o);
+    int idle = sk_connect(r.ep, 1000); /* its child waits in a read */
+    assert_true(idle >= 0);
+    usleep(200000);
+    t_serve_stop(&r);
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+    int64_t t0 = t_now_ms();
+    sk_server_close(r.srv);
+    assert_elapsed(t0, 0, 500);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
+    assert_true(cpu < 0.3);
+    /* the child still serves the client; once it leaves, the child ends and is ours to reap
+     * (shutdown, not close: the child, forked from this process, holds a copy of idle too) */
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), 0);
+    shutdown(idle, SHUT_WR);
+    close(idle);
+    assert_true(waitpid(-1, NULL, 0) > 0);
+}
+
 static void fork_children_reaped(void **state)
 {
     sk_server_opts o = {.endpoint = "127.0.0.1:0", .model = SK_MODEL_FORK, .handle = echo};
@@ -624,6 +654,7 @@ int main(void)
         cmocka_unit_test(fork_child_ends_at_drain_despite_a_sigterm_handler),
         cmocka_unit_test(handle_request_and_timeout),
         cmocka_unit_test(fork_children_reaped),
+        cmocka_unit_test(fork_close_without_blocking),
         cmocka_unit_test(emfile_refuses_without_spinning),
         cmocka_unit_test(bad_options),
     };
