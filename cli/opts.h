@@ -88,6 +88,8 @@ struct cli_common {
     bool json;       /* --json */
     bool json_lines; /* --json-lines */
     int interval_ms; /* -i SECS; 0: none */
+    int trace;       /* --trace: SK_TRACE_CALLS or SK_TRACE_DATA; 0: not given */
+    bool trace_file; /* --trace-file was given (the trace goes there, not to stderr) */
 };
 
 struct cli_parser {
@@ -104,7 +106,8 @@ struct cli_parser {
  * the help and exits 0, --trace and --trace-file turn the trace on. Every other option is
  * returned as getopt_long returns it (its value in optarg); -1 at the end (optind is then the
  * first operand). A bad option, a missing value and contradicting shared options (-q with -v,
- * --json with --json-lines) are usage errors: one line, exit 2. */
+ * --json with --json-lines) are usage errors: one line, exit 2. A command whose table has no
+ * --trace (it opens no socket: proto, resolve, ifaces, completion) refuses it saying so. */
 int cli_next_option(struct cli_parser *p, int argc, char **argv, struct cli_common *co);
 
 /* The one exit-status rule: 2 when the input was wrong (an endpoint that does not parse, a port
