@@ -307,6 +307,7 @@ static void zsh_script(void)
 
 static const struct cli_opt completion_opts[] = {
     CLI_OPT_HELP,
+    CLI_OPT_NO_TRACE,
     CLI_OPT_END,
 };
 const struct cli_cmd cli_cmd_completion = {

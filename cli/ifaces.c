@@ -18,6 +18,7 @@ static const struct cli_opt ifaces_opts[] = {
      "which interface and source address the kernel uses to reach ADDRESS (as ip route get)", NULL},
     CLI_OPT_JSON,
     CLI_OPT_HELP,
+    CLI_OPT_NO_TRACE,
     CLI_OPT_END,
 };
 

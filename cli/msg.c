@@ -247,9 +247,9 @@ static void hint_in_use(const struct cli_where *w, char *out, size_t cap)
                udp ? "UDP" : "TCP", port, who);
     else
         append(out, cap,
-               ": %s port %d is taken (\"ss -%cnp 'sport = :%d'\" shows by whom); choose another "
+               ": %s port %d is taken (\"ss -l%cnp 'sport = :%d'\" shows by whom); choose another "
                "port (0 picks a free one)",
-               udp ? "UDP" : "TCP", port, udp ? 'u' : 'l', port);
+               udp ? "UDP" : "TCP", port, udp ? 'u' : 't', port);
     if (w->keep && (r != 1 || strstr(who, "(sockkit)")))
         append(out, cap, "; with %s one listener serves client after client", w->keep);
 }

@@ -142,6 +142,10 @@ int cli_next_option(struct cli_parser *p, int argc, char **argv, struct cli_comm
         case CLI_KEY_JSON_LINES:
             co->json_lines = true;
             break;
+        case CLI_KEY_NO_TRACE:
+            cli_usage_error("%.*s: '%s' makes no socket calls the trace shows (it only looks "
+                            "things up); the commands that open connections take it",
+                            (int)strcspn(argv[optind - 1], "="), argv[optind - 1], p->cmd->name);
         case ':':
         case '?':
             cli_bad_option(c, argv);

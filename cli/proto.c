@@ -15,6 +15,7 @@ static const struct cli_opt proto_opts[] = {
     {O_OPTIONS, "options", CLI_NOARG, NULL,
      "the socket options (SO_*, IP_*, IPV6_*, TCP_*) with their level and number", NULL},
     CLI_OPT_HELP,
+    CLI_OPT_NO_TRACE,
     CLI_OPT_END,
 };
 

@@ -30,6 +30,7 @@ static const struct cli_opt resolve_opts[] = {
      "this host: gethostname(), what it resolves to, the addresses on the interfaces", NULL},
     CLI_OPT_JSON,
     CLI_OPT_HELP,
+    CLI_OPT_NO_TRACE,
     CLI_OPT_END,
 };
 

@@ -256,16 +256,6 @@ noreturn void cli_bad_option(int c, char **argv)
             cli_usage_error("option '%.*s' needs a value", name_len, prev);
         cli_usage_error("option '-%c' needs a value", optopt);
     }
-    if (optopt == 0 &&
-        (!strncmp(prev, "--trace", (size_t)name_len) ||
-         !strncmp(prev, "--trace-file", (size_t)name_len)) &&
-        name_len >= 7) {
-        /* a command without --trace in its table opens no socket (proto, resolve, ...) */
-        const char *cmd = strchr(cli_prog, ' ');
-        cli_usage_error("%.*s: %s makes no socket calls, so there is nothing to trace (connect, "
-                        "listen, serve, mcast, bench and demo take it)",
-                        name_len, prev, cmd ? cmd + 1 : cli_prog);
-    }
     if (optopt == 0)
         cli_usage_error("unknown option '%.*s'", name_len, prev);
     const char *group = argv[optind]; /* the short group getopt is inside, if it is */
