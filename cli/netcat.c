@@ -301,13 +301,15 @@ static void set_source(struct nc_opts *o, const struct nc_args *a, bool is_unix)
         set_text(out, len, "-s", "%s%s", strncmp(arg, "unix:", 5) ? "unix:" : "", arg);
         return;
     }
-    const char *colon = strchr(arg, ':');
-    if (colon && arg[0] != '[' && colon != strrchr(arg, ':'))
-        set_text(out, len, "-s", "[%s]:%s", arg, port);
-    else if (colon && a->port)
+    const char *colon = strchr(arg, ':'), *close = strchr(arg, ']');
+    bool v6 = arg[0] == '[' || (colon && colon != strrchr(arg, ':'));
+    bool has_port = arg[0] == '[' ? close && close[1] == ':' : colon && !v6;
+    if (has_port && a->port)
         cli_usage_error("-s '%s' has a port and -p gives one too: choose one", arg);
-    else if (colon)
+    if (has_port)
         set_text(out, len, "-s", "%s", arg);
+    else if (v6 && arg[0] != '[')
+        set_text(out, len, "-s", "[%s]:%s", arg, port);
     else
         set_text(out, len, "-s", "%s:%s", arg, port);
 }
