@@ -7,6 +7,8 @@
 #define SOCKKIT_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdnoreturn.h>
 
 #include "sockkit.h"
@@ -34,6 +36,9 @@ extern const char *cli_prog; /* "sockkit connect" etc., for messages */
 void cli_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print a message and exit with status. */
 noreturn void cli_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print a message and exit with the status the one rule gives a library code (cli_exit_status
+ * in opts.h: 2 bad input, 1 runtime). */
+noreturn void cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Usage error: one line naming what was wrong, then exit 2. */
 noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The n bytes at in as messages show them, into out (NUL-terminated, cut to cap). Returns the
@@ -48,12 +53,63 @@ int cli_parse_seconds_ms(const char *text, const char *what);
 noreturn void cli_bad_option(int c, char **argv);
 /* Monotonic seconds, for durations and rates. */
 double cli_now_s(void);
-/* --trace[=VALUE] (VALUE NULL: data; only calls and data are valid) and --trace-file PATH, for
- * getopt_long users; they combine in either order. */
-void cli_trace_level(const char *value);
+/* --trace[=VALUE] (VALUE NULL: data; only calls and data are valid; returns the level) and
+ * --trace-file PATH, for getopt_long users; they combine in either order. */
+int cli_trace_level(const char *value);
 void cli_trace_file(const char *path);
 /* The same for hand-parsed argv: returns true if argv[*i] was --trace, --trace=VALUE,
  * --trace-file FILE or --trace-file=FILE (advancing *i past FILE). */
 bool cli_trace_option(int argc, char **argv, int *i);
+
+/* Ctrl-C and SIGTERM: fn(arg) runs in the signal handler (so it must be async-signal-safe, as
+ * sk_server_shutdown_request is; fn may be NULL), and the signal is remembered. The one place
+ * that keeps a handler's state, so that no command needs a file-scope variable for it. */
+void cli_catch_stop(void (*fn)(void *arg), void *arg);
+/* The signal that asked to stop (SIGINT or SIGTERM), 0 if none came. */
+int cli_stop_signal(void);
+/* Before a summary printed on out after Ctrl-C: the terminal echoed "^C" where the cursor was,
+ * so start on a new line (only when out is a terminal). */
+void cli_after_interrupt(FILE *out);
+/* Remove the file at path when the program exits, or on SIGINT, SIGTERM or SIGHUP (not after
+ * SIGKILL), if it is ours: it does not exist yet, so the bind that comes makes it. Returns false
+ * (and does nothing) when the file exists already. cli_keep_at_exit() forgets it again. */
+bool cli_remove_at_exit(const char *path);
+void cli_keep_at_exit(void);
+
+/* msg.c: messages that say what to do next. */
+/* "packet" or "packets": n == 1 takes the singular. */
+const char *cli_plural(unsigned long long n, const char *one, const char *many);
+/* A rate is printed only over an interval long enough to mean one: at least
+ * CLI_RATE_MIN_SECONDS. Returns false (and sets *rate to 0) over a shorter one. */
+#define CLI_RATE_MIN_SECONDS 0.1
+bool cli_rate(double count, double seconds, double *rate);
+
+/* What a command was doing when the library failed, for the hint that follows its message. */
+struct cli_where {
+    const char *endpoint; /* as given to the library ("127.0.0.1:80", "unix:/p") */
+    int family;           /* -4 / -6 asked for: AF_INET, AF_INET6, or 0 */
+    int type;             /* SOCK_STREAM (0) or SOCK_DGRAM */
+    bool bind;            /* binding (listen, serve) rather than connecting */
+    bool numeric;         /* -n: no DNS */
+    bool has_source;      /* connect -s or -p: a local address was asked for */
+    const char *keep;     /* an option that lets one running server do the job (listen: "-k"),
+                           * named when the port's holder is sockkit itself; may be NULL */
+};
+/* The one-line message for a library failure `code` (sk_errmsg() is its base) at w: the
+ * library's message with the next step after it where one is known, or a clearer sentence in
+ * its place. Returns the code whose exit status applies (a link-local address without its
+ * interface fails with EINVAL from the kernel, but is bad input: SK_EIFACE). */
+int cli_explain(int code, const struct cli_where *w, char *out, size_t cap);
+/* cli_explain, printed; then exit with the one rule's status. */
+noreturn void cli_fail_at(int code, const struct cli_where *w);
+/* Which process holds a local port (type SOCK_STREAM: a listening or bound TCP socket;
+ * SOCK_DGRAM: a UDP one) or a Unix socket name ("/path" or "@name"), from /proc/net and
+ * /proc/PID/fd: "pid 1234 (python3)" into out. Returns 1 found, 0 a socket holds it but its
+ * process is not visible (another user's), -1 no socket found. */
+int cli_port_owner(int port, int type, char *out, size_t cap);
+int cli_unix_owner(const char *name, char *out, size_t cap);
+/* Check endpoint text before anything is opened: a missing port, a syntax error, exit 2 with one
+ * line naming it. passive: a host may be left out (":7000"). */
+void cli_check_endpoint(const char *text, bool passive);
 
 #endif

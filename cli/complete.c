@@ -4,6 +4,7 @@
 #include "opts.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef void (*visit_fn)(const struct cli_cmd *cmd, int depth, void *ctx);
@@ -305,7 +306,8 @@ static void zsh_script(void)
 }
 
 static const struct cli_opt completion_opts[] = {
-    {'h', "help", CLI_NOARG, NULL, "this help", NULL},
+    CLI_OPT_HELP,
+    CLI_OPT_NO_TRACE,
     CLI_OPT_END,
 };
 const struct cli_cmd cli_cmd_completion = {
@@ -325,18 +327,10 @@ const struct cli_cmd cli_cmd_completion = {
 
 int cmd_completion(int argc, char **argv)
 {
-    struct cli_getopt g;
-    cli_getopt_init(&g, &cli_cmd_completion);
-    opterr = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {
-        if (c == 'h') {
-            cli_help(stdout, &cli_cmd_completion);
-            return EXIT_OK;
-        }
-        cli_bad_option(c, argv);
-    }
+    struct cli_parser p = CLI_PARSER(&cli_cmd_completion);
+    struct cli_common co = {0};
+    if (cli_next_option(&p, argc, argv, &co) != -1)
+        abort(); /* the table has only -h */
     if (optind != argc - 1)
         cli_usage_error("takes one shell name: bash or zsh");
     if (!strcmp(argv[optind], "bash"))

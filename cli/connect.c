@@ -1,4 +1,4 @@
-/* sockkit connect: the client side of netcat. */
+/* sockkit connect: the client side of netcat, and -z port checks. */
 #include "netcat.h"
 
 #include <errno.h>
@@ -7,41 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-/* The Unix socket file this process binds its client socket to (-s, or a temporary one), removed
- * at exit and on the signals that usually end a session. */
-static char bound_path[108];
-
-static void remove_bound_path(void)
-{
-    if (bound_path[0])
-        unlink(bound_path);
-}
-
-static void on_fatal_signal(int sig)
-{
-    remove_bound_path(); /* unlink is async-signal-safe */
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-/* Remove the file at path when we exit, if it is ours: it does not exist yet, so the bind that
- * comes makes it (an existing file is someone else's; the bind then fails, and it stays). */
-static void remove_at_exit(const char *path)
-{
-    struct stat st;
-    if (path[0] == '@' || strlen(path) >= sizeof bound_path || lstat(path, &st) == 0 ||
-        errno != ENOENT)
-        return;
-    snprintf(bound_path, sizeof bound_path, "%s", path);
-    atexit(remove_bound_path);
-    struct sigaction sa = {.sa_handler = on_fatal_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-}
 
 /* A Unix datagram client must have an address, or the server has nowhere to send its replies
  * (an unbound socket's datagrams arrive with no sender). As nc and ncat do, bind it to a fresh
@@ -58,6 +24,72 @@ static void temp_source(struct nc_opts *o)
              (int)getpid(), r[0], r[1], r[2], r[3], r[4], r[5]);
 }
 
+static sk_connect_opts connect_opts(const struct nc_opts *o)
+{
+    return (sk_connect_opts){
+        .family = o->family,
+        .type = o->udp ? SOCK_DGRAM : SOCK_STREAM,
+        .source = o->source[0] ? o->source : NULL,
+        .numeric = o->numeric,
+    };
+}
+
+/* -z HOST LO-HI (or one port): resolve once, then try every port on the addresses in turn. One
+ * line per open port on stdout (the result, for scripts), one per closed port on stderr with -v.
+ * Exit 0 if any port was open, as OpenBSD nc. */
+static int scan(const struct nc_opts *o)
+{
+    sk_addr_list l;
+    int rc =
+        sk_resolve(o->endpoint, o->family, SOCK_STREAM, o->numeric ? SK_RESOLVE_NUMERIC : 0, &l);
+    if (rc < 0) {
+        struct cli_where w = nc_where(o);
+        cli_fail_at(rc, &w);
+    }
+    sk_connect_opts co = connect_opts(o);
+    int lo = o->port_lo ? o->port_lo : sk_addr_port(&l.v[0]);
+    int hi = o->port_lo ? o->port_hi : lo;
+    int open = 0;
+    for (int port = lo; port <= hi; port++) {
+        for (size_t i = 0; i < l.n; i++)
+            sk_addr_set_port(&l.v[i], (uint16_t)port);
+        int fd = sk_connect_addrs(l.v, l.n, &co, o->timeout_ms);
+        if (fd < 0 && lo == hi) { /* one port: its failure is the command's */
+            struct cli_where w = nc_where(o);
+            cli_fail_at(fd, &w);
+        }
+        if (fd >= 0) {
+            sk_addr peer;
+            char p[SK_ADDRSTRLEN];
+            sk_peer_addr(fd, &peer);
+            sk_addr_format(&peer, p, sizeof p);
+            printf("%s open\n", p);
+            fflush(stdout);
+            sk_close(fd);
+            open++;
+        } else if (o->verbose) {
+            cli_say("%s", sk_errmsg());
+        }
+    }
+    sk_addr_list_free(&l);
+    if (o->verbose && lo != hi)
+        cli_say("%d of %d ports open", open, hi - lo + 1);
+    return open ? EXIT_OK : EXIT_RUNTIME;
+}
+
+/* The Unix socket file connect binds to (-s, or a temporary one) is removed at exit. */
+static void unix_source(struct nc_opts *o)
+{
+    sk_endpoint ep;
+    sk_endpoint_parse(o->endpoint, &ep); /* nc_parse checked it */
+    if (!ep.is_unix)
+        return;
+    if (o->udp && !o->source[0])
+        temp_source(o);
+    if (o->source[0])
+        cli_remove_at_exit(o->source + 5); /* after "unix:" */
+}
+
 int cmd_connect(int argc, char **argv)
 {
     struct nc_opts o;
@@ -65,29 +97,25 @@ int cmd_connect(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     sk_endpoint ep;
     sk_endpoint_parse(o.endpoint, &ep); /* nc_parse checked it */
-    if (ep.is_unix && o.udp && !o.source[0])
-        temp_source(&o);
-    if (ep.is_unix && o.source[0])
-        remove_at_exit(o.source + 5); /* after "unix:" */
-    sk_connect_opts co = {
-        .family = o.family,
-        .type = o.udp ? SOCK_DGRAM : SOCK_STREAM,
-        .source = o.source[0] ? o.source : NULL,
-    };
+    if (o.zero && !ep.is_unix)
+        return scan(&o);
+    unix_source(&o);
+    sk_connect_opts co = connect_opts(&o);
     int fd = sk_connect_ex(o.endpoint, &co, o.timeout_ms);
     if (fd == -EADDRINUSE)
-        bound_path[0] = '\0'; /* the path appeared meanwhile: not ours to remove */
-    if (fd < 0)
-        nc_fail(fd, NULL);
+        cli_keep_at_exit(); /* the path appeared meanwhile: not ours to remove */
+    if (fd < 0) {
+        struct cli_where w = nc_where(&o);
+        cli_fail_at(fd, &w);
+    }
     sk_addr peer, local;
     char p[SK_ADDRSTRLEN], l[SK_ADDRSTRLEN];
     sk_peer_addr(fd, &peer);
     sk_local_addr(fd, &local);
     sk_addr_format(&peer, p, sizeof p);
     sk_addr_format(&local, l, sizeof l);
-    if (o.zero) {
-        if (o.verbose)
-            cli_say("%s accepts connections", p);
+    if (o.zero) { /* a Unix stream endpoint */
+        printf("%s open\n", p);
         sk_close(fd);
         return EXIT_OK;
     }

@@ -7,44 +7,49 @@
 #include "opts.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define T 2000 /* ms: every step is local and instant; this only guards against a hang */
 
-static int step_no;
+/* The steps so far, for the headings' numbers. */
+struct demo {
+    int step;
+};
 
-static void heading(const char *title, const char *explain)
+static void heading(struct demo *d, const char *title, const char *explain)
 {
     fflush(stdout);
-    printf("\n== %d. %s\n   %s\n", ++step_no, title, explain);
+    printf("\n== %d. %s\n   %s\n", ++d->step, title, explain);
     fflush(stdout);
 }
 
 static int check(int rc, const char *what)
 {
     if (rc < 0)
-        cli_die(EXIT_RUNTIME, "%s: %s", what, sk_errmsg());
+        cli_fail(rc, "%s: %s", what, sk_errmsg());
     return rc;
 }
 
-static void exchange(int client, int server, const char *question, const char *answer)
+static void exchange(struct demo *d, int client, int server, const char *question,
+                     const char *answer)
 {
     char buf[128];
     size_t qlen = strlen(question), alen = strlen(answer);
-    heading("client sends, server receives",
+    heading(d, "client sends, server receives",
             "send() on the client's socket; recv() on the socket accept() returned. '>' is sent, "
             "'<' received.");
     check(sk_send_all(client, question, qlen, T, NULL), "send");
     check(sk_recv_exact(server, buf, qlen, T, NULL), "recv");
-    heading("server replies, client receives", "The same connection carries bytes both ways.");
+    heading(d, "server replies, client receives", "The same connection carries bytes both ways.");
     check(sk_send_all(server, answer, alen, T, NULL), "send");
     check(sk_recv_exact(client, buf, alen, T, NULL), "recv");
 }
 
-static void tcp_demo(void)
+static void tcp_demo(struct demo *d)
 {
-    heading("TCP server: socket, bind, listen",
+    heading(d, "TCP server: socket, bind, listen",
             "SOCK_STREAM with protocol IPPROTO_TCP; port 0 asks the kernel for a free port.");
     int lfd = check(sk_listen("127.0.0.1:0", NULL), "listen");
     sk_addr a;
@@ -52,28 +57,28 @@ static void tcp_demo(void)
     check(sk_local_addr(lfd, &a), "getsockname");
     sk_addr_format(&a, ep, sizeof ep);
 
-    heading("TCP client: socket, connect",
+    heading(d, "TCP client: socket, connect",
             "The client's port is chosen by the kernel; the handshake completes before accept().");
     int c = check(sk_connect(ep, T), "connect");
-    heading("TCP server: accept",
+    heading(d, "TCP server: accept",
             "accept() returns a NEW socket for this one client; the listening socket stays open.");
     int s = check(sk_accept(lfd, NULL, T), "accept");
-    exchange(c, s, "GET /time\n", "It is demo o'clock.\n");
+    exchange(d, c, s, "GET /time\n", "It is demo o'clock.\n");
 
-    heading("client: shutdown(SHUT_WR), server sees EOF",
+    heading(d, "client: shutdown(SHUT_WR), server sees EOF",
             "Half-close: the client says it has nothing more to send; recv() then returns 0.");
     check(sk_shutdown(c, SHUT_WR), "shutdown");
     char buf[16];
     check((int)sk_recv(s, buf, sizeof buf, T), "recv");
-    heading("close everything", "Each side closes its own sockets.");
+    heading(d, "close everything", "Each side closes its own sockets.");
     sk_close(s);
     sk_close(c);
     sk_close(lfd);
 }
 
-static void udp_demo(void)
+static void udp_demo(struct demo *d)
 {
-    heading("UDP server: socket, bind (no listen, no accept)",
+    heading(d, "UDP server: socket, bind (no listen, no accept)",
             "SOCK_DGRAM with protocol IPPROTO_UDP: no connection, each datagram stands alone.");
     sk_listen_opts dgram = {.type = SOCK_DGRAM};
     int srv = check(sk_listen("127.0.0.1:0", &dgram), "bind");
@@ -81,13 +86,13 @@ static void udp_demo(void)
     check(sk_local_addr(srv, &saddr), "getsockname");
 
     heading(
-        "UDP client: socket, sendto",
+        d, "UDP client: socket, sendto",
         "sendto() names the destination on every datagram; the kernel binds the client's port.");
     int cli = check(sk_socket(AF_INET, SOCK_DGRAM, IPPROTO_IP), "socket");
     sk_trace_set_role(cli, SK_ROLE_CLIENT);
     check((int)sk_sendto(cli, "ping", 4, &saddr, T), "sendto");
 
-    heading("UDP server: recvfrom, then sendto the sender",
+    heading(d, "UDP server: recvfrom, then sendto the sender",
             "recvfrom() tells the server who sent the datagram; the reply goes to that address.");
     char buf[64];
     sk_addr from;
@@ -98,27 +103,28 @@ static void udp_demo(void)
     sk_close(srv);
 }
 
-static void unix_demo(void)
+static void unix_demo(struct demo *d)
 {
     char ep[64];
     snprintf(ep, sizeof ep, "unix:@sockkit-demo-%d", (int)getpid());
-    heading("Unix stream socket: the same calls, a name instead of an address",
+    heading(d, "Unix stream socket: the same calls, a name instead of an address",
             "AF_UNIX never leaves the machine; '@' is Linux's abstract namespace (no file).");
     int lfd = check(sk_listen(ep, NULL), "listen");
     int c = check(sk_connect(ep, T), "connect");
     int s = check(sk_accept(lfd, NULL, T), "accept");
-    exchange(c, s, "hello over AF_UNIX\n", "hello back\n");
+    exchange(d, c, s, "hello over AF_UNIX\n", "hello back\n");
     sk_close(s);
     sk_close(c);
     sk_close(lfd);
 }
 
-enum { O_TRACE = 256, O_TRACE_FILE };
-
+/* Not CLI_OPT_TRACE: here the trace is on without --trace, and on stdout. */
 static const struct cli_opt demo_opts[] = {
-    {O_TRACE, "trace", CLI_OPTARG, "calls|data", "the trace level (default data)", "calls data"},
-    {O_TRACE_FILE, "trace-file", CLI_ARG, "FILE", "write the trace to FILE, not stdout", "@file"},
-    {'h', "help", CLI_NOARG, NULL, "this help", NULL},
+    {CLI_KEY_TRACE, "trace", CLI_OPTARG, "calls|data", "the trace level (default data)",
+     "calls data"},
+    {CLI_KEY_TRACE_FILE, "trace-file", CLI_ARG, "FILE", "write the trace to FILE, not stdout",
+     "@file"},
+    CLI_OPT_HELP,
     CLI_OPT_END,
 };
 
@@ -135,37 +141,20 @@ const struct cli_cmd cli_cmd_demo = {
 
 int cmd_demo(int argc, char **argv)
 {
-    bool traced = false;
-    struct cli_getopt g;
-    cli_getopt_init(&g, &cli_cmd_demo);
-    opterr = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {
-        if (c == 'h') {
-            cli_help(stdout, &cli_cmd_demo);
-            return EXIT_OK;
-        }
-        if (c != O_TRACE && c != O_TRACE_FILE)
-            cli_bad_option(c, argv);
-        /* cli_trace_option parses and applies the --trace forms */
-        char arg[512];
-        snprintf(arg, sizeof arg, "--trace%s%s%s", c == O_TRACE_FILE ? "-file" : "",
-                 optarg ? "=" : "", optarg ? optarg : "");
-        char *v[] = {arg, NULL};
-        int i = 0;
-        cli_trace_option(1, v, &i);
-        traced = true;
-    }
+    struct cli_parser p = CLI_PARSER(&cli_cmd_demo);
+    struct cli_common co = {0};
+    if (cli_next_option(&p, argc, argv, &co) != -1)
+        abort(); /* the table has only shared options */
     if (optind < argc)
         cli_usage_error("unexpected argument '%s'", argv[optind]);
-    if (!traced)
-        sk_trace_set(SK_TRACE_DATA, STDOUT_FILENO); /* interleaved with the headings */
+    if (!co.trace_file) /* on stdout, interleaved with the headings */
+        sk_trace_set(co.trace ? co.trace : SK_TRACE_DATA, STDOUT_FILENO);
     printf("sockkit demo: sockets on loopback, every call traced.\n"
            "Columns: time, role (client/server), transport (tcp/udp/unix), call = result.\n");
-    tcp_demo();
-    udp_demo();
-    unix_demo();
+    struct demo d = {0};
+    tcp_demo(&d);
+    udp_demo(&d);
+    unix_demo(&d);
     fflush(stdout);
     printf("\nDone. Try it yourself: 'sockkit listen -v 127.0.0.1:0 --trace' in one terminal,\n"
            "'sockkit connect 127.0.0.1:PORT --trace' in another; 'sockkit proto IPPROTO_IP'.\n");

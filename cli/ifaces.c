@@ -11,13 +11,14 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { O_ROUTE = 256, O_JSON };
+enum { O_ROUTE = 256 };
 
 static const struct cli_opt ifaces_opts[] = {
     {O_ROUTE, "route", CLI_ARG, "ADDRESS",
      "which interface and source address the kernel uses to reach ADDRESS (as ip route get)", NULL},
-    {O_JSON, "json", CLI_NOARG, NULL, "one JSON document on stdout", NULL},
-    {'h', "help", CLI_NOARG, NULL, "this help", NULL},
+    CLI_OPT_JSON,
+    CLI_OPT_HELP,
+    CLI_OPT_NO_TRACE,
     CLI_OPT_END,
 };
 
@@ -232,7 +233,7 @@ static int route(const char *text, bool json)
     sk_route r;
     int rc = sk_route_get(&dst, &r);
     if (rc < 0)
-        cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
+        cli_fail(rc, "%s", sk_errmsg());
     char d[SK_ADDRSTRLEN], s[SK_ADDRSTRLEN], g[SK_ADDRSTRLEN];
     look_addr(&dst, d, sizeof d);
     const char *type = sk_route_type_name(r.type);
@@ -278,35 +279,22 @@ static int route(const char *text, bool json)
 int cmd_ifaces(int argc, char **argv)
 {
     const char *to = NULL;
-    bool json = false;
-    struct cli_getopt g;
-    cli_getopt_init(&g, &cli_cmd_ifaces);
-    opterr = 0;
-    optind = 1;
+    struct cli_parser p = CLI_PARSER(&cli_cmd_ifaces);
+    struct cli_common co = {0};
     int c;
-    while ((c = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {
-        switch (c) {
-        case O_ROUTE:
+    while ((c = cli_next_option(&p, argc, argv, &co)) != -1)
+        if (c == O_ROUTE)
             to = optarg;
-            break;
-        case O_JSON:
-            json = true;
-            break;
-        case 'h':
-            cli_help(stdout, &cli_cmd_ifaces);
-            return EXIT_OK;
-        default:
-            cli_bad_option(c, argv);
-        }
-    }
+    bool json = co.json;
     int rest = argc - optind;
     if (rest > 1 || (to && rest))
         cli_usage_error("unexpected argument '%s'", argv[optind + (rest > 1)]);
     if (to)
         return route(to, json);
     sk_iface_list list;
-    if (sk_ifaces_list(&list) < 0)
-        cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
+    int rc = sk_ifaces_list(&list);
+    if (rc < 0)
+        cli_fail(rc, "%s", sk_errmsg());
     const sk_iface *only = NULL;
     if (rest && !(only = sk_ifaces_find(&list, argv[optind]))) {
         sk_ifaces_free(&list);

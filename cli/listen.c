@@ -75,7 +75,7 @@ static int next_client(int lfd, const struct nc_opts *o, int poll_ms)
     if (fd == -ETIMEDOUT && poll_ms >= 0)
         return fd;
     if (fd < 0)
-        nc_fail(fd, NULL);
+        cli_fail(fd, "%s", sk_errmsg());
     if (!o->keep)
         sk_close(lfd);
     say_peer(&peer, o);
@@ -87,8 +87,8 @@ static int serve_exec(int lfd, const struct nc_opts *o)
     int active = 0;
     for (;;) {
         active -= reap();
-        /* --max-conns: at the limit, leave new clients waiting in the backlog */
-        if (o->max_conns && active >= o->max_conns) {
+        /* --max-children: at the limit, leave new clients waiting in the backlog */
+        if (o->max_children && active >= o->max_children) {
             poll(NULL, 0, 20);
             continue;
         }
@@ -114,15 +114,18 @@ int cmd_listen(int argc, char **argv)
     struct nc_opts o;
     nc_parse(argc, argv, true, &o);
     signal(SIGPIPE, SIG_IGN);
-    sk_listen_opts lo = {.family = o.family, .type = o.udp ? SOCK_DGRAM : SOCK_STREAM};
+    sk_listen_opts lo = {
+        .family = o.family, .type = o.udp ? SOCK_DGRAM : SOCK_STREAM, .numeric = o.numeric};
     /* Any address (":7000", "*:7000", "7000") with neither -4 nor -6: one [::] socket that takes
      * IPv4 too, so clients of either family find the server. */
     sk_endpoint ep;
     sk_endpoint_parse(o.endpoint, &ep);
     lo.dualstack = ep.any_host && o.family == AF_UNSPEC;
     int lfd = sk_listen(o.endpoint, &lo);
-    if (lfd < 0)
-        nc_fail(lfd, NULL);
+    if (lfd < 0) {
+        struct cli_where w = nc_where(&o);
+        cli_fail_at(lfd, &w);
+    }
     say_listening(lfd, &o);
     if (o.udp) {
         int rc = nc_pump_dgram(lfd, &o);

@@ -2,13 +2,12 @@
 #include "netcat.h"
 #include "opts.h"
 
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_EXEC = 256, OPT_MAXCONNS, OPT_TRACE, OPT_TRACE_FILE };
+enum { OPT_EXEC = 256, OPT_MAXCHILDREN, OPT_MAXCONNS };
 
 /* Options of both commands, in --help's order. */
 /* clang-format off */
@@ -17,12 +16,9 @@ enum { OPT_EXEC = 256, OPT_MAXCONNS, OPT_TRACE, OPT_TRACE_FILE };
     {'U', NULL, CLI_NOARG, NULL, "Unix socket: ENDPOINT is a path (or use unix:PATH)", NULL},      \
     {'4', NULL, CLI_NOARG, NULL, "IPv4 only", NULL},                                               \
     {'6', NULL, CLI_NOARG, NULL, "IPv6 only", NULL},                                               \
+    {'n', NULL, CLI_NOARG, NULL, "numeric addresses and ports only: no DNS, no service names", NULL},\
     {'w', NULL, CLI_ARG, "SECS", "connect and idle timeout (listen: not the wait for the first client, as nc)", NULL},\
-    {'N', NULL, CLI_NOARG, NULL, "shut down the socket's write side when stdin ends", NULL},       \
-    {'v', NULL, CLI_NOARG, NULL, "say what happens on stderr (the real port, each peer)", NULL},   \
-    {OPT_TRACE, "trace", CLI_OPTARG, "calls|data",                                                 \
-     "trace every socket call (and the bytes) on stderr", "calls data"},                           \
-    {OPT_TRACE_FILE, "trace-file", CLI_ARG, "FILE", "write the trace to FILE", "@file"}
+    {'N', NULL, CLI_NOARG, NULL, "shut down the socket's write side when stdin ends", NULL}
 /* clang-format on */
 
 #define NC_FOOTER "Exit status: 0 success, 1 network or runtime failure, 2 usage error."
@@ -31,36 +27,49 @@ enum { OPT_EXEC = 256, OPT_MAXCONNS, OPT_TRACE, OPT_TRACE_FILE };
 static const struct cli_opt connect_opts[] = {
     NC_COMMON_OPTS,
     {'s', NULL, CLI_ARG, "ADDR",
-     "connect from this source address (a Unix endpoint: a path; without -s a Unix datagram "
+     "connect from this local address (a Unix endpoint: a path; without -s a Unix datagram "
      "client gets a temporary one, so that replies can come back)",
      NULL},
-    {'z', NULL, CLI_NOARG, NULL, "only check that the port accepts a connection", NULL},
+    {'p', NULL, CLI_ARG, "PORT", "connect from this local port", NULL},
+    {'z', NULL, CLI_NOARG, NULL,
+     "only check which ports accept a connection (PORT, or a range LO-HI): one line per open port "
+     "on stdout; exit 0 if any was open",
+     NULL},
+    CLI_OPT_VERBOSE,
+    CLI_OPT_TRACE,
+    CLI_OPT_HELP,
     {'k', NULL, CLI_NOARG, NULL, NULL, NULL},
+    {'l', NULL, CLI_NOARG, NULL, NULL, NULL},
     {OPT_EXEC, "exec", CLI_ARG, "CMD", NULL, NULL},
-    {OPT_MAXCONNS, "max-conns", CLI_ARG, "N", NULL, NULL},
-    {'h', "help", CLI_NOARG, NULL, "this help", NULL},
+    {OPT_MAXCHILDREN, "max-children", CLI_ARG, "N", NULL, NULL},
     CLI_OPT_END,
 };
 
 static const struct cli_opt listen_opts[] = {
     NC_COMMON_OPTS,
+    {'l', NULL, CLI_NOARG, NULL, "accepted as in 'nc -l' (listen always listens)", NULL},
+    {'p', NULL, CLI_ARG, "PORT", "listen on this port ('nc -l -p PORT'), not ENDPOINT's", NULL},
+    {'s', NULL, CLI_ARG, "ADDR", "listen on this address ('nc -l -s ADDR'), not ENDPOINT's", NULL},
     {'k', NULL, CLI_NOARG, NULL, "keep listening after a client leaves", NULL},
     {OPT_EXEC, "exec", CLI_ARG, "CMD",
      "run CMD (with /bin/sh -c) per connection, the socket as its stdin and stdout; with -k "
      "clients are served concurrently",
      NULL},
-    {OPT_MAXCONNS, "max-conns", CLI_ARG, "N", "at most N concurrent --exec clients (others wait)",
-     NULL},
-    {'s', NULL, CLI_ARG, "ADDR", NULL, NULL},
+    {OPT_MAXCHILDREN, "max-children", CLI_ARG, "N",
+     "with --exec -k: at most N clients at once; others wait in the backlog", NULL},
+    CLI_OPT_VERBOSE,
+    CLI_OPT_TRACE,
+    CLI_OPT_HELP,
     {'z', NULL, CLI_NOARG, NULL, NULL, NULL},
-    {'h', "help", CLI_NOARG, NULL, "this help", NULL},
+    {OPT_MAXCONNS, "max-conns", CLI_ARG, "N", NULL, NULL},
     CLI_OPT_END,
 };
 
 const struct cli_cmd cli_cmd_connect = {
     .name = "connect",
     .summary = "client: connect to ENDPOINT, stdin to the socket, the socket to stdout",
-    .synopsis = "[options] ENDPOINT | HOST PORT",
+    .synopsis = "[options] ENDPOINT | HOST PORT\n"
+                "       sockkit connect -z [options] HOST PORT|LO-HI",
     .about = "Client: connect to ENDPOINT (host:port, [v6]:port, unix:/path, unix:@name);\n"
              "stdin goes to the socket and the socket to stdout.",
     .opts = connect_opts,
@@ -71,7 +80,8 @@ const struct cli_cmd cli_cmd_connect = {
 const struct cli_cmd cli_cmd_listen = {
     .name = "listen",
     .summary = "server: listen on ENDPOINT, the socket to stdout, stdin to the socket",
-    .synopsis = "[options] ENDPOINT | PORT | HOST PORT",
+    .synopsis = "[options] ENDPOINT | PORT | HOST PORT\n"
+                "       sockkit listen [options] -p PORT [-s ADDR | HOST]",
     .about = "Server: wait for a client on ENDPOINT (127.0.0.1:7000, [::1]:7000, :7000 or 7000\n"
              "for every address, unix:/path, unix:@name); the socket goes to stdout and stdin to\n"
              "the socket. Port 0 picks a free port (-v prints it). One client, then exit\n"
@@ -79,6 +89,13 @@ const struct cli_cmd cli_cmd_listen = {
     .opts = listen_opts,
     .footer = NC_FOOTER,
     .run = cmd_listen,
+};
+
+/* What the options said about the endpoint, before the operands are read. */
+struct nc_args {
+    bool unix_path;     /* -U */
+    const char *source; /* -s */
+    const char *port;   /* -p */
 };
 
 /* snprintf into a field of nc_opts; a text that does not fit is a usage error, never cut. */
@@ -103,23 +120,6 @@ static void join(char *out, size_t len, const char *host, const char *port)
         set_text(out, len, "ENDPOINT", "%s:%s", host, port);
 }
 
-/* -s ADDR as an endpoint: a Unix path when the endpoint is a Unix one, else an address with
- * port 0 (a bare IPv6 address gets brackets). */
-static void set_source(struct nc_opts *o, const char *arg, bool is_unix)
-{
-    char *out = o->source;
-    size_t len = sizeof o->source;
-    const char *colon = strchr(arg, ':');
-    if (is_unix)
-        set_text(out, len, "-s", "%s%s", strncmp(arg, "unix:", 5) ? "unix:" : "", arg);
-    else if (colon && arg[0] != '[' && colon != strrchr(arg, ':'))
-        set_text(out, len, "-s", "[%s]:0", arg);
-    else if (colon)
-        set_text(out, len, "-s", "%s", arg);
-    else
-        set_text(out, len, "-s", "%s:0", arg);
-}
-
 static bool all_digits(const char *s)
 {
     if (!*s)
@@ -130,131 +130,262 @@ static bool all_digits(const char *s)
     return true;
 }
 
-void nc_parse(int argc, char **argv, bool listen, struct nc_opts *o)
+/* A port number for -p (nc takes numbers there). */
+static const char *port_arg(const char *text)
 {
-    const struct cli_cmd *cmd = listen ? &cli_cmd_listen : &cli_cmd_connect;
-    struct cli_getopt g;
-    cli_getopt_init(&g, cmd);
-    memset(o, 0, sizeof *o);
-    o->listen = listen;
-    o->timeout_ms = -1;
-    bool unix_path = false;
-    const char *source = NULL;
-    opterr = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {
-        switch (c) {
-        case '4':
-            o->family = AF_INET;
-            break;
-        case '6':
-            o->family = AF_INET6;
-            break;
-        case 'u':
-            o->udp = true;
-            break;
-        case 'U':
-            unix_path = true;
-            break;
-        case 'k':
-            if (!listen)
-                cli_usage_error("-k is for listen");
-            o->keep = true;
-            break;
-        case 'z':
-            if (listen)
-                cli_usage_error("-z is for connect");
-            o->zero = true;
-            break;
-        case 'v':
-            o->verbose = true;
-            break;
-        case 'N':
-            o->half_close = true;
-            break;
-        case 'w':
-            o->timeout_ms = cli_parse_seconds_ms(optarg, "-w");
-            if (o->timeout_ms == 0)
-                cli_usage_error("-w must be more than 0 seconds");
-            break;
-        case 's':
-            if (listen)
-                cli_usage_error("-s is for connect (listen takes the address as ENDPOINT)");
-            source = optarg;
-            break;
-        case OPT_EXEC:
-            if (!listen)
-                cli_usage_error("--exec is for listen");
-            o->exec = optarg;
-            break;
-        case OPT_MAXCONNS:
-            o->max_conns = (int)cli_parse_long(optarg, 1, 100000, "--max-conns");
-            break;
-        case OPT_TRACE:
-            cli_trace_level(optarg);
-            break;
-        case OPT_TRACE_FILE:
-            cli_trace_file(optarg);
-            break;
-        case 'h':
-            cli_help(stdout, cmd);
-            exit(EXIT_OK);
-        default:
-            cli_bad_option(c, argv);
+    if (!all_digits(text))
+        cli_usage_error("-p takes a port number, not '%s'", text);
+    cli_parse_long(text, 0, 65535, "-p");
+    return text;
+}
+
+static void nc_option(int c, const char *arg, struct nc_opts *o, struct nc_args *a)
+{
+    switch (c) {
+    case '4':
+    case '6':
+        if (o->family && o->family != (c == '4' ? AF_INET : AF_INET6))
+            cli_usage_error("-4 and -6 exclude each other");
+        o->family = c == '4' ? AF_INET : AF_INET6;
+        break;
+    case 'u':
+        o->udp = true;
+        break;
+    case 'U':
+        a->unix_path = true;
+        break;
+    case 'n':
+        o->numeric = true;
+        break;
+    case 'N':
+        o->half_close = true;
+        break;
+    case 'w':
+        o->timeout_ms = cli_parse_seconds_ms(arg, "-w");
+        if (o->timeout_ms == 0)
+            cli_usage_error("-w must be more than 0 seconds");
+        break;
+    case 's':
+        a->source = arg;
+        break;
+    case 'p':
+        a->port = port_arg(arg);
+        break;
+    case 'l': /* listen only: listen listens anyway */
+        if (!o->listen)
+            cli_usage_error("-l is for listen: use 'sockkit listen' (as 'nc -l')");
+        break;
+    case 'k':
+        if (!o->listen)
+            cli_usage_error("-k is for listen");
+        o->keep = true;
+        break;
+    case 'z':
+        if (o->listen)
+            cli_usage_error("-z is for connect");
+        o->zero = true;
+        break;
+    case OPT_EXEC:
+        if (!o->listen)
+            cli_usage_error("--exec is for listen");
+        o->exec = arg;
+        break;
+    case OPT_MAXCHILDREN:
+        if (!o->listen)
+            cli_usage_error("--max-children is for listen --exec");
+        o->max_children = (int)cli_parse_long(arg, 1, 100000, "--max-children");
+        break;
+    case OPT_MAXCONNS:
+        cli_usage_error("--max-conns is serve's (clients over the limit are closed at once); "
+                        "listen --exec takes --max-children N (they wait)");
+    }
+}
+
+/* "LO-HI" (connect -z): true with the range in *lo, *hi. */
+static bool port_range(const char *text, int *lo, int *hi)
+{
+    const char *dash = strchr(text, '-');
+    if (!dash || dash == text)
+        return false;
+    char first[16];
+    if ((size_t)(dash - text) >= sizeof first)
+        cli_usage_error("port range '%s': give LO-HI, as in 20-80", text);
+    snprintf(first, sizeof first, "%.*s", (int)(dash - text), text);
+    if (!all_digits(first) || !all_digits(dash + 1))
+        cli_usage_error("port range '%s': give LO-HI, as in 20-80", text);
+    *lo = (int)cli_parse_long(first, 1, 65535, "the first port of a range");
+    *hi = (int)cli_parse_long(dash + 1, 1, 65535, "the last port of a range");
+    if (*lo > *hi)
+        cli_usage_error("port range '%s': the first port is above the last", text);
+    return true;
+}
+
+/* connect's operands: ENDPOINT, HOST PORT, and with -z a range as the port. */
+static void connect_operands(int rest, char **args, struct nc_opts *o)
+{
+    const char *host = args[0], *port = rest == 2 ? args[1] : NULL;
+    char split[400];
+    if (rest == 1 && o->zero) { /* HOST:LO-HI */
+        const char *colon = strrchr(args[0], ':');
+        if (colon && strchr(colon, '-')) {
+            set_text(split, sizeof split, "ENDPOINT", "%.*s", (int)(colon - args[0]), args[0]);
+            host = split;
+            port = colon + 1;
         }
     }
-    int rest = argc - optind;
-    char **args = argv + optind;
-    if (rest == 0)
-        cli_usage_error("missing ENDPOINT");
+    if (port && port_range(port, &o->port_lo, &o->port_hi)) {
+        if (!o->zero)
+            cli_usage_error("a port range ('%s') is for -z", port);
+        size_t n = strlen(host);
+        if (host[0] == '[' && n > 1 && host[n - 1] == ']')
+            set_text(o->host, sizeof o->host, "HOST", "%.*s", (int)n - 2, host + 1);
+        else
+            set_text(o->host, sizeof o->host, "HOST", "%s", host);
+        char first[8];
+        snprintf(first, sizeof first, "%d", o->port_lo);
+        join(o->endpoint, sizeof o->endpoint, o->host, first);
+        return;
+    }
+    if (port)
+        join(o->endpoint, sizeof o->endpoint, host, port);
+    else
+        set_text(o->endpoint, sizeof o->endpoint, "ENDPOINT", "%s", host);
+}
+
+/* listen's operands: ENDPOINT, PORT, HOST PORT; or with -p PORT a HOST (or -s ADDR) or nothing. */
+static void listen_operands(int rest, char **args, struct nc_opts *o, const struct nc_args *a)
+{
+    const char *host = a->source, *port = a->port;
+    const char *ep = NULL;
+    if (rest == 2) {
+        host = host ? NULL : args[0];
+        port = port ? NULL : args[1];
+        if (!host || !port)
+            cli_usage_error("the %s is given twice: by %s and by '%s'", host ? "port" : "address",
+                            host ? "-p" : "-s", host ? args[1] : args[0]);
+    } else if (rest == 1 && all_digits(args[0])) { /* nc -l PORT */
+        if (port)
+            cli_usage_error("the port is given twice: by -p and by '%s'", args[0]);
+        port = args[0];
+    } else if (rest == 1 && port) { /* nc -l -p PORT HOST */
+        if (host)
+            cli_usage_error("the address is given twice: by -s and by '%s'", args[0]);
+        host = args[0];
+    } else if (rest == 1) {
+        if (host)
+            cli_usage_error("-s gives the address and '%s' too: give the port with -p", args[0]);
+        ep = args[0];
+    }
+    if (ep) {
+        set_text(o->endpoint, sizeof o->endpoint, "ENDPOINT", "%s", ep);
+        return;
+    }
+    if (!port)
+        cli_usage_error("missing ENDPOINT: give PORT, HOST:PORT or -p PORT");
+    size_t n = host ? strlen(host) : 0;
+    if (host && host[0] == '[' && n > 1 && host[n - 1] == ']')
+        set_text(o->endpoint, sizeof o->endpoint, "ENDPOINT", "%s:%s", host, port);
+    else
+        join(o->endpoint, sizeof o->endpoint, host ? host : "*", port);
+}
+
+/* -s ADDR and -p PORT of connect as one local endpoint: a Unix path when the endpoint is a Unix
+ * one, else an address (a bare IPv6 one bracketed) with the port, 0 without -p. */
+static void set_source(struct nc_opts *o, const struct nc_args *a, bool is_unix)
+{
+    char *out = o->source;
+    size_t len = sizeof o->source;
+    const char *arg = a->source ? a->source : "";
+    const char *port = a->port ? a->port : "0";
+    if (is_unix) {
+        set_text(out, len, "-s", "%s%s", strncmp(arg, "unix:", 5) ? "unix:" : "", arg);
+        return;
+    }
+    const char *colon = strchr(arg, ':'), *close = strchr(arg, ']');
+    bool v6 = arg[0] == '[' || (colon && colon != strrchr(arg, ':'));
+    bool has_port = arg[0] == '[' ? close && close[1] == ':' : colon && !v6;
+    if (has_port && a->port)
+        cli_usage_error("-s '%s' has a port and -p gives one too: choose one", arg);
+    if (has_port)
+        set_text(out, len, "-s", "%s", arg);
+    else if (v6 && arg[0] != '[')
+        set_text(out, len, "-s", "[%s]:%s", arg, port);
+    else
+        set_text(out, len, "-s", "%s:%s", arg, port);
+}
+
+static void nc_operands(int rest, char **args, struct nc_opts *o, const struct nc_args *a)
+{
     if (rest > 2)
         cli_usage_error("unexpected argument '%s'", args[2]);
-    if (unix_path) {
+    if (a->unix_path) {
         if (rest != 1)
             cli_usage_error("-U takes one PATH");
         set_text(o->endpoint, sizeof o->endpoint, "ENDPOINT", "%s%s",
                  strncmp(args[0], "unix:", 5) ? "unix:" : "", args[0]);
-    } else if (rest == 2) {
-        join(o->endpoint, sizeof o->endpoint, args[0], args[1]);
-    } else if (listen && all_digits(args[0])) {
-        set_text(o->endpoint, sizeof o->endpoint, "ENDPOINT", "*:%s", args[0]); /* nc -l PORT */
+    } else if (o->listen) {
+        listen_operands(rest, args, o, a);
+    } else if (rest == 0) {
+        cli_usage_error("missing ENDPOINT (HOST:PORT, or HOST PORT)");
     } else {
-        set_text(o->endpoint, sizeof o->endpoint, "ENDPOINT", "%s", args[0]);
+        connect_operands(rest, args, o);
     }
-    if (o->exec && o->udp)
-        cli_usage_error("--exec needs a stream socket (not -u)");
-    if (o->max_conns && !o->exec)
-        cli_usage_error("--max-conns goes with --exec");
-    if (o->zero && o->udp)
-        cli_usage_error("-z checks TCP or Unix stream ports (UDP has no handshake to check)");
-    /* Syntax now, so that a typo is a usage error before anything is opened. */
-    sk_endpoint ep;
-    int rc = sk_endpoint_parse(o->endpoint, &ep);
-    if (rc < 0)
-        nc_fail(rc, NULL);
-    if (!listen && ep.any_host)
-        cli_usage_error("connect needs a host in '%s'", o->endpoint);
-    if (source)
-        set_source(o, source, ep.is_unix);
 }
 
-_Noreturn void nc_fail(int code, const char *what)
+/* Rules between options, once all are known: nothing accepted may go unused. */
+static void nc_check(struct nc_opts *o, const struct nc_args *a)
 {
-    switch (code) {
-    case SK_EPARSE:
-    case SK_EPORT:
-    case SK_ENOHOST:
-    case SK_EBRACKET:
-    case SK_ESERVICE:
-    case SK_EIFACE:
-    case SK_EPATHLEN:
-    case SK_ENONAME:
-    case SK_ENOADDR:
-        cli_usage_error("%s", sk_errmsg());
-    default:
-        if (what)
-            cli_die(EXIT_RUNTIME, "%s: %s", what, sk_errmsg());
-        cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
+    if (o->exec && o->udp)
+        cli_usage_error("--exec needs a stream socket (not -u)");
+    if (o->max_children && !(o->exec && o->keep))
+        cli_usage_error("--max-children goes with --exec and -k (one client at a time without -k)");
+    if (o->zero && o->udp)
+        cli_usage_error("-z checks TCP or Unix stream ports (UDP has no handshake to check)");
+    sk_endpoint ep;
+    if (sk_endpoint_parse(o->endpoint, &ep) == 0 && ep.is_unix) {
+        const char *ip_only = o->family == AF_INET     ? "-4"
+                              : o->family == AF_INET6  ? "-6"
+                              : o->numeric             ? "-n"
+                              : a->port                ? "-p"
+                              : o->listen && a->source ? "-s"
+                                                       : NULL;
+        if (ip_only)
+            cli_usage_error("%s is for IP endpoints, and '%s' is a Unix one", ip_only, o->endpoint);
     }
+}
+
+void nc_parse(int argc, char **argv, bool listen, struct nc_opts *o)
+{
+    struct cli_parser p = CLI_PARSER(listen ? &cli_cmd_listen : &cli_cmd_connect);
+    struct cli_common co = {0};
+    struct nc_args a = {0};
+    memset(o, 0, sizeof *o);
+    o->listen = listen;
+    o->timeout_ms = -1;
+    int c;
+    while ((c = cli_next_option(&p, argc, argv, &co)) != -1)
+        nc_option(c, optarg, o, &a);
+    o->verbose = co.verbose;
+    nc_operands(argc - optind, argv + optind, o, &a);
+    nc_check(o, &a);
+    /* Syntax now, so that a typo is a usage error before anything is opened. */
+    cli_check_endpoint(o->endpoint, listen);
+    if (!listen && (a.source || a.port)) {
+        sk_endpoint ep;
+        sk_endpoint_parse(o->endpoint, &ep);
+        set_source(o, &a, ep.is_unix);
+    }
+}
+
+struct cli_where nc_where(const struct nc_opts *o)
+{
+    return (struct cli_where){
+        .endpoint = o->endpoint,
+        .family = o->family,
+        .type = o->udp ? SOCK_DGRAM : SOCK_STREAM,
+        .bind = o->listen,
+        .numeric = o->numeric,
+        .has_source = o->source[0] != '\0',
+        .keep = o->listen ? "-k" : NULL,
+    };
 }

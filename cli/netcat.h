@@ -9,25 +9,27 @@ struct nc_opts {
     bool udp;           /* -u */
     bool keep;          /* -k */
     bool zero;          /* -z */
-    bool verbose;       /* -v */
     bool half_close;    /* -N */
+    bool numeric;       /* -n: no DNS, no service names */
+    int verbose;        /* -v */
     int family;         /* -4 / -6 */
     int timeout_ms;     /* -w: connect and idle timeout, -1 = none */
-    char source[300];   /* -s, as an endpoint ("ADDR:0") */
+    char source[300];   /* connect -s / -p, as an endpoint ("ADDR:0", ":5555", "unix:/p") */
     const char *exec;   /* --exec CMD */
-    int max_conns;      /* --max-conns (0 = no limit) */
-    char endpoint[400]; /* as sk_resolve takes it */
+    int max_children;   /* --max-children (0 = no limit) */
+    char endpoint[400]; /* as sk_resolve takes it; connect -z: the first port of the range */
+    char host[300];     /* connect -z: the host, and the ports port_lo..port_hi */
+    int port_lo, port_hi;
 };
 
 /* Parse argv (after the subcommand name) into o, exiting 2 with one line on bad input. */
 void nc_parse(int argc, char **argv, bool listen, struct nc_opts *o);
 
-/* Exit with the library's last error: status 2 if it was bad input (a malformed endpoint, an
- * unknown host, service or interface), else 1. */
-_Noreturn void nc_fail(int code, const char *what);
+/* What the command was doing, for the messages of cli_fail_at. */
+struct cli_where nc_where(const struct nc_opts *o);
 
 /* Stream pump: stdin → fd, fd → stdout, until both directions are done (see pump.c). Returns an
- * exit status. */
+ * exit status. Reentrant: its buffers are its own. */
 int nc_pump_stream(int fd, const struct nc_opts *o);
 
 /* Datagram pump. Connected socket (connect -u): stdin chunks → datagrams, datagrams → stdout.

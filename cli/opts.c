@@ -130,10 +130,11 @@ int cli_next_option(struct cli_parser *p, int argc, char **argv, struct cli_comm
                 cli_usage_error("--interval must be at least 0.1 seconds, not '%s'", optarg);
             break;
         case CLI_KEY_TRACE:
-            cli_trace_level(optarg);
+            co->trace = cli_trace_level(optarg);
             break;
         case CLI_KEY_TRACE_FILE:
             cli_trace_file(optarg);
+            co->trace_file = true;
             break;
         case CLI_KEY_JSON:
             co->json = true;
@@ -141,6 +142,10 @@ int cli_next_option(struct cli_parser *p, int argc, char **argv, struct cli_comm
         case CLI_KEY_JSON_LINES:
             co->json_lines = true;
             break;
+        case CLI_KEY_NO_TRACE:
+            cli_usage_error("%.*s: '%s' makes no socket calls the trace shows (it only looks "
+                            "things up); the commands that open connections take it",
+                            (int)strcspn(argv[optind - 1], "="), argv[optind - 1], p->cmd->name);
         case ':':
         case '?':
             cli_bad_option(c, argv);

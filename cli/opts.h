@@ -65,6 +65,7 @@ enum {
     CLI_KEY_TRACE_FILE,
     CLI_KEY_JSON,
     CLI_KEY_JSON_LINES,
+    CLI_KEY_NO_TRACE,
 };
 /* clang-format off */
 #define CLI_OPT_HELP    {'h', "help", CLI_NOARG, NULL, "this help", NULL}
@@ -79,6 +80,11 @@ enum {
     {CLI_KEY_JSON_LINES, "json-lines", CLI_NOARG, NULL,                                            \
      "one JSON object per line on stdout: each interval, then the result", NULL}
 #define CLI_OPT_INTERVAL {'i', "interval", CLI_ARG, "SECS", "a report line every SECS seconds", NULL}
+/* A command that opens no socket (proto, resolve, ...) has nothing to trace: with this in its table
+ * (not shown in --help) --trace and --trace-file are refused saying so, not as unknown options. */
+#define CLI_OPT_NO_TRACE                                                                           \
+    {CLI_KEY_NO_TRACE, "trace", CLI_OPTARG, NULL, NULL, NULL},                                     \
+    {CLI_KEY_NO_TRACE, "trace-file", CLI_OPTARG, NULL, NULL, NULL}
 /* clang-format on */
 
 /* What the shared options said. */
@@ -88,6 +94,8 @@ struct cli_common {
     bool json;       /* --json */
     bool json_lines; /* --json-lines */
     int interval_ms; /* -i SECS; 0: none */
+    int trace;       /* --trace: SK_TRACE_CALLS or SK_TRACE_DATA; 0: not given */
+    bool trace_file; /* --trace-file was given (the trace goes there, not to stderr) */
 };
 
 struct cli_parser {
@@ -104,7 +112,8 @@ struct cli_parser {
  * the help and exits 0, --trace and --trace-file turn the trace on. Every other option is
  * returned as getopt_long returns it (its value in optarg); -1 at the end (optind is then the
  * first operand). A bad option, a missing value and contradicting shared options (-q with -v,
- * --json with --json-lines) are usage errors: one line, exit 2. */
+ * --json with --json-lines) are usage errors: one line, exit 2. CLI_OPT_NO_TRACE's options are
+ * refused here, saying that the command opens no socket. */
 int cli_next_option(struct cli_parser *p, int argc, char **argv, struct cli_common *co);
 
 /* The one exit-status rule: 2 when the input was wrong (an endpoint that does not parse, a port

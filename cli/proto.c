@@ -14,7 +14,8 @@ static const struct cli_opt proto_opts[] = {
     {O_TYPES, "types", CLI_NOARG, NULL, "the socket types (SOCK_*)", NULL},
     {O_OPTIONS, "options", CLI_NOARG, NULL,
      "the socket options (SO_*, IP_*, IPV6_*, TCP_*) with their level and number", NULL},
-    {'h', "help", CLI_NOARG, NULL, "this help", NULL},
+    CLI_OPT_HELP,
+    CLI_OPT_NO_TRACE,
     CLI_OPT_END,
 };
 
@@ -117,33 +118,39 @@ static int explain_one(const char *want)
     return EXIT_OK;
 }
 
+static const char *table_name(int key)
+{
+    return key == O_FAMILIES ? "--families" : key == O_TYPES ? "--types" : "--options";
+}
+
 int cmd_proto(int argc, char **argv)
 {
-    if (argc > 2)
-        cli_usage_error("takes one NAME or NUMBER, not %d arguments", argc - 1);
-    struct cli_getopt g;
-    cli_getopt_init(&g, &cli_cmd_proto);
-    opterr = 0;
-    optind = 1;
-    int c = getopt_long(argc, argv, g.shorts, g.longs, NULL); /* at most one argument */
-    size_t n;
-    const sk_name *t;
-    if (c == 'h') {
-        cli_help(stdout, &cli_cmd_proto);
-    } else if (c == O_FAMILIES) {
-        t = sk_family_table(&n);
-        print_names(t, n);
-    } else if (c == O_TYPES) {
-        t = sk_type_table(&n);
-        print_names(t, n);
-    } else if (c == O_OPTIONS) {
-        print_options();
-    } else if (c != -1) {
-        cli_bad_option(c, argv);
-    } else if (optind < argc) {
-        return explain_one(argv[optind]);
-    } else {
-        print_protocols();
+    struct cli_parser p = CLI_PARSER(&cli_cmd_proto);
+    struct cli_common co = {0};
+    int table = 0, c;
+    while ((c = cli_next_option(&p, argc, argv, &co)) != -1) {
+        if (table && table != c)
+            cli_usage_error("%s and %s exclude each other: one table at a time", table_name(table),
+                            table_name(c));
+        table = c;
     }
+    int rest = argc - optind;
+    if (rest > 1)
+        cli_usage_error("takes one NAME or NUMBER, not %d arguments", rest);
+    if (table && rest)
+        cli_usage_error("%s prints a table; '%s' asks about one name: give one or the other",
+                        table_name(table), argv[optind]);
+    size_t n;
+    const sk_name *t = table == O_FAMILIES ? sk_family_table(&n)
+                       : table == O_TYPES  ? sk_type_table(&n)
+                                           : NULL;
+    if (t)
+        print_names(t, n);
+    else if (table == O_OPTIONS)
+        print_options();
+    else if (rest)
+        return explain_one(argv[optind]);
+    else
+        print_protocols();
     return EXIT_OK;
 }

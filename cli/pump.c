@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -81,6 +82,7 @@ struct session {
     int fd;
     struct buf up, down;
     bool stdin_open, netin_open, netout_open, stdout_open;
+    bool stdin_tty;        /* interactive: the session ends with the peer's */
     bool failed;           /* the peer's side broke: the session ends with status 1 */
     size_t sent_after_eof; /* bytes sent after the peer's EOF (lost if it had closed) */
     char peer[SK_ADDRSTRLEN];
@@ -92,7 +94,8 @@ static void peer_failed(struct session *s, const struct nc_opts *o, const char *
 {
     const char *next = o->keep ? "; waiting for the next client" : "";
     if (s->up.len)
-        cli_say("%s (%zu bytes not delivered)%s", why, s->up.len, next);
+        cli_say("%s (%zu %s not delivered)%s", why, s->up.len,
+                cli_plural(s->up.len, "byte", "bytes"), next);
     else
         cli_say("%s%s", why, next);
     s->failed = true;
@@ -112,8 +115,9 @@ static void peer_hung_up(struct session *s, const struct nc_opts *o)
         char why[SK_ADDRSTRLEN + 160];
         int k = snprintf(why, sizeof why, "%s reset the connection (%s)", s->peer, strerror(err));
         if (s->sent_after_eof && k > 0 && (size_t)k < sizeof why)
-            snprintf(why + k, sizeof why - (size_t)k,
-                     ": the %zu bytes sent after its EOF were lost", s->sent_after_eof);
+            snprintf(why + k, sizeof why - (size_t)k, ": the %zu %s sent after its EOF %s lost",
+                     s->sent_after_eof, cli_plural(s->sent_after_eof, "byte", "bytes"),
+                     s->sent_after_eof == 1 ? "was" : "were");
         peer_failed(s, o, why);
         return;
     }
@@ -122,81 +126,107 @@ static void peer_hung_up(struct session *s, const struct nc_opts *o)
     s->stdin_open = s->netout_open = false;
 }
 
-int nc_pump_stream(int fd, const struct nc_opts *o)
+/* A direction is done when its source ended and its buffer is empty. Returns true when both
+ * are. */
+static bool settle(struct session *s, const struct nc_opts *o)
 {
-    static struct session s; /* 128 KiB of buffers: not on the stack */
-    memset(&s, 0, sizeof s);
-    s.fd = fd;
-    s.stdin_open = s.netin_open = s.netout_open = s.stdout_open = true;
-    sk_addr peer;
-    if (sk_peer_addr(fd, &peer) == 0)
-        sk_addr_format(&peer, s.peer, sizeof s.peer);
-    else
-        snprintf(s.peer, sizeof s.peer, "the peer");
-    bool stdin_tty = isatty(STDIN_FILENO);
-    for (;;) {
-        /* A direction is done when its source ended and its buffer is empty. */
-        if (!s.stdin_open && s.up.len == 0 && s.netout_open) {
-            if (o->half_close)
-                sk_shutdown(fd, SHUT_WR);
-            s.netout_open = false;
-        }
-        if (!s.netin_open && s.down.len == 0 && s.stdout_open) {
-            s.stdout_open = false;
-            if (!o->keep && !s.failed)
-                close_stdout();
-            if (stdin_tty && s.stdin_open)
-                s.stdin_open = false; /* interactive: the peer left, so do we */
-        }
-        if (!s.netout_open && !s.stdout_open)
-            return s.failed ? EXIT_RUNTIME : EXIT_OK;
+    if (!s->stdin_open && s->up.len == 0 && s->netout_open) {
+        if (o->half_close)
+            sk_shutdown(s->fd, SHUT_WR);
+        s->netout_open = false;
+    }
+    if (!s->netin_open && s->down.len == 0 && s->stdout_open) {
+        s->stdout_open = false;
+        if (!o->keep && !s->failed)
+            close_stdout();
+        if (s->stdin_tty && s->stdin_open)
+            s->stdin_open = false; /* interactive: the peer left, so do we */
+    }
+    return !s->netout_open && !s->stdout_open;
+}
 
+static void read_stdin(struct session *s)
+{
+    ssize_t k = read(STDIN_FILENO, s->up.data + s->up.len, BUFSZ - s->up.len);
+    if (k > 0)
+        s->up.len += (size_t)k;
+    else if (k == 0 || (errno != EAGAIN && errno != EINTR))
+        s->stdin_open = false;
+}
+
+static void read_net(struct session *s, const struct nc_opts *o)
+{
+    ssize_t k = sk_recv(s->fd, s->down.data + s->down.len, BUFSZ - s->down.len, 0);
+    if (k > 0)
+        s->down.len += (size_t)k;
+    else if (k == 0)
+        s->netin_open = false;
+    else if (k != -ETIMEDOUT)
+        peer_failed(s, o, sk_errmsg());
+}
+
+/* The net-out slot's events: send what is buffered, or see the peer hang up. */
+static void net_out(struct session *s, short revents, const struct nc_opts *o)
+{
+    if (revents && s->up.len) {
+        size_t before = s->up.len;
+        if (drain(s->fd, &s->up, true) < 0)
+            peer_failed(s, o, sk_errmsg());
+        else if (!s->netin_open)
+            s->sent_after_eof += before - s->up.len;
+    } else if (revents & (POLLHUP | POLLERR)) {
+        peer_hung_up(s, o);
+    }
+}
+
+static int pump_session(struct session *s, const struct nc_opts *o)
+{
+    for (;;) {
+        if (settle(s, o))
+            return s->failed ? EXIT_RUNTIME : EXIT_OK;
         /* After the peer's EOF, net out is watched even with nothing to send: a hang-up there
          * means the peer is gone, not only its write side. */
         struct pollfd p[NSLOTS] = {
-            [SLOT_STDIN] = {s.stdin_open && s.up.len < BUFSZ ? STDIN_FILENO : -1, POLLIN, 0},
-            [SLOT_NETIN] = {s.netin_open && s.down.len < BUFSZ ? fd : -1, POLLIN, 0},
-            [SLOT_NETOUT] = {s.netout_open && (s.up.len || !s.netin_open) ? fd : -1,
-                             s.up.len ? POLLOUT : 0, 0},
-            [SLOT_STDOUT] = {s.down.len ? STDOUT_FILENO : -1, POLLOUT, 0},
+            [SLOT_STDIN] = {s->stdin_open && s->up.len < BUFSZ ? STDIN_FILENO : -1, POLLIN, 0},
+            [SLOT_NETIN] = {s->netin_open && s->down.len < BUFSZ ? s->fd : -1, POLLIN, 0},
+            [SLOT_NETOUT] = {s->netout_open && (s->up.len || !s->netin_open) ? s->fd : -1,
+                             s->up.len ? POLLOUT : 0, 0},
+            [SLOT_STDOUT] = {s->down.len ? STDOUT_FILENO : -1, POLLOUT, 0},
         };
         int n = wait_io(p, NSLOTS, o->timeout_ms, o);
         if (n < 0)
             continue;
         if (n == 0)
             return EXIT_OK;
-        if (p[SLOT_STDIN].revents) {
-            ssize_t k = read(STDIN_FILENO, s.up.data + s.up.len, BUFSZ - s.up.len);
-            if (k > 0)
-                s.up.len += (size_t)k;
-            else if (k == 0 || (errno != EAGAIN && errno != EINTR))
-                s.stdin_open = false;
-        }
-        if (p[SLOT_NETIN].revents) {
-            ssize_t k = sk_recv(fd, s.down.data + s.down.len, BUFSZ - s.down.len, 0);
-            if (k > 0)
-                s.down.len += (size_t)k;
-            else if (k == 0)
-                s.netin_open = false;
-            else if (k != -ETIMEDOUT)
-                peer_failed(&s, o, sk_errmsg());
-        }
-        short out = p[SLOT_NETOUT].fd >= 0 && s.netout_open ? p[SLOT_NETOUT].revents : 0;
-        if (out && s.up.len) {
-            size_t before = s.up.len;
-            if (drain(fd, &s.up, true) < 0)
-                peer_failed(&s, o, sk_errmsg());
-            else if (!s.netin_open)
-                s.sent_after_eof += before - s.up.len;
-        } else if (out & (POLLHUP | POLLERR)) {
-            peer_hung_up(&s, o);
-        }
+        if (p[SLOT_STDIN].revents)
+            read_stdin(s);
+        if (p[SLOT_NETIN].revents)
+            read_net(s, o);
+        net_out(s, p[SLOT_NETOUT].fd >= 0 && s->netout_open ? p[SLOT_NETOUT].revents : 0, o);
         if (p[SLOT_STDOUT].revents) {
-            ssize_t k = drain(STDOUT_FILENO, &s.down, false);
+            ssize_t k = drain(STDOUT_FILENO, &s->down, false);
             if (k < 0)
                 cli_die(EXIT_RUNTIME, "write to stdout: %s", strerror((int)-k));
         }
     }
+}
+
+int nc_pump_stream(int fd, const struct nc_opts *o)
+{
+    struct session *s = calloc(1, sizeof *s); /* 128 KiB of buffers: the heap, not the stack */
+    if (!s)
+        cli_die(EXIT_RUNTIME, "out of memory");
+    s->fd = fd;
+    s->stdin_open = s->netin_open = s->netout_open = s->stdout_open = true;
+    s->stdin_tty = isatty(STDIN_FILENO);
+    sk_addr peer;
+    if (sk_peer_addr(fd, &peer) == 0)
+        sk_addr_format(&peer, s->peer, sizeof s->peer);
+    else
+        snprintf(s->peer, sizeof s->peer, "the peer");
+    int rc = pump_session(s, o);
+    free(s);
+    return rc;
 }
 
 /* A Unix datagram from an unbound socket carries no address (length 0): name it as such. */
@@ -218,26 +248,70 @@ static void reply(int fd, const char *data, size_t len, sk_addr *peer)
     char who[SK_ADDRSTRLEN];
     sk_addr_format(peer, who, sizeof who);
     if (unnamed_sender(peer)) {
-        cli_say("cannot reply to %s: it sent from an unbound socket (%zu bytes not delivered)", who,
-                len);
+        cli_say("cannot reply to %s: it sent from an unbound socket (%zu %s not delivered)", who,
+                len, cli_plural(len, "byte", "bytes"));
         return;
     }
     if (sk_sendto(fd, data, len, peer, 5000) < 0)
-        cli_say("%s (%zu bytes not delivered)", sk_errmsg(), len);
+        cli_say("%s (%zu %s not delivered)", sk_errmsg(), len, cli_plural(len, "byte", "bytes"));
 }
 
-int nc_pump_dgram(int fd, const struct nc_opts *o)
-{
-    static char buf[65536];
-    bool stdin_open = true;
-    bool have_peer = false;
+struct dgram_session {
+    int fd;
+    bool stdin_open;
+    bool have_peer;
     sk_addr peer; /* listen -u: the most recent sender, who gets what stdin says */
-    char text[SK_ADDRSTRLEN];
+    char buf[65536];
+};
+
+/* A datagram arrived: to stdout; a listener remembers its sender for the replies. */
+static void net_datagram(struct dgram_session *d, const struct nc_opts *o)
+{
+    sk_addr from;
+    ssize_t k = sk_recvfrom(d->fd, d->buf, sizeof d->buf, &from, 0);
+    if (k < 0 && k != -ETIMEDOUT) {
+        /* connect -u: an ICMP port unreachable shows up here as ECONNREFUSED. A listener serves
+         * other peers on. */
+        if (!o->listen)
+            cli_fail((int)k, "%s", sk_errmsg());
+        cli_say("%s", sk_errmsg());
+    }
+    if (k >= 0 && o->listen) {
+        bool unnamed = unnamed_sender(&from);
+        if ((!d->have_peer || !sk_addr_equal(&from, &d->peer)) && o->verbose) {
+            char text[SK_ADDRSTRLEN];
+            sk_addr_format(&from, text, sizeof text);
+            cli_say("datagram from %s%s", text,
+                    unnamed ? " (an unbound socket: replies cannot reach it)" : "");
+        }
+        d->peer = from;
+        d->have_peer = true;
+    }
+    if (k >= 0 && write(STDOUT_FILENO, d->buf, (size_t)k) < 0)
+        cli_die(EXIT_RUNTIME, "write to stdout: %s", strerror(errno));
+}
+
+/* stdin had something: a datagram to the peer (connect) or the most recent sender (listen). */
+static void stdin_datagram(struct dgram_session *d, const struct nc_opts *o)
+{
+    ssize_t k = read(STDIN_FILENO, d->buf, sizeof d->buf);
+    if (k <= 0) {
+        d->stdin_open = false; /* replies may still come: -w (idle) or Ctrl-C ends it, as nc */
+        return;
+    }
+    if (o->listen)
+        reply(d->fd, d->buf, (size_t)k, &d->peer);
+    else if ((k = sk_send(d->fd, d->buf, (size_t)k, 5000)) < 0)
+        cli_fail((int)k, "%s", sk_errmsg());
+}
+
+static int pump_datagrams(struct dgram_session *d, const struct nc_opts *o)
+{
     for (;;) {
-        struct pollfd p[2] = {{stdin_open ? STDIN_FILENO : -1, POLLIN, 0}, {fd, POLLIN, 0}};
+        struct pollfd p[2] = {{d->stdin_open ? STDIN_FILENO : -1, POLLIN, 0}, {d->fd, POLLIN, 0}};
         /* listen -u holds stdin until someone has written to us: a reply needs an address. The
          * idle timeout starts then too: -w does not bound the wait for the first client. */
-        bool waiting = o->listen && !have_peer;
+        bool waiting = o->listen && !d->have_peer;
         if (waiting)
             p[0].fd = -1;
         int n = wait_io(p, 2, waiting ? -1 : o->timeout_ms, o);
@@ -245,39 +319,21 @@ int nc_pump_dgram(int fd, const struct nc_opts *o)
             continue;
         if (n == 0)
             return EXIT_OK;
-        if (p[1].revents) {
-            sk_addr from;
-            ssize_t k = sk_recvfrom(fd, buf, sizeof buf, &from, 0);
-            if (k < 0 && k != -ETIMEDOUT) {
-                /* connect -u: an ICMP port unreachable shows up here as ECONNREFUSED. A listener
-                 * serves other peers on. */
-                if (!o->listen)
-                    cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
-                cli_say("%s", sk_errmsg());
-            }
-            if (k >= 0 && o->listen) {
-                bool unnamed = unnamed_sender(&from);
-                if ((!have_peer || !sk_addr_equal(&from, &peer)) && o->verbose) {
-                    sk_addr_format(&from, text, sizeof text);
-                    cli_say("datagram from %s%s", text,
-                            unnamed ? " (an unbound socket: replies cannot reach it)" : "");
-                }
-                peer = from;
-                have_peer = true;
-            }
-            if (k >= 0 && write(STDOUT_FILENO, buf, (size_t)k) < 0)
-                cli_die(EXIT_RUNTIME, "write to stdout: %s", strerror(errno));
-        }
-        if (p[0].revents) {
-            ssize_t k = read(STDIN_FILENO, buf, sizeof buf);
-            if (k <= 0) {
-                stdin_open = false; /* replies may still come: -w (idle) or Ctrl-C ends it, as nc */
-                continue;
-            }
-            if (o->listen)
-                reply(fd, buf, (size_t)k, &peer);
-            else if (sk_send(fd, buf, (size_t)k, 5000) < 0)
-                cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
-        }
+        if (p[1].revents)
+            net_datagram(d, o);
+        if (p[0].revents)
+            stdin_datagram(d, o);
     }
+}
+
+int nc_pump_dgram(int fd, const struct nc_opts *o)
+{
+    struct dgram_session *d = calloc(1, sizeof *d);
+    if (!d)
+        cli_die(EXIT_RUNTIME, "out of memory");
+    d->fd = fd;
+    d->stdin_open = true;
+    int rc = pump_datagrams(d, o);
+    free(d);
+    return rc;
 }

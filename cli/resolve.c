@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { O_PASSIVE = 256, O_ALL_FLAGS, O_SELF, O_JSON };
+enum { O_PASSIVE = 256, O_ALL_FLAGS, O_SELF };
 
 static const struct cli_opt resolve_opts[] = {
     {'4', NULL, CLI_NOARG, NULL, "IPv4 only (AF_INET)", NULL},
@@ -28,8 +28,9 @@ static const struct cli_opt resolve_opts[] = {
      NULL},
     {O_SELF, "self", CLI_NOARG, NULL,
      "this host: gethostname(), what it resolves to, the addresses on the interfaces", NULL},
-    {O_JSON, "json", CLI_NOARG, NULL, "one JSON document on stdout", NULL},
-    {'h', "help", CLI_NOARG, NULL, "this help", NULL},
+    CLI_OPT_JSON,
+    CLI_OPT_HELP,
+    CLI_OPT_NO_TRACE,
     CLI_OPT_END,
 };
 
@@ -46,8 +47,9 @@ const struct cli_cmd cli_cmd_resolve = {
              "sk_connect tries the addresses in (Happy Eyeballs, RFC 8305, when IPv6 and IPv4\n"
              "both resolve).",
     .opts = resolve_opts,
-    .footer = "Exit status: 0 resolved, 1 the lookup failed (the name and the EAI_* reason are\n"
-              "named), 2 malformed input.",
+    .footer = "Exit status: 0 resolved, 2 malformed input or a name (or address) with no answer\n"
+              "(EAI_NONAME, as every command exits for a host that does not resolve), 1 the\n"
+              "lookup could not be made (EAI_AGAIN, EAI_FAIL: the resolver failed).",
     .run = cmd_resolve,
 };
 
@@ -491,7 +493,7 @@ static int forward(const struct query *q)
     sk_ai_list_free(&l);
     fflush(stdout);
     if (rc < 0)
-        cli_die(EXIT_RUNTIME, "%s", msg);
+        cli_fail(rc, "%s", msg);
     return EXIT_OK;
 }
 
@@ -500,12 +502,10 @@ int cmd_resolve(int argc, char **argv)
     struct query q = {.socktype = SOCK_STREAM};
     const char *reverse = NULL;
     bool self = false;
-    struct cli_getopt g;
-    cli_getopt_init(&g, &cli_cmd_resolve);
-    opterr = 0;
-    optind = 1;
+    struct cli_parser p = CLI_PARSER(&cli_cmd_resolve);
+    struct cli_common co = {0};
     int c;
-    while ((c = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {
+    while ((c = cli_next_option(&p, argc, argv, &co)) != -1) {
         switch (c) {
         case '4':
         case '6':
@@ -528,21 +528,18 @@ int cmd_resolve(int argc, char **argv)
         case O_SELF:
             self = true;
             break;
-        case O_JSON:
-            q.json = true;
-            break;
-        case 'h':
-            cli_help(stdout, &cli_cmd_resolve);
-            return EXIT_OK;
-        default:
-            cli_bad_option(c, argv);
         }
     }
+    q.json = co.json;
     int rest = argc - optind;
     if (reverse && self)
         cli_usage_error("-r and --self exclude each other");
     if ((reverse || self) && (q.passive || q.all_flags))
         cli_usage_error("--passive and --all-flags are for a forward lookup (NAME)");
+    if ((reverse || self) && q.family)
+        cli_usage_error("-4 and -6 are for a forward lookup (NAME)");
+    if (self && q.socktype == SOCK_DGRAM)
+        cli_usage_error("-u is for a lookup with a port (NAME:PORT or -r ADDRESS:PORT)");
     if (reverse || self) {
         if (rest)
             cli_usage_error("unexpected argument '%s' with %s", argv[optind],

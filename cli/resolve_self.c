@@ -84,7 +84,7 @@ int resolve_reverse(const char *text, int socktype, bool json)
     }
     fflush(stdout);
     if (rc < 0)
-        cli_die(EXIT_RUNTIME, "%s", msg);
+        cli_fail(rc, "%s", msg);
     return EXIT_OK;
 }
 
@@ -265,16 +265,17 @@ static void self_json(const struct self *s)
 int resolve_self(bool json)
 {
     struct self s = {0};
-    if (sk_hostname(s.name, sizeof s.name) < 0)
-        cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
+    int rc = sk_hostname(s.name, sizeof s.name);
+    if (rc < 0)
+        cli_fail(rc, "%s", sk_errmsg());
     sk_ai_hints h = {.socktype = SOCK_STREAM, .flags = AI_CANONNAME};
     s.rc = sk_resolve_rows(s.name, NULL, &h, &s.rows);
     snprintf(s.msg, sizeof s.msg, "%s", s.rc < 0 ? sk_errmsg() : "");
     sk_name_source(s.name, AF_UNSPEC, s.source, sizeof s.source);
     if (s.rows.builtin)
         snprintf(s.source, sizeof s.source, "built in (RFC 6761)");
-    if (sk_ifaces_list(&s.ifs) < 0)
-        cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
+    if ((rc = sk_ifaces_list(&s.ifs)) < 0)
+        cli_fail(rc, "%s", sk_errmsg());
     s.resolved = calloc(s.rows.n ? s.rows.n : 1, sizeof *s.resolved);
     if (!s.resolved)
         cli_die(EXIT_RUNTIME, "out of memory");
@@ -289,6 +290,8 @@ int resolve_self(bool json)
     sk_ai_list_free(&s.rows);
     sk_ifaces_free(&s.ifs);
     free(s.resolved);
+    /* Not cli_fail: the name is this host's own, not the input; that it does not resolve is the
+     * host's configuration failing at run time. */
     if (s.rc < 0)
         cli_die(EXIT_RUNTIME, "%s", s.msg);
     return EXIT_OK;

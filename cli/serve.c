@@ -7,7 +7,6 @@
 #include "opts.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -66,15 +65,12 @@ static void chargen_fill(char *buf, size_t len, unsigned *line)
     *line = (unsigned)((*line + len / 74) % 95);
 }
 
-/* UDP: each datagram starts one line further along the ring, as inetd's chargen does. The counter
- * lives in shared memory so that it moves on in the fork model too (NULL: every datagram from
- * line 0). */
-static _Atomic unsigned *dgram_line;
-
 /* RFC 864: "a random number (between 0 and 512) of characters" per datagram. From the kernel's
  * generator: rand() unseeded gave the same lengths at every start, and the same length in every
- * child of the fork model. */
-static size_t chargen_dgram(char *buf)
+ * child of the fork model. Each datagram starts one line further along the ring, as inetd's
+ * chargen does: `next_line` is the server's user pointer, a counter in shared memory so that it
+ * moves on in the fork model too (NULL: every datagram from line 0). */
+static size_t chargen_dgram(char *buf, _Atomic unsigned *next_line)
 {
     uint32_t r;
     if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
@@ -83,7 +79,7 @@ static size_t chargen_dgram(char *buf)
         r = (uint32_t)ts.tv_nsec ^ (uint32_t)getpid();
     }
     size_t n = r % 513;
-    unsigned line = dgram_line ? atomic_fetch_add(dgram_line, 1) % 95 : 0;
+    unsigned line = next_line ? atomic_fetch_add(next_line, 1) % 95 : 0;
     chargen_fill(buf, n, &line);
     return n;
 }
@@ -93,7 +89,7 @@ static int chargen(sk_request *req)
     char buf[74 * 64];
     unsigned line = 0;
     if (req->type != SOCK_STREAM)
-        return sk_request_send(req, buf, chargen_dgram(buf));
+        return sk_request_send(req, buf, chargen_dgram(buf, req->user));
     for (;;) {
         chargen_fill(buf, sizeof buf, &line);
         int rc = sk_request_send(req, buf, sizeof buf);
@@ -160,7 +156,7 @@ static void ev_chargen_dgram(sk_conn *c, const void *data, size_t len)
     (void)data;
     (void)len;
     char buf[512];
-    sk_conn_write(c, buf, chargen_dgram(buf));
+    sk_conn_write(c, buf, chargen_dgram(buf, sk_conn_user(c)));
 }
 
 static void ev_source_more(sk_conn *c)
@@ -266,26 +262,7 @@ static const struct service {
      "writes as fast as it can until the client leaves"},
 };
 
-static sk_server *running;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    if (running)
-        sk_server_shutdown_request(running);
-}
-
-enum {
-    OPT_MODEL = 256,
-    OPT_WORKERS,
-    OPT_MAXCONNS,
-    OPT_IDLE,
-    OPT_TRACE,
-    OPT_TRACE_FILE,
-    OPT_ACCEPT,
-    OPT_HIGH_WATER,
-    OPT_SEND
-};
+enum { OPT_MODEL = 256, OPT_WORKERS, OPT_MAXCONNS, OPT_IDLE, OPT_ACCEPT, OPT_HIGH_WATER, OPT_SEND };
 
 static const struct cli_opt serve_opts[] = {
     {OPT_MODEL, "model", CLI_ARG, "M", "event | iterative | thread | fork | pool (default event)",
@@ -303,18 +280,17 @@ static const struct cli_opt serve_opts[] = {
      "quarter)",
      NULL},
     {OPT_MAXCONNS, "max-conns", CLI_ARG, "N",
-     "concurrent clients; more are closed at once and counted", NULL},
+     "concurrent clients; more are closed at once and counted as rejected", NULL},
     {OPT_IDLE, "idle-timeout", CLI_ARG, "S", "close a connection idle for S seconds", NULL},
     {OPT_SEND, "send-timeout", CLI_ARG, "S",
      "iterative, thread, fork, pool: reset a client that takes no byte of an answer for S seconds "
      "(default: the idle timeout if given, else 30)",
      NULL},
     {'u', NULL, CLI_NOARG, NULL, "UDP (or a unix datagram socket with a unix: endpoint)", NULL},
-    {'v', NULL, CLI_NOARG, NULL, "print where it serves, with the real port", NULL},
-    {OPT_TRACE, "trace", CLI_OPTARG, "calls|data",
-     "trace every socket call (and the bytes) on stderr", "calls data"},
-    {OPT_TRACE_FILE, "trace-file", CLI_ARG, "FILE", "write the trace to FILE", "@file"},
-    {'h', "help", CLI_NOARG, NULL, "this help", NULL},
+    {'v', "verbose", CLI_NOARG, NULL, "say where it serves (the real port) and in which model",
+     NULL},
+    CLI_OPT_TRACE,
+    CLI_OPT_HELP,
     CLI_OPT_END,
 };
 
@@ -342,6 +318,15 @@ const struct cli_cmd cli_cmd_serve = {
     .run = cmd_serve,
 };
 
+/* One run of `sockkit serve`: what the command line said, and the server. */
+struct serve {
+    sk_server_opts o;
+    struct cli_common co;
+    const struct service *svc;
+    char endpoint[400];
+    sk_server *srv;
+};
+
 static const char *const model_names[] = {"iterative", "thread", "fork", "pool", "event"};
 
 static sk_model parse_model(const char *m)
@@ -361,136 +346,154 @@ static sk_accept_mode parse_accept(const char *m)
     cli_usage_error("--accept must be reuseport or handoff, not '%s'", m);
 }
 
-int cmd_serve(int argc, char **argv)
+static int positive_ms(const char *text, const char *what)
 {
-    struct cli_getopt g;
-    cli_getopt_init(&g, &cli_cmd_serve);
-    sk_server_opts o = {.model = SK_MODEL_EVENT};
-    bool verbose = false;
-    opterr = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {
-        switch (c) {
-        case 'u':
-            o.type = SOCK_DGRAM;
-            break;
-        case 'v':
-            verbose = true;
-            break;
-        case 'h':
-            cli_help(stdout, &cli_cmd_serve);
-            return EXIT_OK;
-        case OPT_MODEL:
-            o.model = parse_model(optarg);
-            break;
-        case OPT_WORKERS:
-            o.workers = (int)cli_parse_long(optarg, 1, 1024, "--workers");
-            break;
-        case OPT_ACCEPT:
-            o.accept_mode = parse_accept(optarg);
-            break;
-        case OPT_HIGH_WATER:
-            o.high_water = (size_t)cli_parse_long(optarg, 1024, 1L << 30, "--high-water");
-            break;
-        case OPT_MAXCONNS:
-            o.max_conns = (int)cli_parse_long(optarg, 1, 1000000, "--max-conns");
-            break;
-        case OPT_IDLE:
-            o.idle_timeout_ms = cli_parse_seconds_ms(optarg, "--idle-timeout");
-            if (!o.idle_timeout_ms)
-                cli_usage_error("--idle-timeout must be more than 0 seconds");
-            break;
-        case OPT_SEND:
-            o.send_timeout_ms = cli_parse_seconds_ms(optarg, "--send-timeout");
-            if (!o.send_timeout_ms)
-                cli_usage_error("--send-timeout must be more than 0 seconds");
-            break;
-        case OPT_TRACE:
-            cli_trace_level(optarg);
-            break;
-        case OPT_TRACE_FILE:
-            cli_trace_file(optarg);
-            break;
-        default:
-            cli_bad_option(c, argv);
-        }
+    int ms = cli_parse_seconds_ms(text, what);
+    if (!ms)
+        cli_usage_error("%s must be more than 0 seconds", what);
+    return ms;
+}
+
+static void serve_option(int c, const char *arg, sk_server_opts *o)
+{
+    switch (c) {
+    case 'u':
+        o->type = SOCK_DGRAM;
+        break;
+    case OPT_MODEL:
+        o->model = parse_model(arg);
+        break;
+    case OPT_WORKERS:
+        o->workers = (int)cli_parse_long(arg, 1, 1024, "--workers");
+        break;
+    case OPT_ACCEPT:
+        o->accept_mode = parse_accept(arg);
+        break;
+    case OPT_HIGH_WATER:
+        o->high_water = (size_t)cli_parse_long(arg, 1024, 1L << 30, "--high-water");
+        break;
+    case OPT_MAXCONNS:
+        o->max_conns = (int)cli_parse_long(arg, 1, 1000000, "--max-conns");
+        break;
+    case OPT_IDLE:
+        o->idle_timeout_ms = positive_ms(arg, "--idle-timeout");
+        break;
+    case OPT_SEND:
+        o->send_timeout_ms = positive_ms(arg, "--send-timeout");
+        break;
     }
-    if (o.send_timeout_ms && o.model == SK_MODEL_EVENT)
+}
+
+#define SERVICE_NAMES "echo, discard, chargen, daytime, time, sink, source"
+
+/* The operands: SERVICE [ENDPOINT]. */
+static void serve_operands(int rest, char **args, struct serve *s)
+{
+    if (rest == 0)
+        cli_usage_error("missing SERVICE (" SERVICE_NAMES ")");
+    if (rest > 2)
+        cli_usage_error("unexpected argument '%s'", args[2]);
+    for (size_t i = 0; i < sizeof services / sizeof *services; i++)
+        if (!strcmp(args[0], services[i].name))
+            s->svc = &services[i];
+    if (!s->svc)
+        cli_usage_error("unknown service '%s' (" SERVICE_NAMES ")", args[0]);
+    if (rest == 2 && strlen(args[1]) >= sizeof s->endpoint)
+        cli_usage_error("ENDPOINT is too long (%zu bytes, at most %zu)", strlen(args[1]),
+                        sizeof s->endpoint - 1);
+    if (rest == 2)
+        snprintf(s->endpoint, sizeof s->endpoint, "%s", args[1]);
+    else
+        snprintf(s->endpoint, sizeof s->endpoint, "127.0.0.1:%d", s->svc->port);
+}
+
+static void serve_parse(int argc, char **argv, struct serve *s)
+{
+    struct cli_parser p = CLI_PARSER(&cli_cmd_serve);
+    s->o.model = SK_MODEL_EVENT;
+    int c;
+    while ((c = cli_next_option(&p, argc, argv, &s->co)) != -1)
+        serve_option(c, optarg, &s->o);
+    if (s->o.send_timeout_ms && s->o.model == SK_MODEL_EVENT)
         cli_usage_error("--send-timeout is for the blocking models (--model iterative, thread, "
                         "fork or pool); the event model never blocks on a client: use "
                         "--idle-timeout");
-    if (optind >= argc)
-        cli_usage_error("missing SERVICE (echo, discard, chargen, daytime, time, sink, source)");
-    if (argc - optind > 2)
-        cli_usage_error("unexpected argument '%s'", argv[optind + 2]);
-    const struct service *svc = NULL;
-    for (size_t i = 0; i < sizeof services / sizeof *services; i++)
-        if (!strcmp(argv[optind], services[i].name))
-            svc = &services[i];
-    if (!svc)
-        cli_usage_error(
-            "unknown service '%s' (echo, discard, chargen, daytime, time, sink, source)",
-            argv[optind]);
-    char ep[400];
-    if (argc - optind == 2)
-        snprintf(ep, sizeof ep, "%s", argv[optind + 1]);
-    else
-        snprintf(ep, sizeof ep, "127.0.0.1:%d", svc->port);
-    o.endpoint = ep;
-    o.handle = svc->fn;
-    o.events = o.type == SOCK_DGRAM ? &svc->ev_dgram : &svc->ev;
+    serve_operands(argc - optind, argv + optind, s);
+    cli_check_endpoint(s->endpoint, true);
     sk_endpoint parsed;
-    if (sk_endpoint_parse(ep, &parsed) < 0)
-        cli_usage_error("%s", sk_errmsg());
-    o.dualstack = parsed.any_host; /* ":7007" serves IPv4 and IPv6 */
+    sk_endpoint_parse(s->endpoint, &parsed);
+    s->o.endpoint = s->endpoint;
+    s->o.handle = s->svc->fn;
+    s->o.events = s->o.type == SOCK_DGRAM ? &s->svc->ev_dgram : &s->svc->ev;
+    s->o.dualstack = parsed.any_host; /* ":7007" serves IPv4 and IPv6 */
+}
 
-    if (svc->fn == chargen && o.type == SOCK_DGRAM) {
-        void *m = mmap(NULL, sizeof *dgram_line, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                       -1, 0);
-        dgram_line = m == MAP_FAILED ? NULL : m;
+/* "serving echo on 127.0.0.1 7007 (tcp, event model, 1 loop)" with the real port. */
+static void say_serving(const struct serve *s)
+{
+    sk_addr a;
+    char text[SK_ADDRSTRLEN], model[64];
+    sk_server_addr(s->srv, &a);
+    sk_addr_format(&a, text, sizeof text);
+    sk_model m = s->o.model;
+    if (m == SK_MODEL_EVENT || m == SK_MODEL_POOL) {
+        int n = sk_server_workers(s->srv);
+        snprintf(model, sizeof model, "%s model, %d %s", model_names[m], n,
+                 m == SK_MODEL_EVENT ? cli_plural((unsigned)n, "loop", "loops")
+                                     : cli_plural((unsigned)n, "worker", "workers"));
+    } else {
+        snprintf(model, sizeof model, "%s model", model_names[m]);
+    }
+    if (sk_addr_port(&a) < 0) {
+        cli_say("serving %s on %s (%s)", s->svc->name, text, model);
+        return;
+    }
+    *strrchr(text, ':') = '\0';
+    cli_say("serving %s on %s %d (%s, %s)", s->svc->name, text, sk_addr_port(&a),
+            s->o.type == SOCK_DGRAM ? "udp" : "tcp", model);
+}
+
+/* The counters, after the drain: one line, a new one after Ctrl-C's echo. */
+static void say_stopped(const struct serve *s, int cut)
+{
+    sk_server_stats st;
+    sk_server_stats_get(s->srv, &st);
+    cli_after_interrupt(stderr);
+    cli_say("%s stopped: %llu accepted, %llu rejected, %llu %s, %llu %s in, %llu %s out, %d cut "
+            "off at drain",
+            s->svc->name, (unsigned long long)st.accepted, (unsigned long long)st.rejected,
+            (unsigned long long)st.errors, cli_plural(st.errors, "error", "errors"),
+            (unsigned long long)st.bytes_in, cli_plural(st.bytes_in, "byte", "bytes"),
+            (unsigned long long)st.bytes_out, cli_plural(st.bytes_out, "byte", "bytes"), cut);
+}
+
+static void stop_server(void *srv)
+{
+    sk_server_shutdown_request(srv); /* async-signal-safe */
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    struct serve s = {0};
+    serve_parse(argc, argv, &s);
+    if (s.svc->fn == chargen && s.o.type == SOCK_DGRAM) {
+        void *m = mmap(NULL, sizeof(_Atomic unsigned), PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        s.o.user = m == MAP_FAILED ? NULL : m;
     }
     signal(SIGPIPE, SIG_IGN);
-    int rc = sk_server_open(&running, &o);
-    if (rc < 0)
-        cli_die(rc == SK_ENONAME || rc == SK_ESERVICE ? EXIT_USAGE : EXIT_RUNTIME, "%s",
-                sk_errmsg());
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    if (verbose) {
-        sk_addr a;
-        char text[SK_ADDRSTRLEN];
-        sk_server_addr(running, &a);
-        sk_addr_format(&a, text, sizeof text);
-        char model[64];
-        if (o.model == SK_MODEL_EVENT || o.model == SK_MODEL_POOL) {
-            int n = sk_server_workers(running);
-            snprintf(model, sizeof model, "%s model, %d %s%s", model_names[o.model], n,
-                     o.model == SK_MODEL_EVENT ? "loop" : "worker", n == 1 ? "" : "s");
-        } else
-            snprintf(model, sizeof model, "%s model", model_names[o.model]);
-        if (sk_addr_port(&a) >= 0) {
-            char *colon = strrchr(text, ':');
-            *colon = '\0';
-            fprintf(stderr, "%s: serving %s on %s %d (%s, %s)\n", cli_prog, svc->name, text,
-                    sk_addr_port(&a), o.type == SOCK_DGRAM ? "udp" : "tcp", model);
-        } else {
-            fprintf(stderr, "%s: serving %s on %s (%s)\n", cli_prog, svc->name, text, model);
-        }
+    int rc = sk_server_open(&s.srv, &s.o);
+    if (rc < 0) {
+        struct cli_where w = {.endpoint = s.endpoint, .type = s.o.type, .bind = true};
+        cli_fail_at(rc, &w);
     }
-    sk_server_serve_forever(running, 500);
-    int cut = sk_server_drain(running, 5000);
-    sk_server_stats st;
-    sk_server_stats_get(running, &st);
-    fprintf(stderr,
-            "%s: %s stopped: %llu accepted, %llu rejected, %llu errors, %llu bytes in, %llu bytes "
-            "out, %d cut off at drain\n",
-            cli_prog, svc->name, (unsigned long long)st.accepted, (unsigned long long)st.rejected,
-            (unsigned long long)st.errors, (unsigned long long)st.bytes_in,
-            (unsigned long long)st.bytes_out, cut);
-    sk_server *s = running;
-    running = NULL;
-    sk_server_close(s);
+    cli_catch_stop(stop_server, s.srv);
+    if (s.co.verbose)
+        say_serving(&s);
+    sk_server_serve_forever(s.srv, 500);
+    int cut = sk_server_drain(s.srv, 5000);
+    cli_catch_stop(NULL, NULL); /* a late Ctrl-C must not reach the server being closed */
+    say_stopped(&s, cut);
+    sk_server_close(s.srv);
     return EXIT_OK;
 }

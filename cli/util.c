@@ -1,14 +1,17 @@
 /* Helpers shared by the subcommands: messages, exit codes, validating number parsers, --trace. */
 #include "cli.h"
+#include "opts.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include <time.h>
 #include <unistd.h>
@@ -145,6 +148,15 @@ noreturn void cli_die(int status, const char *fmt, ...)
     exit(status);
 }
 
+noreturn void cli_fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsay("", fmt, ap);
+    va_end(ap);
+    exit(cli_exit_status(code));
+}
+
 noreturn void cli_usage_error(const char *fmt, ...)
 {
     char suffix[96];
@@ -183,7 +195,7 @@ int cli_parse_seconds_ms(const char *text, const char *what)
 /* The level and the file of --trace and --trace-file, in whichever order they came. */
 static int trace_level, trace_fd = -1;
 
-void cli_trace_level(const char *value)
+int cli_trace_level(const char *value)
 {
     if (!value || !strcmp(value, "data"))
         trace_level = SK_TRACE_DATA;
@@ -192,6 +204,7 @@ void cli_trace_level(const char *value)
     else
         cli_usage_error("--trace takes 'calls' or 'data', not '%s'", value);
     sk_trace_set(trace_level, trace_fd);
+    return trace_level;
 }
 
 void cli_trace_file(const char *path)
@@ -258,4 +271,76 @@ double cli_now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- Ctrl-C and SIGTERM -----------------------------------------------------------------------
+ */
+
+static volatile sig_atomic_t stop_signal;
+static void (*stop_fn)(void *);
+static void *stop_arg;
+
+static void on_stop(int sig)
+{
+    stop_signal = sig;
+    if (stop_fn)
+        stop_fn(stop_arg);
+}
+
+void cli_catch_stop(void (*fn)(void *arg), void *arg)
+{
+    stop_fn = fn;
+    stop_arg = arg;
+    struct sigaction sa = {.sa_handler = on_stop};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int cli_stop_signal(void)
+{
+    return stop_signal;
+}
+
+void cli_after_interrupt(FILE *out)
+{
+    if (stop_signal == SIGINT && isatty(fileno(out)))
+        fputc('\n', out);
+}
+
+/* ---- a Unix socket file removed at exit -------------------------------------------------------
+ */
+
+static char remove_path[108];
+
+static void remove_now(void)
+{
+    if (remove_path[0])
+        unlink(remove_path);
+}
+
+static void remove_and_die(int sig)
+{
+    remove_now(); /* unlink is async-signal-safe */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+bool cli_remove_at_exit(const char *path)
+{
+    struct stat st;
+    if (path[0] == '@' || strlen(path) >= sizeof remove_path || lstat(path, &st) == 0 ||
+        errno != ENOENT)
+        return false;
+    snprintf(remove_path, sizeof remove_path, "%s", path);
+    atexit(remove_now);
+    struct sigaction sa = {.sa_handler = remove_and_die};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    return true;
+}
+
+void cli_keep_at_exit(void)
+{
+    remove_path[0] = '\0';
 }

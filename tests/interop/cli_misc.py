@@ -85,9 +85,10 @@ one_line(["listen", "--exec"], 2, "option '--exec' needs a value")
 one_line(["listen", "-w"], 2, "option '-w' needs a value")
 
 # Arguments are quoted escaped: a message stays one line and shows what was typed.
-one_line(["connect", "a\nb"], 2, "endpoint 'a\\nb'")
-one_line(["connect", "\x01\x1b[31m\t\\"], 2, "endpoint '\\x01\\x1b[31m\\t\\\\'")
-one_line(["connect", "caf\u00e9\u202e"], 2, "endpoint 'caf\u00e9\\u202e'")
+one_line(["connect", "a\nb"], 2, "'a\\nb' has no port")
+one_line(["connect", "\x01\x1b[31m\t\\"], 2, "'\\x01\\x1b[31m\\t\\\\' has no port")
+one_line(["connect", "caf\u00e9\u202e"], 2, "'caf\u00e9\\u202e' has no port")
+one_line(["connect", "a\nb:1"], 2, "'a\\nb'")
 one_line(["proto", "x\ry"], 2, "unknown name 'x\\ry'")
 one_line(["serve", "echo\n"], 2, "unknown service 'echo\\n'")
 one_line(["mcast", "recv", "--iface", "lo", "x\x7fy"], 2, "x\\x7fy")
@@ -95,7 +96,7 @@ rc, _, err = run([BIN, "connect", "-w", "x" * 50000 + "\n", "127.0.0.1:1"])
 check(rc == 2 and err.count("\n") == 1 and len(err) < 3000 and "bytes left out" in err,
       f"a 50 kB argument: one line of {len(err)} bytes, the middle left out")
 rc, _, err = run([BIN, "connect", b"\xff\xfe\xc3"])
-check(rc == 2 and "endpoint '\\xff\\xfe\\xc3'" in err and err.count("\n") == 1,
+check(rc == 2 and "'\\xff\\xfe\\xc3' has no port" in err and err.count("\n") == 1,
       f"invalid UTF-8 is escaped byte by byte: {err!r}")
 
 # --trace takes calls or data, everywhere; anything else is a usage error.

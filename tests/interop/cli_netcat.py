@@ -1,6 +1,6 @@
 """sockkit connect/listen against OpenBSD nc, socat and Python's socket module: binary-safe
 transfers both ways over TCP, UDP and Unix sockets, half-close both ways, UDP listen serving three
-peers, --exec, -k, --max-conns, -z, -w, bad input, and the trace."""
+peers, --exec, -k, --max-children, -z, -w, bad input, and the trace."""
 import os
 import random
 import re
@@ -347,8 +347,8 @@ def exec_mode():
     srv.terminate()
     collect(srv)
 
-    # --max-conns 1: the second client waits until the first leaves
-    srv = spawn([BIN, "listen", "-v", "-k", "--max-conns", "1", "127.0.0.1:0", "--exec", "cat"])
+    # --max-children 1: the second client waits until the first leaves
+    srv = spawn([BIN, "listen", "-v", "-k", "--max-children", "1", "127.0.0.1:0", "--exec", "cat"])
     port = listen_port(srv)
     a = socket.create_connection(("127.0.0.1", port), timeout=3)
     a.sendall(b"a\n")
@@ -364,7 +364,7 @@ def exec_mode():
     b.settimeout(3)
     later = b.recv(10)
     check(first == b"a\n" and early == b"" and later == b"b\n",
-          f"--max-conns 1: second client waits, then is served ({early!r} {later!r})")
+          f"--max-children 1: second client waits, then is served ({early!r} {later!r})")
     b.close()
     srv.terminate()
     collect(srv)

@@ -163,17 +163,25 @@ check((rc == 0) == (doc.get("error") is None) and isinstance(doc.get("differ"), 
 rc, out, _ = resolve("--self")
 check("gethostname()" in out and "on the interfaces:" in out, "--self text")
 
-# ---- failures: exit 1 naming the name and the EAI_* reason --------------------------------
+# ---- failures: one line naming the name and the EAI_* reason; exit 2 for a name (or service, or
+# family) with no answer, as every command exits for a host that does not resolve; exit 1 when
+# the resolver itself failed (EAI_AGAIN, EAI_FAIL: a sandbox without DNS may answer so)
+def lookup_status(text):
+    return 1 if "EAI_AGAIN" in text or "EAI_FAIL" in text else 2
+
+
 rc, out, err = resolve("nosuch-sockkit-test.invalid:80")
-check(rc == 1 and len(err.strip().splitlines()) == 1 and "nosuch-sockkit-test.invalid" in err
-      and "EAI_" in err, f"unknown name: exit {rc}, '{err.strip()}'")
+check(rc == lookup_status(err) and len(err.strip().splitlines()) == 1
+      and "nosuch-sockkit-test.invalid" in err and "EAI_" in err,
+      f"unknown name: exit {rc}, '{err.strip()}'")
 rc, doc, err = resolve_json("nosuch-sockkit-test.invalid")
-check(rc == 1 and doc.get("rows") == [] and (doc.get("error") or {}).get("eai", "").startswith("EAI_"),
+eai = (doc.get("error") or {}).get("eai", "")
+check(rc == lookup_status(eai) and doc.get("rows") == [] and eai.startswith("EAI_"),
       f"--json unknown name: exit {rc}, error {doc.get('error')}")
 rc, out, err = resolve("127.0.0.1:no-such-service-x")
-check(rc == 1 and "EAI_SERVICE" in err and "no-such-service-x" in err, f"unknown service: exit {rc}, '{err.strip()}'")
+check(rc == 2 and "EAI_SERVICE" in err and "no-such-service-x" in err, f"unknown service: exit {rc}, '{err.strip()}'")
 rc, out, err = resolve("-4", "::1")
-check(rc == 1 and "EAI_" in err, f"-4 ::1: exit {rc}, '{err.strip()}'")
+check(rc == 2 and "EAI_" in err, f"-4 ::1: exit {rc}, '{err.strip()}'")
 
 # ---- malformed input: exit 2, one line ------------------------------------------------------
 bad = [[], [""], ["[::1"], ["[nothex]:80"], ["localhost:99999"], ["localhost:"], ["a b"],

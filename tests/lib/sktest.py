@@ -149,8 +149,8 @@ def kill_started():
 def stop_counts(err):
     """The counters of serve's stop line ('echo stopped: A accepted, ... C cut off at drain') as a
     dict (accepted, rejected, errors, bytes_in, bytes_out, cut_off), or None without one."""
-    m = re.search(r"stopped: (\d+) accepted, (\d+) rejected, (\d+) errors, (\d+) bytes in, "
-                  r"(\d+) bytes out, (\d+) cut off at drain", err)
+    m = re.search(r"stopped: (\d+) accepted, (\d+) rejected, (\d+) errors?, (\d+) bytes? in, "
+                  r"(\d+) bytes? out, (\d+) cut off at drain", err)
     if not m:
         return None
     keys = ("accepted", "rejected", "errors", "bytes_in", "bytes_out", "cut_off")

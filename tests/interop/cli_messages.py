@@ -1,0 +1,236 @@
+"""Messages that say what to do: one line on stderr naming the input and the next step, and the
+exit status of the one rule. A port below 1024 without the capability (setpriv drops it), a port
+someone holds (this test, another sockkit, another user's process), a Unix name in use or a file
+left behind, an IPv6 link-local address without its interface, -4/-6 against what a name or
+address has, an endpoint without a port, the stop line after Ctrl-C (on a pseudo-terminal) and
+singular counts."""
+import os
+import pty
+import re
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from sktest import BIN, check, finish, kill_started, run, serve, stop  # noqa: E402
+
+TMP = tempfile.mkdtemp(prefix="sockkit-msg-")
+ME = f"pid {os.getpid()} ("
+with open("/proc/self/comm") as f:
+    COMM = f.read().strip()
+
+
+def one_line(args, status, *needles, forbid=(), prefix=()):
+    """args exit with status, exactly one line on stderr holding every needle."""
+    rc, out, err = run(list(prefix) + [BIN] + args, timeout=20)
+    ok = rc == status and err.count("\n") == 1 and err.endswith("\n")
+    ok = ok and all(n in err for n in needles) and not any(f in err for f in forbid)
+    check(ok, f"{' '.join(args)}: exit {rc}, one line with {needles}: {err.strip()!r}")
+    return err
+
+
+def free_low_port():
+    """A port below 1024 nothing is bound to on 127.0.0.1 (TCP and UDP)."""
+    for port in range(1000, 900, -1):
+        try:
+            for typ in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                with socket.socket(socket.AF_INET, typ) as s:
+                    s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+    return None
+
+
+def privileged_port():
+    try:
+        with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+            start = int(f.read())
+    except OSError:
+        start = 1024
+    port = free_low_port()
+    if not shutil.which("setpriv") or start <= 1 or port is None or port >= start:
+        print("SKIP the privileged-port messages: no setpriv, or every port is unprivileged here")
+        return
+    drop = ["setpriv", "--bounding-set=-net_bind_service", "--inh-caps=-net_bind_service"]
+    for args in (["listen", f"127.0.0.1:{port}"], ["listen", "-u", str(port)],
+                 ["serve", "echo", f"127.0.0.1:{port}"]):
+        one_line(args, 1, "Permission denied", f"ports below {start} need root or the "
+                 "CAP_NET_BIND_SERVICE capability", f"choose a port from {start} up", prefix=drop)
+    # a connect from a privileged source port is not a bind of the command's own: no hint there
+    one_line(["connect", "-p", str(port), f"127.0.0.1:{port + 1}"], 1, "Permission denied",
+             forbid=("CAP_NET_BIND_SERVICE",), prefix=drop)
+
+
+def held_ports():
+    t = socket.create_server(("127.0.0.1", 0))
+    port = t.getsockname()[1]
+    for args in (["listen", f"127.0.0.1:{port}"], ["listen", str(port)],
+                 ["serve", "echo", f"127.0.0.1:{port}"]):
+        one_line(args, 1, "Address already in use", f"TCP port {port} is held by {ME}{COMM})",
+                 "choose another port (0 picks a free one)", forbid=("-k",))
+    t.close()
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.1", 0))
+    port = u.getsockname()[1]
+    one_line(["listen", "-u", f"127.0.0.1:{port}"], 1, f"UDP port {port} is held by {ME}")
+    one_line(["serve", "-u", "echo", f"127.0.0.1:{port}"], 1, f"UDP port {port} is held by {ME}")
+    u.close()
+    # another sockkit listen holds it: one listener with -k does the job
+    p = subprocess.Popen([BIN, "listen", "-v", "127.0.0.1:0"], stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        line = p.stderr.readline().decode()
+        m = re.search(r"listening on \S+ (\d+)", line)
+        port = int(m.group(1)) if m else 0
+        one_line(["listen", f"127.0.0.1:{port}"], 1, f"held by pid {p.pid} (sockkit)",
+                 "with -k one listener serves client after client")
+    finally:
+        p.kill()
+        p.wait()
+    # the holder's process is not visible to the command (another user's): the ss command
+    if shutil.which("setpriv"):
+        t = socket.create_server(("127.0.0.1", 0))
+        port = t.getsockname()[1]
+        one_line(["listen", f"127.0.0.1:{port}"], 1, f"TCP port {port} is taken",
+                 f"\"ss -ltnp 'sport = :{port}'\" shows by whom",
+                 prefix=["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        t.close()
+
+
+def held_unix():
+    path = os.path.join(TMP, "held.sock")
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(path)
+    s.listen()
+    one_line(["listen", f"unix:{path}"], 1, f"{ME}{COMM}) listens there")
+    s.close()  # the file stays: nobody listens
+    one_line(["listen", "-U", path], 1, "no socket is open there",
+             f"remove {path} if nothing serves on it")
+    name = f"sockkit-msg-{os.getpid()}"
+    a = socket.socket(socket.AF_UNIX)
+    a.bind("\0" + name)
+    a.listen()
+    one_line(["serve", "echo", f"unix:@{name}"], 1, f"{ME}{COMM}) listens there")
+    a.close()
+
+
+def link_local():
+    for args in (["connect", "[fe80::1]:80"], ["connect", "fe80::1", "80"],
+                 ["listen", "[fe80::1]:7000"], ["serve", "echo", "[fe80::1]:7000"]):
+        port = "80" if args[0] == "connect" else "7000"
+        one_line(args, 2, "a link-local address needs its interface: add it, as in [fe80::1%",
+                 f"]:{port}", "'sockkit ifaces' lists them")
+
+
+def families():
+    port = socket.create_server(("127.0.0.1", 0))
+    p = port.getsockname()[1]
+    one_line(["connect", "-6", f"127.0.0.1:{p}"], 2,
+             "127.0.0.1 is an IPv4 address, and -6 asks for IPv6: leave out -6")
+    one_line(["connect", "-4", "::1", str(p)], 2,
+             "::1 is an IPv6 address, and -4 asks for IPv4: leave out -4")
+    one_line(["listen", "-6", f"127.0.0.1:{p}"], 2, "127.0.0.1 is an IPv4 address")
+    # a name with addresses of one family only, from /etc/hosts
+    names = {}
+    try:
+        with open("/etc/hosts") as f:
+            for line in f:
+                words = line.split("#")[0].split()
+                for name in words[1:]:
+                    names.setdefault(name, set()).add(":" in words[0])
+    except OSError:
+        pass
+    v4only = [n for n, fam in names.items() if fam == {False} and "localhost" not in n]
+    v6only = [n for n, fam in names.items() if fam == {True} and "localhost" not in n]
+    if v4only:
+        one_line(["connect", "-6", f"{v4only[0]}:{p}"], 2,
+                 f"{v4only[0]} has no IPv6 address (it resolves to ", ": leave out -6")
+    if v6only:
+        one_line(["connect", "-4", f"{v6only[0]}:{p}"], 2,
+                 f"{v6only[0]} has no IPv4 address (it resolves to ", ": leave out -4")
+    if not v4only and not v6only:
+        print("SKIP: /etc/hosts has no name of one family only")
+    port.close()
+    # localhost is the library's own (RFC 6761): -6 gives ::1, which is tried, not "no address"
+    try:
+        with socket.socket(socket.AF_INET6) as s6:
+            s6.bind(("::1", 0))
+            q = s6.getsockname()[1]
+        one_line(["connect", "-6", f"localhost:{q}"], 1, f"connect [::1]:{q}: Connection refused")
+    except OSError:
+        print("SKIP: no ::1 here")
+
+
+def no_port():
+    one_line(["connect", "127.0.0.1"], 2, "'127.0.0.1' has no port: give 127.0.0.1:PORT (as in "
+             "127.0.0.1:80), or HOST PORT", forbid=("not a number",))
+    one_line(["connect", "[::1]"], 2, "'[::1]' has no port: give [::1]:PORT",
+             forbid=("not a number",))
+    one_line(["connect", "localhost:"], 2, "'localhost:' has no port: give localhost:PORT",
+             forbid=("not a number",))
+    one_line(["serve", "echo", "127.0.0.1"], 2, "'127.0.0.1' has no port",
+             ":PORT for every address", forbid=("not a number",))
+    one_line(["listen", "localhost"], 2, "'localhost' has no port", ":PORT for every address")
+    one_line(["connect", ":80"], 2, "':80' has no host: give HOST:PORT (as in 127.0.0.1:80)")
+
+
+def ctrl_c():
+    """serve on a terminal: after Ctrl-C (echoed as ^C) the stop line starts a line of its own."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(BIN, [BIN, "serve", "-v", "echo", "127.0.0.1:0"])
+    out = b""
+    try:
+        deadline = time.time() + 10
+        while b"serving" not in out and time.time() < deadline:
+            if select.select([fd], [], [], 0.2)[0]:
+                out += os.read(fd, 4096)
+        os.write(fd, b"\x03")
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    text = out.decode(errors="replace")
+    check(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+          and re.search(r"(^|\r?\n)sockkit serve: echo stopped: ", text) is not None
+          and "^Csockkit" not in text,
+          f"serve on a terminal: after ^C the stop line starts a new line ({text!r})")
+
+
+def singular():
+    p, host, port = serve(["echo", "127.0.0.1:0"])
+    with socket.create_connection(("127.0.0.1", port)) as c:
+        c.sendall(b"x")
+        c.recv(1)
+    rc, err = stop(p)
+    check(rc == 0 and "1 accepted, 0 rejected, 0 errors, 1 byte in, 1 byte out" in err,
+          f"serve's stop line: 1 byte, not 1 bytes ({err.strip()!r})")
+
+
+try:
+    privileged_port()
+    held_ports()
+    held_unix()
+    link_local()
+    families()
+    no_port()
+    ctrl_c()
+    singular()
+finally:
+    kill_started()
+    shutil.rmtree(TMP, ignore_errors=True)
+finish()
