@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "fuzz.h"
+#include "seqfaults.h"
 #include "seqpkt.h"
 
 #define STREAMS   4
