@@ -335,7 +335,7 @@ static void recv_loop(struct udp_recv *r)
         if (got == -ETIMEDOUT)
             continue;
         if (got < 0)
-            cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
+            cli_die(cli_exit_status(got), "%s", sk_errmsg());
         uint64_t t = seqpkt_now_ns();
         r->last = ticks_now_ns();
         if (!r->first) {

@@ -257,7 +257,7 @@ static void drain(struct mrecv *m, int g)
     if (got == -ETIMEDOUT)
         return;
     if (got < 0)
-        cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
+        cli_die(cli_exit_status(got), "%s", sk_errmsg());
     uint64_t t = seqpkt_now_ns();
     for (int i = 0; i < got && !m->done; i++)
         on_packet(m, g, &m->v[i], t);

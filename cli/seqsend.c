@@ -1,6 +1,7 @@
 /* The paced sender of sequence-numbered packets (see seqsend.h). */
 #include "seqsend.h"
 #include "cli.h"
+#include "opts.h"
 #include "seqpkt.h"
 #include "stop.h"
 #include "ticks.h"
@@ -39,7 +40,7 @@ static void flush(struct seqsend *s)
         return;
     }
     if (n < 0)
-        cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
+        cli_die(cli_exit_status(n), "%s", sk_errmsg());
     s->sent += (uint64_t)n;
     s->held -= n;
     memmove(s->v, s->v + n, (size_t)s->held * sizeof s->v[0]);
