@@ -259,9 +259,8 @@ static sk_addr bench_target(const struct bench_opts *o)
     if (o->co.verbose) {
         char text[SK_ADDRSTRLEN];
         sk_addr_format(&addr, text, sizeof text);
-        cli_say("%s answers; %d connection%s, %.1f s warm-up, then %.1f s measured", text,
-                o->conns, o->conns == 1 ? "" : "s", o->warmup_ms / 1000.0,
-                o->duration_ms / 1000.0);
+        cli_say("%s answers; %d connection%s, %.1f s warm-up, then %.1f s measured", text, o->conns,
+                o->conns == 1 ? "" : "s", o->warmup_ms / 1000.0, o->duration_ms / 1000.0);
     }
     return addr;
 }

@@ -165,14 +165,20 @@ static void send_result(struct udp_send *s, double secs)
 {
     const struct udp_opts *o = s->o;
     uint64_t sent = s->ss.sent;
-    double pps = (double)sent / secs, bps = pps * o->size * 8;
+    bool rated = secs >= 0.01; /* no rate over a moment */
+    double pps = rated ? (double)sent / secs : NAN, bps = pps * o->size * 8;
     if (!report_is_json(&s->rep)) {
-        printf("bench udp %s: sent %llu datagrams of %d bytes in %.2f s\n"
-               "  %.0f/s, %.1f Mbit/s, sender id %08x\n",
-               o->endpoint, (unsigned long long)sent, o->size, secs, pps, bps / 1e6, s->ss.id);
+        if (s->ss.stopped && !s->progress && isatty(STDOUT_FILENO))
+            putchar('\n'); /* after the ^C the terminal echoed */
+        printf("bench udp %s: sent %llu datagram%s of %d bytes in %.2f s\n", o->endpoint,
+               (unsigned long long)sent, sent == 1 ? "" : "s", o->size, secs);
+        if (rated)
+            printf("  %.0f/s, %.1f Mbit/s, sender id %08x\n", pps, bps / 1e6, s->ss.id);
+        else
+            printf("  sender id %08x\n", s->ss.id);
         if (s->ss.refused)
-            printf("  %llu batches refused (ICMP port unreachable: no receiver yet)\n",
-                   (unsigned long long)s->ss.refused);
+            printf("  %llu batch%s refused (ICMP port unreachable: no receiver yet)\n",
+                   (unsigned long long)s->ss.refused, s->ss.refused == 1 ? "" : "es");
         return;
     }
     struct json *j = report_end(&s->rep);
@@ -185,6 +191,7 @@ static void send_result(struct udp_send *s, double secs)
     json_num(j, "packets_per_second", pps);
     json_num(j, "bits_per_second", bps);
     json_int(j, "refused_batches", (long long)s->ss.refused);
+    json_bool(j, "interrupted", s->ss.stopped);
     report_finish(&s->rep);
 }
 
@@ -358,8 +365,8 @@ static void recv_result(struct udp_recv *r)
         printf("\n");
         seqreport_text(stdout, &r->st, 0, "  ");
         if (r->foreign)
-            printf("  %llu packets from other senders (not counted)\n",
-                   (unsigned long long)r->foreign);
+            printf("  %llu packet%s from other senders (not counted)\n",
+                   (unsigned long long)r->foreign, r->foreign == 1 ? "" : "s");
         return;
     }
     struct json *j = report_end(&r->rep);

@@ -191,6 +191,8 @@ static void send_result(struct msend *m, double secs)
     uint64_t sent = m->ss.sent;
     double pps = secs > 0.01 ? (double)sent / secs : 0;
     if (!report_is_json(&m->rep)) {
+        if (m->ss.stopped && !m->progress && isatty(STDOUT_FILENO))
+            putchar('\n'); /* after the ^C the terminal echoed */
         printf("sent %llu packet%s of %d bytes to %s in %.2f s\n", (unsigned long long)sent,
                sent == 1 ? "" : "s", o->size, o->group, secs);
         if (secs > 0.01)

@@ -1,5 +1,7 @@
 /* Interval boundaries for -i and the progress line: every `period` ns from a phase's start, the
- * last one cut at the phase's end (a warm-up of 1.2 s in 0.5 s intervals ends 1.0-1.2). */
+ * last one cut at the phase's end (a warm-up of 1.2 s in 0.5 s intervals ends 1.0-1.2). A rest
+ * shorter than a tenth of a period joins the interval before it (3.02 s in 1 s intervals ends
+ * 2.0-3.02), so no interval is too short for its rate to mean anything. */
 #ifndef SOCKKIT_CLI_TICKS_H
 #define SOCKKIT_CLI_TICKS_H
 
@@ -20,10 +22,17 @@ static inline uint64_t ticks_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Where the interval starting at t->from ends. */
+static inline uint64_t ticks_next(const struct ticks *t)
+{
+    uint64_t left = t->end - t->from;
+    return left > t->period && left - t->period > t->period / 10 ? t->from + t->period : t->end;
+}
+
 static inline void ticks_init(struct ticks *t, uint64_t start, uint64_t end, uint64_t period)
 {
     *t = (struct ticks){.start = start, .end = end, .period = period, .from = start};
-    t->next = end - start > period ? start + period : end;
+    t->next = ticks_next(t);
 }
 
 /* The current interval has ended by `now`: *from and *to are its bounds (ns since the phase
@@ -35,7 +44,7 @@ static inline bool ticks_due(struct ticks *t, uint64_t now, uint64_t *from, uint
     *from = t->from - t->start;
     *to = t->next - t->start;
     t->from = t->next;
-    t->next = t->end - t->from > t->period ? t->from + t->period : t->end;
+    t->next = ticks_next(t);
     return true;
 }
 
