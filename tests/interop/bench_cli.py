@@ -91,6 +91,39 @@ rc, out, err = run([BIN, "bench", "connect", "-d", "0.3", "--warmup", "0", "-q",
 check(rc == 0 and "connect 127.0.0.1:" in err and "socket(AF_INET" in err,
       "bench connect --trace=calls traces every connection")
 
+
+
+def with_terminal(args):
+    """Run with stderr on a pseudo-terminal (the progress line shows only there); its text."""
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    text = b""
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        text += data
+    p.wait(30)
+    os.close(master)
+    return p.returncode, text.decode(errors="replace")
+
+
+# the progress line: warm-up labelled and counted, a real rate from the first measuring tick, a
+# clock of measured time only (-d 2 ends at "measuring 2.0 s")
+rc, tty = with_terminal([BIN, "bench", "echo", "-d", "2", "--warmup", "1", "--no-chart", ep])
+ticks = re.findall(r"(warm-up|measuring) +([\d.]+) s +(\d+) req/s", tty)
+phases = [t[0] for t in ticks]
+check(rc == 0 and phases[:1] == ["warm-up"] and ticks[-1][:2] == ("measuring", "2.0")
+      and all(int(t[2]) > 0 for t in ticks) and len(tty.splitlines()[-1]) < 80,
+      f"the progress line: warm-up first, every tick a rate, ends at 'measuring 2.0 s' ({ticks})")
+rc, tty = with_terminal([BIN, "bench", "echo", "-q", "-d", "0.5", "--warmup", "0", "--no-chart", ep])
+check(rc == 0 and "measuring" not in tty, "-q: no progress line")
+
 # --svg: HdrHistogram's log axis of 1/(1 - percentile), round y ticks with a title, no more nines
 # than the samples support
 svg = os.path.join(tempfile.mkdtemp(), "lat.svg")
