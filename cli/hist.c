@@ -166,6 +166,18 @@ static void svg_text(FILE *f, const char *s)
     }
 }
 
+/* A line of text at the top left; one too long for `room` pixels (a long endpoint) is squeezed
+ * to fit rather than clipped. */
+static void svg_line(FILE *f, const char *text, int y, int size, int room)
+{
+    fprintf(f, "<text x=\"16\" y=\"%d\" font-size=\"%d\"", y, size);
+    if (0.6 * size * (double)strlen(text) > room) /* about 0.6 em a character in sans-serif */
+        fprintf(f, " textLength=\"%d\" lengthAdjust=\"spacingAndGlyphs\"", room);
+    fputc('>', f);
+    svg_text(f, text);
+    fprintf(f, "</text>\n");
+}
+
 /* A round step (1, 2 or 5 times a power of ten) giving about `ticks` intervals up to max. */
 static double nice_step(double max, int ticks)
 {
@@ -259,13 +271,10 @@ int hist_svg(const hist *h, const char *path, const char *title, const char *sub
     fprintf(f,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
             "font-family=\"sans-serif\" font-size=\"12\">\n"
-            "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<text x=\"16\" y=\"26\" "
-            "font-size=\"15\">",
+            "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
             W, H);
-    svg_text(f, title);
-    fprintf(f, "</text>\n<text x=\"16\" y=\"48\">");
-    svg_text(f, subtitle);
-    fprintf(f, "</text>\n");
+    svg_line(f, title, 26, 15, W - 32);
+    svg_line(f, subtitle, 48, 12, W - 32);
     x_axis(&p);
     y_axis(&p, step, unit);
     fprintf(f, "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"");

@@ -131,7 +131,8 @@ static void svg_axes(void **state)
     hist_init(&h);
     for (int i = 0; i < 1000; i++)
         hist_add(&h, 1000 + (uint64_t)i * 37);
-    char path[] = "/tmp/test_hist_XXXXXX";
+    char path[32];
+    strcpy(path, "/tmp/test_hist_XXXXXX");
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     close(fd);
@@ -148,6 +149,21 @@ static void svg_axes(void **state)
     assert_non_null(strstr(buf, "latency (us)"));
     assert_non_null(strstr(buf, ">40<")); /* max 37.963 us: ticks 0, 10, 20, 30, 40 */
     assert_null(strstr(buf, ">37.9"));
+    assert_null(strstr(buf, "textLength"));
+    /* a title too long for the width is squeezed to fit, not clipped */
+    char title[200];
+    memset(title, 'x', sizeof title - 1);
+    title[sizeof title - 1] = '\0';
+    strcpy(path, "/tmp/test_hist_XXXXXX");
+    fd = mkstemp(path);
+    close(fd);
+    assert_int_equal(hist_svg(&h, path, title, "sub"), 0);
+    f = fopen(path, "r");
+    n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    unlink(path);
+    assert_non_null(strstr(buf, "textLength=\"768\""));
 }
 
 int main(void)
