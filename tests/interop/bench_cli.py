@@ -3,6 +3,7 @@
 stream both ways, -t as time (iperf3's), the nc letters -s/-w/-p refused, udp's exact accounting,
 --svg's axes, and bad arguments give one line."""
 import json
+import math
 import os
 import re
 import socketserver
@@ -143,8 +144,20 @@ ticks = [t for t in texts if t and re.fullmatch(r"[0-9.]+", t)]
 supported = len(str(n)) - 1  # whole nines the sample count supports
 check(ok and any(t.startswith("latency (") for t in texts) and "0%" in texts and "50%" in texts,
       f"--svg: a valid SVG with the curve, a y title and percentile ticks ({texts[:12]})")
-check(len(nines) == min(supported, 12) and all(float(t) == round(float(t)) for t in ticks)
-      and len(ticks) >= 3,
+
+
+def round_steps(ticks):
+    """Ticks from 0 in equal steps of 1, 2 or 5 times a power of ten."""
+    v = [float(t) for t in ticks]
+    if len(v) < 3 or v[0] != 0:
+        return False
+    step = v[1] - v[0]
+    mantissa = step / 10 ** math.floor(math.log10(step))
+    return (any(abs(mantissa - m) < 1e-9 for m in (1, 2, 5))
+            and all(abs(b - a - step) < 1e-9 for a, b in zip(v, v[1:])))
+
+
+check(len(nines) == min(supported, 12) and round_steps(ticks),
       f"--svg: {len(nines)} nines for {n} samples, round y ticks {ticks}")
 
 # a pool of 2 workers holds 2 long-lived connections: the other 4 are reported as starved
