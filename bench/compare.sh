@@ -70,15 +70,15 @@ for round in $(seq "$ROUNDS"); do
     for c in 1 50 1000; do
         for s in $SERVERS; do
             quiet
-            j=$("$B" bench echo -q --json -c $c -d "$SECS" -w "$WARM" "127.0.0.1:${PORT[$s]}" 2>/dev/null)
-            read -r rps p99 starved <<<"$(fields "$j" requests_per_sec latency_us.p99 starved_connections)"
+            j=$("$B" bench echo -q --json -c $c -d "$SECS" --warmup "$WARM" "127.0.0.1:${PORT[$s]}" 2>/dev/null)
+            read -r rps p99 starved <<<"$(fields "$j" end.requests_per_second end.latency_us.p99 end.starved_connections)"
             RPS[$s,$c]+="$rps " P99[$s,$c]+="$p99 " STARVED[$s,$c]+="$starved "
         done
     done
     for s in $SERVERS; do
         quiet
-        j=$("$B" bench connect -q --json -c 4 -d "$SECS" -w "$WARM" "127.0.0.1:${PORT[$s]}" 2>/dev/null)
-        read -r rps p99 <<<"$(fields "$j" requests_per_sec latency_us.p99)"
+        j=$("$B" bench connect -q --json -c 4 -d "$SECS" --warmup "$WARM" "127.0.0.1:${PORT[$s]}" 2>/dev/null)
+        read -r rps p99 <<<"$(fields "$j" end.requests_per_second end.latency_us.p99)"
         RPS[$s,conn]+="$rps " P99[$s,conn]+="$p99 "
     done
     echo "round $round of $ROUNDS done at ${SECONDS} s" >&2
@@ -93,26 +93,26 @@ pids+=($!)
 sleep 0.3
 IPERF=$(iperf3 -c 127.0.0.1 -p "$p" -t "$SIDE" -O 1 -J 2>/dev/null | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9)' 2>/dev/null || echo 0)
 start sink "$B" serve -v sink 127.0.0.1:0
-j=$("$B" bench stream -q --json -d "$SIDE" -w 1 "127.0.0.1:${PORT[sink]}" 2>/dev/null)
-STREAM=$("$PY" -c "print($(field "$j" throughput_mbit_s)/1000)")
+j=$("$B" bench stream -q --json -d "$SIDE" --warmup 1 "127.0.0.1:${PORT[sink]}" 2>/dev/null)
+STREAM=$("$PY" -c "print($(field "$j" end.bits_per_second)/1e9)")
 
 p=$(free_port)
 sockperf sr --tcp -i 127.0.0.1 -p "$p" >/dev/null 2>&1 &
 pids+=($!)
 sleep 0.5
 SOCKPERF_P50=$(sockperf pp --tcp -i 127.0.0.1 -p "$p" -m 64 -t "$SIDE" 2>&1 | sed -n 's/.*percentile 50.000 = *\([0-9.]*\).*/\1/p' | head -1)
-j=$("$B" bench echo -q --json -c 1 -d "$SIDE" -w "$WARM" "127.0.0.1:${PORT[epoll]}" 2>/dev/null)
-BENCH_P50=$(field "$j" latency_us.p50)
+j=$("$B" bench echo -q --json -c 1 -d "$SIDE" --warmup "$WARM" "127.0.0.1:${PORT[epoll]}" 2>/dev/null)
+BENCH_P50=$(field "$j" end.latency_us.p50)
 
 # generator bottleneck check: two bench processes at once against epoll, 50 connections each
-j1=$("$B" bench echo -q --json -c 50 -d "$SECS" -w "$WARM" "127.0.0.1:${PORT[epoll]}" 2>/dev/null)
-"$B" bench echo -q --json -c 50 -d "$SECS" -w "$WARM" "127.0.0.1:${PORT[epoll]}" >"$out/two-a.json" 2>/dev/null &
+j1=$("$B" bench echo -q --json -c 50 -d "$SECS" --warmup "$WARM" "127.0.0.1:${PORT[epoll]}" 2>/dev/null)
+"$B" bench echo -q --json -c 50 -d "$SECS" --warmup "$WARM" "127.0.0.1:${PORT[epoll]}" >"$out/two-a.json" 2>/dev/null &
 a=$!
-"$B" bench echo -q --json -c 50 -d "$SECS" -w "$WARM" "127.0.0.1:${PORT[epoll]}" >"$out/two-b.json" 2>/dev/null
+"$B" bench echo -q --json -c 50 -d "$SECS" --warmup "$WARM" "127.0.0.1:${PORT[epoll]}" >"$out/two-b.json" 2>/dev/null
 wait $a
-ONE=$(field "$j1" requests_per_sec)
-TWO=$("$PY" -c "import json; print(sum(json.load(open(f))['requests_per_sec'] for f in ('$out/two-a.json','$out/two-b.json')))")
-CPU=$("$PY" -c "import json,sys; d=json.loads(sys.argv[1])['cpu_s']; print(round(100*(d['user']+d['sys'])/d['wall']))" "$j1")
+ONE=$(field "$j1" end.requests_per_second)
+TWO=$("$PY" -c "import json; print(sum(json.load(open(f))['end']['requests_per_second'] for f in ('$out/two-a.json','$out/two-b.json')))")
+CPU=$("$PY" -c "import json,sys; d=json.loads(sys.argv[1])['end']['cpu']; print(round(100*(d['user_seconds']+d['system_seconds'])/d['wall_seconds']))" "$j1")
 
 # ratio A B: A/B as "0.87x", "-" when B is 0
 ratio() { "$PY" -c "import sys; a,b=map(float,sys.argv[1:]); print(f'{a/b:.2f}x' if b else '-')" "$1" "$2"; }

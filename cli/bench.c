@@ -4,342 +4,85 @@
  *   connect  new connections per second: connect, one message, its echo, close
  *   stream   bulk one-way throughput to a sink (or from a source with --reverse)
  *   udp      datagrams per second and loss (bench_udp.c)
- * Latencies go into an HDR histogram (cli/hist.c); --json prints one object; --svg draws the
- * distribution; a progress line shows on stderr when it is a terminal. */
-#include "cli.h"
-#include "hist.h"
-#include "opts.h"
+ * This file parses a mode's options, runs its workers (bench_tcp.c) and watches them: the
+ * progress line, the -i intervals; bench_report.c writes the result. */
+#include "bench.h"
+#include "ticks.h"
 
 #include <errno.h>
-#include <getopt.h>
-#include <math.h>
-#include <netinet/tcp.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
-#define MAX_PIPE 1024
+enum { O_THREADS = 256, O_SIZE, O_PIPELINE, O_WARMUP, O_SVG, O_NOCHART };
 
-struct opts {
-    const char *mode, *endpoint, *svg;
-    int conns, threads, size, pipeline, duration_ms, warmup_ms;
-    bool json, quiet, chart, reverse;
+/* Short letters as iperf3 and nc users know them (docs/cli.md, "bench and mcast"): -t is time,
+ * -P parallel, -R reverse; -s, -w, -p and -l stay netcat's (source, timeout, port, listen), so
+ * size, warm-up and pipeline are long options only. */
+/* clang-format off */
+#define OPT_CONNS                                                                                  \
+    {'c', "connections", CLI_ARG, "N", "concurrent connections (default 1)", NULL},                \
+    {'P', "parallel", CLI_ARG, "N", "the same as -c (iperf3's -P)", NULL}
+#define OPT_TIME                                                                                   \
+    {'d', "duration", CLI_ARG, "SECS", "measured time (default 5)", NULL},                         \
+    {'t', "time", CLI_ARG, "SECS", "the same as -d (iperf3's -t)", NULL},                          \
+    {O_WARMUP, "warmup", CLI_ARG, "SECS",                                                          \
+     "unmeasured time first (default 1; iperf3's --omit)", NULL}
+#define OPT_LATENCY                                                                                \
+    {O_SVG, "svg", CLI_ARG, "FILE", "an SVG plot of the latency percentiles", "@file"},            \
+    {O_NOCHART, "no-chart", CLI_NOARG, NULL, "no latency histogram in the report", NULL}
+/* Accepted only to say where they belong (help NULL: neither listed nor completed). */
+#define OPT_ELSEWHERE                                                                              \
+    {'s', NULL, CLI_ARG, NULL, NULL, NULL}, {'w', NULL, CLI_ARG, NULL, NULL, NULL},                \
+    {'p', NULL, CLI_ARG, NULL, NULL, NULL}
+#define OPT_SHARED                                                                                 \
+    CLI_OPT_INTERVAL, CLI_OPT_JSON, CLI_OPT_JSON_LINES, CLI_OPT_VERBOSE, CLI_OPT_QUIET,            \
+    CLI_OPT_TRACE, CLI_OPT_HELP, CLI_OPT_END
+/* clang-format on */
+
+static const struct cli_opt echo_opts[] = {
+    OPT_CONNS,
+    {O_THREADS, "threads", CLI_ARG, "T", "threads, each an epoll loop (default 1)", NULL},
+    {O_SIZE, "size", CLI_ARG, "BYTES", "message size (default 64)", NULL},
+    {O_PIPELINE, "pipeline", CLI_ARG, "P", "messages in flight per connection (default 1)", NULL},
+    OPT_TIME,
+    OPT_LATENCY,
+    OPT_ELSEWHERE,
+    {'R', "reverse", CLI_NOARG, NULL, NULL, NULL},
+    OPT_SHARED,
+};
+static const struct cli_opt connect_opts[] = {
+    OPT_CONNS,
+    {O_SIZE, "size", CLI_ARG, "BYTES", "message size (default 64)", NULL},
+    OPT_TIME,
+    OPT_LATENCY,
+    OPT_ELSEWHERE,
+    {O_THREADS, "threads", CLI_ARG, NULL, NULL, NULL},
+    {O_PIPELINE, "pipeline", CLI_ARG, NULL, NULL, NULL},
+    {'R', "reverse", CLI_NOARG, NULL, NULL, NULL},
+    OPT_SHARED,
+};
+static const struct cli_opt stream_opts[] = {
+    OPT_CONNS,
+    {O_SIZE, "size", CLI_ARG, "BYTES", "bytes per write (or read) call (default 131072)", NULL},
+    {'R', "reverse", CLI_NOARG, NULL, "read from a source server instead of writing to a sink",
+     NULL},
+    OPT_TIME,
+    OPT_ELSEWHERE,
+    {O_THREADS, "threads", CLI_ARG, NULL, NULL, NULL},
+    {O_PIPELINE, "pipeline", CLI_ARG, NULL, NULL, NULL},
+    {O_SVG, "svg", CLI_ARG, NULL, NULL, NULL},
+    {O_NOCHART, "no-chart", CLI_NOARG, NULL, NULL, NULL},
+    OPT_SHARED,
 };
 
-struct conn {
-    int fd, id;
-    bool connected;
-    uint64_t sent, recvd;  /* bytes of the stream handed to the kernel / checked on return */
-    uint64_t ts[MAX_PIPE]; /* send time of each message in flight, oldest at head */
-    int head, inflight;
-    uint64_t queued;   /* bytes generated but not yet written */
-    uint64_t measured; /* requests completed during the measurement */
-};
-
-struct worker {
-    const struct opts *o;
-    sk_addr addr;
-    int first, n; /* connection ids */
-    pthread_t thread;
-    hist h;
-    uint64_t requests, bytes, errors;
-    uint64_t starved; /* connections that got no reply during the measurement */
-    char error[256];
-    atomic_uint_fast64_t progress; /* requests completed, for the progress line */
-};
-
-static atomic_bool failed; /* a byte came back wrong: stop everything */
-static uint64_t t_start, t_measure, t_end;
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* The byte at offset o of connection id's stream: cheap, and different per connection and
- * offset, so a byte from the wrong connection or place is caught. */
-static inline unsigned char pattern(int id, uint64_t o)
-{
-    return (unsigned char)(o * 7u + (unsigned)id * 13u + (o >> 8) * 3u);
-}
-
-static int open_conn(struct worker *w, struct conn *c, int ep)
-{
-    c->fd = socket(w->addr.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c->fd < 0)
-        return -errno;
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(c->fd, &w->addr.u.sa, w->addr.len) < 0 && errno != EINPROGRESS)
-        return -errno;
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-    return epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0 ? -errno : 0;
-}
-
-/* Queue as many new messages as the pipeline allows. */
-static void refill(struct conn *c, const struct opts *o, uint64_t now)
-{
-    while (c->inflight < o->pipeline) {
-        c->ts[(c->head + c->inflight) % MAX_PIPE] = now;
-        c->inflight++;
-        c->queued += (uint64_t)o->size;
-    }
-}
-
-/* Write queued bytes. Returns false on a connection error. */
-static bool flush_out(struct conn *c)
-{
-    /* on the stack, not static _Thread_local: a TLS array is part of every thread's TLS block,
-     * the server's handler threads included (the CLI is one program) */
-    unsigned char buf[65536];
-    while (c->queued) {
-        size_t n = c->queued < sizeof buf ? (size_t)c->queued : sizeof buf;
-        for (size_t i = 0; i < n; i++)
-            buf[i] = pattern(c->id, c->sent + i);
-        ssize_t k = send(c->fd, buf, n, MSG_NOSIGNAL);
-        if (k < 0)
-            return errno == EAGAIN || errno == EINTR;
-        c->sent += (uint64_t)k;
-        c->queued -= (uint64_t)k;
-    }
-    return true;
-}
-
-static void fail_conn(struct worker *w, struct conn *c, const char *why, int err)
-{
-    w->errors++;
-    if (!w->error[0])
-        snprintf(w->error, sizeof w->error, "connection %d: %s%s%s", c->id, why, err ? ": " : "",
-                 err ? strerror(err) : "");
-    close(c->fd);
-    c->fd = -1;
-}
-
-/* Read what came back, check every byte, complete messages. */
-static void on_readable(struct worker *w, struct conn *c)
-{
-    unsigned char buf[65536]; /* on the stack: see flush_out */
-    const struct opts *o = w->o;
-    for (;;) {
-        ssize_t k = recv(c->fd, buf, sizeof buf, 0);
-        uint64_t now = mono_ns(); /* per read: an echo may come back within this loop */
-        if (k == 0) {
-            fail_conn(w, c, "closed by the server", 0);
-            return;
-        }
-        if (k < 0) {
-            if (errno != EAGAIN && errno != EINTR)
-                fail_conn(w, c, "receive", errno);
-            return;
-        }
-        for (ssize_t i = 0; i < k; i++) {
-            unsigned char want = pattern(c->id, c->recvd + (uint64_t)i);
-            if (buf[i] != want) {
-                snprintf(w->error, sizeof w->error,
-                         "connection %d: byte %llu came back as 0x%02x, 0x%02x was sent", c->id,
-                         (unsigned long long)(c->recvd + (uint64_t)i), buf[i], want);
-                atomic_store(&failed, true);
-                return;
-            }
-        }
-        uint64_t before = c->recvd / (uint64_t)o->size;
-        c->recvd += (uint64_t)k;
-        uint64_t done = c->recvd / (uint64_t)o->size - before;
-        for (uint64_t m = 0; m < done && c->inflight; m++) {
-            uint64_t lat = now - c->ts[c->head];
-            c->head = (c->head + 1) % MAX_PIPE;
-            c->inflight--;
-            if (now >= t_measure && now < t_end) {
-                hist_add(&w->h, lat);
-                c->measured++;
-                w->requests++;
-                w->bytes += (uint64_t)o->size;
-                atomic_fetch_add_explicit(&w->progress, 1, memory_order_relaxed);
-            }
-        }
-        if (now < t_end)
-            refill(c, o, now);
-        if (!flush_out(c)) {
-            fail_conn(w, c, "send", errno);
-            return;
-        }
-        if ((size_t)k < sizeof buf)
-            return; /* a short read drained the socket: no extra recv just to hear EAGAIN */
-    }
-}
-
-static void *echo_worker(void *arg)
-{
-    struct worker *w = arg;
-    const struct opts *o = w->o;
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    struct conn *cs = calloc((size_t)w->n, sizeof *cs);
-    for (int i = 0; i < w->n; i++) {
-        cs[i].id = w->first + i;
-        int rc = open_conn(w, &cs[i], ep);
-        if (rc < 0)
-            fail_conn(w, &cs[i], "connect", -rc);
-    }
-    struct epoll_event ev[256];
-    while (!atomic_load(&failed)) {
-        uint64_t now = mono_ns();
-        if (now >= t_end)
-            break;
-        int n = epoll_wait(ep, ev, 256, 10);
-        now = mono_ns();
-        for (int i = 0; i < n; i++) {
-            struct conn *c = ev[i].data.ptr;
-            if (c->fd < 0)
-                continue;
-            if (!c->connected) {
-                int err = 0;
-                socklen_t len = sizeof err;
-                getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-                if (err) {
-                    fail_conn(w, c, "connect", err);
-                    continue;
-                }
-                c->connected = true;
-                struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
-                epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
-                refill(c, o, now);
-                if (!flush_out(c))
-                    fail_conn(w, c, "send", errno);
-                continue;
-            }
-            if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-                on_readable(w, c);
-            if (c->fd >= 0 && c->queued) {
-                /* a partial write left bytes behind: wait for room */
-                struct epoll_event e = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-                epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
-                if (!flush_out(c))
-                    fail_conn(w, c, "send", errno);
-            }
-        }
-    }
-    for (int i = 0; i < w->n; i++) {
-        if (cs[i].fd >= 0 && !cs[i].measured)
-            w->starved++; /* connected (or waiting) but never answered: a server that serves few */
-        if (cs[i].fd >= 0)
-            close(cs[i].fd);
-    }
-    free(cs);
-    close(ep);
-    return NULL;
-}
-
-/* connect mode: each worker does connect, one message, its echo, close, over and over. */
-static void *connect_worker(void *arg)
-{
-    struct worker *w = arg;
-    const struct opts *o = w->o;
-    unsigned char *out = malloc((size_t)o->size), *in = malloc((size_t)o->size);
-    for (int i = 0; i < o->size; i++)
-        out[i] = pattern(w->first, (uint64_t)i);
-    while (!atomic_load(&failed)) {
-        uint64_t t0 = mono_ns();
-        if (t0 >= t_end)
-            break;
-        int fd = sk_connect_addr(&w->addr, SOCK_STREAM, 5000);
-        bool ok = fd >= 0 && sk_send_all(fd, out, (size_t)o->size, 5000, NULL) == 0 &&
-                  sk_recv_exact(fd, in, (size_t)o->size, 5000, NULL) == 0;
-        if (fd >= 0)
-            close(fd);
-        if (!ok) {
-            w->errors++;
-            if (!w->error[0])
-                snprintf(w->error, sizeof w->error, "%s", sk_errmsg());
-            if (w->errors > 100)
-                break;
-            continue;
-        }
-        if (memcmp(in, out, (size_t)o->size)) {
-            snprintf(w->error, sizeof w->error, "worker %d: the echo differs from what was sent",
-                     w->first);
-            atomic_store(&failed, true);
-            break;
-        }
-        uint64_t t1 = mono_ns();
-        if (t0 >= t_measure && t1 < t_end) {
-            hist_add(&w->h, t1 - t0);
-            w->requests++;
-            w->bytes += (uint64_t)o->size;
-            atomic_fetch_add_explicit(&w->progress, 1, memory_order_relaxed);
-        }
-    }
-    free(out);
-    free(in);
-    return NULL;
-}
-
-/* stream mode: one connection per worker writing (or reading, --reverse) as fast as it can. */
-static void *stream_worker(void *arg)
-{
-    struct worker *w = arg;
-    const struct opts *o = w->o;
-    unsigned char *buf = calloc(1, (size_t)o->size);
-    int fd = sk_connect_addr(&w->addr, SOCK_STREAM, 5000);
-    if (fd < 0) {
-        w->errors++;
-        snprintf(w->error, sizeof w->error, "%s", sk_errmsg());
-        free(buf);
-        return NULL;
-    }
-    /* Plain blocking calls, as iperf3 makes them: a poll per write would cost a system call each
-     * time the send buffer fills. The socket timeout keeps the end of the run on time. */
-    sk_set_timeouts(fd, 200, 200);
-    while (!atomic_load(&failed)) {
-        uint64_t now = mono_ns();
-        if (now >= t_end)
-            break;
-        ssize_t n = o->reverse ? recv(fd, buf, (size_t)o->size, 0)
-                               : send(fd, buf, (size_t)o->size, MSG_NOSIGNAL);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            continue;
-        if (n <= 0) {
-            w->errors++;
-            snprintf(w->error, sizeof w->error, "%s",
-                     n == 0 ? "the server closed the connection" : strerror(errno));
-            break;
-        }
-        if (mono_ns() >= t_measure) {
-            w->bytes += (uint64_t)n;
-            atomic_fetch_add_explicit(&w->progress, (uint64_t)n, memory_order_relaxed);
-        }
-    }
-    close(fd);
-    free(buf);
-    return NULL;
-}
-
-enum { O_JSON = 256, O_SVG, O_NOCHART, O_REVERSE };
-
-/* echo, connect and stream share one parser and so one table. */
-static const struct cli_opt bench_opts[] = {
-    {'c', "connections", CLI_ARG, "N", "concurrent connections (default 1)", NULL},
-    {'t', "threads", CLI_ARG, "T", "threads for echo, each an epoll loop (default 1)", NULL},
-    {'s', "size", CLI_ARG, "BYTES", "message size (default 64; stream: write size, 131072)", NULL},
-    {'p', "pipeline", CLI_ARG, "P", "messages in flight per connection (default 1)", NULL},
-    {'d', "duration", CLI_ARG, "SECS", "measured time (default 5)", NULL},
-    {'w', "warmup", CLI_ARG, "SECS", "unmeasured time first (default 1)", NULL},
-    {O_JSON, "json", CLI_NOARG, NULL, "one JSON object on stdout instead of the report", NULL},
-    {O_SVG, "svg", CLI_ARG, "FILE", "an SVG plot of the latency distribution", "@file"},
-    {O_NOCHART, "no-chart", CLI_NOARG, NULL, "no terminal histogram", NULL},
-    {O_REVERSE, "reverse", CLI_NOARG, NULL, "stream: read from a source server instead", NULL},
-    {'q', "quiet", CLI_NOARG, NULL, "no progress line", NULL},
-    {'h', "help", CLI_NOARG, NULL, "this help", NULL},
-    CLI_OPT_END,
-};
+#define BENCH_FOOTER                                                                               \
+    "-v says where it connects and when measuring starts; -q leaves out the progress\n"            \
+    "line. The progress line shows on stderr when it is a terminal (not with -i,\n"                \
+    "--json or --json-lines)."
 
 const struct cli_cmd cli_cmd_bench_echo = {
     .name = "bench echo",
@@ -347,8 +90,9 @@ const struct cli_cmd cli_cmd_bench_echo = {
     .synopsis = "[options] ENDPOINT",
     .about = "Ping-pong of --size messages on --connections (--pipeline in flight on each) from\n"
              "--threads epoll loops; every byte that comes back is checked against what was\n"
-             "sent.",
-    .opts = bench_opts,
+             "sent. Reports requests/s, throughput and the latency distribution.",
+    .opts = echo_opts,
+    .footer = BENCH_FOOTER,
 };
 
 const struct cli_cmd cli_cmd_bench_connect = {
@@ -356,21 +100,24 @@ const struct cli_cmd cli_cmd_bench_connect = {
     .summary = "new connections per second: connect, one message, its echo, close",
     .synopsis = "[options] ENDPOINT",
     .about = "New connections per second against an echo server: connect, one --size message,\n"
-             "its echo, close, on --connections workers at once.",
-    .opts = bench_opts,
+             "its echo (checked), close, on --connections workers at once.",
+    .opts = connect_opts,
+    .footer = BENCH_FOOTER,
 };
 
 const struct cli_cmd cli_cmd_bench_stream = {
     .name = "bench stream",
-    .summary = "one-way throughput to a sink server (--reverse: from a source server)",
+    .summary = "one-way throughput to a sink server (-R: from a source server)",
     .synopsis = "[options] ENDPOINT",
     .about = "One-way throughput: --connections connections write --size blocks to a sink\n"
-             "server (with --reverse, read from a source server).",
-    .opts = bench_opts,
+             "server (sockkit serve sink); with --reverse they read from a source server\n"
+             "(sockkit serve source). No latency: nothing comes back to time.",
+    .opts = stream_opts,
+    .footer = BENCH_FOOTER,
 };
 
 static const struct cli_opt bench_parent_opts[] = {
-    {'h', "help", CLI_NOARG, NULL, "this help", NULL},
+    CLI_OPT_HELP,
     CLI_OPT_END,
 };
 static const struct cli_cmd *const bench_modes[] = {
@@ -385,12 +132,290 @@ const struct cli_cmd cli_cmd_bench = {
     .run = cmd_bench,
 };
 
+static int parse_secs(const char *text, const char *what, bool positive)
+{
+    int ms = cli_parse_seconds_ms(text, what);
+    if (positive && !ms)
+        cli_usage_error("%s must be more than 0 seconds", what);
+    return ms;
+}
+
+/* An option this mode's table has only to say where it belongs: one line, exit 2. */
+static void elsewhere(const struct bench_opts *o, int c)
+{
+    switch (c) {
+    case 's':
+        cli_usage_error("-s is not a bench option (in nc it is the source address): the message "
+                        "size is --size");
+    case 'w':
+        cli_usage_error("-w is not a bench option (in nc it is the timeout): the warm-up is "
+                        "--warmup");
+    case 'p':
+        cli_usage_error("-p is not a bench option (in nc it is the port): messages in flight are "
+                        "--pipeline (bench echo)");
+    case 'R':
+        cli_usage_error("--reverse is for bench stream only (bench %s times echoes)", o->name);
+    case O_SVG:
+    case O_NOCHART:
+        cli_usage_error("--%s is for bench echo and connect (bench stream times no latency)",
+                        c == O_SVG ? "svg" : "no-chart");
+    default:
+        cli_usage_error("--%s is for bench echo only", c == O_THREADS ? "threads" : "pipeline");
+    }
+}
+
+/* Which mode takes the option (the tables list the others hidden, for elsewhere()). */
+static bool takes(const struct bench_opts *o, int c)
+{
+    switch (c) {
+    case 's':
+    case 'w':
+    case 'p':
+        return false;
+    case 'R':
+        return o->mode == BENCH_STREAM;
+    case O_SVG:
+    case O_NOCHART:
+        return o->mode != BENCH_STREAM;
+    case O_THREADS:
+    case O_PIPELINE:
+        return o->mode == BENCH_ECHO;
+    default:
+        return true;
+    }
+}
+
+/* One option of a TCP mode into o. */
+static void bench_option(struct bench_opts *o, int c, char **argv)
+{
+    if (!takes(o, c))
+        elsewhere(o, c);
+    switch (c) {
+    case 'c':
+    case 'P':
+        o->conns = (int)cli_parse_long(optarg, 1, 100000, c == 'c' ? "--connections" : "-P");
+        break;
+    case O_THREADS:
+        o->threads = (int)cli_parse_long(optarg, 1, 256, "--threads");
+        break;
+    case O_SIZE:
+        o->size = (int)cli_parse_long(optarg, 1, 16 << 20, "--size");
+        break;
+    case O_PIPELINE:
+        o->pipeline = (int)cli_parse_long(optarg, 1, BENCH_MAX_PIPE, "--pipeline");
+        break;
+    case 'd':
+    case 't':
+        o->duration_ms = parse_secs(optarg, c == 'd' ? "--duration" : "--time", true);
+        break;
+    case O_WARMUP:
+        o->warmup_ms = parse_secs(optarg, "--warmup", false);
+        break;
+    case O_SVG:
+        o->svg = optarg;
+        break;
+    case O_NOCHART:
+        o->chart = false;
+        break;
+    case 'R':
+        o->reverse = true;
+        break;
+    default:
+        cli_bad_option(c, argv);
+    }
+}
+
+static void bench_parse(struct bench_opts *o, const struct cli_cmd *cmd, int argc, char **argv)
+{
+    struct cli_parser p = CLI_PARSER(cmd);
+    int c;
+    while ((c = cli_next_option(&p, argc, argv, &o->co)) != -1)
+        bench_option(o, c, argv);
+    if (argc - optind != 1)
+        cli_usage_error(argc - optind ? "takes one ENDPOINT" : "missing ENDPOINT");
+    o->endpoint = argv[optind];
+    if (o->size < 0)
+        o->size = o->mode == BENCH_STREAM ? 131072 : 64;
+    if (o->mode != BENCH_ECHO)
+        o->threads = o->conns; /* one worker per connection */
+    if (o->threads > o->conns)
+        o->threads = o->conns;
+}
+
+/* The endpoint's first address, and one connection to it, so an unreachable endpoint is one line
+ * before anything starts. */
+static sk_addr bench_target(const struct bench_opts *o)
+{
+    sk_addr_list list;
+    int rc = sk_resolve(o->endpoint, AF_UNSPEC, SOCK_STREAM, 0, &list);
+    if (rc < 0)
+        cli_die(cli_exit_status(rc), "%s", sk_errmsg());
+    sk_addr addr = list.v[0];
+    sk_addr_list_free(&list);
+    int probe = sk_connect_addr(&addr, SOCK_STREAM, 3000);
+    if (probe < 0)
+        cli_die(cli_exit_status(probe), "%s", sk_errmsg());
+    close(probe);
+    if (o->co.verbose) {
+        char text[SK_ADDRSTRLEN];
+        sk_addr_format(&addr, text, sizeof text);
+        cli_say("%s answers; %d connection%s, %.1f s warm-up, then %.1f s measured", text, o->conns,
+                o->conns == 1 ? "" : "s", o->warmup_ms / 1000.0, o->duration_ms / 1000.0);
+    }
+    return addr;
+}
+
+static uint64_t progress_sum(struct bench_worker *w, int n)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += atomic_load_explicit(&w[i].progress, memory_order_relaxed);
+    return total;
+}
+
+/* Sleep until `until` (monotonic ns), waking early when the run failed. */
+static void sleep_until(struct bench_run *run, uint64_t until)
+{
+    for (uint64_t now; !atomic_load(&run->failed) && (now = ticks_now_ns()) < until;) {
+        uint64_t ns = until - now < 50000000u ? until - now : 50000000u;
+        struct timespec ts = {0, (long)ns};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* What the main thread shows while the workers run. */
+enum watch_show { SHOW_NOTHING, SHOW_PROGRESS, SHOW_INTERVALS };
+
+/* Watch one phase (warm-up or measuring) of the run: a progress line or an interval per tick. */
+static void watch_phase(struct bench_run *run, struct bench_worker *w, struct report *rep,
+                        enum watch_show show, bool warmup)
+{
+    const struct bench_opts *o = run->o;
+    uint64_t from = warmup ? run->t_start : run->t_measure,
+             to = warmup ? run->t_measure : run->t_end;
+    if (show == SHOW_NOTHING) {
+        sleep_until(run, to);
+        return;
+    }
+    uint64_t period = show == SHOW_INTERVALS ? (uint64_t)o->co.interval_ms * 1000000u : 500000000u;
+    struct ticks t;
+    ticks_init(&t, from, to, period);
+    uint64_t last = progress_sum(w, o->threads), a, b;
+    while (!atomic_load(&run->failed) && t.from < t.end) {
+        sleep_until(run, t.next);
+        if (!ticks_due(&t, ticks_now_ns(), &a, &b))
+            break;
+        /* the count covers warm-up work too, so the first measuring tick has a real rate */
+        uint64_t total = progress_sum(w, o->threads), count = total - last;
+        last = total;
+        if (show == SHOW_INTERVALS)
+            bench_report_interval(rep, o, warmup, a, b, count);
+        else
+            bench_progress(o, warmup, b, (double)count / ((double)(b - a) / 1e9));
+    }
+}
+
+static void watch(struct bench_run *run, struct bench_worker *w, struct report *rep)
+{
+    const struct bench_opts *o = run->o;
+    enum watch_show show = o->co.interval_ms ? SHOW_INTERVALS
+                           : !o->co.quiet && !report_is_json(rep) && isatty(STDERR_FILENO)
+                               ? SHOW_PROGRESS
+                               : SHOW_NOTHING;
+    if (show == SHOW_NOTHING && !o->co.verbose)
+        return; /* the joins wait for the end */
+    if (run->t_measure > run->t_start)
+        watch_phase(run, w, rep, show, true);
+    if (o->co.verbose && show == SHOW_PROGRESS)
+        bench_progress_clear();
+    if (o->co.verbose)
+        cli_say("measuring for %.1f s", o->duration_ms / 1000.0);
+    watch_phase(run, w, rep, show, false);
+    if (show == SHOW_PROGRESS)
+        fputc('\n', stderr); /* the last progress line stays: "measuring 3.0 s" for -d 3 */
+}
+
 static double cpu_seconds(bool user)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     struct timeval tv = user ? ru.ru_utime : ru.ru_stime;
     return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* Start the workers, watch them, join them and sum what they measured into res. */
+static void bench_run_workers(struct bench_run *run, struct report *rep, struct bench_result *res,
+                              struct bench_worker *w)
+{
+    const struct bench_opts *o = run->o;
+    void *(*fn)(void *) = o->mode == BENCH_STREAM    ? bench_stream_worker
+                          : o->mode == BENCH_CONNECT ? bench_connect_worker
+                                                     : bench_echo_worker;
+    double u0 = cpu_seconds(true), s0 = cpu_seconds(false);
+    run->t_start = ticks_now_ns();
+    run->t_measure = run->t_start + (uint64_t)o->warmup_ms * 1000000u;
+    run->t_end = run->t_measure + (uint64_t)o->duration_ms * 1000000u;
+    for (int i = 0, first = 0; i < o->threads; i++) {
+        int n = o->conns / o->threads + (i < o->conns % o->threads);
+        w[i] = (struct bench_worker){.run = run, .first = first, .n = n};
+        hist_init(&w[i].h);
+        first += n;
+        int rc = pthread_create(&w[i].thread, NULL, fn, &w[i]);
+        if (rc)
+            cli_die(EXIT_RUNTIME, "pthread_create: %s", strerror(rc));
+    }
+    watch(run, w, rep);
+    hist_init(&res->h);
+    for (int i = 0; i < o->threads; i++) {
+        pthread_join(w[i].thread, NULL);
+        hist_merge(&res->h, &w[i].h);
+        res->requests += w[i].requests;
+        res->bytes += w[i].bytes;
+        res->errors += w[i].errors;
+        res->starved += w[i].starved;
+        if (w[i].error[0] && !res->error)
+            res->error = w[i].error;
+    }
+    res->user_s = cpu_seconds(true) - u0;
+    res->sys_s = cpu_seconds(false) - s0;
+    res->wall_s = (double)(ticks_now_ns() - run->t_start) / 1e9;
+}
+
+static int bench_tcp(const struct cli_cmd *cmd, enum bench_mode mode, int argc, char **argv)
+{
+    struct bench_opts o = {.mode = mode,
+                           .name = strrchr(cmd->name, ' ') + 1,
+                           .conns = 1,
+                           .threads = 1,
+                           .size = -1,
+                           .pipeline = 1,
+                           .duration_ms = 5000,
+                           .warmup_ms = 1000,
+                           .chart = true};
+    bench_parse(&o, cmd, argc, argv);
+    struct report rep;
+    report_init(&rep, &o.co);
+    struct bench_run *run = calloc(1, sizeof *run);
+    struct bench_worker *w = calloc((size_t)o.threads, sizeof *w);
+    struct bench_result *res = calloc(1, sizeof *res);
+    if (!run || !w || !res)
+        cli_die(EXIT_RUNTIME, "out of memory");
+    run->o = &o;
+    run->addr = bench_target(&o);
+    signal(SIGPIPE, SIG_IGN);
+    if (report_is_json(&rep))
+        bench_report_start(&rep, &o, &run->addr, argc + 1, argv - 1);
+    bench_run_workers(run, &rep, res, w);
+    if (atomic_load(&run->failed))
+        cli_die(EXIT_RUNTIME, "data check failed: %s", res->error);
+    bench_report_end(&rep, &o, res);
+    int status = res->errors && !res->requests && !res->bytes ? EXIT_RUNTIME : EXIT_OK;
+    if (res->errors && res->error)
+        cli_say("%llu error(s), the first: %s", (unsigned long long)res->errors, res->error);
+    free(res);
+    free(w);
+    free(run);
+    return status;
 }
 
 int cmd_bench(int argc, char **argv)
@@ -401,198 +426,24 @@ int cmd_bench(int argc, char **argv)
         cli_help(stdout, &cli_cmd_bench);
         return EXIT_OK;
     }
-    if (!strcmp(argv[1], "udp"))
-        return bench_udp(argc, argv);
-    struct opts o = {.mode = argv[1],
-                     .conns = 1,
-                     .threads = 1,
-                     .size = -1,
-                     .pipeline = 1,
-                     .duration_ms = 5000,
-                     .warmup_ms = 1000,
-                     .chart = true};
-    if (strcmp(o.mode, "echo") && strcmp(o.mode, "connect") && strcmp(o.mode, "stream"))
-        cli_usage_error("unknown benchmark '%s' (echo, connect, stream, udp)", o.mode);
-    const struct cli_cmd *mode = !strcmp(o.mode, "echo")      ? &cli_cmd_bench_echo
-                                 : !strcmp(o.mode, "connect") ? &cli_cmd_bench_connect
-                                                              : &cli_cmd_bench_stream;
-    struct cli_getopt g;
-    cli_getopt_init(&g, mode);
-    opterr = 0;
-    optind = 2;
-    int c;
-    while ((c = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            o.conns = (int)cli_parse_long(optarg, 1, 100000, "--connections");
-            break;
-        case 't':
-            o.threads = (int)cli_parse_long(optarg, 1, 256, "--threads");
-            break;
-        case 's':
-            o.size = (int)cli_parse_long(optarg, 1, 16 << 20, "--size");
-            break;
-        case 'p':
-            o.pipeline = (int)cli_parse_long(optarg, 1, MAX_PIPE, "--pipeline");
-            break;
-        case 'd':
-            o.duration_ms = cli_parse_seconds_ms(optarg, "--duration");
-            if (!o.duration_ms)
-                cli_usage_error("--duration must be more than 0 seconds");
-            break;
-        case 'w':
-            o.warmup_ms = cli_parse_seconds_ms(optarg, "--warmup");
-            break;
-        case O_JSON:
-            o.json = true;
-            break;
-        case O_SVG:
-            o.svg = optarg;
-            break;
-        case O_NOCHART:
-            o.chart = false;
-            break;
-        case O_REVERSE:
-            o.reverse = true;
-            break;
-        case 'q':
-            o.quiet = true;
-            break;
-        case 'h':
-            cli_help(stdout, mode);
-            return EXIT_OK;
-        default:
-            cli_bad_option(c, argv);
+    static const struct {
+        const char *name;
+        const struct cli_cmd *cmd;
+        enum bench_mode mode;
+    } modes[] = {{"echo", &cli_cmd_bench_echo, BENCH_ECHO},
+                 {"connect", &cli_cmd_bench_connect, BENCH_CONNECT},
+                 {"stream", &cli_cmd_bench_stream, BENCH_STREAM}};
+    char prog[32]; /* "sockkit bench echo": messages name the mode */
+    snprintf(prog, sizeof prog, "sockkit bench %.12s", argv[1]);
+    if (!strcmp(argv[1], "udp")) {
+        cli_prog = prog;
+        return bench_udp(argc - 1, argv + 1);
+    }
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        if (!strcmp(argv[1], modes[i].name)) {
+            cli_prog = prog;
+            return bench_tcp(modes[i].cmd, modes[i].mode, argc - 1, argv + 1);
         }
     }
-    if (argc - optind != 1)
-        cli_usage_error(argc - optind ? "takes one ENDPOINT" : "missing ENDPOINT");
-    o.endpoint = argv[optind];
-    if (o.size < 0)
-        o.size = !strcmp(o.mode, "stream") ? 131072 : 64;
-    bool stream = !strcmp(o.mode, "stream"), connmode = !strcmp(o.mode, "connect");
-    if (stream || connmode)
-        o.threads = o.conns; /* one worker per connection */
-    if (o.threads > o.conns)
-        o.threads = o.conns;
-
-    sk_addr_list list;
-    int rc = sk_resolve(o.endpoint, AF_UNSPEC, SOCK_STREAM, 0, &list);
-    if (rc < 0)
-        cli_usage_error("%s", sk_errmsg());
-    sk_addr addr = list.v[0];
-    sk_addr_list_free(&list);
-    /* Is anyone there? One connect first, so an unreachable endpoint is one clear line. */
-    int probe = sk_connect_addr(&addr, SOCK_STREAM, 3000);
-    if (probe < 0)
-        cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
-    close(probe);
-    signal(SIGPIPE, SIG_IGN);
-
-    struct worker *w = calloc((size_t)o.threads, sizeof *w);
-    t_start = mono_ns();
-    t_measure = t_start + (uint64_t)o.warmup_ms * 1000000u;
-    t_end = t_measure + (uint64_t)o.duration_ms * 1000000u;
-    double u0 = cpu_seconds(true), s0 = cpu_seconds(false);
-    void *(*fn)(void *) = stream ? stream_worker : connmode ? connect_worker : echo_worker;
-    for (int i = 0, first = 0; i < o.threads; i++) {
-        int n = o.conns / o.threads + (i < o.conns % o.threads);
-        w[i] = (struct worker){.o = &o, .addr = addr, .first = first, .n = n};
-        hist_init(&w[i].h);
-        first += n;
-        pthread_create(&w[i].thread, NULL, fn, &w[i]);
-    }
-    bool progress = !o.quiet && !o.json && isatty(STDERR_FILENO);
-    uint64_t last = 0, last_t = mono_ns();
-    while (progress && mono_ns() < t_end && !atomic_load(&failed)) {
-        usleep(500000);
-        uint64_t total = 0, now = mono_ns();
-        for (int i = 0; i < o.threads; i++)
-            total += atomic_load(&w[i].progress);
-        double rate = (double)(total - last) / ((double)(now - last_t) / 1e9);
-        fprintf(stderr, "\r%s %5.1f s  %s %12.0f%s ", now < t_measure ? "warm-up " : "measuring",
-                (double)(now - t_start) / 1e9, stream ? "rate" : "req/s",
-                stream ? rate * 8 / 1e9 : rate, stream ? " Gbit/s" : "");
-        last = total;
-        last_t = now;
-    }
-    if (progress)
-        fprintf(stderr, "\r%60s\r", "");
-    hist h;
-    hist_init(&h);
-    uint64_t requests = 0, bytes = 0, errors = 0, starved = 0;
-    const char *error = NULL;
-    for (int i = 0; i < o.threads; i++) {
-        pthread_join(w[i].thread, NULL);
-        hist_merge(&h, &w[i].h);
-        requests += w[i].requests;
-        bytes += w[i].bytes;
-        errors += w[i].errors;
-        starved += w[i].starved;
-        if (w[i].error[0] && !error)
-            error = w[i].error;
-    }
-    double secs = (double)o.duration_ms / 1000.0;
-    double user = cpu_seconds(true) - u0, sys = cpu_seconds(false) - s0;
-    double wall = (double)(mono_ns() - t_start) / 1e9;
-    if (atomic_load(&failed)) {
-        cli_say("data check failed: %s", error);
-        free(w);
-        return EXIT_RUNTIME;
-    }
-    double us[6] = {hist_percentile(&h, 50) / 1e3,  hist_percentile(&h, 90) / 1e3,
-                    hist_percentile(&h, 99) / 1e3,  hist_percentile(&h, 99.9) / 1e3,
-                    hist_percentile(&h, 100) / 1e3, hist_mean(&h) / 1e3};
-    double rps = (double)requests / secs, mbps = (double)bytes * 8 / secs / 1e6;
-    if (o.json) {
-        printf("{\"mode\": \"%s\", \"endpoint\": \"%s\", \"connections\": %d, \"threads\": %d, "
-               "\"size\": %d, \"pipeline\": %d, \"duration_s\": %.3f, \"warmup_s\": %.3f, "
-               "\"requests\": %llu, \"requests_per_sec\": %.1f, \"bytes\": %llu, "
-               "\"throughput_mbit_s\": %.3f, \"errors\": %llu, \"starved_connections\": %llu, "
-               "\"latency_us\": {\"p50\": %.2f, "
-               "\"p90\": %.2f, \"p99\": %.2f, \"p999\": %.2f, \"max\": %.2f, \"mean\": %.2f}, "
-               "\"cpu_s\": {\"user\": %.3f, \"sys\": %.3f, \"wall\": %.3f}}\n",
-               o.mode, o.endpoint, o.conns, o.threads, o.size, o.pipeline, secs,
-               o.warmup_ms / 1000.0, (unsigned long long)requests, rps, (unsigned long long)bytes,
-               mbps, (unsigned long long)errors, (unsigned long long)starved, us[0], us[1], us[2],
-               us[3], us[4], us[5], user, sys, wall);
-    } else if (stream) {
-        printf("bench stream %s: %d connection(s), %d-byte %s, %.1f s after %.1f s warm-up\n"
-               "throughput: %.3f Gbit/s (%llu bytes), errors %llu\n",
-               o.endpoint, o.conns, o.size, o.reverse ? "reads" : "writes", secs,
-               o.warmup_ms / 1000.0, mbps / 1000, (unsigned long long)bytes,
-               (unsigned long long)errors);
-    } else {
-        printf("bench %s %s: %d connection(s), %d thread(s), %d-byte messages, pipeline %d, "
-               "%.1f s after %.1f s warm-up\n"
-               "%s: %llu (%.0f/s), throughput %.1f Mbit/s each way, errors %llu\n"
-               "latency: p50 %.1f us  p90 %.1f us  p99 %.1f us  p99.9 %.1f us  max %.1f us  "
-               "mean %.1f us\n",
-               o.mode, o.endpoint, o.conns, o.threads, o.size, o.pipeline, secs,
-               o.warmup_ms / 1000.0, connmode ? "connections" : "requests",
-               (unsigned long long)requests, rps, mbps, (unsigned long long)errors, us[0], us[1],
-               us[2], us[3], us[4], us[5]);
-        if (starved)
-            printf("starved: %llu of %d connections got no reply during the measurement (their "
-                   "requests are not in the numbers above)\n",
-                   (unsigned long long)starved, o.conns);
-        if (o.chart)
-            hist_chart(&h, stdout, 16);
-    }
-    if (!o.json)
-        printf("cpu: this process used %.2f s user + %.2f s system in %.2f s (%.0f%% of one "
-               "core)\n",
-               user, sys, wall, 100 * (user + sys) / wall);
-    if (o.svg && !stream) {
-        char title[256];
-        snprintf(title, sizeof title,
-                 "sockkit bench %s %s: %d conn, %d B, p50 %.1f us, p99 %.1f us", o.mode, o.endpoint,
-                 o.conns, o.size, us[0], us[2]);
-        if (hist_svg(&h, o.svg, title) < 0)
-            cli_die(EXIT_RUNTIME, "--svg %s: %s", o.svg, strerror(errno));
-    }
-    if (errors && error)
-        cli_say("%llu error(s), the first: %s", (unsigned long long)errors, error);
-    free(w);
-    return errors && !requests ? EXIT_RUNTIME : EXIT_OK;
+    cli_usage_error("unknown benchmark '%s' (echo, connect, stream, udp)", argv[1]);
 }

@@ -1,230 +1,420 @@
 /* sockkit bench udp: packets per second and loss. The sender sends sequence-numbered datagrams
- * (seqpkt.h) with sendmmsg at --rate (0 = as fast as it can); the receiver (--recv) takes them with
- * recvmmsg and checks the sequence numbers: received, lost, reordered, duplicated, per sender. */
+ * (seqpkt.h) with sendmmsg at --rate (0 = as fast as it can) and an end marker saying how many;
+ * the receiver (--recv) takes them with recvmmsg and checks the sequence numbers: received, lost
+ * (before the first, in gaps, after the last), reordered, duplicated. */
 #include "cli.h"
 #include "opts.h"
+#include "report.h"
 #include "seqpkt.h"
+#include "seqreport.h"
+#include "seqsend.h"
+#include "stop.h"
+#include "ticks.h"
 
 #include <errno.h>
-#include <getopt.h>
-#include <signal.h>
+#include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#define BATCH 64
+#define BATCH SEQSEND_BATCH
 
-static volatile sig_atomic_t interrupted;
+enum { O_RATE = 256, O_RECV, O_SIZE };
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-static int send_side(const char *ep, int size, long rate, int duration_ms, bool json)
-{
-    int fd = sk_connect_ex(ep, &(sk_connect_opts){.type = SOCK_DGRAM}, 3000);
-    if (fd < 0)
-        cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
-    sk_set_sndbuf(fd, 4 << 20);
-    static unsigned char pkts[BATCH][65536];
-    sk_dgram v[BATCH];
-    uint32_t id = (uint32_t)(seqpkt_now_ns() ^ ((uint64_t)getpid() << 16));
-    uint64_t seq = 0, refused = 0;
-    double start = cli_now_s(), end = start + duration_ms / 1000.0;
-    while (!interrupted) {
-        double now = cli_now_s();
-        if (now >= end)
-            break;
-        uint64_t due = rate ? (uint64_t)((now - start) * (double)rate) + 1 : seq + BATCH;
-        if (due <= seq) {
-            struct timespec ts = {0, 200000};
-            nanosleep(&ts, NULL);
-            continue;
-        }
-        int k = 0;
-        for (; k < BATCH && seq + (uint64_t)k < due; k++) {
-            seqpkt_write(pkts[k], (size_t)size, id, seq + (uint64_t)k, seqpkt_now_ns());
-            v[k] = (sk_dgram){.buf = pkts[k], .len = (size_t)size};
-        }
-        int n = sk_send_batch(fd, v, (size_t)k, 1000);
-        if (n == -ECONNREFUSED) { /* nobody listens yet: an ICMP port unreachable came back */
-            refused++;
-            continue;
-        }
-        if (n < 0)
-            cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
-        seq += (uint64_t)n;
-    }
-    double el = cli_now_s() - start;
-    if (json)
-        printf("{\"mode\": \"udp-send\", \"endpoint\": \"%s\", \"size\": %d, \"sent\": %llu, "
-               "\"duration_s\": %.3f, \"packets_per_sec\": %.1f, \"sender_id\": \"%08x\", "
-               "\"refused\": %llu}\n",
-               ep, size, (unsigned long long)seq, el, (double)seq / el, id,
-               (unsigned long long)refused);
-    else
-        printf("bench udp %s: sent %llu datagrams of %d bytes in %.2f s: %.0f/s, %.1f Mbit/s "
-               "(sender id %08x)\n",
-               ep, (unsigned long long)seq, size, el, (double)seq / el,
-               (double)seq * size * 8 / el / 1e6, id);
-    sk_close(fd);
-    return EXIT_OK;
-}
-
-static int recv_side(const char *ep, int duration_ms, bool json)
-{
-    int fd = sk_listen(ep, &(sk_listen_opts){.type = SOCK_DGRAM});
-    if (fd < 0)
-        cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
-    sk_set_rcvbuf(fd, 8 << 20);
-    sk_addr me;
-    sk_local_addr(fd, &me);
-    char text[SK_ADDRSTRLEN];
-    sk_addr_format(&me, text, sizeof text);
-    cli_say("receiving on %s", text);
-    static unsigned char bufs[BATCH][65536];
-    sk_dgram v[BATCH];
-    seqstats st = {0};
-    uint64_t foreign = 0;
-    uint32_t first_id = 0;
-    bool have_id = false;
-    double start = 0, last = 0, began = cli_now_s();
-    while (!interrupted) {
-        double now = cli_now_s();
-        /* the run ends --duration after the first packet, or 1 s after the last one */
-        if ((start && now - start >= duration_ms / 1000.0) || (last && now - last > 1.0) ||
-            (!start && now - began > 30))
-            break;
-        for (int i = 0; i < BATCH; i++)
-            v[i] = (sk_dgram){.buf = bufs[i], .cap = sizeof bufs[i]};
-        int got = sk_recv_batch(fd, v, BATCH, 100);
-        if (got == -ETIMEDOUT)
-            continue;
-        if (got < 0)
-            cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
-        uint64_t t = seqpkt_now_ns();
-        last = cli_now_s();
-        if (!start)
-            start = last;
-        for (int i = 0; i < got; i++) {
-            uint32_t id;
-            uint64_t seq, sent_at;
-            if (!seqpkt_parse(v[i].buf, v[i].len, &id, &seq, &sent_at) ||
-                (have_id && id != first_id)) {
-                foreign++; /* one sender per run: others are counted, not analysed */
-                continue;
-            }
-            first_id = id;
-            have_id = true;
-            seqstats_add(&st, seq, v[i].len, t, sent_at);
-        }
-    }
-    double el = last > start ? last - start : 0;
-    if (json)
-        printf("{\"mode\": \"udp-recv\", \"endpoint\": \"%s\", \"received\": %llu, \"lost\": %llu, "
-               "\"reordered\": %llu, \"duplicated\": %llu, \"foreign\": %llu, \"first_seq\": %llu, "
-               "\"last_seq\": %llu, \"duration_s\": %.3f, \"packets_per_sec\": %.1f, "
-               "\"jitter_us\": %.2f}\n",
-               text, (unsigned long long)st.received, (unsigned long long)seqstats_lost(&st),
-               (unsigned long long)st.reorder, (unsigned long long)st.dup,
-               (unsigned long long)foreign, (unsigned long long)st.min_seq,
-               (unsigned long long)st.max_seq, el, el > 0 ? (double)st.received / el : 0.0,
-               st.jitter_ns / 1000.0);
-    else
-        printf("bench udp --recv %s: received %llu, lost %llu (%.3f%%), reordered %llu, duplicated "
-               "%llu in %.2f s: %.0f/s, jitter %.1f us\n",
-               text, (unsigned long long)st.received, (unsigned long long)seqstats_lost(&st),
-               st.unique
-                   ? 100.0 * (double)seqstats_lost(&st) / ((double)(st.max_seq - st.min_seq) + 1.0)
-                   : 0.0,
-               (unsigned long long)st.reorder, (unsigned long long)st.dup, el,
-               el > 0 ? (double)st.received / el : 0.0, st.jitter_ns / 1000.0);
-    seqstats_free(&st);
-    sk_close(fd);
-    return EXIT_OK;
-}
-
-enum { O_RATE = 256, O_RECV, O_JSON };
+struct udp_opts {
+    const char *endpoint;
+    int size, duration_ms;
+    long rate;
+    bool recv, rate_given, size_given;
+    struct cli_common co;
+    int argc;
+    char **argv;
+};
 
 #define STR_(x) #x
 #define STR(x)  STR_(x)
 
 static const struct cli_opt udp_opts[] = {
-    {O_RATE, "rate", CLI_ARG, "PPS", "packets per second (default 0: as fast as it can)", NULL},
-    {'s', "size", CLI_ARG, "BYTES", "datagram size, " STR(SEQPKT_HDR) "..65507 (default 64)", NULL},
-    {'d', "duration", CLI_ARG, "SECS",
-     "how long to send (default 5); the receiver stops SECS after the first packet or 1 s after "
-     "the last",
-     NULL},
     {O_RECV, "recv", CLI_NOARG, NULL, "receive and count instead of sending", NULL},
-    {O_JSON, "json", CLI_NOARG, NULL, "one JSON object on stdout instead of the report", NULL},
-    {'q', "quiet", CLI_NOARG, NULL, "accepted as by the other modes (udp has no progress line)",
+    {O_RATE, "rate", CLI_ARG, "PPS",
+     "send: packets per second (default 1000; 0: as fast as it can)", NULL},
+    {O_SIZE, "size", CLI_ARG, "BYTES",
+     "send: datagram size, " STR(SEQPKT_HDR) "..65507 (default 64)", NULL},
+    {'d', "duration", CLI_ARG, "SECS",
+     "how long to send (default 5); the receiver stops SECS after the first packet, 0.2 s after "
+     "the sender's end marker or 1 s after the last packet",
      NULL},
-    {'h', "help", CLI_NOARG, NULL, "this help", NULL},
+    {'t', "time", CLI_ARG, "SECS", "the same as -d (iperf3's -t)", NULL},
+    CLI_OPT_INTERVAL,
+    CLI_OPT_JSON,
+    CLI_OPT_JSON_LINES,
+    {'v', "verbose", CLI_NOARG, NULL,
+     "say where it sends from; the receiver: each sender as it appears", NULL},
+    {'q', "quiet", CLI_NOARG, NULL, "no progress line, no 'receiving on' line", NULL},
+    CLI_OPT_TRACE,
+    CLI_OPT_HELP,
     CLI_OPT_END,
 };
 
 const struct cli_cmd cli_cmd_bench_udp = {
     .name = "bench udp",
     .summary = "datagrams per second and loss",
-    .synopsis = "[--rate PPS] [-s BYTES] [-d SECS] [--json] ENDPOINT\n"
-                "       sockkit bench udp --recv [-d SECS] [--json] ENDPOINT",
+    .synopsis = "[--rate PPS] [--size BYTES] [-d SECS] [options] ENDPOINT\n"
+                "       sockkit bench udp --recv [-d SECS] [options] ENDPOINT",
     .about = "The sender sends sequence-numbered datagrams (sendmmsg) at --rate packets/s\n"
-             "(default 0: as fast as it can) for --duration; the receiver counts them and\n"
-             "reports received, lost, reordered and duplicated. Start the receiver first.",
+             "(default 1000, as mcast send; 0: as fast as it can) for --duration, then an end\n"
+             "marker with its count; the receiver counts them and reports received, lost,\n"
+             "reordered and duplicated. Start the receiver first.",
     .opts = udp_opts,
 };
 
-int bench_udp(int argc, char **argv)
+static void udp_parse(struct udp_opts *o, int argc, char **argv)
 {
-    struct cli_getopt g;
-    cli_getopt_init(&g, &cli_cmd_bench_udp);
-    int size = 64, duration_ms = 5000;
-    long rate = 0;
-    bool recv_mode = false, json = false;
-    opterr = 0;
-    optind = 2;
+    struct cli_parser p = CLI_PARSER(&cli_cmd_bench_udp);
     int c;
-    while ((c = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {
+    while ((c = cli_next_option(&p, argc, argv, &o->co)) != -1) {
         switch (c) {
-        case 's':
-            size = (int)cli_parse_long(optarg, SEQPKT_HDR, 65507, "--size");
+        case O_SIZE:
+            o->size = (int)cli_parse_long(optarg, SEQPKT_HDR, 65507, "--size");
+            o->size_given = true;
             break;
         case 'd':
-            duration_ms = cli_parse_seconds_ms(optarg, "--duration");
-            if (!duration_ms)
-                cli_usage_error("--duration must be more than 0 seconds");
+        case 't':
+            o->duration_ms = cli_parse_seconds_ms(optarg, c == 'd' ? "--duration" : "--time");
+            if (!o->duration_ms)
+                cli_usage_error("%s must be more than 0 seconds",
+                                c == 'd' ? "--duration" : "--time");
             break;
         case O_RATE:
-            rate = cli_parse_long(optarg, 0, 100000000, "--rate");
+            o->rate = cli_parse_long(optarg, 0, 100000000, "--rate");
+            o->rate_given = true;
             break;
         case O_RECV:
-            recv_mode = true;
+            o->recv = true;
             break;
-        case O_JSON:
-            json = true;
-            break;
-        case 'q':
-            break;
-        case 'h':
-            cli_help(stdout, &cli_cmd_bench_udp);
-            return EXIT_OK;
         default:
             cli_bad_option(c, argv);
         }
     }
     if (argc - optind != 1)
         cli_usage_error(argc - optind ? "takes one ENDPOINT" : "missing ENDPOINT");
-    sk_endpoint parsed;
-    if (sk_endpoint_parse(argv[optind], &parsed) < 0)
-        cli_usage_error("%s", sk_errmsg());
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    return recv_mode ? recv_side(argv[optind], duration_ms, json)
-                     : send_side(argv[optind], size, rate, duration_ms, json);
+    if (o->recv && (o->rate_given || o->size_given))
+        cli_usage_error("%s is for the sender: the receiver takes what comes",
+                        o->rate_given ? "--rate" : "--size");
+    o->endpoint = argv[optind];
+}
+
+static void start_report(struct report *r, const struct udp_opts *o, const char *addr)
+{
+    struct json *j = report_start(r, "bench udp", o->argc, o->argv);
+    json_object(j, "parameters");
+    json_str(j, "role", o->recv ? "receive" : "send");
+    report_str(j, "endpoint", o->endpoint);
+    report_str(j, "address", addr);
+    if (!o->recv) {
+        json_int(j, "size_bytes", o->size);
+        json_int(j, "rate_packets_per_second", o->rate);
+    }
+    json_num(j, "duration_seconds", o->duration_ms / 1000.0);
+    if (o->co.interval_ms)
+        json_num(j, "interval_seconds", o->co.interval_ms / 1000.0);
+    json_end(j, '}');
+    report_start_done(r);
+}
+
+/* ---- send ---------------------------------------------------------------------------------- */
+
+struct udp_send {
+    const struct udp_opts *o;
+    struct report rep;
+    struct seqsend ss;
+    struct ticks ticks;
+    uint64_t sent_at_tick;
+    bool progress, lines;
+};
+
+static void send_tick(void *ctx, uint64_t now)
+{
+    struct udp_send *s = ctx;
+    uint64_t a, b;
+    while ((s->progress || s->lines) && ticks_due(&s->ticks, now, &a, &b)) {
+        uint64_t n = s->ss.sent - s->sent_at_tick;
+        double secs = (double)(b - a) / 1e9;
+        s->sent_at_tick = s->ss.sent;
+        if (s->progress) {
+            fprintf(stderr, "\rsending   %6.1f s %12.0f packets/s ", (double)b / 1e9,
+                    (double)n / secs);
+        } else if (!report_is_json(&s->rep)) {
+            printf("%7.2f-%7.2f s  sent %11llu %11.0f/s\n", (double)a / 1e9, (double)b / 1e9,
+                   (unsigned long long)n, (double)n / secs);
+            fflush(stdout);
+        } else {
+            struct json *j = report_interval(&s->rep);
+            json_num(j, "start_seconds", (double)a / 1e9);
+            json_num(j, "end_seconds", (double)b / 1e9);
+            json_int(j, "packets", (long long)n);
+            json_num(j, "packets_per_second", (double)n / secs);
+            report_interval_done(&s->rep);
+        }
+    }
+}
+
+static void send_result(struct udp_send *s, double secs)
+{
+    const struct udp_opts *o = s->o;
+    uint64_t sent = s->ss.sent;
+    bool rated = secs >= 0.01; /* no rate over a moment */
+    double pps = rated ? (double)sent / secs : NAN, bps = pps * o->size * 8;
+    if (!report_is_json(&s->rep)) {
+        if (s->ss.stopped && !s->progress && isatty(STDOUT_FILENO))
+            putchar('\n'); /* after the ^C the terminal echoed */
+        printf("bench udp %s: sent %llu datagram%s of %d bytes in %.2f s\n", o->endpoint,
+               (unsigned long long)sent, sent == 1 ? "" : "s", o->size, secs);
+        if (rated)
+            printf("  %.0f/s, %.1f Mbit/s, sender id %08x\n", pps, bps / 1e6, s->ss.id);
+        else
+            printf("  sender id %08x\n", s->ss.id);
+        if (s->ss.refused)
+            printf("  %llu batch%s refused (ICMP port unreachable: no receiver yet)\n",
+                   (unsigned long long)s->ss.refused, s->ss.refused == 1 ? "" : "es");
+        return;
+    }
+    struct json *j = report_end(&s->rep);
+    char id[16];
+    snprintf(id, sizeof id, "%08x", s->ss.id);
+    json_str(j, "sender_id", id);
+    json_num(j, "seconds", secs);
+    json_int(j, "packets", (long long)sent);
+    json_int(j, "bytes", (long long)(sent * (uint64_t)o->size));
+    json_num(j, "packets_per_second", pps);
+    json_num(j, "bits_per_second", bps);
+    json_int(j, "refused_batches", (long long)s->ss.refused);
+    json_bool(j, "interrupted", s->ss.stopped);
+    report_finish(&s->rep);
+}
+
+/* The connected socket, and what -v says about it. Returns the peer's address text in to. */
+static int send_socket(const struct udp_opts *o, char *to, size_t len)
+{
+    int fd = sk_connect_ex(o->endpoint, &(sk_connect_opts){.type = SOCK_DGRAM}, 3000);
+    if (fd < 0)
+        cli_die(cli_exit_status(fd), "%s", sk_errmsg());
+    sk_set_sndbuf(fd, 4 << 20);
+    char from[SK_ADDRSTRLEN] = "?";
+    sk_addr a;
+    if (sk_local_addr(fd, &a) == 0)
+        sk_addr_format(&a, from, sizeof from);
+    if (sk_peer_addr(fd, &a) == 0)
+        sk_addr_format(&a, to, len);
+    if (o->co.verbose)
+        cli_say("sending to %s from %s", to, from);
+    return fd;
+}
+
+static int send_side(const struct udp_opts *o)
+{
+    struct udp_send *s = calloc(1, sizeof *s);
+    if (!s)
+        cli_die(EXIT_RUNTIME, "out of memory");
+    s->o = o;
+    report_init(&s->rep, &o->co);
+    char to[SK_ADDRSTRLEN] = "";
+    int fd = send_socket(o, to, sizeof to);
+    if (report_is_json(&s->rep))
+        start_report(&s->rep, o, to);
+    s->lines = o->co.interval_ms > 0;
+    s->progress = !s->lines && !o->co.quiet && !report_is_json(&s->rep) && isatty(STDERR_FILENO);
+    uint64_t t0 = ticks_now_ns();
+    s->ss = (struct seqsend){.fd = fd,
+                             .stop = stop_fd_open(),
+                             .id = (uint32_t)(seqpkt_now_ns() ^ ((uint64_t)getpid() << 16)),
+                             .size = o->size,
+                             .rate = o->rate,
+                             .t_end = t0 + (uint64_t)o->duration_ms * 1000000u,
+                             .tick = send_tick,
+                             .tick_ctx = s};
+    ticks_init(&s->ticks, t0, s->ss.t_end,
+               s->lines ? (uint64_t)o->co.interval_ms * 1000000u : 500000000u);
+    seqsend_run(&s->ss);
+    if (s->progress)
+        fputc('\n', stderr);
+    send_result(s, (double)(ticks_now_ns() - s->ss.t0) / 1e9);
+    sk_close(fd);
+    close(s->ss.stop);
+    seqsend_free(&s->ss);
+    free(s);
+    return EXIT_OK;
+}
+
+/* ---- receive ------------------------------------------------------------------------------- */
+
+struct udp_recv {
+    const struct udp_opts *o;
+    struct report rep;
+    int fd, stop;
+    char where[SK_ADDRSTRLEN];
+    seqstats st;
+    uint64_t foreign;
+    uint32_t id;
+    bool have_id;
+    uint64_t began, first, last, ended; /* monotonic ns; 0: not yet */
+    struct ticks ticks;
+    uint64_t rx_at_tick;
+    unsigned char (*bufs)[65536];
+    sk_dgram v[BATCH];
+};
+
+static void recv_tick(struct udp_recv *r, uint64_t now)
+{
+    uint64_t a, b;
+    while (r->first && ticks_due(&r->ticks, now, &a, &b)) {
+        uint64_t n = r->st.received - r->rx_at_tick;
+        double secs = (double)(b - a) / 1e9;
+        r->rx_at_tick = r->st.received;
+        seqloss l = seqstats_loss(&r->st, 0);
+        if (!report_is_json(&r->rep)) {
+            printf("%7.2f-%7.2f s  received %11llu %11.0f/s  lost so far %llu\n", (double)a / 1e9,
+                   (double)b / 1e9, (unsigned long long)n, (double)n / secs,
+                   (unsigned long long)l.total);
+            fflush(stdout);
+            continue;
+        }
+        struct json *j = report_interval(&r->rep);
+        json_num(j, "start_seconds", (double)a / 1e9);
+        json_num(j, "end_seconds", (double)b / 1e9);
+        json_int(j, "received", (long long)n);
+        json_num(j, "packets_per_second", (double)n / secs);
+        json_int(j, "lost_so_far", (long long)l.total);
+        report_interval_done(&r->rep);
+    }
+}
+
+/* One datagram: ours from the first sender is counted, anything else is foreign. */
+static void recv_one(struct udp_recv *r, const sk_dgram *d, uint64_t t)
+{
+    uint32_t id;
+    uint64_t seq, sent_at;
+    if (!seqpkt_parse(d->buf, d->len, &id, &seq, &sent_at) || (r->have_id && id != r->id)) {
+        r->foreign++; /* one sender per run: others are counted, not analysed */
+        return;
+    }
+    if (!r->have_id && r->o->co.verbose) {
+        char who[SK_ADDRSTRLEN];
+        sk_addr_format(&d->addr, who, sizeof who);
+        cli_say("sender %08x from %s", id, who);
+    }
+    r->id = id;
+    r->have_id = true;
+    if (seqpkt_is_end(d->buf)) {
+        seqstats_end(&r->st, seq);
+        r->ended = ticks_now_ns();
+    } else {
+        seqstats_add(&r->st, seq, d->len, t, sent_at);
+    }
+}
+
+/* The run ends --duration after the first packet, 0.2 s after the end marker, 1 s after the last
+ * packet, or after 30 s with none. */
+static bool recv_over(const struct udp_recv *r, uint64_t now)
+{
+    const uint64_t ms = 1000000u;
+    return (r->first && now - r->first >= (uint64_t)r->o->duration_ms * ms) ||
+           (r->ended && now - r->ended >= 200 * ms) || (r->last && now - r->last > 1000 * ms) ||
+           (!r->first && now - r->began > 30000 * ms);
+}
+
+static void recv_loop(struct udp_recv *r)
+{
+    struct pollfd p[2] = {{r->fd, POLLIN, 0}, {r->stop, POLLIN, 0}};
+    for (uint64_t now; !recv_over(r, now = ticks_now_ns());) {
+        recv_tick(r, now);
+        if (poll(p, 2, 50) < 0 && errno != EINTR)
+            cli_die(EXIT_RUNTIME, "poll: %s", strerror(errno));
+        if (p[1].revents && stop_requested(r->stop))
+            break;
+        if (!p[0].revents)
+            continue;
+        for (int i = 0; i < BATCH; i++)
+            r->v[i] = (sk_dgram){.buf = r->bufs[i], .cap = sizeof r->bufs[i]};
+        int got = sk_recv_batch(r->fd, r->v, BATCH, 0);
+        if (got == -ETIMEDOUT)
+            continue;
+        if (got < 0)
+            cli_die(cli_exit_status(got), "%s", sk_errmsg());
+        uint64_t t = seqpkt_now_ns();
+        r->last = ticks_now_ns();
+        if (!r->first) {
+            r->first = r->last;
+            ticks_init(&r->ticks, r->first, UINT64_MAX,
+                       r->o->co.interval_ms ? (uint64_t)r->o->co.interval_ms * 1000000u
+                                            : UINT64_MAX / 2);
+        }
+        for (int i = 0; i < got; i++)
+            recv_one(r, &r->v[i], t);
+    }
+}
+
+static void recv_result(struct udp_recv *r)
+{
+    if (!report_is_json(&r->rep)) {
+        printf("bench udp --recv %s", r->where);
+        if (r->have_id)
+            printf(": sender %08x", r->id);
+        printf("\n");
+        seqreport_text(stdout, &r->st, 0, "  ");
+        if (r->foreign)
+            printf("  %llu packet%s from other senders (not counted)\n",
+                   (unsigned long long)r->foreign, r->foreign == 1 ? "" : "s");
+        return;
+    }
+    struct json *j = report_end(&r->rep);
+    char id[16];
+    snprintf(id, sizeof id, "%08x", r->id);
+    if (r->have_id)
+        json_str(j, "sender_id", id);
+    else
+        json_null(j, "sender_id");
+    seqreport_json(j, &r->st, 0);
+    json_int(j, "foreign_packets", (long long)r->foreign);
+    report_finish(&r->rep);
+}
+
+static int recv_side(const struct udp_opts *o)
+{
+    struct udp_recv *r = calloc(1, sizeof *r);
+    if (!r || !(r->bufs = malloc(BATCH * sizeof *r->bufs)))
+        cli_die(EXIT_RUNTIME, "out of memory");
+    r->o = o;
+    report_init(&r->rep, &o->co);
+    r->fd = sk_listen(o->endpoint, &(sk_listen_opts){.type = SOCK_DGRAM});
+    if (r->fd < 0)
+        cli_die(cli_exit_status(r->fd), "%s", sk_errmsg());
+    sk_set_rcvbuf(r->fd, 8 << 20);
+    sk_addr me;
+    sk_local_addr(r->fd, &me);
+    sk_addr_format(&me, r->where, sizeof r->where);
+    if (report_is_json(&r->rep))
+        start_report(&r->rep, o, r->where);
+    if (!o->co.quiet)
+        cli_say("receiving on %s", r->where);
+    r->stop = stop_fd_open();
+    r->began = ticks_now_ns();
+    recv_loop(r);
+    recv_result(r);
+    seqstats_free(&r->st);
+    sk_close(r->fd);
+    close(r->stop);
+    free(r->bufs);
+    free(r);
+    return EXIT_OK;
+}
+
+int bench_udp(int argc, char **argv)
+{
+    struct udp_opts o = {
+        .size = 64, .duration_ms = 5000, .rate = 1000, .argc = argc + 1, .argv = argv - 1};
+    udp_parse(&o, argc, argv);
+    return o.recv ? recv_side(&o) : send_side(&o);
 }

@@ -1,6 +1,7 @@
 /* Sequence-numbered test packets and their accounting (see seqpkt.h). */
 #include "seqpkt.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,6 +40,17 @@ void seqpkt_write(unsigned char *p, size_t size, uint32_t id, uint64_t seq, uint
         p[i] = (unsigned char)(seq + i);
 }
 
+void seqpkt_write_end(unsigned char *p, uint32_t id, uint64_t count, uint64_t send_ns)
+{
+    seqpkt_write(p, SEQPKT_HDR, id, count, send_ns);
+    p[5] = SEQPKT_F_END;
+}
+
+bool seqpkt_is_end(const unsigned char *b)
+{
+    return b[5] & SEQPKT_F_END;
+}
+
 bool seqpkt_parse(const unsigned char *b, size_t len, uint32_t *id, uint64_t *seq,
                   uint64_t *send_ns)
 {
@@ -51,38 +63,6 @@ bool seqpkt_parse(const unsigned char *b, size_t len, uint32_t *id, uint64_t *se
     *seq = get_be(b + 12, 8);
     *send_ns = get_be(b + 20, 8);
     return true;
-}
-
-static bool in_list(const char *list, uint64_t seq)
-{
-    for (const char *p = list; p && *p;) {
-        char *end;
-        unsigned long long v = strtoull(p, &end, 10);
-        if (end == p)
-            return false;
-        if (v == seq)
-            return true;
-        p = *end == ',' ? end + 1 : end;
-    }
-    return false;
-}
-
-int seqpkt_plan(seqpkt_faults *f, uint64_t seq, bool last, uint64_t out[3])
-{
-    int n = 0;
-    if (f->pending) { /* the swapped pair: the later one goes first */
-        out[n++] = seq;
-        out[n++] = f->held;
-        f->pending = false;
-    } else if (f->swap && in_list(f->swap, seq) && !last) {
-        f->held = seq;
-        f->pending = true;
-    } else if (!(f->skip && in_list(f->skip, seq))) {
-        out[n++] = seq;
-        if (f->dup && in_list(f->dup, seq))
-            out[n++] = seq;
-    }
-    return n;
 }
 
 bool seqpkt_transit(uint64_t recv_ns, uint64_t send_ns, int64_t *transit_ns)
@@ -125,10 +105,13 @@ static bool tracked(const seqstats *s, uint64_t seq)
 
 void seqstats_add(seqstats *s, uint64_t seq, size_t bytes, uint64_t recv_ns, uint64_t send_ns)
 {
+    if (!s->received) {
+        s->min_seq = s->max_seq = s->base = s->first_seq = seq;
+        s->first_rx_ns = recv_ns;
+    }
     s->received++;
     s->bytes += bytes;
-    if (!s->unique && !s->dup)
-        s->min_seq = s->max_seq = s->base = seq;
+    s->last_rx_ns = recv_ns;
     add_jitter(s, recv_ns, send_ns);
     bool dup = false;
     if (tracked(s, seq)) {
@@ -169,6 +152,39 @@ uint64_t seqstats_lost(const seqstats *s)
     /* span - unique without forming span = max - min + 1, which wraps to 0 for 0..2^64-1 */
     uint64_t gaps = s->max_seq - s->min_seq, others = s->unique - 1;
     return gaps > others ? gaps - others : 0;
+}
+
+void seqstats_end(seqstats *s, uint64_t count)
+{
+    s->sent = count;
+    s->sent_known = true;
+}
+
+seqloss seqstats_loss(const seqstats *s, uint64_t expected)
+{
+    seqloss l = {0};
+    uint64_t sent = s->sent_known ? s->sent : expected;
+    if (!s->unique) { /* only the end marker came: every packet it counts was lost */
+        l.after = l.total = sent;
+        return l;
+    }
+    l.gaps = seqstats_lost(s);
+    l.before = s->min_seq;
+    if (sent && s->max_seq < sent - 1)
+        l.after = sent - 1 - s->max_seq;
+    /* saturating: forged numbers may make the parts add up past 2^64 */
+    l.total = l.gaps + l.before;
+    l.total = l.total < l.gaps ? UINT64_MAX : l.total;
+    l.total = l.total + l.after < l.total ? UINT64_MAX : l.total + l.after;
+    return l;
+}
+
+double seqstats_rate(const seqstats *s)
+{
+    if (s->received < 2 || s->last_rx_ns <= s->first_rx_ns)
+        return NAN;
+    double span = (double)(s->last_rx_ns - s->first_rx_ns) / 1e9;
+    return span < 0.01 ? NAN : (double)(s->received - 1) / span;
 }
 
 void seqstats_free(seqstats *s)

@@ -2,7 +2,9 @@
  * (cli/seqpkt.c), fed what a hostile sender could send: datagrams of any bytes, with receive times
  * of any value, accounted per sender id as mcast recv does. Checks the accounting's invariants
  * (no overflow is left to UBSan alone) and, per stream, against a model of the numbers seen. Also
- * the sender's fault plan (seqpkt_plan) over lists parsed from the input.
+ * the sender's fault plan (seqpkt_plan, tests/lib/seqfaults.c) over lists parsed from the input.
+ * An end marker (flags bit 0) gives the stream its sender's count, and the loss's parts (before
+ * the first, gaps, after the last) are checked against the numbers seen.
  *
  * Input: records of [2-byte length][8-byte receive time][datagram], until the input ends; a
  * record whose length has the top bit set is instead a fault plan: three comma lists,
@@ -11,6 +13,7 @@
 #include <stdbool.h>
 
 #include "fuzz.h"
+#include "seqfaults.h"
 #include "seqpkt.h"
 
 #define STREAMS   4
@@ -44,7 +47,23 @@ static void check_stream(const stream *s)
     FUZZ_CHECK(lost <= st->max_seq - st->min_seq, "lost %llu of span %llu..%llu",
                (unsigned long long)lost, (unsigned long long)st->min_seq,
                (unsigned long long)st->max_seq);
-    if (s->inexact)
+    /* the loss's parts: the gaps, the numbers below the first (senders number from 0), and those
+     * past the last once an end marker gave the count; the total saturates, never wraps */
+    seqloss l = seqstats_loss(st, 0);
+    FUZZ_CHECK(!st->unique || (l.gaps == lost && l.before == st->min_seq),
+               "loss parts %llu/%llu, lost %llu, min %llu", (unsigned long long)l.gaps,
+               (unsigned long long)l.before, (unsigned long long)lost,
+               (unsigned long long)st->min_seq);
+    uint64_t after = st->sent_known && st->unique && st->sent && st->max_seq < st->sent - 1
+                         ? st->sent - 1 - st->max_seq
+                     : st->sent_known && !st->unique ? st->sent
+                                                     : 0;
+    FUZZ_CHECK(l.after == after, "after the last %llu, model %llu", (unsigned long long)l.after,
+               (unsigned long long)after);
+    FUZZ_CHECK(l.total >= l.gaps && l.total >= l.before && l.total >= l.after,
+               "total %llu below a part", (unsigned long long)l.total);
+    FUZZ_CHECK(isnan(seqstats_rate(st)) || seqstats_rate(st) >= 0, "rate %g", seqstats_rate(st));
+    if (s->inexact || !s->nseen) /* nothing but an end marker yet: no numbers to model */
         return;
     /* Model: every number so far got a bit in the bitmap when it came, so unique is the count of
      * distinct numbers and lost is the span less those. (A number past the bitmap's reach is
@@ -125,6 +144,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             continue; /* another sender on this slot: mcast recv would open another stream */
         s->used = true;
         s->id = id;
+        if (seqpkt_is_end(pkt)) { /* the sender's count, as mcast recv takes it */
+            seqstats_end(&s->st, seq);
+            check_stream(s);
+            continue;
+        }
         seqstats_add(&s->st, seq, got, recv_ns, sent);
         /* covered by the bitmap now exactly when it was tracked as it came (it grows only so) */
         if (seq < s->st.base || seq - s->st.base >= s->st.bits)

@@ -177,58 +177,77 @@ SPECS = {
         npos=(2, 2), longs=["help", "verbose", "model", "workers", "accept", "high-water",
                             "max-conns", "idle-timeout", "send-timeout", "trace", "trace-file"]),
     "mcast send": dict(
-        prefix=["mcast", "send"], short="vh",
-        flags=["--loop", "--no-loop", "-v"],
+        prefix=["mcast", "send"], short="d:i:vqh",
+        flags=["--loop", "--no-loop", "-v", "-q", "--json", "--json-lines"],
         valued={"--iface": (["lo", "1"], ["nosuchif0", "\n", "99999", LONG]),
                 "--ttl": (["1", "2"], BAD_INT + ["0", "256"]),
                 "--rate": (["10"], BAD_INT + ["10000001"]),
                 "--count": (["1"], BAD_INT + ["0"]),
                 "--size": (["64"], BAD_INT + ["27", "65508"]),
-                "--duration": (["0.5"], BAD_SECONDS),
+                "-d": (["0.5"], BAD_SECONDS),
+                "-i": (["0.5"], BAD_SECONDS + ["0", "0.05"]),
                 "--trace-file": TRACE_FILE},
-        refused=[],
+        refused=[["-v", "-q"], ["--json", "--json-lines"], ["--test-skip", "1"], ["-s", "64"]],
         eps=[f"239.255.0.1:{HP}", f"[ff15::1]:{HP}"],
         nonmcast=[f"127.0.0.1:{HP}", f"10.0.0.1:{HP}", f"[::1]:{HP}"],
         npos=(1, 1), longs=["iface", "ttl", "loop", "no-loop", "rate", "count", "size", "duration",
-                            "trace", "trace-file", "help", "test-skip", "test-swap", "test-dup"]),
+                            "interval", "json", "json-lines", "verbose", "quiet", "trace",
+                            "trace-file", "help"]),
     "mcast recv": dict(
-        prefix=["mcast", "recv"], short="h",
-        flags=["--json", "--stats"],
+        prefix=["mcast", "recv"], short="d:i:vqh",
+        flags=["--json", "--json-lines", "--stats", "-v", "-q"],
         valued={"--iface": (["lo"], ["nosuchif0", "\n", "99999", LONG]),
                 "--count": (["1"], BAD_INT + ["0"]),
-                "--duration": (["0.5"], BAD_SECONDS),
+                "-d": (["0.5"], BAD_SECONDS),
+                "-i": (["0.5"], BAD_SECONDS + ["0", "0.05"]),
                 "--trace-file": TRACE_FILE},
-        refused=[["--source", "127.0.0.1"]],  # any-source groups only below: SSM needs 232/8
+        refused=[["--source", "127.0.0.1"],  # any-source groups only below: SSM needs 232/8
+                 ["-v", "-q"], ["--json", "--json-lines"]],
         eps=[f"239.255.0.1:{HP}", f"[ff15::1]:{HP}"],
         nonmcast=[f"127.0.0.1:{HP}", f"10.0.0.1:{HP}", f"[::1]:{HP}"],
         npos=(1, 3), maxpos=16,
-        longs=["iface", "source", "count", "duration", "json", "stats", "trace", "trace-file",
-               "help"]),
-    "bench": dict(
-        prefix=["bench"], short="c:t:s:p:d:w:qh",
-        modes=["echo", "connect", "stream"],
-        flags=["--json", "--no-chart", "--reverse", "-q"],
-        valued={"-c": (["1", "2"], BAD_INT + ["0", "100001"]),
-                "-t": (["1"], BAD_INT + ["0", "257"]),
-                "-s": (["64"], BAD_INT + ["0"]),
-                "-p": (["1"], BAD_INT + ["0", "1025"]),
-                "-d": (["0.5"], BAD_SECONDS + ["0"]),
-                "-w": (["0"], BAD_SECONDS),
-                "--svg": (["out.svg"], [])},
-        refused=[],
-        eps=[f"127.0.0.1:{RP}", f"[::1]:{RP}", f"unix:{CPATH}"],
-        npos=(1, 1), longs=["connections", "threads", "size", "pipeline", "duration", "warmup",
-                            "json", "svg", "no-chart", "reverse", "quiet", "help"]),
-    "bench udp": dict(
-        prefix=["bench", "udp"], short="s:d:qh",
-        flags=["--recv", "--json", "-q"],
-        valued={"-s": (["64"], BAD_INT + ["0", "27", "65508"]),
-                "-d": (["0.5"], BAD_SECONDS + ["0"]),
-                "--rate": (["10"], BAD_INT + ["100000001"])},
-        refused=[],
-        eps=[f"127.0.0.1:{HP}", f"[::1]:{HP}"],
-        npos=(1, 1), longs=["size", "duration", "rate", "recv", "json", "quiet", "help"]),
+        longs=["iface", "source", "count", "duration", "interval", "json", "json-lines", "stats",
+               "verbose", "quiet", "trace", "trace-file", "help"]),
 }
+# bench: each mode its own table (-t is time, as iperf3's; -s, -w and -p are refused: nc's)
+BENCH_COMMON = dict(
+    valued={"-c": (["1", "2"], BAD_INT + ["0", "100001"]),
+            "-P": (["1"], BAD_INT + ["0"]),
+            "-d": (["0.5"], BAD_SECONDS + ["0"]),
+            "-t": (["0.5"], BAD_SECONDS + ["0"]),
+            "--warmup": (["0"], BAD_SECONDS),
+            "--size": (["64"], BAD_INT + ["0"]),
+            "-i": (["0.5"], BAD_SECONDS + ["0", "0.05"]),
+            "--trace-file": TRACE_FILE},
+    flags=["--json", "--json-lines", "-q", "-v"],
+    eps=[f"127.0.0.1:{RP}", f"[::1]:{RP}", f"unix:{CPATH}"], npos=(1, 1),
+    longs=["connections", "parallel", "size", "duration", "time", "warmup", "interval", "json",
+           "json-lines", "verbose", "quiet", "trace", "trace-file", "help"])
+for mode, extra_valued, extra_flags, extra_longs, refused in (
+        ("echo", {"--threads": (["1"], BAD_INT + ["0", "257"]),
+                  "--pipeline": (["1"], BAD_INT + ["0", "1025"]), "--svg": (["out.svg"], [])},
+         ["--no-chart"], ["threads", "pipeline", "svg", "no-chart"], [["-R"], ["-s", "64"]]),
+        ("connect", {"--svg": (["out.svg"], [])}, ["--no-chart"], ["svg", "no-chart"],
+         [["--threads", "2"], ["--pipeline", "2"], ["-w", "1"]]),
+        ("stream", {}, ["-R", "--reverse"], ["reverse"],
+         [["--svg", "out.svg"], ["--no-chart"], ["--pipeline", "2"], ["-p", "3"]])):
+    SPECS["bench " + mode] = dict(
+        prefix=["bench", mode], short="c:P:d:t:i:vqhswpR",
+        flags=BENCH_COMMON["flags"] + extra_flags,
+        valued={**BENCH_COMMON["valued"], **extra_valued},
+        refused=refused + [["-v", "-q"], ["--json", "--json-lines"]],
+        eps=BENCH_COMMON["eps"], npos=(1, 1), longs=BENCH_COMMON["longs"] + extra_longs)
+SPECS["bench udp"] = dict(
+    prefix=["bench", "udp"], short="d:t:i:vqhs",
+    flags=["--recv", "--json", "--json-lines", "-q", "-v"],
+    valued={"--size": (["64"], BAD_INT + ["0", "27", "65508"]),
+            "-d": (["0.5"], BAD_SECONDS + ["0"]),
+            "-i": (["0.5"], BAD_SECONDS + ["0"]),
+            "--rate": (["10"], BAD_INT + ["100000001"])},
+    refused=[["--recv", "--rate", "10"], ["--recv", "--size", "64"], ["-s", "64"]],
+    eps=[f"127.0.0.1:{HP}", f"[::1]:{HP}"],
+    npos=(1, 1), longs=["size", "duration", "time", "rate", "recv", "interval", "json",
+                        "json-lines", "verbose", "quiet", "trace", "trace-file", "help"])
 
 
 def unknown_long(rng, longs):
@@ -334,10 +353,7 @@ def random_vector(rng, name, spec):
     groups = [valid_group(rng, spec) for _ in range(rng.randint(0, 4))]
     lo, hi = spec["npos"]
     shape = rng.choice(["ok", "ok", "ok", "none", "extra", "bogus"])
-    if name in ("bench",):
-        prefix = spec["prefix"] + [rng.choice(spec["modes"])]
-    else:
-        prefix = list(spec["prefix"])
+    prefix = list(spec["prefix"])
     if shape == "none":
         pos = []
     elif shape == "extra":
@@ -380,15 +396,15 @@ RUNTIME = {
     "serve": dict(prefix=["serve"], flags=["-u", "-v"],
                   valued={k: v[0] for k, v in SPECS["serve"]["valued"].items()},
                   eps=SPECS["serve"]["eps"], services=SPECS["serve"]["services"]),
-    "mcast recv": dict(prefix=["mcast", "recv"], flags=["--json", "--stats"],
-                       valued={"--iface": ["lo"], "--count": ["1"], "--duration": ["0.5"]},
+    "mcast recv": dict(prefix=["mcast", "recv"], flags=["--json", "--stats", "-v"],
+                       valued={"--iface": ["lo"], "--count": ["1"], "--duration": ["0.5"],
+                               "-i": ["0.5"]},
                        eps=SPECS["mcast recv"]["eps"]),
-    "bench": dict(prefix=["bench"], modes=["echo", "connect", "stream"],
-                  flags=["--json", "--no-chart", "--reverse", "-q"],
-                  valued={k: v[0] for k, v in SPECS["bench"]["valued"].items()},
-                  eps=SPECS["bench"]["eps"]),
-    "bench udp": dict(prefix=["bench", "udp", "--recv"], flags=["--json", "-q"],
-                      valued={"-s": ["64"], "-d": ["0.5"]}, eps=SPECS["bench udp"]["eps"]),
+    **{"bench " + m: dict(prefix=["bench", m], flags=SPECS["bench " + m]["flags"],
+                          valued={k: v[0] for k, v in SPECS["bench " + m]["valued"].items()},
+                          eps=SPECS["bench " + m]["eps"]) for m in ("echo", "connect", "stream")},
+    "bench udp": dict(prefix=["bench", "udp", "--recv"], flags=["--json", "--json-lines", "-q", "-v"],
+                      valued={"-d": ["0.5"], "-i": ["0.5"]}, eps=SPECS["bench udp"]["eps"]),
 }
 
 
@@ -465,7 +481,10 @@ def nasty_vectors():
     for mode in ("echo", "connect", "stream", "udp"):
         v += [(["bench", mode], "no endpoint"), (["bench", mode, "-d", "0", "x:1"], "-d 0"),
               (["bench", mode, "[::1"], "bogus"), (["bench", mode, "a", "b"], "two"),
-              (["bench", mode, "-s"], "-s last"), (["bench", mode, "-s", "-1", "x:1"], "-s -1")]
+              (["bench", mode, "--size"], "--size last"),
+              (["bench", mode, "--size", "-1", "x:1"], "--size -1"),
+              (["bench", mode, "-t", "3", "-s", "9", "x:1"], "-s: nc's source, refused"),
+              (["bench", mode, "--trace=bogus", "x:1"], "bad trace")]
     v += [(["bench", "echo", f"127.0.0.1:{RP}"], "refused"),
           (["bench", "udp", "--recv", f"127.0.0.1:{HP}"], "udp recv held")]
     return v

@@ -71,10 +71,10 @@ try:
     doc = json.load(open(path))
 except Exception:
     print(-1); sys.exit()
-print(sum(s[key] for s in doc["streams"] if s["sockkit"] and src in s["from"]))
+print(sum(s[key] for s in doc["end"]["streams"] if s["sockkit"] and src in s["from"]))
 EOF
 }
-streams() { python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['streams']))" "$1" 2>/dev/null || echo -1; }
+streams() { python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['end']['streams']))" "$1" 2>/dev/null || echo -1; }
 wait_all() { for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done; pids=(); }
 
 # ---- ASM, IPv4 and IPv6: one sender, two other hosts -----------------------------------------

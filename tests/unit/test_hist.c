@@ -86,11 +86,93 @@ static void buckets_and_merge(void **state)
     assert_int_equal(hist_percentile(&empty, 99), 0);
 }
 
+/* The chart fits 80 columns, shows every populated range (a count, a mark) and reads 100% only
+ * on the last sample. */
+static void chart_shows_the_tail(void **state)
+{
+    (void)state;
+    hist h;
+    hist_init(&h);
+    for (int i = 0; i < 1000000; i++)
+        hist_add(&h, 20000 + (uint64_t)(i % 1000));
+    hist_add(&h, 9000000); /* one sample in a million, far out */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    hist_chart(&h, f, 16);
+    fclose(f);
+    int with_count = 0, lines = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        lines++;
+        assert_true(strlen(line) <= 80);
+        assert_null(strstr(line, " 0.00%"));
+        unsigned long long count;
+        char cum[32];
+        if (sscanf(line, "%*s %*s - %*s %*s %llu %31s", &count, cum) == 2 && count) {
+            with_count++;
+            assert_non_null(strchr(line, '#'));
+            if (count == 1)
+                assert_string_equal(cum, "100%");
+            else
+                assert_string_not_equal(cum, "100%");
+        }
+    }
+    assert_int_equal(lines, 2 + 16);
+    assert_int_equal(with_count, 2);
+    free(text);
+}
+
+/* The SVG: a log x axis that stops at the percentile the samples support, round y ticks, a y
+ * title, the title escaped. */
+static void svg_axes(void **state)
+{
+    (void)state;
+    hist h;
+    hist_init(&h);
+    for (int i = 0; i < 1000; i++)
+        hist_add(&h, 1000 + (uint64_t)i * 37);
+    char path[32];
+    strcpy(path, "/tmp/test_hist_XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(hist_svg(&h, path, "a <b> & c", "sub"), 0);
+    FILE *f = fopen(path, "r");
+    char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    unlink(path);
+    assert_non_null(strstr(buf, "a &lt;b&gt; &amp; c"));
+    assert_non_null(strstr(buf, ">99.9%<")); /* 1000 samples: 99.9 % is the last tick */
+    assert_null(strstr(buf, ">99.99%<"));
+    assert_non_null(strstr(buf, "latency (us)"));
+    assert_non_null(strstr(buf, ">40<")); /* max 37.963 us: ticks 0, 10, 20, 30, 40 */
+    assert_null(strstr(buf, ">37.9"));
+    assert_null(strstr(buf, "textLength"));
+    /* a title too long for the width is squeezed to fit, not clipped */
+    char title[200];
+    memset(title, 'x', sizeof title - 1);
+    title[sizeof title - 1] = '\0';
+    strcpy(path, "/tmp/test_hist_XXXXXX");
+    fd = mkstemp(path);
+    close(fd);
+    assert_int_equal(hist_svg(&h, path, title, "sub"), 0);
+    f = fopen(path, "r");
+    n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    unlink(path);
+    assert_non_null(strstr(buf, "textLength=\"768\""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(known_distributions),
         cmocka_unit_test(buckets_and_merge),
+        cmocka_unit_test(chart_shows_the_tail),
+        cmocka_unit_test(svg_axes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -137,6 +137,60 @@ static void honest_stream_accounting(void **state)
     seqstats_free(&st);
 }
 
+/* Packets missing before the first that came (senders number from 0) and after the last (once
+ * the end marker tells the count) are lost too; the first number seen is kept. */
+static void loss_before_first_and_after_last(void **state)
+{
+    (void)state;
+    seqstats st = {0};
+    const uint64_t order[] = {4, 3, 5, 7}; /* 0..2 before, 6 in a gap */
+    for (size_t i = 0; i < sizeof order / sizeof *order; i++)
+        seqstats_add(&st, order[i], 64, 1000000000 + i * 100000000, 1000000000);
+    assert_int_equal(st.first_seq, 4);
+    seqloss l = seqstats_loss(&st, 0);
+    assert_int_equal(l.gaps, 1);
+    assert_int_equal(l.before, 3);
+    assert_int_equal(l.after, 0); /* the count is not known yet */
+    assert_int_equal(l.total, 4);
+    l = seqstats_loss(&st, 10); /* a count the receiver was told: 8 and 9 missing */
+    assert_int_equal(l.after, 2);
+    seqstats_end(&st, 12); /* the sender's own count wins: 8..11 */
+    l = seqstats_loss(&st, 10);
+    assert_int_equal(l.after, 4);
+    assert_int_equal(l.total, 1 + 3 + 4);
+    /* the rate is over the arrival times: 3 intervals of 0.1 s */
+    assert_true(fabs(seqstats_rate(&st) - 10.0) < 1e-6);
+    seqstats_free(&st);
+
+    seqstats only_end = {0};
+    seqstats_end(&only_end, 5);
+    assert_int_equal(seqstats_loss(&only_end, 0).total, 5);
+    assert_true(isnan(seqstats_rate(&only_end)));
+    seqstats one = {0};
+    seqstats_add(&one, 0, 64, 1, 1);
+    seqstats_add(&one, 1, 64, 2, 1); /* 1 ns apart: no rate */
+    assert_true(isnan(seqstats_rate(&one)));
+    seqstats_add(&one, UINT64_MAX, 64, 3, 1);
+    seqstats_end(&one, UINT64_MAX);
+    assert_int_equal(seqstats_loss(&one, 0).total, UINT64_MAX - 2); /* no wrap */
+    seqstats_free(&one);
+}
+
+static void end_marker(void **state)
+{
+    (void)state;
+    unsigned char p[SEQPKT_HDR];
+    seqpkt_write_end(p, 0xabcd, 1000, 5);
+    uint32_t id;
+    uint64_t seq, sent;
+    assert_true(seqpkt_parse(p, sizeof p, &id, &seq, &sent));
+    assert_true(seqpkt_is_end(p));
+    assert_int_equal(id, 0xabcd);
+    assert_int_equal(seq, 1000);
+    seqpkt_write(p, sizeof p, 1, 2, 3);
+    assert_false(seqpkt_is_end(p));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -145,6 +199,8 @@ int main(void)
         cmocka_unit_test(forged_send_times_cannot_overflow_the_jitter),
         cmocka_unit_test(extreme_sequence_numbers),
         cmocka_unit_test(honest_stream_accounting),
+        cmocka_unit_test(loss_before_first_and_after_last),
+        cmocka_unit_test(end_marker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

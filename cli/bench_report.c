@@ -1,0 +1,216 @@
+/* What sockkit bench echo, connect and stream print: the progress line, the -i intervals and the
+ * result, as text (within 80 columns) or in the JSON shape of report.h. */
+#include "bench.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *unit_word(const struct bench_opts *o)
+{
+    return o->mode == BENCH_CONNECT ? "connections" : "requests";
+}
+
+static const char *direction(const struct bench_opts *o)
+{
+    return o->reverse ? "receive" : "send";
+}
+
+void bench_report_start(struct report *r, const struct bench_opts *o, const sk_addr *addr, int argc,
+                        char **argv)
+{
+    char command[32], text[SK_ADDRSTRLEN];
+    snprintf(command, sizeof command, "bench %s", o->name);
+    struct json *j = report_start(r, command, argc, argv);
+    json_object(j, "parameters");
+    report_str(j, "endpoint", o->endpoint);
+    sk_addr_format(addr, text, sizeof text);
+    report_str(j, "address", text);
+    json_int(j, "connections", o->conns);
+    if (o->mode == BENCH_ECHO) {
+        json_int(j, "threads", o->threads);
+        json_int(j, "pipeline", o->pipeline);
+    }
+    json_int(j, "size_bytes", o->size);
+    if (o->mode == BENCH_STREAM)
+        json_str(j, "direction", direction(o));
+    json_num(j, "duration_seconds", o->duration_ms / 1000.0);
+    json_num(j, "warmup_seconds", o->warmup_ms / 1000.0);
+    if (o->co.interval_ms)
+        json_num(j, "interval_seconds", o->co.interval_ms / 1000.0);
+    json_end(j, '}');
+    report_start_done(r);
+}
+
+void bench_report_interval(struct report *r, const struct bench_opts *o, bool warmup,
+                           uint64_t from_ns, uint64_t to_ns, uint64_t count)
+{
+    double a = (double)from_ns / 1e9, b = (double)to_ns / 1e9, secs = b - a;
+    bool stream = o->mode == BENCH_STREAM;
+    double bits = (double)(stream ? count : count * (uint64_t)o->size) * 8;
+    if (!report_is_json(r)) {
+        if (stream)
+            printf("%-8s %7.2f-%7.2f s %15llu bytes %11.3f Gbit/s\n", warmup ? "warm-up" : "", a, b,
+                   (unsigned long long)count, bits / secs / 1e9);
+        else
+            printf("%-8s %7.2f-%7.2f s %11llu %-11s %11.0f/s\n", warmup ? "warm-up" : "", a, b,
+                   (unsigned long long)count, unit_word(o), (double)count / secs);
+        fflush(stdout);
+        return;
+    }
+    struct json *j = report_interval(r);
+    json_bool(j, "warmup", warmup);
+    json_num(j, "start_seconds", a);
+    json_num(j, "end_seconds", b);
+    json_num(j, "seconds", secs);
+    if (stream) {
+        json_int(j, "bytes", (long long)count);
+    } else {
+        json_int(j, "requests", (long long)count);
+        json_num(j, "requests_per_second", (double)count / secs);
+    }
+    json_num(j, "bits_per_second", bits / secs);
+    report_interval_done(r);
+}
+
+void bench_progress(const struct bench_opts *o, bool warmup, uint64_t at_ns, double per_s)
+{
+    if (o->mode == BENCH_STREAM)
+        fprintf(stderr, "\r%-9s %6.1f s %12.3f Gbit/s ", warmup ? "warm-up" : "measuring",
+                (double)at_ns / 1e9, per_s * 8 / 1e9);
+    else
+        fprintf(stderr, "\r%-9s %6.1f s %12.0f %s/s ", warmup ? "warm-up" : "measuring",
+                (double)at_ns / 1e9, per_s, o->mode == BENCH_CONNECT ? "conn" : "req");
+    fflush(stderr);
+}
+
+void bench_progress_clear(void)
+{
+    fprintf(stderr, "\r%60s\r", "");
+}
+
+static const double percentiles[] = {50, 90, 99, 99.9, 100};
+
+static void json_latency(struct json *j, const hist *h)
+{
+    static const char *const names[] = {"p50", "p90", "p99", "p99_9", "max"};
+    json_object(j, "latency_us");
+    json_int(j, "samples", (long long)h->total);
+    json_num(j, "min", (double)h->min / 1e3);
+    for (size_t i = 0; i < sizeof percentiles / sizeof percentiles[0]; i++)
+        json_num(j, names[i], (double)hist_percentile(h, percentiles[i]) / 1e3);
+    json_num(j, "mean", hist_mean(h) / 1e3);
+    json_end(j, '}');
+}
+
+static void json_end_object(struct report *r, const struct bench_opts *o,
+                            const struct bench_result *res)
+{
+    double secs = o->duration_ms / 1000.0;
+    struct json *j = report_end(r);
+    if (o->mode == BENCH_STREAM)
+        json_str(j, "direction", direction(o));
+    json_num(j, "seconds", secs);
+    json_num(j, "warmup_seconds", o->warmup_ms / 1000.0);
+    if (o->mode != BENCH_STREAM) {
+        json_int(j, "requests", (long long)res->requests);
+        json_num(j, "requests_per_second", (double)res->requests / secs);
+    }
+    json_int(j, "bytes", (long long)res->bytes);
+    json_num(j, "bits_per_second", (double)res->bytes * 8 / secs);
+    json_int(j, "errors", (long long)res->errors);
+    if (res->error)
+        report_str(j, "first_error", res->error);
+    if (o->mode == BENCH_ECHO)
+        json_int(j, "starved_connections", (long long)res->starved);
+    if (o->mode != BENCH_STREAM && res->h.total) /* stream times nothing: no latency at all */
+        json_latency(j, &res->h);
+    json_object(j, "cpu");
+    json_num(j, "user_seconds", res->user_s);
+    json_num(j, "system_seconds", res->sys_s);
+    json_num(j, "wall_seconds", res->wall_s);
+    json_end(j, '}');
+    report_finish(r);
+}
+
+/* The latency line as a small table, so it fits 80 columns whatever the units. */
+static void text_latency(const hist *h)
+{
+    printf("latency %10s%10s%10s%10s%10s%10s\n", "p50", "p90", "p99", "p99.9", "max", "mean");
+    printf("        ");
+    for (size_t i = 0; i < sizeof percentiles / sizeof percentiles[0]; i++) {
+        char v[32];
+        hist_format_ns(v, sizeof v, (double)hist_percentile(h, percentiles[i]));
+        printf("%10s", v);
+    }
+    char v[32];
+    hist_format_ns(v, sizeof v, hist_mean(h));
+    printf("%10s\n", v);
+}
+
+static void text_header(const struct bench_opts *o)
+{
+    printf("bench %s %s\n", o->name, o->endpoint);
+    if (o->mode == BENCH_STREAM)
+        printf("  %d connection%s, %d-byte %s\n", o->conns, o->conns == 1 ? "" : "s", o->size,
+               o->reverse ? "reads (receiving from the server)" : "writes (sending to the server)");
+    else if (o->mode == BENCH_ECHO)
+        printf("  %d connection%s on %d thread%s, %d-byte messages, pipeline %d\n", o->conns,
+               o->conns == 1 ? "" : "s", o->threads, o->threads == 1 ? "" : "s", o->size,
+               o->pipeline);
+    else
+        printf("  %d worker%s, %d-byte messages\n", o->conns, o->conns == 1 ? "" : "s", o->size);
+    printf("  %.1f s measured after %.1f s warm-up\n", o->duration_ms / 1000.0,
+           o->warmup_ms / 1000.0);
+}
+
+static void text_end(const struct bench_opts *o, const struct bench_result *res)
+{
+    double secs = o->duration_ms / 1000.0, mbps = (double)res->bytes * 8 / secs / 1e6;
+    text_header(o);
+    if (o->mode == BENCH_STREAM) {
+        printf("throughput: %.3f Gbit/s (%llu bytes), %llu error%s\n", mbps / 1000,
+               (unsigned long long)res->bytes, (unsigned long long)res->errors,
+               res->errors == 1 ? "" : "s");
+    } else {
+        printf("%s: %llu (%.0f/s), %.1f Mbit/s each way, %llu error%s\n", unit_word(o),
+               (unsigned long long)res->requests, (double)res->requests / secs, mbps,
+               (unsigned long long)res->errors, res->errors == 1 ? "" : "s");
+        if (res->starved)
+            printf("starved: %llu of %d connections got no reply while measuring\n"
+                   "  (their requests are not in the numbers above)\n",
+                   (unsigned long long)res->starved, o->conns);
+        if (res->h.total)
+            text_latency(&res->h);
+        if (o->chart)
+            hist_chart(&res->h, stdout, 16);
+    }
+    printf("cpu: this process used %.2f s user + %.2f s system in %.2f s\n"
+           "  (%.0f%% of one core)\n",
+           res->user_s, res->sys_s, res->wall_s,
+           res->wall_s > 0 ? 100 * (res->user_s + res->sys_s) / res->wall_s : 0.0);
+}
+
+static void svg(const struct bench_opts *o, const struct bench_result *res)
+{
+    char title[256], sub[256], p50[32], p99[32];
+    hist_format_ns(p50, sizeof p50, (double)hist_percentile(&res->h, 50));
+    hist_format_ns(p99, sizeof p99, (double)hist_percentile(&res->h, 99));
+    snprintf(title, sizeof title, "sockkit bench %s %s", o->name, o->endpoint);
+    snprintf(sub, sizeof sub, "%d connection%s, %d-byte messages, %llu samples: p50 %s, p99 %s",
+             o->conns, o->conns == 1 ? "" : "s", o->size, (unsigned long long)res->h.total, p50,
+             p99);
+    if (hist_svg(&res->h, o->svg, title, sub) < 0)
+        cli_die(EXIT_RUNTIME, "--svg %s: %s", o->svg, strerror(errno));
+}
+
+void bench_report_end(struct report *r, const struct bench_opts *o, const struct bench_result *res)
+{
+    if (report_is_json(r))
+        json_end_object(r, o, res);
+    else
+        text_end(o, res);
+    if (o->svg)
+        svg(o, res);
+}

@@ -1,0 +1,109 @@
+/* The paced sender of sequence-numbered packets (see seqsend.h). */
+#include "seqsend.h"
+#include "cli.h"
+#include "opts.h"
+#include "seqpkt.h"
+#include "stop.h"
+#include "ticks.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Put the packets for the numbers in emit[] into the batch. */
+static void add(struct seqsend *s, const uint64_t *emit, int ne)
+{
+    for (int e = 0; e < ne; e++) {
+        unsigned char *p = s->pkts + (size_t)s->held * (size_t)s->size;
+        seqpkt_write(p, (size_t)s->size, s->id, emit[e], seqpkt_now_ns());
+        s->v[s->held++] = (sk_dgram){.buf = p, .len = (size_t)s->size};
+    }
+}
+
+/* Fill the batch with the numbers due by now. */
+static void fill(struct seqsend *s, uint64_t due)
+{
+    while (s->next < due && s->held < SEQSEND_BATCH - 2) {
+        uint64_t seq = s->next++, emit[3] = {seq};
+        bool last = s->count && s->next == s->count;
+        int ne = s->plan ? s->plan(s->plan_ctx, seq, last, emit) : 1;
+        add(s, emit, ne);
+    }
+}
+
+/* Send the batch; what the kernel did not take stays for the next call. */
+static void flush(struct seqsend *s)
+{
+    int n = sk_send_batch(s->fd, s->v, (size_t)s->held, 5000);
+    if (n == -ECONNREFUSED) { /* nobody listens yet: an ICMP port unreachable came back */
+        s->refused++;
+        return;
+    }
+    if (n < 0)
+        cli_die(cli_exit_status(n), "%s", sk_errmsg());
+    s->sent += (uint64_t)n;
+    s->held -= n;
+    memmove(s->v, s->v + n, (size_t)s->held * sizeof s->v[0]);
+}
+
+static uint64_t due_by(const struct seqsend *s, uint64_t now)
+{
+    uint64_t due = s->rate ? (uint64_t)((double)(now - s->t0) / 1e9 * (double)s->rate) + 1
+                           : s->next + SEQSEND_BATCH;
+    return s->count && due > s->count ? s->count : due;
+}
+
+static void end_markers(struct seqsend *s)
+{
+    if (s->plan) { /* a pair held back for a swap goes out now */
+        uint64_t emit[3];
+        s->held = 0;
+        add(s, emit, s->plan(s->plan_ctx, SEQSEND_FLUSH, true, emit));
+        if (s->held)
+            flush(s);
+    }
+    unsigned char end[SEQPKT_HDR];
+    seqpkt_write_end(end, s->id, s->next, seqpkt_now_ns());
+    for (int i = 0; i < 3; i++)
+        sk_send(s->fd, end, sizeof end, 1000);
+}
+
+void seqsend_run(struct seqsend *s)
+{
+    s->pkts = malloc((size_t)SEQSEND_BATCH * (size_t)s->size);
+    if (!s->pkts)
+        cli_die(EXIT_RUNTIME, "out of memory");
+    s->t0 = ticks_now_ns();
+    for (uint64_t now; (now = ticks_now_ns()) < s->t_end;) {
+        if (s->tick)
+            s->tick(s->tick_ctx, now);
+        if (!s->held && s->count && s->next >= s->count)
+            break;
+        if (!s->held)
+            fill(s, due_by(s, now));
+        if (s->held) {
+            flush(s);
+            if (!s->rate && stop_requested(s->stop))
+                goto stopped;
+            continue;
+        }
+        /* until the next number is due, at most 5 ms, waking for a signal */
+        uint64_t at = s->t0 + (uint64_t)((double)s->next * 1e9 / (double)s->rate);
+        long wait = at > now ? (long)(at - now) : 0;
+        if (stop_wait(s->stop, wait < 5000000 ? wait : 5000000))
+            goto stopped;
+    }
+    if (s->tick)
+        s->tick(s->tick_ctx, ticks_now_ns());
+    end_markers(s);
+    return;
+stopped:
+    s->stopped = true;
+    end_markers(s);
+}
+
+void seqsend_free(struct seqsend *s)
+{
+    free(s->pkts);
+    s->pkts = NULL;
+}

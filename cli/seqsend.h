@@ -1,0 +1,47 @@
+/* A paced sender of sequence-numbered packets (seqpkt.h) on a connected UDP socket: `bench udp`
+ * and `mcast send` (and the test helper tests/helpers/mcast_faults.c, with a fault plan). It sends
+ * each due batch with one sendmmsg, stops at the count, the end time or SIGINT/SIGTERM, and then
+ * sends the end marker three times with the count of numbers it handed out. */
+#ifndef SOCKKIT_CLI_SEQSEND_H
+#define SOCKKIT_CLI_SEQSEND_H
+
+#include "sockkit.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SEQSEND_BATCH 64
+#define SEQSEND_FLUSH UINT64_MAX /* plan(): the run ends, emit what is held back */
+
+struct seqsend {
+    /* set by the caller */
+    int fd;         /* connected UDP socket */
+    int stop;       /* stop_fd_open() */
+    uint32_t id;    /* sender id */
+    int size;       /* bytes per packet, >= SEQPKT_HDR */
+    long rate;      /* packets per second, 0: as fast as it can */
+    uint64_t count; /* numbers to send, 0: no limit */
+    uint64_t t_end; /* CLOCK_MONOTONIC ns, UINT64_MAX: no limit */
+    /* optional: the numbers to emit for number seq (0 to 2 of them; tests' faults) */
+    int (*plan)(void *ctx, uint64_t seq, bool last, uint64_t out[3]);
+    void *plan_ctx;
+    /* optional: called between batches with the time, for intervals and progress lines */
+    void (*tick)(void *ctx, uint64_t now);
+    void *tick_ctx;
+    /* results */
+    uint64_t t0;      /* when sending began */
+    uint64_t next;    /* numbers handed out */
+    uint64_t sent;    /* datagrams sent */
+    uint64_t refused; /* batches refused (ICMP port unreachable: no receiver yet), sent again */
+    bool stopped;     /* by a signal */
+    /* internal */
+    unsigned char *pkts;
+    sk_dgram v[SEQSEND_BATCH];
+    int held; /* datagrams in v not sent yet */
+};
+
+/* Send until done. Exits 1 with one line if a send fails. */
+void seqsend_run(struct seqsend *s);
+void seqsend_free(struct seqsend *s);
+
+#endif
