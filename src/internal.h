@@ -17,6 +17,10 @@ int sk__fail_why(int code, const char *why, const char *fmt, ...)
 /* sock.c: sk_socket with the role the trace should show from the first line on. */
 int sk__socket(int family, int type, int proto, sk_role role);
 
+/* listen.c: accept4 with SOCK_CLOEXEC | flags, traced; retries EINTR and the errors a client
+ * that gave up while queued causes. The fd, or -errno (no sk_errmsg: -EAGAIN is routine). */
+int sk__accept4(int listen_fd, sk_addr *peer, int flags);
+
 /* wait.c: monotonic deadlines. A deadline of -1 means none. */
 int64_t sk__now_ms(void);
 int64_t sk__now_us(void);
@@ -75,18 +79,8 @@ int sk__addr_source_in(const char *nsswitch, const char *hosts, const sk_addr *a
                        size_t len);
 int sk__nss_hosts_in(const char *nsswitch, char *buf, size_t len);
 
-/* server_event.c: the event model behind sk_server (server.c keeps the public functions). */
-struct sk__event;
-int sk__event_open(struct sk__event **out, sk_server *srv, const sk_server_opts *opts);
-int sk__event_fd(const struct sk__event *ev);
-/* Run the loops until *stop (set with a byte written to wake_fd) or an error. */
-int sk__event_serve(struct sk__event *ev, int wake_fd, _Atomic _Bool *stop, int interval_ms);
-int sk__event_drain(struct sk__event *ev, int deadline_ms);
-void sk__event_close(struct sk__event *ev);
-void sk__event_stats(const struct sk__event *ev, sk_server_stats *out);
-int sk__event_loops(const struct sk__event *ev);
-/* The cores this process may run on (its CPU affinity), and the loops the event model runs on
- * that many cores when opts.workers is 0. */
+/* server_event.c: the cores this process may run on (its CPU affinity), and the loops the event
+ * model runs on that many cores when opts.workers is 0. */
 int sk__usable_cores(void);
 int sk__default_loops(int cores);
 

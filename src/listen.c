@@ -111,40 +111,43 @@ int sk_listen(const char *endpoint, const sk_listen_opts *opts)
     return rc;
 }
 
+int sk__accept4(int listen_fd, sk_addr *peer, int flags)
+{
+    for (;;) {
+        memset(peer, 0, sizeof *peer);
+        peer->len = sizeof peer->u;
+        int fd = accept4(listen_fd, &peer->u.sa, &peer->len, flags | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            if (sk_trace_level()) {
+                char a[SK_ADDRSTRLEN];
+                sk_addr_format(peer, a, sizeof a);
+                int type = SOCK_STREAM;
+                socklen_t len = sizeof type;
+                getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+                sk__trace_socket(fd, peer->u.sa.sa_family, type, 0, SK_ROLE_SERVER);
+                sk__trace_call(listen_fd, "accept %s = %d", a, fd);
+            }
+            return fd;
+        }
+        /* the peer gave up while queued (or a signal came): take the next one */
+        if (errno != EINTR && errno != ECONNABORTED && errno != EPROTO)
+            return -errno;
+    }
+}
+
 int sk_accept(int listen_fd, sk_addr *peer, int timeout_ms)
 {
     int64_t deadline = sk__deadline(timeout_ms);
     sk_addr tmp;
-    sk_addr *p = peer ? peer : &tmp;
     for (;;) {
         /* Wait first: accept4 on a blocking listener would ignore the deadline. */
         int rc = sk__wait_deadline(listen_fd, POLLIN, deadline);
         if (rc < 0)
             return sk__fail(rc, "accept fd %d", listen_fd);
-        memset(p, 0, sizeof *p);
-        p->len = sizeof p->u;
-        int fd = accept4(listen_fd, &p->u.sa, &p->len, SOCK_CLOEXEC);
-        if (fd >= 0) {
-            if (sk_trace_level()) {
-                char a[SK_ADDRSTRLEN];
-                sk_addr_format(p, a, sizeof a);
-                int type = SOCK_STREAM;
-                socklen_t len = sizeof type;
-                getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
-                sk__trace_socket(fd, p->u.sa.sa_family, type, 0, SK_ROLE_SERVER);
-                sk__trace_call(listen_fd, "accept %s = %d", a, fd);
-            }
+        int fd = sk__accept4(listen_fd, peer ? peer : &tmp, 0);
+        if (fd >= 0)
             return fd;
-        }
-        switch (errno) {
-        case EINTR:
-        case ECONNABORTED: /* the peer gave up while queued: wait for the next */
-        case EPROTO:
-            continue;
-        case EAGAIN:
-            continue;
-        default:
-            return sk__fail_errno("accept fd %d", listen_fd);
-        }
+        if (fd != -EAGAIN) /* EAGAIN: another acceptor took it; wait for the next */
+            return sk__fail(fd, "accept fd %d", listen_fd);
     }
 }

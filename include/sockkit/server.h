@@ -94,23 +94,37 @@ typedef void (*sk_error_fn)(sk_request *req, int code, void *user);
 /* handle_timeout: sk_server_handle_request waited timeout_ms and nothing came. */
 typedef void (*sk_timeout_fn)(sk_server *srv, void *user);
 
-/* sk_server_opts.send_timeout_ms when it and idle_timeout_ms are 0 */
-#define SK_SEND_TIMEOUT_DEFAULT_MS 30000
+/* The defaults of sk_server_opts fields left 0, and the server's fixed sizes. */
+#define SK_SEND_TIMEOUT_DEFAULT_MS   30000 /* send_timeout_ms, when idle_timeout_ms is 0 too */
+#define SK_POOL_WORKERS_DEFAULT      4     /* workers, pool model */
+#define SK_POOL_QUEUE_DEFAULT        64    /* queue_size, pool model */
+#define SK_FORK_MAX_CHILDREN_DEFAULT 40    /* max_children, fork model */
+#define SK_HIGH_WATER_DEFAULT        (256 * 1024) /* high_water, event model */
+#define SK_DRAIN_GRACE_DEFAULT_MS    2000         /* drain_grace_ms */
+/* Blocking models: a datagram request holds at most this many bytes (any UDP datagram fits; a
+ * longer Unix datagram is cut); the event model reads datagrams and stream input in pieces of
+ * this size. */
+#define SK_SERVER_DGRAM_MAX 65536
 
 typedef struct sk_server_opts {
     const char *endpoint; /* "127.0.0.1:7007", ":7007", "unix:/run/x.sock", "unix:@x" */
     int type;             /* SOCK_STREAM (0, default) or SOCK_DGRAM */
     sk_model model;
-    int workers;         /* pool: threads (0 = 4); event: loops, a thread each (0 = one per
-                          * core, but 1 on 1-2 cores; see docs/server.md) */
-    int queue_size;      /* pool: queued requests before the acceptor waits (0 = 64) */
-    int max_children;    /* fork: live children before the server waits for one (0 = 40) */
+    int workers;         /* pool: threads (0 = SK_POOL_WORKERS_DEFAULT); event: loops, a thread
+                          * each (0 = one per core, but 1 on 1-2 cores; see docs/server.md) */
+    int queue_size;      /* pool: queued requests before the acceptor waits (0 =
+                          * SK_POOL_QUEUE_DEFAULT) */
+    int max_children;    /* fork: live children before the server waits for one (0 =
+                          * SK_FORK_MAX_CHILDREN_DEFAULT) */
     int max_conns;       /* concurrent requests; more are closed at once and counted (0 = none) */
     int idle_timeout_ms; /* per-connection idle timeout for sk_request_* reads (0 = none) */
     int send_timeout_ms; /* blocking models: sk_request_send gives up on a client that takes no
                           * byte for this long, and resets the connection (-ETIMEDOUT). 0 =
                           * idle_timeout_ms if set, else SK_SEND_TIMEOUT_DEFAULT_MS; -1 = no
                           * limit (until the drain's deadline) */
+    int drain_grace_ms;  /* sk_server_drain: after its deadline, how long the cut-off requests
+                          * get to end before forked children are killed with SIGKILL (0 =
+                          * SK_DRAIN_GRACE_DEFAULT_MS) */
     int backlog;         /* request_queue_size (0 = SOMAXCONN) */
     bool no_reuseaddr;   /* allow_reuse_address is on unless this is set */
     bool reuseport;      /* allow_reuse_port */
@@ -120,7 +134,7 @@ typedef struct sk_server_opts {
     sk_handler_fn handle;            /* every model but event */
     const sk_event_handlers *events; /* the event model (instead of handle) */
     size_t high_water;               /* event: stop reading a peer with this much unsent
-                                        output (0 = 256 KiB) */
+                                        output (0 = SK_HIGH_WATER_DEFAULT) */
     size_t low_water;                /* event: resume reading at or under this (0 = 1/4 of
                                         high_water) */
     sk_accept_mode accept_mode;      /* event with workers > 1 */
@@ -145,7 +159,8 @@ typedef struct sk_server_stats {
 int sk_server_open(sk_server **out, const sk_server_opts *opts);
 
 /* Serve until shutdown. poll_interval_ms: how often the loop looks at the shutdown flag when no
- * wakeup arrives (0 = 500 ms); shutdown also wakes it at once. Returns 0. */
+ * wakeup arrives (0 = 500 ms); shutdown also wakes it at once. Returns 0 after a shutdown, or the
+ * error that ended serving (the event loops' or the serving poll's: rare, a broken process). */
 int sk_server_serve_forever(sk_server *srv, int poll_interval_ms);
 
 /* Serve one request, waiting up to timeout_ms (-1 = forever). Returns 1 if one was served (or
@@ -162,7 +177,8 @@ void sk_server_shutdown_request(sk_server *srv);
 /* Graceful drain, after serve_forever returned: no more input is read (blocking handlers' reads
  * through sk_request_* return end-of-file, so they answer what they read and return; the event
  * model stops reading), answers are flushed, and up to deadline_ms is given for this; then the
- * rest is cut off (connections reset, forked children SIGTERM, SIGKILL 2 s later) and waited for.
+ * rest is cut off (connections reset, forked children SIGTERM, SIGKILL opts.drain_grace_ms later)
+ * and waited for.
  * Returns how many had to be cut off. */
 int sk_server_drain(sk_server *srv, int deadline_ms);
 
