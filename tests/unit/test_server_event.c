@@ -302,6 +302,9 @@ static void on_writable_refills(void **s)
     static unsigned char buf[65536];
     size_t got = 0;
     for (;;) {
+        /* a reader slower than the source, so the output buffer, not the socket, holds the
+         * backlog (a slowed server, as under TSan, would otherwise write straight through) */
+        usleep(2000);
         ssize_t n = sk_recv(fd, buf, sizeof buf, 5000);
         if (n <= 0)
             break;
