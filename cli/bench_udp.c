@@ -26,7 +26,7 @@ static void on_signal(int sig)
 
 static int send_side(const char *ep, int size, long rate, int duration_ms, bool json)
 {
-    int fd = sk_connect_ex(ep, &(sk_connect_opts){.type = SOCK_DGRAM}, 3000);
+    int fd = sk_connect_ex(ep, &(sk_connect_opts)SK_CONNECT_OPTS_INIT(.type = SOCK_DGRAM), 3000);
     if (fd < 0)
         cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
     sk_set_sndbuf(fd, 4 << 20);
@@ -77,7 +77,7 @@ static int send_side(const char *ep, int size, long rate, int duration_ms, bool 
 
 static int recv_side(const char *ep, int duration_ms, bool json)
 {
-    int fd = sk_listen(ep, &(sk_listen_opts){.type = SOCK_DGRAM});
+    int fd = sk_listen(ep, &(sk_listen_opts)SK_LISTEN_OPTS_INIT(.type = SOCK_DGRAM));
     if (fd < 0)
         cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
     sk_set_rcvbuf(fd, 8 << 20);

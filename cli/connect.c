@@ -69,11 +69,9 @@ int cmd_connect(int argc, char **argv)
         temp_source(&o);
     if (ep.is_unix && o.source[0])
         remove_at_exit(o.source + 5); /* after "unix:" */
-    sk_connect_opts co = {
-        .family = o.family,
-        .type = o.udp ? SOCK_DGRAM : SOCK_STREAM,
-        .source = o.source[0] ? o.source : NULL,
-    };
+    sk_connect_opts co =
+        SK_CONNECT_OPTS_INIT(.family = o.family, .type = o.udp ? SOCK_DGRAM : SOCK_STREAM,
+                             .source = o.source[0] ? o.source : NULL);
     int fd = sk_connect_ex(o.endpoint, &co, o.timeout_ms);
     if (fd == -EADDRINUSE)
         bound_path[0] = '\0'; /* the path appeared meanwhile: not ours to remove */

@@ -75,7 +75,7 @@ static void udp_demo(void)
 {
     heading("UDP server: socket, bind (no listen, no accept)",
             "SOCK_DGRAM with protocol IPPROTO_UDP: no connection, each datagram stands alone.");
-    sk_listen_opts dgram = {.type = SOCK_DGRAM};
+    sk_listen_opts dgram = SK_LISTEN_OPTS_INIT(.type = SOCK_DGRAM);
     int srv = check(sk_listen("127.0.0.1:0", &dgram), "bind");
     sk_addr saddr;
     check(sk_local_addr(srv, &saddr), "getsockname");

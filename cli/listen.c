@@ -114,7 +114,8 @@ int cmd_listen(int argc, char **argv)
     struct nc_opts o;
     nc_parse(argc, argv, true, &o);
     signal(SIGPIPE, SIG_IGN);
-    sk_listen_opts lo = {.family = o.family, .type = o.udp ? SOCK_DGRAM : SOCK_STREAM};
+    sk_listen_opts lo =
+        SK_LISTEN_OPTS_INIT(.family = o.family, .type = o.udp ? SOCK_DGRAM : SOCK_STREAM);
     /* Any address (":7000", "*:7000", "7000") with neither -4 nor -6: one [::] socket that takes
      * IPv4 too, so clients of either family find the server. */
     sk_endpoint ep;

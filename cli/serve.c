@@ -232,37 +232,25 @@ static const struct service {
     int port; /* default, unprivileged: 7000 + the RFC port where there is one */
     const char *what;
 } services[] = {
-    {"echo",
-     echo,
-     {.on_data = ev_echo},
-     {.on_data = ev_echo},
-     7007,
-     "RFC 862: sends back what it receives"},
-    {"discard", discard, {0}, {0}, 7009, "RFC 863: reads and throws away"},
-    {"chargen",
-     chargen,
-     {.on_open = ev_chargen_more, .on_writable = ev_chargen_more},
-     {.on_data = ev_chargen_dgram},
-     7019,
+    {"echo", echo, SK_EVENT_HANDLERS_INIT(.on_data = ev_echo),
+     SK_EVENT_HANDLERS_INIT(.on_data = ev_echo), 7007, "RFC 862: sends back what it receives"},
+    {"discard", discard, SK_EVENT_HANDLERS_INIT(), SK_EVENT_HANDLERS_INIT(), 7009,
+     "RFC 863: reads and throws away"},
+    {"chargen", chargen,
+     SK_EVENT_HANDLERS_INIT(.on_open = ev_chargen_more, .on_writable = ev_chargen_more),
+     SK_EVENT_HANDLERS_INIT(.on_data = ev_chargen_dgram), 7019,
      "RFC 864: sends a character pattern until the client leaves"},
-    {"daytime",
-     daytime,
-     {.on_open = ev_daytime},
-     {.on_data = ev_daytime_dgram},
-     7013,
+    {"daytime", daytime, SK_EVENT_HANDLERS_INIT(.on_open = ev_daytime),
+     SK_EVENT_HANDLERS_INIT(.on_data = ev_daytime_dgram), 7013,
      "RFC 867: one line with the date and time"},
-    {"time",
-     time_service,
-     {.on_open = ev_time},
-     {.on_data = ev_time_dgram},
-     7037,
+    {"time", time_service, SK_EVENT_HANDLERS_INIT(.on_open = ev_time),
+     SK_EVENT_HANDLERS_INIT(.on_data = ev_time_dgram), 7037,
      "RFC 868: 4 bytes, seconds since 1900, big-endian"},
-    {"sink", discard, {0}, {0}, 7010, "reads as fast as it can (throughput tests)"},
-    {"source",
-     source,
-     {.on_open = ev_source_more, .on_writable = ev_source_more},
-     {.on_data = ev_source_dgram},
-     7011,
+    {"sink", discard, SK_EVENT_HANDLERS_INIT(), SK_EVENT_HANDLERS_INIT(), 7010,
+     "reads as fast as it can (throughput tests)"},
+    {"source", source,
+     SK_EVENT_HANDLERS_INIT(.on_open = ev_source_more, .on_writable = ev_source_more),
+     SK_EVENT_HANDLERS_INIT(.on_data = ev_source_dgram), 7011,
      "writes as fast as it can until the client leaves"},
 };
 
@@ -365,7 +353,7 @@ int cmd_serve(int argc, char **argv)
 {
     struct cli_getopt g;
     cli_getopt_init(&g, &cli_cmd_serve);
-    sk_server_opts o = {.model = SK_MODEL_EVENT};
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.model = SK_MODEL_EVENT);
     bool verbose = false;
     opterr = 0;
     optind = 1;
@@ -481,7 +469,7 @@ int cmd_serve(int argc, char **argv)
     }
     sk_server_serve_forever(running, 500);
     int cut = sk_server_drain(running, 5000);
-    sk_server_stats st;
+    sk_server_stats st = SK_SERVER_STATS_INIT();
     sk_server_stats_get(running, &st);
     fprintf(stderr,
             "%s: %s stopped: %llu accepted, %llu rejected, %llu errors, %llu bytes in, %llu bytes "

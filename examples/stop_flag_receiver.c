@@ -21,7 +21,7 @@ int main(int argc, char **argv)
     struct sigaction sa = {.sa_handler = on_sigint};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    sk_listen_opts dgram = {.type = SOCK_DGRAM};
+    sk_listen_opts dgram = SK_LISTEN_OPTS_INIT(.type = SOCK_DGRAM);
     int fd = sk_listen(ep, &dgram);
     if (fd < 0) {
         fprintf(stderr, "%s\n", sk_errmsg());

@@ -14,6 +14,14 @@ int sk__fail_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int sk__fail_why(int code, const char *why, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* opts.c: read a sized options struct (its first field a size_t: the caller's sizeof) into dst,
+ * known bytes: a shorter one leaves the rest 0, a longer one must have its extra bytes 0; src
+ * NULL gives all zeros (defaults). dst->size is set to known. what names it in sk_errmsg(). */
+int sk__opts_load(void *dst, size_t known, const void *src, const char *what);
+/* Copy a result struct of known bytes into the caller's dst, which says its size in its first
+ * field: a shorter one gets the fields it has. Its size field is left as it is. */
+int sk__result_store(void *dst, const void *src, size_t known, const char *what);
+
 /* sock.c: sk_socket with the role the trace should show from the first line on. */
 int sk__socket(int family, int type, int proto, sk_role role);
 

@@ -27,8 +27,11 @@ static bool stale_unix_socket(const sk_addr *a)
 
 int sk_listen_addr(const sk_addr *addr, const sk_listen_opts *opts)
 {
-    sk_listen_opts none = {0};
-    const sk_listen_opts *o = opts ? opts : &none;
+    sk_listen_opts loaded;
+    const sk_listen_opts *o = &loaded;
+    int rc = sk__opts_load(&loaded, sizeof loaded, opts, "listen: opts");
+    if (rc < 0)
+        return rc;
     int type = o->type ? o->type : SOCK_STREAM;
     int family = addr->u.sa.sa_family;
     char text[SK_ADDRSTRLEN];
@@ -38,7 +41,6 @@ int sk_listen_addr(const sk_addr *addr, const sk_listen_opts *opts)
     int fd = sk__socket(family, type, proto, SK_ROLE_SERVER);
     if (fd < 0)
         return fd;
-    int rc = 0;
     if (family != AF_UNIX && !o->no_reuseaddr)
         rc = sk_set_reuseaddr(fd, true);
     if (rc >= 0 && o->reuseport)
@@ -88,10 +90,13 @@ fail:
 
 int sk_listen(const char *endpoint, const sk_listen_opts *opts)
 {
-    sk_listen_opts none = {0};
-    const sk_listen_opts *o = opts ? opts : &none;
+    sk_listen_opts loaded;
+    const sk_listen_opts *o = &loaded;
+    int rc = sk__opts_load(&loaded, sizeof loaded, opts, "listen: opts");
+    if (rc < 0)
+        return rc;
     sk_endpoint ep;
-    int rc = sk_endpoint_parse(endpoint, &ep);
+    rc = sk_endpoint_parse(endpoint, &ep);
     if (rc < 0)
         return rc;
     int family = o->family;

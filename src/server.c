@@ -139,15 +139,16 @@ int sk_server_open(sk_server **out, const sk_server_opts *opts)
 {
     if (!out || !opts)
         return sk__fail(SK_EARG, "server open: no options");
-    int rc = check_opts(opts);
-    if (rc < 0)
+    sk_server_opts o;
+    int rc = sk__opts_load(&o, sizeof o, opts, "server open: opts");
+    if (rc < 0 || (rc = check_opts(&o)) < 0)
         return rc;
     sk_server *s = calloc(1, sizeof *s);
     if (!s)
         return sk__fail(-ENOMEM, "server open");
-    s->o = *opts;
+    s->o = o;
     apply_defaults(s);
-    s->m = models[opts->model];
+    s->m = models[o.model];
     s->fd = s->wake[0] = s->wake[1] = s->halt_fd = s->cut_fd = -1;
     atomic_init(&s->refs, 1);
     pthread_mutex_init(&s->lock, NULL);
@@ -244,15 +245,17 @@ int sk_server_workers(const sk_server *srv)
     return srv->workers;
 }
 
-void sk_server_stats_get(const sk_server *srv, sk_server_stats *out)
+int sk_server_stats_get(const sk_server *srv, sk_server_stats *out)
 {
     const struct sk__counters *n = &srv->c->n;
-    *out = (sk_server_stats){.accepted = atomic_load(&n->accepted),
-                             .active = atomic_load(&srv->c->active),
-                             .rejected = atomic_load(&n->rejected),
-                             .errors = atomic_load(&n->errors),
-                             .bytes_in = atomic_load(&n->bytes_in),
-                             .bytes_out = atomic_load(&n->bytes_out)};
+    sk_server_stats st = {.size = sizeof st,
+                          .accepted = atomic_load(&n->accepted),
+                          .active = atomic_load(&srv->c->active),
+                          .rejected = atomic_load(&n->rejected),
+                          .errors = atomic_load(&n->errors),
+                          .bytes_in = atomic_load(&n->bytes_in),
+                          .bytes_out = atomic_load(&n->bytes_out)};
     if (srv->m->stats)
-        srv->m->stats(srv, out);
+        srv->m->stats(srv, &st);
+    return sk__result_store(out, &st, sizeof st, "server stats");
 }

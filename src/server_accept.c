@@ -11,7 +11,8 @@
 
 sk_listen_opts sk__server_listen_opts(const sk_server *s, bool reuseport)
 {
-    return (sk_listen_opts){.type = s->type,
+    return (sk_listen_opts){.size = sizeof(sk_listen_opts),
+                            .type = s->type,
                             .backlog = s->o.backlog,
                             .no_reuseaddr = s->o.no_reuseaddr,
                             .reuseport = s->o.reuseport || reuseport,

@@ -201,14 +201,20 @@ static int event_open(sk_server *s)
     }
     for (int i = 0; i < n; i++)
         w[i] = (struct sk__worker){.ev = ev, .fd = -1};
-    *ev = (struct sk__event){.srv = s, .h = *o->events, .n = n, .w = w};
+    *ev = (struct sk__event){.srv = s, .n = n, .w = w};
+    int rc = sk__opts_load(&ev->h, sizeof ev->h, o->events, "server open: opts.events");
+    if (rc < 0) {
+        free(ev);
+        free(w);
+        return rc;
+    }
     ev->high = o->high_water ? o->high_water : SK_HIGH_WATER_DEFAULT;
     ev->low = o->low_water ? o->low_water : ev->high / 4;
     if (ev->low > ev->high)
         ev->low = ev->high;
     ev->handoff = n > 1 && (o->accept_mode == SK_ACCEPT_HANDOFF || s->ep.is_unix);
     s->model = ev;
-    int rc = open_loops(ev);
+    rc = open_loops(ev);
     if (rc < 0) {
         event_close(s);
         return rc;

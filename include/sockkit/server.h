@@ -8,8 +8,9 @@
  *       return 0;
  *   }
  *   sk_server *srv;
- *   sk_server_open(&srv, &(sk_server_opts){.endpoint = "127.0.0.1:9999", .handle = upper,
- *                                          .model = SK_MODEL_THREAD});
+ *   sk_server_opts opts = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:9999", .handle = upper,
+ *                                             .model = SK_MODEL_THREAD);
+ *   sk_server_open(&srv, &opts);
  *   sk_server_serve_forever(srv, 500);   // until sk_server_shutdown() from elsewhere
  *   sk_server_close(srv);
  *
@@ -57,8 +58,10 @@ typedef struct sk_loop sk_loop;
 typedef struct sk_conn sk_conn;
 
 /* The event model's callbacks. Each runs on the loop that owns the connection, must not block, and
- * may call any sk_conn_* function on it (sk_conn_close included). Any may be NULL. */
+ * may call any sk_conn_* function on it (sk_conn_close included). Any may be NULL (not called).
+ * Initialise with SK_EVENT_HANDLERS_INIT, which sets size (see sockkit.h). */
 typedef struct sk_event_handlers {
+    size_t size; /* sizeof(sk_event_handlers), set by SK_EVENT_HANDLERS_INIT */
     /* streams: a client was accepted (after verify and max_conns) */
     void (*on_open)(sk_conn *c);
     /* streams: bytes arrived, in order; datagrams: one datagram arrived from sk_conn_peer(c) */
@@ -70,6 +73,9 @@ typedef struct sk_event_handlers {
      * -ECONNRESET etc. Its output is flushed unless reason < 0. c is freed after this returns. */
     void (*on_close)(sk_conn *c, int reason);
 } sk_event_handlers;
+/* clang-format off */
+#define SK_EVENT_HANDLERS_INIT(...) {.size = sizeof(sk_event_handlers), __VA_ARGS__}
+/* clang-format on */
 
 /* One request: a connection (streams) or a datagram. Valid during the handler call. */
 typedef struct sk_request {
@@ -106,7 +112,10 @@ typedef void (*sk_timeout_fn)(sk_server *srv, void *user);
  * this size. */
 #define SK_SERVER_DGRAM_MAX 65536
 
+/* Initialise with SK_SERVER_OPTS_INIT, which sets size (see sockkit.h); a field left 0 takes the
+ * default its comment names. */
 typedef struct sk_server_opts {
+    size_t size;          /* sizeof(sk_server_opts), set by SK_SERVER_OPTS_INIT */
     const char *endpoint; /* "127.0.0.1:7007", ":7007", "unix:/run/x.sock", "unix:@x" */
     int type;             /* SOCK_STREAM (0, default) or SOCK_DGRAM */
     sk_model model;
@@ -143,9 +152,14 @@ typedef struct sk_server_opts {
     sk_timeout_fn on_timeout;
     void *user;
 } sk_server_opts;
+/* clang-format off */
+#define SK_SERVER_OPTS_INIT(...) {.size = sizeof(sk_server_opts), __VA_ARGS__}
+/* clang-format on */
 
-/* Counters, readable at any time from any thread (fork model: children's counts included). */
+/* Counters, readable at any time from any thread (fork model: children's counts included).
+ * Initialise with SK_SERVER_STATS_INIT, which sets size: the library fills that much. */
 typedef struct sk_server_stats {
+    size_t size;       /* sizeof(sk_server_stats), set by SK_SERVER_STATS_INIT */
     uint64_t accepted; /* connections accepted / datagrams received */
     uint64_t active;   /* requests being handled now */
     uint64_t rejected; /* refused by verify or by max_conns */
@@ -154,6 +168,9 @@ typedef struct sk_server_stats {
     uint64_t bytes_in; /* through sk_request_* reads (and datagrams received) */
     uint64_t bytes_out;
 } sk_server_stats;
+/* clang-format off */
+#define SK_SERVER_STATS_INIT(...) {.size = sizeof(sk_server_stats), __VA_ARGS__}
+/* clang-format on */
 
 /* Bind and listen (streams) or bind (datagrams). *out is set on success. */
 int sk_server_open(sk_server **out, const sk_server_opts *opts);
@@ -189,7 +206,8 @@ void sk_server_close(sk_server *srv);
 int sk_server_fd(const sk_server *srv);
 /* The bound address (the real port after ":0"). */
 int sk_server_addr(const sk_server *srv, sk_addr *out);
-void sk_server_stats_get(const sk_server *srv, sk_server_stats *out);
+/* Fill *out (out->size says how much; SK_EARG if it is 0). Returns 0. */
+int sk_server_stats_get(const sk_server *srv, sk_server_stats *out);
 /* The threads serving: pool workers, or event loops (as chosen when opts.workers was 0); 0 for the
  * other models (iterative: the caller's thread; thread and fork: one per request). */
 int sk_server_workers(const sk_server *srv);

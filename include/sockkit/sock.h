@@ -58,18 +58,26 @@ int sk_peer_addr(int fd, sk_addr *out);
 
 /* ---- connect ------------------------------------------------------------------------------- */
 
+/* Options of the sk_connect family. Initialise with SK_CONNECT_OPTS_INIT (it sets size, so the
+ * struct can gain fields in later versions: see sockkit.h); every field left 0 is the default. */
 typedef struct sk_connect_opts {
-    int family;             /* AF_UNSPEC (0, default), AF_INET or AF_INET6 */
-    int type;               /* SOCK_STREAM (0, default) or SOCK_DGRAM */
-    const char *source;     /* bind to this endpoint first (e.g. "10.0.0.2:0"), or NULL */
-    bool numeric;           /* no DNS: SK_RESOLVE_NUMERIC */
+    size_t size;            /* sizeof(sk_connect_opts), set by SK_CONNECT_OPTS_INIT */
+    int family;             /* 0 = AF_UNSPEC (any), AF_INET or AF_INET6 */
+    int type;               /* 0 = SOCK_STREAM, or SOCK_DGRAM */
+    const char *source;     /* bind to this endpoint first (e.g. "10.0.0.2:0"); NULL = no bind */
+    bool numeric;           /* no DNS: SK_RESOLVE_NUMERIC (false = names resolve) */
     bool no_happy_eyeballs; /* plain sequential attempts even when both families resolve */
-    int attempt_delay_ms;   /* Happy Eyeballs stagger; 0 = 250 ms (RFC 8305) */
+    int attempt_delay_ms;   /* Happy Eyeballs stagger; 0 = SK_ATTEMPT_DELAY_DEFAULT_MS */
 } sk_connect_opts;
+/* clang-format off */
+#define SK_CONNECT_OPTS_INIT(...) {.size = sizeof(sk_connect_opts), __VA_ARGS__}
+/* clang-format on */
+#define SK_ATTEMPT_DELAY_DEFAULT_MS 250 /* RFC 8305's recommended Connection Attempt Delay */
 
 /* Python's socket.create_connection: resolve, try every address in order with non-blocking
  * connect + poll + SO_ERROR, keep the last error. When both IPv6 and IPv4 addresses resolve, races
- * them per RFC 8305 (Happy Eyeballs v2: families interleaved, a new attempt every 250 ms while the
+ * them per RFC 8305 (Happy Eyeballs v2: families interleaved, a new attempt every
+ * opts->attempt_delay_ms while the
  * earlier ones are pending, first to succeed wins). timeout_ms bounds the whole call. Returns a
  * blocking connected fd. Unix endpoints ("unix:/p") work too. opts may be NULL. */
 int sk_connect(const char *endpoint, int timeout_ms);
@@ -87,16 +95,21 @@ int sk_connect_order(const sk_addr *addrs, size_t n, const sk_connect_opts *opts
 
 /* ---- listen / bind ------------------------------------------------------------------------- */
 
+/* Options of sk_listen. Initialise with SK_LISTEN_OPTS_INIT; every field left 0 is the default. */
 typedef struct sk_listen_opts {
-    int family;  /* AF_UNSPEC (default): from the endpoint; any-host means IPv4 unless dualstack */
-    int type;    /* SOCK_STREAM (0, default): bind + listen; SOCK_DGRAM: bind only */
-    int backlog; /* 0 = SOMAXCONN */
-    bool no_reuseaddr; /* SO_REUSEADDR is on by default, as in Python's create_server on POSIX */
-    bool reuseport;    /* SO_REUSEPORT */
+    size_t size;       /* sizeof(sk_listen_opts), set by SK_LISTEN_OPTS_INIT */
+    int family;        /* 0 = AF_UNSPEC: from the endpoint; any-host means IPv4 unless dualstack */
+    int type;          /* 0 = SOCK_STREAM: bind + listen; SOCK_DGRAM: bind only */
+    int backlog;       /* 0 = SOMAXCONN */
+    bool no_reuseaddr; /* false: SO_REUSEADDR is on, as in Python's create_server on POSIX */
+    bool reuseport;    /* SO_REUSEPORT (false: off) */
     bool dualstack;    /* any-host or IPv6 endpoint: one [::] socket that also takes IPv4 */
-    bool numeric;      /* no DNS */
+    bool numeric;      /* no DNS (false: names resolve) */
     bool unlink_stale; /* unix:/path: remove an existing socket file nobody listens on */
 } sk_listen_opts;
+/* clang-format off */
+#define SK_LISTEN_OPTS_INIT(...) {.size = sizeof(sk_listen_opts), __VA_ARGS__}
+/* clang-format on */
 
 /* Python's socket.create_server. Returns the listening (or bound datagram) fd. opts may be NULL. */
 int sk_listen(const char *endpoint, const sk_listen_opts *opts);

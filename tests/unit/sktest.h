@@ -71,7 +71,7 @@ static inline bool t_dgram_echo(const char *ep, int id)
     if (sk_addr_family(&srv) == AF_UNIX) {
         char me[64]; /* a Unix datagram client needs a name of its own to be answered */
         snprintf(me, sizeof me, "unix:@sockkit-test-client-%d-%d", getpid(), id);
-        fd = sk_listen(me, &(sk_listen_opts){.type = SOCK_DGRAM});
+        fd = sk_listen(me, &(sk_listen_opts)SK_LISTEN_OPTS_INIT(.type = SOCK_DGRAM));
     } else {
         fd = sk_socket(AF_INET, SOCK_DGRAM, 0);
     }

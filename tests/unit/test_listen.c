@@ -18,7 +18,7 @@ static void port_zero_and_reuseaddr(void **state)
     assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
     close(fd);
 
-    sk_listen_opts o = {.no_reuseaddr = true};
+    sk_listen_opts o = SK_LISTEN_OPTS_INIT(.no_reuseaddr = true);
     fd = sk_listen("127.0.0.1:0", &o);
     getsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &v, &len);
     assert_int_equal(v, 0);
@@ -48,7 +48,7 @@ static void any_host_and_dualstack(void **state)
     assert_true(sk_addr_is_any(&a));
     close(fd);
 
-    sk_listen_opts o = {.dualstack = true};
+    sk_listen_opts o = SK_LISTEN_OPTS_INIT(.dualstack = true);
     fd = sk_listen(":0", &o);
     assert_true(fd >= 0);
     sk_local_addr(fd, &a);
@@ -116,7 +116,7 @@ static void unix_path_and_stale_file(void **state)
     assert_int_equal(stat(path, &st), 0);
     assert_true(S_ISSOCK(st.st_mode));
     /* a second server on a live socket fails even with unlink_stale */
-    sk_listen_opts o = {.unlink_stale = true};
+    sk_listen_opts o = SK_LISTEN_OPTS_INIT(.unlink_stale = true);
     assert_int_equal(sk_listen(ep, &o), -EADDRINUSE);
     close(fd); /* the file stays behind: stale */
     assert_int_equal(sk_listen(ep, NULL), -EADDRINUSE);
@@ -142,7 +142,7 @@ static void abstract_and_datagram(void **state)
     assert_string_equal(text, ep);
     close(fd);
 
-    sk_listen_opts o = {.type = SOCK_DGRAM};
+    sk_listen_opts o = SK_LISTEN_OPTS_INIT(.type = SOCK_DGRAM);
     fd = sk_listen("127.0.0.1:0", &o);
     assert_true(fd >= 0);
     int type = 0, v = 1;
@@ -156,7 +156,7 @@ static void abstract_and_datagram(void **state)
 
 static void reuseport_pair(void **state)
 {
-    sk_listen_opts o = {.reuseport = true};
+    sk_listen_opts o = SK_LISTEN_OPTS_INIT(.reuseport = true);
     int a = sk_listen("127.0.0.1:0", &o);
     assert_true(a >= 0);
     sk_addr addr;

@@ -164,7 +164,7 @@ static void ssm_filters_by_source(void **state)
 
 static void batches(void **state)
 {
-    sk_listen_opts o = {.type = SOCK_DGRAM};
+    sk_listen_opts o = SK_LISTEN_OPTS_INIT(.type = SOCK_DGRAM);
     int r = sk_listen("127.0.0.1:0", &o);
     sk_addr ra;
     sk_local_addr(r, &ra);

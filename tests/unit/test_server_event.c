@@ -54,8 +54,8 @@ static void echo_data(sk_conn *c, const void *data, size_t len)
         note_pending(c);
 }
 
-static const sk_event_handlers echo_h = {
-    .on_open = count_open, .on_data = echo_data, .on_close = count_close};
+static const sk_event_handlers echo_h =
+    SK_EVENT_HANDLERS_INIT(.on_open = count_open, .on_data = echo_data, .on_close = count_close);
 
 static void start(struct t_running *r, sk_server_opts *o)
 {
@@ -72,7 +72,7 @@ static sk_server_stats stop(struct t_running *r, int drain_ms, int *cut)
     int n = sk_server_drain(r->srv, drain_ms);
     if (cut)
         *cut = n;
-    sk_server_stats st;
+    sk_server_stats st = SK_SERVER_STATS_INIT();
     sk_server_stats_get(r->srv, &st);
     sk_server_close(r->srv);
     return st;
@@ -122,8 +122,8 @@ static void *dgram_client(void *arg)
 static void fifty(const char *endpoint, int type, sk_accept_mode mode)
 {
     struct tally t = {0};
-    sk_server_opts o = {
-        .endpoint = endpoint, .type = type, .workers = 2, .accept_mode = mode, .user = &t};
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = endpoint, .type = type, .workers = 2,
+                                           .accept_mode = mode, .user = &t);
     struct t_running r = {0};
     start(&r, &o);
     struct client c[50];
@@ -207,7 +207,8 @@ static void never_reading_peer(void **s)
 {
     (void)s;
     struct tally t = {0};
-    sk_server_opts o = {.endpoint = "127.0.0.1:0", .workers = 1, .high_water = 65536, .user = &t};
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .workers = 1,
+                                           .high_water = 65536, .user = &t);
     struct t_running r = {0};
     start(&r, &o);
     int fd = connect_to(r.ep);
@@ -227,7 +228,7 @@ static void never_reading_peer(void **s)
     }
     if (sent == sizeof out)
         fail_msg("sent all %zu bytes to a peer that never reads: no back-pressure", sent);
-    sk_server_stats st;
+    sk_server_stats st = SK_SERVER_STATS_INIT();
     sk_server_stats_get(r.srv, &st);
     size_t max = atomic_load(&t.max_pending);
     if (max > 65536 + 65536)
@@ -293,9 +294,11 @@ static void on_writable_refills(void **s)
 {
     (void)s;
     struct tally t = {0};
-    static const sk_event_handlers h = {
-        .on_open = source_open, .on_writable = source_writable, .on_close = source_close};
-    sk_server_opts o = {.endpoint = "127.0.0.1:0", .events = &h, .high_water = 65536, .user = &t};
+    static const sk_event_handlers h =
+        SK_EVENT_HANDLERS_INIT(.on_open = source_open, .on_writable = source_writable,
+                               .on_close = source_close);
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .events = &h,
+                                           .high_water = 65536, .user = &t);
     struct t_running r = {0};
     start(&r, &o);
     int fd = connect_to(r.ep);
@@ -323,7 +326,8 @@ static void idle_timeout(void **s)
 {
     (void)s;
     struct tally t = {0};
-    sk_server_opts o = {.endpoint = "127.0.0.1:0", .idle_timeout_ms = 300, .user = &t};
+    sk_server_opts o =
+        SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .idle_timeout_ms = 300, .user = &t);
     struct t_running r = {0};
     start(&r, &o);
     int quiet = connect_to(r.ep), busy = connect_to(r.ep);
@@ -351,7 +355,7 @@ static void idle_timeout(void **s)
 static void max_conns(void **s)
 {
     (void)s;
-    sk_server_opts o = {.endpoint = "127.0.0.1:0", .max_conns = 2};
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .max_conns = 2);
     struct t_running r = {0};
     start(&r, &o);
     int a = connect_to(r.ep), b = connect_to(r.ep);
@@ -392,7 +396,8 @@ static void verify_rejects(void **s)
 {
     (void)s;
     struct tally t = {0};
-    sk_server_opts o = {.endpoint = "127.0.0.1:0", .verify = refuse_all, .user = &t};
+    sk_server_opts o =
+        SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .verify = refuse_all, .user = &t);
     struct t_running r = {0};
     start(&r, &o);
     int fd = connect_to(r.ep);
@@ -419,9 +424,11 @@ static void close_inside_callback_and_reset(void **s)
 {
     (void)s;
     struct tally t = {0};
-    static const sk_event_handlers h = {
-        .on_open = count_open, .on_data = quit_data, .on_close = count_close};
-    sk_server_opts o = {.endpoint = "127.0.0.1:0", .events = &h, .workers = 1, .user = &t};
+    static const sk_event_handlers h =
+        SK_EVENT_HANDLERS_INIT(.on_open = count_open, .on_data = quit_data,
+                               .on_close = count_close);
+    sk_server_opts o =
+        SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .events = &h, .workers = 1, .user = &t);
     struct t_running r = {0};
     start(&r, &o);
     int fd = connect_to(r.ep);
@@ -465,8 +472,8 @@ static void later_open(sk_conn *c)
 static void write_from_own_timer(void **s)
 {
     (void)s;
-    static const sk_event_handlers h = {.on_open = later_open};
-    sk_server_opts o = {.endpoint = "127.0.0.1:0", .events = &h};
+    static const sk_event_handlers h = SK_EVENT_HANDLERS_INIT(.on_open = later_open);
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .events = &h);
     struct t_running r = {0};
     start(&r, &o);
     int fd = connect_to(r.ep);
@@ -531,8 +538,10 @@ static void drain_flushes_output(void **s)
 {
     (void)s;
     struct tally t = {0};
-    static const sk_event_handlers h = {.on_open = small_sndbuf_open, .on_data = echo_data};
-    sk_server_opts o = {.endpoint = "127.0.0.1:0", .workers = 2, .events = &h, .user = &t};
+    static const sk_event_handlers h =
+        SK_EVENT_HANDLERS_INIT(.on_open = small_sndbuf_open, .on_data = echo_data);
+    sk_server_opts o =
+        SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .workers = 2, .events = &h, .user = &t);
     struct t_running r = {0};
     start(&r, &o);
     static struct readers rd;
@@ -546,7 +555,7 @@ static void drain_flushes_output(void **s)
         sent[i] = n > 0 ? (size_t)n : 0;
     }
     int stubborn = connect_to(r.ep); /* never reads, never closes */
-    sk_server_stats st;
+    sk_server_stats st = SK_SERVER_STATS_INIT();
     int64_t t0 = t_now_ms();
     do { /* until the server has taken what it can (its output buffers hold the rest) */
         poll(NULL, 0, 50);
@@ -598,7 +607,8 @@ static int blocking_handle(sk_request *r)
 static int workers_of(sk_model model, int workers)
 {
     sk_server *srv;
-    sk_server_opts o = {.endpoint = "127.0.0.1:0", .model = model, .workers = workers};
+    sk_server_opts o =
+        SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = model, .workers = workers);
     if (model == SK_MODEL_EVENT)
         o.events = &echo_h;
     else

@@ -260,7 +260,7 @@ static void half_close_both_ways(void **state)
 
 static void datagrams_with_sender(void **state)
 {
-    sk_listen_opts o = {.type = SOCK_DGRAM};
+    sk_listen_opts o = SK_LISTEN_OPTS_INIT(.type = SOCK_DGRAM);
     int srv = sk_listen("[::1]:0", &o);
     assert_true(srv >= 0);
     sk_addr saddr;
