@@ -33,7 +33,7 @@ static void destroy(sk_conn *c)
     struct sk__worker *w = c->w;
     struct sk__event *ev = w->ev;
     if (c->idle_timer > 0)
-        sk_loop_cancel(w->loop, (uint64_t)c->idle_timer);
+        sk_loop_cancel(w->loop, c->idle_timer);
     sk_loop_unwatch(w->loop, c->fd);
     if (c->prev)
         c->prev->next = c->next;
@@ -298,7 +298,7 @@ static void on_io(sk_loop *l, int fd, int events, void *arg)
     settle(c);
 }
 
-static void on_idle(sk_loop *l, uint64_t timer, void *arg)
+static void on_idle(sk_loop *l, int64_t timer, void *arg)
 {
     (void)timer;
     sk_conn *c = arg;

@@ -69,7 +69,7 @@ static void place(struct sk__worker *w, int fd, const sk_addr *peer)
 
 static void on_listener(sk_loop *l, int fd, int events, void *arg);
 
-static void resume_accept(sk_loop *l, uint64_t timer, void *arg)
+static void resume_accept(sk_loop *l, int64_t timer, void *arg)
 {
     (void)timer;
     struct sk__worker *w = arg;
@@ -162,7 +162,7 @@ static int open_loops(struct sk__event *ev)
 {
     struct sk__worker *w = ev->w;
     for (int i = 0; i < ev->n; i++) {
-        int rc = sk_loop_new(&w[i].loop, SK_LOOP_DEFAULT);
+        int rc = sk_loop_new(&w[i].loop, ev->srv->o.loop_backend);
         if (rc < 0)
             return rc;
         if (!(w[i].rbuf = malloc(SK__EVENT_RBUF)))

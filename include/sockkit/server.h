@@ -25,6 +25,7 @@
 #define SOCKKIT_SERVER_H
 
 #include "addr.h"
+#include "loop.h"
 #include "reader.h"
 
 #include <stdbool.h>
@@ -51,7 +52,6 @@ typedef enum sk_accept_mode {
 } sk_accept_mode;
 
 typedef struct sk_server sk_server;
-typedef struct sk_loop sk_loop;
 
 /* Event model: one client connection (streams) or one datagram's sender (datagrams). Owned by the
  * server; valid from on_open until on_close returns (datagrams: during on_data only). */
@@ -146,7 +146,8 @@ typedef struct sk_server_opts {
                                         output (0 = SK_HIGH_WATER_DEFAULT) */
     size_t low_water;                /* event: resume reading at or under this (0 = 1/4 of
                                         high_water) */
-    sk_accept_mode accept_mode;      /* event with workers > 1 */
+    sk_accept_mode accept_mode;      /* event with workers > 1 (0 = SK_ACCEPT_DEFAULT) */
+    sk_loop_backend loop_backend;    /* event: the loops' backend (0 = SK_LOOP_DEFAULT) */
     sk_verify_fn verify;
     sk_error_fn on_error;
     sk_timeout_fn on_timeout;

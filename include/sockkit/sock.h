@@ -18,6 +18,12 @@
 extern "C" {
 #endif
 
+/* What an fd is ready for: sk_wait, and the event loop's watchers (loop.h). */
+typedef enum sk_io_events {
+    SK_READABLE = 1, /* data, end of stream, or an error to read */
+    SK_WRITABLE = 2,
+} sk_io_events;
+
 /* ---- create and close ---------------------------------------------------------------------- */
 
 /* socket(2) with SOCK_CLOEXEC. proto 0 (IPPROTO_IP) means "the default protocol for the type":
@@ -152,9 +158,10 @@ int sk_shutdown(int fd, int how);
  * negative code with *sent telling how far it got. */
 int sk_sendfile(int sock_fd, int file_fd, off_t offset, size_t count, int timeout_ms, size_t *sent);
 
-/* Wait until fd is readable (events = POLLIN) or writable (POLLOUT). Returns the revents (> 0),
- * -ETIMEDOUT, or another negative code. */
-int sk_wait(int fd, short events, int timeout_ms);
+/* Wait until fd is ready for events (SK_READABLE, SK_WRITABLE or both). Returns what it is ready
+ * for (> 0; an error or hang-up counts as both), -ETIMEDOUT, or another negative code (SK_EARG
+ * for no or unknown events). */
+int sk_wait(int fd, int events, int timeout_ms);
 
 #ifdef __cplusplus
 }

@@ -38,9 +38,9 @@ typedef enum sk_role {
 } sk_role;
 
 /* Turn tracing on or off, writing to out_fd (-1 = stderr). The fd is not closed by the library. */
-void sk_trace_set(int level, int out_fd);
+void sk_trace_set(enum sk_trace_level level, int out_fd);
 /* The current level (reads SOCKKIT_TRACE the first time it is asked, if sk_trace_set never ran). */
-int sk_trace_level(void);
+enum sk_trace_level sk_trace_level(void);
 
 /* Optional: deliver each trace event (one or more '\n'-terminated lines) to a callback instead of
  * an fd. fn = NULL restores fd output. */

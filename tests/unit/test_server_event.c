@@ -119,11 +119,11 @@ static void *dgram_client(void *arg)
     return NULL;
 }
 
-static void fifty(const char *endpoint, int type, sk_accept_mode mode)
+static void fifty_on(const char *endpoint, int type, sk_accept_mode mode, sk_loop_backend be)
 {
     struct tally t = {0};
     sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = endpoint, .type = type, .workers = 2,
-                                           .accept_mode = mode, .user = &t);
+                                           .accept_mode = mode, .loop_backend = be, .user = &t);
     struct t_running r = {0};
     start(&r, &o);
     struct client c[50];
@@ -155,6 +155,11 @@ static void fifty(const char *endpoint, int type, sk_accept_mode mode)
     }
 }
 
+static void fifty(const char *endpoint, int type, sk_accept_mode mode)
+{
+    fifty_on(endpoint, type, mode, SK_LOOP_DEFAULT);
+}
+
 static void tcp_reuseport(void **s)
 {
     (void)s;
@@ -170,9 +175,7 @@ static void tcp_handoff(void **s)
 static void tcp_poll_backend(void **s)
 {
     (void)s;
-    setenv("SOCKKIT_LOOP_BACKEND", "poll", 1);
-    fifty("[::1]:0", SOCK_STREAM, SK_ACCEPT_DEFAULT);
-    unsetenv("SOCKKIT_LOOP_BACKEND");
+    fifty_on("[::1]:0", SOCK_STREAM, SK_ACCEPT_DEFAULT, SK_LOOP_POLL);
 }
 
 static void unix_stream(void **s)
@@ -455,7 +458,7 @@ static void close_inside_callback_and_reset(void **s)
 }
 
 /* A handler's own timer writes outside any server callback. */
-static void later(sk_loop *l, uint64_t timer, void *arg)
+static void later(sk_loop *l, int64_t timer, void *arg)
 {
     (void)l;
     (void)timer;

@@ -395,12 +395,12 @@ static void wait_for_readiness(void **state)
 {
     int sv[2];
     sk_socketpair(SOCK_STREAM, sv);
-    assert_true(sk_wait(sv[0], POLLOUT, 0) & POLLOUT);
+    assert_true(sk_wait(sv[0], SK_WRITABLE, 0) & SK_WRITABLE);
     int64_t t0 = t_now_ms();
-    assert_int_equal(sk_wait(sv[0], POLLIN, 100), -ETIMEDOUT);
+    assert_int_equal(sk_wait(sv[0], SK_READABLE, 100), -ETIMEDOUT);
     assert_elapsed(t0, 95, 600);
     write(sv[1], "x", 1);
-    assert_true(sk_wait(sv[0], POLLIN, 1000) & POLLIN);
+    assert_true(sk_wait(sv[0], SK_READABLE, 1000) & SK_READABLE);
     close(sv[0]);
     close(sv[1]);
 }
