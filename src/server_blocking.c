@@ -156,9 +156,9 @@ void sk__blocking_run(sk_server *s, struct sk__job *j, bool count_done)
                       .data = j->data,
                       .len = j->len,
                       .user = s->o.user};
-    if (s->type == SOCK_STREAM)
-        req.reader = sk_reader_new(j->fd, 0);
-    int rc = req.reader || s->type != SOCK_STREAM ? s->o.handle(&req) : -ENOMEM;
+    int rc = s->type == SOCK_STREAM ? sk_reader_new(&req.reader, j->fd, 0) : 0;
+    if (rc == 0)
+        rc = s->o.handle(&req);
     if (rc < 0) {
         if (!sk__peer_gone(rc) && !atomic_load(&s->c->cut))
             atomic_fetch_add(&s->c->n.errors, 1);

@@ -17,8 +17,11 @@ extern "C" {
 
 typedef struct sk_reader sk_reader;
 
-/* bufsize: largest message the reader can hold at once (0 = 64 KiB). NULL on allocation failure. */
-sk_reader *sk_reader_new(int fd, size_t bufsize);
+#define SK_READER_BUFSIZE_DEFAULT 65536 /* sk_reader_new's bufsize 0 */
+
+/* A reader over fd in *out. bufsize: the largest message the reader can hold at once (0 =
+ * SK_READER_BUFSIZE_DEFAULT), allocated now. Returns 0, or -ENOMEM (SK_EARG for fd < 0). */
+int sk_reader_new(sk_reader **out, int fd, size_t bufsize);
 void sk_reader_free(sk_reader *r);
 int sk_reader_fd(const sk_reader *r);
 
