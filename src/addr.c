@@ -427,8 +427,8 @@ int sk_addr_port(const sk_addr *a)
         return ntohs(a->u.in.sin_port);
     case AF_INET6:
         return ntohs(a->u.in6.sin6_port);
-    default:
-        return -1;
+    default: /* the same code as sk_addr_set_port: -1 would read as -EPERM */
+        return sk__fail(SK_EARG, "port of a family-%d address", a->u.sa.sa_family);
     }
 }
 

@@ -248,7 +248,7 @@ static void unix_addresses(void **state)
     char buf[SK_ADDRSTRLEN];
     assert_int_equal(sk_addr_parse("unix:/tmp/sk.sock", 0, &a), 0);
     assert_int_equal(sk_addr_family(&a), AF_UNIX);
-    assert_int_equal(sk_addr_port(&a), -1);
+    assert_int_equal(sk_addr_port(&a), SK_EARG);
     sk_addr_format(&a, buf, sizeof buf);
     assert_string_equal(buf, "unix:/tmp/sk.sock");
 
