@@ -430,8 +430,7 @@ int cmd_serve(int argc, char **argv)
     o.events = o.type == SOCK_DGRAM ? &svc->ev_dgram : &svc->ev;
     sk_endpoint parsed;
     if (sk_endpoint_parse(ep, &parsed) < 0)
-        cli_usage_error("%s", sk_errmsg());
-    o.dualstack = parsed.any_host; /* ":7007" serves IPv4 and IPv6 */
+        cli_usage_error("%s", sk_errmsg()); /* ":7007" serves IPv4 and IPv6: the library's rule */
 
     if (svc->fn == chargen && o.type == SOCK_DGRAM) {
         void *m = mmap(NULL, sizeof *dgram_line, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,

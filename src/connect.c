@@ -300,21 +300,27 @@ int sk_connect_addrs(const sk_addr *addrs, size_t n, const sk_connect_opts *opts
     return fd;
 }
 
-int sk_connect_ex(const char *endpoint, const sk_connect_opts *opts, int timeout_ms)
+int sk_connect_endpoint(const sk_endpoint *ep, const sk_connect_opts *opts, int timeout_ms)
 {
-    sk_connect_opts loaded;
-    const sk_connect_opts *o = &loaded;
-    int rc = sk__opts_load(&loaded, sizeof loaded, opts, "connect: opts");
+    sk_connect_opts o;
+    int rc = sk__opts_load(&o, sizeof o, opts, "connect: opts");
     if (rc < 0)
         return rc;
     sk_addr_list list;
-    rc = sk_resolve(endpoint, o->family, o->type ? o->type : SOCK_STREAM,
-                    o->numeric ? SK_RESOLVE_NUMERIC : 0, &list);
+    rc = sk_resolve_endpoint(ep, o.family, o.type ? o.type : SOCK_STREAM,
+                             o.numeric ? SK_RESOLVE_NUMERIC : 0, &list);
     if (rc < 0)
         return rc;
-    rc = sk_connect_addrs(list.v, list.n, o, timeout_ms);
+    rc = sk_connect_addrs(list.v, list.n, &o, timeout_ms);
     sk_addr_list_free(&list);
     return rc;
+}
+
+int sk_connect_ex(const char *endpoint, const sk_connect_opts *opts, int timeout_ms)
+{
+    sk_endpoint ep;
+    int rc = sk_endpoint_parse(endpoint, &ep);
+    return rc < 0 ? rc : sk_connect_endpoint(&ep, opts, timeout_ms);
 }
 
 int sk_connect(const char *endpoint, int timeout_ms)

@@ -71,6 +71,9 @@ int sk__route_udp(const sk_addr *dst, sk_route *out);
  * matched by index. Missing files add nothing. Returns 0 or -ENOMEM. */
 int sk__mgroups_read(const char *procdir, sk_iface_list *list);
 
+/* addr.c: an endpoint as text again ("[::1]:80", ":7000", "unix:@x"), for messages; returns the
+ * length as snprintf. */
+int sk__endpoint_text(const sk_endpoint *ep, char *buf, size_t len);
 /* addr.c: RFC 6761 6.3 names ("localhost", "x.localhost", with or without the final dot). */
 bool sk__is_localhost(const char *host);
 /* addr.c: an IP address without its port ("192.0.2.1", "fe80::1%eth0"); other families as

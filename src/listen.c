@@ -88,32 +88,46 @@ fail:
     return rc;
 }
 
-int sk_listen(const char *endpoint, const sk_listen_opts *opts)
+/* Bind the first address of ep (resolved for family) that binds, as create_server does. */
+static int listen_family(const sk_endpoint *ep, int family, const sk_listen_opts *o)
 {
-    sk_listen_opts loaded;
-    const sk_listen_opts *o = &loaded;
-    int rc = sk__opts_load(&loaded, sizeof loaded, opts, "listen: opts");
-    if (rc < 0)
-        return rc;
-    sk_endpoint ep;
-    rc = sk_endpoint_parse(endpoint, &ep);
-    if (rc < 0)
-        return rc;
-    int family = o->family;
-    /* The any-address: IPv4 unless dual-stack is asked for (then one [::] socket takes both). */
-    if (ep.any_host && family == AF_UNSPEC)
-        family = o->dualstack ? AF_INET6 : AF_INET;
     sk_addr_list list;
-    rc = sk_resolve(endpoint, family, o->type ? o->type : SOCK_STREAM,
-                    SK_RESOLVE_PASSIVE | (o->numeric ? SK_RESOLVE_NUMERIC : 0), &list);
+    int rc = sk_resolve_endpoint(ep, family, o->type ? o->type : SOCK_STREAM,
+                                 SK_RESOLVE_PASSIVE | (o->numeric ? SK_RESOLVE_NUMERIC : 0), &list);
     if (rc < 0)
         return rc;
-    /* Like create_server: the first address that binds. */
     for (size_t i = 0; i < list.n; i++)
         if ((rc = sk_listen_addr(&list.v[i], o)) >= 0)
             break;
     sk_addr_list_free(&list);
     return rc;
+}
+
+int sk_listen_endpoint(const sk_endpoint *ep, const sk_listen_opts *opts)
+{
+    sk_listen_opts o;
+    int rc = sk__opts_load(&o, sizeof o, opts, "listen: opts");
+    if (rc < 0)
+        return rc;
+    if (!ep)
+        return sk__fail(SK_EARG, "listen: no endpoint");
+    if (!ep->any_host || o.family != AF_UNSPEC)
+        return listen_family(ep, o.family, &o);
+    /* The any-address of no particular family: one [::] socket that takes IPv4 too, so clients
+     * of either family find the server; 0.0.0.0 where the host has no IPv6. */
+    sk_listen_opts dual = o;
+    dual.dualstack = true;
+    rc = listen_family(ep, AF_INET6, &dual);
+    if (rc == -EAFNOSUPPORT || rc == -EADDRNOTAVAIL)
+        rc = listen_family(ep, AF_INET, &o);
+    return rc;
+}
+
+int sk_listen(const char *endpoint, const sk_listen_opts *opts)
+{
+    sk_endpoint ep;
+    int rc = sk_endpoint_parse(endpoint, &ep);
+    return rc < 0 ? rc : sk_listen_endpoint(&ep, opts);
 }
 
 int sk__accept4(int listen_fd, sk_addr *peer, int flags)

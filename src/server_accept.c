@@ -16,14 +16,16 @@ sk_listen_opts sk__server_listen_opts(const sk_server *s, bool reuseport)
                             .backlog = s->o.backlog,
                             .no_reuseaddr = s->o.no_reuseaddr,
                             .reuseport = s->o.reuseport || reuseport,
-                            .dualstack = s->o.dualstack,
+                            /* ":7000" is one [::] socket for both families (sk_listen's rule),
+                             * and so are the event loops' further listeners at its address */
+                            .dualstack = s->o.dualstack || s->ep.any_host,
                             .unlink_stale = true};
 }
 
 int sk__server_listen(const sk_server *s, const sk_addr *bound, bool reuseport)
 {
     sk_listen_opts lo = sk__server_listen_opts(s, reuseport);
-    int fd = bound ? sk_listen_addr(bound, &lo) : sk_listen(s->o.endpoint, &lo);
+    int fd = bound ? sk_listen_addr(bound, &lo) : sk_listen_endpoint(&s->ep, &lo);
     if (fd >= 0)
         sk_set_nonblock(fd, true); /* several acceptors (pool, threads, loops) never block */
     return fd;

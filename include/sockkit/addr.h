@@ -73,6 +73,10 @@ int sk_endpoint_parse(const char *text, sk_endpoint *ep);
  * under ".localhost" are the loopback addresses ([::1] then 127.0.0.1, as the family allows)
  * without asking /etc/hosts or DNS (RFC 6761 6.3). */
 int sk_resolve(const char *text, int family, int socktype, int flags, sk_addr_list *out);
+/* The same for an endpoint already parsed: a program that parsed it to look at it (unix? any
+ * host?) resolves it without parsing it again. */
+int sk_resolve_endpoint(const sk_endpoint *ep, int family, int socktype, int flags,
+                        sk_addr_list *out);
 void sk_addr_list_free(sk_addr_list *list);
 
 /* Parse text into exactly one address (the first resolved). flags as for sk_resolve. */

@@ -137,7 +137,8 @@ typedef struct sk_server_opts {
     int backlog;         /* request_queue_size (0 = SOMAXCONN) */
     bool no_reuseaddr;   /* allow_reuse_address is on unless this is set */
     bool reuseport;      /* allow_reuse_port */
-    bool dualstack;      /* any-address endpoint: one [::] socket that takes IPv4 too */
+    bool dualstack;      /* "[::]:7007": the socket takes IPv4 too (":7007", the any-address of
+                          * no family, always does: one [::] socket; false: IPv6 only) */
     bool daemon_threads; /* thread model: do not wait for handler threads at close */
     bool no_block_on_close;          /* thread/fork: sk_server_close does not wait for handlers */
     sk_handler_fn handle;            /* every model but event */

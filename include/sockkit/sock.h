@@ -88,6 +88,8 @@ typedef struct sk_connect_opts {
  * blocking connected fd. Unix endpoints ("unix:/p") work too. opts may be NULL. */
 int sk_connect(const char *endpoint, int timeout_ms);
 int sk_connect_ex(const char *endpoint, const sk_connect_opts *opts, int timeout_ms);
+/* The same for an endpoint already parsed (sk_endpoint_parse). */
+int sk_connect_endpoint(const sk_endpoint *ep, const sk_connect_opts *opts, int timeout_ms);
 /* Connect to one address. type: SOCK_STREAM or SOCK_DGRAM. */
 int sk_connect_addr(const sk_addr *addr, int type, int timeout_ms);
 /* Connect to the first of n addresses that accepts, with the same rules as sk_connect_ex (Happy
@@ -104,12 +106,14 @@ int sk_connect_order(const sk_addr *addrs, size_t n, const sk_connect_opts *opts
 /* Options of sk_listen. Initialise with SK_LISTEN_OPTS_INIT; every field left 0 is the default. */
 typedef struct sk_listen_opts {
     size_t size;       /* sizeof(sk_listen_opts), set by SK_LISTEN_OPTS_INIT */
-    int family;        /* 0 = AF_UNSPEC: from the endpoint; any-host means IPv4 unless dualstack */
+    int family;        /* 0 = AF_UNSPEC: from the endpoint; the any-address (":7000") is then
+                        * one [::] socket that takes IPv4 too (0.0.0.0 without IPv6) */
     int type;          /* 0 = SOCK_STREAM: bind + listen; SOCK_DGRAM: bind only */
     int backlog;       /* 0 = SOMAXCONN */
     bool no_reuseaddr; /* false: SO_REUSEADDR is on, as in Python's create_server on POSIX */
     bool reuseport;    /* SO_REUSEPORT (false: off) */
-    bool dualstack;    /* any-host or IPv6 endpoint: one [::] socket that also takes IPv4 */
+    bool dualstack;    /* an IPv6 any-address ("[::]:7000", or ":7000" with family AF_INET6):
+                        * the socket takes IPv4 too (false: IPv6 only) */
     bool numeric;      /* no DNS (false: names resolve) */
     bool unlink_stale; /* unix:/path: remove an existing socket file nobody listens on */
 } sk_listen_opts;
@@ -119,6 +123,8 @@ typedef struct sk_listen_opts {
 
 /* Python's socket.create_server. Returns the listening (or bound datagram) fd. opts may be NULL. */
 int sk_listen(const char *endpoint, const sk_listen_opts *opts);
+/* The same for an endpoint already parsed (sk_endpoint_parse). */
+int sk_listen_endpoint(const sk_endpoint *ep, const sk_listen_opts *opts);
 int sk_listen_addr(const sk_addr *addr, const sk_listen_opts *opts);
 
 /* accept4 with SOCK_CLOEXEC, waiting up to timeout_ms. peer may be NULL. Returns the new fd

@@ -39,17 +39,18 @@ static void address_in_use(void **state)
 
 static void any_host_and_dualstack(void **state)
 {
-    /* "*:0" is IPv4 unless dual-stack is asked for */
-    int port;
-    int fd = t_listener("*:0", &port);
+    /* "*:0" with family AF_INET is 0.0.0.0 */
+    sk_listen_opts v4 = SK_LISTEN_OPTS_INIT(.family = AF_INET);
+    int fd = sk_listen("*:0", &v4);
     sk_addr a;
     sk_local_addr(fd, &a);
     assert_int_equal(sk_addr_family(&a), AF_INET);
     assert_true(sk_addr_is_any(&a));
     close(fd);
 
-    sk_listen_opts o = SK_LISTEN_OPTS_INIT(.dualstack = true);
-    fd = sk_listen(":0", &o);
+    /* of no family: one [::] socket that takes IPv4 too (the rule the CLI had, now the
+     * library's) */
+    fd = sk_listen(":0", NULL);
     assert_true(fd >= 0);
     sk_local_addr(fd, &a);
     assert_int_equal(sk_addr_family(&a), AF_INET6);
@@ -77,6 +78,34 @@ static void any_host_and_dualstack(void **state)
     assert_int_equal(v, 1);
     assert_int_equal(sk_connect(ep, 1000), -ECONNREFUSED);
     close(fd);
+}
+
+/* A parsed endpoint is used as it is: listen, resolve and connect take one. */
+static void parsed_endpoints(void **state)
+{
+    sk_endpoint ep;
+    assert_int_equal(sk_endpoint_parse("127.0.0.1:0", &ep), 0);
+    int fd = sk_listen_endpoint(&ep, NULL);
+    assert_true(fd >= 0);
+    sk_addr a;
+    sk_local_addr(fd, &a);
+    char text[64];
+    sk_addr_format(&a, text, sizeof text);
+    sk_endpoint to;
+    assert_int_equal(sk_endpoint_parse(text, &to), 0);
+    sk_addr_list l;
+    assert_int_equal(sk_resolve_endpoint(&to, AF_UNSPEC, SOCK_STREAM, SK_RESOLVE_NUMERIC, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_true(sk_addr_equal(&l.v[0], &a));
+    sk_addr_list_free(&l);
+    int c = sk_connect_endpoint(&to, NULL, 1000);
+    assert_true(c >= 0);
+    close(c);
+    close(fd);
+    /* messages name the endpoint as it would be written */
+    assert_int_equal(sk_endpoint_parse(":9", &to), 0);
+    assert_int_equal(sk_connect_endpoint(&to, NULL, 1000), SK_ENOHOST);
+    assert_non_null(strstr(sk_errmsg(), "':9'"));
 }
 
 static void accept_timeout_and_peer(void **state)
@@ -172,10 +201,10 @@ static void reuseport_pair(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(port_zero_and_reuseaddr),  cmocka_unit_test(address_in_use),
-        cmocka_unit_test(any_host_and_dualstack),   cmocka_unit_test(accept_timeout_and_peer),
-        cmocka_unit_test(unix_path_and_stale_file), cmocka_unit_test(abstract_and_datagram),
-        cmocka_unit_test(reuseport_pair),
+        cmocka_unit_test(port_zero_and_reuseaddr), cmocka_unit_test(address_in_use),
+        cmocka_unit_test(any_host_and_dualstack),  cmocka_unit_test(parsed_endpoints),
+        cmocka_unit_test(accept_timeout_and_peer), cmocka_unit_test(unix_path_and_stale_file),
+        cmocka_unit_test(abstract_and_datagram),   cmocka_unit_test(reuseport_pair),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
