@@ -12,6 +12,8 @@
  * Ports are 0..65535; port 0 asks the kernel for a free port when binding. In a Unix name "\xHH"
  * (two hex digits) stands for that byte, as sk_addr_format writes control bytes and '\'.
  */
+/* Threads: every function may be called from any thread; sk_addr, sk_endpoint and sk_addr_list
+ * are plain values owned by the caller. */
 /* clang-format on */
 #ifndef SOCKKIT_ADDR_H
 #define SOCKKIT_ADDR_H

@@ -11,6 +11,8 @@
  *
  * Interfaces are named by name ("eth0"), index ("3") or one of their addresses ("10.0.0.1");
  * NULL lets the kernel choose by route.
+ *
+ * Threads: as sock.h: any thread, and on one fd as the system calls behave.
  */
 #ifndef SOCKKIT_MCAST_H
 #define SOCKKIT_MCAST_H

@@ -1,5 +1,8 @@
 /* sockkit — name/number tables for the socket API, with explanations: IPPROTO_*, AF_*, SOCK_*,
- * and socket options (SO_*, TCP_*, IP_*, IPV6_*) with their levels. */
+ * and socket options (SO_*, TCP_*, IP_*, IPV6_*) with their levels.
+ *
+ * Threads: the tables are static and never change, and sk_proto_etc_name uses
+ * getprotobynumber_r: every function may be called from any thread. */
 #ifndef SOCKKIT_PROTO_H
 #define SOCKKIT_PROTO_H
 

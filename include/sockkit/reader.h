@@ -4,6 +4,9 @@
  * Every call takes a timeout in milliseconds (-1 = none) that bounds the whole call. Whatever was
  * read past the returned message stays buffered for the next call. A reader does not own its fd:
  * sk_reader_free does not close it.
+ *
+ * Threads: a reader is not locked. Use each one from one thread at a time (hand it to another
+ * thread with your own synchronisation); different readers are independent.
  */
 #ifndef SOCKKIT_READER_H
 #define SOCKKIT_READER_H

@@ -5,6 +5,8 @@
  * sk_resolve (addr.h) is what a client or server needs: endpoint text in, addresses out. The
  * functions here are for looking: every field getaddrinfo returns, the EAI_* code of a failure, and
  * how long the lookup took.
+ *
+ * Threads: every function may be called from any thread; the lists and rows are the caller's.
  */
 #ifndef SOCKKIT_RESOLVE_H
 #define SOCKKIT_RESOLVE_H

@@ -20,6 +20,13 @@
  * handle_error sees failing handlers (which never take the server down), handle_timeout runs when
  * handle_request times out. Beyond Python: a thread pool with a bounded queue, graceful drain, a
  * max-connections limit, a per-connection idle timeout, and counters readable from any thread.
+ *
+ * Threads: an sk_server is used from the thread that serves it, except sk_server_shutdown (any
+ * other thread), sk_server_shutdown_request (anywhere, a signal handler too) and
+ * sk_server_stats_get (any thread). An sk_request and its sk_request_* functions belong to the
+ * handler call they were given to. An sk_conn and its sk_conn_* functions belong to the loop
+ * thread that owns the connection: call them from its callbacks, or post to sk_conn_loop(c)
+ * (sk_loop_post is safe from any thread) to reach the connection from elsewhere.
  */
 #ifndef SOCKKIT_SERVER_H
 #define SOCKKIT_SERVER_H
@@ -116,43 +123,43 @@ typedef void (*sk_timeout_fn)(sk_server *srv, void *user);
  * default its comment names. */
 typedef struct sk_server_opts {
     size_t size;          /* sizeof(sk_server_opts), set by SK_SERVER_OPTS_INIT */
-    const char *endpoint; /* "127.0.0.1:7007", ":7007", "unix:/run/x.sock", "unix:@x" */
-    int type;             /* SOCK_STREAM (0, default) or SOCK_DGRAM */
-    sk_model model;
-    int workers;         /* pool: threads (0 = SK_POOL_WORKERS_DEFAULT); event: loops, a thread
-                          * each (0 = one per core, but 1 on 1-2 cores; see docs/server.md) */
-    int queue_size;      /* pool: queued requests before the acceptor waits (0 =
-                          * SK_POOL_QUEUE_DEFAULT) */
-    int max_children;    /* fork: live children before the server waits for one (0 =
-                          * SK_FORK_MAX_CHILDREN_DEFAULT) */
-    int max_conns;       /* concurrent requests; more are closed at once and counted (0 = none) */
-    int idle_timeout_ms; /* per-connection idle timeout for sk_request_* reads (0 = none) */
-    int send_timeout_ms; /* blocking models: sk_request_send gives up on a client that takes no
-                          * byte for this long, and resets the connection (-ETIMEDOUT). 0 =
-                          * idle_timeout_ms if set, else SK_SEND_TIMEOUT_DEFAULT_MS; -1 = no
-                          * limit (until the drain's deadline) */
-    int drain_grace_ms;  /* sk_server_drain: after its deadline, how long the cut-off requests
-                          * get to end before forked children are killed with SIGKILL (0 =
-                          * SK_DRAIN_GRACE_DEFAULT_MS) */
-    int backlog;         /* request_queue_size (0 = SOMAXCONN) */
-    bool no_reuseaddr;   /* allow_reuse_address is on unless this is set */
-    bool reuseport;      /* allow_reuse_port */
-    bool dualstack;      /* "[::]:7007": the socket takes IPv4 too (":7007", the any-address of
-                          * no family, always does: one [::] socket; false: IPv6 only) */
-    bool daemon_threads; /* thread model: do not wait for handler threads at close */
+    const char *endpoint; /* "127.0.0.1:7007", ":7007", "unix:/run/x.sock", "unix:@x" (required) */
+    int type;             /* 0 = SOCK_STREAM, or SOCK_DGRAM */
+    sk_model model;       /* 0 = SK_MODEL_ITERATIVE */
+    int workers;          /* pool: threads (0 = SK_POOL_WORKERS_DEFAULT); event: loops, a thread
+                           * each (0 = one per core, but 1 on 1-2 cores; see docs/server.md) */
+    int queue_size;       /* pool: queued requests before the acceptor waits (0 =
+                           * SK_POOL_QUEUE_DEFAULT) */
+    int max_children;     /* fork: live children before the server waits for one (0 =
+                           * SK_FORK_MAX_CHILDREN_DEFAULT) */
+    int max_conns;        /* concurrent requests; more are closed at once and counted (0 = none) */
+    int idle_timeout_ms;  /* per-connection idle timeout for sk_request_* reads (0 = none) */
+    int send_timeout_ms;  /* blocking models: sk_request_send gives up on a client that takes no
+                           * byte for this long, and resets the connection (-ETIMEDOUT). 0 =
+                           * idle_timeout_ms if set, else SK_SEND_TIMEOUT_DEFAULT_MS; -1 = no
+                           * limit (until the drain's deadline) */
+    int drain_grace_ms;   /* sk_server_drain: after its deadline, how long the cut-off requests
+                           * get to end before forked children are killed with SIGKILL (0 =
+                           * SK_DRAIN_GRACE_DEFAULT_MS) */
+    int backlog;          /* request_queue_size (0 = SOMAXCONN) */
+    bool no_reuseaddr;    /* allow_reuse_address is on unless this is set (false: on) */
+    bool reuseport;       /* allow_reuse_port (false: off) */
+    bool dualstack;       /* "[::]:7007": the socket takes IPv4 too (":7007", the any-address of
+                           * no family, always does: one [::] socket; false: IPv6 only) */
+    bool daemon_threads;  /* thread model: do not wait for handler threads at close (false: wait) */
     bool no_block_on_close;          /* thread/fork: sk_server_close does not wait for handlers */
-    sk_handler_fn handle;            /* every model but event */
-    const sk_event_handlers *events; /* the event model (instead of handle) */
+    sk_handler_fn handle;            /* every model but event (required there) */
+    const sk_event_handlers *events; /* the event model (required there, instead of handle) */
     size_t high_water;               /* event: stop reading a peer with this much unsent
                                         output (0 = SK_HIGH_WATER_DEFAULT) */
     size_t low_water;                /* event: resume reading at or under this (0 = 1/4 of
                                         high_water) */
     sk_accept_mode accept_mode;      /* event with workers > 1 (0 = SK_ACCEPT_DEFAULT) */
     sk_loop_backend loop_backend;    /* event: the loops' backend (0 = SK_LOOP_DEFAULT) */
-    sk_verify_fn verify;
-    sk_error_fn on_error;
-    sk_timeout_fn on_timeout;
-    void *user;
+    sk_verify_fn verify;             /* NULL: every peer is accepted */
+    sk_error_fn on_error;            /* NULL: failures are only counted */
+    sk_timeout_fn on_timeout;        /* NULL: nothing runs */
+    void *user;                      /* passed to the callbacks, as it is */
 } sk_server_opts;
 /* clang-format off */
 #define SK_SERVER_OPTS_INIT(...) {.size = sizeof(sk_server_opts), __VA_ARGS__}

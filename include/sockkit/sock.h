@@ -4,6 +4,10 @@
  * SIGPIPE (MSG_NOSIGNAL); EINTR is retried inside. Timeouts are in milliseconds, -1 = wait forever,
  * 0 = do not wait. A timeout on a call that loops (send_all, recv_exact, connect over several
  * addresses) is a deadline for the whole call.
+ *
+ * Threads: every function may be called from any thread. On one fd from several threads at once,
+ * they behave as the system calls they make do: one thread sending while another receives is
+ * fine; two threads sending on one stream interleave their bytes (sk_send_all too).
  */
 #ifndef SOCKKIT_SOCK_H
 #define SOCKKIT_SOCK_H

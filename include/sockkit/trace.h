@@ -15,6 +15,9 @@
  *
  * Turn it on with sk_trace_set(), or from the environment: SOCKKIT_TRACE=calls|data and optionally
  * SOCKKIT_TRACE_FILE=/path (default stderr). Output is one write per event, thread-safe.
+ *
+ * Threads: every function may be called from any thread; a sink is called from the thread whose
+ * socket call made the event, one call per event, and must be thread-safe itself.
  */
 #ifndef SOCKKIT_TRACE_H
 #define SOCKKIT_TRACE_H
