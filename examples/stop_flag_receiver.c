@@ -1,6 +1,6 @@
-/* The seed's receive loop done right: it waits for data with a timeout (no busy loop, no sleep),
- * so a stop flag set by SIGINT ends it cleanly within one timeout; the socket is closed on every
- * path (the seed's error path closed a name that did not exist). */
+/* The note's receive loop (docs/design.md) done right: it waits for data with a timeout (no busy
+ * loop, no sleep), so a stop flag set by SIGINT ends it cleanly within one timeout; the socket is
+ * closed on every path (the note's error path closed a name that did not exist). */
 #include <errno.h>
 #include <signal.h>
 #include <sockkit.h>

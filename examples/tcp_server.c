@@ -1,5 +1,6 @@
-/* The seed's TCP server on port 6000 (or argv[1]): socket → bind → listen → accept → recv/send →
- * close, in three library calls. Run with SOCKKIT_TRACE=data to watch each step. */
+/* The textbook TCP server (the one the note in docs/design.md walks through) on port 6000 (or
+ * argv[1]): socket → bind → listen → accept → recv/send → close, in three library calls. Run with
+ * SOCKKIT_TRACE=data to watch each step. */
 #include <sockkit.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -38,7 +38,8 @@ int sk__socket(int family, int type, int proto, sk_role role)
     if (sk_trace_level()) {
         sk__trace_socket(fd, family, type, proto, role);
         if (proto == 0 && family != AF_UNIX)
-            /* The seed's question: IPPROTO_IP (0) means "the default protocol for this type". */
+            /* What a newcomer asks first: IPPROTO_IP (0) means "the default protocol for this
+             * type". */
             sk__trace_call(fd, "socket(%s, %s, IPPROTO_IP) = %d  (protocol 0: default for %s = %s)",
                            sk_family_name(family), sk_type_name(type), fd, sk_type_name(type),
                            sk_proto_name(default_proto(fd)));

@@ -5,8 +5,9 @@
  * sk_loop_stop (those two are safe from any thread). Callbacks run on the loop's thread; inside
  * them any loop function may be called, including unwatching or closing other fds: an event
  * already collected for an fd that was unwatched, or unwatched and watched again, is not
- * delivered. Backends: epoll (the default) and poll(2) (portable, also built and tested on
- * Linux); SOCKKIT_LOOP_BACKEND=epoll|poll chooses for SK_LOOP_DEFAULT. */
+ * delivered. Backends: epoll (the default) and poll(2) (built and tested too; it replaces only
+ * epoll: the loop needs Linux's eventfd for posts and signalfd for signals either way);
+ * SOCKKIT_LOOP_BACKEND=epoll|poll chooses for SK_LOOP_DEFAULT, read once per process. */
 #ifndef SOCKKIT_LOOP_H
 #define SOCKKIT_LOOP_H
 

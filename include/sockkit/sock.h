@@ -3,7 +3,7 @@
  * Sockets are plain file descriptors. Every fd the library opens is close-on-exec; no send raises
  * SIGPIPE (MSG_NOSIGNAL); EINTR is retried inside. Timeouts are in milliseconds, -1 = wait forever,
  * 0 = do not wait. A timeout on a call that loops (send_all, recv_exact, connect over several
- * addresses) is a deadline for the whole call.
+ * addresses) is a deadline for the whole call (the one exception: a DNS lookup, see sk_connect).
  *
  * Threads: every function may be called from any thread. On one fd from several threads at once,
  * they behave as the system calls they make do: one thread sending while another receives is
@@ -87,9 +87,12 @@ typedef struct sk_connect_opts {
 /* Python's socket.create_connection: resolve, try every address in order with non-blocking
  * connect + poll + SO_ERROR, keep the last error. When both IPv6 and IPv4 addresses resolve, races
  * them per RFC 8305 (Happy Eyeballs v2: families interleaved, a new attempt every
- * opts->attempt_delay_ms while the
- * earlier ones are pending, first to succeed wins). timeout_ms bounds the whole call. Returns a
- * blocking connected fd. Unix endpoints ("unix:/p") work too. opts may be NULL. */
+ * opts->attempt_delay_ms while the earlier ones are pending, first to succeed wins). timeout_ms
+ * bounds the connecting, not the name lookup before it: getaddrinfo takes no timeout, so a DNS
+ * name can take the resolver's own limits longer (resolv.conf's timeout and attempts, 5 s x 2 per
+ * server by default). For a strict bound resolve first (sk_resolve) and connect with
+ * sk_connect_addrs, or use numbers (opts->numeric). Returns a blocking connected fd. Unix
+ * endpoints ("unix:/p") work too. opts may be NULL. */
 int sk_connect(const char *endpoint, int timeout_ms);
 int sk_connect_ex(const char *endpoint, const sk_connect_opts *opts, int timeout_ms);
 /* The same for an endpoint already parsed (sk_endpoint_parse). */

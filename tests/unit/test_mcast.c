@@ -106,7 +106,7 @@ static void options_and_interfaces(void **state)
 
 static void errors(void **state)
 {
-    /* the seed's bug: joining on a TCP socket */
+    /* the classic bug: joining on a TCP socket */
     int tcp = sk_socket(AF_INET, SOCK_STREAM, 0);
     sk_addr g, src, uni;
     sk_addr_parse("239.1.2.3:0", SK_RESOLVE_NUMERIC, &g);

@@ -27,7 +27,7 @@ static void numeric_row(void **state)
     assert_null(l.v);
 }
 
-/* socktype 0: one row per type, each with its protocol: the seed's IPPROTO_IP question. */
+/* socktype 0: one row per type, each with its protocol: what IPPROTO_IP (0) stands for. */
 static void every_type(void **state)
 {
     sk_ai_list l;
