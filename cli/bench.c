@@ -297,7 +297,7 @@ static void *stream_worker(void *arg)
     }
     /* Plain blocking calls, as iperf3 makes them: a poll per write would cost a system call each
      * time the send buffer fills. The socket timeout keeps the end of the run on time. */
-    sk_set_timeouts(fd, 200, 200);
+    sk_sock_set_timeouts(fd, 200, 200);
     while (!atomic_load(&failed)) {
         uint64_t now = mono_ns();
         if (now >= t_end)

@@ -29,7 +29,7 @@ static int send_side(const char *ep, int size, long rate, int duration_ms, bool 
     int fd = sk_connect_ex(ep, &(sk_connect_opts)SK_CONNECT_OPTS_INIT(.type = SOCK_DGRAM), 3000);
     if (fd < 0)
         cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
-    sk_set_sndbuf(fd, 4 << 20);
+    sk_sock_set_sndbuf(fd, 4 << 20);
     static unsigned char pkts[BATCH][65536];
     sk_dgram v[BATCH];
     uint32_t id = (uint32_t)(seqpkt_now_ns() ^ ((uint64_t)getpid() << 16));
@@ -80,9 +80,9 @@ static int recv_side(const char *ep, int duration_ms, bool json)
     int fd = sk_listen(ep, &(sk_listen_opts)SK_LISTEN_OPTS_INIT(.type = SOCK_DGRAM));
     if (fd < 0)
         cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
-    sk_set_rcvbuf(fd, 8 << 20);
+    sk_sock_set_rcvbuf(fd, 8 << 20);
     sk_addr me;
-    sk_local_addr(fd, &me);
+    sk_sock_get_local_addr(fd, &me);
     char text[SK_ADDRSTRLEN];
     sk_addr_format(&me, text, sizeof text);
     cli_say("receiving on %s", text);

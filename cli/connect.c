@@ -79,8 +79,8 @@ int cmd_connect(int argc, char **argv)
         nc_fail(fd, NULL);
     sk_addr peer, local;
     char p[SK_ADDRSTRLEN], l[SK_ADDRSTRLEN];
-    sk_peer_addr(fd, &peer);
-    sk_local_addr(fd, &local);
+    sk_sock_get_peer_addr(fd, &peer);
+    sk_sock_get_local_addr(fd, &local);
     sk_addr_format(&peer, p, sizeof p);
     sk_addr_format(&local, l, sizeof l);
     if (o.zero) {

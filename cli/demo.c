@@ -49,7 +49,7 @@ static void tcp_demo(void)
     int lfd = check(sk_listen("127.0.0.1:0", NULL), "listen");
     sk_addr a;
     char ep[SK_ADDRSTRLEN];
-    check(sk_local_addr(lfd, &a), "getsockname");
+    check(sk_sock_get_local_addr(lfd, &a), "getsockname");
     sk_addr_format(&a, ep, sizeof ep);
 
     heading("TCP client: socket, connect",
@@ -78,7 +78,7 @@ static void udp_demo(void)
     sk_listen_opts dgram = SK_LISTEN_OPTS_INIT(.type = SOCK_DGRAM);
     int srv = check(sk_listen("127.0.0.1:0", &dgram), "bind");
     sk_addr saddr;
-    check(sk_local_addr(srv, &saddr), "getsockname");
+    check(sk_sock_get_local_addr(srv, &saddr), "getsockname");
 
     heading(
         "UDP client: socket, sendto",

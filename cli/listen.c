@@ -15,7 +15,7 @@ static void say_listening(int lfd, const struct nc_opts *o)
     if (!o->verbose)
         return;
     sk_addr a;
-    sk_local_addr(lfd, &a);
+    sk_sock_get_local_addr(lfd, &a);
     char text[SK_ADDRSTRLEN];
     sk_addr_format(&a, text, sizeof text);
     if (sk_addr_port(&a) >= 0) {

@@ -388,7 +388,7 @@ static int mcast_recv(int argc, char **argv)
                     "%s", sk_errmsg());
         /* As bench udp: a burst while this process waits for the CPU must fit in the socket
          * (the default ~208 KiB holds ~270 small datagrams); the kernel caps it at rmem_max. */
-        sk_set_rcvbuf(fd, 8 << 20);
+        sk_sock_set_rcvbuf(fd, 8 << 20);
         p[g] = (struct pollfd){fd, POLLIN, 0};
     }
     catch_signals();

@@ -448,7 +448,7 @@ int cmd_serve(int argc, char **argv)
     if (verbose) {
         sk_addr a;
         char text[SK_ADDRSTRLEN];
-        sk_server_addr(running, &a);
+        sk_server_get_addr(running, &a);
         sk_addr_format(&a, text, sizeof text);
         char model[64];
         if (o.model == SK_MODEL_EVENT || o.model == SK_MODEL_POOL) {
@@ -469,7 +469,7 @@ int cmd_serve(int argc, char **argv)
     sk_server_serve_forever(running, 500);
     int cut = sk_server_drain(running, 5000);
     sk_server_stats st = SK_SERVER_STATS_INIT();
-    sk_server_stats_get(running, &st);
+    sk_server_get_stats(running, &st);
     fprintf(stderr,
             "%s: %s stopped: %llu accepted, %llu rejected, %llu errors, %llu bytes in, %llu bytes "
             "out, %d cut off at drain\n",

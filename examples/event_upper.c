@@ -36,7 +36,7 @@ int main(int argc, char **argv)
                                                             .events = &h)) < 0)
         return fprintf(stderr, "%s\n", sk_errmsg()), 1;
     sk_addr a;
-    sk_server_addr(srv, &a);
+    sk_server_get_addr(srv, &a);
     dprintf(1, "serving on port %d\n", sk_addr_port(&a));
     signal(SIGINT, on_sigint);
     sk_server_serve_forever(srv, 500);

@@ -16,7 +16,7 @@ int main(int argc, char **argv)
         return 1;
     }
     sk_addr me;
-    sk_local_addr(lfd, &me);
+    sk_sock_get_local_addr(lfd, &me);
     printf("Server listening on port %d\n", sk_addr_port(&me));
     fflush(stdout);
     int served = argc > 2 ? atoi(argv[2]) : -1; /* how many clients before exiting (-1: forever) */

@@ -17,7 +17,7 @@ int main(int argc, char **argv)
         return 1;
     }
     sk_addr me;
-    sk_local_addr(fd, &me);
+    sk_sock_get_local_addr(fd, &me);
     printf("receiving on port %d\n", sk_addr_port(&me));
     fflush(stdout);
     for (int i = 0; i < count; i++) {

@@ -209,7 +209,7 @@ static int finish(struct connect_state *st, int fd)
     while (st->npending)
         drop_pending(st, 0);
     if (fd >= 0)
-        sk_set_nonblock(fd, false); /* the caller gets a blocking fd, as from socket(2) */
+        sk_sock_set_nonblock(fd, false); /* the caller gets a blocking fd, as from socket(2) */
     return fd;
 }
 

@@ -42,12 +42,12 @@ int sk_listen_addr(const sk_addr *addr, const sk_listen_opts *opts)
     if (fd < 0)
         return fd;
     if (family != AF_UNIX && !o->no_reuseaddr)
-        rc = sk_set_reuseaddr(fd, true);
+        rc = sk_sock_set_reuseaddr(fd, true);
     if (rc >= 0 && o->reuseport)
-        rc = sk_set_reuseport(fd, true);
+        rc = sk_sock_set_reuseport(fd, true);
     /* As Python's create_server: an IPv6 socket is IPv6-only unless dual-stack was asked for. */
     if (rc >= 0 && family == AF_INET6)
-        rc = sk_set_v6only(fd, !o->dualstack);
+        rc = sk_sock_set_v6only(fd, !o->dualstack);
     if (rc < 0)
         goto fail;
 
@@ -66,7 +66,7 @@ int sk_listen_addr(const sk_addr *addr, const sk_listen_opts *opts)
 bound:
     if (sk_trace_level()) {
         sk_addr local;
-        if (sk_local_addr(fd, &local) == 0 && sk_addr_port(addr) == 0 && family != AF_UNIX) {
+        if (sk_sock_get_local_addr(fd, &local) == 0 && sk_addr_port(addr) == 0 && family != AF_UNIX) {
             char real[SK_ADDRSTRLEN];
             sk_addr_format(&local, real, sizeof real);
             sk__trace_call(fd, "bind %s (port 0: the kernel chose %s)", text, real);

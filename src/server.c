@@ -92,7 +92,7 @@ static void apply_defaults(sk_server *s)
 static void note_unix_path(sk_server *s)
 {
     sk_addr a;
-    if (sk_local_addr(sk_server_fd(s), &a) == 0 && a.u.sa.sa_family == AF_UNIX &&
+    if (sk_sock_get_local_addr(sk_server_fd(s), &a) == 0 && a.u.sa.sa_family == AF_UNIX &&
         a.u.un.sun_path[0])
         memcpy(s->unix_path, a.u.un.sun_path, sizeof s->unix_path);
 }
@@ -235,9 +235,9 @@ int sk_server_fd(const sk_server *srv)
     return srv->m->fd ? srv->m->fd(srv) : srv->fd;
 }
 
-int sk_server_addr(const sk_server *srv, sk_addr *out)
+int sk_server_get_addr(const sk_server *srv, sk_addr *out)
 {
-    return sk_local_addr(sk_server_fd(srv), out);
+    return sk_sock_get_local_addr(sk_server_fd(srv), out);
 }
 
 int sk_server_workers(const sk_server *srv)
@@ -245,7 +245,7 @@ int sk_server_workers(const sk_server *srv)
     return srv->workers;
 }
 
-int sk_server_stats_get(const sk_server *srv, sk_server_stats *out)
+int sk_server_get_stats(const sk_server *srv, sk_server_stats *out)
 {
     const struct sk__counters *n = &srv->c->n;
     sk_server_stats st = {.size = sizeof st,

@@ -27,7 +27,7 @@ int sk__server_listen(const sk_server *s, const sk_addr *bound, bool reuseport)
     sk_listen_opts lo = sk__server_listen_opts(s, reuseport);
     int fd = bound ? sk_listen_addr(bound, &lo) : sk_listen_endpoint(&s->ep, &lo);
     if (fd >= 0)
-        sk_set_nonblock(fd, true); /* several acceptors (pool, threads, loops) never block */
+        sk_sock_set_nonblock(fd, true); /* several acceptors (pool, threads, loops) never block */
     return fd;
 }
 

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 /* Counters of requests. A model may keep several (the event model: one per loop, each written
- * by its loop's thread only); sk_server_stats_get adds them up. */
+ * by its loop's thread only); sk_server_get_stats adds them up. */
 struct sk__counters {
     _Atomic uint64_t accepted, rejected, errors, bytes_in, bytes_out;
 };

@@ -170,7 +170,7 @@ static int open_loops(struct sk__event *ev)
     }
     int rc = open_socket(ev, &w[0], NULL);
     sk_addr bound;
-    if (rc < 0 || (rc = sk_local_addr(w[0].fd, &bound)) < 0)
+    if (rc < 0 || (rc = sk_sock_get_local_addr(w[0].fd, &bound)) < 0)
         return rc;
     for (int i = 1; i < ev->n; i++) {
         if (ev->srv->type == SOCK_STREAM && ev->handoff)

@@ -25,7 +25,7 @@ typedef struct sk_optname {
     const char *level_name; /* "SOL_SOCKET" */
     int value;              /* SO_REUSEADDR */
     const char *summary;
-    bool is_int; /* takes an int (sk_setopt/sk_getopt work with it) */
+    bool is_int; /* takes an int (sk_sock_set_option/sk_sock_get_option work with it) */
 } sk_optname;
 
 /* Whole tables (count in *n). */

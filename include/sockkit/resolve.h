@@ -81,7 +81,7 @@ typedef struct sk_nameinfo {
  * than give the address back as text; NI_DGRAM: the UDP service name). On failure returns a
  * negative code as sk_resolve_rows does (SK_ENONAME for an address without a name), with the EAI_*
  * code in out->gai_error. */
-int sk_reverse(const sk_addr *a, int ni_flags, sk_nameinfo *out);
+int sk_resolve_reverse(const sk_addr *a, int ni_flags, sk_nameinfo *out);
 
 /* Which source answers a lookup of host, as the C library asks them: the numeric parser (an
  * address literal: "numeric (no lookup)"), the library's RFC 6761 rule ("built in (RFC 6761)"),

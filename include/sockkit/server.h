@@ -23,7 +23,7 @@
  *
  * Threads: an sk_server is used from the thread that serves it, except sk_server_shutdown (any
  * other thread), sk_server_shutdown_request (anywhere, a signal handler too) and
- * sk_server_stats_get (any thread). An sk_request and its sk_request_* functions belong to the
+ * sk_server_get_stats (any thread). An sk_request and its sk_request_* functions belong to the
  * handler call they were given to. An sk_conn and its sk_conn_* functions belong to the loop
  * thread that owns the connection: call them from its callbacks, or post to sk_conn_loop(c)
  * (sk_loop_post is safe from any thread) to reach the connection from elsewhere.
@@ -214,9 +214,9 @@ void sk_server_close(sk_server *srv);
 
 int sk_server_fd(const sk_server *srv);
 /* The bound address (the real port after ":0"). */
-int sk_server_addr(const sk_server *srv, sk_addr *out);
+int sk_server_get_addr(const sk_server *srv, sk_addr *out);
 /* Fill *out (out->size says how much; SK_EARG if it is 0). Returns 0. */
-int sk_server_stats_get(const sk_server *srv, sk_server_stats *out);
+int sk_server_get_stats(const sk_server *srv, sk_server_stats *out);
 /* The threads serving: pool workers, or event loops (as chosen when opts.workers was 0); 0 for the
  * other models (iterative: the caller's thread; thread and fork: one per request). */
 int sk_server_workers(const sk_server *srv);

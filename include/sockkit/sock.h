@@ -42,29 +42,29 @@ int sk_socketpair(int type, int fds[2]);
 
 /* ---- options ------------------------------------------------------------------------------- */
 
-int sk_set_nonblock(int fd, bool on);
-int sk_set_reuseaddr(int fd, bool on);
-int sk_set_reuseport(int fd, bool on);
-int sk_set_nodelay(int fd, bool on);
+int sk_sock_set_nonblock(int fd, bool on);
+int sk_sock_set_reuseaddr(int fd, bool on);
+int sk_sock_set_reuseport(int fd, bool on);
+int sk_sock_set_nodelay(int fd, bool on);
 /* SO_KEEPALIVE plus TCP_KEEPIDLE/TCP_KEEPINTVL/TCP_KEEPCNT; a value <= 0 leaves that one as is. */
-int sk_set_keepalive(int fd, bool on, int idle_s, int interval_s, int count);
-int sk_set_rcvbuf(int fd, int bytes);
-int sk_set_sndbuf(int fd, int bytes);
+int sk_sock_set_keepalive(int fd, bool on, int idle_s, int interval_s, int count);
+int sk_sock_set_rcvbuf(int fd, int bytes);
+int sk_sock_set_sndbuf(int fd, int bytes);
 /* SO_LINGER; on with 0 seconds makes close() send RST. */
-int sk_set_linger(int fd, bool on, int seconds);
-int sk_set_v6only(int fd, bool on);
+int sk_sock_set_linger(int fd, bool on, int seconds);
+int sk_sock_set_v6only(int fd, bool on);
 /* SO_RCVTIMEO / SO_SNDTIMEO in milliseconds (0 = none): for code doing its own blocking calls. */
-int sk_set_timeouts(int fd, int recv_ms, int send_ms);
+int sk_sock_set_timeouts(int fd, int recv_ms, int send_ms);
 
 /* Any integer option by name: "SO_REUSEADDR", "TCP_NODELAY", "IP_TTL", "IPV6_V6ONLY", ... (the
  * names `sockkit proto --options` lists). Unknown names give SK_EOPTION. */
-int sk_setopt(int fd, const char *name, int value);
-int sk_getopt(int fd, const char *name, int *value);
+int sk_sock_set_option(int fd, const char *name, int value);
+int sk_sock_get_option(int fd, const char *name, int *value);
 
 /* ---- addresses of a socket ----------------------------------------------------------------- */
 
-int sk_local_addr(int fd, sk_addr *out);
-int sk_peer_addr(int fd, sk_addr *out);
+int sk_sock_get_local_addr(int fd, sk_addr *out);
+int sk_sock_get_peer_addr(int fd, sk_addr *out);
 
 /* ---- connect ------------------------------------------------------------------------------- */
 
@@ -136,7 +136,7 @@ int sk_listen_addr(const sk_addr *addr, const sk_listen_opts *opts);
 
 /* accept4 with SOCK_CLOEXEC, waiting up to timeout_ms. peer may be NULL. Returns the new fd
  * (blocking). ECONNABORTED and friends are retried within the timeout. When several threads or
- * processes accept on one listener, make it non-blocking (sk_set_nonblock): a connection another
+ * processes accept on one listener, make it non-blocking (sk_sock_set_nonblock): a connection another
  * acceptor takes between the wait and the accept would otherwise block past the deadline. */
 int sk_accept(int listen_fd, sk_addr *peer, int timeout_ms);
 

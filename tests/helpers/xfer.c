@@ -77,7 +77,7 @@ int main(int argc, char **argv)
         if (lfd < 0)
             return fail("listen");
         sk_addr a;
-        sk_local_addr(lfd, &a);
+        sk_sock_get_local_addr(lfd, &a);
         if (sk_addr_port(&a) >= 0)
             printf("port %d\n", sk_addr_port(&a));
         else

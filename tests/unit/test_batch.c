@@ -10,8 +10,8 @@ static void udp_pair(int *fa, sk_addr *a, int *fb, sk_addr *b)
     *fa = sk_listen("127.0.0.1:0", &o);
     *fb = sk_listen("127.0.0.1:0", &o);
     assert_true(*fa >= 0 && *fb >= 0);
-    sk_local_addr(*fa, a);
-    sk_local_addr(*fb, b);
+    sk_sock_get_local_addr(*fa, a);
+    sk_sock_get_local_addr(*fb, b);
 }
 
 static void receives_each_datagram_with_its_sender(void **state)
@@ -66,7 +66,7 @@ static void more_than_one_call_connected(void **state)
     int fa, fb;
     sk_addr a, b;
     udp_pair(&fa, &a, &fb, &b);
-    sk_set_rcvbuf(fb, 1 << 20);
+    sk_sock_set_rcvbuf(fb, 1 << 20);
     assert_int_equal(connect(fa, &b.u.sa, b.len), 0);
     enum { N = 300 };
     static uint32_t out[N];

@@ -15,7 +15,7 @@ static void stalled_open(struct stalled *s, const char *ep)
     assert_true(s->lfd >= 0);
     /* listen(fd, 0) is clamped to 1 pending connection: fill it. */
     listen(s->lfd, 0);
-    assert_int_equal(sk_local_addr(s->lfd, &s->addr), 0);
+    assert_int_equal(sk_sock_get_local_addr(s->lfd, &s->addr), 0);
     s->filler = sk_connect_addr(&s->addr, SOCK_STREAM, 2000);
     assert_true(s->filler >= 0);
 }
@@ -31,7 +31,7 @@ static sk_addr refused_addr(const char *ep)
     /* bind a port, then close it: nobody listens there now */
     int fd = sk_listen(ep, NULL);
     sk_addr a;
-    sk_local_addr(fd, &a);
+    sk_sock_get_local_addr(fd, &a);
     close(fd);
     return a;
 }
@@ -43,7 +43,7 @@ static void connects_v4_v6_unix(void **state)
         int lfd = sk_listen(eps[i], NULL);
         assert_true(lfd >= 0);
         sk_addr a;
-        sk_local_addr(lfd, &a);
+        sk_sock_get_local_addr(lfd, &a);
         char text[SK_ADDRSTRLEN];
         sk_addr_format(&a, text, sizeof text);
         int fd = sk_connect(text, 1000);
@@ -90,12 +90,12 @@ static void tries_every_address_and_keeps_last_error(void **state)
     int port;
     int lfd = t_listener("127.0.0.1:0", &port);
     sk_addr good;
-    sk_local_addr(lfd, &good);
+    sk_sock_get_local_addr(lfd, &good);
     sk_addr list[3] = {refused_addr("127.0.0.1:0"), refused_addr("127.0.0.1:0"), good};
     int fd = sk_connect_addrs(list, 3, NULL, 2000);
     assert_true(fd >= 0);
     sk_addr peer;
-    sk_peer_addr(fd, &peer);
+    sk_sock_get_peer_addr(fd, &peer);
     assert_true(sk_addr_equal(&peer, &good));
     close(fd);
     close(lfd);
@@ -115,7 +115,7 @@ static void happy_eyeballs_falls_back(void **state)
     int port;
     int lfd = t_listener("127.0.0.1:0", &port);
     sk_addr v4;
-    sk_local_addr(lfd, &v4);
+    sk_sock_get_local_addr(lfd, &v4);
     sk_addr list[2] = {s6.addr, v4};
 
     int64_t t0 = t_now_ms();
@@ -123,7 +123,7 @@ static void happy_eyeballs_falls_back(void **state)
     assert_true(fd >= 0);
     assert_elapsed(t0, 240, 1500);
     sk_addr local;
-    sk_local_addr(fd, &local);
+    sk_sock_get_local_addr(fd, &local);
     assert_int_equal(sk_addr_family(&local), AF_INET);
     close(fd);
 
@@ -147,7 +147,7 @@ static void happy_eyeballs_interleaves(void **state)
     int port;
     int lfd = t_listener("127.0.0.1:0", &port);
     sk_addr v4;
-    sk_local_addr(lfd, &v4);
+    sk_sock_get_local_addr(lfd, &v4);
     sk_addr list[3] = {a.addr, b.addr, v4};
     sk_connect_opts o = SK_CONNECT_OPTS_INIT(.attempt_delay_ms = 400);
     int64_t t0 = t_now_ms();
@@ -189,7 +189,7 @@ static void udp_connect(void **state)
     int srv = sk_listen("127.0.0.1:0", &lo);
     assert_true(srv >= 0);
     sk_addr a;
-    sk_local_addr(srv, &a);
+    sk_sock_get_local_addr(srv, &a);
     char text[SK_ADDRSTRLEN];
     sk_addr_format(&a, text, sizeof text);
     sk_connect_opts co = SK_CONNECT_OPTS_INIT(.type = SOCK_DGRAM);
@@ -199,7 +199,7 @@ static void udp_connect(void **state)
     char buf[16];
     sk_addr from, mine;
     assert_int_equal(sk_recvfrom(srv, buf, sizeof buf, &from, 1000), 5);
-    sk_local_addr(fd, &mine);
+    sk_sock_get_local_addr(fd, &mine);
     assert_true(sk_addr_equal(&from, &mine));
     close(fd);
     close(srv);

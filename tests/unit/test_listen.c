@@ -43,7 +43,7 @@ static void any_host_and_dualstack(void **state)
     sk_listen_opts v4 = SK_LISTEN_OPTS_INIT(.family = AF_INET);
     int fd = sk_listen("*:0", &v4);
     sk_addr a;
-    sk_local_addr(fd, &a);
+    sk_sock_get_local_addr(fd, &a);
     assert_int_equal(sk_addr_family(&a), AF_INET);
     assert_true(sk_addr_is_any(&a));
     close(fd);
@@ -52,7 +52,7 @@ static void any_host_and_dualstack(void **state)
      * library's) */
     fd = sk_listen(":0", NULL);
     assert_true(fd >= 0);
-    sk_local_addr(fd, &a);
+    sk_sock_get_local_addr(fd, &a);
     assert_int_equal(sk_addr_family(&a), AF_INET6);
     char ep[64];
     snprintf(ep, sizeof ep, "127.0.0.1:%d", sk_addr_port(&a));
@@ -70,7 +70,7 @@ static void any_host_and_dualstack(void **state)
 
     /* without dual-stack an IPv6 listener is IPv6-only */
     fd = sk_listen("[::]:0", NULL);
-    sk_local_addr(fd, &a);
+    sk_sock_get_local_addr(fd, &a);
     snprintf(ep, sizeof ep, "127.0.0.1:%d", sk_addr_port(&a));
     int v = 0;
     socklen_t len = sizeof v;
@@ -88,7 +88,7 @@ static void parsed_endpoints(void **state)
     int fd = sk_listen_endpoint(&ep, NULL);
     assert_true(fd >= 0);
     sk_addr a;
-    sk_local_addr(fd, &a);
+    sk_sock_get_local_addr(fd, &a);
     char text[64];
     sk_addr_format(&a, text, sizeof text);
     sk_endpoint to;
@@ -126,7 +126,7 @@ static void accept_timeout_and_peer(void **state)
     assert_true(afd >= 0);
     assert_true(fcntl(afd, F_GETFD) & FD_CLOEXEC);
     assert_false(fcntl(afd, F_GETFL) & O_NONBLOCK);
-    sk_local_addr(c, &mine);
+    sk_sock_get_local_addr(c, &mine);
     assert_true(sk_addr_equal(&peer, &mine));
     close(afd);
     close(c);
@@ -165,7 +165,7 @@ static void abstract_and_datagram(void **state)
     int fd = sk_listen(ep, NULL);
     assert_true(fd >= 0);
     sk_addr a;
-    sk_local_addr(fd, &a);
+    sk_sock_get_local_addr(fd, &a);
     char text[SK_ADDRSTRLEN];
     sk_addr_format(&a, text, sizeof text);
     assert_string_equal(text, ep);
@@ -189,7 +189,7 @@ static void reuseport_pair(void **state)
     int a = sk_listen("127.0.0.1:0", &o);
     assert_true(a >= 0);
     sk_addr addr;
-    sk_local_addr(a, &addr);
+    sk_sock_get_local_addr(a, &addr);
     char ep[64];
     sk_addr_format(&addr, ep, sizeof ep);
     int b = sk_listen(ep, &o); /* a second listener on the same port */

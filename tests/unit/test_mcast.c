@@ -7,7 +7,7 @@
 static int port_of(int fd)
 {
     sk_addr a;
-    sk_local_addr(fd, &a);
+    sk_sock_get_local_addr(fd, &a);
     return sk_addr_port(&a);
 }
 
@@ -167,7 +167,7 @@ static void batches(void **state)
     sk_listen_opts o = SK_LISTEN_OPTS_INIT(.type = SOCK_DGRAM);
     int r = sk_listen("127.0.0.1:0", &o);
     sk_addr ra;
-    sk_local_addr(r, &ra);
+    sk_sock_get_local_addr(r, &ra);
     int s = sk_socket(AF_INET, SOCK_DGRAM, 0);
     char out[100][8];
     sk_dgram v[100];
@@ -187,7 +187,7 @@ static void batches(void **state)
         got += n;
     }
     sk_addr mine;
-    sk_local_addr(s, &mine);
+    sk_sock_get_local_addr(s, &mine);
     for (int i = 0; i < 100; i++) {
         assert_int_equal(w[i].len, 4);
         assert_memory_equal(w[i].buf, out[i], 4);

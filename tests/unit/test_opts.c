@@ -81,7 +81,7 @@ static void stats_fill_only_what_the_caller_has(void **state)
     assert_int_equal(sk_server_open(&srv, &o), 0);
     sk_addr a;
     char ep[64];
-    sk_server_addr(srv, &a);
+    sk_server_get_addr(srv, &a);
     sk_addr_format(&a, ep, sizeof ep);
     int fd = sk_connect(ep, 1000);
     assert_int_equal(sk_server_handle_request(srv, 1000), 1);
@@ -89,12 +89,12 @@ static void stats_fill_only_what_the_caller_has(void **state)
     /* an older caller whose struct ends after accepted: active is not written */
     sk_server_stats st = SK_SERVER_STATS_INIT(.active = 12345);
     st.size = offsetof(sk_server_stats, active);
-    assert_int_equal(sk_server_stats_get(srv, &st), 0);
+    assert_int_equal(sk_server_get_stats(srv, &st), 0);
     assert_int_equal(st.accepted, 1);
     assert_int_equal(st.active, 12345);
     assert_int_equal(st.size, offsetof(sk_server_stats, active)); /* left as the caller set it */
     sk_server_stats zero = {0};
-    assert_int_equal(sk_server_stats_get(srv, &zero), SK_EARG);
+    assert_int_equal(sk_server_get_stats(srv, &zero), SK_EARG);
     sk_server_close(srv);
 }
 

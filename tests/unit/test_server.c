@@ -81,7 +81,7 @@ static void fifty_clients(const char *endpoint, int type, sk_model model)
     pthread_join(r.thread, NULL);
     assert_int_equal(sk_server_drain(r.srv, 3000), 0);
     sk_server_stats st = SK_SERVER_STATS_INIT();
-    sk_server_stats_get(r.srv, &st);
+    sk_server_get_stats(r.srv, &st);
     sk_server_close(r.srv);
     if (ok != 50)
         fail_msg("%s model %d: %d of 50 clients got their own bytes", endpoint, model, ok);
@@ -146,7 +146,7 @@ static void shutdown_is_prompt_with_clients_connected(void **state)
     assert_elapsed(t0, 0, 100 + 100);
     pthread_join(r.thread, NULL);
     sk_server_stats st = SK_SERVER_STATS_INIT();
-    sk_server_stats_get(srv, &st);
+    sk_server_get_stats(srv, &st);
     assert_int_equal(st.active, 3); /* the clients are still being served */
     for (int i = 0; i < 3; i++)
         close(clients[i]);
@@ -184,7 +184,7 @@ static void failing_handler_does_not_stop_the_server(void **state)
     assert_int_equal(sk_recv_exact(b, buf, 2, 2000, NULL), 0);
     close(b);
     sk_server_stats st = SK_SERVER_STATS_INIT();
-    sk_server_stats_get(r.srv, &st);
+    sk_server_get_stats(r.srv, &st);
     stop(&r);
     assert_int_equal(errors_seen, 1);
     assert_int_equal(st.errors, 1);
@@ -214,7 +214,7 @@ static void verify_rejects_only_that_peer(void **state)
     close(good);
     close(bad);
     sk_server_stats st = SK_SERVER_STATS_INIT();
-    sk_server_stats_get(r.srv, &st);
+    sk_server_get_stats(r.srv, &st);
     stop(&r);
     assert_int_equal(st.rejected, 1);
 }
@@ -232,7 +232,7 @@ static void max_conns_rejects_and_counts(void **state)
     ssize_t n = sk_recv(c, buf, sizeof buf, 2000);
     assert_true(n == 0 || n == -ECONNRESET);
     sk_server_stats st = SK_SERVER_STATS_INIT();
-    sk_server_stats_get(r.srv, &st);
+    sk_server_get_stats(r.srv, &st);
     assert_int_equal(st.rejected, 1);
     assert_int_equal(st.active, 2);
     close(a);
@@ -255,7 +255,7 @@ static void idle_timeout_closes_silent_clients(void **state)
     assert_elapsed(t0, 190, 1500);
     close(fd);
     sk_server_stats st = SK_SERVER_STATS_INIT();
-    sk_server_stats_get(r.srv, &st);
+    sk_server_get_stats(r.srv, &st);
     stop(&r);
     /* the handler's read timed out: the connection's end, not a failure (the event model's rule) */
     assert_int_equal(st.errors, 0);
@@ -319,7 +319,7 @@ static void drain_cuts_off_a_client_that_does_not_read(void **state)
     assert_int_equal(sk_server_drain(r.srv, 300), 1);
     assert_elapsed(t0, 290, 2500);
     sk_server_stats st = SK_SERVER_STATS_INIT();
-    sk_server_stats_get(r.srv, &st);
+    sk_server_get_stats(r.srv, &st);
     assert_int_equal(st.active, 0);
     assert_int_equal(st.errors, 0); /* cut off by the drain: not a handler failure */
     assert_int_equal(read_to_end(stuck, 3000), -ECONNRESET);
@@ -376,7 +376,7 @@ static void send_timeout_resets_a_client_that_does_not_read(void **state)
     sk_server_stats st = SK_SERVER_STATS_INIT(.active = 1);
     while (t_now_ms() - t0 < 5000 && st.active) {
         usleep(20000);
-        sk_server_stats_get(r.srv, &st);
+        sk_server_get_stats(r.srv, &st);
     }
     assert_elapsed(t0, 290, 4000);
     assert_int_equal(send_errors[0], -ETIMEDOUT);
@@ -477,7 +477,7 @@ static void handle_request_and_timeout(void **state)
     assert_int_equal(timeouts, 1);
     sk_addr a;
     char ep[64];
-    sk_server_addr(srv, &a);
+    sk_server_get_addr(srv, &a);
     sk_addr_format(&a, ep, sizeof ep);
     int fd = sk_connect(ep, 1000);
     sk_send_all(fd, "one", 3, 1000, NULL);
@@ -554,7 +554,7 @@ static void emfile_refuses_without_spinning(void **state)
     setrlimit(RLIMIT_NOFILE, &old);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     sk_server_stats st = SK_SERVER_STATS_INIT();
-    sk_server_stats_get(r.srv, &st);
+    sk_server_get_stats(r.srv, &st);
     assert_true(st.rejected >= 5);
     /* not spinning: well under one core's worth of CPU while the clients came and went */
     if (cpu > 0.5 * (double)el / 1000.0 + 0.1)

@@ -73,7 +73,7 @@ static sk_server_stats stop(struct t_running *r, int drain_ms, int *cut)
     if (cut)
         *cut = n;
     sk_server_stats st = SK_SERVER_STATS_INIT();
-    sk_server_stats_get(r->srv, &st);
+    sk_server_get_stats(r->srv, &st);
     sk_server_close(r->srv);
     return st;
 }
@@ -215,7 +215,7 @@ static void never_reading_peer(void **s)
     struct t_running r = {0};
     start(&r, &o);
     int fd = connect_to(r.ep);
-    sk_set_nonblock(fd, true);
+    sk_sock_set_nonblock(fd, true);
     static unsigned char out[32 << 20];
     t_fill_random(out, sizeof out, 7);
     size_t sent = 0;
@@ -232,13 +232,13 @@ static void never_reading_peer(void **s)
     if (sent == sizeof out)
         fail_msg("sent all %zu bytes to a peer that never reads: no back-pressure", sent);
     sk_server_stats st = SK_SERVER_STATS_INIT();
-    sk_server_stats_get(r.srv, &st);
+    sk_server_get_stats(r.srv, &st);
     size_t max = atomic_load(&t.max_pending);
     if (max > 65536 + 65536)
         fail_msg("output buffer reached %zu bytes, high-water 65536", max);
     assert_true(max > 65536); /* it did pass high-water: the peer was slow */
     /* now read everything back: exactly what the server took, in order */
-    sk_set_nonblock(fd, false);
+    sk_sock_set_nonblock(fd, false);
     shutdown(fd, SHUT_WR);
     static unsigned char in[32 << 20];
     size_t got = 0;
@@ -553,7 +553,7 @@ static void drain_flushes_output(void **s)
     for (int i = 0; i < DN; i++) {
         rd.fds[i] = connect_to(r.ep);
         t_fill_random(out[i], DLEN, (unsigned)i + 9);
-        sk_set_nonblock(rd.fds[i], true);
+        sk_sock_set_nonblock(rd.fds[i], true);
         ssize_t n = send(rd.fds[i], out[i], DLEN, MSG_NOSIGNAL);
         sent[i] = n > 0 ? (size_t)n : 0;
     }
@@ -562,12 +562,12 @@ static void drain_flushes_output(void **s)
     int64_t t0 = t_now_ms();
     do { /* until the server has taken what it can (its output buffers hold the rest) */
         poll(NULL, 0, 50);
-        sk_server_stats_get(r.srv, &st);
+        sk_server_get_stats(r.srv, &st);
     } while (st.active < DN + 1 && t_now_ms() - t0 < 3000);
     poll(NULL, 0, 200);
     sk_server_shutdown(r.srv);
     pthread_join(r.thread, NULL);
-    sk_server_stats_get(r.srv, &st);
+    sk_server_get_stats(r.srv, &st);
     uint64_t taken = st.bytes_in;
 
     pthread_t th;
@@ -576,7 +576,7 @@ static void drain_flushes_output(void **s)
     int cut = sk_server_drain(r.srv, 1500);
     int64_t drained = t_now_ms();
     pthread_join(th, NULL);
-    sk_server_stats_get(r.srv, &st);
+    sk_server_get_stats(r.srv, &st);
     sk_server_close(r.srv);
     close(stubborn);
 

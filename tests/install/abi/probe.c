@@ -64,7 +64,7 @@ int main(void)
     CHECK(sk_server_open(&srv, &so.o) == 0, "server open with sk_server_opts");
     sk_addr a;
     char ep[SK_ADDRSTRLEN];
-    sk_server_addr(srv, &a);
+    sk_server_get_addr(srv, &a);
     sk_addr_format(&a, ep, sizeof ep);
     pthread_t t;
     pthread_create(&t, NULL, serve, srv);
@@ -87,7 +87,7 @@ int main(void)
         sk_server_stats st;
         uint64_t canary;
     } st = {SK_SERVER_STATS_INIT(), CANARY};
-    CHECK(sk_server_stats_get(srv, &st.st) == 0, "stats");
+    CHECK(sk_server_get_stats(srv, &st.st) == 0, "stats");
     sk_server_close(srv);
     CHECK(st.canary == CANARY, "the library wrote past the caller's sk_server_stats");
     CHECK(st.st.accepted == 1 && st.st.bytes_in == 5 && st.st.bytes_out == 5, "counters");
