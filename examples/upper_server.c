@@ -31,7 +31,7 @@ int main(int argc, char **argv)
                        &(sk_server_opts)SK_SERVER_OPTS_INIT(.endpoint = ep, .handle = handle)) < 0)
         return fprintf(stderr, "%s\n", sk_errmsg()), 1;
     sk_addr a;
-    sk_server_get_addr(srv, &a);                              /* the real port when argv[1] is 0 */
+    sk_server_get_addr(srv, &a);                          /* the real port when argv[1] is 0 */
     dprintf(1, "serving on port %d\n", sk_addr_port(&a)); /* unbuffered: tests read it */
     signal(SIGINT, on_sigint);
     sk_server_serve_forever(srv, 500);

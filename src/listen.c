@@ -66,7 +66,8 @@ int sk_listen_addr(const sk_addr *addr, const sk_listen_opts *opts)
 bound:
     if (sk_trace_level()) {
         sk_addr local;
-        if (sk_sock_get_local_addr(fd, &local) == 0 && sk_addr_port(addr) == 0 && family != AF_UNIX) {
+        if (sk_sock_get_local_addr(fd, &local) == 0 && sk_addr_port(addr) == 0 &&
+            family != AF_UNIX) {
             char real[SK_ADDRSTRLEN];
             sk_addr_format(&local, real, sizeof real);
             sk__trace_call(fd, "bind %s (port 0: the kernel chose %s)", text, real);

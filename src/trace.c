@@ -295,7 +295,8 @@ void sk__trace_data(int fd, char dir, const sk_addr *peer, const void *data, siz
     sk_addr p = {.len = sizeof p.u};
     if (peer)
         sk_addr_format(peer, who, sizeof who);
-    else if (getpeername(fd, &p.u.sa, &p.len) == 0) /* not sk_sock_get_peer_addr: keep sk_errmsg() */
+    else if (getpeername(fd, &p.u.sa, &p.len) ==
+             0) /* not sk_sock_get_peer_addr: keep sk_errmsg() */
         sk_addr_format(&p, who, sizeof who);
     size_t shown = lvl >= SK_TRACE_DATA ? (len < max_dump ? len : max_dump) : 0;
     /* each dump line is at most 80 bytes for 16 data bytes, plus the prefix */

@@ -136,8 +136,9 @@ int sk_listen_addr(const sk_addr *addr, const sk_listen_opts *opts);
 
 /* accept4 with SOCK_CLOEXEC, waiting up to timeout_ms. peer may be NULL. Returns the new fd
  * (blocking). ECONNABORTED and friends are retried within the timeout. When several threads or
- * processes accept on one listener, make it non-blocking (sk_sock_set_nonblock): a connection another
- * acceptor takes between the wait and the accept would otherwise block past the deadline. */
+ * processes accept on one listener, make it non-blocking (sk_sock_set_nonblock): a connection
+ * another acceptor takes between the wait and the accept would otherwise block past the deadline.
+ */
 int sk_accept(int listen_fd, sk_addr *peer, int timeout_ms);
 
 /* ---- send and receive ---------------------------------------------------------------------- */
