@@ -282,7 +282,7 @@ void *bench_stream_worker(void *arg)
     }
     /* Plain blocking calls, as iperf3 makes them: a poll per write would cost a system call each
      * time the send buffer fills. The socket timeout keeps the end of the run on time. */
-    sk_set_timeouts(fd, 200, 200);
+    sk_sock_set_timeouts(fd, 200, 200);
     while (!atomic_load(&run->failed) && ticks_now_ns() < run->t_end) {
         ssize_t n = o->reverse ? recv(fd, buf, (size_t)o->size, 0)
                                : send(fd, buf, (size_t)o->size, MSG_NOSIGNAL);

@@ -198,15 +198,16 @@ static void send_result(struct udp_send *s, double secs)
 /* The connected socket, and what -v says about it. Returns the peer's address text in to. */
 static int send_socket(const struct udp_opts *o, char *to, size_t len)
 {
-    int fd = sk_connect_ex(o->endpoint, &(sk_connect_opts){.type = SOCK_DGRAM}, 3000);
+    int fd = sk_connect_ex(o->endpoint, &(sk_connect_opts)SK_CONNECT_OPTS_INIT(.type = SOCK_DGRAM),
+                           3000);
     if (fd < 0)
         cli_die(cli_exit_status(fd), "%s", sk_errmsg());
-    sk_set_sndbuf(fd, 4 << 20);
+    sk_sock_set_sndbuf(fd, 4 << 20);
     char from[SK_ADDRSTRLEN] = "?";
     sk_addr a;
-    if (sk_local_addr(fd, &a) == 0)
+    if (sk_sock_get_local_addr(fd, &a) == 0)
         sk_addr_format(&a, from, sizeof from);
-    if (sk_peer_addr(fd, &a) == 0)
+    if (sk_sock_get_peer_addr(fd, &a) == 0)
         sk_addr_format(&a, to, len);
     if (o->co.verbose)
         cli_say("sending to %s from %s", to, from);
@@ -388,12 +389,12 @@ static int recv_side(const struct udp_opts *o)
         cli_die(EXIT_RUNTIME, "out of memory");
     r->o = o;
     report_init(&r->rep, &o->co);
-    r->fd = sk_listen(o->endpoint, &(sk_listen_opts){.type = SOCK_DGRAM});
+    r->fd = sk_listen(o->endpoint, &(sk_listen_opts)SK_LISTEN_OPTS_INIT(.type = SOCK_DGRAM));
     if (r->fd < 0)
         cli_die(cli_exit_status(r->fd), "%s", sk_errmsg());
-    sk_set_rcvbuf(r->fd, 8 << 20);
+    sk_sock_set_rcvbuf(r->fd, 8 << 20);
     sk_addr me;
-    sk_local_addr(r->fd, &me);
+    sk_sock_get_local_addr(r->fd, &me);
     sk_addr_format(&me, r->where, sizeof r->where);
     if (report_is_json(&r->rep))
         start_report(&r->rep, o, r->where);

@@ -26,12 +26,10 @@ static void temp_source(struct nc_opts *o)
 
 static sk_connect_opts connect_opts(const struct nc_opts *o)
 {
-    return (sk_connect_opts){
-        .family = o->family,
-        .type = o->udp ? SOCK_DGRAM : SOCK_STREAM,
-        .source = o->source[0] ? o->source : NULL,
-        .numeric = o->numeric,
-    };
+    return (sk_connect_opts)SK_CONNECT_OPTS_INIT(.family = o->family,
+                                                 .type = o->udp ? SOCK_DGRAM : SOCK_STREAM,
+                                                 .source = o->source[0] ? o->source : NULL,
+                                                 .numeric = o->numeric);
 }
 
 /* -z HOST LO-HI (or one port): resolve once, then try every port on the addresses in turn. One
@@ -61,7 +59,7 @@ static int scan(const struct nc_opts *o)
         if (fd >= 0) {
             sk_addr peer;
             char p[SK_ADDRSTRLEN];
-            sk_peer_addr(fd, &peer);
+            sk_sock_get_peer_addr(fd, &peer);
             sk_addr_format(&peer, p, sizeof p);
             printf("%s open\n", p);
             fflush(stdout);
@@ -110,8 +108,8 @@ int cmd_connect(int argc, char **argv)
     }
     sk_addr peer, local;
     char p[SK_ADDRSTRLEN], l[SK_ADDRSTRLEN];
-    sk_peer_addr(fd, &peer);
-    sk_local_addr(fd, &local);
+    sk_sock_get_peer_addr(fd, &peer);
+    sk_sock_get_local_addr(fd, &local);
     sk_addr_format(&peer, p, sizeof p);
     sk_addr_format(&local, l, sizeof l);
     if (o.zero) { /* a Unix stream endpoint */

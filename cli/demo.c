@@ -54,7 +54,7 @@ static void tcp_demo(struct demo *d)
     int lfd = check(sk_listen("127.0.0.1:0", NULL), "listen");
     sk_addr a;
     char ep[SK_ADDRSTRLEN];
-    check(sk_local_addr(lfd, &a), "getsockname");
+    check(sk_sock_get_local_addr(lfd, &a), "getsockname");
     sk_addr_format(&a, ep, sizeof ep);
 
     heading(d, "TCP client: socket, connect",
@@ -80,10 +80,10 @@ static void udp_demo(struct demo *d)
 {
     heading(d, "UDP server: socket, bind (no listen, no accept)",
             "SOCK_DGRAM with protocol IPPROTO_UDP: no connection, each datagram stands alone.");
-    sk_listen_opts dgram = {.type = SOCK_DGRAM};
+    sk_listen_opts dgram = SK_LISTEN_OPTS_INIT(.type = SOCK_DGRAM);
     int srv = check(sk_listen("127.0.0.1:0", &dgram), "bind");
     sk_addr saddr;
-    check(sk_local_addr(srv, &saddr), "getsockname");
+    check(sk_sock_get_local_addr(srv, &saddr), "getsockname");
 
     heading(
         d, "UDP client: socket, sendto",

@@ -15,7 +15,7 @@ static void say_listening(int lfd, const struct nc_opts *o)
     if (!o->verbose)
         return;
     sk_addr a;
-    sk_local_addr(lfd, &a);
+    sk_sock_get_local_addr(lfd, &a);
     char text[SK_ADDRSTRLEN];
     sk_addr_format(&a, text, sizeof text);
     if (sk_addr_port(&a) >= 0) {
@@ -114,8 +114,9 @@ int cmd_listen(int argc, char **argv)
     struct nc_opts o;
     nc_parse(argc, argv, true, &o);
     signal(SIGPIPE, SIG_IGN);
-    sk_listen_opts lo = {
-        .family = o.family, .type = o.udp ? SOCK_DGRAM : SOCK_STREAM, .numeric = o.numeric};
+    sk_listen_opts lo =
+        SK_LISTEN_OPTS_INIT(.family = o.family, .type = o.udp ? SOCK_DGRAM : SOCK_STREAM,
+                            .numeric = o.numeric);
     /* Any address (":7000", "*:7000", "7000") with neither -4 nor -6: one [::] socket that takes
      * IPv4 too, so clients of either family find the server. */
     sk_endpoint ep;

@@ -147,7 +147,7 @@ static int send_socket(const struct msend_opts *o, struct mcast_where *where)
     if (fd < 0)
         cli_die(cli_exit_status(fd), "%s", sk_errmsg());
     sk_addr me;
-    if (sk_local_addr(fd, &me) == 0 && !sk_addr_is_any(&me))
+    if (sk_sock_get_local_addr(fd, &me) == 0 && !sk_addr_is_any(&me))
         mcast_host_text(&me, where->addr, sizeof where->addr); /* the source the kernel chose */
     if (o->co.verbose) {
         char text[SK_ADDRSTRLEN + 64];

@@ -142,7 +142,7 @@ static void join_all(struct mrecv *m)
             cli_die(cli_exit_status(g->fd), "%s", sk_errmsg());
         /* As bench udp: a burst while this process waits for the CPU must fit in the socket
          * (the default ~208 KiB holds ~270 small datagrams); the kernel caps it at rmem_max. */
-        sk_set_rcvbuf(g->fd, 8 << 20);
+        sk_sock_set_rcvbuf(g->fd, 8 << 20);
         m->p[i] = (struct pollfd){g->fd, POLLIN, 0};
         if (o->co.verbose) {
             char where[SK_ADDRSTRLEN + 64];

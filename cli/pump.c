@@ -220,7 +220,7 @@ int nc_pump_stream(int fd, const struct nc_opts *o)
     s->stdin_open = s->netin_open = s->netout_open = s->stdout_open = true;
     s->stdin_tty = isatty(STDIN_FILENO);
     sk_addr peer;
-    if (sk_peer_addr(fd, &peer) == 0)
+    if (sk_sock_get_peer_addr(fd, &peer) == 0)
         sk_addr_format(&peer, s->peer, sizeof s->peer);
     else
         snprintf(s->peer, sizeof s->peer, "the peer");

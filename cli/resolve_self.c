@@ -36,7 +36,7 @@ int resolve_reverse(const char *text, int socktype, bool json)
                         text);
     int flags = NI_NAMEREQD | (socktype == SOCK_DGRAM ? NI_DGRAM : 0);
     sk_nameinfo ni;
-    int rc = sk_reverse(&a, flags, &ni);
+    int rc = sk_resolve_reverse(&a, flags, &ni);
     char msg[512], source[256], addr[SK_ADDRSTRLEN];
     snprintf(msg, sizeof msg, "%s", rc < 0 ? sk_errmsg() : "");
     sk_addr_source(&a, source, sizeof source);

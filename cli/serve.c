@@ -228,37 +228,25 @@ static const struct service {
     int port; /* default, unprivileged: 7000 + the RFC port where there is one */
     const char *what;
 } services[] = {
-    {"echo",
-     echo,
-     {.on_data = ev_echo},
-     {.on_data = ev_echo},
-     7007,
-     "RFC 862: sends back what it receives"},
-    {"discard", discard, {0}, {0}, 7009, "RFC 863: reads and throws away"},
-    {"chargen",
-     chargen,
-     {.on_open = ev_chargen_more, .on_writable = ev_chargen_more},
-     {.on_data = ev_chargen_dgram},
-     7019,
+    {"echo", echo, SK_EVENT_HANDLERS_INIT(.on_data = ev_echo),
+     SK_EVENT_HANDLERS_INIT(.on_data = ev_echo), 7007, "RFC 862: sends back what it receives"},
+    {"discard", discard, SK_EVENT_HANDLERS_INIT(), SK_EVENT_HANDLERS_INIT(), 7009,
+     "RFC 863: reads and throws away"},
+    {"chargen", chargen,
+     SK_EVENT_HANDLERS_INIT(.on_open = ev_chargen_more, .on_writable = ev_chargen_more),
+     SK_EVENT_HANDLERS_INIT(.on_data = ev_chargen_dgram), 7019,
      "RFC 864: sends a character pattern until the client leaves"},
-    {"daytime",
-     daytime,
-     {.on_open = ev_daytime},
-     {.on_data = ev_daytime_dgram},
-     7013,
+    {"daytime", daytime, SK_EVENT_HANDLERS_INIT(.on_open = ev_daytime),
+     SK_EVENT_HANDLERS_INIT(.on_data = ev_daytime_dgram), 7013,
      "RFC 867: one line with the date and time"},
-    {"time",
-     time_service,
-     {.on_open = ev_time},
-     {.on_data = ev_time_dgram},
-     7037,
+    {"time", time_service, SK_EVENT_HANDLERS_INIT(.on_open = ev_time),
+     SK_EVENT_HANDLERS_INIT(.on_data = ev_time_dgram), 7037,
      "RFC 868: 4 bytes, seconds since 1900, big-endian"},
-    {"sink", discard, {0}, {0}, 7010, "reads as fast as it can (throughput tests)"},
-    {"source",
-     source,
-     {.on_open = ev_source_more, .on_writable = ev_source_more},
-     {.on_data = ev_source_dgram},
-     7011,
+    {"sink", discard, SK_EVENT_HANDLERS_INIT(), SK_EVENT_HANDLERS_INIT(), 7010,
+     "reads as fast as it can (throughput tests)"},
+    {"source", source,
+     SK_EVENT_HANDLERS_INIT(.on_open = ev_source_more, .on_writable = ev_source_more),
+     SK_EVENT_HANDLERS_INIT(.on_data = ev_source_dgram), 7011,
      "writes as fast as it can until the client leaves"},
 };
 
@@ -433,7 +421,7 @@ static void say_serving(const struct serve *s)
 {
     sk_addr a;
     char text[SK_ADDRSTRLEN], model[64];
-    sk_server_addr(s->srv, &a);
+    sk_server_get_addr(s->srv, &a);
     sk_addr_format(&a, text, sizeof text);
     sk_model m = s->o.model;
     if (m == SK_MODEL_EVENT || m == SK_MODEL_POOL) {
@@ -456,8 +444,8 @@ static void say_serving(const struct serve *s)
 /* The counters, after the drain: one line, a new one after Ctrl-C's echo. */
 static void say_stopped(const struct serve *s, int cut)
 {
-    sk_server_stats st;
-    sk_server_stats_get(s->srv, &st);
+    sk_server_stats st = SK_SERVER_STATS_INIT();
+    sk_server_get_stats(s->srv, &st);
     cli_after_interrupt(stderr);
     cli_say("%s stopped: %llu accepted, %llu rejected, %llu %s, %llu %s in, %llu %s out, %d cut "
             "off at drain",
@@ -474,7 +462,7 @@ static void stop_server(void *srv)
 
 int cmd_serve(int argc, char **argv)
 {
-    struct serve s = {0};
+    struct serve s = {.o = SK_SERVER_OPTS_INIT()};
     serve_parse(argc, argv, &s);
     if (s.svc->fn == chargen && s.o.type == SOCK_DGRAM) {
         void *m = mmap(NULL, sizeof(_Atomic unsigned), PROT_READ | PROT_WRITE,

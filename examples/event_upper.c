@@ -30,12 +30,13 @@ int main(int argc, char **argv)
 {
     char ep[64];
     snprintf(ep, sizeof ep, "127.0.0.1:%s", argc > 1 ? argv[1] : "9999");
-    static const sk_event_handlers h = {.on_data = on_data};
-    if (sk_server_open(
-            &srv, &(sk_server_opts){.endpoint = ep, .model = SK_MODEL_EVENT, .events = &h}) < 0)
+    static const sk_event_handlers h = SK_EVENT_HANDLERS_INIT(.on_data = on_data);
+    if (sk_server_open(&srv,
+                       &(sk_server_opts)SK_SERVER_OPTS_INIT(.endpoint = ep, .model = SK_MODEL_EVENT,
+                                                            .events = &h)) < 0)
         return fprintf(stderr, "%s\n", sk_errmsg()), 1;
     sk_addr a;
-    sk_server_addr(srv, &a);
+    sk_server_get_addr(srv, &a);
     dprintf(1, "serving on port %d\n", sk_addr_port(&a));
     signal(SIGINT, on_sigint);
     sk_server_serve_forever(srv, 500);

@@ -1,6 +1,7 @@
-/* The seed's multicast receiver, done right: a UDP socket (not TCP), reuse options set before
- * bind, joined with one call, and a stop flag that SIGINT sets and the loop sees within 0.5 s.
- * usage: mcast_recv GROUP:PORT [IFACE] [COUNT]   e.g. mcast_recv 239.1.2.3:5000 lo 10 */
+/* The multicast receiver of the note in docs/design.md, done right: a UDP socket (not TCP), reuse
+ * options set before bind, joined with one call, and a stop flag that SIGINT sets and the loop sees
+ * within 0.5 s. usage: mcast_recv GROUP:PORT [IFACE] [COUNT]   e.g. mcast_recv 239.1.2.3:5000 lo 10
+ */
 #include <errno.h>
 #include <signal.h>
 #include <sockkit.h>

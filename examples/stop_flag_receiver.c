@@ -1,6 +1,6 @@
-/* The seed's receive loop done right: it waits for data with a timeout (no busy loop, no sleep),
- * so a stop flag set by SIGINT ends it cleanly within one timeout; the socket is closed on every
- * path (the seed's error path closed a name that did not exist). */
+/* The note's receive loop (docs/design.md) done right: it waits for data with a timeout (no busy
+ * loop, no sleep), so a stop flag set by SIGINT ends it cleanly within one timeout; the socket is
+ * closed on every path (the note's error path closed a name that did not exist). */
 #include <errno.h>
 #include <signal.h>
 #include <sockkit.h>
@@ -21,7 +21,7 @@ int main(int argc, char **argv)
     struct sigaction sa = {.sa_handler = on_sigint};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    sk_listen_opts dgram = {.type = SOCK_DGRAM};
+    sk_listen_opts dgram = SK_LISTEN_OPTS_INIT(.type = SOCK_DGRAM);
     int fd = sk_listen(ep, &dgram);
     if (fd < 0) {
         fprintf(stderr, "%s\n", sk_errmsg());

@@ -1,5 +1,6 @@
-/* The seed's TCP server on port 6000 (or argv[1]): socket → bind → listen → accept → recv/send →
- * close, in three library calls. Run with SOCKKIT_TRACE=data to watch each step. */
+/* The textbook TCP server (the one the note in docs/design.md walks through) on port 6000 (or
+ * argv[1]): socket → bind → listen → accept → recv/send → close, in three library calls. Run with
+ * SOCKKIT_TRACE=data to watch each step. */
 #include <sockkit.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@ int main(int argc, char **argv)
         return 1;
     }
     sk_addr me;
-    sk_local_addr(lfd, &me);
+    sk_sock_get_local_addr(lfd, &me);
     printf("Server listening on port %d\n", sk_addr_port(&me));
     fflush(stdout);
     int served = argc > 2 ? atoi(argv[2]) : -1; /* how many clients before exiting (-1: forever) */

@@ -9,14 +9,15 @@ int main(int argc, char **argv)
     char ep[64];
     snprintf(ep, sizeof ep, "127.0.0.1:%s", argc > 1 ? argv[1] : "6001");
     int count = argc > 2 ? atoi(argv[2]) : 1;
-    sk_listen_opts dgram = {.type = SOCK_DGRAM}; /* socket(AF_INET, SOCK_DGRAM) + bind */
+    sk_listen_opts dgram =
+        SK_LISTEN_OPTS_INIT(.type = SOCK_DGRAM); /* socket(AF_INET, SOCK_DGRAM) + bind */
     int fd = sk_listen(ep, &dgram);
     if (fd < 0) {
         fprintf(stderr, "%s\n", sk_errmsg());
         return 1;
     }
     sk_addr me;
-    sk_local_addr(fd, &me);
+    sk_sock_get_local_addr(fd, &me);
     printf("receiving on port %d\n", sk_addr_port(&me));
     fflush(stdout);
     for (int i = 0; i < count; i++) {

@@ -8,7 +8,8 @@ int main(int argc, char **argv)
     char ep[64];
     snprintf(ep, sizeof ep, "127.0.0.1:%s", argc > 1 ? argv[1] : "6001");
     const char *msg = argc > 2 ? argv[2] : "hello over UDP";
-    sk_connect_opts udp = {.type = SOCK_DGRAM}; /* connect() on UDP only fixes the destination */
+    sk_connect_opts udp =
+        SK_CONNECT_OPTS_INIT(.type = SOCK_DGRAM); /* connect() on UDP only fixes the destination */
     int fd = sk_connect_ex(ep, &udp, 1000);
     if (fd < 0) {
         fprintf(stderr, "%s\n", sk_errmsg());

@@ -27,10 +27,11 @@ int main(int argc, char **argv)
 {
     char ep[64];
     snprintf(ep, sizeof ep, "127.0.0.1:%s", argc > 1 ? argv[1] : "9999");
-    if (sk_server_open(&srv, &(sk_server_opts){.endpoint = ep, .handle = handle}) < 0)
+    if (sk_server_open(&srv,
+                       &(sk_server_opts)SK_SERVER_OPTS_INIT(.endpoint = ep, .handle = handle)) < 0)
         return fprintf(stderr, "%s\n", sk_errmsg()), 1;
     sk_addr a;
-    sk_server_addr(srv, &a);                              /* the real port when argv[1] is 0 */
+    sk_server_get_addr(srv, &a);                          /* the real port when argv[1] is 0 */
     dprintf(1, "serving on port %d\n", sk_addr_port(&a)); /* unbuffered: tests read it */
     signal(SIGINT, on_sigint);
     sk_server_serve_forever(srv, 500);

@@ -244,6 +244,22 @@ bool sk__is_localhost(const char *host)
     return n == 9 || host[n - 10] == '.';
 }
 
+int sk__endpoint_text(const sk_endpoint *ep, char *buf, size_t len)
+{
+    if (ep->is_unix)
+        return snprintf(buf, len, "unix:%s%s", ep->abstract ? "@" : "", ep->path);
+    if (ep->any_host)
+        return snprintf(buf, len, ":%s", ep->service);
+    if (strchr(ep->host, ':') || ep->scope[0])
+        return snprintf(buf, len, "[%s%s%s]:%s", ep->host, ep->scope[0] ? "%" : "", ep->scope,
+                        ep->service);
+    return snprintf(buf, len, "%s:%s", ep->host, ep->service);
+}
+
+/* Resolve ep; text is how the messages name it. */
+static int resolve(const sk_endpoint *ep, const char *text, int family, int socktype, int flags,
+                   sk_addr_list *out);
+
 int sk_resolve(const char *text, int family, int socktype, int flags, sk_addr_list *out)
 {
     if (!out)
@@ -252,8 +268,26 @@ int sk_resolve(const char *text, int family, int socktype, int flags, sk_addr_li
     out->n = 0;
     sk_endpoint ep;
     int rc = sk_endpoint_parse(text, &ep);
-    if (rc < 0)
-        return rc;
+    return rc < 0 ? rc : resolve(&ep, text, family, socktype, flags, out);
+}
+
+int sk_resolve_endpoint(const sk_endpoint *ep, int family, int socktype, int flags,
+                        sk_addr_list *out)
+{
+    if (!out || !ep)
+        return sk__fail(SK_EARG, "resolve: NULL argument");
+    out->v = NULL;
+    out->n = 0;
+    char text[512];
+    sk__endpoint_text(ep, text, sizeof text);
+    return resolve(ep, text, family, socktype, flags, out);
+}
+
+static int resolve(const sk_endpoint *endpoint, const char *text, int family, int socktype,
+                   int flags, sk_addr_list *out)
+{
+    const sk_endpoint ep = *endpoint;
+    int rc;
     if (ep.is_unix) {
         if (!(out->v = calloc(1, sizeof *out->v)))
             return sk__fail(-ENOMEM, "resolve '%s'", text);
@@ -427,8 +461,8 @@ int sk_addr_port(const sk_addr *a)
         return ntohs(a->u.in.sin_port);
     case AF_INET6:
         return ntohs(a->u.in6.sin6_port);
-    default:
-        return -1;
+    default: /* the same code as sk_addr_set_port: -1 would read as -EPERM */
+        return sk__fail(SK_EARG, "port of a family-%d address", a->u.sa.sa_family);
     }
 }
 

@@ -61,9 +61,13 @@ static bool both_families(const sk_addr *addrs, size_t n)
 
 int sk_connect_order(const sk_addr *addrs, size_t n, const sk_connect_opts *opts, size_t *order)
 {
+    sk_connect_opts o;
+    int rc = sk__opts_load(&o, sizeof o, opts, "connect order: opts");
+    if (rc < 0)
+        return rc;
     if ((!addrs || !order) && n)
         return sk__fail(SK_EARG, "connect order: NULL argument");
-    bool he = n && !(opts && opts->no_happy_eyeballs) && both_families(addrs, n);
+    bool he = n && !o.no_happy_eyeballs && both_families(addrs, n);
     if (he)
         interleave(addrs, n, order);
     else
@@ -205,7 +209,7 @@ static int finish(struct connect_state *st, int fd)
     while (st->npending)
         drop_pending(st, 0);
     if (fd >= 0)
-        sk_set_nonblock(fd, false); /* the caller gets a blocking fd, as from socket(2) */
+        sk_sock_set_nonblock(fd, false); /* the caller gets a blocking fd, as from socket(2) */
     return fd;
 }
 
@@ -213,7 +217,7 @@ static int connect_list(const sk_addr *addrs, size_t n, const sk_connect_opts *o
                         const sk_addr_list *sources, int timeout_ms)
 {
     int64_t deadline = sk__deadline(timeout_ms);
-    int delay = o->attempt_delay_ms > 0 ? o->attempt_delay_ms : 250;
+    int delay = o->attempt_delay_ms > 0 ? o->attempt_delay_ms : SK_ATTEMPT_DELAY_DEFAULT_MS;
     sk_addr *ordered = malloc(n * sizeof *ordered);
     size_t *order = malloc(n * sizeof *order);
     if (!ordered || !order) {
@@ -277,14 +281,17 @@ static int connect_list(const sk_addr *addrs, size_t n, const sk_connect_opts *o
 
 int sk_connect_addrs(const sk_addr *addrs, size_t n, const sk_connect_opts *opts, int timeout_ms)
 {
-    sk_connect_opts none = {0};
-    const sk_connect_opts *o = opts ? opts : &none;
+    sk_connect_opts loaded;
+    const sk_connect_opts *o = &loaded;
+    int rc = sk__opts_load(&loaded, sizeof loaded, opts, "connect: opts");
+    if (rc < 0)
+        return rc;
     if (!addrs || n == 0)
         return sk__fail(SK_ENOADDR, "connect: empty address list");
     sk_addr_list sources = {0};
     if (o->source) {
-        int rc = sk_resolve(o->source, o->family, o->type ? o->type : SOCK_STREAM,
-                            SK_RESOLVE_PASSIVE | (o->numeric ? SK_RESOLVE_NUMERIC : 0), &sources);
+        rc = sk_resolve(o->source, o->family, o->type ? o->type : SOCK_STREAM,
+                        SK_RESOLVE_PASSIVE | (o->numeric ? SK_RESOLVE_NUMERIC : 0), &sources);
         if (rc < 0)
             return rc;
     }
@@ -293,18 +300,27 @@ int sk_connect_addrs(const sk_addr *addrs, size_t n, const sk_connect_opts *opts
     return fd;
 }
 
-int sk_connect_ex(const char *endpoint, const sk_connect_opts *opts, int timeout_ms)
+int sk_connect_endpoint(const sk_endpoint *ep, const sk_connect_opts *opts, int timeout_ms)
 {
-    sk_connect_opts none = {0};
-    const sk_connect_opts *o = opts ? opts : &none;
-    sk_addr_list list;
-    int rc = sk_resolve(endpoint, o->family, o->type ? o->type : SOCK_STREAM,
-                        o->numeric ? SK_RESOLVE_NUMERIC : 0, &list);
+    sk_connect_opts o;
+    int rc = sk__opts_load(&o, sizeof o, opts, "connect: opts");
     if (rc < 0)
         return rc;
-    rc = sk_connect_addrs(list.v, list.n, o, timeout_ms);
+    sk_addr_list list;
+    rc = sk_resolve_endpoint(ep, o.family, o.type ? o.type : SOCK_STREAM,
+                             o.numeric ? SK_RESOLVE_NUMERIC : 0, &list);
+    if (rc < 0)
+        return rc;
+    rc = sk_connect_addrs(list.v, list.n, &o, timeout_ms);
     sk_addr_list_free(&list);
     return rc;
+}
+
+int sk_connect_ex(const char *endpoint, const sk_connect_opts *opts, int timeout_ms)
+{
+    sk_endpoint ep;
+    int rc = sk_endpoint_parse(endpoint, &ep);
+    return rc < 0 ? rc : sk_connect_endpoint(&ep, opts, timeout_ms);
 }
 
 int sk_connect(const char *endpoint, int timeout_ms)
@@ -314,6 +330,6 @@ int sk_connect(const char *endpoint, int timeout_ms)
 
 int sk_connect_addr(const sk_addr *addr, int type, int timeout_ms)
 {
-    sk_connect_opts o = {.type = type};
+    sk_connect_opts o = SK_CONNECT_OPTS_INIT(.type = type);
     return sk_connect_addrs(addr, 1, &o, timeout_ms);
 }

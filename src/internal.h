@@ -14,8 +14,20 @@ int sk__fail_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int sk__fail_why(int code, const char *why, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* opts.c: read a sized options struct (its first field a size_t: the caller's sizeof) into dst,
+ * known bytes: a shorter one leaves the rest 0, a longer one must have its extra bytes 0; src
+ * NULL gives all zeros (defaults). dst->size is set to known. what names it in sk_errmsg(). */
+int sk__opts_load(void *dst, size_t known, const void *src, const char *what);
+/* Copy a result struct of known bytes into the caller's dst, which says its size in its first
+ * field: a shorter one gets the fields it has. Its size field is left as it is. */
+int sk__result_store(void *dst, const void *src, size_t known, const char *what);
+
 /* sock.c: sk_socket with the role the trace should show from the first line on. */
 int sk__socket(int family, int type, int proto, sk_role role);
+
+/* listen.c: accept4 with SOCK_CLOEXEC | flags, traced; retries EINTR and the errors a client
+ * that gave up while queued causes. The fd, or -errno (no sk_errmsg: -EAGAIN is routine). */
+int sk__accept4(int listen_fd, sk_addr *peer, int flags);
 
 /* wait.c: monotonic deadlines. A deadline of -1 means none. */
 int64_t sk__now_ms(void);
@@ -59,6 +71,9 @@ int sk__route_udp(const sk_addr *dst, sk_route *out);
  * matched by index. Missing files add nothing. Returns 0 or -ENOMEM. */
 int sk__mgroups_read(const char *procdir, sk_iface_list *list);
 
+/* addr.c: an endpoint as text again ("[::1]:80", ":7000", "unix:@x"), for messages; returns the
+ * length as snprintf. */
+int sk__endpoint_text(const sk_endpoint *ep, char *buf, size_t len);
 /* addr.c: RFC 6761 6.3 names ("localhost", "x.localhost", with or without the final dot). */
 bool sk__is_localhost(const char *host);
 /* addr.c: an IP address without its port ("192.0.2.1", "fe80::1%eth0"); other families as
@@ -75,18 +90,8 @@ int sk__addr_source_in(const char *nsswitch, const char *hosts, const sk_addr *a
                        size_t len);
 int sk__nss_hosts_in(const char *nsswitch, char *buf, size_t len);
 
-/* server_event.c: the event model behind sk_server (server.c keeps the public functions). */
-struct sk__event;
-int sk__event_open(struct sk__event **out, sk_server *srv, const sk_server_opts *opts);
-int sk__event_fd(const struct sk__event *ev);
-/* Run the loops until *stop (set with a byte written to wake_fd) or an error. */
-int sk__event_serve(struct sk__event *ev, int wake_fd, _Atomic _Bool *stop, int interval_ms);
-int sk__event_drain(struct sk__event *ev, int deadline_ms);
-void sk__event_close(struct sk__event *ev);
-void sk__event_stats(const struct sk__event *ev, sk_server_stats *out);
-int sk__event_loops(const struct sk__event *ev);
-/* The cores this process may run on (its CPU affinity), and the loops the event model runs on
- * that many cores when opts.workers is 0. */
+/* server_event.c: the cores this process may run on (its CPU affinity), and the loops the event
+ * model runs on that many cores when opts.workers is 0. */
 int sk__usable_cores(void);
 int sk__default_loops(int cores);
 

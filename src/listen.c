@@ -27,8 +27,11 @@ static bool stale_unix_socket(const sk_addr *a)
 
 int sk_listen_addr(const sk_addr *addr, const sk_listen_opts *opts)
 {
-    sk_listen_opts none = {0};
-    const sk_listen_opts *o = opts ? opts : &none;
+    sk_listen_opts loaded;
+    const sk_listen_opts *o = &loaded;
+    int rc = sk__opts_load(&loaded, sizeof loaded, opts, "listen: opts");
+    if (rc < 0)
+        return rc;
     int type = o->type ? o->type : SOCK_STREAM;
     int family = addr->u.sa.sa_family;
     char text[SK_ADDRSTRLEN];
@@ -38,14 +41,13 @@ int sk_listen_addr(const sk_addr *addr, const sk_listen_opts *opts)
     int fd = sk__socket(family, type, proto, SK_ROLE_SERVER);
     if (fd < 0)
         return fd;
-    int rc = 0;
     if (family != AF_UNIX && !o->no_reuseaddr)
-        rc = sk_set_reuseaddr(fd, true);
+        rc = sk_sock_set_reuseaddr(fd, true);
     if (rc >= 0 && o->reuseport)
-        rc = sk_set_reuseport(fd, true);
+        rc = sk_sock_set_reuseport(fd, true);
     /* As Python's create_server: an IPv6 socket is IPv6-only unless dual-stack was asked for. */
     if (rc >= 0 && family == AF_INET6)
-        rc = sk_set_v6only(fd, !o->dualstack);
+        rc = sk_sock_set_v6only(fd, !o->dualstack);
     if (rc < 0)
         goto fail;
 
@@ -64,7 +66,8 @@ int sk_listen_addr(const sk_addr *addr, const sk_listen_opts *opts)
 bound:
     if (sk_trace_level()) {
         sk_addr local;
-        if (sk_local_addr(fd, &local) == 0 && sk_addr_port(addr) == 0 && family != AF_UNIX) {
+        if (sk_sock_get_local_addr(fd, &local) == 0 && sk_addr_port(addr) == 0 &&
+            family != AF_UNIX) {
             char real[SK_ADDRSTRLEN];
             sk_addr_format(&local, real, sizeof real);
             sk__trace_call(fd, "bind %s (port 0: the kernel chose %s)", text, real);
@@ -86,24 +89,14 @@ fail:
     return rc;
 }
 
-int sk_listen(const char *endpoint, const sk_listen_opts *opts)
+/* Bind the first address of ep (resolved for family) that binds, as create_server does. */
+static int listen_family(const sk_endpoint *ep, int family, const sk_listen_opts *o)
 {
-    sk_listen_opts none = {0};
-    const sk_listen_opts *o = opts ? opts : &none;
-    sk_endpoint ep;
-    int rc = sk_endpoint_parse(endpoint, &ep);
-    if (rc < 0)
-        return rc;
-    int family = o->family;
-    /* The any-address: IPv4 unless dual-stack is asked for (then one [::] socket takes both). */
-    if (ep.any_host && family == AF_UNSPEC)
-        family = o->dualstack ? AF_INET6 : AF_INET;
     sk_addr_list list;
-    rc = sk_resolve(endpoint, family, o->type ? o->type : SOCK_STREAM,
-                    SK_RESOLVE_PASSIVE | (o->numeric ? SK_RESOLVE_NUMERIC : 0), &list);
+    int rc = sk_resolve_endpoint(ep, family, o->type ? o->type : SOCK_STREAM,
+                                 SK_RESOLVE_PASSIVE | (o->numeric ? SK_RESOLVE_NUMERIC : 0), &list);
     if (rc < 0)
         return rc;
-    /* Like create_server: the first address that binds. */
     for (size_t i = 0; i < list.n; i++)
         if ((rc = sk_listen_addr(&list.v[i], o)) >= 0)
             break;
@@ -111,40 +104,70 @@ int sk_listen(const char *endpoint, const sk_listen_opts *opts)
     return rc;
 }
 
+int sk_listen_endpoint(const sk_endpoint *ep, const sk_listen_opts *opts)
+{
+    sk_listen_opts o;
+    int rc = sk__opts_load(&o, sizeof o, opts, "listen: opts");
+    if (rc < 0)
+        return rc;
+    if (!ep)
+        return sk__fail(SK_EARG, "listen: no endpoint");
+    if (!ep->any_host || o.family != AF_UNSPEC)
+        return listen_family(ep, o.family, &o);
+    /* The any-address of no particular family: one [::] socket that takes IPv4 too, so clients
+     * of either family find the server; 0.0.0.0 where the host has no IPv6. */
+    sk_listen_opts dual = o;
+    dual.dualstack = true;
+    rc = listen_family(ep, AF_INET6, &dual);
+    if (rc == -EAFNOSUPPORT || rc == -EADDRNOTAVAIL)
+        rc = listen_family(ep, AF_INET, &o);
+    return rc;
+}
+
+int sk_listen(const char *endpoint, const sk_listen_opts *opts)
+{
+    sk_endpoint ep;
+    int rc = sk_endpoint_parse(endpoint, &ep);
+    return rc < 0 ? rc : sk_listen_endpoint(&ep, opts);
+}
+
+int sk__accept4(int listen_fd, sk_addr *peer, int flags)
+{
+    for (;;) {
+        memset(peer, 0, sizeof *peer);
+        peer->len = sizeof peer->u;
+        int fd = accept4(listen_fd, &peer->u.sa, &peer->len, flags | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            if (sk_trace_level()) {
+                char a[SK_ADDRSTRLEN];
+                sk_addr_format(peer, a, sizeof a);
+                int type = SOCK_STREAM;
+                socklen_t len = sizeof type;
+                getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+                sk__trace_socket(fd, peer->u.sa.sa_family, type, 0, SK_ROLE_SERVER);
+                sk__trace_call(listen_fd, "accept %s = %d", a, fd);
+            }
+            return fd;
+        }
+        /* the peer gave up while queued (or a signal came): take the next one */
+        if (errno != EINTR && errno != ECONNABORTED && errno != EPROTO)
+            return -errno;
+    }
+}
+
 int sk_accept(int listen_fd, sk_addr *peer, int timeout_ms)
 {
     int64_t deadline = sk__deadline(timeout_ms);
     sk_addr tmp;
-    sk_addr *p = peer ? peer : &tmp;
     for (;;) {
         /* Wait first: accept4 on a blocking listener would ignore the deadline. */
         int rc = sk__wait_deadline(listen_fd, POLLIN, deadline);
         if (rc < 0)
             return sk__fail(rc, "accept fd %d", listen_fd);
-        memset(p, 0, sizeof *p);
-        p->len = sizeof p->u;
-        int fd = accept4(listen_fd, &p->u.sa, &p->len, SOCK_CLOEXEC);
-        if (fd >= 0) {
-            if (sk_trace_level()) {
-                char a[SK_ADDRSTRLEN];
-                sk_addr_format(p, a, sizeof a);
-                int type = SOCK_STREAM;
-                socklen_t len = sizeof type;
-                getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
-                sk__trace_socket(fd, p->u.sa.sa_family, type, 0, SK_ROLE_SERVER);
-                sk__trace_call(listen_fd, "accept %s = %d", a, fd);
-            }
+        int fd = sk__accept4(listen_fd, peer ? peer : &tmp, 0);
+        if (fd >= 0)
             return fd;
-        }
-        switch (errno) {
-        case EINTR:
-        case ECONNABORTED: /* the peer gave up while queued: wait for the next */
-        case EPROTO:
-            continue;
-        case EAGAIN:
-            continue;
-        default:
-            return sk__fail_errno("accept fd %d", listen_fd);
-        }
+        if (fd != -EAGAIN) /* EAGAIN: another acceptor took it; wait for the next */
+            return sk__fail(fd, "accept fd %d", listen_fd);
     }
 }

@@ -65,8 +65,8 @@ struct sk_loop {
 
     int sigfd;
     sigset_t sigs;
-    sk_signal_fn sigfn[65];
-    void *sigarg[65];
+    sk_signal_fn sigfn[NSIG];
+    void *sigarg[NSIG];
     int nsignals;
 
     uint64_t now;
@@ -131,6 +131,19 @@ int sk_loop_unwatch(sk_loop *l, int fd)
 }
 
 /* ---- timers -------------------------------------------------------------------------------- */
+
+/* A timer's id is its slot's generation (31 bits, never 0) above the slot number: always > 0 as
+ * an int64_t, and a stale id (its slot reused since) does not match. */
+static uint32_t next_gen(uint32_t gen)
+{
+    gen = (gen + 1) & 0x7fffffff;
+    return gen ? gen : 1;
+}
+
+static int64_t timer_id(uint32_t gen, uint32_t slot)
+{
+    return (int64_t)((uint64_t)gen << 32 | slot);
+}
 
 static bool earlier(const sk_loop *l, uint32_t a, uint32_t b)
 {
@@ -219,32 +232,33 @@ int64_t sk_loop_timer(sk_loop *l, int after_ms, int repeat_ms, sk_timer_fn fn, v
                         .repeat = repeat_ms,
                         .fn = fn,
                         .arg = arg,
-                        .gen = t->gen + 1,
+                        .gen = next_gen(t->gen),
                         .heap = -1};
     heap_push(l, slot);
-    return (int64_t)((uint64_t)t->gen << 32 | slot);
+    return timer_id(t->gen, slot);
 }
 
-static struct timer *timer_of(sk_loop *l, uint64_t id, uint32_t *slot)
+static struct timer *timer_of(sk_loop *l, int64_t id, uint32_t *slot)
 {
     *slot = (uint32_t)id;
-    if (*slot >= l->nt || l->t[*slot].gen != (uint32_t)(id >> 32) || l->t[*slot].heap < 0)
+    if (id <= 0 || *slot >= l->nt || l->t[*slot].gen != (uint32_t)(id >> 32) ||
+        l->t[*slot].heap < 0)
         return NULL;
     return &l->t[*slot];
 }
 
 static void release_slot(sk_loop *l, uint32_t slot)
 {
-    l->t[slot].gen++; /* the old id no longer matches */
+    l->t[slot].gen = next_gen(l->t[slot].gen); /* the old id no longer matches */
     l->free_slots[l->nfree++] = slot;
 }
 
-int sk_loop_cancel(sk_loop *l, uint64_t id)
+int sk_loop_cancel(sk_loop *l, int64_t id)
 {
     uint32_t slot;
     struct timer *t = timer_of(l, id, &slot);
     if (!t)
-        return sk__fail(SK_EARG, "loop cancel: timer %llu is not pending", (unsigned long long)id);
+        return sk__fail(SK_EARG, "loop cancel: timer %lld is not pending", (long long)id);
     heap_remove(l, (size_t)t->heap);
     release_slot(l, slot);
     return 0;
@@ -258,7 +272,7 @@ static int run_timers(sk_loop *l)
     while (l->nheap && l->t[l->heap[0]].due <= l->now) {
         uint32_t slot = l->heap[0];
         struct timer *t = &l->t[slot];
-        uint64_t id = (uint64_t)t->gen << 32 | slot;
+        int64_t id = timer_id(t->gen, slot);
         sk_timer_fn fn = t->fn;
         void *arg = t->arg;
         heap_remove(l, 0);
@@ -338,13 +352,13 @@ static void on_signal(sk_loop *l, int fd, int events, void *arg)
 {
     struct signalfd_siginfo si;
     while (read(fd, &si, sizeof si) == (ssize_t)sizeof si)
-        if (si.ssi_signo < 65 && l->sigfn[si.ssi_signo])
+        if (si.ssi_signo < NSIG && l->sigfn[si.ssi_signo])
             l->sigfn[si.ssi_signo](l, (int)si.ssi_signo, l->sigarg[si.ssi_signo]);
 }
 
 int sk_loop_signal(sk_loop *l, int signo, sk_signal_fn fn, void *arg)
 {
-    if (signo <= 0 || signo >= 65 || !fn)
+    if (signo <= 0 || signo >= NSIG || !fn)
         return sk__fail(SK_EARG, "loop signal %d", signo);
     sigset_t one;
     sigemptyset(&one);
@@ -369,11 +383,22 @@ int sk_loop_signal(sk_loop *l, int signo, sk_signal_fn fn, void *arg)
 
 /* ---- running ------------------------------------------------------------------------------- */
 
-int sk_loop_new(sk_loop **out, int backend)
+static sk_loop_backend env_backend = SK_LOOP_EPOLL;
+
+static void read_env_backend(void)
+{
+    const char *env = getenv("SOCKKIT_LOOP_BACKEND");
+    if (env && !strcmp(env, "poll"))
+        env_backend = SK_LOOP_POLL;
+}
+
+int sk_loop_new(sk_loop **out, sk_loop_backend backend)
 {
     if (backend == SK_LOOP_DEFAULT) {
-        const char *env = getenv("SOCKKIT_LOOP_BACKEND");
-        backend = env && !strcmp(env, "poll") ? SK_LOOP_POLL : SK_LOOP_EPOLL;
+        /* the environment is read once per process: getenv races with setenv in other threads */
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, read_env_backend);
+        backend = env_backend;
     }
     if (backend != SK_LOOP_EPOLL && backend != SK_LOOP_POLL)
         return sk__fail(SK_EARG, "loop backend %d", backend);
@@ -440,8 +465,8 @@ int sk_loop_run_once(sk_loop *l, int timeout_ms)
         if (wait < 0 || until < wait)
             wait = until;
     }
-    struct sk__ready ready[256];
-    int n = l->be->wait(l->bstate, wait, ready, 256);
+    struct sk__ready ready[SK__LOOP_READY_MAX];
+    int n = l->be->wait(l->bstate, wait, ready, SK__LOOP_READY_MAX);
     if (n < 0)
         return sk__fail(n, "loop wait (%s)", l->be->name);
     l->now = (uint64_t)sk__now_ms();

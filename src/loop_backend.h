@@ -5,6 +5,9 @@
 
 #include <stdint.h>
 
+/* Ready fds taken from a backend per wait (the loop's array and epoll's). */
+#define SK__LOOP_READY_MAX 256
+
 struct sk_loop;
 
 /* One ready fd, as a backend reports it; gen is what sk__loop_set passed, so the loop can drop

@@ -9,7 +9,7 @@
 
 struct state {
     int ep;
-    struct epoll_event ev[256];
+    struct epoll_event ev[SK__LOOP_READY_MAX];
 };
 
 static void *create(void)
@@ -50,8 +50,8 @@ static int set(void *p, int fd, int old_events, int new_events, uint32_t gen)
 static int wait_ready(void *p, int timeout_ms, struct sk__ready *out, int max)
 {
     struct state *s = p;
-    if (max > 256)
-        max = 256;
+    if (max > SK__LOOP_READY_MAX)
+        max = SK__LOOP_READY_MAX;
     int n = epoll_wait(s->ep, s->ev, max, timeout_ms);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;

@@ -282,9 +282,9 @@ int sk_mcast_receiver(const char *group_endpoint, const char *iface, const char 
      * get every packet. Not SO_REUSEPORT: it makes the sockets one load-balancing group, and the
      * kernel (UDP early demux) then hands each datagram to one member chosen by flow hash,
      * ignoring the members' source filters -- an SSM receiver got another source's packets. */
-    if ((rc = sk_set_reuseaddr(fd, true)) < 0)
+    if ((rc = sk_sock_set_reuseaddr(fd, true)) < 0)
         goto fail;
-    if (family == AF_INET6 && (rc = sk_set_v6only(fd, true)) < 0)
+    if (family == AF_INET6 && (rc = sk_sock_set_v6only(fd, true)) < 0)
         goto fail;
     /* Bound to the group address, the socket takes only that group's packets on this port
      * (bound to the wildcard it would take every datagram for the port). */

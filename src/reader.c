@@ -20,18 +20,21 @@ struct sk_reader {
     unsigned char *buf;
 };
 
-sk_reader *sk_reader_new(int fd, size_t bufsize)
+int sk_reader_new(sk_reader **out, int fd, size_t bufsize)
 {
+    if (!out || fd < 0)
+        return sk__fail(SK_EARG, "reader new: fd %d", fd);
     sk_reader *r = calloc(1, sizeof *r);
     if (!r)
-        return NULL;
+        return sk__fail(-ENOMEM, "reader new fd %d", fd);
     r->fd = fd;
-    r->cap = bufsize ? bufsize : 64 * 1024;
+    r->cap = bufsize ? bufsize : SK_READER_BUFSIZE_DEFAULT;
     if (!(r->buf = malloc(r->cap))) {
         free(r);
-        return NULL;
+        return sk__fail(-ENOMEM, "reader new fd %d: %zu bytes", fd, bufsize);
     }
-    return r;
+    *out = r;
+    return 0;
 }
 
 void sk_reader_free(sk_reader *r)

@@ -174,7 +174,7 @@ void sk_ai_list_free(sk_ai_list *list)
     list->n = 0;
 }
 
-int sk_reverse(const sk_addr *a, int ni_flags, sk_nameinfo *out)
+int sk_resolve_reverse(const sk_addr *a, int ni_flags, sk_nameinfo *out)
 {
     if (!a || !out)
         return sk__fail(SK_EARG, "reverse lookup: NULL argument");

@@ -38,7 +38,8 @@ int sk__socket(int family, int type, int proto, sk_role role)
     if (sk_trace_level()) {
         sk__trace_socket(fd, family, type, proto, role);
         if (proto == 0 && family != AF_UNIX)
-            /* The seed's question: IPPROTO_IP (0) means "the default protocol for this type". */
+            /* What a newcomer asks first: IPPROTO_IP (0) means "the default protocol for this
+             * type". */
             sk__trace_call(fd, "socket(%s, %s, IPPROTO_IP) = %d  (protocol 0: default for %s = %s)",
                            sk_family_name(family), sk_type_name(type), fd, sk_type_name(type),
                            sk_proto_name(default_proto(fd)));
@@ -83,7 +84,7 @@ static int setint(int fd, int level, int name, int value, const char *what)
     return 0;
 }
 
-int sk_set_nonblock(int fd, bool on)
+int sk_sock_set_nonblock(int fd, bool on)
 {
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0)
@@ -94,22 +95,22 @@ int sk_set_nonblock(int fd, bool on)
     return 0;
 }
 
-int sk_set_reuseaddr(int fd, bool on)
+int sk_sock_set_reuseaddr(int fd, bool on)
 {
     return setint(fd, SOL_SOCKET, SO_REUSEADDR, on, "SO_REUSEADDR");
 }
 
-int sk_set_reuseport(int fd, bool on)
+int sk_sock_set_reuseport(int fd, bool on)
 {
     return setint(fd, SOL_SOCKET, SO_REUSEPORT, on, "SO_REUSEPORT");
 }
 
-int sk_set_nodelay(int fd, bool on)
+int sk_sock_set_nodelay(int fd, bool on)
 {
     return setint(fd, IPPROTO_TCP, TCP_NODELAY, on, "TCP_NODELAY");
 }
 
-int sk_set_keepalive(int fd, bool on, int idle_s, int interval_s, int count)
+int sk_sock_set_keepalive(int fd, bool on, int idle_s, int interval_s, int count)
 {
     int rc = setint(fd, SOL_SOCKET, SO_KEEPALIVE, on, "SO_KEEPALIVE");
     if (rc >= 0 && on && idle_s > 0)
@@ -121,17 +122,17 @@ int sk_set_keepalive(int fd, bool on, int idle_s, int interval_s, int count)
     return rc;
 }
 
-int sk_set_rcvbuf(int fd, int bytes)
+int sk_sock_set_rcvbuf(int fd, int bytes)
 {
     return setint(fd, SOL_SOCKET, SO_RCVBUF, bytes, "SO_RCVBUF");
 }
 
-int sk_set_sndbuf(int fd, int bytes)
+int sk_sock_set_sndbuf(int fd, int bytes)
 {
     return setint(fd, SOL_SOCKET, SO_SNDBUF, bytes, "SO_SNDBUF");
 }
 
-int sk_set_linger(int fd, bool on, int seconds)
+int sk_sock_set_linger(int fd, bool on, int seconds)
 {
     struct linger l = {.l_onoff = on, .l_linger = seconds};
     if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) < 0)
@@ -140,7 +141,7 @@ int sk_set_linger(int fd, bool on, int seconds)
     return 0;
 }
 
-int sk_set_v6only(int fd, bool on)
+int sk_sock_set_v6only(int fd, bool on)
 {
     return setint(fd, IPPROTO_IPV6, IPV6_V6ONLY, on, "IPV6_V6ONLY");
 }
@@ -153,7 +154,7 @@ static int set_timeval(int fd, int name, int ms, const char *what)
     return 0;
 }
 
-int sk_set_timeouts(int fd, int recv_ms, int send_ms)
+int sk_sock_set_timeouts(int fd, int recv_ms, int send_ms)
 {
     if (recv_ms < 0 || send_ms < 0)
         return sk__fail(SK_EARG, "socket timeouts %d/%d ms", recv_ms, send_ms);
@@ -161,7 +162,7 @@ int sk_set_timeouts(int fd, int recv_ms, int send_ms)
     return rc < 0 ? rc : set_timeval(fd, SO_SNDTIMEO, send_ms, "SO_SNDTIMEO");
 }
 
-int sk_setopt(int fd, const char *name, int value)
+int sk_sock_set_option(int fd, const char *name, int value)
 {
     const sk_optname *o = name ? sk_option_lookup(name) : NULL;
     if (!o)
@@ -169,7 +170,7 @@ int sk_setopt(int fd, const char *name, int value)
     return setint(fd, o->level, o->value, value, o->name);
 }
 
-int sk_getopt(int fd, const char *name, int *value)
+int sk_sock_get_option(int fd, const char *name, int *value)
 {
     const sk_optname *o = name ? sk_option_lookup(name) : NULL;
     if (!o)
@@ -182,7 +183,7 @@ int sk_getopt(int fd, const char *name, int *value)
 
 /* ---- addresses ----------------------------------------------------------------------------- */
 
-int sk_local_addr(int fd, sk_addr *out)
+int sk_sock_get_local_addr(int fd, sk_addr *out)
 {
     memset(out, 0, sizeof *out);
     out->len = sizeof out->u;
@@ -191,7 +192,7 @@ int sk_local_addr(int fd, sk_addr *out)
     return 0;
 }
 
-int sk_peer_addr(int fd, sk_addr *out)
+int sk_sock_get_peer_addr(int fd, sk_addr *out)
 {
     memset(out, 0, sizeof *out);
     out->len = sizeof out->u;

@@ -57,16 +57,16 @@ static void read_env(void)
     atomic_compare_exchange_strong(&level, &unset, want); /* sk_trace_set may have won */
 }
 
-int sk_trace_level(void)
+enum sk_trace_level sk_trace_level(void)
 {
     int l = atomic_load_explicit(&level, memory_order_relaxed);
     if (l >= 0)
-        return l;
+        return (enum sk_trace_level)l;
     pthread_once(&env_once, read_env);
-    return atomic_load(&level);
+    return (enum sk_trace_level)atomic_load(&level);
 }
 
-void sk_trace_set(int lvl, int fd)
+void sk_trace_set(enum sk_trace_level lvl, int fd)
 {
     pthread_once(&env_once, read_env);
     pthread_mutex_lock(&lock);
@@ -77,7 +77,8 @@ void sk_trace_set(int lvl, int fd)
         nfds = 0;
     }
     pthread_mutex_unlock(&lock);
-    atomic_store(&level, lvl < 0 ? 0 : lvl > SK_TRACE_DATA ? SK_TRACE_DATA : lvl);
+    int l = (int)lvl; /* a number from outside the enum: the nearest level */
+    atomic_store(&level, l < 0 ? 0 : l > SK_TRACE_DATA ? SK_TRACE_DATA : l);
 }
 
 void sk_trace_set_sink(sk_trace_sink fn, void *arg)
@@ -294,7 +295,8 @@ void sk__trace_data(int fd, char dir, const sk_addr *peer, const void *data, siz
     sk_addr p = {.len = sizeof p.u};
     if (peer)
         sk_addr_format(peer, who, sizeof who);
-    else if (getpeername(fd, &p.u.sa, &p.len) == 0) /* not sk_peer_addr: keep sk_errmsg() */
+    else if (getpeername(fd, &p.u.sa, &p.len) ==
+             0) /* not sk_sock_get_peer_addr: keep sk_errmsg() */
         sk_addr_format(&p, who, sizeof who);
     size_t shown = lvl >= SK_TRACE_DATA ? (len < max_dump ? len : max_dump) : 0;
     /* each dump line is at most 80 bytes for 16 data bytes, plus the prefix */

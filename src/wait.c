@@ -46,10 +46,16 @@ int sk__wait_deadline(int fd, short events, int64_t deadline)
     }
 }
 
-int sk_wait(int fd, short events, int timeout_ms)
+int sk_wait(int fd, int events, int timeout_ms)
 {
-    int rc = sk__wait_deadline(fd, events, sk__deadline(timeout_ms));
+    if (!events || (events & ~(SK_READABLE | SK_WRITABLE)))
+        return sk__fail(SK_EARG, "wait fd %d: events %d (SK_READABLE, SK_WRITABLE)", fd, events);
+    short want =
+        (short)((events & SK_READABLE ? POLLIN : 0) | (events & SK_WRITABLE ? POLLOUT : 0));
+    int rc = sk__wait_deadline(fd, want, sk__deadline(timeout_ms));
     if (rc < 0)
         return sk__fail(rc, "wait fd %d", fd);
-    return rc;
+    /* as the loop reports it: an error or a hang-up is both readable and writable */
+    bool both = rc & (POLLERR | POLLHUP | POLLNVAL);
+    return (rc & POLLIN || both ? SK_READABLE : 0) | (rc & POLLOUT || both ? SK_WRITABLE : 0);
 }

@@ -1,3 +1,4 @@
+/* clang-format off: the table below keeps its columns */
 /* sockkit — endpoints and addresses.
  *
  * Endpoint text forms:
@@ -11,6 +12,9 @@
  * Ports are 0..65535; port 0 asks the kernel for a free port when binding. In a Unix name "\xHH"
  * (two hex digits) stands for that byte, as sk_addr_format writes control bytes and '\'.
  */
+/* Threads: every function may be called from any thread; sk_addr, sk_endpoint and sk_addr_list
+ * are plain values owned by the caller. */
+/* clang-format on */
 #ifndef SOCKKIT_ADDR_H
 #define SOCKKIT_ADDR_H
 
@@ -48,11 +52,11 @@ typedef struct sk_endpoint {
     char path[108];   /* Unix path or abstract name (without '@') */
 } sk_endpoint;
 
-/* Flags for sk_resolve / sk_addr_parse. */
-enum {
+/* Flags for sk_resolve / sk_addr_parse (or-ed into their int flags; 0 = none). */
+typedef enum sk_resolve_flags {
     SK_RESOLVE_NUMERIC = 1 << 0, /* no DNS and no service lookup: literals and numbers only */
     SK_RESOLVE_PASSIVE = 1 << 1, /* for binding: any-host becomes the wildcard address */
-};
+} sk_resolve_flags;
 
 /* A list of resolved addresses, in the order getaddrinfo returned them. Free with
  * sk_addr_list_free. */
@@ -71,6 +75,10 @@ int sk_endpoint_parse(const char *text, sk_endpoint *ep);
  * under ".localhost" are the loopback addresses ([::1] then 127.0.0.1, as the family allows)
  * without asking /etc/hosts or DNS (RFC 6761 6.3). */
 int sk_resolve(const char *text, int family, int socktype, int flags, sk_addr_list *out);
+/* The same for an endpoint already parsed: a program that parsed it to look at it (unix? any
+ * host?) resolves it without parsing it again. */
+int sk_resolve_endpoint(const sk_endpoint *ep, int family, int socktype, int flags,
+                        sk_addr_list *out);
 void sk_addr_list_free(sk_addr_list *list);
 
 /* Parse text into exactly one address (the first resolved). flags as for sk_resolve. */
@@ -91,8 +99,9 @@ int sk_addr_format(const sk_addr *a, char *buf, size_t buflen);
 #define SK_ADDRSTRLEN 512
 
 int sk_addr_family(const sk_addr *a);
-/* Port in host order, or -1 for non-IP addresses. */
+/* Port in host order; SK_EARG for an address without a port (not IPv4 or IPv6). */
 int sk_addr_port(const sk_addr *a);
+/* Set the port of an IPv4 or IPv6 address: 0, or SK_EARG for another family. */
 int sk_addr_set_port(sk_addr *a, uint16_t port);
 bool sk_addr_equal(const sk_addr *a, const sk_addr *b);
 bool sk_addr_is_any(const sk_addr *a);

@@ -4,6 +4,8 @@
  * either -errno (e.g. -ECONNREFUSED) or one of the library codes below. sk_strerror() names a code,
  * sk_err_name() gives its symbol, and sk_errmsg() returns the last failure of the calling thread
  * with its context ("connect [::1]:9: Connection refused").
+ *
+ * Threads: every function may be called from any thread; sk_errmsg() is per thread.
  */
 #ifndef SOCKKIT_ERR_H
 #define SOCKKIT_ERR_H

@@ -6,6 +6,9 @@
  * /proc/net/dev_mcast, with the source filters of source-specific joins from /proc/net/mcfilter and
  * /proc/net/mcfilter6. sk_route_get asks the kernel which interface and source address it would use
  * for a destination (RTM_GETROUTE, what `ip route get` shows).
+ *
+ * Threads: every function may be called from any thread; a list is the caller's (read it from
+ * several threads at once if nothing frees it meanwhile).
  */
 #ifndef SOCKKIT_IFACES_H
 #define SOCKKIT_IFACES_H

@@ -5,10 +5,13 @@
  * sk_loop_stop (those two are safe from any thread). Callbacks run on the loop's thread; inside
  * them any loop function may be called, including unwatching or closing other fds: an event
  * already collected for an fd that was unwatched, or unwatched and watched again, is not
- * delivered. Backends: epoll (the default) and poll(2) (portable, also built and tested on
- * Linux); SOCKKIT_LOOP_BACKEND=epoll|poll chooses for SK_LOOP_DEFAULT. */
+ * delivered. Backends: epoll (the default) and poll(2) (built and tested too; it replaces only
+ * epoll: the loop needs Linux's eventfd for posts and signalfd for signals either way);
+ * SOCKKIT_LOOP_BACKEND=epoll|poll chooses for SK_LOOP_DEFAULT, read once per process. */
 #ifndef SOCKKIT_LOOP_H
 #define SOCKKIT_LOOP_H
+
+#include "sock.h"
 
 #include <stdint.h>
 
@@ -18,15 +21,21 @@ extern "C" {
 
 typedef struct sk_loop sk_loop;
 
-enum { SK_LOOP_DEFAULT = 0, SK_LOOP_EPOLL, SK_LOOP_POLL };
-enum { SK_READABLE = 1, SK_WRITABLE = 2 };
+/* Which backend waits for the fds. */
+typedef enum sk_loop_backend {
+    SK_LOOP_DEFAULT = 0, /* epoll, or what SOCKKIT_LOOP_BACKEND says (read once per process) */
+    SK_LOOP_EPOLL,
+    SK_LOOP_POLL,
+} sk_loop_backend;
 
+/* Watchers: events is SK_READABLE | SK_WRITABLE (sk_io_events, sock.h); errors and hang-ups are
+ * reported as both. Timers: a timer's id is > 0 (an int64_t, as sk_loop_timer returns it). */
 typedef void (*sk_io_fn)(sk_loop *loop, int fd, int events, void *arg);
-typedef void (*sk_timer_fn)(sk_loop *loop, uint64_t timer, void *arg);
+typedef void (*sk_timer_fn)(sk_loop *loop, int64_t timer, void *arg);
 typedef void (*sk_post_fn)(sk_loop *loop, void *arg);
 typedef void (*sk_signal_fn)(sk_loop *loop, int signo, void *arg);
 
-int sk_loop_new(sk_loop **out, int backend);
+int sk_loop_new(sk_loop **out, sk_loop_backend backend);
 void sk_loop_free(sk_loop *loop);
 const char *sk_loop_backend_name(const sk_loop *loop);
 
@@ -39,13 +48,14 @@ int sk_loop_unwatch(sk_loop *loop, int fd);
  * Timers due at the same time fire in the order they were added. */
 int64_t sk_loop_timer(sk_loop *loop, int after_ms, int repeat_ms, sk_timer_fn fn, void *arg);
 /* Cancel a timer (also from its own callback). SK_EARG if the id is not pending. */
-int sk_loop_cancel(sk_loop *loop, uint64_t timer);
+int sk_loop_cancel(sk_loop *loop, int64_t timer);
 
 /* Run fn(loop, arg) on the loop's thread, soon. Any thread. Posts run in the order made. */
 int sk_loop_post(sk_loop *loop, sk_post_fn fn, void *arg);
 
-/* Deliver signo into the loop (signalfd). The signal is blocked in the calling thread: block it in
- * every thread (create the loop before starting threads) so the loop gets it. */
+/* Deliver signo (1 .. NSIG - 1) into the loop (signalfd). The signal is blocked in the calling
+ * thread: block it in every thread (create the loop before starting threads) so the loop gets it.
+ */
 int sk_loop_signal(sk_loop *loop, int signo, sk_signal_fn fn, void *arg);
 
 /* Run until sk_loop_stop, or until nothing is left to wait for (no watcher with events, no timer,

@@ -11,6 +11,8 @@
  *
  * Interfaces are named by name ("eth0"), index ("3") or one of their addresses ("10.0.0.1");
  * NULL lets the kernel choose by route.
+ *
+ * Threads: as sock.h: any thread, and on one fd as the system calls behave.
  */
 #ifndef SOCKKIT_MCAST_H
 #define SOCKKIT_MCAST_H
@@ -33,7 +35,7 @@ int sk_iface_index(const char *iface);
 
 /* Join / leave a group on a UDP socket. source NULL: any-source; otherwise source-specific, and
  * then the group must be in the SSM range (and an SSM group needs a source): SK_ESSM otherwise.
- * SK_ENOTDGRAM on a stream socket (the seed's bug), SK_ENOTMCAST for a non-group address,
+ * SK_ENOTDGRAM on a stream socket (the classic bug), SK_ENOTMCAST for a non-group address,
  * SK_ENOROUTE when no interface was named and the kernel has no route for the group. */
 int sk_mcast_join(int fd, const sk_addr *group, const char *iface, const sk_addr *source);
 int sk_mcast_leave(int fd, const sk_addr *group, const char *iface, const sk_addr *source);

@@ -1,5 +1,8 @@
 /* sockkit — name/number tables for the socket API, with explanations: IPPROTO_*, AF_*, SOCK_*,
- * and socket options (SO_*, TCP_*, IP_*, IPV6_*) with their levels. */
+ * and socket options (SO_*, TCP_*, IP_*, IPV6_*) with their levels.
+ *
+ * Threads: the tables are static and never change, and sk_proto_etc_name uses
+ * getprotobynumber_r: every function may be called from any thread. */
 #ifndef SOCKKIT_PROTO_H
 #define SOCKKIT_PROTO_H
 
@@ -22,7 +25,7 @@ typedef struct sk_optname {
     const char *level_name; /* "SOL_SOCKET" */
     int value;              /* SO_REUSEADDR */
     const char *summary;
-    bool is_int; /* takes an int (sk_setopt/sk_getopt work with it) */
+    bool is_int; /* takes an int (sk_sock_set_option/sk_sock_get_option work with it) */
 } sk_optname;
 
 /* Whole tables (count in *n). */

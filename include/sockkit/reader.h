@@ -4,6 +4,9 @@
  * Every call takes a timeout in milliseconds (-1 = none) that bounds the whole call. Whatever was
  * read past the returned message stays buffered for the next call. A reader does not own its fd:
  * sk_reader_free does not close it.
+ *
+ * Threads: a reader is not locked. Use each one from one thread at a time (hand it to another
+ * thread with your own synchronisation); different readers are independent.
  */
 #ifndef SOCKKIT_READER_H
 #define SOCKKIT_READER_H
@@ -17,8 +20,11 @@ extern "C" {
 
 typedef struct sk_reader sk_reader;
 
-/* bufsize: largest message the reader can hold at once (0 = 64 KiB). NULL on allocation failure. */
-sk_reader *sk_reader_new(int fd, size_t bufsize);
+#define SK_READER_BUFSIZE_DEFAULT 65536 /* sk_reader_new's bufsize 0 */
+
+/* A reader over fd in *out. bufsize: the largest message the reader can hold at once (0 =
+ * SK_READER_BUFSIZE_DEFAULT), allocated now. Returns 0, or -ENOMEM (SK_EARG for fd < 0). */
+int sk_reader_new(sk_reader **out, int fd, size_t bufsize);
 void sk_reader_free(sk_reader *r);
 int sk_reader_fd(const sk_reader *r);
 

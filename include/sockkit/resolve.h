@@ -5,6 +5,8 @@
  * sk_resolve (addr.h) is what a client or server needs: endpoint text in, addresses out. The
  * functions here are for looking: every field getaddrinfo returns, the EAI_* code of a failure, and
  * how long the lookup took.
+ *
+ * Threads: every function may be called from any thread; the lists and rows are the caller's.
  */
 #ifndef SOCKKIT_RESOLVE_H
 #define SOCKKIT_RESOLVE_H
@@ -79,7 +81,7 @@ typedef struct sk_nameinfo {
  * than give the address back as text; NI_DGRAM: the UDP service name). On failure returns a
  * negative code as sk_resolve_rows does (SK_ENONAME for an address without a name), with the EAI_*
  * code in out->gai_error. */
-int sk_reverse(const sk_addr *a, int ni_flags, sk_nameinfo *out);
+int sk_resolve_reverse(const sk_addr *a, int ni_flags, sk_nameinfo *out);
 
 /* Which source answers a lookup of host, as the C library asks them: the numeric parser (an
  * address literal: "numeric (no lookup)"), the library's RFC 6761 rule ("built in (RFC 6761)"),

@@ -8,8 +8,9 @@
  *       return 0;
  *   }
  *   sk_server *srv;
- *   sk_server_open(&srv, &(sk_server_opts){.endpoint = "127.0.0.1:9999", .handle = upper,
- *                                          .model = SK_MODEL_THREAD});
+ *   sk_server_opts opts = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:9999", .handle = upper,
+ *                                             .model = SK_MODEL_THREAD);
+ *   sk_server_open(&srv, &opts);
  *   sk_server_serve_forever(srv, 500);   // until sk_server_shutdown() from elsewhere
  *   sk_server_close(srv);
  *
@@ -19,11 +20,19 @@
  * handle_error sees failing handlers (which never take the server down), handle_timeout runs when
  * handle_request times out. Beyond Python: a thread pool with a bounded queue, graceful drain, a
  * max-connections limit, a per-connection idle timeout, and counters readable from any thread.
+ *
+ * Threads: an sk_server is used from the thread that serves it, except sk_server_shutdown (any
+ * other thread), sk_server_shutdown_request (anywhere, a signal handler too) and
+ * sk_server_get_stats (any thread). An sk_request and its sk_request_* functions belong to the
+ * handler call they were given to. An sk_conn and its sk_conn_* functions belong to the loop
+ * thread that owns the connection: call them from its callbacks, or post to sk_conn_loop(c)
+ * (sk_loop_post is safe from any thread) to reach the connection from elsewhere.
  */
 #ifndef SOCKKIT_SERVER_H
 #define SOCKKIT_SERVER_H
 
 #include "addr.h"
+#include "loop.h"
 #include "reader.h"
 
 #include <stdbool.h>
@@ -50,15 +59,16 @@ typedef enum sk_accept_mode {
 } sk_accept_mode;
 
 typedef struct sk_server sk_server;
-typedef struct sk_loop sk_loop;
 
 /* Event model: one client connection (streams) or one datagram's sender (datagrams). Owned by the
  * server; valid from on_open until on_close returns (datagrams: during on_data only). */
 typedef struct sk_conn sk_conn;
 
 /* The event model's callbacks. Each runs on the loop that owns the connection, must not block, and
- * may call any sk_conn_* function on it (sk_conn_close included). Any may be NULL. */
+ * may call any sk_conn_* function on it (sk_conn_close included). Any may be NULL (not called).
+ * Initialise with SK_EVENT_HANDLERS_INIT, which sets size (see sockkit.h). */
 typedef struct sk_event_handlers {
+    size_t size; /* sizeof(sk_event_handlers), set by SK_EVENT_HANDLERS_INIT */
     /* streams: a client was accepted (after verify and max_conns) */
     void (*on_open)(sk_conn *c);
     /* streams: bytes arrived, in order; datagrams: one datagram arrived from sk_conn_peer(c) */
@@ -70,6 +80,9 @@ typedef struct sk_event_handlers {
      * -ECONNRESET etc. Its output is flushed unless reason < 0. c is freed after this returns. */
     void (*on_close)(sk_conn *c, int reason);
 } sk_event_handlers;
+/* clang-format off */
+#define SK_EVENT_HANDLERS_INIT(...) {.size = sizeof(sk_event_handlers), __VA_ARGS__}
+/* clang-format on */
 
 /* One request: a connection (streams) or a datagram. Valid during the handler call. */
 typedef struct sk_request {
@@ -94,45 +107,69 @@ typedef void (*sk_error_fn)(sk_request *req, int code, void *user);
 /* handle_timeout: sk_server_handle_request waited timeout_ms and nothing came. */
 typedef void (*sk_timeout_fn)(sk_server *srv, void *user);
 
-/* sk_server_opts.send_timeout_ms when it and idle_timeout_ms are 0 */
-#define SK_SEND_TIMEOUT_DEFAULT_MS 30000
+/* The defaults of sk_server_opts fields left 0, and the server's fixed sizes. */
+#define SK_SEND_TIMEOUT_DEFAULT_MS   30000 /* send_timeout_ms, when idle_timeout_ms is 0 too */
+#define SK_POOL_WORKERS_DEFAULT      4     /* workers, pool model */
+#define SK_POOL_QUEUE_DEFAULT        64    /* queue_size, pool model */
+#define SK_FORK_MAX_CHILDREN_DEFAULT 40    /* max_children, fork model */
+#define SK_HIGH_WATER_DEFAULT        (256 * 1024) /* high_water, event model */
+#define SK_DRAIN_GRACE_DEFAULT_MS    2000         /* drain_grace_ms */
+/* Blocking models: a datagram request holds at most this many bytes (any UDP datagram fits; a
+ * longer Unix datagram is cut); the event model reads datagrams and stream input in pieces of
+ * this size. */
+#define SK_SERVER_DGRAM_MAX 65536
 
+/* Initialise with SK_SERVER_OPTS_INIT, which sets size (see sockkit.h); a field left 0 takes the
+ * default its comment names. */
 typedef struct sk_server_opts {
-    const char *endpoint; /* "127.0.0.1:7007", ":7007", "unix:/run/x.sock", "unix:@x" */
-    int type;             /* SOCK_STREAM (0, default) or SOCK_DGRAM */
-    sk_model model;
-    int workers;         /* pool: threads (0 = 4); event: loops, a thread each (0 = one per
-                          * core, but 1 on 1-2 cores; see docs/server.md) */
-    int queue_size;      /* pool: queued requests before the acceptor waits (0 = 64) */
-    int max_children;    /* fork: live children before the server waits for one (0 = 40) */
-    int max_conns;       /* concurrent requests; more are closed at once and counted (0 = none) */
-    int idle_timeout_ms; /* per-connection idle timeout for sk_request_* reads (0 = none) */
-    int send_timeout_ms; /* blocking models: sk_request_send gives up on a client that takes no
-                          * byte for this long, and resets the connection (-ETIMEDOUT). 0 =
-                          * idle_timeout_ms if set, else SK_SEND_TIMEOUT_DEFAULT_MS; -1 = no
-                          * limit (until the drain's deadline) */
-    int backlog;         /* request_queue_size (0 = SOMAXCONN) */
-    bool no_reuseaddr;   /* allow_reuse_address is on unless this is set */
-    bool reuseport;      /* allow_reuse_port */
-    bool dualstack;      /* any-address endpoint: one [::] socket that takes IPv4 too */
-    bool daemon_threads; /* thread model: do not wait for handler threads at close */
+    size_t size;          /* sizeof(sk_server_opts), set by SK_SERVER_OPTS_INIT */
+    const char *endpoint; /* "127.0.0.1:7007", ":7007", "unix:/run/x.sock", "unix:@x" (required) */
+    int type;             /* 0 = SOCK_STREAM, or SOCK_DGRAM */
+    sk_model model;       /* 0 = SK_MODEL_ITERATIVE */
+    int workers;          /* pool: threads (0 = SK_POOL_WORKERS_DEFAULT); event: loops, a thread
+                           * each (0 = one per core, but 1 on 1-2 cores; see docs/server.md) */
+    int queue_size;       /* pool: queued requests before the acceptor waits (0 =
+                           * SK_POOL_QUEUE_DEFAULT) */
+    int max_children;     /* fork: live children before the server waits for one (0 =
+                           * SK_FORK_MAX_CHILDREN_DEFAULT) */
+    int max_conns;        /* concurrent requests; more are closed at once and counted (0 = none) */
+    int idle_timeout_ms;  /* per-connection idle timeout for sk_request_* reads (0 = none) */
+    int send_timeout_ms;  /* blocking models: sk_request_send gives up on a client that takes no
+                           * byte for this long, and resets the connection (-ETIMEDOUT). 0 =
+                           * idle_timeout_ms if set, else SK_SEND_TIMEOUT_DEFAULT_MS; -1 = no
+                           * limit (until the drain's deadline) */
+    int drain_grace_ms;   /* sk_server_drain: after its deadline, how long the cut-off requests
+                           * get to end before forked children are killed with SIGKILL (0 =
+                           * SK_DRAIN_GRACE_DEFAULT_MS) */
+    int backlog;          /* request_queue_size (0 = SOMAXCONN) */
+    bool no_reuseaddr;    /* allow_reuse_address is on unless this is set (false: on) */
+    bool reuseport;       /* allow_reuse_port (false: off) */
+    bool dualstack;       /* "[::]:7007": the socket takes IPv4 too (":7007", the any-address of
+                           * no family, always does: one [::] socket; false: IPv6 only) */
+    bool daemon_threads;  /* thread model: do not wait for handler threads at close (false: wait) */
     bool no_block_on_close;          /* thread/fork: sk_server_close does not wait for handlers
                                       * (fork: reaps the children already done, leaves the rest) */
-    sk_handler_fn handle;            /* every model but event */
-    const sk_event_handlers *events; /* the event model (instead of handle) */
+    sk_handler_fn handle;            /* every model but event (required there) */
+    const sk_event_handlers *events; /* the event model (required there, instead of handle) */
     size_t high_water;               /* event: stop reading a peer with this much unsent
-                                        output (0 = 256 KiB) */
+                                        output (0 = SK_HIGH_WATER_DEFAULT) */
     size_t low_water;                /* event: resume reading at or under this (0 = 1/4 of
                                         high_water) */
-    sk_accept_mode accept_mode;      /* event with workers > 1 */
-    sk_verify_fn verify;
-    sk_error_fn on_error;
-    sk_timeout_fn on_timeout;
-    void *user;
+    sk_accept_mode accept_mode;      /* event with workers > 1 (0 = SK_ACCEPT_DEFAULT) */
+    sk_loop_backend loop_backend;    /* event: the loops' backend (0 = SK_LOOP_DEFAULT) */
+    sk_verify_fn verify;             /* NULL: every peer is accepted */
+    sk_error_fn on_error;            /* NULL: failures are only counted */
+    sk_timeout_fn on_timeout;        /* NULL: nothing runs */
+    void *user;                      /* passed to the callbacks, as it is */
 } sk_server_opts;
+/* clang-format off */
+#define SK_SERVER_OPTS_INIT(...) {.size = sizeof(sk_server_opts), __VA_ARGS__}
+/* clang-format on */
 
-/* Counters, readable at any time from any thread (fork model: children's counts included). */
+/* Counters, readable at any time from any thread (fork model: children's counts included).
+ * Initialise with SK_SERVER_STATS_INIT, which sets size: the library fills that much. */
 typedef struct sk_server_stats {
+    size_t size;       /* sizeof(sk_server_stats), set by SK_SERVER_STATS_INIT */
     uint64_t accepted; /* connections accepted / datagrams received */
     uint64_t active;   /* requests being handled now */
     uint64_t rejected; /* refused by verify or by max_conns */
@@ -141,12 +178,16 @@ typedef struct sk_server_stats {
     uint64_t bytes_in; /* through sk_request_* reads (and datagrams received) */
     uint64_t bytes_out;
 } sk_server_stats;
+/* clang-format off */
+#define SK_SERVER_STATS_INIT(...) {.size = sizeof(sk_server_stats), __VA_ARGS__}
+/* clang-format on */
 
 /* Bind and listen (streams) or bind (datagrams). *out is set on success. */
 int sk_server_open(sk_server **out, const sk_server_opts *opts);
 
 /* Serve until shutdown. poll_interval_ms: how often the loop looks at the shutdown flag when no
- * wakeup arrives (0 = 500 ms); shutdown also wakes it at once. Returns 0. */
+ * wakeup arrives (0 = 500 ms); shutdown also wakes it at once. Returns 0 after a shutdown, or the
+ * error that ended serving (the event loops' or the serving poll's: rare, a broken process). */
 int sk_server_serve_forever(sk_server *srv, int poll_interval_ms);
 
 /* Serve one request, waiting up to timeout_ms (-1 = forever). Returns 1 if one was served (or
@@ -163,7 +204,8 @@ void sk_server_shutdown_request(sk_server *srv);
 /* Graceful drain, after serve_forever returned: no more input is read (blocking handlers' reads
  * through sk_request_* return end-of-file, so they answer what they read and return; the event
  * model stops reading), answers are flushed, and up to deadline_ms is given for this; then the
- * rest is cut off (connections reset, forked children SIGTERM, SIGKILL 2 s later) and waited for.
+ * rest is cut off (connections reset, forked children SIGTERM, SIGKILL opts.drain_grace_ms later)
+ * and waited for.
  * Returns how many had to be cut off. */
 int sk_server_drain(sk_server *srv, int deadline_ms);
 
@@ -173,8 +215,9 @@ void sk_server_close(sk_server *srv);
 
 int sk_server_fd(const sk_server *srv);
 /* The bound address (the real port after ":0"). */
-int sk_server_addr(const sk_server *srv, sk_addr *out);
-void sk_server_stats_get(const sk_server *srv, sk_server_stats *out);
+int sk_server_get_addr(const sk_server *srv, sk_addr *out);
+/* Fill *out (out->size says how much; SK_EARG if it is 0). Returns 0. */
+int sk_server_get_stats(const sk_server *srv, sk_server_stats *out);
 /* The threads serving: pool workers, or event loops (as chosen when opts.workers was 0); 0 for the
  * other models (iterative: the caller's thread; thread and fork: one per request). */
 int sk_server_workers(const sk_server *srv);

@@ -3,7 +3,11 @@
  * Sockets are plain file descriptors. Every fd the library opens is close-on-exec; no send raises
  * SIGPIPE (MSG_NOSIGNAL); EINTR is retried inside. Timeouts are in milliseconds, -1 = wait forever,
  * 0 = do not wait. A timeout on a call that loops (send_all, recv_exact, connect over several
- * addresses) is a deadline for the whole call.
+ * addresses) is a deadline for the whole call (the one exception: a DNS lookup, see sk_connect).
+ *
+ * Threads: every function may be called from any thread. On one fd from several threads at once,
+ * they behave as the system calls they make do: one thread sending while another receives is
+ * fine; two threads sending on one stream interleave their bytes (sk_send_all too).
  */
 #ifndef SOCKKIT_SOCK_H
 #define SOCKKIT_SOCK_H
@@ -17,6 +21,12 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* What an fd is ready for: sk_wait, and the event loop's watchers (loop.h). */
+typedef enum sk_io_events {
+    SK_READABLE = 1, /* data, end of stream, or an error to read */
+    SK_WRITABLE = 2,
+} sk_io_events;
 
 /* ---- create and close ---------------------------------------------------------------------- */
 
@@ -32,48 +42,61 @@ int sk_socketpair(int type, int fds[2]);
 
 /* ---- options ------------------------------------------------------------------------------- */
 
-int sk_set_nonblock(int fd, bool on);
-int sk_set_reuseaddr(int fd, bool on);
-int sk_set_reuseport(int fd, bool on);
-int sk_set_nodelay(int fd, bool on);
+int sk_sock_set_nonblock(int fd, bool on);
+int sk_sock_set_reuseaddr(int fd, bool on);
+int sk_sock_set_reuseport(int fd, bool on);
+int sk_sock_set_nodelay(int fd, bool on);
 /* SO_KEEPALIVE plus TCP_KEEPIDLE/TCP_KEEPINTVL/TCP_KEEPCNT; a value <= 0 leaves that one as is. */
-int sk_set_keepalive(int fd, bool on, int idle_s, int interval_s, int count);
-int sk_set_rcvbuf(int fd, int bytes);
-int sk_set_sndbuf(int fd, int bytes);
+int sk_sock_set_keepalive(int fd, bool on, int idle_s, int interval_s, int count);
+int sk_sock_set_rcvbuf(int fd, int bytes);
+int sk_sock_set_sndbuf(int fd, int bytes);
 /* SO_LINGER; on with 0 seconds makes close() send RST. */
-int sk_set_linger(int fd, bool on, int seconds);
-int sk_set_v6only(int fd, bool on);
+int sk_sock_set_linger(int fd, bool on, int seconds);
+int sk_sock_set_v6only(int fd, bool on);
 /* SO_RCVTIMEO / SO_SNDTIMEO in milliseconds (0 = none): for code doing its own blocking calls. */
-int sk_set_timeouts(int fd, int recv_ms, int send_ms);
+int sk_sock_set_timeouts(int fd, int recv_ms, int send_ms);
 
 /* Any integer option by name: "SO_REUSEADDR", "TCP_NODELAY", "IP_TTL", "IPV6_V6ONLY", ... (the
  * names `sockkit proto --options` lists). Unknown names give SK_EOPTION. */
-int sk_setopt(int fd, const char *name, int value);
-int sk_getopt(int fd, const char *name, int *value);
+int sk_sock_set_option(int fd, const char *name, int value);
+int sk_sock_get_option(int fd, const char *name, int *value);
 
 /* ---- addresses of a socket ----------------------------------------------------------------- */
 
-int sk_local_addr(int fd, sk_addr *out);
-int sk_peer_addr(int fd, sk_addr *out);
+int sk_sock_get_local_addr(int fd, sk_addr *out);
+int sk_sock_get_peer_addr(int fd, sk_addr *out);
 
 /* ---- connect ------------------------------------------------------------------------------- */
 
+/* Options of the sk_connect family. Initialise with SK_CONNECT_OPTS_INIT (it sets size, so the
+ * struct can gain fields in later versions: see sockkit.h); every field left 0 is the default. */
 typedef struct sk_connect_opts {
-    int family;             /* AF_UNSPEC (0, default), AF_INET or AF_INET6 */
-    int type;               /* SOCK_STREAM (0, default) or SOCK_DGRAM */
-    const char *source;     /* bind to this endpoint first (e.g. "10.0.0.2:0"), or NULL */
-    bool numeric;           /* no DNS: SK_RESOLVE_NUMERIC */
+    size_t size;            /* sizeof(sk_connect_opts), set by SK_CONNECT_OPTS_INIT */
+    int family;             /* 0 = AF_UNSPEC (any), AF_INET or AF_INET6 */
+    int type;               /* 0 = SOCK_STREAM, or SOCK_DGRAM */
+    const char *source;     /* bind to this endpoint first (e.g. "10.0.0.2:0"); NULL = no bind */
+    bool numeric;           /* no DNS: SK_RESOLVE_NUMERIC (false = names resolve) */
     bool no_happy_eyeballs; /* plain sequential attempts even when both families resolve */
-    int attempt_delay_ms;   /* Happy Eyeballs stagger; 0 = 250 ms (RFC 8305) */
+    int attempt_delay_ms;   /* Happy Eyeballs stagger; 0 = SK_ATTEMPT_DELAY_DEFAULT_MS */
 } sk_connect_opts;
+/* clang-format off */
+#define SK_CONNECT_OPTS_INIT(...) {.size = sizeof(sk_connect_opts), __VA_ARGS__}
+/* clang-format on */
+#define SK_ATTEMPT_DELAY_DEFAULT_MS 250 /* RFC 8305's recommended Connection Attempt Delay */
 
 /* Python's socket.create_connection: resolve, try every address in order with non-blocking
  * connect + poll + SO_ERROR, keep the last error. When both IPv6 and IPv4 addresses resolve, races
- * them per RFC 8305 (Happy Eyeballs v2: families interleaved, a new attempt every 250 ms while the
- * earlier ones are pending, first to succeed wins). timeout_ms bounds the whole call. Returns a
- * blocking connected fd. Unix endpoints ("unix:/p") work too. opts may be NULL. */
+ * them per RFC 8305 (Happy Eyeballs v2: families interleaved, a new attempt every
+ * opts->attempt_delay_ms while the earlier ones are pending, first to succeed wins). timeout_ms
+ * bounds the connecting, not the name lookup before it: getaddrinfo takes no timeout, so a DNS
+ * name can take the resolver's own limits longer (resolv.conf's timeout and attempts, 5 s x 2 per
+ * server by default). For a strict bound resolve first (sk_resolve) and connect with
+ * sk_connect_addrs, or use numbers (opts->numeric). Returns a blocking connected fd. Unix
+ * endpoints ("unix:/p") work too. opts may be NULL. */
 int sk_connect(const char *endpoint, int timeout_ms);
 int sk_connect_ex(const char *endpoint, const sk_connect_opts *opts, int timeout_ms);
+/* The same for an endpoint already parsed (sk_endpoint_parse). */
+int sk_connect_endpoint(const sk_endpoint *ep, const sk_connect_opts *opts, int timeout_ms);
 /* Connect to one address. type: SOCK_STREAM or SOCK_DGRAM. */
 int sk_connect_addr(const sk_addr *addr, int type, int timeout_ms);
 /* Connect to the first of n addresses that accepts, with the same rules as sk_connect_ex (Happy
@@ -87,25 +110,35 @@ int sk_connect_order(const sk_addr *addrs, size_t n, const sk_connect_opts *opts
 
 /* ---- listen / bind ------------------------------------------------------------------------- */
 
+/* Options of sk_listen. Initialise with SK_LISTEN_OPTS_INIT; every field left 0 is the default. */
 typedef struct sk_listen_opts {
-    int family;  /* AF_UNSPEC (default): from the endpoint; any-host means IPv4 unless dualstack */
-    int type;    /* SOCK_STREAM (0, default): bind + listen; SOCK_DGRAM: bind only */
-    int backlog; /* 0 = SOMAXCONN */
-    bool no_reuseaddr; /* SO_REUSEADDR is on by default, as in Python's create_server on POSIX */
-    bool reuseport;    /* SO_REUSEPORT */
-    bool dualstack;    /* any-host or IPv6 endpoint: one [::] socket that also takes IPv4 */
-    bool numeric;      /* no DNS */
+    size_t size;       /* sizeof(sk_listen_opts), set by SK_LISTEN_OPTS_INIT */
+    int family;        /* 0 = AF_UNSPEC: from the endpoint; the any-address (":7000") is then
+                        * one [::] socket that takes IPv4 too (0.0.0.0 without IPv6) */
+    int type;          /* 0 = SOCK_STREAM: bind + listen; SOCK_DGRAM: bind only */
+    int backlog;       /* 0 = SOMAXCONN */
+    bool no_reuseaddr; /* false: SO_REUSEADDR is on, as in Python's create_server on POSIX */
+    bool reuseport;    /* SO_REUSEPORT (false: off) */
+    bool dualstack;    /* an IPv6 any-address ("[::]:7000", or ":7000" with family AF_INET6):
+                        * the socket takes IPv4 too (false: IPv6 only) */
+    bool numeric;      /* no DNS (false: names resolve) */
     bool unlink_stale; /* unix:/path: remove an existing socket file nobody listens on */
 } sk_listen_opts;
+/* clang-format off */
+#define SK_LISTEN_OPTS_INIT(...) {.size = sizeof(sk_listen_opts), __VA_ARGS__}
+/* clang-format on */
 
 /* Python's socket.create_server. Returns the listening (or bound datagram) fd. opts may be NULL. */
 int sk_listen(const char *endpoint, const sk_listen_opts *opts);
+/* The same for an endpoint already parsed (sk_endpoint_parse). */
+int sk_listen_endpoint(const sk_endpoint *ep, const sk_listen_opts *opts);
 int sk_listen_addr(const sk_addr *addr, const sk_listen_opts *opts);
 
 /* accept4 with SOCK_CLOEXEC, waiting up to timeout_ms. peer may be NULL. Returns the new fd
  * (blocking). ECONNABORTED and friends are retried within the timeout. When several threads or
- * processes accept on one listener, make it non-blocking (sk_set_nonblock): a connection another
- * acceptor takes between the wait and the accept would otherwise block past the deadline. */
+ * processes accept on one listener, make it non-blocking (sk_sock_set_nonblock): a connection
+ * another acceptor takes between the wait and the accept would otherwise block past the deadline.
+ */
 int sk_accept(int listen_fd, sk_addr *peer, int timeout_ms);
 
 /* ---- send and receive ---------------------------------------------------------------------- */
@@ -139,9 +172,10 @@ int sk_shutdown(int fd, int how);
  * negative code with *sent telling how far it got. */
 int sk_sendfile(int sock_fd, int file_fd, off_t offset, size_t count, int timeout_ms, size_t *sent);
 
-/* Wait until fd is readable (events = POLLIN) or writable (POLLOUT). Returns the revents (> 0),
- * -ETIMEDOUT, or another negative code. */
-int sk_wait(int fd, short events, int timeout_ms);
+/* Wait until fd is ready for events (SK_READABLE, SK_WRITABLE or both). Returns what it is ready
+ * for (> 0; an error or hang-up counts as both), -ETIMEDOUT, or another negative code (SK_EARG
+ * for no or unknown events). */
+int sk_wait(int fd, int events, int timeout_ms);
 
 #ifdef __cplusplus
 }

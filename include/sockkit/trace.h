@@ -1,21 +1,29 @@
+/* clang-format off: the example keeps its columns */
 /* sockkit — tracing of socket operations.
  *
- * With tracing on, every socket operation the library performs prints one line: time in
- * microseconds, role (client/server), transport (tcp/udp/unix), and the call in socket-API terms:
+ * With tracing on, every socket operation the library performs prints one line: the time of day
+ * with microseconds, role (client/server), transport (tcp/udp/unix), and the call in socket-API
+ * terms (examples/tcp_server.c on port 6000, one client sending "hello"):
  *
- *   12.000345 server tcp  socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 3
- *   12.000367 server tcp  bind 0.0.0.0:6000 fd=3
- *   12.000371 server tcp  listen backlog=128 fd=3
- *   12.004102 server tcp  accept 127.0.0.1:53422 = 4
- *   12.004510 server tcp  < 127.0.0.1:53422 5 bytes (offset 0) fd=4
- *             00000000  68 65 6c 6c 6f                                    |hello|
+ *   15:50:52.783001 server tcp   socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 3
+ *   15:50:52.783004 server tcp   setsockopt SO_REUSEADDR=1
+ *   15:50:52.783020 server tcp   bind 127.0.0.1:6000
+ *   15:50:52.783025 server tcp   listen backlog=4096
+ *   15:50:52.783138 server tcp   accept 127.0.0.1:35838 = 4
+ *   15:50:52.783168 server tcp   < 127.0.0.1:35838  5 bytes @0  fd=4
+ *       00000000  68 65 6c 6c 6f                                    |hello|
+ *   15:50:52.783210 server tcp   close 4
  *
  * Data lines (level SK_TRACE_DATA) carry direction ('>' sent, '<' received), peer, byte count and
  * the running offset of that direction, followed by a hexdump.
  *
  * Turn it on with sk_trace_set(), or from the environment: SOCKKIT_TRACE=calls|data and optionally
  * SOCKKIT_TRACE_FILE=/path (default stderr). Output is one write per event, thread-safe.
+ *
+ * Threads: every function may be called from any thread; a sink is called from the thread whose
+ * socket call made the event, one call per event, and must be thread-safe itself.
  */
+/* clang-format on */
 #ifndef SOCKKIT_TRACE_H
 #define SOCKKIT_TRACE_H
 
@@ -38,9 +46,9 @@ typedef enum sk_role {
 } sk_role;
 
 /* Turn tracing on or off, writing to out_fd (-1 = stderr). The fd is not closed by the library. */
-void sk_trace_set(int level, int out_fd);
+void sk_trace_set(enum sk_trace_level level, int out_fd);
 /* The current level (reads SOCKKIT_TRACE the first time it is asked, if sk_trace_set never ran). */
-int sk_trace_level(void);
+enum sk_trace_level sk_trace_level(void);
 
 /* Optional: deliver each trace event (one or more '\n'-terminated lines) to a callback instead of
  * an fd. fn = NULL restores fd output. */

@@ -240,8 +240,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         close(fd[1]);
         fd[1] = -1;
     }
-    sk_reader *r = sk_reader_new(fd[0], bufsize);
-    FUZZ_CHECK(r && sk_reader_fd(r) == fd[0], "sk_reader_new");
+    sk_reader *r = NULL;
+    FUZZ_CHECK(sk_reader_new(&r, fd[0], bufsize) == 0 && sk_reader_fd(r) == fd[0], "sk_reader_new");
     for (size_t i = 0; i < nops; i++)
         run_op(&m, r, ops + 6 * i);
     sk_reader_free(r);

@@ -73,11 +73,11 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
 
     if (!strcmp(argv[1], "server")) {
-        int lfd = sk_listen(argv[2], &(sk_listen_opts){.unlink_stale = true});
+        int lfd = sk_listen(argv[2], &(sk_listen_opts)SK_LISTEN_OPTS_INIT(.unlink_stale = true));
         if (lfd < 0)
             return fail("listen");
         sk_addr a;
-        sk_local_addr(lfd, &a);
+        sk_sock_get_local_addr(lfd, &a);
         if (sk_addr_port(&a) >= 0)
             printf("port %d\n", sk_addr_port(&a));
         else

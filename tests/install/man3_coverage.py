@@ -59,7 +59,8 @@ def exported_functions():
         return None
     out = subprocess.run(["nm", "-D", "--defined-only", lib], capture_output=True, text=True,
                          check=True).stdout
-    return {f[2] for f in (line.split() for line in out.splitlines())
+    # "sk_send_all@@SOCKKIT_0.2": the name without its symbol version
+    return {f[2].split("@")[0] for f in (line.split() for line in out.splitlines())
             if len(f) == 3 and f[1] == "T" and f[2].startswith("sk_")}
 
 

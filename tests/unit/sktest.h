@@ -44,7 +44,7 @@ static inline int t_listener(const char *ep, int *port)
     int fd = sk_listen(ep, NULL);
     assert_true(fd >= 0);
     sk_addr a;
-    assert_int_equal(sk_local_addr(fd, &a), 0);
+    assert_int_equal(sk_sock_get_local_addr(fd, &a), 0);
     if (port)
         *port = sk_addr_port(&a);
     return fd;
@@ -71,7 +71,7 @@ static inline bool t_dgram_echo(const char *ep, int id)
     if (sk_addr_family(&srv) == AF_UNIX) {
         char me[64]; /* a Unix datagram client needs a name of its own to be answered */
         snprintf(me, sizeof me, "unix:@sockkit-test-client-%d-%d", getpid(), id);
-        fd = sk_listen(me, &(sk_listen_opts){.type = SOCK_DGRAM});
+        fd = sk_listen(me, &(sk_listen_opts)SK_LISTEN_OPTS_INIT(.type = SOCK_DGRAM));
     } else {
         fd = sk_socket(AF_INET, SOCK_DGRAM, 0);
     }
@@ -108,7 +108,7 @@ static inline void t_serve(struct t_running *r, const sk_server_opts *o)
     if (sk_server_open(&r->srv, o) != 0)
         fail_msg("open %s: %s", o->endpoint, sk_errmsg());
     sk_addr a;
-    sk_server_addr(r->srv, &a);
+    sk_server_get_addr(r->srv, &a);
     sk_addr_format(&a, r->ep, sizeof r->ep);
     pthread_create(&r->thread, NULL, t_serve_thread, r);
 }

@@ -248,7 +248,7 @@ static void unix_addresses(void **state)
     char buf[SK_ADDRSTRLEN];
     assert_int_equal(sk_addr_parse("unix:/tmp/sk.sock", 0, &a), 0);
     assert_int_equal(sk_addr_family(&a), AF_UNIX);
-    assert_int_equal(sk_addr_port(&a), -1);
+    assert_int_equal(sk_addr_port(&a), SK_EARG);
     sk_addr_format(&a, buf, sizeof buf);
     assert_string_equal(buf, "unix:/tmp/sk.sock");
 
@@ -292,10 +292,14 @@ static void format_round_trip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(parse_forms),       cmocka_unit_test(parse_errors),
-        cmocka_unit_test(resolve_errors),    cmocka_unit_test(resolve_literals_and_names),
-        cmocka_unit_test(resolve_localhost_names), cmocka_unit_test(scope_ids),
-        cmocka_unit_test(unix_addresses), cmocka_unit_test(format_round_trip),
+        cmocka_unit_test(parse_forms),
+        cmocka_unit_test(parse_errors),
+        cmocka_unit_test(resolve_errors),
+        cmocka_unit_test(resolve_literals_and_names),
+        cmocka_unit_test(resolve_localhost_names),
+        cmocka_unit_test(scope_ids),
+        cmocka_unit_test(unix_addresses),
+        cmocka_unit_test(format_round_trip),
         cmocka_unit_test(unix_names_with_control_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,12 +10,12 @@ struct stalled {
 
 static void stalled_open(struct stalled *s, const char *ep)
 {
-    sk_listen_opts o = {.backlog = 0};
+    sk_listen_opts o = SK_LISTEN_OPTS_INIT(.backlog = 0);
     s->lfd = sk_listen(ep, &o);
     assert_true(s->lfd >= 0);
     /* listen(fd, 0) is clamped to 1 pending connection: fill it. */
     listen(s->lfd, 0);
-    assert_int_equal(sk_local_addr(s->lfd, &s->addr), 0);
+    assert_int_equal(sk_sock_get_local_addr(s->lfd, &s->addr), 0);
     s->filler = sk_connect_addr(&s->addr, SOCK_STREAM, 2000);
     assert_true(s->filler >= 0);
 }
@@ -31,7 +31,7 @@ static sk_addr refused_addr(const char *ep)
     /* bind a port, then close it: nobody listens there now */
     int fd = sk_listen(ep, NULL);
     sk_addr a;
-    sk_local_addr(fd, &a);
+    sk_sock_get_local_addr(fd, &a);
     close(fd);
     return a;
 }
@@ -43,7 +43,7 @@ static void connects_v4_v6_unix(void **state)
         int lfd = sk_listen(eps[i], NULL);
         assert_true(lfd >= 0);
         sk_addr a;
-        sk_local_addr(lfd, &a);
+        sk_sock_get_local_addr(lfd, &a);
         char text[SK_ADDRSTRLEN];
         sk_addr_format(&a, text, sizeof text);
         int fd = sk_connect(text, 1000);
@@ -90,12 +90,12 @@ static void tries_every_address_and_keeps_last_error(void **state)
     int port;
     int lfd = t_listener("127.0.0.1:0", &port);
     sk_addr good;
-    sk_local_addr(lfd, &good);
+    sk_sock_get_local_addr(lfd, &good);
     sk_addr list[3] = {refused_addr("127.0.0.1:0"), refused_addr("127.0.0.1:0"), good};
     int fd = sk_connect_addrs(list, 3, NULL, 2000);
     assert_true(fd >= 0);
     sk_addr peer;
-    sk_peer_addr(fd, &peer);
+    sk_sock_get_peer_addr(fd, &peer);
     assert_true(sk_addr_equal(&peer, &good));
     close(fd);
     close(lfd);
@@ -115,7 +115,7 @@ static void happy_eyeballs_falls_back(void **state)
     int port;
     int lfd = t_listener("127.0.0.1:0", &port);
     sk_addr v4;
-    sk_local_addr(lfd, &v4);
+    sk_sock_get_local_addr(lfd, &v4);
     sk_addr list[2] = {s6.addr, v4};
 
     int64_t t0 = t_now_ms();
@@ -123,12 +123,12 @@ static void happy_eyeballs_falls_back(void **state)
     assert_true(fd >= 0);
     assert_elapsed(t0, 240, 1500);
     sk_addr local;
-    sk_local_addr(fd, &local);
+    sk_sock_get_local_addr(fd, &local);
     assert_int_equal(sk_addr_family(&local), AF_INET);
     close(fd);
 
     /* Without Happy Eyeballs the stalled first address eats the whole timeout. */
-    sk_connect_opts seq = {.no_happy_eyeballs = true};
+    sk_connect_opts seq = SK_CONNECT_OPTS_INIT(.no_happy_eyeballs = true);
     t0 = t_now_ms();
     assert_int_equal(sk_connect_addrs(list, 2, &seq, 600), -ETIMEDOUT);
     assert_elapsed(t0, 590, 1500);
@@ -147,9 +147,9 @@ static void happy_eyeballs_interleaves(void **state)
     int port;
     int lfd = t_listener("127.0.0.1:0", &port);
     sk_addr v4;
-    sk_local_addr(lfd, &v4);
+    sk_sock_get_local_addr(lfd, &v4);
     sk_addr list[3] = {a.addr, b.addr, v4};
-    sk_connect_opts o = {.attempt_delay_ms = 400};
+    sk_connect_opts o = SK_CONNECT_OPTS_INIT(.attempt_delay_ms = 400);
     int64_t t0 = t_now_ms();
     int fd = sk_connect_addrs(list, 3, &o, 5000);
     assert_true(fd >= 0);
@@ -166,7 +166,7 @@ static void source_address(void **state)
     int lfd = t_listener("127.0.0.1:0", &port);
     char ep[64];
     snprintf(ep, sizeof ep, "127.0.0.1:%d", port);
-    sk_connect_opts o = {.source = "127.0.0.2:0"};
+    sk_connect_opts o = SK_CONNECT_OPTS_INIT(.source = "127.0.0.2:0");
     int fd = sk_connect_ex(ep, &o, 1000);
     assert_true(fd >= 0);
     sk_addr peer;
@@ -185,21 +185,21 @@ static void source_address(void **state)
 
 static void udp_connect(void **state)
 {
-    sk_listen_opts lo = {.type = SOCK_DGRAM};
+    sk_listen_opts lo = SK_LISTEN_OPTS_INIT(.type = SOCK_DGRAM);
     int srv = sk_listen("127.0.0.1:0", &lo);
     assert_true(srv >= 0);
     sk_addr a;
-    sk_local_addr(srv, &a);
+    sk_sock_get_local_addr(srv, &a);
     char text[SK_ADDRSTRLEN];
     sk_addr_format(&a, text, sizeof text);
-    sk_connect_opts co = {.type = SOCK_DGRAM};
+    sk_connect_opts co = SK_CONNECT_OPTS_INIT(.type = SOCK_DGRAM);
     int fd = sk_connect_ex(text, &co, 1000);
     assert_true(fd >= 0);
     assert_int_equal(sk_send(fd, "dgram", 5, 1000), 5);
     char buf[16];
     sk_addr from, mine;
     assert_int_equal(sk_recvfrom(srv, buf, sizeof buf, &from, 1000), 5);
-    sk_local_addr(fd, &mine);
+    sk_sock_get_local_addr(fd, &mine);
     assert_true(sk_addr_equal(&from, &mine));
     close(fd);
     close(srv);
@@ -225,7 +225,7 @@ static void connect_order(void **state)
     assert_int_equal(sk_connect_order(a, 5, NULL, order), 1);
     size_t want[] = {0, 2, 1, 3, 4}; /* v6, v4, v6, v4, v6 */
     assert_memory_equal(order, want, sizeof want);
-    sk_connect_opts o = {.no_happy_eyeballs = true};
+    sk_connect_opts o = SK_CONNECT_OPTS_INIT(.no_happy_eyeballs = true);
     assert_int_equal(sk_connect_order(a, 5, &o, order), 0);
     for (size_t i = 0; i < 5; i++)
         assert_int_equal(order[i], i);

@@ -122,7 +122,7 @@ struct fired {
 static struct fired fired;
 static int64_t t0;
 
-static void on_timer(sk_loop *l, uint64_t id, void *arg)
+static void on_timer(sk_loop *l, int64_t id, void *arg)
 {
     int k = (int)(intptr_t)arg;
     fired.at[k] = t_now_ms() - t0;
@@ -161,13 +161,13 @@ static void timers_in_order(void **state)
 }
 
 static int ticks;
-static void on_tick(sk_loop *l, uint64_t id, void *arg)
+static void on_tick(sk_loop *l, int64_t id, void *arg)
 {
     if (++ticks == 5)
         assert_int_equal(sk_loop_cancel(l, id), 0); /* a repeating timer cancels itself */
 }
 
-static void never(sk_loop *l, uint64_t id, void *arg)
+static void never(sk_loop *l, int64_t id, void *arg)
 {
     fail_msg("a cancelled timer fired");
 }
@@ -181,8 +181,8 @@ static void repeating_and_cancelled(void **state)
         int64_t t = t_now_ms();
         assert_true(sk_loop_timer(l, 20, 20, on_tick, NULL) > 0);
         int64_t c = sk_loop_timer(l, 60, 0, never, NULL);
-        assert_int_equal(sk_loop_cancel(l, (uint64_t)c), 0);
-        assert_int_equal(sk_loop_cancel(l, (uint64_t)c), SK_EARG); /* stale id */
+        assert_int_equal(sk_loop_cancel(l, c), 0);
+        assert_int_equal(sk_loop_cancel(l, c), SK_EARG); /* stale id */
         sk_loop_run(l);
         assert_int_equal(ticks, 5);
         assert_elapsed(t, 95, 600);
@@ -228,7 +228,7 @@ static void *poster(void *arg)
     return NULL;
 }
 
-static void keepalive(sk_loop *l, uint64_t id, void *arg) {}
+static void keepalive(sk_loop *l, int64_t id, void *arg) {}
 
 static void posts_from_threads(void **state)
 {

@@ -7,7 +7,7 @@
 static int port_of(int fd)
 {
     sk_addr a;
-    sk_local_addr(fd, &a);
+    sk_sock_get_local_addr(fd, &a);
     return sk_addr_port(&a);
 }
 
@@ -106,7 +106,7 @@ static void options_and_interfaces(void **state)
 
 static void errors(void **state)
 {
-    /* the seed's bug: joining on a TCP socket */
+    /* the classic bug: joining on a TCP socket */
     int tcp = sk_socket(AF_INET, SOCK_STREAM, 0);
     sk_addr g, src, uni;
     sk_addr_parse("239.1.2.3:0", SK_RESOLVE_NUMERIC, &g);
@@ -164,10 +164,10 @@ static void ssm_filters_by_source(void **state)
 
 static void batches(void **state)
 {
-    sk_listen_opts o = {.type = SOCK_DGRAM};
+    sk_listen_opts o = SK_LISTEN_OPTS_INIT(.type = SOCK_DGRAM);
     int r = sk_listen("127.0.0.1:0", &o);
     sk_addr ra;
-    sk_local_addr(r, &ra);
+    sk_sock_get_local_addr(r, &ra);
     int s = sk_socket(AF_INET, SOCK_DGRAM, 0);
     char out[100][8];
     sk_dgram v[100];
@@ -187,7 +187,7 @@ static void batches(void **state)
         got += n;
     }
     sk_addr mine;
-    sk_local_addr(s, &mine);
+    sk_sock_get_local_addr(s, &mine);
     for (int i = 0; i < 100; i++) {
         assert_int_equal(w[i].len, 4);
         assert_memory_equal(w[i].buf, out[i], 4);

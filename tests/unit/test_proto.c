@@ -1,5 +1,5 @@
 /* proto.c: tables match the platform's macros, look-ups by name, alias, case and number, and the
- * IPPROTO_IP explanation answers the seed's question. */
+ * IPPROTO_IP explanation answers what protocol 0 means. */
 #include "sktest.h"
 
 #include <netinet/tcp.h>

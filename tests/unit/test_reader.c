@@ -23,7 +23,8 @@ static void put(const void *data, size_t n)
 
 static void lines_lf_crlf_and_leftovers(void **state)
 {
-    sk_reader *r = sk_reader_new(sv[0], 0);
+    sk_reader *r;
+    assert_int_equal(sk_reader_new(&r, sv[0], 0), 0);
     put("one\ntwo\r\n\nthree", 15);
     char buf[32];
     assert_int_equal(sk_reader_line(r, buf, sizeof buf, 1000), 3);
@@ -61,7 +62,8 @@ static void *trickle_writer(void *arg)
 
 static void line_split_over_single_bytes(void **state)
 {
-    sk_reader *r = sk_reader_new(sv[0], 0);
+    sk_reader *r;
+    assert_int_equal(sk_reader_new(&r, sv[0], 0), 0);
     const char *msg = "a line written one byte at a time\r\nnext";
     struct trickle t = {sv[1], msg, strlen(msg), 200};
     pthread_t th;
@@ -85,7 +87,8 @@ static void line_split_over_single_bytes(void **state)
 
 static void line_too_long(void **state)
 {
-    sk_reader *r = sk_reader_new(sv[0], 0);
+    sk_reader *r;
+    assert_int_equal(sk_reader_new(&r, sv[0], 0), 0);
     put("0123456789abcdef\n", 17);
     char buf[8];
     assert_int_equal(sk_reader_line(r, buf, sizeof buf, 1000), SK_ETOOLONG);
@@ -97,7 +100,7 @@ static void line_too_long(void **state)
     sk_reader_free(r);
 
     /* a line longer than the reader's own buffer */
-    r = sk_reader_new(sv[0], 16);
+    assert_int_equal(sk_reader_new(&r, sv[0], 16), 0);
     put("0123456789abcdefghijklmnop\n", 27);
     char huge[64];
     assert_int_equal(sk_reader_line(r, huge, sizeof huge, 1000), SK_ETOOLONG);
@@ -107,7 +110,8 @@ static void line_too_long(void **state)
 
 static void delimiters_straddling_reads(void **state)
 {
-    sk_reader *r = sk_reader_new(sv[0], 0);
+    sk_reader *r;
+    assert_int_equal(sk_reader_new(&r, sv[0], 0), 0);
     char buf[32];
     /* "--END--" split across two writes with a pause, so it spans two reads */
     put("first--E", 8);
@@ -130,7 +134,8 @@ static void delimiters_straddling_reads(void **state)
 
 static void exact_across_and_beyond_the_buffer(void **state)
 {
-    sk_reader *r = sk_reader_new(sv[0], 64);
+    sk_reader *r;
+    assert_int_equal(sk_reader_new(&r, sv[0], 64), 0);
     unsigned char data[1000], got[1000];
     t_fill_random(data, sizeof data, 3);
     put(data, 100);
@@ -151,7 +156,8 @@ static void exact_across_and_beyond_the_buffer(void **state)
  * (the header used to be consumed first, so the retry took payload bytes for a length). */
 static void frame_retry_after_timeout(void **state)
 {
-    sk_reader *small = sk_reader_new(sv[0], 16);
+    sk_reader *small;
+    assert_int_equal(sk_reader_new(&small, sv[0], 16), 0);
     static unsigned char big[3000], out[3000];
     t_fill_random(big, sizeof big, 11);
     unsigned char frame[2 + sizeof big] = {sizeof big >> 8, sizeof big & 0xff};
@@ -170,7 +176,8 @@ static void frame_retry_after_timeout(void **state)
 
 static void frames_u16_u32(void **state)
 {
-    sk_reader *r = sk_reader_new(sv[0], 0);
+    sk_reader *r;
+    assert_int_equal(sk_reader_new(&r, sv[0], 0), 0);
     assert_int_equal(sk_send_frame(sv[1], 2, "hello", 5, 1000), 0);
     assert_int_equal(sk_send_frame(sv[1], 4, "", 0, 1000), 0);
     assert_int_equal(sk_send_frame(sv[1], 4, "world!", 6, 1000), 0);
@@ -186,7 +193,8 @@ static void frames_u16_u32(void **state)
     assert_int_equal(sk_reader_frame(r, 3, buf, sizeof buf, 1000), SK_EARG);
 
     /* a frame larger than the reader's buffer */
-    sk_reader *small = sk_reader_new(sv[0], 8);
+    sk_reader *small;
+    assert_int_equal(sk_reader_new(&small, sv[0], 8), 0);
     static unsigned char big[5000], out[5000];
     t_fill_random(big, sizeof big, 9);
     assert_int_equal(sk_send_frame(sv[1], 2, big, 3000, 1000), 0);
@@ -198,7 +206,8 @@ static void frames_u16_u32(void **state)
 
 static void eof_mid_message_and_clean(void **state)
 {
-    sk_reader *r = sk_reader_new(sv[0], 0);
+    sk_reader *r;
+    assert_int_equal(sk_reader_new(&r, sv[0], 0), 0);
     char buf[32];
     put("partial", 7);
     sk_shutdown(sv[1], SHUT_WR);
@@ -209,7 +218,8 @@ static void eof_mid_message_and_clean(void **state)
 
 static void eof_codes(void **state)
 {
-    sk_reader *r = sk_reader_new(sv[0], 0);
+    sk_reader *r;
+    assert_int_equal(sk_reader_new(&r, sv[0], 0), 0);
     char buf[32];
     put("\x00\x05"
         "abc",
@@ -227,7 +237,8 @@ static void eof_codes(void **state)
  * for good and lost the bytes that were waiting. Every entry point, nothing buffered. */
 static void zero_length_reads_keep_the_stream(void **state)
 {
-    sk_reader *r = sk_reader_new(sv[0], 16);
+    sk_reader *r;
+    assert_int_equal(sk_reader_new(&r, sv[0], 16), 0);
     char buf[64];
     assert_int_equal(sk_reader_some(r, buf, 0, 100), SK_EARG);
     assert_non_null(strstr(sk_errmsg(), "zero-size buffer"));
@@ -257,7 +268,8 @@ static void zero_length_reads_keep_the_stream(void **state)
 
 static void timeout_keeps_partial_data(void **state)
 {
-    sk_reader *r = sk_reader_new(sv[0], 0);
+    sk_reader *r;
+    assert_int_equal(sk_reader_new(&r, sv[0], 0), 0);
     char buf[32];
     put("no newline yet", 14);
     int64_t t0 = t_now_ms();
@@ -281,7 +293,8 @@ static void works_on_tcp_and_pipes(void **state)
     char ep[32];
     snprintf(ep, sizeof ep, "127.0.0.1:%d", port);
     int c = sk_connect(ep, 1000), s = sk_accept(lfd, NULL, 1000);
-    sk_reader *r = sk_reader_new(s, 0);
+    sk_reader *r;
+    assert_int_equal(sk_reader_new(&r, s, 0), 0);
     sk_send_all(c, "GET / HTTP/1.0\r\nHost: x\r\n\r\n", 27, 1000, NULL);
     char buf[64];
     assert_int_equal(sk_reader_until(r, "\r\n\r\n", 4, buf, sizeof buf, 1000), 23);
@@ -293,7 +306,7 @@ static void works_on_tcp_and_pipes(void **state)
 
     int p[2];
     assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-    r = sk_reader_new(p[0], 0);
+    assert_int_equal(sk_reader_new(&r, p[0], 0), 0);
     write(p[1], "from a pipe\n", 12);
     assert_int_equal(sk_reader_line(r, buf, sizeof buf, 1000), 11);
     assert_string_equal(buf, "from a pipe");
@@ -306,9 +319,19 @@ static void works_on_tcp_and_pipes(void **state)
     close(p[0]);
 }
 
+/* One constructor style: a code and an out-parameter, with a message, as sk_loop_new. */
+static void new_reports_bad_arguments(void **state)
+{
+    sk_reader *r = NULL;
+    assert_int_equal(sk_reader_new(&r, -1, 0), SK_EARG);
+    assert_null(r);
+    assert_non_null(strstr(sk_errmsg(), "reader new"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(new_reports_bad_arguments),
         cmocka_unit_test_setup_teardown(lines_lf_crlf_and_leftovers, setup, teardown),
         cmocka_unit_test_setup_teardown(line_split_over_single_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(line_too_long, setup, teardown),

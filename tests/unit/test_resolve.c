@@ -27,7 +27,7 @@ static void numeric_row(void **state)
     assert_null(l.v);
 }
 
-/* socktype 0: one row per type, each with its protocol: the seed's IPPROTO_IP question. */
+/* socktype 0: one row per type, each with its protocol: what IPPROTO_IP (0) stands for. */
 static void every_type(void **state)
 {
     sk_ai_list l;
@@ -141,7 +141,7 @@ static void reverse(void **state)
     sk_addr a;
     assert_int_equal(sk_addr_parse("127.0.0.1:80", SK_RESOLVE_NUMERIC, &a), 0);
     sk_nameinfo ni;
-    assert_int_equal(sk_reverse(&a, NI_NUMERICHOST | NI_NUMERICSERV, &ni), 0);
+    assert_int_equal(sk_resolve_reverse(&a, NI_NUMERICHOST | NI_NUMERICSERV, &ni), 0);
     assert_string_equal(ni.host, "127.0.0.1");
     assert_string_equal(ni.service, "80");
     assert_int_equal(ni.gai_error, 0);
@@ -149,14 +149,14 @@ static void reverse(void **state)
     char src[128];
     sk_addr_source(&a, src, sizeof src);
     if (!strncmp(src, "files", 5)) {
-        assert_int_equal(sk_reverse(&a, NI_NAMEREQD, &ni), 0);
+        assert_int_equal(sk_resolve_reverse(&a, NI_NAMEREQD, &ni), 0);
         assert_true(ni.host[0] != '\0');
         assert_string_equal(ni.service, "http");
     }
     sk_addr u;
     assert_int_equal(sk_addr_parse("unix:@sk-reverse", 0, &u), 0);
-    assert_int_equal(sk_reverse(&u, 0, &ni), SK_EARG);
-    assert_int_equal(sk_reverse(NULL, 0, &ni), SK_EARG);
+    assert_int_equal(sk_resolve_reverse(&u, 0, &ni), SK_EARG);
+    assert_int_equal(sk_resolve_reverse(NULL, 0, &ni), SK_EARG);
 }
 
 int main(void)

@@ -61,8 +61,8 @@ static void *dgram_client(void *arg)
 
 static void fifty_clients(const char *endpoint, int type, sk_model model)
 {
-    sk_server_opts o = {
-        .endpoint = endpoint, .type = type, .model = model, .handle = echo, .workers = 4};
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = endpoint, .type = type, .model = model,
+                                           .handle = echo, .workers = 4);
     struct t_running r = {0};
     t_serve(&r, &o);
     struct client c[50];
@@ -80,8 +80,8 @@ static void fifty_clients(const char *endpoint, int type, sk_model model)
     sk_server_shutdown(r.srv);
     pthread_join(r.thread, NULL);
     assert_int_equal(sk_server_drain(r.srv, 3000), 0);
-    sk_server_stats st;
-    sk_server_stats_get(r.srv, &st);
+    sk_server_stats st = SK_SERVER_STATS_INIT();
+    sk_server_get_stats(r.srv, &st);
     sk_server_close(r.srv);
     if (ok != 50)
         fail_msg("%s model %d: %d of 50 clients got their own bytes", endpoint, model, ok);
@@ -131,10 +131,8 @@ static int block_until_eof(sk_request *req)
 
 static void shutdown_is_prompt_with_clients_connected(void **state)
 {
-    sk_server_opts o = {.endpoint = "127.0.0.1:0",
-                        .model = SK_MODEL_THREAD,
-                        .handle = block_until_eof,
-                        .daemon_threads = false};
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_THREAD,
+                                           .handle = block_until_eof, .daemon_threads = false);
     /* a poll interval of 2 s: shutdown must not wait for it (the wakeup pipe ends the poll) */
     struct t_running r = {.interval_ms = 2000};
     t_serve(&r, &o);
@@ -147,8 +145,8 @@ static void shutdown_is_prompt_with_clients_connected(void **state)
     sk_server_shutdown(srv); /* returns once serve_forever has */
     assert_elapsed(t0, 0, 100 + 100);
     pthread_join(r.thread, NULL);
-    sk_server_stats st;
-    sk_server_stats_get(srv, &st);
+    sk_server_stats st = SK_SERVER_STATS_INIT();
+    sk_server_get_stats(srv, &st);
     assert_int_equal(st.active, 3); /* the clients are still being served */
     for (int i = 0; i < 3; i++)
         close(clients[i]);
@@ -173,10 +171,8 @@ static int fail_first(sk_request *req)
 static void failing_handler_does_not_stop_the_server(void **state)
 {
     calls = errors_seen = 0;
-    sk_server_opts o = {.endpoint = "127.0.0.1:0",
-                        .model = SK_MODEL_ITERATIVE,
-                        .handle = fail_first,
-                        .on_error = count_error};
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_ITERATIVE,
+                                           .handle = fail_first, .on_error = count_error);
     struct t_running r = {0};
     t_serve(&r, &o);
     int a = sk_connect(r.ep, 1000);
@@ -187,8 +183,8 @@ static void failing_handler_does_not_stop_the_server(void **state)
     sk_send_all(b, "ok", 2, 1000, NULL);
     assert_int_equal(sk_recv_exact(b, buf, 2, 2000, NULL), 0);
     close(b);
-    sk_server_stats st;
-    sk_server_stats_get(r.srv, &st);
+    sk_server_stats st = SK_SERVER_STATS_INIT();
+    sk_server_get_stats(r.srv, &st);
     stop(&r);
     assert_int_equal(errors_seen, 1);
     assert_int_equal(st.errors, 1);
@@ -201,14 +197,12 @@ static bool only_127_0_0_1(sk_server *srv, const sk_addr *peer, void *user)
 
 static void verify_rejects_only_that_peer(void **state)
 {
-    sk_server_opts o = {.endpoint = "127.0.0.1:0",
-                        .model = SK_MODEL_THREAD,
-                        .handle = echo,
-                        .verify = only_127_0_0_1};
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_THREAD,
+                                           .handle = echo, .verify = only_127_0_0_1);
     struct t_running r = {0};
     t_serve(&r, &o);
     int good = sk_connect(r.ep, 1000);
-    sk_connect_opts from2 = {.source = "127.0.0.2:0"};
+    sk_connect_opts from2 = SK_CONNECT_OPTS_INIT(.source = "127.0.0.2:0");
     int bad = sk_connect_ex(r.ep, &from2, 1000);
     assert_true(good >= 0 && bad >= 0);
     char buf[8];
@@ -219,18 +213,16 @@ static void verify_rejects_only_that_peer(void **state)
     assert_memory_equal(buf, "yes", 3);
     close(good);
     close(bad);
-    sk_server_stats st;
-    sk_server_stats_get(r.srv, &st);
+    sk_server_stats st = SK_SERVER_STATS_INIT();
+    sk_server_get_stats(r.srv, &st);
     stop(&r);
     assert_int_equal(st.rejected, 1);
 }
 
 static void max_conns_rejects_and_counts(void **state)
 {
-    sk_server_opts o = {.endpoint = "127.0.0.1:0",
-                        .model = SK_MODEL_THREAD,
-                        .handle = block_until_eof,
-                        .max_conns = 2};
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_THREAD,
+                                           .handle = block_until_eof, .max_conns = 2);
     struct t_running r = {0};
     t_serve(&r, &o);
     int a = sk_connect(r.ep, 1000), b = sk_connect(r.ep, 1000);
@@ -239,8 +231,8 @@ static void max_conns_rejects_and_counts(void **state)
     char buf[4];
     ssize_t n = sk_recv(c, buf, sizeof buf, 2000);
     assert_true(n == 0 || n == -ECONNRESET);
-    sk_server_stats st;
-    sk_server_stats_get(r.srv, &st);
+    sk_server_stats st = SK_SERVER_STATS_INIT();
+    sk_server_get_stats(r.srv, &st);
     assert_int_equal(st.rejected, 1);
     assert_int_equal(st.active, 2);
     close(a);
@@ -251,11 +243,9 @@ static void max_conns_rejects_and_counts(void **state)
 
 static void idle_timeout_closes_silent_clients(void **state)
 {
-    sk_server_opts o = {.endpoint = "127.0.0.1:0",
-                        .model = SK_MODEL_POOL,
-                        .handle = echo,
-                        .idle_timeout_ms = 200,
-                        .on_error = NULL};
+    sk_server_opts o =
+        SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_POOL, .handle = echo,
+                            .idle_timeout_ms = 200, .on_error = NULL);
     struct t_running r = {0};
     t_serve(&r, &o);
     int fd = sk_connect(r.ep, 1000);
@@ -264,8 +254,8 @@ static void idle_timeout_closes_silent_clients(void **state)
     assert_int_equal(sk_recv(fd, buf, sizeof buf, 3000), 0);
     assert_elapsed(t0, 190, 1500);
     close(fd);
-    sk_server_stats st;
-    sk_server_stats_get(r.srv, &st);
+    sk_server_stats st = SK_SERVER_STATS_INIT();
+    sk_server_get_stats(r.srv, &st);
     stop(&r);
     /* the handler's read timed out: the connection's end, not a failure (the event model's rule) */
     assert_int_equal(st.errors, 0);
@@ -275,8 +265,8 @@ static void idle_timeout_closes_silent_clients(void **state)
  * returns, the client sees an orderly end, nothing has to be cut off. */
 static void drain_ends_the_input_of_idle_clients(void **state)
 {
-    sk_server_opts o = {
-        .endpoint = "127.0.0.1:0", .model = SK_MODEL_THREAD, .handle = block_until_eof};
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_THREAD,
+                                           .handle = block_until_eof);
     struct t_running r = {0};
     t_serve(&r, &o);
     int idle[3];
@@ -318,10 +308,8 @@ static int read_to_end(int fd, int timeout_ms)
  * fails, and the client is reset (not an orderly end after a partial answer). */
 static void drain_cuts_off_a_client_that_does_not_read(void **state)
 {
-    sk_server_opts o = {.endpoint = "127.0.0.1:0",
-                        .model = SK_MODEL_THREAD,
-                        .handle = flood,
-                        .send_timeout_ms = -1};
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_THREAD,
+                                           .handle = flood, .send_timeout_ms = -1);
     struct t_running r = {0};
     t_serve(&r, &o);
     int stuck = sk_connect(r.ep, 1000);
@@ -330,8 +318,8 @@ static void drain_cuts_off_a_client_that_does_not_read(void **state)
     int64_t t0 = t_now_ms();
     assert_int_equal(sk_server_drain(r.srv, 300), 1);
     assert_elapsed(t0, 290, 2500);
-    sk_server_stats st;
-    sk_server_stats_get(r.srv, &st);
+    sk_server_stats st = SK_SERVER_STATS_INIT();
+    sk_server_get_stats(r.srv, &st);
     assert_int_equal(st.active, 0);
     assert_int_equal(st.errors, 0); /* cut off by the drain: not a handler failure */
     assert_int_equal(read_to_end(stuck, 3000), -ECONNRESET);
@@ -353,7 +341,8 @@ static int raw_read(sk_request *req)
  * connection is reset, which wakes it. */
 static void drain_cuts_off_a_raw_reader(void **state)
 {
-    sk_server_opts o = {.endpoint = "127.0.0.1:0", .model = SK_MODEL_THREAD, .handle = raw_read};
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_THREAD,
+                                           .handle = raw_read);
     struct t_running r = {0};
     t_serve(&r, &o);
     int idle = sk_connect(r.ep, 1000);
@@ -376,20 +365,18 @@ static void note_send_error(sk_request *req, int code, void *user)
 /* sk_request_send gives up on a client that takes nothing for send_timeout_ms and resets it. */
 static void send_timeout_resets_a_client_that_does_not_read(void **state)
 {
-    sk_server_opts o = {.endpoint = "127.0.0.1:0",
-                        .model = SK_MODEL_THREAD,
-                        .handle = flood,
-                        .send_timeout_ms = 300,
-                        .on_error = note_send_error};
+    sk_server_opts o =
+        SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_THREAD, .handle = flood,
+                            .send_timeout_ms = 300, .on_error = note_send_error);
     send_errors[0] = 0;
     struct t_running r = {0};
     t_serve(&r, &o);
     int stuck = sk_connect(r.ep, 1000);
     int64_t t0 = t_now_ms();
-    sk_server_stats st = {.active = 1};
+    sk_server_stats st = SK_SERVER_STATS_INIT(.active = 1);
     while (t_now_ms() - t0 < 5000 && st.active) {
         usleep(20000);
-        sk_server_stats_get(r.srv, &st);
+        sk_server_get_stats(r.srv, &st);
     }
     assert_elapsed(t0, 290, 4000);
     assert_int_equal(send_errors[0], -ETIMEDOUT);
@@ -403,11 +390,9 @@ static void send_timeout_resets_a_client_that_does_not_read(void **state)
  * a shutdown cannot reach it, and the drain ends them all. */
 static void shutdown_reaches_a_full_pool(void **state)
 {
-    sk_server_opts o = {.endpoint = "127.0.0.1:0",
-                        .model = SK_MODEL_POOL,
-                        .workers = 1,
-                        .queue_size = 1,
-                        .handle = block_until_eof};
+    sk_server_opts o =
+        SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_POOL, .workers = 1,
+                            .queue_size = 1, .handle = block_until_eof);
     struct t_running r = {.interval_ms = 2000};
     t_serve(&r, &o);
     int c[4];
@@ -428,7 +413,7 @@ static void shutdown_reaches_a_full_pool(void **state)
 /* The iterative model runs the request inside serve_forever: the shutdown ends its input. */
 static void shutdown_ends_an_iterative_request(void **state)
 {
-    sk_server_opts o = {.endpoint = "127.0.0.1:0", .handle = block_until_eof};
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .handle = block_until_eof);
     struct t_running r = {0};
     t_serve(&r, &o);
     int idle = sk_connect(r.ep, 1000);
@@ -455,7 +440,8 @@ static void fork_child_ends_at_drain_despite_a_sigterm_handler(void **state)
 {
     struct sigaction sa = {.sa_handler = ignore_signal}, old;
     sigaction(SIGTERM, &sa, &old);
-    sk_server_opts o = {.endpoint = "127.0.0.1:0", .model = SK_MODEL_FORK, .handle = raw_read};
+    sk_server_opts o =
+        SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_FORK, .handle = raw_read);
     struct t_running r = {0};
     t_serve(&r, &o);
     int idle = sk_connect(r.ep, 1000);
@@ -482,7 +468,8 @@ static void on_timeout(sk_server *srv, void *user)
 static void handle_request_and_timeout(void **state)
 {
     sk_server *srv;
-    sk_server_opts o = {.endpoint = "127.0.0.1:0", .handle = echo, .on_timeout = on_timeout};
+    sk_server_opts o =
+        SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .handle = echo, .on_timeout = on_timeout);
     assert_int_equal(sk_server_open(&srv, &o), 0);
     int64_t t0 = t_now_ms();
     assert_int_equal(sk_server_handle_request(srv, 150), 0);
@@ -490,7 +477,7 @@ static void handle_request_and_timeout(void **state)
     assert_int_equal(timeouts, 1);
     sk_addr a;
     char ep[64];
-    sk_server_addr(srv, &a);
+    sk_server_get_addr(srv, &a);
     sk_addr_format(&a, ep, sizeof ep);
     int fd = sk_connect(ep, 1000);
     sk_send_all(fd, "one", 3, 1000, NULL);
@@ -506,10 +493,8 @@ static void handle_request_and_timeout(void **state)
  * serving, without spinning on waitpid until the child ends. */
 static void fork_close_without_blocking(void **state)
 {
-    sk_server_opts o = {.endpoint = "127.0.0.1:0",
-                        .model = SK_MODEL_FORK,
-                        .handle = raw_read,
-                        .no_block_on_close = true};
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_FORK,
+                                           .handle = raw_read, .no_block_on_close = true);
     struct t_running r = {0};
     t_serve(&r, &o);
     int idle = sk_connect(r.ep, 1000); /* its child waits in a read */
@@ -534,7 +519,8 @@ static void fork_close_without_blocking(void **state)
 
 static void fork_children_reaped(void **state)
 {
-    sk_server_opts o = {.endpoint = "127.0.0.1:0", .model = SK_MODEL_FORK, .handle = echo};
+    sk_server_opts o =
+        SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_FORK, .handle = echo);
     struct t_running r = {0};
     t_serve(&r, &o);
     struct client c[10];
@@ -554,7 +540,8 @@ static void emfile_refuses_without_spinning(void **state)
 {
     struct rlimit old, low;
     getrlimit(RLIMIT_NOFILE, &old);
-    sk_server_opts o = {.endpoint = "127.0.0.1:0", .model = SK_MODEL_THREAD, .handle = echo};
+    sk_server_opts o =
+        SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_THREAD, .handle = echo);
     struct t_running r = {0};
     t_serve(&r, &o);
     low = old;
@@ -594,8 +581,8 @@ static void emfile_refuses_without_spinning(void **state)
         close(fill[i]);
     setrlimit(RLIMIT_NOFILE, &old);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    sk_server_stats st;
-    sk_server_stats_get(r.srv, &st);
+    sk_server_stats st = SK_SERVER_STATS_INIT();
+    sk_server_get_stats(r.srv, &st);
     assert_true(st.rejected >= 5);
     /* not spinning: well under one core's worth of CPU while the clients came and went */
     if (cpu > 0.5 * (double)el / 1000.0 + 0.1)
@@ -610,14 +597,18 @@ static void emfile_refuses_without_spinning(void **state)
 static void bad_options(void **state)
 {
     sk_server *srv;
-    assert_int_equal(sk_server_open(&srv, &(sk_server_opts){.endpoint = "127.0.0.1:0"}), SK_EARG);
-    assert_int_equal(sk_server_open(&srv, &(sk_server_opts){.endpoint = "127.0.0.1:0",
-                                                            .handle = echo,
-                                                            .model = SK_MODEL_EVENT}),
-                     SK_EARG);
+    assert_int_equal(
+        sk_server_open(&srv, &(sk_server_opts)SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0")),
+        SK_EARG);
+    assert_int_equal(
+        sk_server_open(&srv, &(sk_server_opts)SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0",
+                                                                  .handle = echo,
+                                                                  .model = SK_MODEL_EVENT)),
+        SK_EARG);
     assert_non_null(strstr(sk_errmsg(), "event model"));
     assert_int_equal(
-        sk_server_open(&srv, &(sk_server_opts){.endpoint = "127.0.0.1:99999", .handle = echo}),
+        sk_server_open(&srv, &(sk_server_opts)SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:99999",
+                                                                  .handle = echo)),
         SK_EPORT);
 }
 

@@ -14,7 +14,7 @@ static void tcp_pair(struct pair *p, const char *ep)
     int port;
     p->lfd = t_listener(ep, &port);
     sk_addr la;
-    sk_local_addr(p->lfd, &la);
+    sk_sock_get_local_addr(p->lfd, &la);
     char text[SK_ADDRSTRLEN];
     sk_addr_format(&la, text, sizeof text);
     p->a = sk_connect(text, 1000);
@@ -60,40 +60,40 @@ static int getint(int fd, int level, int name)
 static void options(void **state)
 {
     int fd = sk_socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-    assert_int_equal(sk_set_nodelay(fd, true), 0);
+    assert_int_equal(sk_sock_set_nodelay(fd, true), 0);
     assert_int_equal(getint(fd, IPPROTO_TCP, TCP_NODELAY), 1);
-    assert_int_equal(sk_set_keepalive(fd, true, 30, 5, 4), 0);
+    assert_int_equal(sk_sock_set_keepalive(fd, true, 30, 5, 4), 0);
     assert_int_equal(getint(fd, SOL_SOCKET, SO_KEEPALIVE), 1);
     assert_int_equal(getint(fd, IPPROTO_TCP, TCP_KEEPIDLE), 30);
     assert_int_equal(getint(fd, IPPROTO_TCP, TCP_KEEPINTVL), 5);
     assert_int_equal(getint(fd, IPPROTO_TCP, TCP_KEEPCNT), 4);
-    assert_int_equal(sk_set_reuseaddr(fd, true), 0);
+    assert_int_equal(sk_sock_set_reuseaddr(fd, true), 0);
     assert_int_equal(getint(fd, SOL_SOCKET, SO_REUSEADDR), 1);
-    assert_int_equal(sk_set_reuseport(fd, true), 0);
+    assert_int_equal(sk_sock_set_reuseport(fd, true), 0);
     assert_int_equal(getint(fd, SOL_SOCKET, SO_REUSEPORT), 1);
-    assert_int_equal(sk_set_rcvbuf(fd, 65536), 0);
+    assert_int_equal(sk_sock_set_rcvbuf(fd, 65536), 0);
     assert_true(getint(fd, SOL_SOCKET, SO_RCVBUF) >= 65536); /* Linux doubles it */
-    assert_int_equal(sk_set_sndbuf(fd, 65536), 0);
+    assert_int_equal(sk_sock_set_sndbuf(fd, 65536), 0);
     assert_true(getint(fd, SOL_SOCKET, SO_SNDBUF) >= 65536);
-    assert_int_equal(sk_set_linger(fd, true, 3), 0);
+    assert_int_equal(sk_sock_set_linger(fd, true, 3), 0);
     struct linger l;
     socklen_t len = sizeof l;
     getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len);
     assert_true(l.l_onoff && l.l_linger == 3);
-    assert_int_equal(sk_set_timeouts(fd, 1500, 250), 0);
+    assert_int_equal(sk_sock_set_timeouts(fd, 1500, 250), 0);
     struct timeval tv;
     len = sizeof tv;
     getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len);
     assert_true(tv.tv_sec == 1 && tv.tv_usec >= 490000 && tv.tv_usec <= 510000);
-    assert_int_equal(sk_set_timeouts(fd, -1, 0), SK_EARG);
-    assert_int_equal(sk_set_nonblock(fd, true), 0);
+    assert_int_equal(sk_sock_set_timeouts(fd, -1, 0), SK_EARG);
+    assert_int_equal(sk_sock_set_nonblock(fd, true), 0);
     assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
-    assert_int_equal(sk_set_nonblock(fd, false), 0);
+    assert_int_equal(sk_sock_set_nonblock(fd, false), 0);
     assert_false(fcntl(fd, F_GETFL) & O_NONBLOCK);
     close(fd);
 
     fd = sk_socket(AF_INET6, SOCK_STREAM, 0);
-    assert_int_equal(sk_set_v6only(fd, true), 0);
+    assert_int_equal(sk_sock_set_v6only(fd, true), 0);
     assert_int_equal(getint(fd, IPPROTO_IPV6, IPV6_V6ONLY), 1);
     close(fd);
 }
@@ -102,14 +102,14 @@ static void options_by_name(void **state)
 {
     int fd = sk_socket(AF_INET, SOCK_STREAM, 0);
     int v = 0;
-    assert_int_equal(sk_setopt(fd, "TCP_NODELAY", 1), 0);
-    assert_int_equal(sk_getopt(fd, "TCP_NODELAY", &v), 0);
+    assert_int_equal(sk_sock_set_option(fd, "TCP_NODELAY", 1), 0);
+    assert_int_equal(sk_sock_get_option(fd, "TCP_NODELAY", &v), 0);
     assert_int_equal(v, 1);
-    assert_int_equal(sk_setopt(fd, "IP_TTL", 17), 0);
+    assert_int_equal(sk_sock_set_option(fd, "IP_TTL", 17), 0);
     assert_int_equal(getint(fd, IPPROTO_IP, IP_TTL), 17);
-    assert_int_equal(sk_getopt(fd, "SO_TYPE", &v), 0);
+    assert_int_equal(sk_sock_get_option(fd, "SO_TYPE", &v), 0);
     assert_int_equal(v, SOCK_STREAM);
-    assert_int_equal(sk_setopt(fd, "SO_NOSUCHTHING", 1), SK_EOPTION);
+    assert_int_equal(sk_sock_set_option(fd, "SO_NOSUCHTHING", 1), SK_EOPTION);
     assert_non_null(strstr(sk_errmsg(), "SO_NOSUCHTHING"));
     close(fd);
 }
@@ -147,18 +147,19 @@ static void send_all_partial_writes(void **state)
     struct pair p;
     tcp_pair(&p, "127.0.0.1:0");
     /* A tiny send buffer makes sends partial; the receive window stays 64 KiB, since a window of a
-     * few KiB meets delayed ACKs (40 ms a round) and 1 MiB then took over 20 s on a busy machine. */
-    sk_set_sndbuf(p.a, 4096);
-    sk_set_rcvbuf(p.b, 65536);
+     * few KiB meets delayed ACKs (40 ms a round) and 1 MiB then took over 20 s on a busy machine.
+     */
+    sk_sock_set_sndbuf(p.a, 4096);
+    sk_sock_set_rcvbuf(p.b, 65536);
     size_t len = 1 << 20;
     unsigned char *buf = malloc(len);
     t_fill_random(buf, len, 42);
 
     /* one send on a non-blocking socket with a tiny buffer is partial */
-    sk_set_nonblock(p.a, true);
+    sk_sock_set_nonblock(p.a, true);
     ssize_t first = sk_send(p.a, buf, len, 0);
     assert_true(first > 0 && (size_t)first < len);
-    sk_set_nonblock(p.a, false);
+    sk_sock_set_nonblock(p.a, false);
 
     struct slow_reader r = {.fd = p.b, .expect = len, .seed = 42};
     pthread_t t;
@@ -176,8 +177,8 @@ static void send_all_timeout_reports_progress(void **state)
 {
     struct pair p;
     tcp_pair(&p, "127.0.0.1:0");
-    sk_set_sndbuf(p.a, 4096);
-    sk_set_rcvbuf(p.b, 4096);
+    sk_sock_set_sndbuf(p.a, 4096);
+    sk_sock_set_rcvbuf(p.b, 4096);
     size_t len = 8 << 20, sent = 0;
     unsigned char *buf = calloc(1, len);
     int64_t t0 = t_now_ms();
@@ -225,7 +226,7 @@ static void peer_reset_no_sigpipe(void **state)
     signal(SIGPIPE, SIG_DFL);
     struct pair p;
     tcp_pair(&p, "127.0.0.1:0");
-    sk_set_linger(p.b, true, 0); /* close sends RST */
+    sk_sock_set_linger(p.b, true, 0); /* close sends RST */
     close(p.b);
     p.b = -1;
     char buf[16];
@@ -262,11 +263,11 @@ static void half_close_both_ways(void **state)
 
 static void datagrams_with_sender(void **state)
 {
-    sk_listen_opts o = {.type = SOCK_DGRAM};
+    sk_listen_opts o = SK_LISTEN_OPTS_INIT(.type = SOCK_DGRAM);
     int srv = sk_listen("[::1]:0", &o);
     assert_true(srv >= 0);
     sk_addr saddr;
-    sk_local_addr(srv, &saddr);
+    sk_sock_get_local_addr(srv, &saddr);
     int c1 = sk_socket(AF_INET6, SOCK_DGRAM, 0), c2 = sk_socket(AF_INET6, SOCK_DGRAM, 0);
     assert_int_equal(sk_sendto(c1, "one", 3, &saddr, 1000), 3);
     assert_int_equal(sk_sendto(c2, "two!", 4, &saddr, 1000), 4);
@@ -275,8 +276,8 @@ static void datagrams_with_sender(void **state)
     assert_int_equal(sk_recvfrom(srv, buf, sizeof buf, &from1, 1000), 3);
     assert_memory_equal(buf, "one", 3);
     assert_int_equal(sk_recvfrom(srv, buf, sizeof buf, &from2, 1000), 4);
-    sk_local_addr(c1, &l1);
-    sk_local_addr(c2, &l2);
+    sk_sock_get_local_addr(c1, &l1);
+    sk_sock_get_local_addr(c2, &l2);
     assert_true(sk_addr_port(&from1) == sk_addr_port(&l1));
     assert_true(sk_addr_port(&from2) == sk_addr_port(&l2));
     /* replies go back to each sender */
@@ -336,8 +337,8 @@ static void sendfile_range(void **state)
     size_t sent = 0;
     unsigned char *got = malloc(200000);
     /* Buffers large enough to hold the whole range, so nobody needs to read while it is sent. */
-    sk_set_rcvbuf(p.b, 1 << 20);
-    sk_set_sndbuf(p.a, 1 << 20);
+    sk_sock_set_rcvbuf(p.b, 1 << 20);
+    sk_sock_set_sndbuf(p.a, 1 << 20);
     assert_int_equal(sk_sendfile(p.a, file, 1000, 200000, 5000, &sent), 0);
     assert_int_equal(sent, 200000);
     assert_int_equal(sk_recv_exact(p.b, got, 200000, 5000, NULL), 0);
@@ -397,12 +398,12 @@ static void wait_for_readiness(void **state)
 {
     int sv[2];
     sk_socketpair(SOCK_STREAM, sv);
-    assert_true(sk_wait(sv[0], POLLOUT, 0) & POLLOUT);
+    assert_true(sk_wait(sv[0], SK_WRITABLE, 0) & SK_WRITABLE);
     int64_t t0 = t_now_ms();
-    assert_int_equal(sk_wait(sv[0], POLLIN, 100), -ETIMEDOUT);
+    assert_int_equal(sk_wait(sv[0], SK_READABLE, 100), -ETIMEDOUT);
     assert_elapsed(t0, 95, 600);
     write(sv[1], "x", 1);
-    assert_true(sk_wait(sv[0], POLLIN, 1000) & POLLIN);
+    assert_true(sk_wait(sv[0], SK_READABLE, 1000) & SK_READABLE);
     close(sv[0]);
     close(sv[1]);
 }

@@ -181,7 +181,7 @@ static void transports_and_default_protocol(void **state)
     /* an fd the library did not create: the kernel is asked what it is */
     int raw = socket(AF_INET, SOCK_STREAM, 0);
     sk_trace_set_role(raw, SK_ROLE_CLIENT);
-    sk_set_nodelay(raw, true);
+    sk_sock_set_nodelay(raw, true);
     assert_line("client tcp   setsockopt TCP_NODELAY=1$");
     close(raw);
     close(u);

@@ -10,7 +10,7 @@ int main(void)
     int lfd = sk_listen("127.0.0.1:0", NULL);
     sk_addr a;
     char ep[SK_ADDRSTRLEN];
-    if (lfd < 0 || sk_local_addr(lfd, &a) < 0 || sk_addr_format(&a, ep, sizeof ep) < 0)
+    if (lfd < 0 || sk_sock_get_local_addr(lfd, &a) < 0 || sk_addr_format(&a, ep, sizeof ep) < 0)
         return fprintf(stderr, "%s\n", sk_errmsg()), 1;
     int c = sk_connect(ep, 2000), s = sk_accept(lfd, NULL, 2000);
     char buf[6] = {0};

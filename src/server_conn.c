@@ -1,0 +1,377 @@
+/* The event model's stream connections: input into the loop's buffer, the output buffer and
+ * back-pressure (high/low water), the idle timeout, and the end of a connection. A connection
+ * reads into its loop's buffer and passes the bytes to on_data. sk_conn_write sends at once what
+ * the socket takes and keeps the rest in the connection's output buffer; past the high-water mark
+ * the connection stops reading until the output falls to the low-water mark (then on_writable).
+ * An idle connection costs its struct and nothing else: no buffers. Idle timeouts use one loop
+ * timer per connection that is re-armed lazily: activity only stamps the time, the timer on
+ * firing checks the stamp.
+ *
+ * Callbacks may close the connection they run for; the struct is freed only when none of ours is
+ * on the stack (busy == 0), in settle(). Counters are per loop, written only by its thread. */
+#include "server_event.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define KEEP_OUT     (1u << 20) /* an emptied output buffer larger than this is freed */
+#define FIRST_OUTBUF 4096       /* the first output buffer; it doubles as needed */
+
+static size_t pending(const sk_conn *c)
+{
+    return c->len - c->off;
+}
+
+/* ---- ending a connection ------------------------------------------------------------------- */
+
+static void destroy(sk_conn *c)
+{
+    struct sk__worker *w = c->w;
+    struct sk__event *ev = w->ev;
+    if (c->idle_timer > 0)
+        sk_loop_cancel(w->loop, c->idle_timer);
+    sk_loop_unwatch(w->loop, c->fd);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->dead = true;
+    int r = c->reason;
+    if (r < 0 && !sk__peer_gone(r))
+        sk__bump(&w->c.errors, 1);
+    if (ev->h.on_close)
+        ev->h.on_close(c, r);
+    sk_close(c->fd);
+    free(c->out);
+    free(c);
+    atomic_fetch_sub_explicit(&w->nconns, 1, memory_order_relaxed);
+    sk__release(ev->srv);
+    if (w->draining && atomic_load_explicit(&w->nconns, memory_order_relaxed) == 0)
+        sk_loop_stop(w->loop);
+}
+
+/* Abandon the connection: its output is dropped. */
+static void fail(sk_conn *c, int reason)
+{
+    if (!c->dead && !c->reason)
+        c->reason = reason;
+    c->dead = true;
+}
+
+static bool wants_read(const sk_conn *c)
+{
+    return !c->dead && (c->discard || (!c->closing && !c->over && !c->draining));
+}
+
+static void on_io(sk_loop *l, int fd, int events, void *arg);
+
+/* After our frames are off the stack: free a finished connection, or watch for what it needs. */
+static void settle(sk_conn *c)
+{
+    if (c->busy)
+        return;
+    if (c->dead) {
+        destroy(c);
+        return;
+    }
+    if (!pending(c) && c->closing) {
+        destroy(c);
+        return;
+    }
+    if (!pending(c) && c->draining && !c->fin_sent) {
+        /* drain: all accepted output is out; say so and wait for the peer to close */
+        shutdown(c->fd, SHUT_WR);
+        c->fin_sent = c->discard = true;
+    }
+    int want = (wants_read(c) ? SK_READABLE : 0) | (pending(c) ? SK_WRITABLE : 0);
+    if (want != c->events) {
+        if (sk_loop_watch(c->w->loop, c->fd, want, on_io, c) < 0) {
+            fail(c, -ENOMEM);
+            destroy(c);
+            return;
+        }
+        c->events = want;
+    }
+}
+
+/* ---- output -------------------------------------------------------------------------------- */
+
+static void sent(sk_conn *c, const void *buf, size_t n)
+{
+    sk__bump(&c->w->c.bytes_out, n);
+    c->last = sk_loop_now(c->w->loop);
+    if (sk_trace_level())
+        sk__trace_data(c->fd, '>', NULL, buf, n);
+}
+
+/* Send what the socket takes now: one send(2), as often as the loop says it is writable. */
+static void flush(sk_conn *c)
+{
+    ssize_t n = send(c->fd, c->out + c->off, pending(c), MSG_NOSIGNAL);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EINTR)
+            fail(c, -errno);
+        return;
+    }
+    sent(c, c->out + c->off, (size_t)n);
+    c->off += (size_t)n;
+    if (!pending(c)) {
+        c->off = c->len = 0;
+        if (c->cap > KEEP_OUT) {
+            free(c->out);
+            c->out = NULL;
+            c->cap = 0;
+        }
+    }
+    if (c->over && pending(c) <= c->w->ev->low) {
+        c->over = false;
+        if (c->w->ev->h.on_writable && !c->closing && !c->draining)
+            c->w->ev->h.on_writable(c);
+    }
+}
+
+static int append(sk_conn *c, const unsigned char *buf, size_t n)
+{
+    if (c->len + n > c->cap && c->off) {
+        memmove(c->out, c->out + c->off, pending(c));
+        c->len -= c->off;
+        c->off = 0;
+    }
+    if (c->len + n > c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : FIRST_OUTBUF;
+        while (cap < c->len + n)
+            cap *= 2;
+        unsigned char *p = realloc(c->out, cap);
+        if (!p)
+            return -ENOMEM;
+        c->out = p;
+        c->cap = cap;
+    }
+    memcpy(c->out + c->len, buf, n);
+    c->len += n;
+    return 0;
+}
+
+static int write_dgram(sk_conn *c, const void *buf, size_t len)
+{
+    ssize_t n = sendto(c->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, &c->peer.u.sa, c->peer.len);
+    if (n < 0) {
+        sk__bump(&c->w->c.errors, 1);
+        return sk__fail_errno("reply to a datagram");
+    }
+    sk__bump(&c->w->c.bytes_out, (uint64_t)n);
+    if (sk_trace_level())
+        sk__trace_data(c->fd, '>', &c->peer, buf, (size_t)n);
+    return 0;
+}
+
+int sk_conn_write(sk_conn *c, const void *buf, size_t len)
+{
+    if (c->type == SOCK_DGRAM)
+        return write_dgram(c, buf, len);
+    if (c->dead || c->closing || c->draining)
+        return sk__fail(SK_ECLOSED, "connection write: fd %d is closing", c->fd);
+    const unsigned char *p = buf;
+    c->busy++;
+    int rc = 0;
+    if (!pending(c) && len) {
+        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            rc = sk__fail_errno("connection write fd %d", c->fd);
+            fail(c, rc);
+            goto out;
+        }
+        if (n > 0) {
+            sent(c, p, (size_t)n);
+            p += n;
+            len -= (size_t)n;
+        }
+    }
+    if (len && (rc = append(c, p, len)) < 0) {
+        fail(c, rc);
+        rc = sk__fail(rc, "connection write fd %d: output buffer", c->fd);
+        goto out;
+    }
+    if (pending(c) > c->w->ev->high)
+        c->over = true;
+    rc = c->over ? 1 : 0;
+out:
+    c->busy--;
+    settle(c); /* outside our callbacks: watch for writability now */
+    return rc;
+}
+
+void sk_conn_close(sk_conn *c)
+{
+    if (c->type == SOCK_DGRAM || c->dead)
+        return;
+    c->closing = true;
+    settle(c);
+}
+
+size_t sk_conn_pending(const sk_conn *c)
+{
+    return pending(c);
+}
+
+int sk_conn_fd(const sk_conn *c)
+{
+    return c->fd;
+}
+
+int sk_conn_type(const sk_conn *c)
+{
+    return c->type;
+}
+
+const sk_addr *sk_conn_peer(const sk_conn *c)
+{
+    return &c->peer;
+}
+
+sk_server *sk_conn_server(const sk_conn *c)
+{
+    return c->w->ev->srv;
+}
+
+sk_loop *sk_conn_loop(const sk_conn *c)
+{
+    return c->w->loop;
+}
+
+void *sk_conn_user(const sk_conn *c)
+{
+    return c->w->ev->srv->o.user;
+}
+
+void *sk_conn_data(const sk_conn *c)
+{
+    return c->data;
+}
+
+void sk_conn_set_data(sk_conn *c, void *data)
+{
+    c->data = data;
+}
+
+/* ---- input --------------------------------------------------------------------------------- */
+
+static void read_some(sk_conn *c)
+{
+    struct sk__worker *w = c->w;
+    ssize_t n = recv(c->fd, w->rbuf, SK__EVENT_RBUF, 0);
+    if (n > 0) {
+        if (!c->discard) /* input after the drain's FIN is thrown away, not served */
+            sk__bump(&w->c.bytes_in, (uint64_t)n);
+        c->last = sk_loop_now(w->loop);
+        if (sk_trace_level())
+            sk__trace_data(c->fd, '<', NULL, w->rbuf, (size_t)n);
+        if (!c->discard && w->ev->h.on_data)
+            w->ev->h.on_data(c, w->rbuf, (size_t)n);
+    } else if (n == 0) {
+        /* the peer is done sending: what we owe it still goes out, then we close */
+        if (c->discard)
+            c->dead = true;
+        c->closing = true;
+    } else if (errno != EAGAIN && errno != EINTR) {
+        fail(c, -errno);
+    }
+}
+
+static void on_io(sk_loop *l, int fd, int events, void *arg)
+{
+    (void)l;
+    (void)fd;
+    sk_conn *c = arg;
+    c->busy++;
+    if ((events & SK_WRITABLE) && pending(c))
+        flush(c);
+    if ((events & SK_READABLE) && wants_read(c))
+        read_some(c);
+    c->busy--;
+    settle(c);
+}
+
+static void on_idle(sk_loop *l, int64_t timer, void *arg)
+{
+    (void)timer;
+    sk_conn *c = arg;
+    int idle = c->w->ev->srv->o.idle_timeout_ms;
+    uint64_t quiet = sk_loop_now(l) - c->last;
+    c->idle_timer = 0;
+    if (quiet < (uint64_t)idle) { /* there was activity: wait for the rest of the period */
+        c->idle_timer = sk_loop_timer(l, (int)((uint64_t)idle - quiet), 0, on_idle, c);
+        if (c->idle_timer > 0)
+            return;
+    }
+    fail(c, -ETIMEDOUT);
+    settle(c);
+}
+
+/* ---- new connections ----------------------------------------------------------------------- */
+
+void sk__conn_drain(sk_conn *c)
+{
+    c->draining = true;
+    settle(c);
+}
+
+void sk__conn_adopt(struct sk__worker *w, int fd, const sk_addr *peer)
+{
+    struct sk__event *ev = w->ev;
+    sk_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        sk_close(fd);
+        sk__bump(&w->c.errors, 1);
+        sk__release(ev->srv);
+        return;
+    }
+    *c = (sk_conn){.w = w, .fd = fd, .type = SOCK_STREAM, .peer = *peer};
+    c->last = sk_loop_now(w->loop);
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    atomic_fetch_add_explicit(&w->nconns, 1, memory_order_relaxed);
+    if (peer->u.sa.sa_family == AF_INET || peer->u.sa.sa_family == AF_INET6) {
+        int one = 1; /* replies go out as written: this is a request/response server */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    int idle = ev->srv->o.idle_timeout_ms;
+    if (idle > 0) {
+        c->idle_timer = sk_loop_timer(w->loop, idle, 0, on_idle, c);
+        if (c->idle_timer < 0)
+            fail(c, (int)c->idle_timer);
+    }
+    c->busy++;
+    if (!c->dead && ev->h.on_open)
+        ev->h.on_open(c);
+    if (w->draining)
+        c->draining = true;
+    c->busy--;
+    settle(c);
+}
+
+/* One with unsent output is reset (a zero linger): its client must not take the truncated answer
+ * for a whole one. */
+int sk__conn_cut_all(struct sk__worker *w)
+{
+    int n = 0;
+    for (; w->conns; n++) {
+        sk_conn *c = w->conns;
+        if (pending(c) && c->type == SOCK_STREAM) {
+            struct linger lg = {.l_onoff = 1, .l_linger = 0};
+            setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        }
+        fail(c, SK_ECLOSED);
+        c->busy = 0;
+        destroy(c);
+    }
+    return n;
+}

@@ -1,0 +1,71 @@
+/* The event model's state, shared by its two files: server_event.c (the loops, their threads,
+ * listeners, accept and hand-off, datagrams, serve/drain/close) and server_conn.c (one stream
+ * connection: input, the output buffer and back-pressure, idle timeout, its end). Not installed. */
+#ifndef SOCKKIT_SERVER_EVENT_H
+#define SOCKKIT_SERVER_EVENT_H
+
+#include "server_core.h"
+#include "sockkit/loop.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define SK__EVENT_RBUF SK_SERVER_DGRAM_MAX /* one read: each loop's buffer */
+
+/* One loop and its thread. */
+struct sk__worker {
+    struct sk__event *ev;
+    sk_loop *loop;
+    int fd;         /* its listener or datagram socket, or -1 */
+    bool shared_fd; /* fd belongs to worker 0 (a datagram socket all loops watch) */
+    unsigned char *rbuf;
+    sk_conn *conns; /* live connections, a doubly linked list */
+    _Atomic size_t nconns;
+    struct sk__counters c; /* written by this loop's thread only */
+    pthread_t thread;
+    bool draining;
+    int cut;
+} __attribute__((aligned(64)));
+
+struct sk__event {
+    sk_server *srv;
+    sk_event_handlers h;
+    size_t high, low; /* output buffer marks */
+    bool handoff;     /* loop 0 accepts for all */
+    int n;
+    struct sk__worker *w;
+    atomic_bool stopping;
+    unsigned next; /* hand-off: where the search for the least loaded starts */
+};
+
+struct sk_conn {
+    struct sk__worker *w;
+    sk_conn *prev, *next;
+    int fd, type;
+    unsigned char *out;
+    size_t off, len, cap; /* unsent output is out[off, len) */
+    uint64_t last;        /* loop time of the last progress */
+    int64_t idle_timer;
+    void *data;
+    int events; /* what the loop watches for */
+    int busy;   /* our frames on the stack that hold c */
+    int reason; /* for on_close */
+    bool closing, dead, over, draining, fin_sent, discard;
+    sk_addr peer;
+};
+
+/* A counter only its loop's thread writes: no locked add needed. */
+static inline void sk__bump(_Atomic uint64_t *x, uint64_t n)
+{
+    atomic_store_explicit(x, atomic_load_explicit(x, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+/* server_conn.c: the admitted client fd joins loop w (on w's thread). */
+void sk__conn_adopt(struct sk__worker *w, int fd, const sk_addr *peer);
+/* Drain: stop reading c, flush its output, send FIN, wait for the peer to close. */
+void sk__conn_drain(sk_conn *c);
+/* Close every connection of the loop at once (on_close gets SK_ECLOSED); returns how many. */
+int sk__conn_cut_all(struct sk__worker *w);
+
+#endif

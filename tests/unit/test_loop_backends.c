@@ -1,0 +1,167 @@
+/* loop_epoll.c and loop_poll.c through their table (loop_backend.h), the same cases on each: an
+ * fd is reported with the generation it was set with, for the events asked; events change and
+ * removal (the poll backend's slot swap) leave the other fds right; a hang-up counts as readable
+ * and writable; at most max are returned per wait and the rest come next time (level-triggered);
+ * a wait with nothing ready times out. test_loop.c runs the loop itself on both. */
+#include "sktest.h"
+
+#include "loop_backend.h"
+
+static const struct sk__loop_backend *const backends[] = {&sk__loop_epoll, &sk__loop_poll};
+
+/* The event for fd among n, or NULL. */
+static const struct sk__ready *find(const struct sk__ready *r, int n, int fd)
+{
+    for (int i = 0; i < n; i++)
+        if (r[i].fd == fd)
+            return &r[i];
+    return NULL;
+}
+
+static void reports_fd_gen_and_events(void **state)
+{
+    for (size_t b = 0; b < 2; b++) {
+        const struct sk__loop_backend *be = backends[b];
+        void *st = be->create();
+        assert_non_null(st);
+        int sv[2];
+        assert_int_equal(sk_socketpair(SOCK_STREAM, sv), 0);
+        struct sk__ready r[8];
+        assert_int_equal(be->set(st, sv[0], 0, SK_READABLE, 7), 0);
+        assert_int_equal(be->wait(st, 0, r, 8), 0); /* nothing to read yet */
+        assert_int_equal(write(sv[1], "x", 1), 1);
+        assert_int_equal(be->wait(st, 1000, r, 8), 1);
+        assert_int_equal(r[0].fd, sv[0]);
+        assert_int_equal(r[0].gen, 7);
+        assert_int_equal(r[0].events, SK_READABLE);
+        /* change: readable and writable, a new generation */
+        assert_int_equal(be->set(st, sv[0], SK_READABLE, SK_READABLE | SK_WRITABLE, 8), 0);
+        assert_int_equal(be->wait(st, 1000, r, 8), 1);
+        assert_int_equal(r[0].gen, 8);
+        assert_int_equal(r[0].events, SK_READABLE | SK_WRITABLE);
+        /* removed: not reported although still readable */
+        assert_int_equal(be->set(st, sv[0], SK_READABLE | SK_WRITABLE, 0, 0), 0);
+        assert_int_equal(be->wait(st, 0, r, 8), 0);
+        close(sv[0]);
+        close(sv[1]);
+        be->destroy(st);
+    }
+}
+
+static void hangup_is_both(void **state)
+{
+    for (size_t b = 0; b < 2; b++) {
+        const struct sk__loop_backend *be = backends[b];
+        void *st = be->create();
+        int sv[2];
+        sk_socketpair(SOCK_STREAM, sv);
+        assert_int_equal(be->set(st, sv[0], 0, SK_READABLE, 1), 0);
+        close(sv[1]);
+        struct sk__ready r[4];
+        assert_int_equal(be->wait(st, 1000, r, 4), 1);
+        /* the peer is gone both ways: readable (the end of the stream) and writable (the error
+         * a write would get), so a watcher of either hears of it */
+        assert_int_equal(r[0].events, SK_READABLE | SK_WRITABLE);
+        close(sv[0]);
+        be->destroy(st);
+    }
+}
+
+static void removal_keeps_the_others(void **state)
+{
+    for (size_t b = 0; b < 2; b++) {
+        const struct sk__loop_backend *be = backends[b];
+        void *st = be->create();
+        int sv[5][2];
+        for (int i = 0; i < 5; i++) {
+            sk_socketpair(SOCK_STREAM, sv[i]);
+            assert_int_equal(be->set(st, sv[i][0], 0, SK_READABLE, (uint32_t)(100 + i)), 0);
+            assert_int_equal(write(sv[i][1], "x", 1), 1);
+        }
+        /* remove the first and a middle one: the poll backend moves its last slot into theirs */
+        assert_int_equal(be->set(st, sv[0][0], SK_READABLE, 0, 0), 0);
+        assert_int_equal(be->set(st, sv[2][0], SK_READABLE, 0, 0), 0);
+        struct sk__ready r[8];
+        int n = be->wait(st, 1000, r, 8);
+        assert_int_equal(n, 3);
+        for (int i = 0; i < 5; i++) {
+            const struct sk__ready *e = find(r, n, sv[i][0]);
+            if (i == 0 || i == 2) {
+                assert_null(e);
+            } else {
+                assert_non_null(e);
+                assert_int_equal(e->gen, 100 + i);
+            }
+        }
+        for (int i = 0; i < 5; i++) {
+            close(sv[i][0]);
+            close(sv[i][1]);
+        }
+        be->destroy(st);
+    }
+}
+
+static void at_most_max_then_the_rest(void **state)
+{
+    for (size_t b = 0; b < 2; b++) {
+        const struct sk__loop_backend *be = backends[b];
+        void *st = be->create();
+        int sv[6][2];
+        for (int i = 0; i < 6; i++) {
+            sk_socketpair(SOCK_STREAM, sv[i]);
+            be->set(st, sv[i][0], 0, SK_READABLE, 1);
+            assert_int_equal(write(sv[i][1], "x", 1), 1);
+        }
+        struct sk__ready r[4];
+        bool seen[6] = {false};
+        int total = 0;
+        for (int round = 0; round < 6 && total < 6; round++) {
+            int n = be->wait(st, 1000, r, 4);
+            assert_true(n >= 1 && n <= 4);
+            for (int k = 0; k < n; k++) /* consume it: level-triggered, it would come again */
+                for (int i = 0; i < 6; i++)
+                    if (r[k].fd == sv[i][0] && !seen[i]) {
+                        char c;
+                        assert_int_equal(read(sv[i][0], &c, 1), 1);
+                        seen[i] = true;
+                        total++;
+                    }
+        }
+        assert_int_equal(total, 6);
+        for (int i = 0; i < 6; i++) {
+            close(sv[i][0]);
+            close(sv[i][1]);
+        }
+        be->destroy(st);
+    }
+}
+
+static void times_out(void **state)
+{
+    for (size_t b = 0; b < 2; b++) {
+        const struct sk__loop_backend *be = backends[b];
+        void *st = be->create();
+        int sv[2];
+        sk_socketpair(SOCK_STREAM, sv);
+        be->set(st, sv[0], 0, SK_READABLE, 1);
+        struct sk__ready r[4];
+        int64_t t0 = t_now_ms();
+        assert_int_equal(be->wait(st, 100, r, 4), 0);
+        assert_elapsed(t0, 90, 1000);
+        close(sv[0]);
+        close(sv[1]);
+        be->destroy(st);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(reports_fd_gen_and_events),
+        cmocka_unit_test(hangup_is_both),
+        cmocka_unit_test(removal_keeps_the_others),
+        cmocka_unit_test(at_most_max_then_the_rest),
+        cmocka_unit_test(times_out),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
