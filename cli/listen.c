@@ -117,11 +117,7 @@ int cmd_listen(int argc, char **argv)
     sk_listen_opts lo =
         SK_LISTEN_OPTS_INIT(.family = o.family, .type = o.udp ? SOCK_DGRAM : SOCK_STREAM,
                             .numeric = o.numeric);
-    /* Any address (":7000", "*:7000", "7000") with neither -4 nor -6: one [::] socket that takes
-     * IPv4 too, so clients of either family find the server. */
-    sk_endpoint ep;
-    sk_endpoint_parse(o.endpoint, &ep);
-    lo.dualstack = ep.any_host && o.family == AF_UNSPEC;
+    /* The any-address with neither -4 nor -6: sk_listen makes one [::] socket for both. */
     int lfd = sk_listen(o.endpoint, &lo);
     if (lfd < 0) {
         struct cli_where w = nc_where(&o);

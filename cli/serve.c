@@ -407,13 +407,10 @@ static void serve_parse(int argc, char **argv, struct serve *s)
                         "fork or pool); the event model never blocks on a client: use "
                         "--idle-timeout");
     serve_operands(argc - optind, argv + optind, s);
-    cli_check_endpoint(s->endpoint, true);
-    sk_endpoint parsed;
-    sk_endpoint_parse(s->endpoint, &parsed);
+    cli_check_endpoint(s->endpoint, true); /* ":7007" serves IPv4 and IPv6: the library's rule */
     s->o.endpoint = s->endpoint;
     s->o.handle = s->svc->fn;
     s->o.events = s->o.type == SOCK_DGRAM ? &s->svc->ev_dgram : &s->svc->ev;
-    s->o.dualstack = parsed.any_host; /* ":7007" serves IPv4 and IPv6 */
 }
 
 /* "serving echo on 127.0.0.1 7007 (tcp, event model, 1 loop)" with the real port. */
