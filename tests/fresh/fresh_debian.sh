@@ -110,6 +110,9 @@ fi
 for cmd in "${quick[@]}"; do
     stamp "$cmd"
     if ! in_root sh -c "cd /src/sockkit && $cmd" >"$root/step.out" 2>&1 </dev/null; then
+        # what each failed test printed (ctest --output-on-failure), then the end of the run
+        awk '/\*\*\*(Failed|Timeout|Exception)/ {p = 1; n = 0} / Start +[0-9]+: / {p = 0}
+             p && n++ < 80' "$root/step.out"
         tail -n 60 "$root/step.out"
         echo "FAIL: '$cmd' failed in the fresh root"
         exit 1

@@ -5,7 +5,8 @@
  * The whole stream is written before the first read (then the write side is closed or not), and
  * every call has timeout 0, so each outcome is determined: what is there, EOF when closed,
  * -ETIMEDOUT when not. The model also knows the reader's limit C (its buffer): a line or a
- * delimited message must fit C with its terminator, a frame or exact read through the buffer too.
+ * delimited message must fit C with its terminator, an exact read through the buffer too; a frame
+ * grows the buffer to hold itself, so C grows with it.
  *
  * Input: flags (bit 0: close the write side; bit 1: a pipe, not a socketpair), 2 bytes of buffer
  * size, 1 byte of operation count, 6 bytes per operation, then the stream. */
@@ -106,7 +107,9 @@ static expect model_exact(const model *m, size_t n)
     return e;
 }
 
-static expect model_frame(const model *m, int prefix, size_t cap)
+/* A frame is consumed only when complete: the reader grows its buffer (C) to hold the header and
+ * payload, and after a timeout or EOF every byte stays buffered (the position does not move). */
+static expect model_frame(model *m, int prefix, size_t cap)
 {
     if (prefix != 2 && prefix != 4)
         return fail(m, SK_EARG);
@@ -118,21 +121,13 @@ static expect model_frame(const model *m, int prefix, size_t cap)
                              : (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
     if (len > cap)
         return fail(m, SK_ETOOLONG);
-    if ((size_t)prefix + len <= m->C) {
-        e = model_need(m, (size_t)prefix + len);
-        if (e.rc < 0)
-            return e;
-        return (expect){.rc = (ssize_t)len,
-                        .bytes = h + prefix,
-                        .nbytes = len,
-                        .pos = m->pos + (size_t)prefix + len};
-    }
-    model after = *m;
-    after.pos += (size_t)prefix;
-    e = model_exact(&after, len);
-    if (e.rc == 0)
-        e.rc = (ssize_t)len;
-    return e;
+    size_t whole = (size_t)prefix + len;
+    if (whole > m->C)
+        m->C = whole;
+    e = model_need(m, whole);
+    if (e.rc < 0)
+        return e;
+    return (expect){.rc = (ssize_t)len, .bytes = h + prefix, .nbytes = len, .pos = m->pos + whole};
 }
 
 /* "some": between 1 and min(cap, rest) bytes; the count is the reader's, the bytes must match. */

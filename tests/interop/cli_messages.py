@@ -135,7 +135,8 @@ def families():
     one_line(["connect", "-4", "::1", str(p)], 2,
              "::1 is an IPv6 address, and -4 asks for IPv4: leave out -4")
     one_line(["listen", "-6", f"127.0.0.1:{p}"], 2, "127.0.0.1 is an IPv4 address")
-    # a name with addresses of one family only, from /etc/hosts
+    # a name with addresses of one family only, from /etc/hosts, as the resolver sees it (glibc
+    # answers an IPv4 lookup of a name on ::1 with 127.0.0.1, so ip6-loopback is not IPv6-only)
     names = {}
     try:
         with open("/etc/hosts") as f:
@@ -145,14 +146,31 @@ def families():
                     names.setdefault(name, set()).add(":" in words[0])
     except OSError:
         pass
-    v4only = [n for n, fam in names.items() if fam == {False} and "localhost" not in n]
-    v6only = [n for n, fam in names.items() if fam == {True} and "localhost" not in n]
+
+    def resolves(name, fam):
+        try:
+            return bool(socket.getaddrinfo(name, None, fam, socket.SOCK_STREAM))
+        except (socket.gaierror, UnicodeError):
+            return False
+
+    def one_family(v6):
+        fam, other = (socket.AF_INET6, socket.AF_INET) if v6 else (socket.AF_INET, socket.AF_INET6)
+        for n, fams in names.items():
+            if fams == {v6} and "localhost" not in n and resolves(n, fam) and not resolves(n, other):
+                return n
+        return None
+
+    # a port nothing listens on: should the name resolve after all, the connect fails fast
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    v4only, v6only = one_family(False), one_family(True)
     if v4only:
-        one_line(["connect", "-6", f"{v4only[0]}:{p}"], 2,
-                 f"{v4only[0]} has no IPv6 address (it resolves to ", ": leave out -6")
+        one_line(["connect", "-6", f"{v4only}:{closed}"], 2,
+                 f"{v4only} has no IPv6 address (it resolves to ", ": leave out -6")
     if v6only:
-        one_line(["connect", "-4", f"{v6only[0]}:{p}"], 2,
-                 f"{v6only[0]} has no IPv4 address (it resolves to ", ": leave out -4")
+        one_line(["connect", "-4", f"{v6only}:{closed}"], 2,
+                 f"{v6only} has no IPv4 address (it resolves to ", ": leave out -4")
     if not v4only and not v6only:
         print("SKIP: /etc/hosts has no name of one family only")
     port.close()
