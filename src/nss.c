@@ -98,7 +98,7 @@ static bool in_hosts(const char *hosts, const char *name, int family, const unsi
         if (!fam || (family != AF_UNSPEC && fam != family))
             continue;
         if (!name) {
-            found = !memcmp(addr, bytes, fam == AF_INET ? 4 : 16);
+            found = bytes && !memcmp(addr, bytes, fam == AF_INET ? 4 : 16);
             continue;
         }
         while (!found && (tok = strtok_r(NULL, " \t", &save)))
