@@ -19,8 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define BATCH SEQSEND_BATCH
-
 enum { O_RATE = 256, O_RECV, O_SIZE };
 
 struct udp_opts {
@@ -263,8 +261,8 @@ struct udp_recv {
     uint64_t began, first, last, ended; /* monotonic ns; 0: not yet */
     struct ticks ticks;
     uint64_t rx_at_tick;
-    unsigned char (*bufs)[65536];
-    sk_dgram v[BATCH];
+    unsigned char (*bufs)[SEQPKT_DGRAM_MAX];
+    sk_dgram v[SEQPKT_BATCH];
 };
 
 static void recv_tick(struct udp_recv *r, uint64_t now)
@@ -337,9 +335,9 @@ static void recv_loop(struct udp_recv *r)
             break;
         if (!p[0].revents)
             continue;
-        for (int i = 0; i < BATCH; i++)
+        for (int i = 0; i < SEQPKT_BATCH; i++)
             r->v[i] = (sk_dgram){.buf = r->bufs[i], .cap = sizeof r->bufs[i]};
-        int got = sk_recv_batch(r->fd, r->v, BATCH, 0);
+        int got = sk_recv_batch(r->fd, r->v, SEQPKT_BATCH, 0);
         if (got == -ETIMEDOUT)
             continue;
         if (got < 0)
@@ -385,7 +383,7 @@ static void recv_result(struct udp_recv *r)
 static int recv_side(const struct udp_opts *o)
 {
     struct udp_recv *r = calloc(1, sizeof *r);
-    if (!r || !(r->bufs = malloc(BATCH * sizeof *r->bufs)))
+    if (!r || !(r->bufs = malloc(SEQPKT_BATCH * sizeof *r->bufs)))
         cli_die(EXIT_RUNTIME, "out of memory");
     r->o = o;
     report_init(&r->rep, &o->co);

@@ -38,8 +38,8 @@ static sk_connect_opts connect_opts(const struct nc_opts *o)
 static int scan(const struct nc_opts *o)
 {
     sk_addr_list l;
-    int rc =
-        sk_resolve(o->endpoint, o->family, SOCK_STREAM, o->numeric ? SK_RESOLVE_NUMERIC : 0, &l);
+    int rc = sk_resolve_endpoint(&o->ep, o->family, SOCK_STREAM,
+                                 o->numeric ? SK_RESOLVE_NUMERIC : 0, &l);
     if (rc < 0) {
         struct cli_where w = nc_where(o);
         cli_fail_at(rc, &w);
@@ -78,9 +78,7 @@ static int scan(const struct nc_opts *o)
 /* The Unix socket file connect binds to (-s, or a temporary one) is removed at exit. */
 static void unix_source(struct nc_opts *o)
 {
-    sk_endpoint ep;
-    sk_endpoint_parse(o->endpoint, &ep); /* nc_parse checked it */
-    if (!ep.is_unix)
+    if (!o->ep.is_unix)
         return;
     if (o->udp && !o->source[0])
         temp_source(o);
@@ -93,13 +91,11 @@ int cmd_connect(int argc, char **argv)
     struct nc_opts o;
     nc_parse(argc, argv, false, &o);
     signal(SIGPIPE, SIG_IGN);
-    sk_endpoint ep;
-    sk_endpoint_parse(o.endpoint, &ep); /* nc_parse checked it */
-    if (o.zero && !ep.is_unix)
+    if (o.zero && !o.ep.is_unix)
         return scan(&o);
     unix_source(&o);
     sk_connect_opts co = connect_opts(&o);
-    int fd = sk_connect_ex(o.endpoint, &co, o.timeout_ms);
+    int fd = sk_connect_endpoint(&o.ep, &co, o.timeout_ms);
     if (fd == -EADDRINUSE)
         cli_keep_at_exit(); /* the path appeared meanwhile: not ours to remove */
     if (fd < 0) {

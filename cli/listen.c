@@ -118,7 +118,7 @@ int cmd_listen(int argc, char **argv)
         SK_LISTEN_OPTS_INIT(.family = o.family, .type = o.udp ? SOCK_DGRAM : SOCK_STREAM,
                             .numeric = o.numeric);
     /* The any-address with neither -4 nor -6: sk_listen makes one [::] socket for both. */
-    int lfd = sk_listen(o.endpoint, &lo);
+    int lfd = sk_listen_endpoint(&o.ep, &lo);
     if (lfd < 0) {
         struct cli_where w = nc_where(&o);
         cli_fail_at(lfd, &w);

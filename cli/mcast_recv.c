@@ -17,7 +17,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define BATCH       64
 #define MAX_GROUPS  16
 #define MAX_STREAMS 256
 
@@ -87,8 +86,8 @@ struct mrecv {
     uint64_t next_look; /* when to look for local senders again, while nothing comes */
     struct ticks ticks;
     bool each_packet, intervals, done;
-    unsigned char (*bufs)[65536];
-    sk_dgram v[BATCH];
+    unsigned char (*bufs)[SEQPKT_DGRAM_MAX];
+    sk_dgram v[SEQPKT_BATCH];
 };
 
 static void recv_parse(struct recv_opts *o, int argc, char **argv)
@@ -251,9 +250,9 @@ static void on_packet(struct mrecv *m, int g, const sk_dgram *d, uint64_t t)
 
 static void drain(struct mrecv *m, int g)
 {
-    for (int i = 0; i < BATCH; i++)
+    for (int i = 0; i < SEQPKT_BATCH; i++)
         m->v[i] = (sk_dgram){.buf = m->bufs[i], .cap = sizeof m->bufs[i]};
-    int got = sk_recv_batch(m->g[g].fd, m->v, BATCH, 0);
+    int got = sk_recv_batch(m->g[g].fd, m->v, SEQPKT_BATCH, 0);
     if (got == -ETIMEDOUT)
         return;
     if (got < 0)
@@ -461,7 +460,7 @@ int mcast_recv(int argc, char **argv)
     struct recv_opts o = {.count = -1, .duration_ms = -1};
     recv_parse(&o, argc, argv);
     struct mrecv *m = calloc(1, sizeof *m);
-    if (!m || !(m->bufs = malloc(BATCH * sizeof *m->bufs)))
+    if (!m || !(m->bufs = malloc(SEQPKT_BATCH * sizeof *m->bufs)))
         cli_die(EXIT_RUNTIME, "out of memory");
     m->o = &o;
     report_init(&m->rep, &o.co);

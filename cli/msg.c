@@ -372,7 +372,7 @@ static bool lacks_port(const char *text)
     return !strchr(text, ':');
 }
 
-void cli_check_endpoint(const char *text, bool passive)
+void cli_check_endpoint(const char *text, bool passive, sk_endpoint *ep)
 {
     if (*text && lacks_port(text)) {
         /* the host as typed, without a trailing ':' */
@@ -387,11 +387,10 @@ void cli_check_endpoint(const char *text, bool passive)
         cli_usage_error("'%s' has no port: give %.*s:PORT (as in %.*s:80), or %s", text, n, text, n,
                         text, alt);
     }
-    sk_endpoint ep;
-    int rc = sk_endpoint_parse(text, &ep);
+    int rc = sk_endpoint_parse(text, ep);
     if (rc < 0)
         cli_usage_error("%s", sk_errmsg());
-    if (!passive && ep.any_host)
+    if (!passive && ep->any_host)
         cli_usage_error("'%s' has no host: give HOST:PORT (as in 127.0.0.1%s)", text,
                         text[0] == '*' ? text + 1 : text);
 }

@@ -341,8 +341,7 @@ static void nc_check(struct nc_opts *o, const struct nc_args *a)
         cli_usage_error("--max-children goes with --exec and -k (one client at a time without -k)");
     if (o->zero && o->udp)
         cli_usage_error("-z checks TCP or Unix stream ports (UDP has no handshake to check)");
-    sk_endpoint ep;
-    if (sk_endpoint_parse(o->endpoint, &ep) == 0 && ep.is_unix) {
+    if (o->ep.is_unix) {
         const char *ip_only = o->family == AF_INET     ? "-4"
                               : o->family == AF_INET6  ? "-6"
                               : o->numeric             ? "-n"
@@ -367,14 +366,12 @@ void nc_parse(int argc, char **argv, bool listen, struct nc_opts *o)
         nc_option(c, optarg, o, &a);
     o->verbose = co.verbose;
     nc_operands(argc - optind, argv + optind, o, &a);
+    /* Syntax now, so that a typo is a usage error before anything is opened; the one parse of the
+     * endpoint, which every later step takes as it is. */
+    cli_check_endpoint(o->endpoint, listen, &o->ep);
     nc_check(o, &a);
-    /* Syntax now, so that a typo is a usage error before anything is opened. */
-    cli_check_endpoint(o->endpoint, listen);
-    if (!listen && (a.source || a.port)) {
-        sk_endpoint ep;
-        sk_endpoint_parse(o->endpoint, &ep);
-        set_source(o, &a, ep.is_unix);
-    }
+    if (!listen && (a.source || a.port))
+        set_source(o, &a, o->ep.is_unix);
 }
 
 struct cli_where nc_where(const struct nc_opts *o)

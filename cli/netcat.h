@@ -18,6 +18,7 @@ struct nc_opts {
     const char *exec;   /* --exec CMD */
     int max_children;   /* --max-children (0 = no limit) */
     char endpoint[400]; /* as sk_resolve takes it; connect -z: the first port of the range */
+    sk_endpoint ep;     /* endpoint, parsed once by nc_parse */
     char host[300];     /* connect -z: the host, and the ports port_lo..port_hi */
     int port_lo, port_hi;
 };

@@ -18,6 +18,10 @@
 #define SEQPKT_HDR   28
 #define SEQPKT_F_END 0x01
 
+/* datagrams per sendmmsg/recvmmsg, and the largest datagram a receiver takes (UDP's limit) */
+#define SEQPKT_BATCH     64
+#define SEQPKT_DGRAM_MAX 65536
+
 /* Fill size bytes (>= SEQPKT_HDR) of buf with a packet. */
 void seqpkt_write(unsigned char *buf, size_t size, uint32_t id, uint64_t seq, uint64_t send_ns);
 /* True if buf holds one of our packets (magic, version 1, a header length from SEQPKT_HDR up to

@@ -23,7 +23,7 @@ static void add(struct seqsend *s, const uint64_t *emit, int ne)
 /* Fill the batch with the numbers due by now. */
 static void fill(struct seqsend *s, uint64_t due)
 {
-    while (s->next < due && s->held < SEQSEND_BATCH - 2) {
+    while (s->next < due && s->held < SEQPKT_BATCH - 2) {
         uint64_t seq = s->next++, emit[3] = {seq};
         bool last = s->count && s->next == s->count;
         int ne = s->plan ? s->plan(s->plan_ctx, seq, last, emit) : 1;
@@ -49,7 +49,7 @@ static void flush(struct seqsend *s)
 static uint64_t due_by(const struct seqsend *s, uint64_t now)
 {
     uint64_t due = s->rate ? (uint64_t)((double)(now - s->t0) / 1e9 * (double)s->rate) + 1
-                           : s->next + SEQSEND_BATCH;
+                           : s->next + SEQPKT_BATCH;
     return s->count && due > s->count ? s->count : due;
 }
 
@@ -70,7 +70,7 @@ static void end_markers(struct seqsend *s)
 
 void seqsend_run(struct seqsend *s)
 {
-    s->pkts = malloc((size_t)SEQSEND_BATCH * (size_t)s->size);
+    s->pkts = malloc((size_t)SEQPKT_BATCH * (size_t)s->size);
     if (!s->pkts)
         cli_die(EXIT_RUNTIME, "out of memory");
     s->t0 = ticks_now_ns();

@@ -5,12 +5,12 @@
 #ifndef SOCKKIT_CLI_SEQSEND_H
 #define SOCKKIT_CLI_SEQSEND_H
 
+#include "seqpkt.h"
 #include "sockkit.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#define SEQSEND_BATCH 64
 #define SEQSEND_FLUSH UINT64_MAX /* plan(): the run ends, emit what is held back */
 
 struct seqsend {
@@ -36,7 +36,7 @@ struct seqsend {
     bool stopped;     /* by a signal */
     /* internal */
     unsigned char *pkts;
-    sk_dgram v[SEQSEND_BATCH];
+    sk_dgram v[SEQPKT_BATCH];
     int held; /* datagrams in v not sent yet */
 };
 

@@ -312,6 +312,7 @@ struct serve {
     struct cli_common co;
     const struct service *svc;
     char endpoint[400];
+    sk_endpoint ep; /* endpoint, parsed once here; the library takes it as it is */
     sk_server *srv;
 };
 
@@ -407,8 +408,9 @@ static void serve_parse(int argc, char **argv, struct serve *s)
                         "fork or pool); the event model never blocks on a client: use "
                         "--idle-timeout");
     serve_operands(argc - optind, argv + optind, s);
-    cli_check_endpoint(s->endpoint, true); /* ":7007" serves IPv4 and IPv6: the library's rule */
+    cli_check_endpoint(s->endpoint, true, &s->ep); /* ":7007" serves IPv4 and IPv6: the library's */
     s->o.endpoint = s->endpoint;
+    s->o.parsed = &s->ep;
     s->o.handle = s->svc->fn;
     s->o.events = s->o.type == SOCK_DGRAM ? &s->svc->ev_dgram : &s->svc->ev;
 }

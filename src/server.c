@@ -67,7 +67,7 @@ bool sk__grow(void **arr, size_t *cap, size_t need, size_t elem)
 
 static int check_opts(const sk_server_opts *o)
 {
-    if (!o->endpoint)
+    if (!o->endpoint && !o->parsed)
         return sk__fail(SK_EARG, "server open: an endpoint is required");
     if (o->model > SK_MODEL_EVENT || (int)o->model < 0)
         return sk__fail(SK_EARG, "server open: unknown model %d", (int)o->model);
@@ -109,8 +109,10 @@ static int open_common(sk_server *s)
         s->wake[0] = s->wake[1] = -1;
         return sk__fail_errno("server open: wakeup pipe");
     }
-    int rc = sk_endpoint_parse(s->o.endpoint, &s->ep);
-    if (rc < 0)
+    int rc = 0;
+    if (s->o.parsed)
+        s->ep = *s->o.parsed; /* the caller's copy may go once open returns */
+    else if ((rc = sk_endpoint_parse(s->o.endpoint, &s->ep)) < 0)
         return rc;
     if (!s->m->own_listener && (rc = s->fd = sk__server_listen(s, NULL, false)) < 0)
         return rc;

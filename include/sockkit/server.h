@@ -123,7 +123,8 @@ typedef void (*sk_timeout_fn)(sk_server *srv, void *user);
  * default its comment names. */
 typedef struct sk_server_opts {
     size_t size;          /* sizeof(sk_server_opts), set by SK_SERVER_OPTS_INIT */
-    const char *endpoint; /* "127.0.0.1:7007", ":7007", "unix:/run/x.sock", "unix:@x" (required) */
+    const char *endpoint; /* "127.0.0.1:7007", ":7007", "unix:/run/x.sock", "unix:@x" (required,
+                           * unless parsed is set) */
     int type;             /* 0 = SOCK_STREAM, or SOCK_DGRAM */
     sk_model model;       /* 0 = SK_MODEL_ITERATIVE */
     int workers;          /* pool: threads (0 = SK_POOL_WORKERS_DEFAULT); event: loops, a thread
@@ -161,6 +162,8 @@ typedef struct sk_server_opts {
     sk_error_fn on_error;            /* NULL: failures are only counted */
     sk_timeout_fn on_timeout;        /* NULL: nothing runs */
     void *user;                      /* passed to the callbacks, as it is */
+    const sk_endpoint *parsed;       /* instead of endpoint: one sk_endpoint_parse already read
+                                      * (copied at open; NULL: endpoint is parsed) */
 } sk_server_opts;
 /* clang-format off */
 #define SK_SERVER_OPTS_INIT(...) {.size = sizeof(sk_server_opts), __VA_ARGS__}

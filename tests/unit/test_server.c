@@ -612,9 +612,33 @@ static void bad_options(void **state)
         SK_EPORT);
 }
 
+/* An endpoint parsed by the caller is taken as it is (copied at open): no text needed. */
+static void parsed_endpoint(void **state)
+{
+    (void)state;
+    sk_endpoint *ep = malloc(sizeof *ep);
+    assert_non_null(ep);
+    assert_int_equal(sk_endpoint_parse("127.0.0.1:0", ep), 0);
+    sk_server *srv;
+    assert_int_equal(
+        sk_server_open(&srv, &(sk_server_opts)SK_SERVER_OPTS_INIT(.parsed = ep, .handle = echo)),
+        0);
+    free(ep); /* the server holds its own copy */
+    sk_addr a;
+    char text[SK_ADDRSTRLEN];
+    assert_int_equal(sk_server_get_addr(srv, &a), 0);
+    sk_addr_format(&a, text, sizeof text);
+    assert_non_null(strstr(text, "127.0.0.1:"));
+    assert_int_not_equal(sk_addr_port(&a), 0);
+    sk_server_close(srv);
+    assert_int_equal(sk_server_open(&srv, &(sk_server_opts)SK_SERVER_OPTS_INIT(.handle = echo)),
+                     SK_EARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(parsed_endpoint),
         cmocka_unit_test(tcp_iterative),
         cmocka_unit_test(udp_iterative),
         cmocka_unit_test(unix_iterative),
