@@ -160,7 +160,7 @@ void sk__blocking_run(sk_server *s, struct sk__job *j, bool count_done)
     if (rc == 0)
         rc = s->o.handle(&req);
     if (rc < 0) {
-        if (!sk__peer_gone(rc) && !atomic_load(&s->c->cut))
+        if (!sk__peer_gone(s->type, rc) && !atomic_load(&s->c->cut))
             atomic_fetch_add(&s->c->n.errors, 1);
         if (s->o.on_error)
             s->o.on_error(&req, rc, s->o.user);

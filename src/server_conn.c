@@ -43,7 +43,7 @@ static void destroy(sk_conn *c)
         c->next->prev = c->prev;
     c->dead = true;
     int r = c->reason;
-    if (r < 0 && !sk__peer_gone(r))
+    if (r < 0 && !sk__peer_gone(ev->srv->type, r))
         sk__bump(&w->c.errors, 1);
     if (ev->h.on_close)
         ev->h.on_close(c, r);

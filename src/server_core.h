@@ -154,7 +154,7 @@ bool sk__admit(struct sk_server *s, const sk_addr *peer, bool hold, struct sk__c
 void sk__release(struct sk_server *s);
 /* The request ended with rc (< 0): is it the connection's end (the peer's reset or broken pipe,
  * an idle or send timeout, the drain's cut) rather than the handler's failure? */
-bool sk__peer_gone(int rc);
+bool sk__peer_gone(int type, int rc);
 
 /* server_blocking.c: what the four blocking models share. */
 int sk__blocking_open(struct sk_server *s);
