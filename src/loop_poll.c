@@ -1,5 +1,5 @@
 /* The poll(2) backend: a pollfd array with an fd -> slot index, so adding and removing are O(1)
- * (removal swaps the last slot in). */
+ * (removal swaps the last slot in); each scan of the results starts where the last one stopped. */
 #include "internal.h"
 #include "loop_backend.h"
 
@@ -13,6 +13,9 @@ struct state {
     size_t n, cap;
     int *slot; /* fd -> index in fds, -1 if none */
     size_t nslot;
+    size_t next; /* the slot the next scan starts at: when more are ready than fit, the next wait
+                  * goes on from where this one stopped (as epoll's ready list does), so the
+                  * slots past max are not starved by early ones that stay ready */
 };
 
 static void *create(void)
@@ -91,11 +94,14 @@ static int wait_ready(void *p, int timeout_ms, struct sk__ready *out, int max)
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
     int k = 0;
-    for (size_t i = 0; i < s->n && k < max && n > 0; i++) {
+    size_t start = s->n ? s->next % s->n : 0;
+    for (size_t j = 0; j < s->n && k < max && n > 0; j++) {
+        size_t i = (start + j) % s->n;
         short r = s->fds[i].revents;
         if (!r)
             continue;
         n--;
+        s->next = i + 1;
         out[k++] = (struct sk__ready){
             .fd = s->fds[i].fd,
             .gen = s->gens[i],
