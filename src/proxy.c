@@ -226,9 +226,9 @@ static int socks_method(sk_proxy *p)
     if (p->in_len < 2)
         return 0;
     if (b[1] == 0xff)
-        return fail(p, SK_EPROXY,
-                    "the proxy accepts none of the authentication methods offered (%s)",
-                    p->has_user ? "none, username/password" : "none: it may want a user, -P");
+        return fail(
+            p, SK_EPROXY, "the proxy accepts none of the authentication methods offered (%s)",
+            p->has_user ? "none, username/password" : "none; it may want a user name and password");
     if (b[1] == 0 || (b[1] == 2 && p->has_user)) {
         if ((b[1] == 0 ? socks_request(p) : socks_auth(p)) < 0)
             return fail(p, SK_ETOOLONG, "request too long");
