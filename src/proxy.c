@@ -378,6 +378,10 @@ int sk_proxy_input(sk_proxy *p, const void *data, size_t len, size_t *used)
             return rc;
         if (p->state == DONE)
             return SK_PROXY_DONE;
+        /* A message answered with a request: the proxy's next bytes answer that request, so
+         * anything after this point is taken only once it went out. */
+        if (rc == 1 && p->out_len > p->out_off)
+            return SK_PROXY_MORE;
     }
     return SK_PROXY_MORE;
 }

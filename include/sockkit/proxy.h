@@ -70,10 +70,12 @@ size_t sk_proxy_output(const sk_proxy *p, const void **data);
 /* n of those bytes went out. SK_EARG if n is more than were pending. */
 int sk_proxy_sent(sk_proxy *p, size_t n);
 
-/* Bytes received from the proxy. *used (may be NULL) says how many of them were part of its
- * reply: all of them for SK_PROXY_MORE; for SK_PROXY_DONE the rest, data[*used..len), is the
- * first data of the tunnel. A negative code when the proxy refused (SK_EPROXY) or the reply is
- * malformed (SK_EPROXYREPLY), with sk_errmsg() saying which; the machine stays failed. */
+/* Bytes received from the proxy. *used (may be NULL) says how many of them it took. For
+ * SK_PROXY_MORE that is all of them, unless a reply was complete and the next request is now in
+ * sk_proxy_output: then the rest, data[*used..len), is fed again after that was sent (the proxy
+ * should not have sent it yet). For SK_PROXY_DONE the rest is the first data of the tunnel. A
+ * negative code when the proxy refused (SK_EPROXY) or the reply is malformed (SK_EPROXYREPLY), with
+ * sk_errmsg() saying which; the machine stays failed. */
 int sk_proxy_input(sk_proxy *p, const void *data, size_t len, size_t *used);
 
 /* What the handshake waits for, for messages ("the SOCKS5 method choice"). */

@@ -124,8 +124,8 @@ internal: 127.0.0.1 port = {port}
 external: 127.0.0.1
 clientmethod: none
 socksmethod: {method}
-user.privileged: root
-user.unprivileged: nobody
+{"user.privileged: root" if os.geteuid() == 0 else ""}
+{"user.unprivileged: nobody" if os.geteuid() == 0 else ""}
 client pass {{ from: 127.0.0.0/8 to: 0.0.0.0/0 }}
 socks pass {{ from: 127.0.0.0/8 to: 0.0.0.0/0 }}
 """)
