@@ -77,9 +77,10 @@ static int run(int fd, sk_proxy *p, int64_t deadline, int timeout_ms)
     }
 }
 
-int sk_proxy_handshake(int fd, const char *target, const sk_proxy_opts *opts, int timeout_ms)
+/* timeout_ms is the caller's whole limit, for the message; the deadline may be nearer. */
+static int handshake_until(int fd, const char *target, const sk_proxy_opts *opts, int64_t deadline,
+                           int timeout_ms)
 {
-    int64_t deadline = sk__deadline(timeout_ms);
     sk_proxy *p;
     int rc = sk_proxy_new(&p, target, opts);
     if (rc < 0)
@@ -94,6 +95,11 @@ int sk_proxy_handshake(int fd, const char *target, const sk_proxy_opts *opts, in
         sk__trace_call(fd, "proxy leg: handshake failed: %s", sk_errmsg());
     sk_proxy_free(p);
     return rc;
+}
+
+int sk_proxy_handshake(int fd, const char *target, const sk_proxy_opts *opts, int timeout_ms)
+{
+    return handshake_until(fd, target, opts, sk__deadline(timeout_ms), timeout_ms);
 }
 
 /* "SOCKS5 proxy: reply 5: ..." as "SOCKS5 proxy 127.0.0.1:1080: reply 5: ...": the message names
@@ -125,8 +131,7 @@ int sk_connect_via(const char *proxy, const char *target, const sk_proxy_opts *o
     int fd = sk_connect_ex(proxy, copts, timeout_ms);
     if (fd < 0)
         return fail_at(fd, &po, proxy);
-    int left = sk__remaining(deadline);
-    rc = sk_proxy_handshake(fd, target, &po, left == 0 ? 1 : left);
+    rc = handshake_until(fd, target, &po, deadline, timeout_ms);
     if (rc < 0) {
         sk_close(fd); /* records nothing unless it fails, and closing a socket does not */
         return fail_at(rc, &po, proxy);
