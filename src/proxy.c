@@ -297,10 +297,18 @@ static bool status_line(const unsigned char *b, size_t n, int *status)
     for (int i = 9; i < 12; i++)
         if (!isdigit(b[i]))
             return false;
-    if (n > 12 && b[12] != ' ' && b[12] != '\r')
+    if (n > 12 && b[12] != ' ')
         return false;
     *status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
     return true;
+}
+
+/* The empty line that ends a header: CRLF CRLF, or with bare LFs, which RFC 9112 section 2.2
+ * lets a recipient take as line ends. */
+static bool header_end(const unsigned char *b, size_t n)
+{
+    return n >= 2 && b[n - 1] == '\n' &&
+           (b[n - 2] == '\n' || (n >= 3 && b[n - 2] == '\r' && b[n - 3] == '\n'));
 }
 
 static int http_header(sk_proxy *p)
@@ -314,12 +322,14 @@ static int http_header(sk_proxy *p)
         return fail(p, SK_EPROXYREPLY,
                     "the reply starts with '%s', not 'HTTP/': is it an HTTP proxy?", q);
     }
-    if (n < 4 || memcmp(b + n - 4, "\r\n\r\n", 4))
+    if (!header_end(b, n))
         return n == IN_MAX
                    ? fail(p, SK_EPROXYREPLY, "reply header longer than %d bytes without its end",
                           SK_PROXY_HEADER_MAX)
                    : 0;
-    size_t eol = (size_t)((const unsigned char *)memchr(b, '\r', n) - b);
+    size_t eol = (size_t)((const unsigned char *)memchr(b, '\n', n) - b);
+    if (eol && b[eol - 1] == '\r')
+        eol--;
     char line[200];
     quote(b, eol < 120 ? eol : 120, line, sizeof line);
     int status;

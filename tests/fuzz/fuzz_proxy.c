@@ -93,19 +93,23 @@ static struct outcome model_http(const uint8_t *d, size_t n)
         for (size_t i = 0; i < 5 && pos + i < n; i++)
             if (d[pos + i] != (uint8_t)start[i])
                 return AT(R_REPLY, i + 1);
-        size_t end = 0; /* the header's length, its final CRLF CRLF included */
-        for (size_t k = 4; k <= SK_PROXY_HEADER_MAX && pos + k <= n; k++)
-            if (!memcmp(d + pos + k - 4, "\r\n\r\n", 4)) {
+        size_t end = 0; /* the header's length up to its empty line (CRLF or bare LF) included */
+        for (size_t k = 2; k <= SK_PROXY_HEADER_MAX && pos + k <= n; k++) {
+            const uint8_t *e = d + pos + k;
+            if (e[-1] == '\n' && (e[-2] == '\n' || (k >= 3 && e[-2] == '\r' && e[-3] == '\n'))) {
                 end = k;
                 break;
             }
+        }
         if (!end)
             return n - pos >= SK_PROXY_HEADER_MAX ? AT(R_REPLY, SK_PROXY_HEADER_MAX)
                                                   : (struct outcome){R_MORE, n};
         const uint8_t *l = d + pos;
         size_t eol = 0;
-        while (l[eol] != '\r')
+        while (l[eol] != '\n')
             eol++;
+        if (eol && l[eol - 1] == '\r')
+            eol--;
         bool ok = eol >= 12 && !memcmp(l, "HTTP/1.", 7) && digit(l[7]) && l[8] == ' ' &&
                   digit(l[9]) && digit(l[10]) && digit(l[11]) && (eol == 12 || l[12] == ' ');
         if (!ok)

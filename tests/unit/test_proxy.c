@@ -211,7 +211,14 @@ static void http_replies(void **state)
         assert_int_equal(used, n - 4);
         sk_proxy_free(p);
     }
+    /* bare LF line ends (RFC 9112 section 2.2) */
+    sk_proxy *lf = make("h:1", SK_PROXY_HTTP, NULL, NULL);
+    size_t lfused;
+    assert_int_equal(feed(lf, "HTTP/1.0 200 OK\nA: b\n\nX", 23, true, &lfused), SK_PROXY_DONE);
+    assert_int_equal(lfused, 22);
+    sk_proxy_free(lf);
     static const struct bad_reply cases[] = {
+        {"HTTP/1.0 403 Forbidden\n\n", 0, SK_EPROXY, "answered 'HTTP/1.0 403 Forbidden'"},
         {"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n", 47, SK_EPROXY,
          "answered 'HTTP/1.1 407 Proxy Authentication Required' (target h:1)"},
         {"HTTP/1.1 503 Service Unavailable\r\nX: y\r\n\r\n", 42, SK_EPROXY,

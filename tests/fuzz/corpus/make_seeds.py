@@ -93,5 +93,6 @@ put("proxy", "http-100-200", bytes([HTTP | CREDS, 7]) + b"HTTP/1.1 100 Continue\
     b"HTTP/1.0 200 OK\r\n\r\n")
 put("proxy", "http-407", bytes([HTTP | CREDS, 0]) + b"HTTP/1.1 407 Proxy Authentication Required"
     b"\r\nProxy-Authenticate: Basic realm=x\r\n\r\n")
+put("proxy", "http-bare-lf", bytes([HTTP, 0]) + b"HTTP/1.0 200 OK\nVia: 1.0 x\n\ntail")
 put("proxy", "http-bad-line", bytes([HTTP, 4]) + b"HTTP/1.1 2OO OK\r\n\r\n")
 put("proxy", "http-oversized", bytes([HTTP, 16]) + b"HTTP/1.1 200 OK\r\nX: " + b"a" * 8200)
