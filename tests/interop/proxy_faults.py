@@ -262,6 +262,11 @@ for args, want in usage:
     rc, out, err = run_env([BIN, "connect"] + args)
     check(rc == 2 and want in err and one_line(err), f"usage {args}: exit 2, '{want}' ({rc}, "
           f"{err.strip()!r})")
+# -x without a port: nc's defaults, 1080 for SOCKS5 and 3128 for HTTP
+for proto, port in (("5", 1080), ("connect", 3128)):
+    rc, out, err = run_env([BIN, "connect", "-w", "3", "-X", proto, "-x", "127.0.0.1", "127.0.0.1:9"])
+    check(rc == 1 and f"proxy 127.0.0.1:{port}" in err,
+          f"-X {proto} -x HOST: the proxy's port is {port} ({rc}, {err.strip()!r})")
 rc, out, err = run([BIN, "listen", "-x", "127.0.0.1:1", "7000"])
 check(rc == 2 and "-x is for connect" in err, f"listen -x: exit 2 ({err.strip()!r})")
 
