@@ -86,6 +86,32 @@ static void unix_source(struct nc_opts *o)
         cli_remove_at_exit(o->source + 5); /* after "unix:" */
 }
 
+/* -x: the connection to the proxy with connect's options, then the tunnel to the endpoint. */
+static int connect_proxy(const struct nc_opts *o)
+{
+    sk_connect_opts co = connect_opts(o);
+    sk_proxy_opts po = SK_PROXY_OPTS_INIT(.kind = (sk_proxy_kind)o->proxy_kind,
+                                          .user = o->proxy_user, .password = o->proxy_password);
+    int timeout = o->timeout_ms >= 0 ? o->timeout_ms : NC_PROXY_TIMEOUT_MS;
+    int fd = sk_connect_via(o->proxy, o->endpoint, &po, &co, timeout);
+    if (fd < 0) {
+        struct cli_where w = nc_where(o);
+        w.endpoint = o->proxy;
+        cli_fail_at(fd, &w);
+    }
+    if (o->verbose) {
+        sk_addr peer, local;
+        char p[SK_ADDRSTRLEN], l[SK_ADDRSTRLEN];
+        sk_sock_get_peer_addr(fd, &peer);
+        sk_sock_get_local_addr(fd, &local);
+        sk_addr_format(&peer, p, sizeof p);
+        sk_addr_format(&local, l, sizeof l);
+        cli_say("connected to proxy %s from %s (tcp); %s tunnel to %s open", p, l,
+                o->proxy_kind == SK_PROXY_HTTP ? "HTTP CONNECT" : "SOCKS5", o->endpoint);
+    }
+    return fd;
+}
+
 int cmd_connect(int argc, char **argv)
 {
     struct nc_opts o;
@@ -93,6 +119,12 @@ int cmd_connect(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (o.zero && !o.ep.is_unix)
         return scan(&o);
+    if (o.proxy[0]) {
+        int fd = connect_proxy(&o);
+        int rc = nc_pump_stream(fd, &o);
+        sk_close(fd);
+        return rc;
+    }
     unix_source(&o);
     sk_connect_opts co = connect_opts(&o);
     int fd = sk_connect_endpoint(&o.ep, &co, o.timeout_ms);

@@ -31,6 +31,16 @@ static const struct cli_opt connect_opts[] = {
      "client gets a temporary one, so that replies can come back)",
      NULL},
     {'p', NULL, CLI_ARG, "PORT", "connect from this local port", NULL},
+    {'x', NULL, CLI_ARG, "PROXY[:PORT]",
+     "reach ENDPOINT through this proxy (port 1080 for SOCKS5, 3128 for HTTP if not given); "
+     "with SOCKS5 the proxy resolves ENDPOINT's name",
+     NULL},
+    {'X', NULL, CLI_ARG, "PROTO",
+     "the proxy's protocol: 5 (SOCKS5, the default) or connect (HTTP CONNECT)", "5 connect"},
+    {'P', NULL, CLI_ARG, "USER",
+     "proxy user name (SOCKS5 username/password or HTTP Basic); the password is read from "
+     "$" NC_PROXY_PASSWORD_ENV ", never from the command line",
+     NULL},
     {'z', NULL, CLI_NOARG, NULL,
      "only check which ports accept a connection (PORT, or a range LO-HI): one line per open port "
      "on stdout; exit 0 if any was open",
@@ -61,6 +71,9 @@ static const struct cli_opt listen_opts[] = {
     CLI_OPT_TRACE,
     CLI_OPT_HELP,
     {'z', NULL, CLI_NOARG, NULL, NULL, NULL},
+    {'x', NULL, CLI_ARG, "PROXY", NULL, NULL},
+    {'X', NULL, CLI_ARG, "PROTO", NULL, NULL},
+    {'P', NULL, CLI_ARG, "USER", NULL, NULL},
     {OPT_MAXCONNS, "max-conns", CLI_ARG, "N", NULL, NULL},
     CLI_OPT_END,
 };
@@ -68,8 +81,10 @@ static const struct cli_opt listen_opts[] = {
 const struct cli_cmd cli_cmd_connect = {
     .name = "connect",
     .summary = "client: connect to ENDPOINT, stdin to the socket, the socket to stdout",
-    .synopsis = "[options] ENDPOINT | HOST PORT\n"
-                "       sockkit connect -z [options] HOST PORT|LO-HI",
+    .synopsis =
+        "[options] ENDPOINT | HOST PORT\n"
+        "       sockkit connect -x PROXY[:PORT] [-X 5|connect] [-P USER] [options] HOST:PORT\n"
+        "       sockkit connect -z [options] HOST PORT|LO-HI",
     .about = "Client: connect to ENDPOINT (host:port, [v6]:port, unix:/path, unix:@name);\n"
              "stdin goes to the socket and the socket to stdout.",
     .opts = connect_opts,
@@ -96,6 +111,8 @@ struct nc_args {
     bool unix_path;     /* -U */
     const char *source; /* -s */
     const char *port;   /* -p */
+    const char *proxy;  /* -x */
+    const char *proto;  /* -X */
 };
 
 /* snprintf into a field of nc_opts; a text that does not fit is a usage error, never cut. */
@@ -194,6 +211,18 @@ static void nc_option(int c, const char *arg, struct nc_opts *o, struct nc_args 
         if (!o->listen)
             cli_usage_error("--max-children is for listen --exec");
         o->max_children = (int)cli_parse_long(arg, 1, 100000, "--max-children");
+        break;
+    case 'x':
+    case 'X':
+    case 'P':
+        if (o->listen)
+            cli_usage_error("-%c is for connect (through a proxy)", c);
+        if (c == 'x')
+            a->proxy = arg;
+        else if (c == 'X')
+            a->proto = arg;
+        else
+            o->proxy_user = arg;
         break;
     case OPT_MAXCONNS:
         cli_usage_error("--max-conns is serve's (clients over the limit are closed at once); "
@@ -332,6 +361,44 @@ static void nc_operands(int rest, char **args, struct nc_opts *o, const struct n
     }
 }
 
+/* -x, -X and -P: the proxy's endpoint (with nc's default port), its protocol, the password. */
+static void set_proxy(struct nc_opts *o, const struct nc_args *a)
+{
+    if (!a->proxy) {
+        if (a->proto || o->proxy_user)
+            cli_usage_error("-%c goes with -x PROXY (the proxy to go through)",
+                            a->proto ? 'X' : 'P');
+        return;
+    }
+    if (!a->proto || !strcmp(a->proto, "5"))
+        o->proxy_kind = SK_PROXY_SOCKS5;
+    else if (!strcmp(a->proto, "connect"))
+        o->proxy_kind = SK_PROXY_HTTP;
+    else if (!strcmp(a->proto, "4"))
+        cli_usage_error("-X 4: SOCKS4 is not supported; use -X 5 (SOCKS5) or -X connect (HTTP)");
+    else
+        cli_usage_error("-X '%s': give 5 (SOCKS5) or connect (HTTP CONNECT)", a->proto);
+    const char *x = a->proxy, *close = strchr(x, ']');
+    bool has_port = x[0] == '[' ? close && close[1] == ':' : strchr(x, ':') != NULL;
+    if (has_port)
+        set_text(o->proxy, sizeof o->proxy, "-x", "%s", x);
+    else
+        join(o->proxy, sizeof o->proxy, x, o->proxy_kind == SK_PROXY_HTTP ? "3128" : "1080");
+    if (o->udp || o->zero || a->unix_path || o->ep.is_unix)
+        cli_usage_error("-x tunnels one TCP connection: it does not go with %s",
+                        o->udp    ? "-u"
+                        : o->zero ? "-z"
+                                  : "a Unix endpoint");
+    if (o->proxy_user) {
+        o->proxy_password = getenv(NC_PROXY_PASSWORD_ENV);
+        if (!o->proxy_password)
+            cli_usage_error("-P %s: put the password in $" NC_PROXY_PASSWORD_ENV
+                            " (it is never read from the command line)",
+                            o->proxy_user);
+    }
+    cli_check_endpoint(o->proxy, false);
+}
+
 /* Rules between options, once all are known: nothing accepted may go unused. */
 static void nc_check(struct nc_opts *o, const struct nc_args *a)
 {
@@ -370,6 +437,7 @@ void nc_parse(int argc, char **argv, bool listen, struct nc_opts *o)
      * endpoint, which every later step takes as it is. */
     cli_check_endpoint(o->endpoint, listen, &o->ep);
     nc_check(o, &a);
+    set_proxy(o, &a);
     if (!listen && (a.source || a.port))
         set_source(o, &a, o->ep.is_unix);
 }

@@ -21,7 +21,17 @@ struct nc_opts {
     sk_endpoint ep;     /* endpoint, parsed once by nc_parse */
     char host[300];     /* connect -z: the host, and the ports port_lo..port_hi */
     int port_lo, port_hi;
+    char proxy[400];            /* connect -x: the proxy's endpoint ("" = none) */
+    int proxy_kind;             /* -X: SK_PROXY_SOCKS5 (5, the default) or SK_PROXY_HTTP */
+    const char *proxy_user;     /* -P USER, NULL = none */
+    const char *proxy_password; /* $SOCKKIT_PROXY_PASSWORD with -P, never from argv */
 };
+
+/* The environment variable -P's password comes from (argv is visible to every user in ps). */
+#define NC_PROXY_PASSWORD_ENV "SOCKKIT_PROXY_PASSWORD"
+/* The handshake's deadline through a proxy when -w is not given: a proxy that accepts and never
+ * answers must not hang the command. */
+#define NC_PROXY_TIMEOUT_MS 30000
 
 /* Parse argv (after the subcommand name) into o, exiting 2 with one line on bad input. */
 void nc_parse(int argc, char **argv, bool listen, struct nc_opts *o);

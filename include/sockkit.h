@@ -2,8 +2,8 @@
  * One include for the whole public API; every name starts with sk_ (macros SK_).
  *
  * Options structs that can grow (sk_server_opts, sk_event_handlers, sk_listen_opts,
- * sk_connect_opts; sk_server_stats, which the library fills) start with a size_t size and are
- * initialised with their SK_*_INIT(...) macro, which sets it:
+ * sk_connect_opts, sk_proxy_opts; sk_server_stats, which the library fills) start with a size_t
+ * size and are initialised with their SK_*_INIT(...) macro, which sets it:
  *     sk_listen_opts o = SK_LISTEN_OPTS_INIT(.type = SOCK_DGRAM);
  * Later versions add fields only at the end, so a program built against this header keeps
  * working with a newer libsockkit.so.0 (its missing fields read as 0, the default), and one built
@@ -28,5 +28,6 @@
 #include "sockkit/loop.h"
 #include "sockkit/resolve.h"
 #include "sockkit/ifaces.h"
+#include "sockkit/proxy.h"
 
 #endif

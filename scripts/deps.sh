@@ -21,7 +21,8 @@ build_pkgs="make:make gcc:gcc libc6-dev:/usr/include/stdio.h cmake:cmake"
 test_pkgs="pkg-config:pkg-config libcmocka-dev:/usr/include/cmocka.h python3:python3
  netcat-openbsd:nc socat:socat iproute2:ip procps:ps netbase:/etc/services git:git debootstrap:debootstrap
  groff-base:groff man-db:man zsh:zsh clang:clang openbsd-inetd:inetd
- libclang-rt-14-dev:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a"
+ libclang-rt-14-dev:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a
+ dante-server:/usr/sbin/danted tinyproxy:/usr/bin/tinyproxy"
 deb_pkgs="build-essential:/usr/share/doc/build-essential pkg-config:pkg-config debhelper:dh dpkg-dev:dpkg-buildpackage fakeroot:fakeroot
  lintian:lintian"
 bench_pkgs="iperf3:iperf3 sockperf:sockperf libuv1-dev:/usr/include/uv.h
@@ -75,7 +76,16 @@ unfetched() {
 echo "deps.sh: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# Installing a daemon (dante-server, tinyproxy: the tests start their own on loopback) must not
+# start its system service: without a policy of the system's own, refuse every start (101) for
+# the duration of the install, as Debian's build chroots do.
+policy=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\n# sockkit scripts/deps.sh: no service starts while it installs\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+fi
+trap 'rm -f "$log" ${policy:+"$policy"}' EXIT
 update_ok=1
 apt-get update </dev/null >"$log" 2>&1 || update_ok=
 update_err=$(grep -E '^(E|W): ' "$log" | head -1 || true)

@@ -90,6 +90,11 @@ int sk__addr_source_in(const char *nsswitch, const char *hosts, const sk_addr *a
                        size_t len);
 int sk__nss_hosts_in(const char *nsswitch, char *buf, size_t len);
 
+/* proxy.c: why the handshake failed, without the context sk_errmsg() adds ("SOCKS5 reply 5:
+ * Connection refused (target 127.0.0.1:9)"), and the protocol's name ("SOCKS5", "HTTP CONNECT"). */
+const char *sk__proxy_why(const sk_proxy *p);
+const char *sk__proxy_kind_name(const sk_proxy *p);
+
 /* server_event.c: the cores this process may run on (its CPU affinity), and the loops the event
  * model runs on that many cores when opts.workers is 0. */
 int sk__usable_cores(void);

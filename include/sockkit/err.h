@@ -34,7 +34,9 @@ extern "C" {
     X(SK_ENOTDGRAM, -3016, "multicast needs a UDP (datagram) socket")                              \
     X(SK_ENOROUTE, -3017, "no route for the multicast group; name an interface")                   \
     X(SK_EARG, -3018, "invalid argument")                                                          \
-    X(SK_ECLOSED, -3019, "object is closed or shutting down")
+    X(SK_ECLOSED, -3019, "object is closed or shutting down")                                      \
+    X(SK_EPROXY, -3020, "the proxy refused the request")                                           \
+    X(SK_EPROXYREPLY, -3021, "malformed reply from the proxy")
 
 enum sk_errcode {
 #define SK__ERR_ENUM(name, value, msg) name = value,

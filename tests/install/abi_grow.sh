@@ -38,14 +38,16 @@ def patch(path, pattern, repl, want):
         sys.exit(f"abi_grow: {n} of {want} places to grow in {path}: update tests/install/abi_grow.sh")
     open(path, "w").write(new)
 for hdr, types in (("sock.h", ("sk_connect_opts", "sk_listen_opts")),
-                   ("server.h", ("sk_event_handlers", "sk_server_opts", "sk_server_stats"))):
+                   ("server.h", ("sk_event_handlers", "sk_server_opts", "sk_server_stats")),
+                   ("proxy.h", ("sk_proxy_opts",))):
     for t in types:
         patch(f"{root}/include/sockkit/{hdr}", r"^} " + t + ";",
               "    uint64_t added_later; /* a field of a later version */\n} " + t + ";", 1)
 # every sized input struct the library reads: a set added_later is an error it reports
 load = r"^(\s*)int rc = sk__opts_load\(&([^,]+), (.*)$"
 grow = r'\g<0>\n\1if (rc >= 0 && (\2).added_later)\n\1    rc = sk__fail(SK_EARG, "added_later is set");'
-for f, n in (("connect.c", 3), ("listen.c", 2), ("server.c", 1), ("server_event.c", 1)):
+for f, n in (("connect.c", 3), ("listen.c", 2), ("server.c", 1), ("server_event.c", 1),
+             ("proxy.c", 1), ("proxy_connect.c", 1)):
     patch(f"{root}/src/{f}", load, grow, n)
 # the result struct: the library fills the new field
 patch(f"{root}/src/server.c", r"sk_server_stats st = \{\.size = sizeof st,",

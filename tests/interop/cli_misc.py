@@ -78,8 +78,8 @@ rc, out, _ = run([BIN, "mcast", "--help"])
 check(rc == 0 and b"usage:" in out, "mcast --help: usage on stdout, exit 0")
 
 # The option getopt refused, as typed (not the argument before it).
-one_line(["connect", "-vX", "127.0.0.1:1"], 2, "unknown option '-X'")
-one_line(["connect", "--trace", "-Xv", "127.0.0.1:1"], 2, "unknown option '-X'")
+one_line(["connect", "-vQ", "127.0.0.1:1"], 2, "unknown option '-Q'")
+one_line(["connect", "--trace", "-Qv", "127.0.0.1:1"], 2, "unknown option '-Q'")
 one_line(["bench", "echo", "--json=yes", "127.0.0.1:1"], 2, "option '--json' takes no value")
 one_line(["listen", "--exec"], 2, "option '--exec' needs a value")
 one_line(["listen", "-w"], 2, "option '-w' needs a value")

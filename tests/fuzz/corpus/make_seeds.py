@@ -74,3 +74,25 @@ put("trace", "rows", bytes([3 | 8, 80]) + struct.pack(">Q", 0xfff0) + bytes(rang
 put("trace", "peer", bytes([4 | 2, 0]) + bytes(8) + struct.pack("=H", 2) + struct.pack(">H", 9)
     + bytes([127, 0, 0, 1]) + bytes(20) + b"data\n\x00\x7f")
 put("trace", "big-offset", bytes([1, 200]) + struct.pack(">Q", 2**64 - 8) + b"0123456789abcdefXYZ")
+
+
+# ---- proxy: flags (bit 0 HTTP, bit 1 credentials, bits 2-3 target), chunking, the proxy's bytes ---
+SOCKS, HTTP, CREDS = 0, 1, 2
+put("proxy", "socks-none-v4", bytes([SOCKS, 0]) + b"\x05\x00" + b"\x05\x00\x00\x01" + bytes(6)
+    + b"tunnel")
+put("proxy", "socks-auth-name", bytes([SOCKS | CREDS, 3]) + b"\x05\x02\x01\x00"
+    + b"\x05\x00\x00\x03\x0bexample.org\x00\x50")
+put("proxy", "socks-v6", bytes([SOCKS | 8, 5]) + b"\x05\x00\x05\x00\x00\x04" + bytes(18))
+put("proxy", "socks-refused", bytes([SOCKS, 1]) + b"\x05\x00\x05\x05\x00\x01" + bytes(6))
+put("proxy", "socks-auth-failed", bytes([SOCKS | CREDS, 0]) + b"\x05\x02\x01\x01")
+put("proxy", "socks-no-method", bytes([SOCKS, 0]) + b"\x05\xff")
+put("proxy", "socks-bad-atyp", bytes([SOCKS, 2]) + b"\x05\x00\x05\x00\x00\x09")
+put("proxy", "http-200", bytes([HTTP, 0]) + b"HTTP/1.1 200 Connection established\r\n"
+    b"Proxy-Agent: x\r\n\r\ndata")
+put("proxy", "http-100-200", bytes([HTTP | CREDS, 7]) + b"HTTP/1.1 100 Continue\r\n\r\n"
+    b"HTTP/1.0 200 OK\r\n\r\n")
+put("proxy", "http-407", bytes([HTTP | CREDS, 0]) + b"HTTP/1.1 407 Proxy Authentication Required"
+    b"\r\nProxy-Authenticate: Basic realm=x\r\n\r\n")
+put("proxy", "http-bare-lf", bytes([HTTP, 0]) + b"HTTP/1.0 200 OK\nVia: 1.0 x\n\ntail")
+put("proxy", "http-bad-line", bytes([HTTP, 4]) + b"HTTP/1.1 2OO OK\r\n\r\n")
+put("proxy", "http-oversized", bytes([HTTP, 16]) + b"HTTP/1.1 200 OK\r\nX: " + b"a" * 8200)

@@ -1,7 +1,8 @@
 /* The program of tests/install/abi_grow.sh: every sized struct of the API (sk_listen_opts,
- * sk_connect_opts, sk_server_opts, sk_event_handlers, sk_server_stats), each followed in memory by
- * a canary a library that read or wrote past the caller's struct would see or overwrite. An event
- * server echoes one message to a client; then the counters are checked. Prints "ok" and exits 0.
+ * sk_connect_opts, sk_server_opts, sk_event_handlers, sk_server_stats, sk_proxy_opts), each
+ * followed in memory by a canary a library that read or wrote past the caller's struct would see or
+ * overwrite. An event server echoes one message to a client; then the counters are checked. Prints
+ * "ok" and exits 0.
  *
  * Built with -DSK_PROBE_NEWER against a header whose structs have gained a field (added_later),
  * it sets that field on the listen options and expects an older library to refuse it (SK_EARG)
@@ -80,6 +81,17 @@ int main(void)
     CHECK(sk_recv_exact(fd, buf, 5, 5000, NULL) == 0 && !memcmp(buf, "hello", 5), "echo");
     sk_close(fd);
 
+    struct {
+        sk_proxy_opts o;
+        uint64_t canary;
+    } po = {SK_PROXY_OPTS_INIT(.kind = SK_PROXY_HTTP), CANARY};
+    sk_proxy *px;
+    CHECK(sk_proxy_new(&px, "example.org:443", &po.o) == 0, "proxy with sk_proxy_opts");
+    const void *req;
+    size_t reqlen = sk_proxy_output(px, &req);
+    CHECK(reqlen > 8 && !memcmp(req, "CONNECT ", 8), "an HTTP CONNECT request");
+    sk_proxy_free(px);
+
     sk_server_shutdown(srv);
     pthread_join(t, NULL);
     sk_server_drain(srv, 2000);
@@ -92,7 +104,7 @@ int main(void)
     CHECK(st.canary == CANARY, "the library wrote past the caller's sk_server_stats");
     CHECK(st.st.accepted == 1 && st.st.bytes_in == 5 && st.st.bytes_out == 5, "counters");
     CHECK(lo.canary == CANARY && so.canary == CANARY && co.canary == CANARY &&
-              handlers.canary == CANARY,
+              handlers.canary == CANARY && po.canary == CANARY,
           "canaries");
     printf("ok (sizes: listen %zu, connect %zu, server %zu, handlers %zu, stats %zu)\n",
            sizeof lo.o, sizeof co.o, sizeof so.o, sizeof handlers.h, sizeof st.st);
