@@ -396,7 +396,10 @@ static void set_proxy(struct nc_opts *o, const struct nc_args *a)
                             " (it is never read from the command line)",
                             o->proxy_user);
     }
-    cli_check_endpoint(o->proxy, false);
+    sk_endpoint proxy;
+    cli_check_endpoint(o->proxy, false, &proxy);
+    if (proxy.is_unix)
+        cli_usage_error("-x %s: the proxy is reached over TCP: give HOST:PORT", o->proxy);
 }
 
 /* Rules between options, once all are known: nothing accepted may go unused. */
