@@ -233,6 +233,7 @@ void cli_trace_format(const char *value)
 }
 
 static char *pcap_path;
+static int pcap_fd = -1;
 
 /* One line, once, at exit: the pcap stopped early (a full disk). */
 static void pcap_report(void)
@@ -254,6 +255,10 @@ void cli_pcap_file(const char *path)
                         strerror(errno));
     if (!pcap_path)
         atexit(pcap_report);
+    sk_trace_set_pcap(-1); /* a second --pcap: the last one counts */
+    if (pcap_fd >= 0)
+        close(pcap_fd);
+    pcap_fd = fd;
     free(pcap_path);
     pcap_path = strdup(path);
     if (!pcap_path)
