@@ -288,7 +288,8 @@ static void ip_packet(enum sk__pcap_kind kind, const sk_addr *src, const sk_addr
     s += (uint32_t)proto + (uint32_t)(tlen & 0xffff) + (uint32_t)(tlen >> 16);
     be16(th + csum_at, 0);
     memcpy(pkt + iph, th, thlen);
-    memcpy(pkt + iph + thlen, data, len);
+    if (len) /* data is NULL for a segment without payload */
+        memcpy(pkt + iph + thlen, data, len);
     uint16_t c = fold(sum16(s, pkt + iph, tlen));
     if (proto == IPPROTO_UDP && c == 0)
         c = 0xffff; /* 0 means "no checksum" in UDP */
@@ -447,7 +448,8 @@ void sk__pcap_unix(enum sk__pcap_kind kind, const void *data, size_t len, const 
     be16(pkt + 2, 4);
     memcpy(pkt + 4, "data", 4);
     be32(pkt + 8, 0);
-    memcpy(pkt + 12, data, len);
+    if (len)
+        memcpy(pkt + 12, data, len);
     packet(kind, pkt, 12 + len, comment);
     free(pkt);
 }
