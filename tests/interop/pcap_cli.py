@@ -268,6 +268,53 @@ check(count(dpcap, "tcp.analysis.retransmission || tcp.analysis.duplicate_ack") 
       "demo: no duplicated TCP stream (the accepted socket's copy is left out)")
 check(count(dpcap, "udp") >= 2 and count(dpcap, "data") >= 2, "demo: UDP and Unix packets too")
 
+# ---- servers with threads: whole blocks, every connection's bytes ------------------------------
+
+from sktest import serve, stop, kill_started  # noqa: E402
+
+
+def echo_clients(port, n=4, size=50000):
+    sent, ok = [], []
+
+    def client(i):
+        data = bytes([65 + i]) * size
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as c:
+            c.sendall(data)
+            c.shutdown(socket.SHUT_WR)
+            got = bytearray()
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                got.extend(d)
+        ok.append(bytes(got) == data)
+        sent.append(data)
+    ts = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    return sent, ok
+
+
+try:
+    for model in (["--model", "thread"], ["--model", "event", "--workers", "2"]):
+        spath = os.path.join(TMP, f"serve-{model[1]}.pcapng")
+        srv, host, sport = serve(model + ["--pcap", spath, "echo", "127.0.0.1:0"])
+        sent, ok = echo_clients(sport)
+        rc, err = stop(srv)
+        check(len(ok) == 4 and all(ok), f"serve {model[1]}: 4 clients echoed at once ({ok})")
+        check("Sanitizer" not in err, f"serve {model[1]}: no sanitizer report {err[:300]}")
+        clean(spath, f"serve {model[1]}")
+        streams = []
+        for k in range(4):
+            a, b = follow(spath, k)
+            streams.append((a, b))
+        check(sorted(a for a, b in streams) == sorted(sent) and all(a == b for a, b in streams),
+              f"serve {model[1]}: each connection's bytes both ways, byte-exact")
+finally:
+    kill_started()
+
 # ---- the JSON trace: parses, one object per event, the text trace's events ----------------------
 
 with open(tpath) as f:
