@@ -230,6 +230,10 @@ void cli_trace_format(const char *value)
         sk_trace_set_format(SK_TRACE_JSON);
     else
         cli_usage_error("--trace-format takes 'text' or 'json', not '%s'", value);
+    if (!trace_level) { /* alone it turns the trace on, as --trace-file does */
+        trace_level = sk_trace_level() ? sk_trace_level() : SK_TRACE_DATA;
+        sk_trace_set(trace_level, trace_fd);
+    }
 }
 
 static char *pcap_path;

@@ -19,7 +19,7 @@ import tempfile
 import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from sktest import BIN, check, finish, run, skip  # noqa: E402
+from sktest import BIN, check, finish, free_port, run, skip  # noqa: E402
 
 if not shutil.which("tshark"):
     skip("tshark is not installed (Debian package tshark; scripts/deps.sh test)")
@@ -359,6 +359,17 @@ check(tf == jf, "json: the same events as the text trace (role, transport, call 
 check(all(re.fullmatch(r"\d\d:\d\d:\d\d\.\d{6}", e["time"]) for e in events), "json: time as HH:MM:SS.uuuuuu")
 hexed = [e for e in events if "hex" in e]
 check(hexed and all(len(e["hex"]) == 2 * e["bytes"] for e in hexed), "json: data events carry the bytes in hex")
+
+# --trace-format alone turns the trace on (as --trace-file does): an option accepted does something
+rc, out, err = run([BIN, "connect", f"127.0.0.1:{free_port()}", "--trace-format", "json"])
+objs = []
+for line in err.splitlines():
+    try:
+        objs.append(json.loads(line))
+    except ValueError:
+        pass
+check(rc == 1 and any("ECONNREFUSED" in o.get("call", "") for o in objs),
+      f"--trace-format json alone: the trace on stderr as JSON ({len(objs)} objects)")
 
 # ---- bad input ----------------------------------------------------------------------------------
 
