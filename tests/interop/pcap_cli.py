@@ -231,6 +231,18 @@ check(count(dpath, "dns.flags.response == 1 && dns.a == 127.0.0.7", decode) == 1
 check(any(c.startswith("client send") or c.startswith("client sendto") for c in comments(dpath)),
       "DNS: comments name the role and the call")
 
+# ---- multicast: UDP packets to the group ---------------------------------------------------------
+
+mpath = os.path.join(TMP, "mcast.pcapng")
+rc, out, err = run([BIN, "mcast", "send", "--iface", "lo", "--count", "3", "--rate", "100",
+                    "239.1.2.3:5000", "--pcap", mpath])
+if rc != 0:
+    print(f"SKIP part: mcast send on lo failed here ({err.strip()[:200]})")
+else:
+    clean(mpath, "mcast send")
+    check(count(mpath, "ip.dst == 239.1.2.3 && udp.dstport == 5000 && ip.src == 127.0.0.1") >= 3,
+          "mcast send: the datagrams as UDP packets from lo's address to the group")
+
 # ---- Unix sockets: exported PDUs --------------------------------------------------------------
 
 sock_path = os.path.join(TMP, "u.sock")
