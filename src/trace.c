@@ -125,6 +125,10 @@ int sk_trace_set_pcap(int fd)
     pthread_once(&env_once, read_env);
     pthread_mutex_lock(&lock);
     int rc = sk__pcap_start(fd);
+    for (size_t k = 0; k < nfds; k++) { /* a new file: each connection starts with a handshake */
+        fds[k].tcp = (struct sk__pcap_stream){0};
+        fds[k].mirror = false;
+    }
     forget_if_off();
     pthread_mutex_unlock(&lock);
     return rc < 0 ? sk__fail(rc, "pcap fd %d: writing the section header", fd) : 0;
