@@ -57,6 +57,13 @@ double cli_now_s(void);
  * --trace-file PATH, for getopt_long users; they combine in either order. */
 int cli_trace_level(const char *value);
 void cli_trace_file(const char *path);
+/* --trace-format text|json; without --trace it turns the trace on (data level, or the one
+ * SOCKKIT_TRACE chose), as --trace-file does. */
+void cli_trace_format(const char *value);
+/* --pcap PATH: the file is made now (before anything runs: one that cannot be made is a usage
+ * error, exit 2); if writing it fails later (a full disk) the traffic goes on and one warning
+ * line says so when the program exits. */
+void cli_pcap_file(const char *path);
 /* The same for hand-parsed argv: returns true if argv[*i] was --trace, --trace=VALUE,
  * --trace-file FILE or --trace-file=FILE (advancing *i past FILE). */
 bool cli_trace_option(int argc, char **argv, int *i);

@@ -124,6 +124,7 @@ static const struct cli_opt demo_opts[] = {
      "calls data"},
     {CLI_KEY_TRACE_FILE, "trace-file", CLI_ARG, "FILE", "write the trace to FILE, not stdout",
      "@file"},
+    CLI_OPT_PCAP,
     CLI_OPT_HELP,
     CLI_OPT_END,
 };
@@ -131,7 +132,7 @@ static const struct cli_opt demo_opts[] = {
 const struct cli_cmd cli_cmd_demo = {
     .name = "demo",
     .summary = "walk through TCP, UDP and Unix sockets on loopback with the trace on",
-    .synopsis = "[--trace=calls|data] [--trace-file FILE]",
+    .synopsis = "[--trace=calls|data] [--trace-file FILE] [--trace-format text|json] [--pcap FILE]",
     .about = "Walks through a TCP, a UDP and a Unix socket exchange on loopback with the trace\n"
              "on (data level, to stdout, unless told otherwise). Each line of the trace shows\n"
              "the time, the role (client/server), the transport and the socket call.",

@@ -136,6 +136,13 @@ int cli_next_option(struct cli_parser *p, int argc, char **argv, struct cli_comm
             cli_trace_file(optarg);
             co->trace_file = true;
             break;
+        case CLI_KEY_TRACE_FORMAT:
+            cli_trace_format(optarg);
+            break;
+        case CLI_KEY_PCAP:
+            cli_pcap_file(optarg);
+            co->pcap = true;
+            break;
         case CLI_KEY_JSON:
             co->json = true;
             break;

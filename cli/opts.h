@@ -66,6 +66,8 @@ enum {
     CLI_KEY_JSON,
     CLI_KEY_JSON_LINES,
     CLI_KEY_NO_TRACE,
+    CLI_KEY_PCAP,
+    CLI_KEY_TRACE_FORMAT,
 };
 /* clang-format off */
 #define CLI_OPT_HELP    {'h', "help", CLI_NOARG, NULL, "this help", NULL}
@@ -74,7 +76,14 @@ enum {
 #define CLI_OPT_TRACE                                                                              \
     {CLI_KEY_TRACE, "trace", CLI_OPTARG, "calls|data",                                             \
      "trace every socket call (data, the default: and the bytes) on stderr", "calls data"},        \
-    {CLI_KEY_TRACE_FILE, "trace-file", CLI_ARG, "FILE", "write the trace to FILE", "@file"}
+    {CLI_KEY_TRACE_FILE, "trace-file", CLI_ARG, "FILE", "write the trace to FILE", "@file"},     \
+    CLI_OPT_PCAP
+/* Also in demo's own table. */
+#define CLI_OPT_PCAP                                                                               \
+    {CLI_KEY_TRACE_FORMAT, "trace-format", CLI_ARG, "text|json",                                   \
+     "the trace as lines (text, the default) or one JSON object per event", "text json"},          \
+    {CLI_KEY_PCAP, "pcap", CLI_ARG, "FILE",                                                        \
+     "write the traffic to FILE as pcapng, for Wireshark (with or without --trace)", "@file"}
 #define CLI_OPT_JSON    {CLI_KEY_JSON, "json", CLI_NOARG, NULL, "one JSON document on stdout, nothing else", NULL}
 #define CLI_OPT_JSON_LINES                                                                         \
     {CLI_KEY_JSON_LINES, "json-lines", CLI_NOARG, NULL,                                            \
@@ -84,7 +93,9 @@ enum {
  * (not shown in --help) --trace and --trace-file are refused saying so, not as unknown options. */
 #define CLI_OPT_NO_TRACE                                                                           \
     {CLI_KEY_NO_TRACE, "trace", CLI_OPTARG, NULL, NULL, NULL},                                     \
-    {CLI_KEY_NO_TRACE, "trace-file", CLI_OPTARG, NULL, NULL, NULL}
+    {CLI_KEY_NO_TRACE, "trace-file", CLI_OPTARG, NULL, NULL, NULL},                                \
+    {CLI_KEY_NO_TRACE, "trace-format", CLI_OPTARG, NULL, NULL, NULL},                              \
+    {CLI_KEY_NO_TRACE, "pcap", CLI_OPTARG, NULL, NULL, NULL}
 /* clang-format on */
 
 /* What the shared options said. */
@@ -96,6 +107,7 @@ struct cli_common {
     int interval_ms; /* -i SECS; 0: none */
     int trace;       /* --trace: SK_TRACE_CALLS or SK_TRACE_DATA; 0: not given */
     bool trace_file; /* --trace-file was given (the trace goes there, not to stderr) */
+    bool pcap;       /* --pcap was given */
 };
 
 struct cli_parser {
@@ -109,9 +121,10 @@ struct cli_parser {
     }
 
 /* getopt_long over the command's table. The shared options are handled here: into *co, -h prints
- * the help and exits 0, --trace and --trace-file turn the trace on. Every other option is
- * returned as getopt_long returns it (its value in optarg); -1 at the end (optind is then the
- * first operand). A bad option, a missing value and contradicting shared options (-q with -v,
+ * the help and exits 0, --trace and --trace-file turn the trace on, --trace-format chooses its
+ * format, --pcap opens the pcapng file (a file that cannot be made: one line, exit 2). Every other
+ * option is returned as getopt_long returns it (its value in optarg); -1 at the end (optind is then
+ * the first operand). A bad option, a missing value and contradicting shared options (-q with -v,
  * --json with --json-lines) are usage errors: one line, exit 2. CLI_OPT_NO_TRACE's options are
  * refused here, saying that the command opens no socket. */
 int cli_next_option(struct cli_parser *p, int argc, char **argv, struct cli_common *co);

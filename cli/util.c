@@ -222,6 +222,54 @@ void cli_trace_file(const char *path)
     sk_trace_set(trace_level, trace_fd);
 }
 
+void cli_trace_format(const char *value)
+{
+    if (!strcmp(value, "text"))
+        sk_trace_set_format(SK_TRACE_TEXT);
+    else if (!strcmp(value, "json"))
+        sk_trace_set_format(SK_TRACE_JSON);
+    else
+        cli_usage_error("--trace-format takes 'text' or 'json', not '%s'", value);
+    if (!trace_level) { /* alone it turns the trace on, as --trace-file does */
+        trace_level = sk_trace_level() ? sk_trace_level() : SK_TRACE_DATA;
+        sk_trace_set(trace_level, trace_fd);
+    }
+}
+
+static char *pcap_path;
+static int pcap_fd = -1;
+
+/* One line, once, at exit: the pcap stopped early (a full disk). */
+static void pcap_report(void)
+{
+    int rc = sk_trace_pcap_error();
+    if (rc < 0)
+        cli_say("warning: --pcap %s: %s: the pcap stopped there (the file is readable up to "
+                "that point); the traffic went on",
+                pcap_path, sk_strerror(rc));
+}
+
+void cli_pcap_file(const char *path)
+{
+    if (!*path)
+        cli_usage_error("--pcap needs a file name");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        cli_usage_error("--pcap %s: %s: name a file in a directory you can write to", path,
+                        strerror(errno));
+    if (!pcap_path)
+        atexit(pcap_report);
+    sk_trace_set_pcap(-1); /* a second --pcap: the last one counts */
+    if (pcap_fd >= 0)
+        close(pcap_fd);
+    pcap_fd = fd;
+    free(pcap_path);
+    pcap_path = strdup(path);
+    if (!pcap_path)
+        cli_die(EXIT_RUNTIME, "--pcap: out of memory");
+    sk_trace_set_pcap(fd); /* a failure is the one warning at exit, as a later one would be */
+}
+
 bool cli_trace_option(int argc, char **argv, int *i)
 {
     const char *a = argv[*i];

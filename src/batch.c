@@ -29,7 +29,7 @@ int sk_recv_batch(int fd, sk_dgram *v, size_t n, int timeout_ms)
             for (int i = 0; i < got; i++) {
                 v[i].len = m[i].msg_len;
                 v[i].addr.len = m[i].msg_hdr.msg_namelen;
-                sk__trace_data(fd, '<', &v[i].addr, v[i].buf, v[i].len);
+                sk__trace_data(fd, '<', &v[i].addr, v[i].buf, v[i].len, "recvmmsg");
             }
             return got;
         }
@@ -66,7 +66,7 @@ int sk_send_batch(int fd, const sk_dgram *v, size_t n, int timeout_ms)
         if (sent > 0) {
             for (int i = 0; i < sent; i++)
                 sk__trace_data(fd, '>', v[done + i].addr.len ? &v[done + i].addr : NULL,
-                               v[done + i].buf, v[done + i].len);
+                               v[done + i].buf, v[done + i].len, "sendmmsg");
             done += (size_t)sent;
             continue;
         }

@@ -99,13 +99,14 @@ static int bind_source(int fd, const sk_addr *dst, const sk_addr_list *sources)
 
 static void trace_result(int fd, const sk_addr *a, const char *what, int code)
 {
-    if (!sk_trace_level())
+    if (!sk__trace_on())
         return;
     char s[SK_ADDRSTRLEN];
     sk_addr_format(a, s, sizeof s);
-    if (code == 0)
+    if (code == 0) {
         sk__trace_call(fd, "connect %s%s = 0", s, what);
-    else
+        sk__trace_established(fd, "connect");
+    } else
         sk__trace_call(fd, "connect %s%s -> %s (%s)", s, what, sk_err_name(code),
                        sk_strerror(code));
 }

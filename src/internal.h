@@ -38,14 +38,26 @@ int sk__remaining(int64_t deadline);
 /* poll one fd until ready or the deadline; EINTR retried. revents > 0, -ETIMEDOUT, or -errno. */
 int sk__wait_deadline(int fd, short events, int64_t deadline);
 
-/* trace.c: hooks the library calls for each operation. Each returns at once when tracing is off
- * (callers may also test sk_trace_level() first to skip building arguments).
- * sk__trace_socket registers a new fd (family/type/proto as created). */
+/* trace.c: hooks the library calls for each operation. Each returns at once when tracing (text
+ * and pcap) is off; callers may test sk__trace_on() first to skip building arguments (the text
+ * calls test sk_trace_level() themselves). sk__trace_socket registers a new fd (family/type/proto
+ * as created). */
+bool sk__trace_on(void);
 void sk__trace_socket(int fd, int family, int type, int proto, sk_role role);
 void sk__trace_role(int fd, sk_role role);
 void sk__trace_call(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* dir '>' sent, '<' received; peer may be NULL (connected socket: looked up by the tracer). */
-void sk__trace_data(int fd, char dir, const sk_addr *peer, const void *data, size_t len);
+/* dir '>' sent, '<' received; peer may be NULL (connected socket: looked up by the tracer); call
+ * names the socket call for the pcap's comment ("send", "recvfrom", ...). */
+void sk__trace_data(int fd, char dir, const sk_addr *peer, const void *data, size_t len,
+                    const char *call);
+/* A TCP connection is made (call: "connect" or "accept"): the pcap's handshake. */
+void sk__trace_established(int fd, const char *call);
+/* shutdown(2) done (the text line, and this side's FIN in the pcap for SHUT_WR/SHUT_RDWR). */
+void sk__trace_shutdown(int fd, int how, const char *name);
+/* recv returned 0: the text line, and the peer's FIN in the pcap. */
+void sk__trace_eof(int fd);
+/* SO_LINGER set on with 0 seconds (on) or not: whether close shows RST or FIN in the pcap. */
+void sk__trace_abortive(int fd, bool on);
 void sk__trace_close(int fd);
 
 /* netlink.c: one rtnetlink request (nlmsg_type, flags and payload filled in by the caller; seq

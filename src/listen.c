@@ -138,7 +138,7 @@ int sk__accept4(int listen_fd, sk_addr *peer, int flags)
         peer->len = sizeof peer->u;
         int fd = accept4(listen_fd, &peer->u.sa, &peer->len, flags | SOCK_CLOEXEC);
         if (fd >= 0) {
-            if (sk_trace_level()) {
+            if (sk__trace_on()) {
                 char a[SK_ADDRSTRLEN];
                 sk_addr_format(peer, a, sizeof a);
                 int type = SOCK_STREAM;
@@ -146,6 +146,7 @@ int sk__accept4(int listen_fd, sk_addr *peer, int flags)
                 getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
                 sk__trace_socket(fd, peer->u.sa.sa_family, type, 0, SK_ROLE_SERVER);
                 sk__trace_call(listen_fd, "accept %s = %d", a, fd);
+                sk__trace_established(fd, "accept");
             }
             return fd;
         }

@@ -74,7 +74,7 @@ static ssize_t read_some(sk_reader *r, void *dst, size_t len, int64_t deadline)
             n = recv(r->fd, dst, len, MSG_DONTWAIT);
         }
         if (n > 0) {
-            sk__trace_data(r->fd, '<', NULL, dst, (size_t)n);
+            sk__trace_data(r->fd, '<', NULL, dst, (size_t)n, r->not_socket ? "read" : "recv");
             return n;
         }
         if (n == 0) {

@@ -106,8 +106,8 @@ static void sent(sk_conn *c, const void *buf, size_t n)
 {
     sk__bump(&c->w->c.bytes_out, n);
     c->last = sk_loop_now(c->w->loop);
-    if (sk_trace_level())
-        sk__trace_data(c->fd, '>', NULL, buf, n);
+    if (sk__trace_on())
+        sk__trace_data(c->fd, '>', NULL, buf, n, "send");
 }
 
 /* Send what the socket takes now: one send(2), as often as the loop says it is writable. */
@@ -166,8 +166,8 @@ static int write_dgram(sk_conn *c, const void *buf, size_t len)
         return sk__fail_errno("reply to a datagram");
     }
     sk__bump(&c->w->c.bytes_out, (uint64_t)n);
-    if (sk_trace_level())
-        sk__trace_data(c->fd, '>', &c->peer, buf, (size_t)n);
+    if (sk__trace_on())
+        sk__trace_data(c->fd, '>', &c->peer, buf, (size_t)n, "sendto");
     return 0;
 }
 
@@ -270,8 +270,8 @@ static void read_some(sk_conn *c)
         if (!c->discard) /* input after the drain's FIN is thrown away, not served */
             sk__bump(&w->c.bytes_in, (uint64_t)n);
         c->last = sk_loop_now(w->loop);
-        if (sk_trace_level())
-            sk__trace_data(c->fd, '<', NULL, w->rbuf, (size_t)n);
+        if (sk__trace_on())
+            sk__trace_data(c->fd, '<', NULL, w->rbuf, (size_t)n, "recv");
         if (!c->discard && w->ev->h.on_data)
             w->ev->h.on_data(c, w->rbuf, (size_t)n);
     } else if (n == 0) {

@@ -114,8 +114,8 @@ static void on_datagram(sk_loop *l, int fd, int events, void *arg)
         if (n < 0)
             return;
         sk__bump(&w->c.bytes_in, (uint64_t)n);
-        if (sk_trace_level())
-            sk__trace_data(fd, '<', &c.peer, w->rbuf, (size_t)n);
+        if (sk__trace_on())
+            sk__trace_data(fd, '<', &c.peer, w->rbuf, (size_t)n, "recvfrom");
         if (sk__admit(ev->srv, &c.peer, false, &w->c) && ev->h.on_data)
             ev->h.on_data(&c, w->rbuf, (size_t)n);
     }

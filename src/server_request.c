@@ -90,7 +90,7 @@ static int send_stream(sk_request *req, const char *buf, size_t len, size_t *sen
     while (done < len && !rc) {
         ssize_t n = send(req->fd, buf + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
-            sk__trace_data(req->fd, '>', NULL, buf + done, (size_t)n);
+            sk__trace_data(req->fd, '>', NULL, buf + done, (size_t)n, "send");
             done += (size_t)n;
             continue;
         }

@@ -35,7 +35,7 @@ int sk__socket(int family, int type, int proto, sk_role role)
     if (fd < 0)
         return sk__fail_errno("socket(%s, %s, %d)", sk_family_name(family), sk_type_name(type),
                               proto);
-    if (sk_trace_level()) {
+    if (sk__trace_on()) {
         sk__trace_socket(fd, family, type, proto, role);
         if (proto == 0 && family != AF_UNIX)
             /* What a newcomer asks first: IPPROTO_IP (0) means "the default protocol for this
@@ -65,7 +65,7 @@ int sk_socketpair(int type, int fds[2])
 {
     if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds) < 0)
         return sk__fail_errno("socketpair(AF_UNIX, %s)", sk_type_name(type));
-    if (sk_trace_level()) {
+    if (sk__trace_on()) {
         sk__trace_socket(fds[0], AF_UNIX, type, 0, SK_ROLE_UNKNOWN);
         sk__trace_socket(fds[1], AF_UNIX, type, 0, SK_ROLE_UNKNOWN);
         sk__trace_call(fds[0], "socketpair(AF_UNIX, %s, 0) = [%d, %d]", sk_type_name(type), fds[0],
@@ -138,6 +138,7 @@ int sk_sock_set_linger(int fd, bool on, int seconds)
     if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) < 0)
         return sk__fail_errno("setsockopt fd %d SO_LINGER", fd);
     sk__trace_call(fd, "setsockopt SO_LINGER={on=%d, %ds}", on, seconds);
+    sk__trace_abortive(fd, on && seconds == 0);
     return 0;
 }
 
@@ -233,7 +234,7 @@ ssize_t sk_send(int fd, const void *buf, size_t len, int timeout_ms)
     ssize_t n = io_deadline(fd, true, (void *)buf, len, NULL, sk__deadline(timeout_ms));
     if (n < 0)
         return sk__fail((int)n, "send fd %d", fd);
-    sk__trace_data(fd, '>', NULL, buf, (size_t)n);
+    sk__trace_data(fd, '>', NULL, buf, (size_t)n, "send");
     return n;
 }
 
@@ -243,9 +244,9 @@ ssize_t sk_recv(int fd, void *buf, size_t len, int timeout_ms)
     if (n < 0)
         return sk__fail((int)n, "recv fd %d", fd);
     if (n == 0)
-        sk__trace_call(fd, "recv = 0 (EOF: peer shut down its side)");
+        sk__trace_eof(fd);
     else
-        sk__trace_data(fd, '<', NULL, buf, (size_t)n);
+        sk__trace_data(fd, '<', NULL, buf, (size_t)n, "recv");
     return n;
 }
 
@@ -260,7 +261,7 @@ int sk_send_all(int fd, const void *buf, size_t len, int timeout_ms, size_t *sen
             rc = sk__fail((int)n, "send_all fd %d: sent %zu of %zu bytes", fd, done, len);
             break;
         }
-        sk__trace_data(fd, '>', NULL, (const char *)buf + done, (size_t)n);
+        sk__trace_data(fd, '>', NULL, (const char *)buf + done, (size_t)n, "send");
         done += (size_t)n;
     }
     if (sent)
@@ -280,7 +281,7 @@ int sk_recv_exact(int fd, void *buf, size_t len, int timeout_ms, size_t *got)
                           done, len);
             break;
         }
-        sk__trace_data(fd, '<', NULL, (char *)buf + done, (size_t)n);
+        sk__trace_data(fd, '<', NULL, (char *)buf + done, (size_t)n, "recv");
         done += (size_t)n;
     }
     if (got)
@@ -303,7 +304,7 @@ ssize_t sk_sendto(int fd, const void *buf, size_t len, const sk_addr *to, int ti
             sk_addr_format(to, a, sizeof a);
         return sk__fail((int)n, "sendto %s fd %d", a, fd);
     }
-    sk__trace_data(fd, '>', to, buf, (size_t)n);
+    sk__trace_data(fd, '>', to, buf, (size_t)n, to ? "sendto" : "send");
     return n;
 }
 
@@ -321,7 +322,7 @@ ssize_t sk_recvfrom(int fd, void *buf, size_t len, sk_addr *from, int timeout_ms
     src->len = msg.msg_namelen;
     if ((size_t)n > len) /* cannot happen without MSG_TRUNC, kept for clarity */
         n = (ssize_t)len;
-    sk__trace_data(fd, '<', msg.msg_namelen ? src : NULL, buf, (size_t)n);
+    sk__trace_data(fd, '<', msg.msg_namelen ? src : NULL, buf, (size_t)n, "recvfrom");
     return n;
 }
 
@@ -364,9 +365,9 @@ int sk_send_frame(int fd, int prefix_bytes, const void *buf, size_t len, int tim
             }
         }
     }
-    if (sk_trace_level()) {
-        sk__trace_data(fd, '>', NULL, hdr, (size_t)prefix_bytes);
-        sk__trace_data(fd, '>', NULL, buf, len);
+    if (sk__trace_on()) {
+        sk__trace_data(fd, '>', NULL, hdr, (size_t)prefix_bytes, "sendmsg");
+        sk__trace_data(fd, '>', NULL, buf, len, "sendmsg");
     }
     return 0;
 }
@@ -377,7 +378,7 @@ int sk_shutdown(int fd, int how)
     const char *name = how >= 0 && how <= 2 ? names[how] : "?";
     if (shutdown(fd, how) < 0)
         return sk__fail_errno("shutdown fd %d %s", fd, name);
-    sk__trace_call(fd, "shutdown %s", name);
+    sk__trace_shutdown(fd, how, name);
     return 0;
 }
 

@@ -4,8 +4,13 @@
  * sk_trace_set() or by SOCKKIT_TRACE=calls|data in the environment (read once, on first use).
  * Each event is formatted into one buffer and written with one write(2) under a mutex, so lines
  * from several threads never interleave. Per-fd state (role, family, type, running offsets in each
- * direction) lives in a table indexed by fd, kept only while tracing is on. */
+ * direction) lives in a table indexed by fd, kept only while tracing is on.
+ *
+ * The same events feed the pcapng output (pcap.c, SOCKKIT_PCAP or sk_trace_set_pcap), which is on
+ * or off independently of the text: a hook runs when either is on (sk__trace_on). Text events are
+ * lines or, with SOCKKIT_TRACE_FORMAT=json, one JSON object per event with the same fields. */
 #include "internal.h"
+#include "pcap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,14 +27,18 @@
 struct fdinfo {
     bool known;
     signed char role;
+    bool mirror;   /* TCP: the other end's socket is traced here and writes the pcap stream */
+    bool abortive; /* SO_LINGER on with 0 s: close sends RST */
     int family, type;
     uint64_t off[2]; /* [0] received, [1] sent */
+    struct sk__pcap_stream tcp;
 };
 
 static atomic_int level = -1; /* -1: not yet decided (environment not read) */
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int out_fd = STDERR_FILENO;
+static atomic_int format; /* enum sk_trace_format */
 static sk_trace_sink sink_fn;
 static void *sink_arg;
 static size_t max_dump = 4096;
@@ -53,6 +62,16 @@ static void read_env(void)
         if (fd >= 0)
             out_fd = fd; /* stays open for the life of the process */
     }
+    const char *fmt = getenv("SOCKKIT_TRACE_FORMAT");
+    if (fmt && !strcmp(fmt, "json"))
+        atomic_store(&format, SK_TRACE_JSON);
+    const char *pcap = getenv("SOCKKIT_PCAP");
+    if (pcap && *pcap) {
+        /* stays open for the life of the process; a file that cannot be made is no pcap */
+        int fd = open(pcap, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd >= 0)
+            sk__pcap_start(fd);
+    }
     int unset = -1;
     atomic_compare_exchange_strong(&level, &unset, want); /* sk_trace_set may have won */
 }
@@ -66,19 +85,58 @@ enum sk_trace_level sk_trace_level(void)
     return (enum sk_trace_level)atomic_load(&level);
 }
 
+/* Text or pcap: whether the hooks have anything to do. */
+bool sk__trace_on(void)
+{
+    return sk_trace_level() || sk__pcap_on();
+}
+
+/* Nothing is traced any more: forget the per-fd state (lock held). */
+static void forget_if_off(void)
+{
+    if (atomic_load(&level) > 0 || sk__pcap_on())
+        return;
+    free(fds);
+    fds = NULL;
+    nfds = 0;
+}
+
 void sk_trace_set(enum sk_trace_level lvl, int fd)
 {
     pthread_once(&env_once, read_env);
     pthread_mutex_lock(&lock);
     out_fd = fd < 0 ? STDERR_FILENO : fd;
     if (lvl == SK_TRACE_OFF) {
-        free(fds);
-        fds = NULL;
-        nfds = 0;
+        atomic_store(&level, 0);
+        forget_if_off();
     }
     pthread_mutex_unlock(&lock);
     int l = (int)lvl; /* a number from outside the enum: the nearest level */
     atomic_store(&level, l < 0 ? 0 : l > SK_TRACE_DATA ? SK_TRACE_DATA : l);
+}
+
+void sk_trace_set_format(enum sk_trace_format f)
+{
+    atomic_store(&format, f == SK_TRACE_JSON ? SK_TRACE_JSON : SK_TRACE_TEXT);
+}
+
+int sk_trace_set_pcap(int fd)
+{
+    pthread_once(&env_once, read_env);
+    pthread_mutex_lock(&lock);
+    int rc = sk__pcap_start(fd);
+    for (size_t k = 0; k < nfds; k++) { /* a new file: each connection starts with a handshake */
+        fds[k].tcp = (struct sk__pcap_stream){0};
+        fds[k].mirror = false;
+    }
+    forget_if_off();
+    pthread_mutex_unlock(&lock);
+    return rc < 0 ? sk__fail(rc, "pcap fd %d: writing the section header", fd) : 0;
+}
+
+int sk_trace_pcap_error(void)
+{
+    return sk__pcap_error();
 }
 
 void sk_trace_set_sink(sk_trace_sink fn, void *arg)
@@ -145,7 +203,7 @@ static const char *role_name(const struct fdinfo *i)
 
 void sk_trace_set_role(int fd, sk_role role)
 {
-    if (!sk_trace_level())
+    if (!sk__trace_on())
         return;
     pthread_mutex_lock(&lock);
     struct fdinfo *i = info(fd);
@@ -161,7 +219,7 @@ void sk__trace_role(int fd, sk_role role)
 
 void sk__trace_socket(int fd, int family, int type, int proto, sk_role role)
 {
-    if (!sk_trace_level())
+    if (!sk__trace_on())
         return;
     pthread_mutex_lock(&lock);
     struct fdinfo *i = info(fd);
@@ -210,31 +268,198 @@ static size_t head(char *buf, size_t len, const struct fdinfo *i)
     return n < len ? n : len - 1;
 }
 
+static bool json(void)
+{
+    return atomic_load_explicit(&format, memory_order_relaxed) == SK_TRACE_JSON;
+}
+
+/* s as the inside of a JSON string: quotes, backslashes, control bytes and bytes >= 0x7f escaped
+ * (a Unix name's bytes are not necessarily UTF-8). Returns the length as snprintf. */
+static size_t json_str(char *out, size_t outlen, const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char e[8];
+        size_t k;
+        if (c == '"' || c == '\\')
+            k = (size_t)snprintf(e, sizeof e, "\\%c", c);
+        else if (c < 0x20 || c >= 0x7f)
+            k = (size_t)snprintf(e, sizeof e, "\\u%04x", c);
+        else
+            k = (size_t)snprintf(e, sizeof e, "%c", c);
+        if (n + k < outlen)
+            memcpy(out + n, e, k);
+        n += k;
+    }
+    if (outlen)
+        out[n < outlen ? n : outlen - 1] = '\0';
+    return n;
+}
+
+/* {"time":"...","role":"...","transport":"...", — the JSON head, the same fields as head(). */
+static size_t json_head(char *buf, size_t len, const struct fdinfo *i)
+{
+    char t[32];
+    size_t k = stamp(t, sizeof t);
+    t[k ? k - 1 : 0] = '\0'; /* stamp's trailing space */
+    int n = snprintf(buf, len, "{\"time\":\"%s\",\"role\":\"%s\",\"transport\":\"%s\",", t,
+                     role_name(i), transport(i));
+    return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
+}
+
+/* One call event as text or JSON into line (cap bytes), lock held; returns its length. */
+static size_t call_event(char *line, size_t cap, const struct fdinfo *i, const char *call)
+{
+    size_t n;
+    if (json()) {
+        n = json_head(line, cap, i);
+        n += (size_t)snprintf(line + n, cap - n, "\"call\":\"");
+        if (n < cap)
+            n += json_str(line + n, cap - n, call);
+        if (n < cap)
+            n += (size_t)snprintf(line + n, cap - n, "\"}");
+    } else {
+        n = head(line, cap, i);
+        n += (size_t)snprintf(line + n, cap - n, "%s", call);
+    }
+    if (n > cap - 2)
+        n = cap - 2; /* cut, still one line */
+    line[n++] = '\n';
+    return n;
+}
+
 void sk__trace_call(int fd, const char *fmt, ...)
 {
     if (!sk_trace_level())
         return;
-    char line[1024];
-    pthread_mutex_lock(&lock);
-    size_t n = head(line, sizeof line - 1, info(fd));
+    char call[1024], line[4096 + 256];
     va_list ap;
     va_start(ap, fmt);
-    int k = vsnprintf(line + n, sizeof line - 1 - n, fmt, ap);
+    vsnprintf(call, sizeof call, fmt, ap);
     va_end(ap);
-    n += k < 0 ? 0 : (size_t)k < sizeof line - 1 - n ? (size_t)k : sizeof line - 2 - n;
-    line[n++] = '\n';
-    emit(line, n);
+    pthread_mutex_lock(&lock);
+    emit(line, call_event(line, sizeof line, info(fd), call));
+    pthread_mutex_unlock(&lock);
+}
+
+/* ---- pcap (lock held) ---------------------------------------------------------------------- */
+
+static bool is_tcp(const struct fdinfo *i)
+{
+    return i && (i->family == AF_INET || i->family == AF_INET6) && (i->type & 0xf) == SOCK_STREAM;
+}
+
+/* The handshake of fd's connection, unless the socket of its other end is traced here already
+ * (a program that is both client and server): one stream per connection, not two. */
+static void pcap_establish(int fd, struct fdinfo *i, const char *call)
+{
+    if (!sk__pcap_on() || !is_tcp(i) || i->tcp.open || i->mirror)
+        return;
+    if (!sk__pcap_tcp_addrs(&i->tcp, fd))
+        return;
+    for (size_t k = 0; k < nfds; k++)
+        if (&fds[k] != i && sk__pcap_tcp_mirrors(&i->tcp, &fds[k].tcp)) {
+            i->mirror = true;
+            return;
+        }
+    char c[256];
+    snprintf(c, sizeof c, "%s %s fd=%d", role_name(i), call, fd);
+    sk__pcap_tcp_open(&i->tcp, i->role != SK_ROLE_SERVER, c);
+}
+
+static void pcap_data(int fd, struct fdinfo *i, char dir, const sk_addr *peer, const char *who,
+                      const void *data, size_t len, const char *call, uint64_t off)
+{
+    if (!sk__pcap_on() || !i)
+        return;
+    char c[512];
+    snprintf(c, sizeof c, "%s %s fd=%d %s %s: %zu byte%s @%llu", role_name(i), call, fd,
+             dir == '>' ? "to" : "from", who, len, len == 1 ? "" : "s", (unsigned long long)off);
+    int type = i->type & 0xf;
+    if (is_tcp(i)) {
+        /* a connection made before the trace saw it: its handshake now */
+        pcap_establish(fd, i, "(connected before the trace began)");
+        if (i->tcp.open && !i->mirror)
+            sk__pcap_tcp_data(&i->tcp, dir == '>', data, len, c);
+    } else if ((i->family == AF_INET || i->family == AF_INET6) && type == SOCK_DGRAM) {
+        sk__pcap_udp(fd, dir == '>', peer, data, len, c);
+    } else if (i->family == AF_UNIX) {
+        sk__pcap_unix(type == SOCK_STREAM  ? SK__PCAP_UNIX_STREAM
+                      : type == SOCK_DGRAM ? SK__PCAP_UNIX_DGRAM
+                                           : SK__PCAP_UNIX_SEQ,
+                      data, len, c);
+    }
+}
+
+/* This side's FIN (or RST) for a shutdown or close; the peer's FIN for an end of stream. */
+static void pcap_end(int fd, struct fdinfo *i, bool out, bool abortive, const char *call)
+{
+    if (!sk__pcap_on() || !is_tcp(i) || !i->tcp.open || i->mirror)
+        return;
+    char c[256];
+    snprintf(c, sizeof c, "%s %s fd=%d%s", role_name(i), call, fd,
+             out ? "" : ": the peer's FIN (synthesized)");
+    if (abortive && !i->tcp.fin_out)
+        sk__pcap_tcp_rst(&i->tcp, c);
+    else
+        sk__pcap_tcp_fin(&i->tcp, out, c);
+}
+
+void sk__trace_established(int fd, const char *call)
+{
+    if (!sk__pcap_on())
+        return;
+    pthread_mutex_lock(&lock);
+    pcap_establish(fd, info(fd), call);
+    pthread_mutex_unlock(&lock);
+}
+
+void sk__trace_shutdown(int fd, int how, const char *name)
+{
+    if (!sk__trace_on())
+        return;
+    sk__trace_call(fd, "shutdown %s", name);
+    if (how != SHUT_WR && how != SHUT_RDWR)
+        return;
+    char call[64];
+    snprintf(call, sizeof call, "shutdown(%s)", name);
+    pthread_mutex_lock(&lock);
+    pcap_end(fd, info(fd), true, false, call);
+    pthread_mutex_unlock(&lock);
+}
+
+void sk__trace_eof(int fd)
+{
+    if (!sk__trace_on())
+        return;
+    sk__trace_call(fd, "recv = 0 (EOF: peer shut down its side)");
+    pthread_mutex_lock(&lock);
+    pcap_end(fd, info(fd), false, false, "recv = 0");
+    pthread_mutex_unlock(&lock);
+}
+
+void sk__trace_abortive(int fd, bool on)
+{
+    if (!sk__trace_on())
+        return;
+    pthread_mutex_lock(&lock);
+    struct fdinfo *i = info(fd);
+    if (i)
+        i->abortive = on;
     pthread_mutex_unlock(&lock);
 }
 
 void sk__trace_close(int fd)
 {
-    if (!sk_trace_level())
+    if (!sk__trace_on())
         return;
     sk__trace_call(fd, "close %d", fd);
     pthread_mutex_lock(&lock);
-    if (fd >= 0 && (size_t)fd < nfds)
+    if (fd >= 0 && (size_t)fd < nfds) {
+        pcap_end(fd, &fds[fd], true, fds[fd].abortive, "close");
         memset(&fds[fd], 0, sizeof fds[fd]);
+    }
     pthread_mutex_unlock(&lock);
 }
 
@@ -286,32 +511,47 @@ size_t sk_hexdump(const void *data, size_t len, size_t base_offset, char *out, s
     return dump(data, len, base_offset, "", out, outlen);
 }
 
-void sk__trace_data(int fd, char dir, const sk_addr *peer, const void *data, size_t len)
+/* The hex of the bytes, for JSON (snprintf-style). */
+static size_t hex(const unsigned char *p, size_t len, char *out, size_t outlen)
 {
-    int lvl = sk_trace_level();
-    if (!lvl)
-        return;
-    char who[SK_ADDRSTRLEN] = "?";
-    sk_addr p = {.len = sizeof p.u};
-    if (peer)
-        sk_addr_format(peer, who, sizeof who);
-    else if (getpeername(fd, &p.u.sa, &p.len) ==
-             0) /* not sk_sock_get_peer_addr: keep sk_errmsg() */
-        sk_addr_format(&p, who, sizeof who);
-    size_t shown = lvl >= SK_TRACE_DATA ? (len < max_dump ? len : max_dump) : 0;
-    /* each dump line is at most 80 bytes for 16 data bytes, plus the prefix */
-    size_t cap = 512 + (shown / 16 + 1) * 90;
-    char *buf = malloc(cap);
-    if (!buf)
-        return;
-    pthread_mutex_lock(&lock);
-    struct fdinfo *i = info(fd);
-    uint64_t off = 0;
-    if (i) {
-        off = i->off[dir == '>'];
-        i->off[dir == '>'] += len;
+    static const char digits[] = "0123456789abcdef";
+    for (size_t k = 0; k < len && 2 * k + 2 < outlen; k++) {
+        out[2 * k] = digits[p[k] >> 4];
+        out[2 * k + 1] = digits[p[k] & 15];
     }
-    size_t n = head(buf, cap, i);
+    size_t need = 2 * len;
+    if (outlen)
+        out[need < outlen ? need : (outlen - 1) & ~(size_t)1] = '\0';
+    return need;
+}
+
+/* The data line (and its dump) as text or JSON into buf; returns its length (< cap). */
+static size_t data_event(char *buf, size_t cap, const struct fdinfo *i, char dir, const char *who,
+                         const unsigned char *data, size_t len, size_t shown, uint64_t off, int fd)
+{
+    size_t n;
+    if (json()) {
+        char w[4 * SK_ADDRSTRLEN];
+        json_str(w, sizeof w, who);
+        n = json_head(buf, cap, i);
+        n += (size_t)snprintf(buf + n, cap - n,
+                              "\"dir\":\"%c\",\"peer\":\"%s\",\"bytes\":%zu,\"offset\":%llu,"
+                              "\"fd\":%d",
+                              dir, w, len, (unsigned long long)off, fd);
+        if (shown && n < cap) {
+            n += (size_t)snprintf(buf + n, cap - n, ",\"hex\":\"");
+            if (n < cap)
+                n += hex(data, shown, buf + n, cap - n);
+            if (n < cap)
+                n += (size_t)snprintf(buf + n, cap - n, "\"");
+            if (shown < len && n < cap)
+                n += (size_t)snprintf(buf + n, cap - n, ",\"more\":%zu", len - shown);
+        }
+        if (n < cap)
+            n += (size_t)snprintf(buf + n, cap - n, "}\n");
+        return n < cap ? n : cap - 1;
+    }
+    n = head(buf, cap, i);
     n += (size_t)snprintf(buf + n, cap - n, "%c %s  %zu byte%s @%llu  fd=%d\n", dir, who, len,
                           len == 1 ? "" : "s", (unsigned long long)off, fd);
     if (shown) {
@@ -321,7 +561,38 @@ void sk__trace_data(int fd, char dir, const sk_addr *peer, const void *data, siz
                                   "    ... %zu more bytes (SOCKKIT_TRACE_MAX=%zu)\n", len - shown,
                                   max_dump);
     }
-    emit(buf, n < cap ? n : cap - 1);
+    return n < cap ? n : cap - 1;
+}
+
+void sk__trace_data(int fd, char dir, const sk_addr *peer, const void *data, size_t len,
+                    const char *call)
+{
+    if (!sk__trace_on())
+        return;
+    int lvl = sk_trace_level();
+    char who[SK_ADDRSTRLEN] = "?";
+    sk_addr p = {.len = sizeof p.u};
+    if (peer)
+        sk_addr_format(peer, who, sizeof who);
+    else if (getpeername(fd, &p.u.sa, &p.len) ==
+             0) /* not sk_sock_get_peer_addr: keep sk_errmsg() */
+        sk_addr_format(&p, who, sizeof who);
+    size_t shown = lvl >= SK_TRACE_DATA ? (len < max_dump ? len : max_dump) : 0;
+    /* each dump line is at most 80 bytes for 16 data bytes, plus the prefix */
+    size_t cap = 512 + 4 * SK_ADDRSTRLEN + (shown / 16 + 1) * 90;
+    char *buf = lvl ? malloc(cap) : NULL;
+    if (lvl && !buf)
+        return;
+    pthread_mutex_lock(&lock);
+    struct fdinfo *i = info(fd);
+    uint64_t off = 0;
+    if (i) {
+        off = i->off[dir == '>'];
+        i->off[dir == '>'] += len;
+    }
+    if (lvl)
+        emit(buf, data_event(buf, cap, i, dir, who, data, len, shown, off, fd));
+    pcap_data(fd, i, dir, peer, who, data, len, call, off);
     pthread_mutex_unlock(&lock);
     free(buf);
 }

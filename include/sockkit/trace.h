@@ -18,7 +18,13 @@
  * the running offset of that direction, followed by a hexdump.
  *
  * Turn it on with sk_trace_set(), or from the environment: SOCKKIT_TRACE=calls|data and optionally
- * SOCKKIT_TRACE_FILE=/path (default stderr). Output is one write per event, thread-safe.
+ * SOCKKIT_TRACE_FILE=/path (default stderr), SOCKKIT_TRACE_FORMAT=json (one JSON object per event,
+ * the same fields). Output is one write per event, thread-safe.
+ *
+ * The same events can be written as a pcapng file for Wireshark (sk_trace_set_pcap, or
+ * SOCKKIT_PCAP=/path), on or off independently of the text: TCP as a synthesized stream
+ * (handshake, sequence numbers, FIN/RST), UDP as UDP packets, Unix sockets as exported PDUs;
+ * docs/trace.md, "pcapng".
  *
  * Threads: every function may be called from any thread; a sink is called from the thread whose
  * socket call made the event, one call per event, and must be thread-safe itself.
@@ -49,6 +55,24 @@ typedef enum sk_role {
 void sk_trace_set(enum sk_trace_level level, int out_fd);
 /* The current level (reads SOCKKIT_TRACE the first time it is asked, if sk_trace_set never ran). */
 enum sk_trace_level sk_trace_level(void);
+
+/* The text's format: lines (the default) or one JSON object per event, on one line, with the same
+ * fields ("time", "role", "transport", then "call", or "dir", "peer", "bytes", "offset", "fd" and
+ * at level data "hex" and "more"). */
+enum sk_trace_format {
+    SK_TRACE_TEXT = 0,
+    SK_TRACE_JSON = 1,
+};
+void sk_trace_set_format(enum sk_trace_format format);
+
+/* Write the traced traffic as pcapng to fd (from now on; -1 stops), whatever the text level. The
+ * fd is not closed by the library. Writes the section header and the interface blocks at once:
+ * returns 0, or -errno when they cannot be written (then nothing more is written). A later write
+ * that fails (a full disk) stops the pcap for good, the file cut back to its last whole block;
+ * the traffic is not affected. */
+int sk_trace_set_pcap(int fd);
+/* 0 while the pcap is written (or off), or -errno of the write that stopped it. */
+int sk_trace_pcap_error(void);
 
 /* Optional: deliver each trace event (one or more '\n'-terminated lines) to a callback instead of
  * an fd. fn = NULL restores fd output. */

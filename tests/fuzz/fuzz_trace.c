@@ -102,7 +102,7 @@ static void check_data_event(int fd, char dir, const sk_addr *peer, const uint8_
 {
     uint64_t off = fd >= 0 ? sock_off[dir == '>'] : 0;
     size_t before = events;
-    sk__trace_data(fd, dir, peer, d, len);
+    sk__trace_data(fd, dir, peer, d, len, "send");
     FUZZ_CHECK(events == before + 1, "no event for %zu bytes", len);
     if (fd >= 0)
         sock_off[dir == '>'] += len;

@@ -1,5 +1,7 @@
 /* trace.c: the hexdump format, trace lines through a sink and an fd, roles, transports, running
- * offsets, levels, truncation, and whole events from concurrent threads. */
+ * offsets, levels, truncation, and whole events from concurrent threads; the JSON format; the
+ * pcapng output's block structure (pcap.c), alone, from threads and on a full disk. (What
+ * Wireshark makes of the packets: tests/interop/pcap_cli.py.) */
 #include "sktest.h"
 
 #include <regex.h>
@@ -280,6 +282,207 @@ static void threads_never_interleave(void **state)
     assert_int_equal(heads, 4 * 100);
 }
 
+/* ---- JSON ---------------------------------------------------------------------------------- */
+
+static void json_events(void **state)
+{
+    sk_trace_set_format(SK_TRACE_JSON);
+    int sv[2];
+    assert_int_equal(sk_socketpair(SOCK_STREAM, sv), 0);
+    sk_send(sv[0], "hi\"\\", 4, 1000);
+    char buf[8];
+    sk_recv(sv[1], buf, sizeof buf, 1000);
+    int d = sk_socket(AF_UNIX, SOCK_DGRAM, 0);
+    sk_addr a = {.len = offsetof(struct sockaddr_un, sun_path) + 6};
+    a.u.un.sun_family = AF_UNIX;
+    memcpy(a.u.un.sun_path, "\0q\"\n\\z", 6); /* abstract: a quote, a newline, a backslash */
+    assert_int_equal(bind(d, &a.u.sa, a.len), 0);
+    sk_sendto(d, "x", 1, &a, 1000);
+    sk_close(d);
+    sk_close(sv[0]);
+    sk_close(sv[1]);
+    sk_trace_set_format(SK_TRACE_TEXT);
+    assert_line("^\\{\"time\":\"[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}\",\"role\":\"-\","
+                "\"transport\":\"unix\",\"call\":\"socketpair\\(AF_UNIX, SOCK_STREAM, 0\\) = "
+                "\\[[0-9]+, [0-9]+\\]\"\\}$");
+    assert_line("^\\{\"time\":\"[^\"]+\",\"role\":\"-\",\"transport\":\"unix\",\"dir\":\">\","
+                "\"peer\":\"[^\"]*\",\"bytes\":4,\"offset\":0,\"fd\":[0-9]+,"
+                "\"hex\":\"6869225c\"\\}$");
+    /* the peer's name: sk_addr_format's \\xHH for control bytes and '\\', JSON's \\" */
+    assert_line("\"peer\":\"unix:@q\\\\\"\\\\\\\\x0a\\\\\\\\x5cz\",\"bytes\":1,");
+    assert_line("\"call\":\"close [0-9]+\"\\}$");
+    /* one object per line: every line starts with { and ends with } */
+    for (char *l = captured; *l; l = strchr(l, '\n') + 1) {
+        assert_int_equal(*l, '{');
+        assert_int_equal(strchr(l, '\n')[-1], '}');
+    }
+}
+
+/* ---- pcapng -------------------------------------------------------------------------------- */
+
+struct blocks {
+    int shb, idb, epb;
+    int kinds[8]; /* EPBs per interface */
+    bool whole;   /* every block's two lengths agree and the last ends at the end of the file */
+};
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static struct blocks walk(int fd)
+{
+    struct blocks b = {.whole = true};
+    off_t size = lseek(fd, 0, SEEK_END);
+    unsigned char *m = malloc((size_t)size + 1);
+    assert_non_null(m);
+    assert_int_equal(pread(fd, m, (size_t)size, 0), size);
+    size_t off = 0;
+    while (off + 12 <= (size_t)size) {
+        uint32_t type = le32(m + off), len = le32(m + off + 4);
+        if (len < 12 || len % 4 || off + len > (size_t)size || le32(m + off + len - 4) != len) {
+            b.whole = false;
+            break;
+        }
+        if (type == 0x0A0D0D0A && le32(m + off + 8) == 0x1A2B3C4D)
+            b.shb++;
+        else if (type == 1)
+            b.idb++;
+        else if (type == 6) {
+            b.epb++;
+            uint32_t ifc = le32(m + off + 8);
+            if (ifc < 8)
+                b.kinds[ifc]++;
+        }
+        off += len;
+    }
+    if (off != (size_t)size)
+        b.whole = false;
+    free(m);
+    return b;
+}
+
+static int temp_file(void)
+{
+    char path[] = "/tmp/sk-test-pcap-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    return fd;
+}
+
+/* Each kind of socket in one process with only the pcap on: no text at all, whole blocks, one
+ * TCP stream (the accepted socket mirrors the connecting one), UDP, Unix. */
+static void pcap_blocks(void **state)
+{
+    sk_trace_set(SK_TRACE_OFF, -1);
+    int fd = temp_file();
+    assert_int_equal(sk_trace_set_pcap(fd), 0);
+    int port;
+    int lfd = t_listener("127.0.0.1:0", &port);
+    char ep[32];
+    snprintf(ep, sizeof ep, "127.0.0.1:%d", port);
+    int c = sk_connect(ep, 1000);
+    int s = sk_accept(lfd, NULL, 1000);
+    assert_true(c >= 0 && s >= 0);
+    char big[200000], got[sizeof big];
+    memset(big, 'b', sizeof big);
+    assert_int_equal(sk_send(c, "hello", 5, 1000), 5);
+    assert_int_equal(sk_recv_exact(s, got, 5, 1000, NULL), 0);
+    for (size_t done = 0; done < sizeof big;) { /* both ends here: the buffers take turns */
+        ssize_t n = sk_send(s, big + done, sizeof big - done, 1000);
+        assert_true(n > 0);
+        assert_int_equal(sk_recv_exact(c, got, (size_t)n, 1000, NULL), 0);
+        done += (size_t)n;
+    }
+    sk_shutdown(c, SHUT_WR);
+    assert_int_equal(sk_recv(s, got, 1, 1000), 0);
+    sk_close(c);
+    sk_close(s);
+    sk_close(lfd);
+    int u = sk_socket(AF_INET, SOCK_DGRAM, 0);
+    sk_addr to;
+    assert_int_equal(sk_addr_parse("127.0.0.1:9", 0, &to), 0);
+    sk_sendto(u, "udp", 3, &to, 1000);
+    sk_close(u);
+    int sv[2];
+    sk_socketpair(SOCK_SEQPACKET, sv);
+    sk_send(sv[0], "seq", 3, 1000);
+    sk_recv(sv[1], got, sizeof got, 1000);
+    sk_close(sv[0]);
+    sk_close(sv[1]);
+    assert_int_equal(sk_trace_set_pcap(-1), 0);
+    assert_int_equal(sk_trace_pcap_error(), 0);
+
+    assert_int_equal(events, 0); /* the text stayed off */
+    struct blocks b = walk(fd);
+    assert_true(b.whole);
+    assert_int_equal(b.shb, 1);
+    assert_int_equal(b.idb, 5);
+    /* TCP, one stream, the connecting socket's: 3 handshake + 2 (hello and its ACK) + 2 per
+     * segment of big as the client received it (>= 4 segments) + 2 (its FIN and the ACK); the
+     * accepted socket's events are the same bytes, left out */
+    assert_true(b.kinds[0] >= 3 + 2 + 8 + 2);
+    assert_int_equal(b.kinds[0] % 2, 1);
+    assert_int_equal(b.kinds[1], 1); /* the UDP datagram */
+    assert_int_equal(b.kinds[2], 0);
+    assert_int_equal(b.kinds[4], 2); /* sent and received on the seqpacket pair */
+    close(fd);
+}
+
+static void *pcap_tracer(void *arg)
+{
+    int sv[2];
+    sk_socketpair(SOCK_STREAM, sv);
+    char data[100];
+    memset(data, 'a', sizeof data);
+    for (int i = 0; i < 50; i++) {
+        sk_send(sv[0], data, sizeof data, 1000);
+        sk_recv_exact(sv[1], data, sizeof data, 1000, NULL);
+    }
+    sk_close(sv[0]);
+    sk_close(sv[1]);
+    return NULL;
+}
+
+/* Four threads at once: every block whole, none lost. */
+static void pcap_from_threads(void **state)
+{
+    int fd = temp_file();
+    assert_int_equal(sk_trace_set_pcap(fd), 0);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, pcap_tracer, NULL);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    sk_trace_set_pcap(-1);
+    struct blocks b = walk(fd);
+    assert_true(b.whole);
+    assert_int_equal(b.kinds[2], 4 * 50 * 2);
+    close(fd);
+}
+
+/* A pcap that cannot be written: the call says so, the traffic is not touched. */
+static void pcap_full_disk(void **state)
+{
+    int fd = open("/dev/full", O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        skip();
+    assert_int_equal(sk_trace_set_pcap(fd), -ENOSPC);
+    assert_int_equal(sk_trace_pcap_error(), -ENOSPC);
+    int sv[2];
+    assert_int_equal(sk_socketpair(SOCK_STREAM, sv), 0);
+    assert_int_equal(sk_send(sv[0], "abc", 3, 1000), 3);
+    char buf[4];
+    assert_int_equal(sk_recv(sv[1], buf, sizeof buf, 1000), 3);
+    sk_close(sv[0]);
+    sk_close(sv[1]);
+    assert_int_equal(sk_trace_set_pcap(-1), 0);
+    assert_int_equal(sk_trace_pcap_error(), 0);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +493,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(levels_and_truncation, reset, off),
         cmocka_unit_test_setup_teardown(to_an_fd, reset, off),
         cmocka_unit_test_setup_teardown(threads_never_interleave, reset, off),
+        cmocka_unit_test_setup_teardown(json_events, reset, off),
+        cmocka_unit_test_setup_teardown(pcap_blocks, reset, off),
+        cmocka_unit_test_setup_teardown(pcap_from_threads, reset, off),
+        cmocka_unit_test_setup_teardown(pcap_full_disk, reset, off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
