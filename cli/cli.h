@@ -64,9 +64,6 @@ void cli_trace_format(const char *value);
  * error, exit 2); if writing it fails later (a full disk) the traffic goes on and one warning
  * line says so when the program exits. */
 void cli_pcap_file(const char *path);
-/* The same for hand-parsed argv: returns true if argv[*i] was --trace, --trace=VALUE,
- * --trace-file FILE or --trace-file=FILE (advancing *i past FILE). */
-bool cli_trace_option(int argc, char **argv, int *i);
 
 /* Ctrl-C and SIGTERM: fn(arg) runs in the signal handler (so it must be async-signal-safe, as
  * sk_server_shutdown_request is; fn may be NULL), and the signal is remembered. The one place

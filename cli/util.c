@@ -270,26 +270,6 @@ void cli_pcap_file(const char *path)
     sk_trace_set_pcap(fd); /* a failure is the one warning at exit, as a later one would be */
 }
 
-bool cli_trace_option(int argc, char **argv, int *i)
-{
-    const char *a = argv[*i];
-    if (!strcmp(a, "--trace") || !strncmp(a, "--trace=", 8)) {
-        cli_trace_level(a[7] == '=' ? a + 8 : NULL);
-        return true;
-    }
-    if (!strcmp(a, "--trace-file") || !strncmp(a, "--trace-file=", 13)) {
-        const char *path = a[12] == '=' ? a + 13 : NULL;
-        if (!path) {
-            if (*i + 1 >= argc)
-                cli_usage_error("option '--trace-file' needs a value");
-            path = argv[++*i];
-        }
-        cli_trace_file(path);
-        return true;
-    }
-    return false;
-}
-
 /* The option getopt_long just refused, as typed. GNU getopt leaves optopt 0 for an unknown or
  * ambiguous long option, the option's letter for a short one (which may sit inside a group such
  * as -vX, so argv[optind - 1] is not it) and the option's value for a long one given a value it
