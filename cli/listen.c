@@ -117,8 +117,13 @@ int cmd_listen(int argc, char **argv)
     sk_listen_opts lo =
         SK_LISTEN_OPTS_INIT(.family = o.family, .type = o.udp ? SOCK_DGRAM : SOCK_STREAM,
                             .numeric = o.numeric);
+    /* A Unix path the bind makes is removed at exit, as serve and socat's UNIX-LISTEN do. */
+    if (o.ep.is_unix && !o.ep.abstract)
+        cli_remove_at_exit(o.ep.path);
     /* The any-address with neither -4 nor -6: sk_listen makes one [::] socket for both. */
     int lfd = sk_listen_endpoint(&o.ep, &lo);
+    if (lfd == -EADDRINUSE)
+        cli_keep_at_exit(); /* the path appeared meanwhile: not ours to remove */
     if (lfd < 0) {
         struct cli_where w = nc_where(&o);
         cli_fail_at(lfd, &w);

@@ -126,6 +126,12 @@ def unix_transfers():
     rc, _, err = run(["nc", "-N", "-U", path], input=MID)
     src, out, _ = collect(srv)
     check(rc == 0 and src == 0 and out == MID, f"unix nc -U -> sockkit listen -U: intact {crc(out)} ({err})")
+    check(not os.path.exists(path), "listen -U removed the socket file it made when it exited")
+    # a file that was there before is not listen's: refused, and left alone
+    with open(path, "w") as f:
+        f.write("x")
+    rc, _, err = run([BIN, "listen", "-U", path])
+    check(rc == 1 and os.path.exists(path), f"listen -U on an existing file: exit 1, file kept ({err.strip()})")
     os.unlink(path)
 
     srv = spawn(["socat", "-u", f"UNIX-LISTEN:{path}", "STDOUT"], to_file=True)
@@ -555,7 +561,7 @@ def keep_after_unix_client_leaves():
           "listen -k -U: the next client is served when the last one closes, stdin untouched")
     srv.terminate()
     collect(srv)
-    os.unlink(path)
+    check(not os.path.exists(path), "listen -k -U: the socket file is removed at SIGTERM")
 
 
 def read_to_eof(stream, timeout=5):
@@ -649,7 +655,7 @@ def second_client_refused():
     echoed = a.recv(10)
     a.close()
     rc, _, _ = collect(srv)
-    os.unlink(path)
+    check(not os.path.exists(path), "listen -U --exec: the socket file is removed at exit")
     check(accepted and refused and echoed == b"x\n" and rc == 0,
           "listen -U --exec without -k: a second client is refused during the first session")
 
@@ -779,7 +785,7 @@ def unix_dgram():
     peer.close()
     srv.terminate()
     _, _, err = collect(srv)
-    os.unlink(spath)
+    check(not os.path.exists(spath), "listen -U -u survives a gone sender, and removes its file at SIGTERM")
     check(ok1 and said and ok2 and said2 and ok3 and answer == b"answer\n" and alive,
           f"listen -U -u: failed replies (unbound, vanished sender) are one line each, the next "
           f"peer is answered ({err.strip()!r})")
@@ -797,7 +803,7 @@ def unix_dgram():
     srv.terminate()
     collect(cli)
     collect(srv)
-    os.unlink(spath)
+    check(not os.path.exists(spath), "listen -U -u: the socket file is removed at SIGTERM")
 
 
 try:
