@@ -57,6 +57,20 @@ static void capable_ifaces(char *out, size_t len)
         snprintf(out, len, "none up");
 }
 
+/* Is the interface named up with the MULTICAST flag? (IPv6 multicast routes exist only there.) */
+static bool iface_multicast(const char *name)
+{
+    struct ifaddrs *ifs, *i;
+    bool yes = false;
+    if (getifaddrs(&ifs) < 0)
+        return true; /* unknown: say nothing about it */
+    for (i = ifs; i; i = i->ifa_next)
+        if (!strcmp(i->ifa_name, name))
+            yes = yes || (i->ifa_flags & IFF_MULTICAST);
+    freeifaddrs(ifs);
+    return yes;
+}
+
 int sk_iface_index(const char *iface)
 {
     if (!iface || !*iface)
@@ -342,8 +356,16 @@ int sk_mcast_sender(const char *group_endpoint, const char *iface, int ttl, bool
         if (errno == ENETUNREACH || errno == ENODEV) {
             char names[256];
             capable_ifaces(names, sizeof names);
-            rc = sk__fail(SK_ENOROUTE, "send to %s (interfaces with MULTICAST: %s)", group_endpoint,
-                          names);
+            if (iface && *iface && !iface_multicast(iface)) /* lo, as the kernel makes it */
+                rc =
+                    sk__fail(-ENETUNREACH,
+                             "send to %s on %s (%s has no MULTICAST flag, so the kernel gave it no "
+                             "multicast route: 'ip -6 route add multicast ff00::/8 dev %s table "
+                             "local' adds one; interfaces with MULTICAST: %s)",
+                             group_endpoint, iface, iface, iface, names);
+            else
+                rc = sk__fail(SK_ENOROUTE, "send to %s (interfaces with MULTICAST: %s)",
+                              group_endpoint, names);
         } else {
             rc = sk__fail_errno("connect %s", group_endpoint);
         }

@@ -136,6 +136,17 @@ rc=$?
 [ $rc = 1 ] && echo "$msg" | grep -q "no route for the multicast group; name an interface"
 check $? "no route: exit $rc, '$msg'"
 
+# ---- IPv6 on an interface without the MULTICAST flag (lo, as the kernel makes it): the message
+# names the flag and the command that adds the route; with that route the send goes out
+msg=$(ip netns exec "$BR" "$SK_BIN" mcast send --iface lo --count 1 "[ff12::77]:5010" 2>&1)
+rc=$?
+[ $rc = 1 ] && echo "$msg" | grep -q "lo has no MULTICAST flag.*'ip -6 route add multicast ff00::/8 dev lo table local'"
+check $? "IPv6 on lo without MULTICAST: exit $rc, '$msg'"
+ip -n "$BR" -6 route add multicast ff00::/8 dev lo table local
+msg=$(ip netns exec "$BR" "$SK_BIN" mcast send --iface lo --count 3 "[ff12::77]:5010" 2>&1)
+rc=$?
+check $rc "IPv6 on lo with that route: exit $rc ($msg)"
+
 [ $fails -eq 0 ] && echo "all checks passed" && exit 0
 echo "$fails check(s) failed"
 exit 1
