@@ -88,15 +88,32 @@ def wait_bound(port, kind="tcp", timeout=5.0):
     raise RuntimeError(f"nothing {kind}-bound on port {port} within {timeout}s")
 
 
+def _unix_listening(path):
+    """For the socket bound at path: True once it listens (a stream or seqpacket socket whose
+    /proc/net/unix flags have __SO_ACCEPTCON) or if it never will (a datagram socket, or no
+    entry to go by); False while a stream socket is bound but not listening yet."""
+    try:
+        with open("/proc/net/unix") as f:
+            rows = [line.split() for line in f.readlines()[1:]]
+    except OSError:
+        return True
+    mine = [r for r in rows if len(r) >= 8 and r[7] == path]
+    if not mine:
+        return True
+    return any(int(r[4], 16) == 2 or int(r[3], 16) & 0x10000 for r in mine)
+
+
 def wait_path(path, timeout=5.0):
+    """Until the Unix socket at path exists and, for a stream socket, listens: the file appears
+    at bind, a moment before listen(2), and a client that connects in between is refused."""
     import os
     import time
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if os.path.exists(path):
+        if os.path.exists(path) and _unix_listening(path):
             return True
         time.sleep(0.02)
-    raise RuntimeError(f"{path} did not appear within {timeout}s")
+    raise RuntimeError(f"{path} did not appear (or did not listen) within {timeout}s")
 
 
 def run(args, input=b"", timeout=30):
