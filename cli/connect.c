@@ -86,6 +86,19 @@ static void unix_source(struct nc_opts *o)
         cli_remove_at_exit(o->source + 5); /* after "unix:" */
 }
 
+/* The connected socket's peer and local addresses as text (SK_ADDRSTRLEN each); peer_out: the
+ * peer's address too, if wanted. */
+static void both_ends(int fd, char *peer_text, char *local_text, sk_addr *peer_out)
+{
+    sk_addr peer, local;
+    sk_sock_get_peer_addr(fd, &peer);
+    sk_sock_get_local_addr(fd, &local);
+    sk_addr_format(&peer, peer_text, SK_ADDRSTRLEN);
+    sk_addr_format(&local, local_text, SK_ADDRSTRLEN);
+    if (peer_out)
+        *peer_out = peer;
+}
+
 /* -x: the connection to the proxy with connect's options, then the tunnel to the endpoint. */
 static int connect_proxy(const struct nc_opts *o)
 {
@@ -100,12 +113,8 @@ static int connect_proxy(const struct nc_opts *o)
         cli_fail_at(fd, &w);
     }
     if (o->verbose) {
-        sk_addr peer, local;
         char p[SK_ADDRSTRLEN], l[SK_ADDRSTRLEN];
-        sk_sock_get_peer_addr(fd, &peer);
-        sk_sock_get_local_addr(fd, &local);
-        sk_addr_format(&peer, p, sizeof p);
-        sk_addr_format(&local, l, sizeof l);
+        both_ends(fd, p, l, NULL);
         cli_say("connected to proxy %s from %s (tcp); %s tunnel to %s open", p, l,
                 o->proxy_kind == SK_PROXY_HTTP ? "HTTP CONNECT" : "SOCKS5", o->endpoint);
     }
@@ -134,12 +143,9 @@ int cmd_connect(int argc, char **argv)
         struct cli_where w = nc_where(&o);
         cli_fail_at(fd, &w);
     }
-    sk_addr peer, local;
+    sk_addr peer;
     char p[SK_ADDRSTRLEN], l[SK_ADDRSTRLEN];
-    sk_sock_get_peer_addr(fd, &peer);
-    sk_sock_get_local_addr(fd, &local);
-    sk_addr_format(&peer, p, sizeof p);
-    sk_addr_format(&local, l, sizeof l);
+    both_ends(fd, p, l, &peer);
     if (o.zero) { /* a Unix stream endpoint */
         printf("%s open\n", p);
         sk_close(fd);
