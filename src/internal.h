@@ -47,6 +47,9 @@ void sk__trace_call(int fd, const char *fmt, ...) __attribute__((format(printf, 
 /* dir '>' sent, '<' received; peer may be NULL (connected socket: looked up by the tracer). */
 void sk__trace_data(int fd, char dir, const sk_addr *peer, const void *data, size_t len);
 void sk__trace_close(int fd);
+/* Name what fd's data lines carry, for a relay: "client->relay" on received data, "relay->client"
+ * on sent data (each at most 23 bytes); NULL clears it. */
+void sk__trace_set_leg(int fd, const char *in, const char *out);
 
 /* netlink.c: one rtnetlink request (nlmsg_type, flags and payload filled in by the caller; seq
  * and NLM_F_REQUEST added here); fn sees each answer message until the dump ends or the single

@@ -24,6 +24,7 @@ struct fdinfo {
     signed char role;
     int family, type;
     uint64_t off[2]; /* [0] received, [1] sent */
+    char leg[2][24]; /* a relay's leg and direction: [0] received, [1] sent ("" none) */
 };
 
 static atomic_int level = -1; /* -1: not yet decided (environment not read) */
@@ -227,6 +228,19 @@ void sk__trace_call(int fd, const char *fmt, ...)
     pthread_mutex_unlock(&lock);
 }
 
+void sk__trace_set_leg(int fd, const char *in, const char *out)
+{
+    if (!sk_trace_level())
+        return;
+    pthread_mutex_lock(&lock);
+    struct fdinfo *i = info(fd);
+    if (i) {
+        snprintf(i->leg[0], sizeof i->leg[0], "%s", in ? in : "");
+        snprintf(i->leg[1], sizeof i->leg[1], "%s", out ? out : "");
+    }
+    pthread_mutex_unlock(&lock);
+}
+
 void sk__trace_close(int fd)
 {
     if (!sk_trace_level())
@@ -312,8 +326,10 @@ void sk__trace_data(int fd, char dir, const sk_addr *peer, const void *data, siz
         i->off[dir == '>'] += len;
     }
     size_t n = head(buf, cap, i);
-    n += (size_t)snprintf(buf + n, cap - n, "%c %s  %zu byte%s @%llu  fd=%d\n", dir, who, len,
-                          len == 1 ? "" : "s", (unsigned long long)off, fd);
+    const char *leg = i && i->leg[dir == '>'][0] ? i->leg[dir == '>'] : NULL;
+    n += (size_t)snprintf(buf + n, cap - n, "%c %s  %zu byte%s @%llu  fd=%d%s%s\n", dir, who, len,
+                          len == 1 ? "" : "s", (unsigned long long)off, fd, leg ? "  " : "",
+                          leg ? leg : "");
     if (shown) {
         n += dump(data, shown, (size_t)off, "    ", buf + n, cap - n);
         if (shown < len)
