@@ -14,6 +14,7 @@
 #include "opts.h"
 #include "relay.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 enum {
@@ -237,15 +239,15 @@ static bool same_host(const sk_endpoint *l, const sk_endpoint *t)
         return true;
     if (!l->any_host)
         return false;
-    /* LISTEN on every address: the target is this host if it names a local address. */
-    sk_addr a;
-    if (sk_addr_parse(t->host[0] ? t->host : "0.0.0.0", SK_RESOLVE_NUMERIC, &a) < 0)
-        return !strcmp(t->host, "localhost");
-    if (sk_addr_is_any(&a))
-        return true;
-    const unsigned char *b = (const unsigned char *)&a.u.in.sin_addr;
-    return (sk_addr_family(&a) == AF_INET && b[0] == 127) ||
-           (sk_addr_family(&a) == AF_INET6 && !strcmp(t->host, "::1"));
+    /* LISTEN on every address: the target is this host if it names a loopback or any address
+     * (another local address is not caught: that needs the interface list). */
+    unsigned char b[16];
+    static const unsigned char any6[16], lo6[16] = {[15] = 1};
+    if (inet_pton(AF_INET, t->host, b) == 1)
+        return b[0] == 127 || !memcmp(b, any6, 4);
+    if (inet_pton(AF_INET6, t->host, b) == 1)
+        return !memcmp(b, any6, 16) || !memcmp(b, lo6, 16);
+    return !strcasecmp(t->host, "localhost") || !t->host[0];
 }
 
 /* LISTEN equal to TARGET would connect every client to the relay itself, without end. */

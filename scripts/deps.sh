@@ -20,7 +20,8 @@ what=${1:-test}
 build_pkgs="make:make gcc:gcc libc6-dev:/usr/include/stdio.h cmake:cmake"
 test_pkgs="pkg-config:pkg-config libcmocka-dev:/usr/include/cmocka.h python3:python3
  netcat-openbsd:nc socat:socat iproute2:ip procps:ps netbase:/etc/services git:git debootstrap:debootstrap
- groff-base:groff man-db:man zsh:zsh clang:clang openbsd-inetd:inetd
+ groff-base:groff man-db:man zsh:zsh clang:clang openbsd-inetd:inetd redis-server:redis-server
+ redis-tools:redis-cli
  libclang-rt-14-dev:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a"
 deb_pkgs="build-essential:/usr/share/doc/build-essential pkg-config:pkg-config debhelper:dh dpkg-dev:dpkg-buildpackage fakeroot:fakeroot
  lintian:lintian"

@@ -163,3 +163,28 @@ def serving_port(text):
         text = text.decode(errors="replace")
     m = re.search(r"serving \S+ on \S+ (\d+) \(", text)
     return int(m.group(1)) if m else None
+
+
+def relay(args, timeout=5.0, **popen_kw):
+    """Start `sockkit relay -v ARGS` (LISTEN as 127.0.0.1:0 or a unix: path); returns (proc, port)
+    from its 'relaying ADDR' line on stderr (port None for a unix endpoint). The rest of stderr is
+    read by the caller (stop() or p.stderr)."""
+    p = subprocess.Popen([BIN, "relay", "-v"] + args, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen_kw)
+    started.append(p)
+    line = b""
+    deadline = time.time() + timeout
+    while time.time() < deadline and b"\n" not in line:
+        r, _, _ = select.select([p.stderr], [], [], 0.1)
+        if r:
+            c = os.read(p.stderr.fileno(), 1)
+            if not c:
+                break
+            line += c
+    m = re.search(rb"relaying (\S+) \(", line)
+    if not m:
+        p.kill()
+        raise RuntimeError(f"no 'relaying' line: {line!r}")
+    addr = m.group(1).decode()
+    port = int(addr.rsplit(":", 1)[1]) if not addr.startswith("unix:") else None
+    return p, port
