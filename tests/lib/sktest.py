@@ -188,3 +188,27 @@ def relay(args, timeout=5.0, **popen_kw):
     addr = m.group(1).decode()
     port = int(addr.rsplit(":", 1)[1]) if not addr.startswith("unix:") else None
     return p, port
+
+
+def collect_stderr(p):
+    """Read p's stderr on a thread from now on (a busy relay's -v lines must not fill the pipe
+    and block it); stop_collected(p) signals it, waits, and returns (status, the text)."""
+    import threading
+    p.err_chunks = []
+
+    def pump():
+        while True:
+            b = os.read(p.stderr.fileno(), 65536)
+            if not b:
+                break
+            p.err_chunks.append(b)
+
+    p.err_thread = threading.Thread(target=pump, daemon=True)
+    p.err_thread.start()
+
+
+def stop_collected(p, sig=signal.SIGTERM, timeout=30):
+    p.send_signal(sig)
+    p.wait(timeout=timeout)
+    p.err_thread.join(timeout=timeout)
+    return p.returncode, b"".join(p.err_chunks).decode(errors="replace")
