@@ -52,8 +52,6 @@ static int side(const struct pair *p, const sk_conn *c)
 
 static void finish(struct pair *p)
 {
-    if (p->c[0] || p->c[1])
-        return;
     for (int i = 0; i < 2; i++)
         for (int k = 0; k < 2; k++)
             if (p->d[i].pipe[k] >= 0)
@@ -120,11 +118,13 @@ static void pair_close(sk_conn *c, int reason)
     p->c[s] = NULL;
     if (reason < 0 && !p->st.reason)
         p->st.reason = reason;
-    if (reason < 0 && p->c[!s])
-        sk_conn_reset(p->c[!s]);
-    if (!p->c[0] && !p->c[1])
+    sk_conn *other = p->c[!s];
+    if (!other) {
         p->st.duration_ms = sk_loop_now(c->w->loop) - p->start;
-    finish(p);
+        finish(p);
+    } else if (reason < 0) {
+        sk_conn_reset(other); /* may end the pair (and free p) before it returns */
+    }
 }
 
 static void pair_drain(sk_conn *c)
