@@ -124,17 +124,20 @@ static void refused(void **state)
     struct t_running r = {0};
     start(&r, &o);
     int fd = sk_connect(r.ep, 5000);
-    assert_true(fd >= 0);
     char b;
-    /* the client is reset at once */
-    assert_true(sk_recv(fd, &b, 1, 5000) == -ECONNRESET);
+    /* the client is reset at once (on loopback the RST may even beat connect's return) */
+    if (fd >= 0)
+        assert_true(sk_recv(fd, &b, 1, 5000) == -ECONNRESET);
+    else
+        assert_int_equal(fd, -ECONNRESET);
     wait_for(&o.calls, 1, 2000);
     usleep(50000); /* a second call would come now */
     assert_int_equal(atomic_load(&o.calls), 1);
     assert_int_equal(atomic_load(&o.status), -ECONNREFUSED);
     assert_int_equal(atomic_load(&o.closes), 0); /* a failed connect has no on_close */
     assert_int_equal(atomic_load(&o.inside), 0);
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     finish(&r);
 }
 
@@ -225,13 +228,14 @@ static void name_that_does_not_resolve(void **state)
     struct t_running r = {0};
     start(&r, &o);
     int fd = sk_connect(r.ep, 5000);
-    assert_true(fd >= 0);
     char b;
-    assert_true(sk_recv(fd, &b, 1, 30000) < 0);
-    wait_for(&o.calls, 1, 2000);
+    if (fd >= 0)
+        assert_true(sk_recv(fd, &b, 1, 30000) < 0);
+    wait_for(&o.calls, 1, 30000);
     assert_int_equal(atomic_load(&o.calls), 1);
     assert_true(atomic_load(&o.status) < 0);
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     finish(&r);
 }
 
