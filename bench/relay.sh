@@ -38,7 +38,7 @@ relay_start() { # NAME TARGET_PORT
         cat >"$out/haproxy-$tp.cfg" <<EOF
 global
     nbthread 1
-    maxconn 20000
+    maxconn 3000
     tune.maxaccept 64
 defaults
     mode tcp
