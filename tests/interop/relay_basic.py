@@ -209,6 +209,31 @@ def json_lines():
     stop(e)
 
 
+def idle_timeout():
+    """A pair quiet for --idle-timeout is ended: both sides reset, -v says why."""
+    lst, tport = listener()
+    p, port = relay(["--idle-timeout", "0.5", "127.0.0.1:0", f"127.0.0.1:{tport}"])
+    c = socket.create_connection(("127.0.0.1", port), timeout=10)
+    lst.settimeout(10)
+    t, _ = lst.accept()
+    c.sendall(b"one")
+    check(t.recv(10) == b"one", "the pair works before it idles")
+    t0 = time.time()
+    for s in (c, t):
+        s.settimeout(10)
+        try:
+            b = s.recv(10)
+            check(b == b"", f"an idle pair's side sees its end: {b!r}")
+        except ConnectionResetError:
+            check(True, "an idle pair's side is reset")
+    check(0.3 < time.time() - t0 < 8, f"after about the idle timeout ({time.time() - t0:.2f} s)")
+    c.close()
+    t.close()
+    lst.close()
+    rc, err = stop(p)
+    check(rc == 0 and "timed out" in err, f"-v says the pair timed out: {err!r}")
+
+
 def drain():
     """SIGTERM: a pair in progress finishes; one that does not is cut at the deadline."""
     e, host, eport = serve(["echo", "127.0.0.1:0"])
@@ -255,6 +280,7 @@ def main():
             refused()
             same_endpoint(tmp)
             json_lines()
+            idle_timeout()
             drain()
     finally:
         kill_started()
