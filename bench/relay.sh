@@ -3,7 +3,8 @@
 # sockkit relay, socat (TCP-LISTEN,fork,reuseaddr), HAProxy (mode tcp, one thread, splice on)
 # and the direct connection, in front of sockkit serve echo (ping-pong) and sockkit serve sink
 # (bulk). Each is measured with `sockkit bench echo` (64-byte ping-pong) at 1, 50 and 1000
-# connections and `sockkit bench stream` (one connection, one way), interleaved A B C D A B C D
+# connections, `sockkit bench connect` (new connections per second, 8 at once) and `sockkit bench
+# stream` (one connection, one way), interleaved A B C D A B C D
 # for ROUNDS rounds; the table shows medians and ratios to haproxy and to direct.
 # Usage: bench/relay.sh [ROUNDS] [SECONDS]. Writes the table on stdout. Needs socat; HAProxy is
 # left out when it is not installed (Debian haproxy).
@@ -66,11 +67,15 @@ done
 sleep 0.5
 
 declare -A R # R[name,test] = "v1 v2 ..." over the rounds
-TESTS="c1 c50 c1000 stream"
+TESTS="c1 c50 c1000 conn stream"
 for round in $(seq "$ROUNDS"); do
     for t in $TESTS; do
         for n in $NAMES; do
             case $t in
+            conn)
+                j=$("$B" bench connect -q -c 8 -d "$SECS" --warmup "$WARM" --json "127.0.0.1:${LP[$n-${PORT[echo]}]}" 2>/dev/null)
+                v=$(fields "$j" end.requests_per_second)
+                ;;
             stream)
                 j=$("$B" bench stream -q -d "$SECS" --warmup "$WARM" --json "127.0.0.1:${LP[$n-${PORT[sink]}]}" 2>/dev/null)
                 v=$(fields "$j" end.bits_per_second)
@@ -98,7 +103,9 @@ def med(n, t, i):
     xs = [float(v.split("/")[i]) for v in r.get((n, t), []) if len(v.split("/")) > i]
     return statistics.median(xs) if xs else 0.0
 ref = "haproxy" if "haproxy" in names else "sockkit"
-print(f"| relay | " + " | ".join(f"{t} req/s (p99 us)" if t != "stream" else "stream Gbit/s" for t in tests) + " |")
+def head(t):
+    return {"stream": "stream Gbit/s", "conn": "new conns/s (8 at once)"}.get(t, f"{t} req/s (p99 us)")
+print(f"| relay | " + " | ".join(head(t) for t in tests) + " |")
 print("|---|" + "---|" * len(tests))
 for n in names:
     cells = []
@@ -107,6 +114,9 @@ for n in names:
             g = med(n, t, 0) / 1e9
             cells.append(f"{g:.2f} ({g / max(med(ref, t, 0) / 1e9, 1e-9):.2f}x {ref}, "
                          f"{g / max(med('direct', t, 0) / 1e9, 1e-9):.2f}x direct)")
+        elif t == "conn":
+            q = med(n, t, 0)
+            cells.append(f"{q:.0f} {q / max(med(ref, t, 0), 1e-9):.2f}x")
         else:
             q, p = med(n, t, 0), med(n, t, 1)
             cells.append(f"{q:.0f} ({p:.0f}) {q / max(med(ref, t, 0), 1e-9):.2f}x")
