@@ -23,6 +23,7 @@ int cmd_proto(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
 int cmd_ifaces(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_relay(int argc, char **argv);
 int cmd_mcast(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int bench_udp(int argc, char **argv); /* bench_udp.c: `bench udp` */

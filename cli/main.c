@@ -7,9 +7,9 @@
 
 /* The one list of commands: dispatch, `sockkit --help` and the completions all read it. */
 static const struct cli_cmd *const root_subs[] = {
-    &cli_cmd_demo,  &cli_cmd_connect, &cli_cmd_listen,  &cli_cmd_serve,  &cli_cmd_mcast,
-    &cli_cmd_bench, &cli_cmd_proto,   &cli_cmd_resolve, &cli_cmd_ifaces, &cli_cmd_completion,
-    NULL,
+    &cli_cmd_demo,    &cli_cmd_connect, &cli_cmd_listen,     &cli_cmd_relay,
+    &cli_cmd_serve,   &cli_cmd_mcast,   &cli_cmd_bench,      &cli_cmd_proto,
+    &cli_cmd_resolve, &cli_cmd_ifaces,  &cli_cmd_completion, NULL,
 };
 static const struct cli_opt root_opts[] = {
     {'h', "help", CLI_NOARG, NULL, "this help", NULL},

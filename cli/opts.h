@@ -141,6 +141,7 @@ extern const struct cli_cmd cli_cmd_demo, cli_cmd_connect, cli_cmd_listen, cli_c
     cli_cmd_mcast, cli_cmd_bench, cli_cmd_proto, cli_cmd_completion;
 extern const struct cli_cmd cli_cmd_bench_udp; /* bench_udp.c */
 extern const struct cli_cmd cli_cmd_resolve, cli_cmd_ifaces;
+extern const struct cli_cmd cli_cmd_relay; /* relay.c */
 
 /* `sockkit completion bash|zsh` */
 int cmd_completion(int argc, char **argv);

@@ -59,6 +59,9 @@ void sk__trace_eof(int fd);
 /* SO_LINGER set on with 0 seconds (on) or not: whether close shows RST or FIN in the pcap. */
 void sk__trace_abortive(int fd, bool on);
 void sk__trace_close(int fd);
+/* Name what fd's data lines carry, for a relay: "client->relay" on received data, "relay->client"
+ * on sent data (each at most 23 bytes); NULL clears it. */
+void sk__trace_set_leg(int fd, const char *in, const char *out);
 
 /* netlink.c: one rtnetlink request (nlmsg_type, flags and payload filled in by the caller; seq
  * and NLM_F_REQUEST added here); fn sees each answer message until the dump ends or the single

@@ -32,9 +32,11 @@ static void destroy(sk_conn *c)
 {
     struct sk__worker *w = c->w;
     struct sk__event *ev = w->ev;
+    bool client = !c->outbound;
     if (c->idle_timer > 0)
         sk_loop_cancel(w->loop, c->idle_timer);
-    sk_loop_unwatch(w->loop, c->fd);
+    if (c->fd >= 0)
+        sk_loop_unwatch(w->loop, c->fd);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -43,15 +45,22 @@ static void destroy(sk_conn *c)
         c->next->prev = c->prev;
     c->dead = true;
     int r = c->reason;
-    if (r < 0 && !sk__peer_gone(ev->srv->type, r))
-        sk__bump(&w->c.errors, 1);
-    if (ev->h.on_close)
-        ev->h.on_close(c, r);
-    sk_close(c->fd);
+    if (c->connecting) { /* the connect's one callback says how it ended; no on_close */
+        sk__outbound_end(c, r < 0 ? r : SK_ECLOSED);
+    } else {
+        if (r < 0 && !sk__peer_gone(ev->srv->type, r))
+            sk__bump(&w->c.errors, 1);
+        if (c->h->on_close)
+            c->h->on_close(c, r);
+    }
+    if (c->fd >= 0)
+        sk_close(c->fd);
+    sk__outbound_free(c);
     free(c->out);
     free(c);
     atomic_fetch_sub_explicit(&w->nconns, 1, memory_order_relaxed);
-    sk__release(ev->srv);
+    if (client)
+        sk__release(ev->srv);
     if (w->draining && atomic_load_explicit(&w->nconns, memory_order_relaxed) == 0)
         sk_loop_stop(w->loop);
 }
@@ -64,9 +73,20 @@ static void fail(sk_conn *c, int reason)
     c->dead = true;
 }
 
+void sk__conn_fail(sk_conn *c, int reason)
+{
+    fail(c, reason);
+}
+
+/* Reading stops while our own output is over high-water (an echo must not read faster than its
+ * peer takes the answers), unless the output comes from elsewhere (a pair: the other side). */
 static bool wants_read(const sk_conn *c)
 {
-    return !c->dead && (c->discard || (!c->closing && !c->over && !c->draining));
+    if (c->dead)
+        return false;
+    if (c->discard)
+        return true;
+    return !c->closing && !(c->over && !c->joined) && !c->draining && !c->paused && !c->eof;
 }
 
 static void on_io(sk_loop *l, int fd, int events, void *arg);
@@ -80,7 +100,17 @@ static void settle(sk_conn *c)
         destroy(c);
         return;
     }
+    if (c->connecting)
+        return; /* conn_connect.c watches the fd until then */
     if (!pending(c) && c->closing) {
+        destroy(c);
+        return;
+    }
+    if (!pending(c) && c->shut_req && !c->shut_done) {
+        sk_shutdown(c->fd, SHUT_WR);
+        c->shut_done = true;
+    }
+    if (c->eof && c->shut_done) { /* both directions are over */
         destroy(c);
         return;
     }
@@ -90,6 +120,8 @@ static void settle(sk_conn *c)
         c->fin_sent = c->discard = true;
     }
     int want = (wants_read(c) ? SK_READABLE : 0) | (pending(c) ? SK_WRITABLE : 0);
+    if (c->raw_io)
+        return; /* relay.c's pump watches the fd itself */
     if (want != c->events) {
         if (sk_loop_watch(c->w->loop, c->fd, want, on_io, c) < 0) {
             fail(c, -ENOMEM);
@@ -131,8 +163,8 @@ static void flush(sk_conn *c)
     }
     if (c->over && pending(c) <= c->w->ev->low) {
         c->over = false;
-        if (c->w->ev->h.on_writable && !c->closing && !c->draining)
-            c->w->ev->h.on_writable(c);
+        if (c->h->on_writable && !c->closing && !c->draining)
+            c->h->on_writable(c);
     }
 }
 
@@ -175,7 +207,7 @@ int sk_conn_write(sk_conn *c, const void *buf, size_t len)
 {
     if (c->type == SOCK_DGRAM)
         return write_dgram(c, buf, len);
-    if (c->dead || c->closing || c->draining)
+    if (c->dead || c->closing || c->draining || c->shut_req)
         return sk__fail(SK_ECLOSED, "connection write: fd %d is closing", c->fd);
     const unsigned char *p = buf;
     c->busy++;
@@ -213,6 +245,64 @@ void sk_conn_close(sk_conn *c)
         return;
     c->closing = true;
     settle(c);
+}
+
+void sk_conn_pause(sk_conn *c)
+{
+    if (c->type == SOCK_DGRAM || c->dead)
+        return;
+    c->paused++;
+    settle(c);
+}
+
+void sk_conn_resume(sk_conn *c)
+{
+    if (c->type == SOCK_DGRAM || c->dead || !c->paused)
+        return;
+    c->paused--;
+    settle(c);
+}
+
+void sk_conn_shutdown(sk_conn *c)
+{
+    if (c->type == SOCK_DGRAM || c->dead)
+        return;
+    c->shut_req = true;
+    settle(c);
+}
+
+void sk_conn_reset(sk_conn *c)
+{
+    if (c->type == SOCK_DGRAM || c->dead)
+        return;
+    if (c->fd >= 0) {
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
+    fail(c, -ECONNRESET);
+    settle(c);
+}
+
+void sk__conn_settle(sk_conn *c)
+{
+    settle(c);
+}
+
+int sk__conn_watch(sk_conn *c, int events)
+{
+    if (events == c->events)
+        return 0;
+    int rc = sk_loop_watch(c->w->loop, c->fd, events, on_io, c);
+    if (rc == 0)
+        c->events = events;
+    return rc;
+}
+
+void sk__conn_count(sk_conn *c, uint64_t in, uint64_t out)
+{
+    sk__bump(&c->w->c.bytes_in, in);
+    sk__bump(&c->w->c.bytes_out, out);
+    c->last = sk_loop_now(c->w->loop);
 }
 
 size_t sk_conn_pending(const sk_conn *c)
@@ -272,8 +362,11 @@ static void read_some(sk_conn *c)
         c->last = sk_loop_now(w->loop);
         if (sk__trace_on())
             sk__trace_data(c->fd, '<', NULL, w->rbuf, (size_t)n, "recv");
-        if (!c->discard && w->ev->h.on_data)
-            w->ev->h.on_data(c, w->rbuf, (size_t)n);
+        if (!c->discard && c->h->on_data)
+            c->h->on_data(c, w->rbuf, (size_t)n);
+    } else if (n == 0 && c->h->on_end && !c->discard) {
+        c->eof = true; /* the handler says what the end of this direction means */
+        c->h->on_end(c);
     } else if (n == 0) {
         /* the peer is done sending: what we owe it still goes out, then we close */
         if (c->discard)
@@ -290,6 +383,12 @@ static void on_io(sk_loop *l, int fd, int events, void *arg)
     (void)fd;
     sk_conn *c = arg;
     c->busy++;
+    if (c->raw_io) {
+        c->raw_io(c, events);
+        c->busy--;
+        settle(c);
+        return;
+    }
     if ((events & SK_WRITABLE) && pending(c))
         flush(c);
     if ((events & SK_READABLE) && wants_read(c))
@@ -318,36 +417,52 @@ static void on_idle(sk_loop *l, int64_t timer, void *arg)
 
 void sk__conn_drain(sk_conn *c)
 {
-    c->draining = true;
+    if (c->connecting)
+        return; /* it goes on; cut at the deadline if it is still there */
+    c->busy++;
+    if (c->h->on_drain)
+        c->h->on_drain(c);
+    else
+        c->draining = true;
+    c->busy--;
     settle(c);
 }
 
-void sk__conn_adopt(struct sk__worker *w, int fd, const sk_addr *peer)
+sk_conn *sk__conn_new(struct sk__worker *w, int fd, const sk_addr *peer)
 {
     struct sk__event *ev = w->ev;
     sk_conn *c = calloc(1, sizeof *c);
-    if (!c) {
-        sk_close(fd);
-        sk__bump(&w->c.errors, 1);
-        sk__release(ev->srv);
-        return;
-    }
-    *c = (sk_conn){.w = w, .fd = fd, .type = SOCK_STREAM, .peer = *peer};
+    if (!c)
+        return NULL;
+    *c = (sk_conn){.w = w, .fd = fd, .type = SOCK_STREAM, .peer = *peer, .h = &ev->h};
     c->last = sk_loop_now(w->loop);
     c->next = w->conns;
     if (w->conns)
         w->conns->prev = c;
     w->conns = c;
     atomic_fetch_add_explicit(&w->nconns, 1, memory_order_relaxed);
-    if (peer->u.sa.sa_family == AF_INET || peer->u.sa.sa_family == AF_INET6) {
-        int one = 1; /* replies go out as written: this is a request/response server */
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
     int idle = ev->srv->o.idle_timeout_ms;
     if (idle > 0) {
         c->idle_timer = sk_loop_timer(w->loop, idle, 0, on_idle, c);
         if (c->idle_timer < 0)
             fail(c, (int)c->idle_timer);
+    }
+    return c;
+}
+
+void sk__conn_adopt(struct sk__worker *w, int fd, const sk_addr *peer)
+{
+    struct sk__event *ev = w->ev;
+    sk_conn *c = sk__conn_new(w, fd, peer);
+    if (!c) {
+        sk_close(fd);
+        sk__bump(&w->c.errors, 1);
+        sk__release(ev->srv);
+        return;
+    }
+    if (peer->u.sa.sa_family == AF_INET || peer->u.sa.sa_family == AF_INET6) {
+        int one = 1; /* replies go out as written: this is a request/response server */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     c->busy++;
     if (!c->dead && ev->h.on_open)

@@ -357,6 +357,7 @@ static void event_close(sk_server *s)
         struct sk__worker *w = &ev->w[i];
         if (!w->loop)
             continue;
+        sk__outbound_quiesce(w);      /* no resolver thread posts to a loop being freed */
         sk_loop_run_once(w->loop, 0); /* take in connections still being handed over */
         sk__conn_cut_all(w);
     }

@@ -23,6 +23,7 @@ struct sk__worker {
     _Atomic size_t nconns;
     struct sk__counters c; /* written by this loop's thread only */
     pthread_t thread;
+    _Atomic int resolving; /* conn_connect.c: resolver threads that will post to this loop */
     bool draining;
     int cut;
 } __attribute__((aligned(64)));
@@ -51,6 +52,17 @@ struct sk_conn {
     int busy;   /* our frames on the stack that hold c */
     int reason; /* for on_close */
     bool closing, dead, over, draining, fin_sent, discard;
+    bool outbound;   /* made by sk_conn_connect: not an accepted client (no sk__release) */
+    bool connecting; /* conn_connect.c owns the fd's watch until the connect is done */
+    bool eof;        /* on_end ran: the peer's FIN came, nothing more is read */
+    bool shut_req;   /* sk_conn_shutdown: FIN once the output is flushed */
+    bool shut_done;
+    bool joined; /* in a relay pair: its output's level stops the other side, not itself */
+    int paused;  /* sk_conn_pause count */
+    const sk_event_handlers *h; /* the callbacks: the server's, an outbound's own, a pair's */
+    struct sk__outbound *ob;    /* conn_connect.c's state while connecting, and handlers */
+    /* relay.c's zero-copy pump: when set, it does this connection's I/O instead of on_io */
+    void (*raw_io)(sk_conn *c, int events);
     sk_addr peer;
 };
 
@@ -61,6 +73,22 @@ static inline void sk__bump(_Atomic uint64_t *x, uint64_t n)
                           memory_order_relaxed);
 }
 
+/* server_conn.c: a connection struct for fd on loop w, in w's list (on_open not called). */
+sk_conn *sk__conn_new(struct sk__worker *w, int fd, const sk_addr *peer);
+/* After our frames are off the stack: free a finished connection, or watch what it needs. */
+void sk__conn_settle(sk_conn *c);
+/* relay.c's pump: watch c's fd for events with on_io (which calls c->raw_io); count bytes moved
+ * past user space in the loop's counters and as activity (idle timeout). */
+int sk__conn_watch(sk_conn *c, int events);
+void sk__conn_count(sk_conn *c, uint64_t in, uint64_t out);
+/* Abandon c with this reason (its output is dropped); freed at the next settle. */
+void sk__conn_fail(sk_conn *c, int reason);
+/* conn_connect.c: a connecting connection is ending before its connect finished (cut, close):
+ * on_connect gets reason; frees the connect state. */
+void sk__outbound_end(sk_conn *c, int reason);
+void sk__outbound_free(sk_conn *c);
+/* Wait until no resolver thread of loop w is running (server close). */
+void sk__outbound_quiesce(struct sk__worker *w);
 /* server_conn.c: the admitted client fd joins loop w (on w's thread). */
 void sk__conn_adopt(struct sk__worker *w, int fd, const sk_addr *peer);
 /* Drain: stop reading c, flush its output, send FIN, wait for the peer to close. */

@@ -32,6 +32,7 @@ struct fdinfo {
     int family, type;
     uint64_t off[2]; /* [0] received, [1] sent */
     struct sk__pcap_stream tcp;
+    char leg[2][24]; /* a relay's leg and direction: [0] received, [1] sent ("" none) */
 };
 
 static atomic_int level = -1; /* -1: not yet decided (environment not read) */
@@ -450,6 +451,19 @@ void sk__trace_abortive(int fd, bool on)
     pthread_mutex_unlock(&lock);
 }
 
+void sk__trace_set_leg(int fd, const char *in, const char *out)
+{
+    if (!sk__trace_on())
+        return;
+    pthread_mutex_lock(&lock);
+    struct fdinfo *i = info(fd);
+    if (i) {
+        snprintf(i->leg[0], sizeof i->leg[0], "%s", in ? in : "");
+        snprintf(i->leg[1], sizeof i->leg[1], "%s", out ? out : "");
+    }
+    pthread_mutex_unlock(&lock);
+}
+
 void sk__trace_close(int fd)
 {
     if (!sk__trace_on())
@@ -530,6 +544,7 @@ static size_t data_event(char *buf, size_t cap, const struct fdinfo *i, char dir
                          const unsigned char *data, size_t len, size_t shown, uint64_t off, int fd)
 {
     size_t n;
+    const char *leg = i && i->leg[dir == '>'][0] ? i->leg[dir == '>'] : NULL;
     if (json()) {
         char w[4 * SK_ADDRSTRLEN];
         json_str(w, sizeof w, who);
@@ -538,6 +553,8 @@ static size_t data_event(char *buf, size_t cap, const struct fdinfo *i, char dir
                               "\"dir\":\"%c\",\"peer\":\"%s\",\"bytes\":%zu,\"offset\":%llu,"
                               "\"fd\":%d",
                               dir, w, len, (unsigned long long)off, fd);
+        if (leg && n < cap) /* a relay's leg and direction (letters and "->" only) */
+            n += (size_t)snprintf(buf + n, cap - n, ",\"leg\":\"%s\"", leg);
         if (shown && n < cap) {
             n += (size_t)snprintf(buf + n, cap - n, ",\"hex\":\"");
             if (n < cap)
@@ -552,8 +569,9 @@ static size_t data_event(char *buf, size_t cap, const struct fdinfo *i, char dir
         return n < cap ? n : cap - 1;
     }
     n = head(buf, cap, i);
-    n += (size_t)snprintf(buf + n, cap - n, "%c %s  %zu byte%s @%llu  fd=%d\n", dir, who, len,
-                          len == 1 ? "" : "s", (unsigned long long)off, fd);
+    n += (size_t)snprintf(buf + n, cap - n, "%c %s  %zu byte%s @%llu  fd=%d%s%s\n", dir, who, len,
+                          len == 1 ? "" : "s", (unsigned long long)off, fd, leg ? "  " : "",
+                          leg ? leg : "");
     if (shown) {
         n += dump(data, shown, (size_t)off, "    ", buf + n, cap - n);
         if (shown < len)

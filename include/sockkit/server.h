@@ -79,6 +79,15 @@ typedef struct sk_event_handlers {
     /* the connection is gone; reason: 0 the peer closed or sk_conn_close, -ETIMEDOUT idle,
      * -ECONNRESET etc. Its output is flushed unless reason < 0. c is freed after this returns. */
     void (*on_close)(sk_conn *c, int reason);
+    /* streams: the peer sent its FIN (end of its data). NULL: the connection closes once its
+     * output is flushed (the default: a request/response server). Set: the connection stays open
+     * for writing, nothing more is read, and the handler ends it with sk_conn_shutdown (the
+     * connection is gone once that FIN is out), sk_conn_close or sk_conn_reset. */
+    void (*on_end)(sk_conn *c);
+    /* sk_server_drain started. NULL: the default (stop reading, flush the output, send FIN, wait
+     * for the peer to close). Set: the handler decides (a relay lets its pairs finish); what is
+     * left at the drain's deadline is cut off either way. */
+    void (*on_drain)(sk_conn *c);
 } sk_event_handlers;
 /* clang-format off */
 #define SK_EVENT_HANDLERS_INIT(...) {.size = sizeof(sk_event_handlers), __VA_ARGS__}
@@ -247,6 +256,93 @@ void *sk_conn_user(const sk_conn *c); /* sk_server_opts.user */
 /* Per-connection state of the handler's (NULL at on_open). */
 void *sk_conn_data(const sk_conn *c);
 void sk_conn_set_data(sk_conn *c, void *data);
+
+/* Stop reading c (its on_data is not called) until sk_conn_resume: back-pressure from elsewhere,
+ * e.g. a relay whose other side is slow. Counted: pause twice, resume twice. */
+void sk_conn_pause(sk_conn *c);
+void sk_conn_resume(sk_conn *c);
+/* Half-close: send FIN once the output is flushed (shutdown(SHUT_WR)); reading goes on. With
+ * on_end set, the connection is gone when both its FIN and the peer's have passed. */
+void sk_conn_shutdown(sk_conn *c);
+/* Abort: the peer gets an RST at once (SO_LINGER 0); unsent output is dropped. on_close follows
+ * (reason -ECONNRESET) when our frames are off the stack. */
+void sk_conn_reset(sk_conn *c);
+
+/* ---- outbound connections on a loop (src/conn_connect.c) ---------------------------------- */
+
+#define SK_CONN_CONNECT_TIMEOUT_DEFAULT_MS 10000 /* sk_conn_connect_opts.timeout_ms */
+
+/* The outcome of sk_conn_connect, called exactly once on the loop: status 0, c is connected and
+ * lives until its on_close; status < 0 (-ECONNREFUSED, -ETIMEDOUT, a resolver failure (SK_E*),
+ * SK_ECLOSED when the server cut it off at a drain or close), c is freed when this returns and
+ * no on_close follows. sk_errmsg() in the callback names the address and the reason. */
+typedef void (*sk_connect_fn)(sk_conn *c, int status);
+
+/* Initialise with SK_CONN_CONNECT_OPTS_INIT, which sets size (see sockkit.h). */
+typedef struct sk_conn_connect_opts {
+    size_t size;          /* sizeof(sk_conn_connect_opts), set by SK_CONN_CONNECT_OPTS_INIT */
+    const char *endpoint; /* "host:port", "[v6]:port", "unix:/path", "unix:@name" (required,
+                           * unless parsed is set) */
+    int timeout_ms;       /* the whole connect, every address included (0 =
+                           * SK_CONN_CONNECT_TIMEOUT_DEFAULT_MS, -1 = none) */
+    const sk_event_handlers *events; /* the new connection's callbacks (NULL: the server's); read
+                                      * at the call, as the server reads opts.events */
+    sk_connect_fn on_connect;        /* required */
+    void *data;                      /* the new connection's sk_conn_data at on_connect */
+    const sk_endpoint *parsed;       /* instead of endpoint: one sk_endpoint_parse already read
+                                      * (copied at the call; NULL: endpoint is parsed) */
+} sk_conn_connect_opts;
+/* clang-format off */
+#define SK_CONN_CONNECT_OPTS_INIT(...) {.size = sizeof(sk_conn_connect_opts), __VA_ARGS__}
+/* clang-format on */
+
+/* Open a stream connection from the loop that owns `near` (a connection of an event-model server)
+ * to opts->endpoint, without blocking the loop: a numeric address is used at once, a name is
+ * resolved on a helper thread; then each address in the resolver's order is tried in turn with a
+ * non-blocking connect, within one deadline for all. The new connection is an sk_conn of the same
+ * loop and server (its bytes count in the server's counters; it is not an accepted client: not
+ * in `accepted`, `active` or max_conns). Returns 0 (on_connect will be called, once) or a
+ * negative code for bad options (on_connect will not be called). */
+int sk_conn_connect(sk_conn *near, const sk_conn_connect_opts *opts);
+
+/* ---- two connections joined both ways (src/relay.c) ---------------------------------------- */
+
+/* What a joined pair did, for sk_join_opts.on_done. a is the first connection given to
+ * sk_conn_join ("client"), b the second ("target"). */
+typedef struct sk_join_stats {
+    size_t size;          /* sizeof(sk_join_stats) */
+    uint64_t a_to_b;      /* bytes read from a and written to b */
+    uint64_t b_to_a;      /* bytes read from b and written to a */
+    uint64_t duration_ms; /* from sk_conn_join to the end of both */
+    int reason;           /* 0: both directions ended with a FIN; else the first failure (e.g.
+                           * -ECONNRESET from either side, -ETIMEDOUT idle, SK_ECLOSED cut) */
+    bool spliced;         /* the bytes went through splice(2), not through user space */
+} sk_join_stats;
+
+/* Initialise with SK_JOIN_OPTS_INIT, which sets size (see sockkit.h). */
+typedef struct sk_join_opts {
+    size_t size;    /* sizeof(sk_join_opts), set by SK_JOIN_OPTS_INIT */
+    bool no_splice; /* false: zero-copy through splice(2) where both are sockets the kernel can
+                     * splice (TCP, Unix stream) and tracing is off */
+    const char *a_name, *b_name; /* the legs' names in the trace ("client", "target"; NULL:
+                                  * "a", "b"): data lines say "client->relay", "relay->target" */
+    /* Both connections are gone (called once, after both on_close). */
+    void (*on_done)(const sk_join_stats *st, void *arg);
+    void *arg;
+} sk_join_opts;
+/* clang-format off */
+#define SK_JOIN_OPTS_INIT(...) {.size = sizeof(sk_join_opts), __VA_ARGS__}
+/* clang-format on */
+
+/* Join two stream connections of the same loop: bytes read from each are written to the other,
+ * with back-pressure (a side whose output passes the high-water mark stops the other side's
+ * reading until it falls to the low-water mark), half-close carried across (a FIN from one side
+ * becomes shutdown(SHUT_WR) on the other after its output is flushed; the pair is over when both
+ * directions are), and resets carried across (one side's failure resets the other with an RST).
+ * The pair takes over both connections' callbacks and data pointers; a drain lets the pair run
+ * to its end (or the deadline). Returns 0, or a negative code (different loops, not streams,
+ * already joined); on failure nothing changed. */
+int sk_conn_join(sk_conn *a, sk_conn *b, const sk_join_opts *opts);
 
 /* Request I/O that honours the idle and send timeouts, feeds the byte counters and ends when the
  * server stops (reads: end-of-file once the drain starts, or the shutdown request in the

@@ -1,9 +1,9 @@
 """The options every command shares, and the one exit-status rule.
 
-- Every subcommand that opens sockets (connect, listen, serve, demo, each mode of mcast and bench)
-  lists --trace and --trace-file in its --help, accepts them (parsed before a later --help, which
-  then exits 0), and refuses --trace=bogus with exit 2 and one line; -v is accepted wherever --help
-  lists it. The commands that open none (proto, resolve, ifaces, completion) refuse --trace
+- Every subcommand that opens sockets (connect, listen, serve, relay, demo, each mode of mcast
+  and bench) lists --trace and --trace-file in its --help, accepts them (parsed before a later
+  --help, which then exits 0), and refuses --trace=bogus with exit 2 and one line; -v is accepted
+  wherever --help lists it. The commands that open none (proto, resolve, ifaces, completion) refuse --trace
   saying so.
 - Each accepted option does something: --trace-file gets the trace of connect, listen, serve
   and demo; --trace=calls has no hexdump; -v makes connect, listen and serve say where they are.
@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from sktest import BIN, check, finish, kill_started, run, serve, stop  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="sockkit-common-")
-SOCKET_CMDS = [["connect"], ["listen"], ["serve"], ["demo"], ["mcast", "send"], ["mcast", "recv"],
+SOCKET_CMDS = [["connect"], ["listen"], ["serve"], ["relay"], ["demo"], ["mcast", "send"], ["mcast", "recv"],
                ["bench", "echo"], ["bench", "connect"], ["bench", "stream"], ["bench", "udp"]]
 NO_SOCKET_CMDS = [["proto"], ["resolve"], ["ifaces"], ["completion"]]
 

@@ -67,7 +67,7 @@ def one_line(args, status, needle):
 
 
 # A usage error is one line that names what is missing and where help is.
-one_line([], 2, "sockkit: missing command (demo, connect, listen, serve, mcast, bench, proto, "
+one_line([], 2, "sockkit: missing command (demo, connect, listen, relay, serve, mcast, bench, proto, "
                 "resolve, ifaces, completion) (see 'sockkit --help')")
 one_line(["frobnicate"], 2, "unknown command 'frobnicate'")
 one_line(["--frobnicate"], 2, "unknown option '--frobnicate'")

@@ -20,7 +20,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from sktest import BIN, check, finish, run  # noqa: E402
 
-COMMANDS = {"demo", "connect", "listen", "serve", "mcast", "bench", "proto", "resolve", "ifaces",
+COMMANDS = {"demo", "connect", "listen", "relay", "serve", "mcast", "bench", "proto", "resolve", "ifaces",
             "completion"}
 SERVICES = {"echo", "discard", "chargen", "daytime", "time", "sink", "source"}
 MODELS = {"event", "iterative", "thread", "fork", "pool"}

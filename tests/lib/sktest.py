@@ -180,3 +180,52 @@ def serving_port(text):
         text = text.decode(errors="replace")
     m = re.search(r"serving \S+ on \S+ (\d+) \(", text)
     return int(m.group(1)) if m else None
+
+
+def relay(args, timeout=5.0, **popen_kw):
+    """Start `sockkit relay -v ARGS` (LISTEN as 127.0.0.1:0 or a unix: path); returns (proc, port)
+    from its 'relaying ADDR' line on stderr (port None for a unix endpoint). The rest of stderr is
+    read by the caller (stop() or p.stderr)."""
+    p = subprocess.Popen([BIN, "relay", "-v"] + args, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen_kw)
+    started.append(p)
+    line = b""
+    deadline = time.time() + timeout
+    while time.time() < deadline and b"\n" not in line:
+        r, _, _ = select.select([p.stderr], [], [], 0.1)
+        if r:
+            c = os.read(p.stderr.fileno(), 1)
+            if not c:
+                break
+            line += c
+    m = re.search(rb"relaying (\S+) \(", line)
+    if not m:
+        p.kill()
+        raise RuntimeError(f"no 'relaying' line: {line!r}")
+    addr = m.group(1).decode()
+    port = int(addr.rsplit(":", 1)[1]) if not addr.startswith("unix:") else None
+    return p, port
+
+
+def collect_stderr(p):
+    """Read p's stderr on a thread from now on (a busy relay's -v lines must not fill the pipe
+    and block it); stop_collected(p) signals it, waits, and returns (status, the text)."""
+    import threading
+    p.err_chunks = []
+
+    def pump():
+        while True:
+            b = os.read(p.stderr.fileno(), 65536)
+            if not b:
+                break
+            p.err_chunks.append(b)
+
+    p.err_thread = threading.Thread(target=pump, daemon=True)
+    p.err_thread.start()
+
+
+def stop_collected(p, sig=signal.SIGTERM, timeout=30):
+    p.send_signal(sig)
+    p.wait(timeout=timeout)
+    p.err_thread.join(timeout=timeout)
+    return p.returncode, b"".join(p.err_chunks).decode(errors="replace")

@@ -1,0 +1,387 @@
+/* sockkit relay LISTEN TARGET: accept clients on LISTEN and join each to its own connection to
+ * TARGET (socat's TCP-LISTEN,fork TCP:..., ncat's redirect), on the event model's loops: no
+ * process or thread per client. Streams (TCP, Unix) through sk_conn_connect and sk_conn_join
+ * (splice(2) when nothing needs to see the bytes); datagrams (-u) in relay_udp.c.
+ *
+ * A client's life: accepted (on_open) -> paused while its target connection is made -> joined ->
+ * the pair ends (on_done: the -v line, the --json-lines object). A target that refuses or does not
+ * answer resets the client at once (RST: the client sees the failure, not an empty answer).
+ *
+ * --via (a proxy for the target) belongs between the target's connect and the join: see
+ * target_ready(). */
+#include "cli.h"
+#include "json.h"
+#include "opts.h"
+#include "relay.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+enum {
+    OPT_WORKERS = 256,
+    OPT_MAXCONNS,
+    OPT_IDLE,
+    OPT_CONNECT_TIMEOUT,
+    OPT_DRAIN,
+    OPT_HIGH_WATER,
+    OPT_NO_SPLICE,
+};
+
+static const struct cli_opt relay_opts[] = {
+    {'u', NULL, CLI_NOARG, NULL, "UDP: a session per client address, each its own socket to TARGET",
+     NULL},
+    {OPT_WORKERS, "workers", CLI_ARG, "N",
+     "event loops, a thread each (default: one per core, but 1 on 1-2 cores; -u: always 1)", NULL},
+    {OPT_MAXCONNS, "max-conns", CLI_ARG, "N",
+     "concurrent clients (UDP: sessions); more are closed at once and counted", NULL},
+    {OPT_IDLE, "idle-timeout", CLI_ARG, "S",
+     "end a pair (UDP: a session) idle for S seconds (default: none; UDP 60)", NULL},
+    {OPT_CONNECT_TIMEOUT, "connect-timeout", CLI_ARG, "S",
+     "give up on a target that does not answer in S seconds (default 10): the client is reset",
+     NULL},
+    {OPT_DRAIN, "drain", CLI_ARG, "S",
+     "at SIGTERM or Ctrl-C, let pairs finish for S seconds, then cut them (default 5)", NULL},
+    {OPT_HIGH_WATER, "high-water", CLI_ARG, "N",
+     "stop reading a side while N bytes wait for the other (default 262144; copy mode)", NULL},
+    {OPT_NO_SPLICE, "no-splice", CLI_NOARG, NULL,
+     "copy through user space instead of splice(2) (--trace always copies)", NULL},
+    {'v', "verbose", CLI_NOARG, NULL,
+     "one line per connection opened and closed (bytes each way, duration, why it ended)", NULL},
+    CLI_OPT_TRACE,
+    CLI_OPT_JSON_LINES,
+    CLI_OPT_HELP,
+    CLI_OPT_END,
+};
+
+const struct cli_cmd cli_cmd_relay = {
+    .name = "relay",
+    .summary = "forward connections: accept on LISTEN, connect each client to TARGET",
+    .synopsis = "[options] LISTEN TARGET",
+    .about =
+        "LISTEN and TARGET are endpoints as elsewhere: 127.0.0.1:8080, :8080 (every address),\n"
+        "[::1]:8080, unix:/path, unix:@name. Examples:\n"
+        "  sockkit relay :8080 127.0.0.1:80          TCP port forwarding\n"
+        "  sockkit relay unix:/tmp/app.sock 127.0.0.1:9000   Unix to TCP\n"
+        "  sockkit relay -u :5353 127.0.0.1:53       UDP, a session per client\n"
+        "  sockkit relay --trace :6380 127.0.0.1:6379   see both legs' bytes\n"
+        "With --trace each data line names its leg and direction: client->relay,\n"
+        "relay->target, target->relay, relay->client.",
+    .opts = relay_opts,
+    .footer = "A target that refuses or does not answer: the client's connection is reset (RST),\n"
+              "counted, and -v says why; the relay goes on. SIGTERM or Ctrl-C: stop accepting,\n"
+              "let pairs finish (--drain), print the counters, exit 0.",
+    .run = cmd_relay,
+};
+
+/* ---- streams ----------------------------------------------------------------------------------
+ */
+
+/* One client, from on_open until its pair ends (or its target fails). */
+struct link {
+    struct relay *r;
+    sk_conn *client; /* NULL once the client is gone before the join */
+    bool connect_done;
+    double start;
+    char peer[SK_ADDRSTRLEN];
+};
+
+static void print_done(struct relay *r, const struct link *k, const sk_join_stats *st)
+{
+    double secs = cli_now_s() - k->start;
+    const char *why = st->reason ? sk_strerror(st->reason) : NULL;
+    if (r->co.verbose)
+        cli_say("closed %s: %llu bytes client->target, %llu bytes target->client, %.3f s%s%s%s",
+                k->peer, (unsigned long long)st->a_to_b, (unsigned long long)st->b_to_a, secs,
+                st->spliced ? ", spliced" : "", why ? ", " : "", why ? why : "");
+    if (r->co.json_lines) {
+        pthread_mutex_lock(&r->out_lock);
+        struct json j;
+        json_init(&j, stdout);
+        json_object(&j, NULL);
+        json_str(&j, "event", "closed");
+        json_str(&j, "client", k->peer);
+        json_str(&j, "target", r->target);
+        json_int(&j, "bytes_client_to_target", (long long)st->a_to_b);
+        json_int(&j, "bytes_target_to_client", (long long)st->b_to_a);
+        json_num(&j, "seconds", secs);
+        json_bool(&j, "spliced", st->spliced);
+        json_str(&j, "error", why);
+        json_end(&j, '}');
+        fflush(stdout);
+        pthread_mutex_unlock(&r->out_lock);
+    }
+}
+
+static void print_failed(struct relay *r, const struct link *k, const char *msg)
+{
+    if (r->co.verbose)
+        cli_say("failed %s: %s; client reset", k->peer, msg);
+    if (r->co.json_lines) {
+        pthread_mutex_lock(&r->out_lock);
+        struct json j;
+        json_init(&j, stdout);
+        json_object(&j, NULL);
+        json_str(&j, "event", "failed");
+        json_str(&j, "client", k->peer);
+        json_str(&j, "target", r->target);
+        json_num(&j, "seconds", cli_now_s() - k->start);
+        json_str(&j, "error", msg);
+        json_end(&j, '}');
+        fflush(stdout);
+        pthread_mutex_unlock(&r->out_lock);
+    }
+}
+
+static void pair_done(const sk_join_stats *st, void *arg)
+{
+    struct link *k = arg;
+    atomic_fetch_add(&k->r->done, 1);
+    atomic_fetch_add(&k->r->bytes_ab, st->a_to_b);
+    atomic_fetch_add(&k->r->bytes_ba, st->b_to_a);
+    print_done(k->r, k, st);
+    free(k);
+}
+
+/* The target is connected: join the two. A proxy stage (--via) goes here: run the proxy's
+ * handshake on `up` first, then join. */
+static void target_ready(struct link *k, sk_conn *up)
+{
+    struct relay *r = k->r;
+    sk_conn *client = k->client;
+    sk_conn_resume(client);
+    sk_join_opts jo = SK_JOIN_OPTS_INIT(.no_splice = r->no_splice, .a_name = "client",
+                                        .b_name = "target", .on_done = pair_done, .arg = k);
+    if (sk_conn_join(client, up, &jo) < 0) {
+        print_failed(r, k, sk_errmsg());
+        atomic_fetch_add(&r->failed, 1);
+        k->client = NULL;
+        sk_conn_reset(up);
+        sk_conn_reset(client); /* its on_close frees k */
+    }
+}
+
+static void target_connected(sk_conn *up, int status)
+{
+    struct link *k = sk_conn_data(up);
+    struct relay *r = k->r;
+    k->connect_done = true;
+    if (!k->client) { /* the client left meanwhile */
+        if (status == 0)
+            sk_conn_reset(up);
+        free(k);
+        return;
+    }
+    if (status == 0) {
+        target_ready(k, up);
+        return;
+    }
+    atomic_fetch_add(&r->failed, 1);
+    print_failed(r, k, sk_errmsg());
+    sk_conn_reset(k->client); /* its on_close frees k */
+}
+
+static void client_open(sk_conn *c)
+{
+    struct relay *r = sk_conn_user(c);
+    struct link *k = calloc(1, sizeof *k);
+    if (!k) {
+        sk_conn_reset(c);
+        return;
+    }
+    *k = (struct link){.r = r, .client = c, .start = cli_now_s()};
+    sk_addr_format(sk_conn_peer(c), k->peer, sizeof k->peer);
+    if (!k->peer[0] || !strcmp(k->peer, "unix:"))
+        snprintf(k->peer, sizeof k->peer, "fd %d", sk_conn_fd(c));
+    sk_conn_set_data(c, k);
+    sk_conn_pause(c); /* nothing is read until there is somewhere to put it */
+    if (r->co.verbose)
+        cli_say("opened %s -> %s", k->peer, r->target);
+    sk_conn_connect_opts co =
+        SK_CONN_CONNECT_OPTS_INIT(.endpoint = r->target, .parsed = &r->target_ep,
+                                  .timeout_ms = r->connect_timeout_ms, .events = &r->target_events,
+                                  .on_connect = target_connected, .data = k);
+    if (sk_conn_connect(c, &co) < 0) {
+        atomic_fetch_add(&r->failed, 1);
+        print_failed(r, k, sk_errmsg());
+        k->connect_done = true;
+        sk_conn_reset(c);
+    }
+}
+
+/* Only before the join (the pair takes the callbacks over): the client left or was reset. */
+static void client_close(sk_conn *c, int reason)
+{
+    (void)reason;
+    struct link *k = sk_conn_data(c);
+    if (!k)
+        return;
+    k->client = NULL;
+    if (k->connect_done)
+        free(k);
+}
+
+static void client_drain(sk_conn *c)
+{
+    (void)c; /* its target connection is on the way; the drain's deadline cuts what is left */
+}
+
+static bool same_host(const sk_endpoint *l, const sk_endpoint *t)
+{
+    if (!strcmp(l->host, t->host))
+        return true;
+    if (!l->any_host)
+        return false;
+    /* LISTEN on every address: the target is this host if it names a loopback or any address
+     * (another local address is not caught: that needs the interface list). */
+    unsigned char b[16];
+    static const unsigned char any6[16], lo6[16] = {[15] = 1};
+    if (inet_pton(AF_INET, t->host, b) == 1)
+        return b[0] == 127 || !memcmp(b, any6, 4);
+    if (inet_pton(AF_INET6, t->host, b) == 1)
+        return !memcmp(b, any6, 16) || !memcmp(b, lo6, 16);
+    return !strcasecmp(t->host, "localhost") || !t->host[0];
+}
+
+/* LISTEN equal to TARGET would connect every client to the relay itself, without end. */
+static void refuse_loop(const char *listen, const char *target, const sk_endpoint *l,
+                        const sk_endpoint *t)
+{
+    bool same = l->is_unix ? t->is_unix && l->abstract == t->abstract && !strcmp(l->path, t->path)
+                           : !t->is_unix && !strcmp(l->service, t->service) && same_host(l, t);
+    if (same)
+        cli_usage_error(
+            "TARGET %s is LISTEN %s itself: every client would be relayed to the relay; "
+            "give another TARGET",
+            target, listen);
+}
+
+static void relay_option(int c, const char *arg, struct relay *r)
+{
+    switch (c) {
+    case 'u':
+        r->o.type = SOCK_DGRAM;
+        break;
+    case OPT_WORKERS:
+        r->o.workers = (int)cli_parse_long(arg, 1, 1024, "--workers");
+        break;
+    case OPT_MAXCONNS:
+        r->o.max_conns = (int)cli_parse_long(arg, 1, 1000000, "--max-conns");
+        break;
+    case OPT_IDLE:
+        r->o.idle_timeout_ms = cli_parse_seconds_ms(arg, "--idle-timeout");
+        if (!r->o.idle_timeout_ms)
+            cli_usage_error("--idle-timeout must be more than 0 seconds");
+        break;
+    case OPT_CONNECT_TIMEOUT:
+        r->connect_timeout_ms = cli_parse_seconds_ms(arg, "--connect-timeout");
+        if (!r->connect_timeout_ms)
+            cli_usage_error("--connect-timeout must be more than 0 seconds");
+        break;
+    case OPT_DRAIN:
+        r->drain_ms = cli_parse_seconds_ms(arg, "--drain");
+        break;
+    case OPT_HIGH_WATER:
+        r->o.high_water = (size_t)cli_parse_long(arg, 1024, 1L << 30, "--high-water");
+        break;
+    case OPT_NO_SPLICE:
+        r->no_splice = true;
+        break;
+    }
+}
+
+static void relay_parse(int argc, char **argv, struct relay *r)
+{
+    struct cli_parser p = CLI_PARSER(&cli_cmd_relay);
+    int c;
+    while ((c = cli_next_option(&p, argc, argv, &r->co)) != -1)
+        relay_option(c, optarg, r);
+    int rest = argc - optind;
+    if (rest < 2)
+        cli_usage_error(rest ? "missing TARGET (as in 127.0.0.1:80)"
+                             : "missing LISTEN and TARGET (as in :8080 127.0.0.1:80)");
+    if (rest > 2)
+        cli_usage_error("unexpected argument '%s'", argv[optind + 2]);
+    const char *listen = argv[optind], *target = argv[optind + 1];
+    if (strlen(listen) >= sizeof r->listen || strlen(target) >= sizeof r->target)
+        cli_usage_error("an endpoint is too long (at most %zu bytes)", sizeof r->listen - 1);
+    cli_check_endpoint(listen, true, &r->listen_ep);
+    cli_check_endpoint(target, false, &r->target_ep);
+    refuse_loop(listen, target, &r->listen_ep, &r->target_ep);
+    snprintf(r->listen, sizeof r->listen, "%s", listen);
+    snprintf(r->target, sizeof r->target, "%s", target);
+    r->o.endpoint = r->listen;
+    r->o.parsed = &r->listen_ep;
+}
+
+static void stop_server(void *srv)
+{
+    sk_server_shutdown_request(srv); /* async-signal-safe */
+}
+
+static void say_listening(struct relay *r)
+{
+    sk_addr a;
+    char text[SK_ADDRSTRLEN];
+    sk_server_get_addr(r->srv, &a);
+    sk_addr_format(&a, text, sizeof text);
+    int n = sk_server_workers(r->srv);
+    cli_say("relaying %s (%s) -> %s, %d %s", text, r->o.type == SOCK_DGRAM ? "udp" : "stream",
+            r->target, n, cli_plural((unsigned)n, "loop", "loops"));
+}
+
+static void say_stopped(struct relay *r, int cut)
+{
+    sk_server_stats st = SK_SERVER_STATS_INIT();
+    sk_server_get_stats(r->srv, &st);
+    cli_after_interrupt(stderr);
+    unsigned long long ab = atomic_load(&r->bytes_ab), ba = atomic_load(&r->bytes_ba);
+    cli_say("relay stopped: %llu accepted, %llu rejected, %llu target %s, %llu bytes "
+            "client->target, %llu bytes target->client, %d cut off at drain",
+            (unsigned long long)st.accepted, (unsigned long long)st.rejected,
+            (unsigned long long)atomic_load(&r->failed),
+            cli_plural(atomic_load(&r->failed), "failure", "failures"), ab, ba, cut);
+}
+
+int cmd_relay(int argc, char **argv)
+{
+    struct relay r = {.o = SK_SERVER_OPTS_INIT(.model = SK_MODEL_EVENT), .drain_ms = 5000};
+    pthread_mutex_init(&r.out_lock, NULL);
+    relay_parse(argc, argv, &r);
+    r.client_events =
+        (sk_event_handlers)SK_EVENT_HANDLERS_INIT(.on_open = client_open, .on_close = client_close,
+                                                  .on_drain = client_drain);
+    r.target_events = (sk_event_handlers)SK_EVENT_HANDLERS_INIT();
+    r.o.events = &r.client_events;
+    r.o.user = &r;
+    if (r.o.type == SOCK_DGRAM) {
+        int rc = relay_udp_setup(&r);
+        if (rc < 0)
+            cli_fail(rc, "%s", sk_errmsg());
+    }
+    signal(SIGPIPE, SIG_IGN);
+    int rc = sk_server_open(&r.srv, &r.o);
+    if (rc < 0) {
+        struct cli_where w = {.endpoint = r.listen, .type = r.o.type, .bind = true};
+        cli_fail_at(rc, &w);
+    }
+    cli_catch_stop(stop_server, r.srv);
+    if (r.co.verbose)
+        say_listening(&r);
+    sk_server_serve_forever(r.srv, 500);
+    int cut = sk_server_drain(r.srv, r.drain_ms);
+    cli_catch_stop(NULL, NULL);
+    if (r.o.type == SOCK_DGRAM)
+        relay_udp_close(&r);
+    say_stopped(&r, cut);
+    sk_server_close(r.srv);
+    pthread_mutex_destroy(&r.out_lock);
+    return EXIT_OK;
+}

@@ -1,0 +1,357 @@
+/* Outbound connections on an event-model loop (sk_conn_connect): the event model's counterpart of
+ * sk_connect. The contract is libuv's uv_tcp_connect: the callback runs exactly once, on the loop,
+ * never inside sk_conn_connect itself, whatever happens (connected, refused, timed out, a name
+ * that does not resolve, the server cutting it off).
+ *
+ * A numeric address resolves inline. A name is resolved by getaddrinfo on a detached helper
+ * thread, one per lookup (lookups are rare next to connections, and a thread per lookup needs no
+ * queue, no pool and no shutdown protocol); its result comes back with sk_loop_post. The loop
+ * counts the lookups in flight so that closing the server waits for them before it frees the loop
+ * they post to. Only the loop thread touches the connection: the thread has its own job struct,
+ * and a connection that ends first just forgets the job (job->c = NULL), which frees itself when
+ * its post arrives.
+ *
+ * The addresses are tried one after the other in the resolver's order, each a non-blocking
+ * connect, all within one deadline (a refusal moves to the next address at once). */
+#include "server_event.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+struct resolve_job {
+    struct sk__worker *w;
+    sk_conn *c; /* NULL once the connection is gone (loop thread only) */
+    sk_endpoint ep;
+    sk_addr_list addrs;
+    int rc;
+    char why[200]; /* the resolver's message on failure */
+};
+
+struct sk__outbound {
+    sk_event_handlers h; /* the new connection's callbacks, loaded from opts.events */
+    sk_connect_fn on_connect;
+    sk_endpoint ep;
+    sk_addr_list addrs;
+    size_t next;    /* the address to try next */
+    int64_t timer;  /* the start, then the deadline */
+    int timeout_ms; /* -1: none */
+    int last_err;
+    char why[200]; /* what the last failure was, for sk_errmsg() in on_connect */
+    struct resolve_job *job;
+    bool done; /* on_connect ran */
+};
+
+static void try_next(sk_conn *c);
+
+__attribute__((format(printf, 3, 0))) static void note(sk_conn *c, int code, const char *fmt,
+                                                       const char *what)
+{
+    c->ob->last_err = code;
+    /* a long name is cut: the message stays one line of sk_errmsg() */
+    if (snprintf(c->ob->why, sizeof c->ob->why, fmt, what, sk_strerror(code)) < 0)
+        c->ob->why[0] = '\0';
+}
+
+/* ---- the end, once ----------------------------------------------------------------------------
+ */
+
+void sk__outbound_end(sk_conn *c, int reason)
+{
+    struct sk__outbound *ob = c->ob;
+    if (!ob || ob->done)
+        return;
+    ob->done = true;
+    if (!ob->why[0])
+        snprintf(ob->why, sizeof ob->why, "connect %.120s: %s",
+                 ob->ep.is_unix ? ob->ep.path : ob->ep.host, sk_strerror(reason));
+    char *sep = strrchr(ob->why, ':'); /* "context: reason", as sk_errmsg() reads */
+    if (sep && sep[1] == ' ') {
+        *sep = '\0';
+        sk__fail_why(reason, sep + 2, "%s", ob->why);
+    } else {
+        sk__fail_why(reason, ob->why, "connect");
+    }
+    ob->on_connect(c, reason);
+}
+
+void sk__outbound_free(sk_conn *c)
+{
+    struct sk__outbound *ob = c->ob;
+    if (!ob)
+        return;
+    if (ob->job)
+        ob->job->c = NULL; /* it frees itself when its answer arrives */
+    if (ob->timer > 0)
+        sk_loop_cancel(c->w->loop, ob->timer);
+    sk_addr_list_free(&ob->addrs);
+    free(ob);
+    c->ob = NULL;
+}
+
+void sk__outbound_quiesce(struct sk__worker *w)
+{
+    /* Bounded by the resolver's own timeouts (resolv.conf: timeout x attempts). */
+    while (atomic_load(&w->resolving) > 0)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+}
+
+/* ---- connecting --------------------------------------------------------------------------------
+ */
+
+static void connected(sk_conn *c, const sk_addr *to)
+{
+    struct sk__outbound *ob = c->ob;
+    if (ob->timer > 0)
+        sk_loop_cancel(c->w->loop, ob->timer);
+    ob->timer = 0;
+    c->peer = *to;
+    c->connecting = false;
+    c->events = -1; /* settle watches it for the connection's I/O from now on */
+    c->last = sk_loop_now(c->w->loop);
+    if (to->u.sa.sa_family == AF_INET || to->u.sa.sa_family == AF_INET6) {
+        int one = 1;
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    sk_addr_list_free(&ob->addrs);
+    ob->done = true;
+    ob->on_connect(c, 0);
+}
+
+static void trace_failed(int fd, const sk_addr *a, int code)
+{
+    if (!sk__trace_on())
+        return;
+    char s[SK_ADDRSTRLEN];
+    sk_addr_format(a, s, sizeof s);
+    sk__trace_call(fd, "connect %s -> %s (%s)", s, sk_err_name(code), sk_strerror(code));
+}
+
+static void on_connect_io(sk_loop *l, int fd, int events, void *arg)
+{
+    (void)events;
+    sk_conn *c = arg;
+    const sk_addr *a = &c->ob->addrs.v[c->ob->next - 1];
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    c->busy++;
+    if (err == 0) {
+        if (sk__trace_on()) {
+            char s[SK_ADDRSTRLEN];
+            sk_addr_format(a, s, sizeof s);
+            sk__trace_call(fd, "connect %s (completed) = 0", s);
+            sk__trace_established(fd, "connect"); /* the pcap's handshake */
+        }
+        connected(c, a);
+    } else {
+        char s[SK_ADDRSTRLEN];
+        sk_addr_format(a, s, sizeof s);
+        trace_failed(fd, a, -err);
+        note(c, -err, "connect %s: %s", s);
+        sk_loop_unwatch(l, fd);
+        sk_close(fd);
+        c->fd = -1;
+        try_next(c);
+    }
+    c->busy--;
+    sk__conn_settle(c);
+}
+
+/* Start the next address; when none is left, the connection fails with the last error. Runs in a
+ * loop callback that holds c (busy), so a failure is reported when that callback ends. */
+static void try_next(sk_conn *c)
+{
+    struct sk__outbound *ob = c->ob;
+    while (ob->next < ob->addrs.n) {
+        const sk_addr *a = &ob->addrs.v[ob->next++];
+        char s[SK_ADDRSTRLEN];
+        sk_addr_format(a, s, sizeof s);
+        int fd = sk__socket(a->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK, 0, SK_ROLE_CLIENT);
+        if (fd < 0) {
+            note(c, fd, "socket for %s: %s", s);
+            continue;
+        }
+        int cr = connect(fd, &a->u.sa, a->len);
+        if (cr == 0 || errno == EINPROGRESS) {
+            bool now = cr == 0; /* Unix sockets connect at once */
+            c->fd = fd;
+            if (now) {
+                connected(c, a);
+                return;
+            }
+            sk__trace_call(fd, "connect %s (in progress)", s);
+            int rc = sk_loop_watch(c->w->loop, fd, SK_WRITABLE, on_connect_io, c);
+            if (rc == 0)
+                return;
+            note(c, rc, "connect %s: watch: %s", s);
+        } else {
+            trace_failed(fd, a, -errno);
+            note(c, -errno, "connect %s: %s", s);
+        }
+        sk_close(fd);
+        c->fd = -1;
+    }
+    sk__conn_fail(c, ob->last_err ? ob->last_err : SK_ENOADDR);
+}
+
+static void on_deadline(sk_loop *l, int64_t timer, void *arg)
+{
+    (void)l;
+    (void)timer;
+    sk_conn *c = arg;
+    c->ob->timer = 0;
+    char what[300];
+    snprintf(what, sizeof what, "%.250s", c->ob->why[0] ? c->ob->why : "connect");
+    note(c, -ETIMEDOUT, "%s (then no answer within the deadline): %s", what);
+    sk__conn_fail(c, -ETIMEDOUT);
+    sk__conn_settle(c);
+}
+
+/* ---- resolving ---------------------------------------------------------------------------------
+ */
+
+static void resolved(sk_loop *l, void *arg)
+{
+    (void)l;
+    struct resolve_job *j = arg;
+    sk_conn *c = j->c;
+    if (c) {
+        c->ob->job = NULL;
+        c->busy++;
+        if (j->rc < 0) {
+            c->ob->last_err = j->rc;
+            snprintf(c->ob->why, sizeof c->ob->why, "%s", j->why);
+            sk__conn_fail(c, j->rc);
+        } else {
+            c->ob->addrs = j->addrs;
+            j->addrs = (sk_addr_list){0};
+            try_next(c);
+        }
+        c->busy--;
+        sk__conn_settle(c);
+    }
+    sk_addr_list_free(&j->addrs);
+    free(j);
+}
+
+static void *resolve_main(void *arg)
+{
+    struct resolve_job *j = arg;
+    struct sk__worker *w = j->w;
+    j->rc = sk_resolve_endpoint(&j->ep, AF_UNSPEC, SOCK_STREAM, 0, &j->addrs);
+    if (j->rc < 0)
+        snprintf(j->why, sizeof j->why, "%s", sk_errmsg());
+    /* If even the post fails (out of memory) the job is lost: the deadline still ends the
+     * connect, and the job is leaked rather than freed under the connection's pointer. */
+    sk_loop_post(w->loop, resolved, j);
+    atomic_fetch_sub(&w->resolving, 1);
+    return NULL;
+}
+
+static int resolve_async(sk_conn *c)
+{
+    struct resolve_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return -ENOMEM;
+    *j = (struct resolve_job){.w = c->w, .c = c, .ep = c->ob->ep};
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    atomic_fetch_add(&c->w->resolving, 1);
+    int rc = pthread_create(&t, &attr, resolve_main, j);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        atomic_fetch_sub(&c->w->resolving, 1);
+        free(j);
+        return -rc;
+    }
+    c->ob->job = j;
+    return 0;
+}
+
+/* The first step, from a zero timer: on_connect must never run inside sk_conn_connect. */
+static void on_start(sk_loop *l, int64_t timer, void *arg)
+{
+    (void)timer;
+    sk_conn *c = arg;
+    struct sk__outbound *ob = c->ob;
+    ob->timer = 0;
+    c->busy++;
+    if (ob->timeout_ms >= 0) {
+        ob->timer = sk_loop_timer(l, ob->timeout_ms, 0, on_deadline, c);
+        if (ob->timer < 0) {
+            sk__conn_fail(c, (int)ob->timer);
+            ob->timer = 0;
+            goto out;
+        }
+    }
+    int rc = sk_resolve_endpoint(&ob->ep, AF_UNSPEC, SOCK_STREAM, SK_RESOLVE_NUMERIC, &ob->addrs);
+    if (rc >= 0) {
+        try_next(c);
+    } else if (ob->ep.is_unix) {
+        snprintf(ob->why, sizeof ob->why, "%s", sk_errmsg());
+        sk__conn_fail(c, rc);
+    } else if ((rc = resolve_async(c)) < 0) {
+        note(c, rc, "connect %s: resolver thread: %s", ob->ep.host);
+        sk__conn_fail(c, rc);
+    }
+out:
+    c->busy--;
+    sk__conn_settle(c);
+}
+
+int sk_conn_connect(sk_conn *near, const sk_conn_connect_opts *opts)
+{
+    sk_conn_connect_opts o;
+    int rc = sk__opts_load(&o, sizeof o, opts, "conn connect: opts");
+    if (rc < 0)
+        return rc;
+    if (!near || near->type != SOCK_STREAM || !(o.endpoint || o.parsed) || !o.on_connect)
+        return sk__fail(SK_EARG, "conn connect: a stream connection, opts.endpoint and "
+                                 "opts.on_connect are required");
+    struct sk__outbound *ob = calloc(1, sizeof *ob);
+    if (!ob)
+        return sk__fail(-ENOMEM, "conn connect");
+    if (o.parsed)
+        ob->ep = *o.parsed;
+    else if ((rc = sk_endpoint_parse(o.endpoint, &ob->ep)) < 0) {
+        free(ob);
+        return rc;
+    }
+    if ((rc = sk__opts_load(&ob->h, sizeof ob->h, o.events ? o.events : &near->w->ev->h,
+                            "conn connect: opts.events")) < 0) {
+        free(ob);
+        return rc;
+    }
+    ob->on_connect = o.on_connect;
+    ob->timeout_ms = o.timeout_ms ? o.timeout_ms : SK_CONN_CONNECT_TIMEOUT_DEFAULT_MS;
+    sk_addr none = {0};
+    sk_conn *c = sk__conn_new(near->w, -1, &none);
+    if (!c) {
+        free(ob);
+        return sk__fail(-ENOMEM, "conn connect");
+    }
+    c->outbound = c->connecting = true;
+    c->ob = ob;
+    c->h = &ob->h;
+    c->data = o.data;
+    ob->timer = sk_loop_timer(near->w->loop, 0, 0, on_start, c);
+    if (ob->timer < 0) { /* no callback will come: undo quietly */
+        rc = (int)ob->timer;
+        ob->timer = 0;
+        ob->done = true;
+        sk__conn_fail(c, rc);
+        sk__conn_settle(c);
+        return sk__fail(rc, "conn connect: timer");
+    }
+    return 0;
+}

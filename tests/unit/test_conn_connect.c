@@ -1,0 +1,385 @@
+/* conn_connect.c and relay.c: sk_conn_connect's one callback, whatever happens (refused, timed out,
+ * connected, several addresses through the resolver thread, a name that does not resolve, the
+ * server closing while a connect is pending), never inside sk_conn_connect itself; and
+ * sk_conn_join's pairs (bytes both ways, both modes, half-close carried across, a reset carried
+ * across). An event server whose on_open connects out plays the relay; the targets are the test's
+ * own sockets. Run under TSan too (label threads): the serving thread and the resolver thread.
+ */
+#include "sktest.h"
+
+#include <signal.h>
+#include <stdatomic.h>
+
+struct outcome {
+    char target[128];
+    int timeout_ms;
+    bool join, no_splice;
+    atomic_int calls, status, closes, inside, done;
+    atomic_int fam; /* family of the connected peer */
+    atomic_ullong ab, ba;
+    atomic_int reason;
+};
+
+static _Thread_local bool in_connect_call;
+
+static void out_close(sk_conn *c, int reason)
+{
+    (void)reason;
+    struct outcome *o = sk_conn_user(c);
+    atomic_fetch_add(&o->closes, 1);
+}
+
+static const sk_event_handlers out_h = SK_EVENT_HANDLERS_INIT(.on_close = out_close);
+
+static void joined_done(const sk_join_stats *st, void *arg)
+{
+    struct outcome *o = arg;
+    atomic_store(&o->ab, st->a_to_b);
+    atomic_store(&o->ba, st->b_to_a);
+    atomic_store(&o->reason, st->reason);
+    atomic_fetch_add(&o->done, 1);
+}
+
+static void connected(sk_conn *up, int status)
+{
+    struct outcome *o = sk_conn_user(up);
+    sk_conn *client = sk_conn_data(up);
+    if (in_connect_call)
+        atomic_fetch_add(&o->inside, 1);
+    atomic_store(&o->status, status);
+    if (status == 0)
+        atomic_store(&o->fam, sk_addr_family(sk_conn_peer(up)));
+    atomic_fetch_add(&o->calls, 1);
+    if (status < 0) {
+        sk_conn_reset(client);
+        return;
+    }
+    if (!o->join) {
+        sk_conn_write(up, "hi", 2);
+        return;
+    }
+    sk_conn_resume(client);
+    sk_join_opts jo =
+        SK_JOIN_OPTS_INIT(.no_splice = o->no_splice, .on_done = joined_done, .arg = o);
+    if (sk_conn_join(client, up, &jo) < 0)
+        fail_msg("join: %s", sk_errmsg());
+}
+
+static void open_connect(sk_conn *c)
+{
+    struct outcome *o = sk_conn_user(c);
+    sk_conn_pause(c);
+    sk_conn_connect_opts co =
+        SK_CONN_CONNECT_OPTS_INIT(.endpoint = o->target, .timeout_ms = o->timeout_ms,
+                                  .events = &out_h, .on_connect = connected, .data = c);
+    in_connect_call = true;
+    int rc = sk_conn_connect(c, &co);
+    in_connect_call = false;
+    if (rc < 0)
+        fail_msg("sk_conn_connect: %s", sk_errmsg());
+}
+
+static void keep_open(sk_conn *c)
+{
+    (void)c; /* the relay's client waits (on_drain set: the drain does not FIN it) */
+}
+
+static const sk_event_handlers relay_h =
+    SK_EVENT_HANDLERS_INIT(.on_open = open_connect, .on_drain = keep_open);
+
+static void start(struct t_running *r, struct outcome *o)
+{
+    sk_server_opts so = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_EVENT,
+                                            .workers = 1, .events = &relay_h, .user = o);
+    t_serve(r, &so);
+}
+
+static void finish(struct t_running *r)
+{
+    t_serve_stop(r);
+    sk_server_drain(r->srv, 1000);
+    sk_server_close(r->srv);
+}
+
+/* Wait (bounded) until *v reaches want. */
+static void wait_for(atomic_int *v, int want, int ms)
+{
+    for (int i = 0; i < ms / 5 && atomic_load(v) < want; i++)
+        usleep(5000);
+}
+
+static int closed_port(void)
+{
+    int port;
+    int fd = t_listener("127.0.0.1:0", &port);
+    close(fd); /* nothing listens there now */
+    return port;
+}
+
+static void refused(void **state)
+{
+    (void)state;
+    struct outcome o = {.timeout_ms = 5000};
+    snprintf(o.target, sizeof o.target, "127.0.0.1:%d", closed_port());
+    struct t_running r = {0};
+    start(&r, &o);
+    int fd = sk_connect(r.ep, 5000);
+    char b;
+    /* the client is reset at once (on loopback the RST may even beat connect's return) */
+    if (fd >= 0)
+        assert_true(sk_recv(fd, &b, 1, 5000) == -ECONNRESET);
+    else
+        assert_int_equal(fd, -ECONNRESET);
+    wait_for(&o.calls, 1, 2000);
+    usleep(50000); /* a second call would come now */
+    assert_int_equal(atomic_load(&o.calls), 1);
+    assert_int_equal(atomic_load(&o.status), -ECONNREFUSED);
+    assert_int_equal(atomic_load(&o.closes), 0); /* a failed connect has no on_close */
+    assert_int_equal(atomic_load(&o.inside), 0);
+    if (fd >= 0)
+        close(fd);
+    finish(&r);
+}
+
+/* A listener with a full backlog: further SYNs are dropped, the connect hangs. */
+static int hanging_target(int *port, int *filler)
+{
+    int l = t_listener("127.0.0.1:0", port);
+    listen(l, 0);
+    char ep[64];
+    snprintf(ep, sizeof ep, "127.0.0.1:%d", *port);
+    *filler = sk_connect(ep, 2000);
+    int extra = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)*port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connect(extra, (struct sockaddr *)&a, sizeof a); /* takes the one queue slot left */
+    usleep(100000);
+    close(extra);
+    return l;
+}
+
+static void timeout(void **state)
+{
+    (void)state;
+    int port, filler;
+    int l = hanging_target(&port, &filler);
+    struct outcome o = {.timeout_ms = 300};
+    snprintf(o.target, sizeof o.target, "127.0.0.1:%d", port);
+    struct t_running r = {0};
+    start(&r, &o);
+    int64_t t0 = t_now_ms();
+    int fd = sk_connect(r.ep, 5000);
+    assert_true(fd >= 0);
+    char b;
+    ssize_t n = sk_recv(fd, &b, 1, 10000);
+    if (atomic_load(&o.calls) == 1 && atomic_load(&o.status) == 0) {
+        /* the kernel took the connection after all (a queue slot freed): nothing to time out */
+        close(fd);
+        finish(&r);
+        close(filler);
+        close(l);
+        skip();
+    }
+    assert_true(n == -ECONNRESET);
+    wait_for(&o.calls, 1, 2000);
+    assert_true(t_now_ms() - t0 >= 250);
+    assert_int_equal(atomic_load(&o.calls), 1);
+    assert_int_equal(atomic_load(&o.status), -ETIMEDOUT);
+    close(fd);
+    finish(&r);
+    close(filler);
+    close(l);
+}
+
+/* "localhost" is not numeric: the helper thread resolves it ([::1] then 127.0.0.1); the target
+ * listens on 127.0.0.1 only, so ::1 is refused (or unavailable) and the next address is taken. */
+static void many_addresses_through_resolver(void **state)
+{
+    (void)state;
+    int port;
+    int l = t_listener("127.0.0.1:0", &port);
+    struct outcome o = {.timeout_ms = 5000};
+    snprintf(o.target, sizeof o.target, "localhost:%d", port);
+    struct t_running r = {0};
+    start(&r, &o);
+    int fd = sk_connect(r.ep, 5000);
+    assert_true(fd >= 0);
+    int t = sk_accept(l, NULL, 5000);
+    assert_true(t >= 0);
+    char b[2];
+    assert_int_equal(sk_recv_exact(t, b, 2, 5000, NULL), 0);
+    assert_memory_equal(b, "hi", 2);
+    assert_int_equal(atomic_load(&o.calls), 1);
+    assert_int_equal(atomic_load(&o.status), 0);
+    assert_int_equal(atomic_load(&o.fam), AF_INET);
+    close(t); /* the target closes: the outbound connection's on_close, once */
+    wait_for(&o.closes, 1, 2000);
+    assert_int_equal(atomic_load(&o.closes), 1);
+    close(fd);
+    finish(&r);
+    close(l);
+}
+
+static void name_that_does_not_resolve(void **state)
+{
+    (void)state;
+    struct outcome o = {.timeout_ms = 20000};
+    snprintf(o.target, sizeof o.target, "no-such-host.invalid:80");
+    struct t_running r = {0};
+    start(&r, &o);
+    int fd = sk_connect(r.ep, 5000);
+    char b;
+    if (fd >= 0)
+        assert_true(sk_recv(fd, &b, 1, 30000) < 0);
+    wait_for(&o.calls, 1, 30000);
+    assert_int_equal(atomic_load(&o.calls), 1);
+    assert_true(atomic_load(&o.status) < 0);
+    if (fd >= 0)
+        close(fd);
+    finish(&r);
+}
+
+/* The server closes while the connect hangs: the callback still comes, once, with SK_ECLOSED. */
+static void closed_while_connecting(void **state)
+{
+    (void)state;
+    int port, filler;
+    int l = hanging_target(&port, &filler);
+    struct outcome o = {.timeout_ms = -1};
+    snprintf(o.target, sizeof o.target, "127.0.0.1:%d", port);
+    struct t_running r = {0};
+    start(&r, &o);
+    int fd = sk_connect(r.ep, 5000);
+    assert_true(fd >= 0);
+    usleep(200000);
+    int was = atomic_load(&o.calls);
+    finish(&r);
+    if (was == 0) {
+        assert_int_equal(atomic_load(&o.calls), 1);
+        assert_int_equal(atomic_load(&o.status), SK_ECLOSED);
+    }
+    assert_int_equal(atomic_load(&o.calls), 1);
+    close(fd);
+    close(filler);
+    close(l);
+}
+
+static void bad_options(void **state)
+{
+    (void)state;
+    sk_conn_connect_opts co = SK_CONN_CONNECT_OPTS_INIT(.endpoint = "127.0.0.1:1");
+    assert_int_equal(sk_conn_connect(NULL, &co), SK_EARG);
+}
+
+/* ---- joined pairs ---------------------------------------------------------------------------- */
+
+/* Client -> relay -> target and back: 300 KB each way, then half-closes carried across. */
+static void pair_both_ways(bool no_splice)
+{
+    int port;
+    int l = t_listener("127.0.0.1:0", &port);
+    struct outcome o = {.timeout_ms = 5000, .join = true, .no_splice = no_splice};
+    snprintf(o.target, sizeof o.target, "127.0.0.1:%d", port);
+    struct t_running r = {0};
+    start(&r, &o);
+    int fd = sk_connect(r.ep, 5000);
+    int t = sk_accept(l, NULL, 5000);
+    assert_true(fd >= 0 && t >= 0);
+    size_t len = 300000;
+    unsigned char *out = malloc(len), *in = malloc(len);
+    t_fill_random(out, len, 7);
+    /* client -> target, then the client's FIN reaches the target as EOF */
+    assert_int_equal(sk_send_all(fd, out, len, 5000, NULL), 0);
+    assert_int_equal(sk_shutdown(fd, SHUT_WR), 0);
+    assert_int_equal(sk_recv_exact(t, in, len, 5000, NULL), 0);
+    assert_memory_equal(in, out, len);
+    char b;
+    assert_int_equal(sk_recv(t, &b, 1, 5000), 0);
+    /* the other direction still works after the half-close */
+    t_fill_random(out, len, 8);
+    assert_int_equal(sk_send_all(t, out, len, 5000, NULL), 0);
+    assert_int_equal(sk_shutdown(t, SHUT_WR), 0);
+    assert_int_equal(sk_recv_exact(fd, in, len, 5000, NULL), 0);
+    assert_memory_equal(in, out, len);
+    assert_int_equal(sk_recv(fd, &b, 1, 5000), 0);
+    wait_for(&o.done, 1, 3000);
+    assert_int_equal(atomic_load(&o.done), 1);
+    assert_int_equal((int)atomic_load(&o.ab), (int)len);
+    assert_int_equal((int)atomic_load(&o.ba), (int)len);
+    assert_int_equal(atomic_load(&o.reason), 0);
+    free(out);
+    free(in);
+    close(fd);
+    close(t);
+    finish(&r);
+    close(l);
+}
+
+static void pair_spliced(void **state)
+{
+    (void)state;
+    pair_both_ways(false);
+}
+
+static void pair_copied(void **state)
+{
+    (void)state;
+    pair_both_ways(true);
+}
+
+/* The target resets: the client sees a reset too, not a clean end. */
+static void pair_reset_carried(bool no_splice)
+{
+    int port;
+    int l = t_listener("127.0.0.1:0", &port);
+    struct outcome o = {.timeout_ms = 5000, .join = true, .no_splice = no_splice};
+    snprintf(o.target, sizeof o.target, "127.0.0.1:%d", port);
+    struct t_running r = {0};
+    start(&r, &o);
+    int fd = sk_connect(r.ep, 5000);
+    int t = sk_accept(l, NULL, 5000);
+    assert_true(fd >= 0 && t >= 0);
+    assert_int_equal(sk_send_all(fd, "ping", 4, 5000, NULL), 0);
+    char b[4];
+    assert_int_equal(sk_recv_exact(t, b, 4, 5000, NULL), 0);
+    struct linger lg = {1, 0};
+    setsockopt(t, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(t);
+    assert_true(sk_recv(fd, b, 1, 5000) == -ECONNRESET);
+    wait_for(&o.done, 1, 3000);
+    assert_int_equal(atomic_load(&o.done), 1);
+    assert_int_equal(atomic_load(&o.reason), -ECONNRESET);
+    close(fd);
+    finish(&r);
+    close(l);
+}
+
+static void reset_spliced(void **state)
+{
+    (void)state;
+    pair_reset_carried(false);
+}
+
+static void reset_copied(void **state)
+{
+    (void)state;
+    pair_reset_carried(true);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(refused),
+        cmocka_unit_test(timeout),
+        cmocka_unit_test(many_addresses_through_resolver),
+        cmocka_unit_test(name_that_does_not_resolve),
+        cmocka_unit_test(closed_while_connecting),
+        cmocka_unit_test(bad_options),
+        cmocka_unit_test(pair_spliced),
+        cmocka_unit_test(pair_copied),
+        cmocka_unit_test(reset_spliced),
+        cmocka_unit_test(reset_copied),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
