@@ -28,5 +28,6 @@
 #include "sockkit/loop.h"
 #include "sockkit/resolve.h"
 #include "sockkit/ifaces.h"
+#include "sockkit/tls.h"
 
 #endif

@@ -47,6 +47,13 @@ void sk__trace_call(int fd, const char *fmt, ...) __attribute__((format(printf, 
 /* dir '>' sent, '<' received; peer may be NULL (connected socket: looked up by the tracer). */
 void sk__trace_data(int fd, char dir, const sk_addr *peer, const void *data, size_t len);
 void sk__trace_close(int fd);
+/* The same data line for the plaintext of a TLS connection, marked as decrypted. */
+void sk__trace_tls_data(int fd, char dir, const void *data, size_t len);
+
+/* tls.c: one read of plaintext for the reader, waiting until the deadline: the count, 0 at the
+ * peer's close_notify, or a negative code (SK_ETLSTRUNC at a TCP end without it). SK_ENOTLS in a
+ * build without TLS. */
+ssize_t sk__tls_read(sk_tls *t, void *dst, size_t len, int64_t deadline);
 
 /* netlink.c: one rtnetlink request (nlmsg_type, flags and payload filled in by the caller; seq
  * and NLM_F_REQUEST added here); fn sees each answer message until the dump ends or the single

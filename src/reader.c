@@ -14,6 +14,7 @@
 
 struct sk_reader {
     int fd;
+    sk_tls *tls;     /* read through TLS (sk_reader_new_tls), else the fd itself */
     bool not_socket; /* recv(2) said ENOTSOCK: a pipe or file, use read(2) */
     bool eof;
     size_t cap, start, end;
@@ -35,6 +36,18 @@ int sk_reader_new(sk_reader **out, int fd, size_t bufsize)
     }
     *out = r;
     return 0;
+}
+
+int sk_reader_new_tls(sk_reader **out, sk_tls *t, size_t bufsize)
+{
+    if (!sk_tls_available())
+        return sk__fail(SK_ENOTLS, "reader new");
+    if (!out || !t)
+        return sk__fail(SK_EARG, "reader new: no TLS connection");
+    int rc = sk_reader_new(out, sk_tls_fd(t), bufsize);
+    if (rc == 0)
+        (*out)->tls = t;
+    return rc;
 }
 
 void sk_reader_free(sk_reader *r)
@@ -62,6 +75,12 @@ static ssize_t read_some(sk_reader *r, void *dst, size_t len, int64_t deadline)
 {
     if (len == 0)
         return SK_EARG;
+    if (r->tls) {
+        ssize_t n = sk__tls_read(r->tls, dst, len, deadline);
+        if (n == 0)
+            r->eof = true; /* the peer's close_notify; a bare TCP end is SK_ETLSTRUNC */
+        return n;
+    }
     for (;;) {
         ssize_t n;
         if (r->not_socket) {

@@ -286,7 +286,21 @@ size_t sk_hexdump(const void *data, size_t len, size_t base_offset, char *out, s
     return dump(data, len, base_offset, "", out, outlen);
 }
 
+static void data_line(int fd, char dir, const sk_addr *peer, const void *data, size_t len,
+                      const char *note);
+
 void sk__trace_data(int fd, char dir, const sk_addr *peer, const void *data, size_t len)
+{
+    data_line(fd, dir, peer, data, len, "");
+}
+
+void sk__trace_tls_data(int fd, char dir, const void *data, size_t len)
+{
+    data_line(fd, dir, NULL, data, len, "  tls plaintext (decrypted)");
+}
+
+static void data_line(int fd, char dir, const sk_addr *peer, const void *data, size_t len,
+                      const char *note)
 {
     int lvl = sk_trace_level();
     if (!lvl)
@@ -312,8 +326,8 @@ void sk__trace_data(int fd, char dir, const sk_addr *peer, const void *data, siz
         i->off[dir == '>'] += len;
     }
     size_t n = head(buf, cap, i);
-    n += (size_t)snprintf(buf + n, cap - n, "%c %s  %zu byte%s @%llu  fd=%d\n", dir, who, len,
-                          len == 1 ? "" : "s", (unsigned long long)off, fd);
+    n += (size_t)snprintf(buf + n, cap - n, "%c %s  %zu byte%s @%llu  fd=%d%s\n", dir, who, len,
+                          len == 1 ? "" : "s", (unsigned long long)off, fd, note);
     if (shown) {
         n += dump(data, shown, (size_t)off, "    ", buf + n, cap - n);
         if (shown < len)

@@ -34,7 +34,11 @@ extern "C" {
     X(SK_ENOTDGRAM, -3016, "multicast needs a UDP (datagram) socket")                              \
     X(SK_ENOROUTE, -3017, "no route for the multicast group; name an interface")                   \
     X(SK_EARG, -3018, "invalid argument")                                                          \
-    X(SK_ECLOSED, -3019, "object is closed or shutting down")
+    X(SK_ECLOSED, -3019, "object is closed or shutting down")                                      \
+    X(SK_ETLS, -3020, "TLS failure")                                                               \
+    X(SK_ETLSVERIFY, -3021, "certificate verify failed")                                           \
+    X(SK_ETLSTRUNC, -3022, "connection closed without TLS close_notify (data may be truncated)")   \
+    X(SK_ENOTLS, -3023, "sockkit was built without TLS")
 
 enum sk_errcode {
 #define SK__ERR_ENUM(name, value, msg) name = value,
