@@ -50,10 +50,11 @@ void sk__trace_close(int fd);
 /* The same data line for the plaintext of a TLS connection, marked as decrypted. */
 void sk__trace_tls_data(int fd, char dir, const void *data, size_t len);
 
-/* tls.c: one read of plaintext for the reader, waiting until the deadline: the count, 0 at the
- * peer's close_notify, or a negative code (SK_ETLSTRUNC at a TCP end without it). SK_ENOTLS in a
- * build without TLS. */
-ssize_t sk__tls_read(sk_tls *t, void *dst, size_t len, int64_t deadline);
+/* reader.c: read through fn instead of the fd (sk_reader_new_tls, in tls.c, so that a program
+ * using the reader without TLS does not link OpenSSL). fn: one read into dst until the deadline;
+ * the count, 0 at the end of the stream, or a negative code. */
+typedef ssize_t (*sk__read_fn)(void *ctx, void *dst, size_t len, int64_t deadline);
+void sk__reader_set_source(sk_reader *r, sk__read_fn fn, void *ctx);
 
 /* netlink.c: one rtnetlink request (nlmsg_type, flags and payload filled in by the caller; seq
  * and NLM_F_REQUEST added here); fn sees each answer message until the dump ends or the single

@@ -14,7 +14,8 @@
 
 struct sk_reader {
     int fd;
-    sk_tls *tls;     /* read through TLS (sk_reader_new_tls), else the fd itself */
+    sk__read_fn source; /* read through this (TLS: sk_reader_new_tls), else the fd itself */
+    void *source_ctx;
     bool not_socket; /* recv(2) said ENOTSOCK: a pipe or file, use read(2) */
     bool eof;
     size_t cap, start, end;
@@ -38,16 +39,10 @@ int sk_reader_new(sk_reader **out, int fd, size_t bufsize)
     return 0;
 }
 
-int sk_reader_new_tls(sk_reader **out, sk_tls *t, size_t bufsize)
+void sk__reader_set_source(sk_reader *r, sk__read_fn fn, void *ctx)
 {
-    if (!sk_tls_available())
-        return sk__fail(SK_ENOTLS, "reader new");
-    if (!out || !t)
-        return sk__fail(SK_EARG, "reader new: no TLS connection");
-    int rc = sk_reader_new(out, sk_tls_fd(t), bufsize);
-    if (rc == 0)
-        (*out)->tls = t;
-    return rc;
+    r->source = fn;
+    r->source_ctx = ctx;
 }
 
 void sk_reader_free(sk_reader *r)
@@ -75,10 +70,10 @@ static ssize_t read_some(sk_reader *r, void *dst, size_t len, int64_t deadline)
 {
     if (len == 0)
         return SK_EARG;
-    if (r->tls) {
-        ssize_t n = sk__tls_read(r->tls, dst, len, deadline);
+    if (r->source) {
+        ssize_t n = r->source(r->source_ctx, dst, len, deadline);
         if (n == 0)
-            r->eof = true; /* the peer's close_notify; a bare TCP end is SK_ETLSTRUNC */
+            r->eof = true; /* TLS: the peer's close_notify; a bare TCP end is SK_ETLSTRUNC */
         return n;
     }
     for (;;) {

@@ -297,8 +297,9 @@ static ssize_t tls_read(sk_tls *t, void *buf, size_t len, int64_t deadline, cons
     }
 }
 
-ssize_t sk__tls_read(sk_tls *t, void *dst, size_t len, int64_t deadline)
+static ssize_t reader_source(void *ctx, void *dst, size_t len, int64_t deadline)
 {
+    sk_tls *t = ctx;
     char what[64];
     snprintf(what, sizeof what, "TLS read fd %d", t->fd);
     return tls_read(t, dst, len, deadline, what);
@@ -308,7 +309,7 @@ ssize_t sk_tls_recv(sk_tls *t, void *buf, size_t len, int timeout_ms)
 {
     if (!t || !buf)
         return sk__fail(SK_EARG, "TLS recv");
-    return sk__tls_read(t, buf, len, sk__deadline(timeout_ms));
+    return reader_source(t, buf, len, sk__deadline(timeout_ms));
 }
 
 static ssize_t tls_write(sk_tls *t, const void *buf, size_t len, int64_t deadline)
@@ -333,6 +334,16 @@ static ssize_t tls_write(sk_tls *t, const void *buf, size_t len, int64_t deadlin
         if ((rc = await(t, rc, deadline)) < 0)
             return sk__fail(rc, "%s", what);
     }
+}
+
+int sk_reader_new_tls(sk_reader **out, sk_tls *t, size_t bufsize)
+{
+    if (!out || !t)
+        return sk__fail(SK_EARG, "reader new: no TLS connection");
+    int rc = sk_reader_new(out, t->fd, bufsize);
+    if (rc == 0)
+        sk__reader_set_source(*out, reader_source, t);
+    return rc;
 }
 
 ssize_t sk_tls_send(sk_tls *t, const void *buf, size_t len, int timeout_ms)

@@ -98,9 +98,9 @@ int sk_tls_recv_exact(sk_tls *t, void *buf, size_t len, int timeout_ms, size_t *
     return off("TLS recv exact");
 }
 
-ssize_t sk__tls_read(sk_tls *t, void *dst, size_t len, int64_t deadline)
+int sk_reader_new_tls(sk_reader **out, sk_tls *t, size_t bufsize)
 {
-    (void)t, (void)dst, (void)len, (void)deadline;
-    return SK_ENOTLS;
+    (void)out, (void)t, (void)bufsize;
+    return off("reader new");
 }
 #endif
