@@ -122,7 +122,23 @@ int cmd_connect(int argc, char **argv)
                 o.udp                              ? "udp"
                 : sk_addr_family(&peer) == AF_UNIX ? "unix"
                                                    : "tcp");
-    int rc = o.udp ? nc_pump_dgram(fd, &o) : nc_pump_stream(fd, &o);
+    if (o.udp) {
+        int rc = nc_pump_dgram(fd, &o);
+        sk_close(fd);
+        return rc;
+    }
+    sk_tls_ctx *ctx = NULL;
+    sk_tls *tls = NULL;
+    if (o.tls.on) {
+        ctx = cli_tls_context(&o.tls, o.verbose);
+        int ms = o.timeout_ms > 0 ? o.timeout_ms : NC_TLS_HANDSHAKE_MS;
+        if (!(tls = cli_tls_handshake(ctx, fd, ep.is_unix ? "localhost" : ep.host, &o.tls, ms,
+                                      o.verbose)))
+            exit(EXIT_RUNTIME);
+    }
+    int rc = nc_pump_stream(fd, tls, &o);
+    sk_tls_close(tls);
+    sk_tls_ctx_free(ctx);
     sk_close(fd);
     return rc;
 }

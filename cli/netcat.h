@@ -3,6 +3,7 @@
 #define SOCKKIT_CLI_NETCAT_H
 
 #include "cli.h"
+#include "tls.h"
 
 struct nc_opts {
     bool listen;
@@ -20,6 +21,7 @@ struct nc_opts {
     char endpoint[400]; /* as sk_resolve takes it; connect -z: the first port of the range */
     char host[300];     /* connect -z: the host, and the ports port_lo..port_hi */
     int port_lo, port_hi;
+    struct cli_tls tls; /* --tls and its options */
 };
 
 /* Parse argv (after the subcommand name) into o, exiting 2 with one line on bad input. */
@@ -29,8 +31,12 @@ void nc_parse(int argc, char **argv, bool listen, struct nc_opts *o);
 struct cli_where nc_where(const struct nc_opts *o);
 
 /* Stream pump: stdin → fd, fd → stdout, until both directions are done (see pump.c). Returns an
- * exit status. Reentrant: its buffers are its own. */
-int nc_pump_stream(int fd, const struct nc_opts *o);
+ * exit status. Reentrant: its buffers are its own. tls: the plaintext goes through it (NULL: plain
+ * TCP or Unix); the pump sends our close_notify when the session ends well. */
+int nc_pump_stream(int fd, sk_tls *tls, const struct nc_opts *o);
+
+/* The TLS handshake time limit of connect and listen: -w, else this. */
+#define NC_TLS_HANDSHAKE_MS 10000
 
 /* Datagram pump. Connected socket (connect -u): stdin chunks → datagrams, datagrams → stdout.
  * Unbound peer (listen -u): datagrams → stdout; stdin → the most recent sender. */
