@@ -52,6 +52,12 @@ struct sk_conn {
     int reason; /* for on_close */
     bool closing, dead, over, draining, fin_sent, discard;
     sk_addr peer;
+    /* TLS (opts.tls): on_open runs once the handshake is done (opened); until then the loop
+     * watches for what the handshake wants (tls_want), within the handshake timer. */
+    sk_tls *tls;
+    int64_t hs_timer;
+    int tls_want;
+    bool handshaking, opened;
 };
 
 /* A counter only its loop's thread writes: no locked add needed. */

@@ -137,7 +137,8 @@ static int client_setup(sk_tls *t, const char *host)
     return 0;
 }
 
-int sk_tls_open(sk_tls **out, sk_tls_ctx *ctx, int fd, const char *host, int timeout_ms)
+/* The connection without its handshake. */
+static int start(sk_tls **out, sk_tls_ctx *ctx, int fd, const char *host)
 {
     if (!out || !ctx || fd < 0)
         return sk__fail(SK_EARG, "TLS open fd %d", fd);
@@ -162,14 +163,23 @@ int sk_tls_open(sk_tls **out, sk_tls_ctx *ctx, int fd, const char *host, int tim
             SSL_set_accept_state(t->ssl);
         }
     }
-    if (rc == 0)
-        rc = handshake(t, timeout_ms);
     if (rc < 0) {
         sk_tls_close(t);
         return rc;
     }
     *out = t;
     return 0;
+}
+
+int sk_tls_open(sk_tls **out, sk_tls_ctx *ctx, int fd, const char *host, int timeout_ms)
+{
+    sk_tls *t = NULL;
+    int rc = start(&t, ctx, fd, host);
+    if (rc == 0 && (rc = handshake(t, timeout_ms)) < 0)
+        sk_tls_close(t);
+    if (rc == 0)
+        *out = t;
+    return rc;
 }
 
 void sk_tls_close(sk_tls *t)
@@ -402,4 +412,84 @@ int sk_tls_recv_exact(sk_tls *t, void *buf, size_t len, int timeout_ms, size_t *
         *got = done;
     return rc;
 }
+
+/* ---- the servers' non-blocking use (through sk__tls_ops) ------------------------------------ */
+
+static int server_start(sk_tls **out, sk_tls_ctx *ctx, int fd)
+{
+    return start(out, ctx, fd, NULL);
+}
+
+static const char *peer_what(sk_tls *t, char *buf, size_t len)
+{
+    sk_addr peer;
+    char p[SK_ADDRSTRLEN] = "the peer";
+    if (sk_sock_get_peer_addr(t->fd, &peer) == 0)
+        sk_addr_format(&peer, p, sizeof p);
+    snprintf(buf, len, "TLS handshake with %s", p);
+    return buf;
+}
+
+static int step(sk_tls *t)
+{
+    ERR_clear_error();
+    int ret = SSL_do_handshake(t->ssl);
+    if (ret == 1) {
+        trace_handshake(t);
+        return 0;
+    }
+    char what[SK_ADDRSTRLEN + 64];
+    int rc = classify(t, ret, peer_what(t, what, sizeof what));
+    if (rc == 0)
+        rc = sk__fail_why(SK_ETLS, "the peer closed TLS during the handshake", "%s", what);
+    return rc;
+}
+
+static ssize_t nb_read(sk_tls *t, void *buf, size_t len)
+{
+    ERR_clear_error();
+    size_t n = 0;
+    if (SSL_read_ex(t->ssl, buf, len, &n) == 1) {
+        sk__trace_tls_data(t->fd, '<', buf, n);
+        return (ssize_t)n;
+    }
+    char what[64];
+    snprintf(what, sizeof what, "TLS read fd %d", t->fd);
+    int rc = classify(t, 0, what);
+    return rc > 0 ? -EAGAIN : rc;
+}
+
+static ssize_t nb_write(sk_tls *t, const void *buf, size_t len)
+{
+    ERR_clear_error();
+    size_t n = 0;
+    if (SSL_write_ex(t->ssl, buf, len, &n) == 1) {
+        sk__trace_tls_data(t->fd, '>', buf, n);
+        return (ssize_t)n;
+    }
+    char what[64];
+    snprintf(what, sizeof what, "TLS send fd %d", t->fd);
+    int rc = classify(t, 0, what);
+    if (rc == 0)
+        return sk__fail(-EPIPE, "%s: the peer sent close_notify", what);
+    return rc > 0 ? -EAGAIN : rc;
+}
+
+static int blocking_handshake(sk_tls *t, int timeout_ms)
+{
+    return handshake(t, timeout_ms);
+}
+
+const struct sk__tls_ops sk__tls_server_ops = {
+    .start = server_start,
+    .step = step,
+    .read = nb_read,
+    .write = nb_write,
+    .handshake = blocking_handshake,
+    .send = sk_tls_send,
+    .reader = sk_reader_new_tls,
+    .pending = sk_tls_pending,
+    .shutdown = sk_tls_shutdown,
+    .close = sk_tls_close,
+};
 #endif

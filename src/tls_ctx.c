@@ -205,6 +205,7 @@ int sk_tls_ctx_new(sk_tls_ctx **out, sk_tls_side side, const sk_tls_opts *opts)
         return sk__fail(-ENOMEM, "TLS context");
     pthread_mutex_init(&c->lock, NULL);
     c->side = side;
+    c->ops = &sk__tls_server_ops;
     c->verify = side == SK_TLS_CLIENT && !o.insecure_skip_verify;
     c->reuse = side == SK_TLS_CLIENT && !o.no_session_reuse;
     ERR_clear_error();

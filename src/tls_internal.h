@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 struct sk_tls_ctx {
+    const struct sk__tls_ops *ops; /* first: see sk__tls_ops in internal.h */
     SSL_CTX *ssl;
     sk_tls_side side;
     bool verify;         /* client: verify chain and host name */
@@ -39,6 +40,9 @@ BIO *sk__tls_bio(sk_tls *t);
 /* tls_cert.c: a throw-away P-256 key and a self-signed certificate for localhost, 127.0.0.1 and
  * ::1, valid one day, into ctx. 0 or SK_ETLS. */
 int sk__tls_self_signed(SSL_CTX *ctx);
+
+/* tls.c: the servers' table. */
+extern const struct sk__tls_ops sk__tls_server_ops;
 
 /* tls_ctx.c: "SHA256:AB:..." of cert into buf; its length, or SK_EARG. */
 int sk__tls_fingerprint(X509 *cert, char *buf, size_t len);
