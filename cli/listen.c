@@ -151,6 +151,7 @@ int cmd_listen(int argc, char **argv)
         int fd = next_client(lfd, &o, -1);
         int rc = session(fd, ctx, &o);
         sk_close(fd);
+        sk_tls_ctx_free(ctx);
         return rc;
     }
     for (;;) { /* -k: a session that breaks (the client reset or vanished) ends only itself */

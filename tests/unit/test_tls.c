@@ -248,6 +248,84 @@ static void fingerprint_and_bad_files(void **state)
     assert_int_equal(sk_tls_ctx_new(&c, SK_TLS_CLIENT, &unset), SK_EARG);
 }
 
+/* ---- sk_server with TLS: the event model and a blocking one, the same client ---------------- */
+
+static int echo_handler(sk_request *req)
+{
+    char buf[4096];
+    ssize_t n;
+    while ((n = sk_request_recv(req, buf, sizeof buf)) > 0)
+        if (sk_request_send(req, buf, (size_t)n) < 0)
+            return -1;
+    return (int)n;
+}
+
+static void echo_event(sk_conn *c, const void *data, size_t len)
+{
+    sk_conn_write(c, data, len);
+}
+
+static void serve_tls(sk_model model)
+{
+    sk_tls_ctx *server = server_ctx(NULL);
+    sk_tls_ctx *client = client_ctx(true, NULL);
+    sk_event_handlers h = SK_EVENT_HANDLERS_INIT(.on_data = echo_event);
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = model,
+                                           .handle = echo_handler, .events = &h, .workers = 1,
+                                           .tls = server);
+    struct t_running r = {0};
+    t_serve(&r, &o);
+    static char big[200000], got[sizeof big];
+    t_fill_random((unsigned char *)big, sizeof big, 3);
+    for (int k = 0; k < 2; k++) { /* the second one resumes */
+        int fd = sk_connect(r.ep, 5000);
+        assert_true(fd >= 0);
+        sk_tls *t = NULL;
+        assert_int_equal(sk_tls_open(&t, client, fd, "localhost", 5000), 0);
+        sk_reader *rd = NULL;
+        assert_int_equal(sk_reader_new_tls(&rd, t, 0), 0);
+        assert_int_equal(sk_tls_send_all(t, "line\n", 5, 5000, NULL), 0);
+        char line[16];
+        assert_int_equal(sk_reader_line(rd, line, sizeof line, 5000), 4);
+        /* big both ways at once would fill both directions' buffers: in pieces */
+        for (size_t off = 0; off < sizeof big; off += 10000) {
+            assert_int_equal(sk_tls_send_all(t, big + off, 10000, 5000, NULL), 0);
+            assert_int_equal(sk_reader_exact(rd, got + off, 10000, 5000), 0);
+        }
+        assert_memory_equal(got, big, sizeof big);
+        assert_int_equal(sk_tls_shutdown(t, 5000), 0);
+        assert_int_equal(sk_reader_some(rd, line, sizeof line, 5000), 0); /* its close_notify */
+        sk_tls_info i = SK_TLS_INFO_INIT;
+        sk_tls_get_info(t, &i);
+        if (k == 1)
+            assert_true(i.resumed);
+        sk_reader_free(rd);
+        sk_tls_close(t);
+        sk_close(fd);
+    }
+    t_serve_stop(&r);
+    sk_server_drain(r.srv, 1000);
+    sk_server_stats st = SK_SERVER_STATS_INIT();
+    sk_server_get_stats(r.srv, &st);
+    assert_int_equal(st.errors, 0);
+    assert_int_equal(st.bytes_in, 2 * (5 + sizeof big));
+    sk_server_close(r.srv);
+    sk_tls_ctx_free(client);
+    sk_tls_ctx_free(server);
+}
+
+static void server_event_model(void **state)
+{
+    (void)state;
+    serve_tls(SK_MODEL_EVENT);
+}
+
+static void server_thread_model(void **state)
+{
+    (void)state;
+    serve_tls(SK_MODEL_THREAD);
+}
+
 int main(void)
 {
     if (!sk_tls_available()) {
@@ -263,6 +341,8 @@ int main(void)
         cmocka_unit_test(alpn_mismatch_fails),
         cmocka_unit_test(session_resumed),
         cmocka_unit_test(fingerprint_and_bad_files),
+        cmocka_unit_test(server_event_model),
+        cmocka_unit_test(server_thread_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
