@@ -270,9 +270,9 @@ static void serve_tls(sk_model model)
     sk_tls_ctx *server = server_ctx(NULL);
     sk_tls_ctx *client = client_ctx(true, NULL);
     sk_event_handlers h = SK_EVENT_HANDLERS_INIT(.on_data = echo_event);
-    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = model,
-                                           .handle = echo_handler, .events = &h, .workers = 1,
-                                           .tls = server);
+    sk_server_opts o =
+        SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = model, .handle = echo_handler,
+                            .events = &h, .workers = 1, .tls = server);
     struct t_running r = {0};
     t_serve(&r, &o);
     static char big[200000], got[sizeof big];
