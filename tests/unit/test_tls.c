@@ -320,6 +320,18 @@ static void server_event_model(void **state)
     serve_tls(SK_MODEL_EVENT);
 }
 
+static void server_refuses_tls_over_datagrams(void **state)
+{
+    (void)state;
+    sk_tls_ctx *server = server_ctx(NULL);
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .type = SOCK_DGRAM,
+                                           .handle = echo_handler, .tls = server);
+    sk_server *srv = NULL;
+    assert_int_equal(sk_server_open(&srv, &o), SK_EARG);
+    assert_non_null(strstr(sk_errmsg(), "DTLS"));
+    sk_tls_ctx_free(server);
+}
+
 static void server_thread_model(void **state)
 {
     (void)state;
@@ -343,6 +355,7 @@ int main(void)
         cmocka_unit_test(fingerprint_and_bad_files),
         cmocka_unit_test(server_event_model),
         cmocka_unit_test(server_thread_model),
+        cmocka_unit_test(server_refuses_tls_over_datagrams),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
