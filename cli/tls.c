@@ -30,6 +30,12 @@ bool cli_tls_option(int c, const char *arg, struct cli_tls *t)
     case CLI_KEY_KEY:
         t->key = arg;
         return true;
+    case CLI_KEY_PIN:
+        t->pin = arg;
+        return true;
+    case CLI_KEY_KEYLOG:
+        t->keylog = arg;
+        return true;
     }
     return false;
 }
@@ -42,6 +48,8 @@ void cli_tls_check(const struct cli_tls *t)
                         : t->ca     ? "--ca"
                         : t->cert   ? "--cert"
                         : t->key    ? "--key"
+                        : t->pin    ? "--pin"
+                        : t->keylog ? "--keylog"
                                     : NULL;
     if (!t->on) {
         if (given)
@@ -58,6 +66,10 @@ void cli_tls_check(const struct cli_tls *t)
         cli_usage_error("--tls needs --cert FILE and --key FILE (or --tls-self-signed for tests)");
     if (t->insecure && t->ca)
         cli_usage_error("--insecure verifies nothing, so --ca would be unused: choose one");
+    if (t->pin && (t->insecure || t->ca))
+        cli_usage_error("--pin checks the certificate's fingerprint instead of its CA: leave out "
+                        "%s",
+                        t->insecure ? "--insecure" : "--ca");
 }
 
 sk_tls_ctx *cli_tls_context(const struct cli_tls *t, int verbose)
@@ -65,7 +77,8 @@ sk_tls_ctx *cli_tls_context(const struct cli_tls *t, int verbose)
     sk_tls_opts o = SK_TLS_OPTS_INIT(.ca_file = t->ca, .cert_file = t->cert, .key_file = t->key,
                                      .alpn = t->alpn, .self_signed = t->self_signed,
                                      .require_client_cert = t->server && t->ca,
-                                     .insecure_skip_verify = t->insecure);
+                                     .insecure_skip_verify = t->insecure, .pin_sha256 = t->pin,
+                                     .keylog_file = t->keylog);
     sk_tls_ctx *ctx = NULL;
     int rc = sk_tls_ctx_new(&ctx, t->server ? SK_TLS_SERVER : SK_TLS_CLIENT, &o);
     if (rc < 0)

@@ -15,6 +15,8 @@ enum {
     CLI_KEY_KEY,
     CLI_KEY_INSECURE,
     CLI_KEY_SELF_SIGNED,
+    CLI_KEY_PIN,
+    CLI_KEY_KEYLOG,
 };
 
 /* clang-format off */
@@ -25,14 +27,17 @@ enum {
     {CLI_KEY_CA, "ca", CLI_ARG, "FILE", "with --tls: trust the CA certificates of this PEM file, not the system's", "@file"},\
     {CLI_KEY_CERT, "cert", CLI_ARG, "FILE", "with --tls: client certificate (PEM, with its chain)", "@file"},\
     {CLI_KEY_KEY, "key", CLI_ARG, "FILE", "with --tls: the key of --cert (default: in --cert's file)", "@file"},\
-    {CLI_KEY_INSECURE, "insecure", CLI_NOARG, NULL, "with --tls: do NOT verify the certificate or the name (tests only)", NULL}
+    {CLI_KEY_INSECURE, "insecure", CLI_NOARG, NULL, "with --tls: do NOT verify the certificate or the name (tests only)", NULL},\
+    {CLI_KEY_PIN, "pin", CLI_ARG, "SHA256:FP", "with --tls: accept exactly the certificate with this SHA-256 fingerprint (as listen -v prints it)", NULL},\
+    {CLI_KEY_KEYLOG, "keylog", CLI_ARG, "FILE", "with --tls: append the session keys to FILE (SSLKEYLOGFILE format, for Wireshark)", "@file"}
 #define CLI_OPT_TLS_SERVER                                                                         \
     {CLI_KEY_TLS, "tls", CLI_NOARG, NULL, "TLS: needs --cert and --key, or --tls-self-signed", NULL},\
     {CLI_KEY_CERT, "cert", CLI_ARG, "FILE", "with --tls: server certificate (PEM, with its chain)", "@file"},\
     {CLI_KEY_KEY, "key", CLI_ARG, "FILE", "with --tls: the key of --cert (default: in --cert's file)", "@file"},\
     {CLI_KEY_SELF_SIGNED, "tls-self-signed", CLI_NOARG, NULL, "TLS with a throw-away certificate for localhost made in memory (-v prints its SHA-256 fingerprint)", NULL},\
     {CLI_KEY_CA, "ca", CLI_ARG, "FILE", "with --tls: require a client certificate issued by a CA of this PEM file (mutual TLS)", "@file"},\
-    {CLI_KEY_ALPN, "alpn", CLI_ARG, "LIST", "with --tls: accept these ALPN protocols, comma separated, preferred first", NULL}
+    {CLI_KEY_ALPN, "alpn", CLI_ARG, "LIST", "with --tls: accept these ALPN protocols, comma separated, preferred first", NULL},\
+    {CLI_KEY_KEYLOG, "keylog", CLI_ARG, "FILE", "with --tls: append the session keys to FILE (SSLKEYLOGFILE format, for Wireshark)", "@file"}
 /* clang-format on */
 
 struct cli_tls {
@@ -40,7 +45,7 @@ struct cli_tls {
     bool server;
     bool self_signed; /* --tls-self-signed */
     bool insecure;    /* --insecure */
-    const char *sni, *alpn, *ca, *cert, *key;
+    const char *sni, *alpn, *ca, *cert, *key, *pin, *keylog;
 };
 
 /* Take c if it is one of the TLS options (true), else false. */

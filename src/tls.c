@@ -81,6 +81,28 @@ static void trace_handshake(sk_tls *t)
                        i.peer_issuer, i.peer_not_after);
 }
 
+/* A pinned client: the server's certificate must be the one with the pinned fingerprint. */
+static int check_pin(sk_tls *t, const char *what)
+{
+    X509 *peer = SSL_get1_peer_certificate(t->ssl);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    bool ok = peer && X509_digest(peer, EVP_sha256(), md, &n) == 1 && n == 32 &&
+              memcmp(md, t->ctx->pin, 32) == 0;
+    char got[128] = "no certificate";
+    if (peer && !ok)
+        sk__tls_fingerprint(peer, got, sizeof got);
+    X509_free(peer);
+    if (!ok) {
+        char why[200];
+        snprintf(why, sizeof why, "certificate does not match the pin (it is %s)", got);
+        t->failed = true;
+        return sk__fail_why(SK_ETLSVERIFY, why, "%s", what);
+    }
+    t->pinned = true;
+    return 0;
+}
+
 static int handshake(sk_tls *t, int timeout_ms)
 {
     char what[SK_ADDRSTRLEN + 64];
@@ -104,6 +126,11 @@ static int handshake(sk_tls *t, int timeout_ms)
             return rc;
         if ((rc = await(t, rc, deadline)) < 0)
             return sk__fail(rc, "%s", what);
+    }
+    if (t->ctx->has_pin) {
+        int rc = check_pin(t, what);
+        if (rc < 0)
+            return rc;
     }
     trace_handshake(t);
     return 0;
@@ -278,8 +305,8 @@ int sk_tls_get_info(const sk_tls *t, sk_tls_info *out)
         one_line(X509_get_subject_name(peer), i.peer_subject, sizeof i.peer_subject);
         one_line(X509_get_issuer_name(peer), i.peer_issuer, sizeof i.peer_issuer);
         not_after(peer, i.peer_not_after, sizeof i.peer_not_after);
-        i.verified = SSL_get_verify_result(t->ssl) == X509_V_OK &&
-                     (SSL_get_verify_mode(t->ssl) & SSL_VERIFY_PEER);
+        i.verified = t->pinned || (SSL_get_verify_result(t->ssl) == X509_V_OK &&
+                                   (SSL_get_verify_mode(t->ssl) & SSL_VERIFY_PEER));
         X509_free(peer);
     }
     i.resumed = SSL_session_reused(t->ssl) == 1;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* OpenSSL's reason for the last failure, without its error stack ("no such file"). */
 static const char *ossl_reason(void)
@@ -147,6 +148,67 @@ static int trust(sk_tls_ctx *c, const sk_tls_opts *o)
     return 0;
 }
 
+/* "SHA256:AB:CD:..." (or without the prefix, any case, colons optional) into 32 bytes. */
+static int parse_pin(const char *text, unsigned char out[32])
+{
+    const char *p = strncasecmp(text, "SHA256:", 7) == 0 ? text + 7 : text;
+    size_t k = 0;
+    while (*p && k < 64) {
+        if (*p == ':') {
+            p++;
+            continue;
+        }
+        int v = *p >= '0' && *p <= '9'   ? *p - '0'
+                : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+                : *p >= 'A' && *p <= 'F' ? *p - 'A' + 10
+                                         : -1;
+        if (v < 0)
+            break;
+        out[k / 2] = (unsigned char)(k % 2 ? out[k / 2] | v : v << 4);
+        k++;
+        p++;
+    }
+    if (k != 64 || *p)
+        return sk__fail(SK_EARG, "TLS pin '%s': a SHA-256 fingerprint (SHA256: and 32 hex bytes)",
+                        text);
+    return 0;
+}
+
+/* A pinned client takes any chain: the fingerprint is compared after the handshake. */
+static int accept_any(int ok, X509_STORE_CTX *x)
+{
+    (void)ok, (void)x;
+    return 1;
+}
+
+static void keylog_line(const SSL *ssl, const char *line)
+{
+    sk_tls *t = SSL_get_app_data(ssl);
+    if (!t || !t->ctx->keylog)
+        return;
+    pthread_mutex_lock(&t->ctx->lock);
+    fprintf(t->ctx->keylog, "%s\n", line);
+    fflush(t->ctx->keylog);
+    pthread_mutex_unlock(&t->ctx->lock);
+}
+
+static int extras(sk_tls_ctx *c, const sk_tls_opts *o)
+{
+    if (o->pin_sha256 && c->side == SK_TLS_CLIENT) {
+        int rc = parse_pin(o->pin_sha256, c->pin);
+        if (rc < 0)
+            return rc;
+        c->has_pin = true;
+        SSL_CTX_set_verify(c->ssl, SSL_VERIFY_PEER, accept_any);
+    }
+    if (o->keylog_file) {
+        if (!(c->keylog = fopen(o->keylog_file, "ae")))
+            return sk__fail_errno("TLS key log %s", o->keylog_file);
+        SSL_CTX_set_keylog_callback(c->ssl, keylog_line);
+    }
+    return 0;
+}
+
 static int alpn(sk_tls_ctx *c, const sk_tls_opts *o)
 {
     if (!o->alpn)
@@ -168,7 +230,7 @@ static int configure(sk_tls_ctx *c, const sk_tls_opts *o)
     SSL_CTX_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     int rc;
     if ((rc = versions(c->ssl, o)) < 0 || (rc = certificates(c, o)) < 0 || (rc = trust(c, o)) < 0 ||
-        (rc = alpn(c, o)) < 0)
+        (rc = alpn(c, o)) < 0 || (rc = extras(c, o)) < 0)
         return rc;
     if (c->side == SK_TLS_SERVER) {
         /* Needed for resumption once clients show certificates (else OpenSSL refuses to resume). */
@@ -206,7 +268,7 @@ int sk_tls_ctx_new(sk_tls_ctx **out, sk_tls_side side, const sk_tls_opts *opts)
     pthread_mutex_init(&c->lock, NULL);
     c->side = side;
     c->ops = &sk__tls_server_ops;
-    c->verify = side == SK_TLS_CLIENT && !o.insecure_skip_verify;
+    c->verify = side == SK_TLS_CLIENT && !o.insecure_skip_verify && !o.pin_sha256;
     c->reuse = side == SK_TLS_CLIENT && !o.no_session_reuse;
     ERR_clear_error();
     c->ssl = SSL_CTX_new(side == SK_TLS_CLIENT ? TLS_client_method() : TLS_server_method());
@@ -230,6 +292,8 @@ void sk_tls_ctx_free(sk_tls_ctx *ctx)
     SSL_SESSION_free(ctx->session);
     SSL_CTX_free(ctx->ssl);
     free(ctx->alpn);
+    if (ctx->keylog)
+        fclose(ctx->keylog);
     pthread_mutex_destroy(&ctx->lock);
     free(ctx);
 }

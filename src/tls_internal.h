@@ -7,6 +7,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <pthread.h>
+#include <stdio.h>
 
 struct sk_tls_ctx {
     const struct sk__tls_ops *ops; /* first: see sk__tls_ops in internal.h */
@@ -16,7 +17,10 @@ struct sk_tls_ctx {
     bool reuse;          /* client: offer the cached session */
     unsigned char *alpn; /* wire format (length-prefixed names), for the server's choice */
     size_t alpn_len;
-    pthread_mutex_t lock; /* guards the session slot */
+    pthread_mutex_t lock;  /* guards the session slot and the key log */
+    unsigned char pin[32]; /* client: the pinned SHA-256 fingerprint, if has_pin */
+    bool has_pin;
+    FILE *keylog;
     SSL_SESSION *session; /* client: the last session, for host session_host */
     char session_host[256];
 };
@@ -28,6 +32,7 @@ struct sk_tls {
     int io_errno; /* the last errno of the socket under the BIO (0 = none) */
     bool sent_close;
     bool failed; /* a fatal error: the session must not be resumed */
+    bool pinned; /* the peer's certificate matched the context's pin */
     char host[256];
     uint64_t raw_in, raw_out; /* encrypted bytes on the wire */
 };

@@ -65,6 +65,12 @@ typedef struct sk_tls_opts {
                                  * (false = verify the chain and the host name) */
     bool no_session_reuse;      /* client: do not resume sessions (false = the context keeps the
                                  * last session per host and offers it) */
+    const char *pin_sha256;     /* client: accept exactly the server certificate with this
+                                 * SHA-256 fingerprint ("SHA256:AB:CD:...", any case, colons
+                                 * optional) instead of checking its chain and name (NULL =
+                                 * verify as usual) */
+    const char *keylog_file;    /* append the session secrets as SSLKEYLOGFILE lines, so that a
+                                 * capture can be decrypted (Wireshark); NULL = none */
 } sk_tls_opts;
 /* clang-format off */
 #define SK_TLS_OPTS_INIT(...) {.size = sizeof(sk_tls_opts), __VA_ARGS__}

@@ -257,6 +257,35 @@ check("Verify return code: 0 (ok)" in outs[0] and "New, TLSv1.3" in outs[0],
       "openssl s_client verifies listen --tls's chain")
 check("Reused, TLSv1.3" in outs[1], "the second s_client resumes its session (Reused)")
 
+# ---- --tls-self-signed's fingerprint, pinned by the client; --keylog --------------------------
+import re  # noqa: E402
+for pin_ok in (True, False):
+    lp = subprocess.Popen([BIN, "listen", "-v", "--tls-self-signed", "127.0.0.1:0"],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    text = b""
+    deadline = time.time() + 10
+    while (b"listening on" not in text or b"SHA256:" not in text) and time.time() < deadline:
+        text += lp.stderr.readline()
+    lport = int(text.split(b"listening on 127.0.0.1 ")[1].split()[0])
+    fp = re.search(rb"SHA256:[0-9A-F:]{95}", text).group(0).decode()
+    pin = fp if pin_ok else "SHA256:" + ":".join(["00"] * 32)
+    keylog = os.path.join(tmp, "keys.log")
+    rc, out, err = run([BIN, "connect", "-v", "--tls", "--pin", pin.lower(), "--keylog", keylog,
+                        "-N", f"127.0.0.1:{lport}"], input=b"pinned\n", timeout=30)
+    got, lerr = lp.communicate(timeout=30) if pin_ok else (b"", b"")
+    if not pin_ok:
+        lp.kill()
+        lp.wait()
+    if pin_ok:
+        check(rc == 0 and got == b"pinned\n" and "(verified)" in err,
+              f"--pin with the fingerprint listen -v printed: accepted as verified ({err.strip()[-160:]})")
+        log = open(keylog).read() if os.path.exists(keylog) else ""
+        check("CLIENT_TRAFFIC_SECRET_0 " in log and "SERVER_HANDSHAKE_TRAFFIC_SECRET " in log,
+              "--keylog writes SSLKEYLOGFILE lines")
+    else:
+        check(rc == 1 and "does not match the pin" in err and fp in err,
+              f"--pin with another fingerprint: refused, naming the one seen ({err.strip()[-200:]})")
+
 # ---- openssl s_server: ALPN and SNI as it sees them -----------------------------------------
 sport = socket.socket()
 sport.bind(("127.0.0.1", 0))

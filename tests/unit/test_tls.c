@@ -244,6 +244,8 @@ static void fingerprint_and_bad_files(void **state)
     assert_int_equal(sk_tls_ctx_new(&c, SK_TLS_SERVER, NULL), SK_EARG); /* no certificate */
     sk_tls_opts old = SK_TLS_OPTS_INIT(.min_version = SK_TLS_1_3, .max_version = SK_TLS_1_2);
     assert_int_equal(sk_tls_ctx_new(&c, SK_TLS_CLIENT, &old), SK_EARG);
+    sk_tls_opts pin = SK_TLS_OPTS_INIT(.pin_sha256 = "SHA256:AB:CD");
+    assert_int_equal(sk_tls_ctx_new(&c, SK_TLS_CLIENT, &pin), SK_EARG);
     sk_tls_opts unset = {0};
     assert_int_equal(sk_tls_ctx_new(&c, SK_TLS_CLIENT, &unset), SK_EARG);
 }
