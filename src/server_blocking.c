@@ -157,8 +157,10 @@ static int tls_accept(sk_server *s, sk_request *req)
                                                : SK_TLS_HANDSHAKE_TIMEOUT_DEFAULT_MS;
     sk_tls *t = NULL;
     int rc = ops->start(&t, s->o.tls, req->fd);
-    if (rc == 0 && (rc = ops->handshake(t, ms)) < 0)
+    if (rc == 0 && (rc = ops->handshake(t, ms)) < 0) {
+        sk__trace_call(req->fd, "%s", sk_errmsg()); /* the reason, for --trace */
         ops->close(t);
+    }
     if (rc < 0)
         return rc;
     req->tls = t;

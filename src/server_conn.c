@@ -335,6 +335,7 @@ static void handshake_step(sk_conn *c)
 {
     int rc = tls_ops(c)->step(c->tls);
     if (rc < 0) {
+        sk__trace_call(c->fd, "%s", sk_errmsg()); /* the reason, for --trace (no on_close) */
         fail(c, rc);
         return;
     }
@@ -356,6 +357,7 @@ static void on_handshake_timeout(sk_loop *l, int64_t timer, void *arg)
     c->hs_timer = 0;
     if (c->handshaking) {
         sk__fail(-ETIMEDOUT, "TLS handshake fd %d", c->fd);
+        sk__trace_call(c->fd, "%s", sk_errmsg());
         fail(c, -ETIMEDOUT);
     }
     settle(c);

@@ -147,6 +147,24 @@ try:
     check(rc == 0 and n and n["errors"] >= 3 and n["accepted"] == 206,
           f"the garbage and the truncation are counted as errors ({n})")
 
+    # ---- the reason a handshake failed is in the trace (event and a blocking model) -----------
+    for model in ("event", "pool"):
+        trace = os.path.join(tmp, f"trace-{model}")
+        p, host, port = serve(["--model", model, "--trace=calls", "--trace-file", trace, *CERT,
+                               "echo", "127.0.0.1:0"])
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as g:
+            g.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            try:
+                while g.recv(4096):
+                    pass
+            except OSError:
+                pass
+        time.sleep(0.3)
+        rc, err = stop(p)
+        err = open(trace).read() if os.path.exists(trace) else ""
+        check("TLS handshake with 127.0.0.1:" in err and ": http request" in err,
+              f"{model}: --trace names why a handshake failed ('http request')")
+
     # ---- openssl s_client verifies the chain; mutual TLS ------------------------------------
     p, host, port = serve(["--model", "thread", *CERT, "--ca", C["root"], "echo", "127.0.0.1:0"])
     sc = subprocess.Popen(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername",
