@@ -121,6 +121,26 @@ static int connect_proxy(const struct nc_opts *o)
     return fd;
 }
 
+/* A connected stream: TLS first with --tls (the name checked is the endpoint's host, through a
+ * proxy's tunnel too), then the pump; closes fd. Returns the exit status. */
+static int stream_session(int fd, const struct nc_opts *o)
+{
+    sk_tls_ctx *ctx = NULL;
+    sk_tls *tls = NULL;
+    if (o->tls.on) {
+        ctx = cli_tls_context(&o->tls, o->verbose);
+        int ms = o->timeout_ms > 0 ? o->timeout_ms : NC_TLS_HANDSHAKE_MS;
+        if (!(tls = cli_tls_handshake(ctx, fd, o->ep.is_unix ? "localhost" : o->ep.host, &o->tls,
+                                      ms, o->verbose)))
+            exit(EXIT_RUNTIME);
+    }
+    int rc = nc_pump_stream(fd, tls, o);
+    sk_tls_close(tls);
+    sk_tls_ctx_free(ctx);
+    sk_close(fd);
+    return rc;
+}
+
 int cmd_connect(int argc, char **argv)
 {
     struct nc_opts o;
@@ -128,12 +148,8 @@ int cmd_connect(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (o.zero && !o.ep.is_unix)
         return scan(&o);
-    if (o.proxy[0]) {
-        int fd = connect_proxy(&o);
-        int rc = nc_pump_stream(fd, &o);
-        sk_close(fd);
-        return rc;
-    }
+    if (o.proxy[0])
+        return stream_session(connect_proxy(&o), &o);
     unix_source(&o);
     sk_connect_opts co = connect_opts(&o);
     int fd = sk_connect_endpoint(&o.ep, &co, o.timeout_ms);
@@ -156,7 +172,10 @@ int cmd_connect(int argc, char **argv)
                 o.udp                              ? "udp"
                 : sk_addr_family(&peer) == AF_UNIX ? "unix"
                                                    : "tcp");
-    int rc = o.udp ? nc_pump_dgram(fd, &o) : nc_pump_stream(fd, &o);
-    sk_close(fd);
-    return rc;
+    if (o.udp) {
+        int rc = nc_pump_dgram(fd, &o);
+        sk_close(fd);
+        return rc;
+    }
+    return stream_session(fd, &o);
 }

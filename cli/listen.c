@@ -109,6 +109,21 @@ static int serve_exec(int lfd, const struct nc_opts *o)
     }
 }
 
+/* One client: the TLS handshake first with --tls (a client that fails it ends only its session,
+ * said in one line), then the pump. */
+static int session(int fd, sk_tls_ctx *ctx, const struct nc_opts *o)
+{
+    sk_tls *tls = NULL;
+    if (ctx) {
+        int ms = o->timeout_ms > 0 ? o->timeout_ms : NC_TLS_HANDSHAKE_MS;
+        if (!(tls = cli_tls_handshake(ctx, fd, NULL, &o->tls, ms, o->verbose)))
+            return EXIT_RUNTIME;
+    }
+    int rc = nc_pump_stream(fd, tls, o);
+    sk_tls_close(tls);
+    return rc;
+}
+
 int cmd_listen(int argc, char **argv)
 {
     struct nc_opts o;
@@ -136,15 +151,17 @@ int cmd_listen(int argc, char **argv)
     }
     if (o.exec)
         return serve_exec(lfd, &o);
+    sk_tls_ctx *ctx = o.tls.on ? cli_tls_context(&o.tls, o.verbose) : NULL;
     if (!o.keep) {
         int fd = next_client(lfd, &o, -1);
-        int rc = nc_pump_stream(fd, &o);
+        int rc = session(fd, ctx, &o);
         sk_close(fd);
+        sk_tls_ctx_free(ctx);
         return rc;
     }
     for (;;) { /* -k: a session that breaks (the client reset or vanished) ends only itself */
         int fd = next_client(lfd, &o, -1);
-        nc_pump_stream(fd, &o);
+        session(fd, ctx, &o);
         sk_close(fd);
     }
 }

@@ -44,6 +44,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(name, "--version") || !strcmp(name, "-V")) {
         printf("sockkit %s\n", SOCKKIT_VERSION_STRING);
+        if (sk_tls_available())
+            printf("TLS: yes (%s)\n", sk_tls_library());
+        else
+            printf("TLS: no (built without OpenSSL: cmake -DSK_TLS=OFF, or libssl-dev missing)\n");
         return EXIT_OK;
     }
     for (const struct cli_cmd *const *c = cli_root.subs; *c; c++) {

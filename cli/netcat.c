@@ -45,6 +45,7 @@ static const struct cli_opt connect_opts[] = {
      "only check which ports accept a connection (PORT, or a range LO-HI): one line per open port "
      "on stdout; exit 0 if any was open",
      NULL},
+    CLI_OPT_TLS_CLIENT,
     CLI_OPT_VERBOSE,
     CLI_OPT_TRACE,
     CLI_OPT_HELP,
@@ -67,6 +68,7 @@ static const struct cli_opt listen_opts[] = {
      NULL},
     {OPT_MAXCHILDREN, "max-children", CLI_ARG, "N",
      "with --exec -k: at most N clients at once; others wait in the backlog", NULL},
+    CLI_OPT_TLS_SERVER,
     CLI_OPT_VERBOSE,
     CLI_OPT_TRACE,
     CLI_OPT_HELP,
@@ -158,6 +160,8 @@ static const char *port_arg(const char *text)
 
 static void nc_option(int c, const char *arg, struct nc_opts *o, struct nc_args *a)
 {
+    if (cli_tls_option(c, arg, &o->tls))
+        return;
     switch (c) {
     case '4':
     case '6':
@@ -411,6 +415,14 @@ static void nc_check(struct nc_opts *o, const struct nc_args *a)
         cli_usage_error("--max-children goes with --exec and -k (one client at a time without -k)");
     if (o->zero && o->udp)
         cli_usage_error("-z checks TCP or Unix stream ports (UDP has no handshake to check)");
+    cli_tls_check(&o->tls);
+    if (o->tls.on && o->udp)
+        cli_usage_error("--tls needs a stream socket (not -u: DTLS is not supported)");
+    if (o->tls.on && o->exec)
+        cli_usage_error("--exec with --tls is not supported: the command would get the encrypted "
+                        "bytes");
+    if (o->tls.on && o->zero)
+        cli_usage_error("-z only checks that ports accept a connection: leave out --tls");
     if (o->ep.is_unix) {
         const char *ip_only = o->family == AF_INET     ? "-4"
                               : o->family == AF_INET6  ? "-6"
@@ -430,6 +442,7 @@ void nc_parse(int argc, char **argv, bool listen, struct nc_opts *o)
     struct nc_args a = {0};
     memset(o, 0, sizeof *o);
     o->listen = listen;
+    o->tls.server = listen;
     o->timeout_ms = -1;
     int c;
     while ((c = cli_next_option(&p, argc, argv, &co)) != -1)

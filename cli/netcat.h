@@ -3,6 +3,7 @@
 #define SOCKKIT_CLI_NETCAT_H
 
 #include "cli.h"
+#include "tls.h"
 
 struct nc_opts {
     bool listen;
@@ -25,6 +26,7 @@ struct nc_opts {
     int proxy_kind;             /* -X: SK_PROXY_SOCKS5 (5, the default) or SK_PROXY_HTTP */
     const char *proxy_user;     /* -P USER, NULL = none */
     const char *proxy_password; /* $SOCKKIT_PROXY_PASSWORD with -P, never from argv */
+    struct cli_tls tls;         /* --tls and its options */
 };
 
 /* The environment variable -P's password comes from (argv is visible to every user in ps). */
@@ -40,8 +42,12 @@ void nc_parse(int argc, char **argv, bool listen, struct nc_opts *o);
 struct cli_where nc_where(const struct nc_opts *o);
 
 /* Stream pump: stdin → fd, fd → stdout, until both directions are done (see pump.c). Returns an
- * exit status. Reentrant: its buffers are its own. */
-int nc_pump_stream(int fd, const struct nc_opts *o);
+ * exit status. Reentrant: its buffers are its own. tls: the plaintext goes through it (NULL: plain
+ * TCP or Unix); the pump sends our close_notify when the session ends well. */
+int nc_pump_stream(int fd, sk_tls *tls, const struct nc_opts *o);
+
+/* The TLS handshake time limit of connect and listen: -w, else this. */
+#define NC_TLS_HANDSHAKE_MS 10000
 
 /* Datagram pump. Connected socket (connect -u): stdin chunks → datagrams, datagrams → stdout.
  * Unbound peer (listen -u): datagrams → stdout; stdin → the most recent sender. */

@@ -36,11 +36,13 @@ struct buf {
 
 enum { SLOT_STDIN, SLOT_NETIN, SLOT_NETOUT, SLOT_STDOUT, NSLOTS };
 
-/* Write what fits from b to fd (through sk_send for a socket, so the trace sees it). Returns
- * < 0 on a real error: -errno. */
-static ssize_t drain(int fd, struct buf *b, bool sock)
+/* Write what fits from b to fd (through sk_send for a socket, so the trace sees it; through tls
+ * when it is not NULL). Returns < 0 on a real error: -errno. */
+static ssize_t drain(int fd, sk_tls *tls, struct buf *b, bool sock)
 {
-    ssize_t n = sock ? sk_send(fd, b->data, b->len, 0) : write(fd, b->data, b->len);
+    ssize_t n = tls    ? sk_tls_send(tls, b->data, b->len, 0)
+                : sock ? sk_send(fd, b->data, b->len, 0)
+                       : write(fd, b->data, b->len);
     if (!sock && n < 0)
         n = -errno;
     if (n > 0) {
@@ -80,6 +82,7 @@ static void close_stdout(void)
 
 struct session {
     int fd;
+    sk_tls *tls; /* --tls: the plaintext goes through it */
     struct buf up, down;
     bool stdin_open, netin_open, netout_open, stdout_open;
     bool stdin_tty;        /* interactive: the session ends with the peer's */
@@ -131,6 +134,8 @@ static void peer_hung_up(struct session *s, const struct nc_opts *o)
 static bool settle(struct session *s, const struct nc_opts *o)
 {
     if (!s->stdin_open && s->up.len == 0 && s->netout_open) {
+        if (o->half_close && s->tls)
+            sk_tls_shutdown(s->tls, 1000); /* TLS's half-close: close_notify, then the FIN */
         if (o->half_close)
             sk_shutdown(s->fd, SHUT_WR);
         s->netout_open = false;
@@ -156,11 +161,13 @@ static void read_stdin(struct session *s)
 
 static void read_net(struct session *s, const struct nc_opts *o)
 {
-    ssize_t k = sk_recv(s->fd, s->down.data + s->down.len, BUFSZ - s->down.len, 0);
+    char *to = s->down.data + s->down.len;
+    size_t room = BUFSZ - s->down.len;
+    ssize_t k = s->tls ? sk_tls_recv(s->tls, to, room, 0) : sk_recv(s->fd, to, room, 0);
     if (k > 0)
         s->down.len += (size_t)k;
     else if (k == 0)
-        s->netin_open = false;
+        s->netin_open = false; /* TLS: the peer's close_notify (a bare FIN is SK_ETLSTRUNC) */
     else if (k != -ETIMEDOUT)
         peer_failed(s, o, sk_errmsg());
 }
@@ -170,7 +177,7 @@ static void net_out(struct session *s, short revents, const struct nc_opts *o)
 {
     if (revents && s->up.len) {
         size_t before = s->up.len;
-        if (drain(s->fd, &s->up, true) < 0)
+        if (drain(s->fd, s->tls, &s->up, true) < 0)
             peer_failed(s, o, sk_errmsg());
         else if (!s->netin_open)
             s->sent_after_eof += before - s->up.len;
@@ -193,30 +200,33 @@ static int pump_session(struct session *s, const struct nc_opts *o)
                              s->up.len ? POLLOUT : 0, 0},
             [SLOT_STDOUT] = {s->down.len ? STDOUT_FILENO : -1, POLLOUT, 0},
         };
-        int n = wait_io(p, NSLOTS, o->timeout_ms, o);
+        /* TLS may hold decrypted bytes the fd no longer shows as readable */
+        bool decrypted = p[SLOT_NETIN].fd >= 0 && s->tls && sk_tls_pending(s->tls);
+        int n = decrypted ? poll(p, NSLOTS, 0) : wait_io(p, NSLOTS, o->timeout_ms, o);
         if (n < 0)
             continue;
-        if (n == 0)
+        if (n == 0 && !decrypted)
             return EXIT_OK;
         if (p[SLOT_STDIN].revents)
             read_stdin(s);
-        if (p[SLOT_NETIN].revents)
+        if (p[SLOT_NETIN].revents || decrypted)
             read_net(s, o);
         net_out(s, p[SLOT_NETOUT].fd >= 0 && s->netout_open ? p[SLOT_NETOUT].revents : 0, o);
         if (p[SLOT_STDOUT].revents) {
-            ssize_t k = drain(STDOUT_FILENO, &s->down, false);
+            ssize_t k = drain(STDOUT_FILENO, NULL, &s->down, false);
             if (k < 0)
                 cli_die(EXIT_RUNTIME, "write to stdout: %s", strerror((int)-k));
         }
     }
 }
 
-int nc_pump_stream(int fd, const struct nc_opts *o)
+int nc_pump_stream(int fd, sk_tls *tls, const struct nc_opts *o)
 {
     struct session *s = calloc(1, sizeof *s); /* 128 KiB of buffers: the heap, not the stack */
     if (!s)
         cli_die(EXIT_RUNTIME, "out of memory");
     s->fd = fd;
+    s->tls = tls;
     s->stdin_open = s->netin_open = s->netout_open = s->stdout_open = true;
     s->stdin_tty = isatty(STDIN_FILENO);
     sk_addr peer;
@@ -225,6 +235,8 @@ int nc_pump_stream(int fd, const struct nc_opts *o)
     else
         snprintf(s->peer, sizeof s->peer, "the peer");
     int rc = pump_session(s, o);
+    if (tls && !s->failed)
+        sk_tls_shutdown(tls, 1000); /* our close_notify: the peer sees a clean end, no truncation */
     free(s);
     return rc;
 }

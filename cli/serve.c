@@ -3,6 +3,7 @@
  * tests. Each service exists twice: as a blocking handler (iterative, thread, fork and pool
  * models) and as event callbacks (the event model, the default). Ctrl-C or SIGTERM drains the
  * server and prints its counters. */
+#include "tls.h"
 #include "cli.h"
 #include "opts.h"
 
@@ -275,6 +276,7 @@ static const struct cli_opt serve_opts[] = {
      "(default: the idle timeout if given, else 30)",
      NULL},
     {'u', NULL, CLI_NOARG, NULL, "UDP (or a unix datagram socket with a unix: endpoint)", NULL},
+    CLI_OPT_TLS_SERVER,
     {'v', "verbose", CLI_NOARG, NULL, "say where it serves (the real port) and in which model",
      NULL},
     CLI_OPT_TRACE,
@@ -309,6 +311,7 @@ const struct cli_cmd cli_cmd_serve = {
 /* One run of `sockkit serve`: what the command line said, and the server. */
 struct serve {
     sk_server_opts o;
+    struct cli_tls tls; /* --tls and its options */
     struct cli_common co;
     const struct service *svc;
     char endpoint[400];
@@ -401,8 +404,13 @@ static void serve_parse(int argc, char **argv, struct serve *s)
     struct cli_parser p = CLI_PARSER(&cli_cmd_serve);
     s->o.model = SK_MODEL_EVENT;
     int c;
+    s->tls.server = true;
     while ((c = cli_next_option(&p, argc, argv, &s->co)) != -1)
-        serve_option(c, optarg, &s->o);
+        if (!cli_tls_option(c, optarg, &s->tls))
+            serve_option(c, optarg, &s->o);
+    cli_tls_check(&s->tls);
+    if (s->tls.on && s->o.type == SOCK_DGRAM)
+        cli_usage_error("--tls needs a stream socket (not -u: DTLS is not supported)");
     if (s->o.send_timeout_ms && s->o.model == SK_MODEL_EVENT)
         cli_usage_error("--send-timeout is for the blocking models (--model iterative, thread, "
                         "fork or pool); the event model never blocks on a client: use "
@@ -469,6 +477,8 @@ int cmd_serve(int argc, char **argv)
         s.o.user = m == MAP_FAILED ? NULL : m;
     }
     signal(SIGPIPE, SIG_IGN);
+    sk_tls_ctx *tls = s.tls.on ? cli_tls_context(&s.tls, s.co.verbose) : NULL;
+    s.o.tls = tls;
     int rc = sk_server_open(&s.srv, &s.o);
     if (rc < 0) {
         struct cli_where w = {.endpoint = s.endpoint, .type = s.o.type, .bind = true};
@@ -482,5 +492,6 @@ int cmd_serve(int argc, char **argv)
     cli_catch_stop(NULL, NULL); /* a late Ctrl-C must not reach the server being closed */
     say_stopped(&s, cut);
     sk_server_close(s.srv);
+    sk_tls_ctx_free(tls);
     return EXIT_OK;
 }

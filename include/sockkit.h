@@ -29,5 +29,6 @@
 #include "sockkit/resolve.h"
 #include "sockkit/ifaces.h"
 #include "sockkit/proxy.h"
+#include "sockkit/tls.h"
 
 #endif

@@ -17,10 +17,12 @@ what=${1:-test}
 
 # package:command-or-file that proves it is installed. libc6-dev is named because Debian's gcc
 # does not pull in the C library's headers and start files (crt1.o) by itself.
-build_pkgs="make:make gcc:gcc libc6-dev:/usr/include/stdio.h cmake:cmake"
+# libssl-dev is optional to the build (without it TLS is left out, cmake -DSK_TLS=AUTO) but
+# installed, so that a normal build has TLS.
+build_pkgs="make:make gcc:gcc libc6-dev:/usr/include/stdio.h cmake:cmake libssl-dev:/usr/include/openssl/ssl.h"
 test_pkgs="pkg-config:pkg-config libcmocka-dev:/usr/include/cmocka.h python3:python3
  netcat-openbsd:nc socat:socat tshark:tshark iproute2:ip procps:ps netbase:/etc/services git:git debootstrap:debootstrap
- groff-base:groff man-db:man zsh:zsh clang:clang openbsd-inetd:inetd
+ groff-base:groff man-db:man zsh:zsh clang:clang openbsd-inetd:inetd openssl:openssl
  libclang-rt-14-dev:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a
  dante-server:/usr/sbin/danted tinyproxy:/usr/bin/tinyproxy redis-server:redis-server
  redis-tools:redis-cli"

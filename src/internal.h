@@ -62,6 +62,39 @@ void sk__trace_close(int fd);
 /* Name what fd's data lines carry, for a relay: "client->relay" on received data, "relay->client"
  * on sent data (each at most 23 bytes); NULL clears it. */
 void sk__trace_set_leg(int fd, const char *in, const char *out);
+/* The same data line for the plaintext of a TLS connection, marked as decrypted. */
+void sk__trace_tls_data(int fd, char dir, const void *data, size_t len);
+
+/* reader.c: read through fn instead of the fd (sk_reader_new_tls, in tls.c, so that a program
+ * using the reader without TLS does not link OpenSSL). fn: one read into dst until the deadline;
+ * the count, 0 at the end of the stream, or a negative code. */
+typedef ssize_t (*sk__read_fn)(void *ctx, void *dst, size_t len, int64_t deadline);
+void sk__reader_set_source(sk_reader *r, sk__read_fn fn, void *ctx);
+
+/* tls*.c: what the servers use of TLS, reached through the context so that a program serving no
+ * TLS does not link OpenSSL (every sk_tls_ctx starts with a pointer to this table). The
+ * non-blocking calls return SK__TLS_WANT_READ / _WRITE when the fd must be ready first. */
+enum { SK__TLS_WANT_READ = 1, SK__TLS_WANT_WRITE = 2 };
+struct sk__tls_ops {
+    /* A server connection on fd, before its handshake (no I/O). */
+    int (*start)(sk_tls **out, sk_tls_ctx *ctx, int fd);
+    /* One step of the handshake without waiting: 0 done, a WANT, or a failure (sk_errmsg set). */
+    int (*step)(sk_tls *t);
+    /* Without waiting: the count, 0 at close_notify, -EAGAIN (the fd must be readable, or
+     * writable: TLS may need either), or a failure. */
+    ssize_t (*read)(sk_tls *t, void *buf, size_t len);
+    ssize_t (*write)(sk_tls *t, const void *buf, size_t len);
+    int (*handshake)(sk_tls *t, int timeout_ms); /* the blocking rest of the handshake */
+    ssize_t (*send)(sk_tls *t, const void *buf, size_t len, int timeout_ms); /* sk_tls_send */
+    int (*reader)(sk_reader **out, sk_tls *t, size_t bufsize);               /* sk_reader_new_tls */
+    size_t (*pending)(const sk_tls *t);
+    int (*shutdown)(sk_tls *t, int timeout_ms); /* sk_tls_shutdown */
+    void (*close)(sk_tls *t);                   /* sk_tls_close */
+};
+static inline const struct sk__tls_ops *sk__tls_ops(const sk_tls_ctx *ctx)
+{
+    return *(const struct sk__tls_ops *const *)ctx;
+}
 
 /* netlink.c: one rtnetlink request (nlmsg_type, flags and payload filled in by the caller; seq
  * and NLM_F_REQUEST added here); fn sees each answer message until the dump ends or the single

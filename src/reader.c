@@ -14,6 +14,8 @@
 
 struct sk_reader {
     int fd;
+    sk__read_fn source; /* read through this (TLS: sk_reader_new_tls), else the fd itself */
+    void *source_ctx;
     bool not_socket; /* recv(2) said ENOTSOCK: a pipe or file, use read(2) */
     bool eof;
     size_t cap, start, end;
@@ -35,6 +37,12 @@ int sk_reader_new(sk_reader **out, int fd, size_t bufsize)
     }
     *out = r;
     return 0;
+}
+
+void sk__reader_set_source(sk_reader *r, sk__read_fn fn, void *ctx)
+{
+    r->source = fn;
+    r->source_ctx = ctx;
 }
 
 void sk_reader_free(sk_reader *r)
@@ -62,6 +70,12 @@ static ssize_t read_some(sk_reader *r, void *dst, size_t len, int64_t deadline)
 {
     if (len == 0)
         return SK_EARG;
+    if (r->source) {
+        ssize_t n = r->source(r->source_ctx, dst, len, deadline);
+        if (n == 0)
+            r->eof = true; /* TLS: the peer's close_notify; a bare TCP end is SK_ETLSTRUNC */
+        return n;
+    }
     for (;;) {
         ssize_t n;
         if (r->not_socket) {

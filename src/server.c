@@ -75,6 +75,8 @@ static int check_opts(const sk_server_opts *o)
         return sk__fail(SK_EARG, "server open: the %s model needs opts.%s",
                         o->model == SK_MODEL_EVENT ? "event" : "blocking",
                         o->model == SK_MODEL_EVENT ? "events" : "handle");
+    if (o->tls && o->type == SOCK_DGRAM)
+        return sk__fail(SK_EARG, "server open: TLS serves streams (DTLS is not supported)");
     return 0;
 }
 

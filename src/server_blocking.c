@@ -24,6 +24,8 @@
 
 /* After a halted request: how long to discard input the client still sends. */
 #define LINGER_MS 1000
+/* TLS: how long our close_notify may wait for room in the socket. */
+#define TLS_CLOSE_MS 1000
 /* Fork at max_children: how often to look for a child that ended. */
 #define BUSY_POLL_MS 20
 /* While waiting for requests to end: how often to look. */
@@ -146,6 +148,25 @@ static void end_job(sk_server *s, struct sk__job *j, bool registered)
     free(j->data);
 }
 
+/* TLS: the handshake, in the handler's thread (or child), within the handshake timeout; then
+ * the request's reader reads through it. A failed handshake is the request's failure. */
+static int tls_accept(sk_server *s, sk_request *req)
+{
+    const struct sk__tls_ops *ops = sk__tls_ops(s->o.tls);
+    int ms = s->o.tls_handshake_timeout_ms > 0 ? s->o.tls_handshake_timeout_ms
+                                               : SK_TLS_HANDSHAKE_TIMEOUT_DEFAULT_MS;
+    sk_tls *t = NULL;
+    int rc = ops->start(&t, s->o.tls, req->fd);
+    if (rc == 0 && (rc = ops->handshake(t, ms)) < 0) {
+        sk__trace_call(req->fd, "%s", sk_errmsg()); /* the reason, for --trace */
+        ops->close(t);
+    }
+    if (rc < 0)
+        return rc;
+    req->tls = t;
+    return ops->reader(&req->reader, t, 0);
+}
+
 void sk__blocking_run(sk_server *s, struct sk__job *j, bool count_done)
 {
     sk_request req = {.server = s,
@@ -156,7 +177,11 @@ void sk__blocking_run(sk_server *s, struct sk__job *j, bool count_done)
                       .data = j->data,
                       .len = j->len,
                       .user = s->o.user};
-    int rc = s->type == SOCK_STREAM ? sk_reader_new(&req.reader, j->fd, 0) : 0;
+    int rc = 0;
+    if (s->type == SOCK_STREAM && s->o.tls)
+        rc = tls_accept(s, &req);
+    else if (s->type == SOCK_STREAM)
+        rc = sk_reader_new(&req.reader, j->fd, 0);
     if (rc == 0)
         rc = s->o.handle(&req);
     if (rc < 0) {
@@ -170,6 +195,12 @@ void sk__blocking_run(sk_server *s, struct sk__job *j, bool count_done)
     else if (s->type == SOCK_STREAM && atomic_load(&s->c->halted))
         end_halted(s, j->fd, req.reader);
     sk_reader_free(req.reader);
+    if (req.tls) {
+        const struct sk__tls_ops *ops = sk__tls_ops(s->o.tls);
+        if (rc >= 0 && !atomic_load(&s->c->cut))
+            ops->shutdown(req.tls, TLS_CLOSE_MS); /* close_notify: the client sees a whole end */
+        ops->close(req.tls);
+    }
     /* a forked child's registry is a copy nobody reads (and its lock may have been held by
      * another thread of the parent at the fork) */
     end_job(s, j, count_done);

@@ -28,6 +28,18 @@ static size_t pending(const sk_conn *c)
 
 /* ---- ending a connection ------------------------------------------------------------------- */
 
+static const struct sk__tls_ops *tls_ops(const sk_conn *c)
+{
+    return sk__tls_ops(c->w->ev->srv->o.tls);
+}
+
+/* Our close_notify, if the socket takes it now: the loop does not wait for it. */
+static void tls_notify(sk_conn *c)
+{
+    if (c->tls && c->opened && !c->reason)
+        tls_ops(c)->shutdown(c->tls, 0);
+}
+
 static void destroy(sk_conn *c)
 {
     struct sk__worker *w = c->w;
@@ -35,6 +47,8 @@ static void destroy(sk_conn *c)
     bool client = !c->outbound;
     if (c->idle_timer > 0)
         sk_loop_cancel(w->loop, c->idle_timer);
+    if (c->hs_timer > 0)
+        sk_loop_cancel(w->loop, c->hs_timer);
     if (c->fd >= 0)
         sk_loop_unwatch(w->loop, c->fd);
     if (c->prev)
@@ -50,8 +64,12 @@ static void destroy(sk_conn *c)
     } else {
         if (r < 0 && !sk__peer_gone(ev->srv->type, r))
             sk__bump(&w->c.errors, 1);
-        if (c->h->on_close)
+        if (c->h->on_close && (c->opened || !c->tls)) /* a failed handshake never opened */
             c->h->on_close(c, r);
+    }
+    if (c->tls) {
+        tls_notify(c);
+        tls_ops(c)->close(c->tls);
     }
     if (c->fd >= 0)
         sk_close(c->fd);
@@ -116,10 +134,13 @@ static void settle(sk_conn *c)
     }
     if (!pending(c) && c->draining && !c->fin_sent) {
         /* drain: all accepted output is out; say so and wait for the peer to close */
+        tls_notify(c);
         shutdown(c->fd, SHUT_WR);
         c->fin_sent = c->discard = true;
     }
     int want = (wants_read(c) ? SK_READABLE : 0) | (pending(c) ? SK_WRITABLE : 0);
+    if (c->handshaking)
+        want = c->tls_want == SK__TLS_WANT_WRITE ? SK_WRITABLE : SK_READABLE;
     if (c->raw_io)
         return; /* relay.c's pump watches the fd itself */
     if (want != c->events) {
@@ -138,17 +159,26 @@ static void sent(sk_conn *c, const void *buf, size_t n)
 {
     sk__bump(&c->w->c.bytes_out, n);
     c->last = sk_loop_now(c->w->loop);
-    if (sk__trace_on())
+    if (sk__trace_on() && !c->tls) /* TLS traces its plaintext itself */
         sk__trace_data(c->fd, '>', NULL, buf, n, "send");
+}
+
+/* One send(2), or one TLS write: the count, -EAGAIN, or a failure. */
+static ssize_t send_some(sk_conn *c, const void *buf, size_t len)
+{
+    if (c->tls)
+        return tls_ops(c)->write(c->tls, buf, len);
+    ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+    return n < 0 ? (errno == EINTR ? -EAGAIN : -errno) : n;
 }
 
 /* Send what the socket takes now: one send(2), as often as the loop says it is writable. */
 static void flush(sk_conn *c)
 {
-    ssize_t n = send(c->fd, c->out + c->off, pending(c), MSG_NOSIGNAL);
+    ssize_t n = send_some(c, c->out + c->off, pending(c));
     if (n < 0) {
-        if (errno != EAGAIN && errno != EINTR)
-            fail(c, -errno);
+        if (n != -EAGAIN && n != -EWOULDBLOCK)
+            fail(c, (int)n);
         return;
     }
     sent(c, c->out + c->off, (size_t)n);
@@ -212,10 +242,10 @@ int sk_conn_write(sk_conn *c, const void *buf, size_t len)
     const unsigned char *p = buf;
     c->busy++;
     int rc = 0;
-    if (!pending(c) && len) {
-        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno != EAGAIN && errno != EINTR) {
-            rc = sk__fail_errno("connection write fd %d", c->fd);
+    if (!pending(c) && len && !c->handshaking) {
+        ssize_t n = send_some(c, p, len);
+        if (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK) {
+            rc = sk__fail((int)n, "connection write fd %d", c->fd);
             fail(c, rc);
             goto out;
         }
@@ -352,9 +382,83 @@ void sk_conn_set_data(sk_conn *c, void *data)
 
 /* ---- input --------------------------------------------------------------------------------- */
 
+/* TLS: records decrypted into the loop's buffer, each to on_data, until the socket has no more
+ * (or the callback stopped reading: back-pressure). A record is at most 16 KiB and the buffer
+ * larger, so nothing decrypted is left inside TLS where the loop would not see it. */
+static void read_tls(sk_conn *c)
+{
+    struct sk__worker *w = c->w;
+    for (int k = 0; k < 16 && wants_read(c); k++) {
+        ssize_t n = tls_ops(c)->read(c->tls, w->rbuf, SK__EVENT_RBUF);
+        if (n == -EAGAIN)
+            return;
+        if (n < 0) {
+            fail(c, (int)n); /* SK_ETLSTRUNC: a FIN without close_notify */
+            return;
+        }
+        if (n == 0) { /* the peer's close_notify */
+            if (c->discard)
+                c->dead = true;
+            c->closing = true;
+            return;
+        }
+        c->last = sk_loop_now(w->loop);
+        if (!c->discard)
+            sk__bump(&w->c.bytes_in, (uint64_t)n);
+        if (!c->discard && c->h->on_data)
+            c->h->on_data(c, w->rbuf, (size_t)n);
+    }
+}
+
+static void open_now(sk_conn *c)
+{
+    c->opened = true;
+    if (!c->dead && c->h->on_open)
+        c->h->on_open(c);
+    if (c->w->draining)
+        c->draining = true;
+}
+
+/* One step of a TLS handshake on the loop; when done, the connection opens. */
+static void handshake_step(sk_conn *c)
+{
+    int rc = tls_ops(c)->step(c->tls);
+    if (rc < 0) {
+        sk__trace_call(c->fd, "%s", sk_errmsg()); /* the reason, for --trace (no on_close) */
+        fail(c, rc);
+        return;
+    }
+    c->tls_want = rc;
+    if (rc > 0)
+        return;
+    c->handshaking = false;
+    c->last = sk_loop_now(c->w->loop);
+    if (c->hs_timer > 0)
+        sk_loop_cancel(c->w->loop, c->hs_timer);
+    c->hs_timer = 0;
+    open_now(c);
+}
+
+static void on_handshake_timeout(sk_loop *l, int64_t timer, void *arg)
+{
+    (void)l, (void)timer;
+    sk_conn *c = arg;
+    c->hs_timer = 0;
+    if (c->handshaking) {
+        sk__fail(-ETIMEDOUT, "TLS handshake fd %d", c->fd);
+        sk__trace_call(c->fd, "%s", sk_errmsg());
+        fail(c, -ETIMEDOUT);
+    }
+    settle(c);
+}
+
 static void read_some(sk_conn *c)
 {
     struct sk__worker *w = c->w;
+    if (c->tls) {
+        read_tls(c);
+        return;
+    }
     ssize_t n = recv(c->fd, w->rbuf, SK__EVENT_RBUF, 0);
     if (n > 0) {
         if (!c->discard) /* input after the drain's FIN is thrown away, not served */
@@ -389,7 +493,11 @@ static void on_io(sk_loop *l, int fd, int events, void *arg)
         settle(c);
         return;
     }
-    if ((events & SK_WRITABLE) && pending(c))
+    if (c->handshaking && !c->dead) {
+        handshake_step(c);
+        events = c->handshaking ? 0 : SK_READABLE | SK_WRITABLE; /* try both once opened */
+    }
+    if ((events & SK_WRITABLE) && pending(c) && !c->dead)
         flush(c);
     if ((events & SK_READABLE) && wants_read(c))
         read_some(c);
@@ -426,6 +534,24 @@ void sk__conn_drain(sk_conn *c)
         c->draining = true;
     c->busy--;
     settle(c);
+}
+
+/* TLS: the handshake starts on the loop, bounded by its own timer (besides the idle one). */
+static void start_tls(sk_conn *c)
+{
+    const sk_server *srv = c->w->ev->srv;
+    int rc = tls_ops(c)->start(&c->tls, srv->o.tls, c->fd);
+    if (rc < 0) {
+        fail(c, rc);
+        return;
+    }
+    c->handshaking = true;
+    c->tls_want = SK__TLS_WANT_READ; /* the client speaks first */
+    int ms = srv->o.tls_handshake_timeout_ms > 0 ? srv->o.tls_handshake_timeout_ms
+                                                 : SK_TLS_HANDSHAKE_TIMEOUT_DEFAULT_MS;
+    c->hs_timer = sk_loop_timer(c->w->loop, ms, 0, on_handshake_timeout, c);
+    if (c->hs_timer < 0)
+        fail(c, (int)c->hs_timer);
 }
 
 sk_conn *sk__conn_new(struct sk__worker *w, int fd, const sk_addr *peer)
@@ -465,10 +591,10 @@ void sk__conn_adopt(struct sk__worker *w, int fd, const sk_addr *peer)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     c->busy++;
-    if (!c->dead && ev->h.on_open)
-        ev->h.on_open(c);
-    if (w->draining)
-        c->draining = true;
+    if (ev->srv->o.tls)
+        start_tls(c);
+    else
+        open_now(c);
     c->busy--;
     settle(c);
 }

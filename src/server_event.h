@@ -64,6 +64,12 @@ struct sk_conn {
     /* relay.c's zero-copy pump: when set, it does this connection's I/O instead of on_io */
     void (*raw_io)(sk_conn *c, int events);
     sk_addr peer;
+    /* TLS (opts.tls): on_open runs once the handshake is done (opened); until then the loop
+     * watches for what the handshake wants (tls_want), within the handshake timer. */
+    sk_tls *tls;
+    int64_t hs_timer;
+    int tls_want;
+    bool handshaking, opened;
 };
 
 /* A counter only its loop's thread writes: no locked add needed. */

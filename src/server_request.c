@@ -36,7 +36,9 @@ ssize_t sk_request_recv(sk_request *req, void *buf, size_t cap)
         req->len = 0;
         return (ssize_t)n;
     }
-    if (!sk_reader_buffered(req->reader)) { /* buffered bytes are read already: they are served */
+    bool ready = sk_reader_buffered(req->reader) ||
+                 (req->tls && sk__tls_ops(req->server->o.tls)->pending(req->tls));
+    if (!ready) { /* buffered bytes are read already: they are served */
         int w = wait_input(req, sk__deadline(req->idle_timeout_ms));
         if (w == 0)
             return 0; /* halted: end of input */
@@ -81,8 +83,31 @@ static int send_timeout(const sk_server *s)
 /* Every byte to a stream client. A client that takes nothing for the send timeout, or the drain's
  * cut, ends the send; the connection is then reset, since the client would otherwise see an
  * orderly end after a partial answer. */
+/* The same through TLS: the record layer does the waiting (the drain's cut wakes it by shutting
+ * the socket down). */
+static int send_tls(sk_request *req, const char *buf, size_t len, size_t *sent)
+{
+    const struct sk__tls_ops *ops = sk__tls_ops(req->server->o.tls);
+    int timeout = send_timeout(req->server);
+    size_t done = 0;
+    int rc = 0;
+    while (done < len && !rc) {
+        ssize_t n = ops->send(req->tls, buf + done, len - done, timeout);
+        if (n < 0)
+            rc = (int)n;
+        else
+            done += (size_t)n;
+    }
+    *sent = done;
+    if (rc == -ETIMEDOUT || atomic_load(&req->server->c->cut))
+        sk__abort_conn(req->fd);
+    return rc;
+}
+
 static int send_stream(sk_request *req, const char *buf, size_t len, size_t *sent)
 {
+    if (req->tls)
+        return send_tls(req, buf, len, sent);
     sk_server *s = req->server;
     int timeout = send_timeout(s);
     size_t done = 0;

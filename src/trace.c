@@ -541,7 +541,8 @@ static size_t hex(const unsigned char *p, size_t len, char *out, size_t outlen)
 
 /* The data line (and its dump) as text or JSON into buf; returns its length (< cap). */
 static size_t data_event(char *buf, size_t cap, const struct fdinfo *i, char dir, const char *who,
-                         const unsigned char *data, size_t len, size_t shown, uint64_t off, int fd)
+                         const unsigned char *data, size_t len, size_t shown, uint64_t off, int fd,
+                         const char *note)
 {
     size_t n;
     const char *leg = i && i->leg[dir == '>'][0] ? i->leg[dir == '>'] : NULL;
@@ -555,6 +556,8 @@ static size_t data_event(char *buf, size_t cap, const struct fdinfo *i, char dir
                               dir, w, len, (unsigned long long)off, fd);
         if (leg && n < cap) /* a relay's leg and direction (letters and "->" only) */
             n += (size_t)snprintf(buf + n, cap - n, ",\"leg\":\"%s\"", leg);
+        if (*note && n < cap) /* TLS: the bytes are the plaintext, decrypted */
+            n += (size_t)snprintf(buf + n, cap - n, ",\"tls_plaintext\":true");
         if (shown && n < cap) {
             n += (size_t)snprintf(buf + n, cap - n, ",\"hex\":\"");
             if (n < cap)
@@ -569,9 +572,9 @@ static size_t data_event(char *buf, size_t cap, const struct fdinfo *i, char dir
         return n < cap ? n : cap - 1;
     }
     n = head(buf, cap, i);
-    n += (size_t)snprintf(buf + n, cap - n, "%c %s  %zu byte%s @%llu  fd=%d%s%s\n", dir, who, len,
+    n += (size_t)snprintf(buf + n, cap - n, "%c %s  %zu byte%s @%llu  fd=%d%s%s%s\n", dir, who, len,
                           len == 1 ? "" : "s", (unsigned long long)off, fd, leg ? "  " : "",
-                          leg ? leg : "");
+                          leg ? leg : "", note);
     if (shown) {
         n += dump(data, shown, (size_t)off, "    ", buf + n, cap - n);
         if (shown < len)
@@ -582,8 +585,9 @@ static size_t data_event(char *buf, size_t cap, const struct fdinfo *i, char dir
     return n < cap ? n : cap - 1;
 }
 
-void sk__trace_data(int fd, char dir, const sk_addr *peer, const void *data, size_t len,
-                    const char *call)
+/* A data event: the text or JSON line (note: "" or the TLS mark) and the pcap's packet. */
+static void data_line(int fd, char dir, const sk_addr *peer, const void *data, size_t len,
+                      const char *call, const char *note)
 {
     if (!sk__trace_on())
         return;
@@ -609,8 +613,22 @@ void sk__trace_data(int fd, char dir, const sk_addr *peer, const void *data, siz
         i->off[dir == '>'] += len;
     }
     if (lvl)
-        emit(buf, data_event(buf, cap, i, dir, who, data, len, shown, off, fd));
+        emit(buf, data_event(buf, cap, i, dir, who, data, len, shown, off, fd, note));
     pcap_data(fd, i, dir, peer, who, data, len, call, off);
     pthread_mutex_unlock(&lock);
     free(buf);
+}
+
+void sk__trace_data(int fd, char dir, const sk_addr *peer, const void *data, size_t len,
+                    const char *call)
+{
+    data_line(fd, dir, peer, data, len, call, "");
+}
+
+/* TLS's plaintext: marked as such in the text and JSON; in the pcap it is the TCP payload, so
+ * Wireshark dissects the protocol inside the TLS. */
+void sk__trace_tls_data(int fd, char dir, const void *data, size_t len)
+{
+    data_line(fd, dir, NULL, data, len, dir == '>' ? "SSL_write" : "SSL_read",
+              "  tls plaintext (decrypted)");
 }

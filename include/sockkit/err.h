@@ -36,7 +36,11 @@ extern "C" {
     X(SK_EARG, -3018, "invalid argument")                                                          \
     X(SK_ECLOSED, -3019, "object is closed or shutting down")                                      \
     X(SK_EPROXY, -3020, "the proxy refused the request")                                           \
-    X(SK_EPROXYREPLY, -3021, "malformed reply from the proxy")
+    X(SK_EPROXYREPLY, -3021, "malformed reply from the proxy")                                     \
+    X(SK_ETLS, -3022, "TLS failure")                                                               \
+    X(SK_ETLSVERIFY, -3023, "certificate verify failed")                                           \
+    X(SK_ETLSTRUNC, -3024, "connection closed without TLS close_notify (data may be truncated)")   \
+    X(SK_ENOTLS, -3025, "sockkit was built without TLS")
 
 enum sk_errcode {
 #define SK__ERR_ENUM(name, value, msg) name = value,

@@ -34,6 +34,7 @@
 #include "addr.h"
 #include "loop.h"
 #include "reader.h"
+#include "tls.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -103,7 +104,9 @@ typedef struct sk_request {
     int idle_timeout_ms; /* the server's per-connection idle timeout (-1 = none) */
     const void *data;    /* datagrams: the packet */
     size_t len;
-    void *user; /* sk_server_opts.user */
+    void *user;  /* sk_server_opts.user */
+    sk_tls *tls; /* streams served with TLS: the connection, after its handshake (reader and
+                  * sk_request_* go through it; NULL: plain) */
 } sk_request;
 
 /* The handler (BaseRequestHandler.handle). Return >= 0, or a negative code: the server counts it
@@ -126,7 +129,8 @@ typedef void (*sk_timeout_fn)(sk_server *srv, void *user);
 /* Blocking models: a datagram request holds at most this many bytes (any UDP datagram fits; a
  * longer Unix datagram is cut); the event model reads datagrams and stream input in pieces of
  * this size. */
-#define SK_SERVER_DGRAM_MAX 65536
+#define SK_SERVER_DGRAM_MAX                 65536
+#define SK_TLS_HANDSHAKE_TIMEOUT_DEFAULT_MS 10000 /* tls_handshake_timeout_ms */
 
 /* Initialise with SK_SERVER_OPTS_INIT, which sets size (see sockkit.h); a field left 0 takes the
  * default its comment names. */
@@ -171,6 +175,11 @@ typedef struct sk_server_opts {
     sk_error_fn on_error;            /* NULL: failures are only counted */
     sk_timeout_fn on_timeout;        /* NULL: nothing runs */
     void *user;                      /* passed to the callbacks, as it is */
+    sk_tls_ctx *tls;                 /* streams: serve TLS with this SK_TLS_SERVER context, which
+                                      * must outlive the server (NULL: plain) */
+    int tls_handshake_timeout_ms;    /* with tls: a client that has not finished its handshake
+                                      * by then is closed (0 =
+                                      * SK_TLS_HANDSHAKE_TIMEOUT_DEFAULT_MS) */
     const sk_endpoint *parsed;       /* instead of endpoint: one sk_endpoint_parse already read
                                       * (copied at open; NULL: endpoint is parsed) */
 } sk_server_opts;

@@ -2,7 +2,8 @@
 # Build the libFuzzer harnesses with clang and run each for a bounded time; fail on any finding.
 #   tests/fuzz/run.sh [--build DIR] [--seconds N] [HARNESS...]
 # `make fuzz` runs it with DIR build-fuzz and N = FUZZ_SECONDS (60); the CTest test fuzz/libfuzzer
-# with a DIR under its own binary directory and 20 s each. Harnesses: addr reader seqpkt trace proxy.
+# with a DIR under its own binary directory and 20 s each. Harnesses: addr reader seqpkt trace proxy,
+# and tls when the build has TLS (OpenSSL found).
 #
 # Each fuzzer starts from DIR/corpus/<harness> (where the inputs it finds are kept for the next
 # run) and the checked-in seeds, tests/fuzz/corpus/<harness> (read, never written). A finding
@@ -21,7 +22,8 @@ while [ $# -gt 0 ]; do
     *) harnesses+=("$1"); shift ;;
     esac
 done
-[ ${#harnesses[@]} -eq 0 ] && harnesses=(addr reader seqpkt trace proxy)
+auto_tls=
+[ ${#harnesses[@]} -eq 0 ] && harnesses=(addr reader seqpkt trace proxy) && auto_tls=1
 case $secs in '' | *[!0-9]*) echo "run.sh: --seconds wants a whole number, not '$secs'" >&2; exit 2 ;; esac
 if ! command -v clang >/dev/null 2>&1; then
     echo "SKIP: clang not found; the fuzzers need it (apt-get install clang)"
@@ -49,6 +51,8 @@ if ! nice cmake --build "$dir" -j"$jobs" --target fuzzers >"$dir/build.log" 2>&1
     exit 1
 fi
 
+# tls only where the build has it (cmake -DSK_TLS=AUTO found OpenSSL)
+[ -n "$auto_tls" ] && [ -x "$dir/tests/fuzz/fuzz_tls" ] && harnesses+=(tls)
 fails=0
 mkdir -p "$dir/findings"
 for h in "${harnesses[@]}"; do

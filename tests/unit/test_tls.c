@@ -1,0 +1,363 @@
+/* src/tls*.c: TLS connections over socketpairs, both sides ours (the server in a thread): the
+ * handshake and its failures with their reasons, plaintext both ways (send-all, recv-exact, the
+ * reader's lines and frames), close_notify against a bare TCP end, ALPN, resumption. The peers
+ * no one here wrote (openssl s_server / s_client, Python's ssl) are in tests/interop/tls_*.py. */
+#include "sktest.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum server_end { END_CLOSE_NOTIFY, END_TRUNCATE };
+
+struct peer {
+    sk_tls_ctx *ctx;
+    int fd;
+    const char *reply; /* sent after the handshake */
+    size_t reply_len;
+    enum server_end end;
+    int rc; /* sk_tls_open's */
+    sk_tls_info info;
+};
+
+static void *server_side(void *arg)
+{
+    struct peer *p = arg;
+    sk_tls *t = NULL;
+    p->info = (sk_tls_info)SK_TLS_INFO_INIT;
+    p->rc = sk_tls_open(&t, p->ctx, p->fd, NULL, 5000);
+    if (p->rc == 0) {
+        sk_tls_get_info(t, &p->info);
+        if (p->reply_len)
+            sk_tls_send_all(t, p->reply, p->reply_len, 5000, NULL);
+        if (p->end == END_CLOSE_NOTIFY)
+            sk_tls_shutdown(t, 5000);
+    }
+    shutdown(p->fd, SHUT_RDWR); /* TCP ends; after close_notify or without it */
+    sk_tls_close(t);
+    return NULL;
+}
+
+static sk_tls_ctx *server_ctx(const char *alpn)
+{
+    sk_tls_ctx *c = NULL;
+    sk_tls_opts o = SK_TLS_OPTS_INIT(.self_signed = true, .alpn = alpn);
+    assert_int_equal(sk_tls_ctx_new(&c, SK_TLS_SERVER, &o), 0);
+    return c;
+}
+
+static sk_tls_ctx *client_ctx(bool insecure, const char *alpn)
+{
+    sk_tls_ctx *c = NULL;
+    sk_tls_opts o = SK_TLS_OPTS_INIT(.insecure_skip_verify = insecure, .alpn = alpn);
+    assert_int_equal(sk_tls_ctx_new(&c, SK_TLS_CLIENT, &o), 0);
+    return c;
+}
+
+/* A connection: the server thread runs on sv[1]; returns the client's sk_tls_open code. */
+static int start(struct peer *p, pthread_t *th, int sv[2], sk_tls_ctx *client, const char *host,
+                 sk_tls **out)
+{
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    p->fd = sv[1];
+    assert_int_equal(pthread_create(th, NULL, server_side, p), 0);
+    return sk_tls_open(out, client, sv[0], host, 5000);
+}
+
+static void finish(pthread_t th, int sv[2], sk_tls *t)
+{
+    if (!t)
+        shutdown(sv[0], SHUT_RDWR); /* a failed handshake: let the server side see the end */
+    pthread_join(th, NULL);
+    sk_tls_close(t);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+static void self_signed_refused_by_default(void **state)
+{
+    (void)state;
+    struct peer p = {.ctx = server_ctx(NULL)};
+    sk_tls_ctx *c = client_ctx(false, NULL);
+    pthread_t th;
+    int sv[2];
+    sk_tls *t = NULL;
+    int rc = start(&p, &th, sv, c, "localhost", &t);
+    assert_int_equal(rc, SK_ETLSVERIFY);
+    assert_non_null(strstr(sk_errmsg(), "certificate verify failed: self-signed certificate"));
+    assert_non_null(strstr(sk_errmsg(), "(host localhost)"));
+    assert_null(strstr(sk_errmsg(), ":error:")); /* no OpenSSL error stack */
+    finish(th, sv, t);
+    sk_tls_ctx_free(c);
+    sk_tls_ctx_free(p.ctx);
+}
+
+static void verify_needs_a_host(void **state)
+{
+    (void)state;
+    sk_tls_ctx *c = client_ctx(false, NULL);
+    sk_tls *t = NULL;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(sk_tls_open(&t, c, sv[0], NULL, 1000), SK_EARG);
+    close(sv[0]);
+    close(sv[1]);
+    sk_tls_ctx_free(c);
+}
+
+static void data_both_ways_and_close_notify(void **state)
+{
+    (void)state;
+    static char big[300000];
+    t_fill_random((unsigned char *)big, sizeof big, 17);
+    struct peer p = {.ctx = server_ctx("x-other,x-sk"), .reply = big, .reply_len = sizeof big};
+    sk_tls_ctx *c = client_ctx(true, "x-sk");
+    pthread_t th;
+    int sv[2];
+    sk_tls *t = NULL;
+    assert_int_equal(start(&p, &th, sv, c, "localhost", &t), 0);
+    static char got[sizeof big];
+    size_t n = 0;
+    assert_int_equal(sk_tls_recv_exact(t, got, sizeof got, 5000, &n), 0);
+    assert_int_equal(n, sizeof big);
+    assert_memory_equal(got, big, sizeof big);
+    char one;
+    assert_int_equal(sk_tls_recv(t, &one, 1, 5000), 0); /* close_notify: a clean end */
+    sk_tls_info i = SK_TLS_INFO_INIT;
+    assert_int_equal(sk_tls_get_info(t, &i), 0);
+    assert_string_equal(i.alpn, "x-sk");
+    assert_string_equal(i.version, "TLSv1.3");
+    assert_true(i.peer_cert);
+    assert_false(i.verified); /* insecure: not verified, and said so */
+    assert_string_equal(i.peer_subject, "CN=localhost,O=sockkit throw-away");
+    finish(th, sv, t);
+    assert_string_equal(p.info.alpn, "x-sk");
+    assert_string_equal(p.info.server_name, "localhost");
+    sk_tls_ctx_free(c);
+    sk_tls_ctx_free(p.ctx);
+}
+
+static void truncation_is_an_error(void **state)
+{
+    (void)state;
+    const char msg[] = "line one\npartial";
+    struct peer p = {
+        .ctx = server_ctx(NULL), .reply = msg, .reply_len = sizeof msg - 1, .end = END_TRUNCATE};
+    sk_tls_ctx *c = client_ctx(true, NULL);
+    pthread_t th;
+    int sv[2];
+    sk_tls *t = NULL;
+    assert_int_equal(start(&p, &th, sv, c, "localhost", &t), 0);
+    sk_reader *r = NULL;
+    assert_int_equal(sk_reader_new_tls(&r, t, 0), 0);
+    char line[64];
+    assert_int_equal(sk_reader_line(r, line, sizeof line, 5000), 8);
+    assert_string_equal(line, "line one");
+    assert_int_equal(sk_reader_line(r, line, sizeof line, 5000), SK_ETLSTRUNC);
+    assert_non_null(strstr(sk_errmsg(), "without TLS close_notify"));
+    sk_reader_free(r);
+    finish(th, sv, t);
+    sk_tls_ctx_free(c);
+    sk_tls_ctx_free(p.ctx);
+}
+
+static void reader_frames_and_eof(void **state)
+{
+    (void)state;
+    const char msg[] = "\x00\x05hello\x00\x00\x00\x03"
+                       "abc";
+    struct peer p = {.ctx = server_ctx(NULL), .reply = msg, .reply_len = sizeof msg - 1};
+    sk_tls_ctx *c = client_ctx(true, NULL);
+    pthread_t th;
+    int sv[2];
+    sk_tls *t = NULL;
+    assert_int_equal(start(&p, &th, sv, c, "localhost", &t), 0);
+    sk_reader *r = NULL;
+    assert_int_equal(sk_reader_new_tls(&r, t, 16), 0);
+    char buf[16];
+    assert_int_equal(sk_reader_frame(r, 2, buf, sizeof buf, 5000), 5);
+    assert_memory_equal(buf, "hello", 5);
+    assert_int_equal(sk_reader_frame(r, 4, buf, sizeof buf, 5000), 3);
+    assert_memory_equal(buf, "abc", 3);
+    assert_int_equal(sk_reader_frame(r, 2, buf, sizeof buf, 5000), SK_EEOF);
+    sk_reader_free(r);
+    finish(th, sv, t);
+    sk_tls_ctx_free(c);
+    sk_tls_ctx_free(p.ctx);
+}
+
+static void alpn_mismatch_fails(void **state)
+{
+    (void)state;
+    struct peer p = {.ctx = server_ctx("x-a")};
+    sk_tls_ctx *c = client_ctx(true, "x-b");
+    pthread_t th;
+    int sv[2];
+    sk_tls *t = NULL;
+    assert_int_equal(start(&p, &th, sv, c, "localhost", &t), SK_ETLS);
+    assert_non_null(strstr(sk_errmsg(), "no application protocol"));
+    finish(th, sv, t);
+    sk_tls_ctx_free(c);
+    sk_tls_ctx_free(p.ctx);
+}
+
+static void session_resumed(void **state)
+{
+    (void)state;
+    sk_tls_ctx *server = server_ctx(NULL);
+    sk_tls_ctx *c = client_ctx(true, NULL);
+    bool resumed[2] = {false, false};
+    for (int k = 0; k < 2; k++) {
+        struct peer p = {.ctx = server, .reply = "hi", .reply_len = 2};
+        pthread_t th;
+        int sv[2];
+        sk_tls *t = NULL;
+        assert_int_equal(start(&p, &th, sv, c, "localhost", &t), 0);
+        char buf[2];
+        assert_int_equal(sk_tls_recv_exact(t, buf, 2, 5000, NULL), 0);
+        assert_int_equal(sk_tls_recv(t, buf, 1, 5000), 0); /* the ticket came before this */
+        sk_tls_info i = SK_TLS_INFO_INIT;
+        sk_tls_get_info(t, &i);
+        resumed[k] = i.resumed;
+        finish(th, sv, t);
+    }
+    assert_false(resumed[0]);
+    assert_true(resumed[1]);
+    sk_tls_ctx_free(c);
+    sk_tls_ctx_free(server);
+}
+
+static void fingerprint_and_bad_files(void **state)
+{
+    (void)state;
+    sk_tls_ctx *s = server_ctx(NULL);
+    char fp[128];
+    assert_int_equal(sk_tls_ctx_get_fingerprint(s, fp, sizeof fp), 7 + 32 * 3 - 1);
+    assert_memory_equal(fp, "SHA256:", 7);
+    assert_int_equal(sk_tls_ctx_get_fingerprint(s, fp, 20), SK_EARG);
+    sk_tls_ctx_free(s);
+    sk_tls_ctx *c = NULL;
+    sk_tls_opts o = SK_TLS_OPTS_INIT(.cert_file = "/nonexistent/cert.pem");
+    assert_int_equal(sk_tls_ctx_new(&c, SK_TLS_SERVER, &o), SK_ETLS);
+    assert_non_null(strstr(sk_errmsg(), "/nonexistent/cert.pem"));
+    assert_int_equal(sk_tls_ctx_new(&c, SK_TLS_SERVER, NULL), SK_EARG); /* no certificate */
+    sk_tls_opts old = SK_TLS_OPTS_INIT(.min_version = SK_TLS_1_3, .max_version = SK_TLS_1_2);
+    assert_int_equal(sk_tls_ctx_new(&c, SK_TLS_CLIENT, &old), SK_EARG);
+    sk_tls_opts pin = SK_TLS_OPTS_INIT(.pin_sha256 = "SHA256:AB:CD");
+    assert_int_equal(sk_tls_ctx_new(&c, SK_TLS_CLIENT, &pin), SK_EARG);
+    sk_tls_opts unset = {0};
+    assert_int_equal(sk_tls_ctx_new(&c, SK_TLS_CLIENT, &unset), SK_EARG);
+}
+
+/* ---- sk_server with TLS: the event model and a blocking one, the same client ---------------- */
+
+static int echo_handler(sk_request *req)
+{
+    char buf[4096];
+    ssize_t n;
+    while ((n = sk_request_recv(req, buf, sizeof buf)) > 0)
+        if (sk_request_send(req, buf, (size_t)n) < 0)
+            return -1;
+    return (int)n;
+}
+
+static void echo_event(sk_conn *c, const void *data, size_t len)
+{
+    sk_conn_write(c, data, len);
+}
+
+static void serve_tls(sk_model model)
+{
+    sk_tls_ctx *server = server_ctx(NULL);
+    sk_tls_ctx *client = client_ctx(true, NULL);
+    sk_event_handlers h = SK_EVENT_HANDLERS_INIT(.on_data = echo_event);
+    sk_server_opts o =
+        SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = model, .handle = echo_handler,
+                            .events = &h, .workers = 1, .tls = server);
+    struct t_running r = {0};
+    t_serve(&r, &o);
+    static char big[200000], got[sizeof big];
+    t_fill_random((unsigned char *)big, sizeof big, 3);
+    for (int k = 0; k < 2; k++) { /* the second one resumes */
+        int fd = sk_connect(r.ep, 5000);
+        assert_true(fd >= 0);
+        sk_tls *t = NULL;
+        assert_int_equal(sk_tls_open(&t, client, fd, "localhost", 5000), 0);
+        sk_reader *rd = NULL;
+        assert_int_equal(sk_reader_new_tls(&rd, t, 0), 0);
+        assert_int_equal(sk_tls_send_all(t, "line\n", 5, 5000, NULL), 0);
+        char line[16];
+        assert_int_equal(sk_reader_line(rd, line, sizeof line, 5000), 4);
+        /* big both ways at once would fill both directions' buffers: in pieces */
+        for (size_t off = 0; off < sizeof big; off += 10000) {
+            assert_int_equal(sk_tls_send_all(t, big + off, 10000, 5000, NULL), 0);
+            assert_int_equal(sk_reader_exact(rd, got + off, 10000, 5000), 0);
+        }
+        assert_memory_equal(got, big, sizeof big);
+        assert_int_equal(sk_tls_shutdown(t, 5000), 0);
+        assert_int_equal(sk_reader_some(rd, line, sizeof line, 5000), 0); /* its close_notify */
+        sk_tls_info i = SK_TLS_INFO_INIT;
+        sk_tls_get_info(t, &i);
+        if (k == 1)
+            assert_true(i.resumed);
+        sk_reader_free(rd);
+        sk_tls_close(t);
+        sk_close(fd);
+    }
+    t_serve_stop(&r);
+    sk_server_drain(r.srv, 1000);
+    sk_server_stats st = SK_SERVER_STATS_INIT();
+    sk_server_get_stats(r.srv, &st);
+    assert_int_equal(st.errors, 0);
+    assert_int_equal(st.bytes_in, 2 * (5 + sizeof big));
+    sk_server_close(r.srv);
+    sk_tls_ctx_free(client);
+    sk_tls_ctx_free(server);
+}
+
+static void server_event_model(void **state)
+{
+    (void)state;
+    serve_tls(SK_MODEL_EVENT);
+}
+
+static void server_refuses_tls_over_datagrams(void **state)
+{
+    (void)state;
+    sk_tls_ctx *server = server_ctx(NULL);
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .type = SOCK_DGRAM,
+                                           .handle = echo_handler, .tls = server);
+    sk_server *srv = NULL;
+    assert_int_equal(sk_server_open(&srv, &o), SK_EARG);
+    assert_non_null(strstr(sk_errmsg(), "DTLS"));
+    sk_tls_ctx_free(server);
+}
+
+static void server_thread_model(void **state)
+{
+    (void)state;
+    serve_tls(SK_MODEL_THREAD);
+}
+
+int main(void)
+{
+    if (!sk_tls_available()) {
+        puts("sockkit built without TLS: skipped");
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(self_signed_refused_by_default),
+        cmocka_unit_test(verify_needs_a_host),
+        cmocka_unit_test(data_both_ways_and_close_notify),
+        cmocka_unit_test(truncation_is_an_error),
+        cmocka_unit_test(reader_frames_and_eof),
+        cmocka_unit_test(alpn_mismatch_fails),
+        cmocka_unit_test(session_resumed),
+        cmocka_unit_test(fingerprint_and_bad_files),
+        cmocka_unit_test(server_event_model),
+        cmocka_unit_test(server_thread_model),
+        cmocka_unit_test(server_refuses_tls_over_datagrams),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
