@@ -126,12 +126,9 @@ def run(args, input=b"", timeout=30):
 started = []  # every process serve() started: kill_started() ends those still running
 
 
-def serve(args, timeout=5.0, **popen_kw):
-    """Start `sockkit serve -v ARGS`; returns (proc, host, port) from its 'serving' line on
-    stderr (port None for a unix endpoint, whose host is then 'unix:/path' or 'unix:@name')."""
-    p = subprocess.Popen([BIN, "serve", "-v"] + args, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen_kw)
-    started.append(p)
+def _first_line(p, timeout):
+    """The first line p writes on stderr (read a byte at a time, so nothing after it is taken
+    from the pipe), within timeout seconds."""
     line = b""
     deadline = time.time() + timeout
     while time.time() < deadline and b"\n" not in line:
@@ -141,6 +138,16 @@ def serve(args, timeout=5.0, **popen_kw):
             if not c:
                 break
             line += c
+    return line
+
+
+def serve(args, timeout=5.0, **popen_kw):
+    """Start `sockkit serve -v ARGS`; returns (proc, host, port) from its 'serving' line on
+    stderr (port None for a unix endpoint, whose host is then 'unix:/path' or 'unix:@name')."""
+    p = subprocess.Popen([BIN, "serve", "-v"] + args, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen_kw)
+    started.append(p)
+    line = _first_line(p, timeout)
     m = re.search(rb"serving \S+ on (\S+)(?: (\d+))?", line)
     if not m:
         raise RuntimeError(f"no 'serving' line: {line!r}")
@@ -189,15 +196,7 @@ def relay(args, timeout=5.0, **popen_kw):
     p = subprocess.Popen([BIN, "relay", "-v"] + args, stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen_kw)
     started.append(p)
-    line = b""
-    deadline = time.time() + timeout
-    while time.time() < deadline and b"\n" not in line:
-        r, _, _ = select.select([p.stderr], [], [], 0.1)
-        if r:
-            c = os.read(p.stderr.fileno(), 1)
-            if not c:
-                break
-            line += c
+    line = _first_line(p, timeout)
     m = re.search(rb"relaying (\S+) \(", line)
     if not m:
         p.kill()
