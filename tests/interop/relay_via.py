@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from sktest import BIN, check, finish, free_port, kill_started, relay, stop  # noqa: E402
@@ -119,7 +120,8 @@ def test_tinyproxy(tmp, echo):
 
 class FakeSocks5:
     """A SOCKS5 proxy of one behaviour: 'eager' answers the request and, in the same send, the
-    first tunnel bytes (then echoes what comes); 'stall' accepts and never answers."""
+    first tunnel bytes (then echoes what comes); 'stall' accepts and never answers; 'bad' answers
+    the greeting as SOCKS4 would not; 'close' closes after reading the greeting."""
 
     def __init__(self, mode):
         self.mode = mode
@@ -144,6 +146,8 @@ class FakeSocks5:
             self.conns.append(conn)
             if self.mode == "eager":
                 threading.Thread(target=self.eager, args=(conn,), daemon=True).start()
+            elif self.mode in ("bad", "close"):
+                threading.Thread(target=self.short, args=(conn, self.mode), daemon=True).start()
 
     @staticmethod
     def eager(conn):
@@ -164,6 +168,19 @@ class FakeSocks5:
                     break
                 conn.sendall(b)
             conn.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    @staticmethod
+    def short(conn, mode):
+        try:
+            conn.settimeout(20)
+            conn.recv(3)
+            if mode == "bad":
+                conn.sendall(b"\x04\x5a")
+                conn.recv(1)  # until the relay resets it
         except OSError:
             pass
         finally:
@@ -203,15 +220,39 @@ def test_fakes():
         eager.close()
     stall = FakeSocks5("stall")
     try:
-        p, port = relay(["--via", f"127.0.0.1:{stall.port}", "--connect-timeout", "1",
+        p, port = relay(["--via", f"127.0.0.1:{stall.port}", "--connect-timeout", "2",
                          "127.0.0.1:0", "127.0.0.1:9"])
+        # a client that leaves during the handshake is paused (as while a connect runs): its
+        # leaving is seen at the deadline, and it counts as a failure as well
+        with socket.create_connection(("127.0.0.1", port), timeout=30):
+            time.sleep(0.3)
         reset_expected(port, "stalling proxy")
         rc, err = stop(p)
         check(rc == 0 and "no reply within the connect timeout (waiting for the SOCKS5 method"
-              in err and "1 target failure" in err,
+              in err and "2 target failures" in err and err.count("failed ") == 2,
               f"stalling proxy: reset after --connect-timeout, -v says so ({err.strip()!r})")
+        # SIGTERM while handshakes hang: the drain's deadline cuts both sides, exit 0
+        p, port = relay(["--via", f"127.0.0.1:{stall.port}", "--connect-timeout", "30",
+                         "--drain", "1", "127.0.0.1:0", "127.0.0.1:9"])
+        clients = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(3)]
+        time.sleep(0.5)
+        rc, err = stop(p)
+        check(rc == 0 and "3 accepted" in err,
+              f"stalling proxy, SIGTERM during the handshakes: exit 0 ({rc}, {err.strip()!r})")
+        for c in clients:
+            c.close()
     finally:
         stall.close()
+    for mode, want in (("bad", "SOCKS5 proxy 127.0.0.1:"), ("close", "the connection ended")):
+        fake = FakeSocks5(mode)
+        try:
+            p, port = relay(["--via", f"127.0.0.1:{fake.port}", "127.0.0.1:0", "127.0.0.1:9"])
+            reset_expected(port, f"proxy '{mode}'")
+            rc, err = stop(p)
+            check(rc == 0 and want in err and "1 target failure" in err,
+                  f"proxy '{mode}': the client is reset, counted, -v says why ({err.strip()!r})")
+        finally:
+            fake.close()
 
 
 def usage_errors():
