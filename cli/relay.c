@@ -215,16 +215,23 @@ static void via_stop(struct link *k)
     k->px = NULL;
 }
 
-/* The proxy refused, answered wrongly or too late: count it, say why, reset both. The proxy's
- * on_close (via_close) or the client's frees k, whichever comes last. */
-static void via_fail(struct link *k, const char *text)
+/* Count a failed handshake and say why (the -v line quotes the proxy's answer). */
+static void via_report(struct link *k, const char *text)
 {
     char msg[1200];
     via_msg(k, msg, sizeof msg, text);
     atomic_fetch_add(&k->r->failed, 1);
     print_failed(k->r, k, msg);
-    via_stop(k);
     k->ending = true;
+}
+
+/* The proxy refused, answered wrongly or too late: report it, reset both. The proxy's on_close
+ * (via_close) or the client's frees k, whichever comes last; either may run inside a reset here,
+ * so k is not touched after the last one. */
+static void via_fail(struct link *k, const char *text)
+{
+    via_report(k, text);
+    via_stop(k);
     if (k->up)
         sk_conn_reset(k->up);
     if (k->client)
@@ -304,11 +311,16 @@ static void via_close(sk_conn *up, int reason)
              k->px ? sk_proxy_waiting_for(k->px) : "the reply",
              reason ? sk_strerror(reason) : "closed by the proxy");
     via_stop(k);
-    k->up = NULL;                /* going: nothing more to reset */
-    if (!k->ending && k->client) /* the proxy closed or failed before its reply was complete */
-        via_fail(k, text);
-    if (!k->client)
+    k->up = NULL; /* going: nothing more to reset */
+    sk_conn *client = k->client;
+    if (!client) {
         free(k);
+        return;
+    }
+    if (!k->ending) { /* the proxy closed or failed before its reply was complete */
+        via_report(k, text);
+        sk_conn_reset(client); /* its on_close frees k, maybe at once */
+    }
 }
 
 static void via_drain(sk_conn *up)
