@@ -85,15 +85,15 @@ const struct cli_cmd cli_cmd_relay = {
         "  sockkit relay unix:/tmp/app.sock 127.0.0.1:9000   Unix to TCP\n"
         "  sockkit relay -u :5353 127.0.0.1:53       UDP, a session per client\n"
         "  sockkit relay --trace :6380 127.0.0.1:6379   see both legs' bytes\n"
-        "  sockkit relay --via 127.0.0.1:1080 :8080 example.com:80   through a SOCKS5 proxy\n"
+        "  sockkit relay --via 127.0.0.1:1080 :8080 db.lan:5432   through a SOCKS5 proxy\n"
         "With --trace each data line names its leg and direction: client->relay,\n"
         "relay->target, target->relay, relay->client.",
     .opts = relay_opts,
     .footer = "A target that refuses or does not answer: the client's connection is reset (RST),\n"
-              "counted, and -v says why; the relay goes on. With --via the same holds for a proxy\n"
-              "that refuses, answers wrongly or does not finish within --connect-timeout. SIGTERM "
-              "or Ctrl-C: stop accepting,\n"
-              "let pairs finish (--drain), print the counters, exit 0.",
+              "counted, and -v says why; the relay goes on. With --via the same holds for a\n"
+              "proxy that refuses, answers wrongly or does not finish within --connect-timeout.\n"
+              "SIGTERM or Ctrl-C: stop accepting, let pairs finish (--drain), print the\n"
+              "counters, exit 0.",
     .run = cmd_relay,
 };
 
