@@ -103,20 +103,20 @@ static void both_ends(int fd, char *peer_text, char *local_text, sk_addr *peer_o
 static int connect_proxy(const struct nc_opts *o)
 {
     sk_connect_opts co = connect_opts(o);
-    sk_proxy_opts po = SK_PROXY_OPTS_INIT(.kind = (sk_proxy_kind)o->proxy_kind,
-                                          .user = o->proxy_user, .password = o->proxy_password);
+    sk_proxy_opts po = SK_PROXY_OPTS_INIT(.kind = o->proxy.kind, .user = o->proxy.user,
+                                          .password = o->proxy.password);
     int timeout = o->timeout_ms >= 0 ? o->timeout_ms : NC_PROXY_TIMEOUT_MS;
-    int fd = sk_connect_via(o->proxy, o->endpoint, &po, &co, timeout);
+    int fd = sk_connect_via(o->proxy.endpoint, o->endpoint, &po, &co, timeout);
     if (fd < 0) {
         struct cli_where w = nc_where(o);
-        w.endpoint = o->proxy;
+        w.endpoint = o->proxy.endpoint;
         cli_fail_at(fd, &w);
     }
     if (o->verbose) {
         char p[SK_ADDRSTRLEN], l[SK_ADDRSTRLEN];
         both_ends(fd, p, l, NULL);
         cli_say("connected to proxy %s from %s (tcp); %s tunnel to %s open", p, l,
-                o->proxy_kind == SK_PROXY_HTTP ? "HTTP CONNECT" : "SOCKS5", o->endpoint);
+                o->proxy.kind == SK_PROXY_HTTP ? "HTTP CONNECT" : "SOCKS5", o->endpoint);
     }
     return fd;
 }
@@ -148,7 +148,7 @@ int cmd_connect(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (o.zero && !o.ep.is_unix)
         return scan(&o);
-    if (o.proxy[0])
+    if (o.proxy.endpoint[0])
         return stream_session(connect_proxy(&o), &o);
     unix_source(&o);
     sk_connect_opts co = connect_opts(&o);

@@ -39,7 +39,7 @@ static const struct cli_opt connect_opts[] = {
      "the proxy's protocol: 5 (SOCKS5, the default) or connect (HTTP CONNECT)", "5 connect"},
     {'P', NULL, CLI_ARG, "USER",
      "proxy user name (SOCKS5 username/password or HTTP Basic); the password is read from "
-     "$" NC_PROXY_PASSWORD_ENV ", never from the command line",
+     "$" CLI_PROXY_PASSWORD_ENV ", never from the command line",
      NULL},
     {'z', NULL, CLI_NOARG, NULL,
      "only check which ports accept a connection (PORT, or a range LO-HI): one line per open port "
@@ -115,6 +115,7 @@ struct nc_args {
     const char *port;   /* -p */
     const char *proxy;  /* -x */
     const char *proto;  /* -X */
+    const char *user;   /* -P */
 };
 
 /* snprintf into a field of nc_opts; a text that does not fit is a usage error, never cut. */
@@ -226,7 +227,7 @@ static void nc_option(int c, const char *arg, struct nc_opts *o, struct nc_args 
         else if (c == 'X')
             a->proto = arg;
         else
-            o->proxy_user = arg;
+            a->user = arg;
         break;
     case OPT_MAXCONNS:
         cli_usage_error("--max-conns is serve's (clients over the limit are closed at once); "
@@ -369,41 +370,17 @@ static void nc_operands(int rest, char **args, struct nc_opts *o, const struct n
 static void set_proxy(struct nc_opts *o, const struct nc_args *a)
 {
     if (!a->proxy) {
-        if (a->proto || o->proxy_user)
+        if (a->proto || a->user)
             cli_usage_error("-%c goes with -x PROXY (the proxy to go through)",
                             a->proto ? 'X' : 'P');
         return;
     }
-    if (!a->proto || !strcmp(a->proto, "5"))
-        o->proxy_kind = SK_PROXY_SOCKS5;
-    else if (!strcmp(a->proto, "connect"))
-        o->proxy_kind = SK_PROXY_HTTP;
-    else if (!strcmp(a->proto, "4"))
-        cli_usage_error("-X 4: SOCKS4 is not supported; use -X 5 (SOCKS5) or -X connect (HTTP)");
-    else
-        cli_usage_error("-X '%s': give 5 (SOCKS5) or connect (HTTP CONNECT)", a->proto);
-    const char *x = a->proxy, *close = strchr(x, ']');
-    bool has_port = x[0] == '[' ? close && close[1] == ':' : strchr(x, ':') != NULL;
-    if (has_port)
-        set_text(o->proxy, sizeof o->proxy, "-x", "%s", x);
-    else
-        join(o->proxy, sizeof o->proxy, x, o->proxy_kind == SK_PROXY_HTTP ? "3128" : "1080");
     if (o->udp || o->zero || a->unix_path || o->ep.is_unix)
         cli_usage_error("-x tunnels one TCP connection: it does not go with %s",
                         o->udp    ? "-u"
                         : o->zero ? "-z"
                                   : "a Unix endpoint");
-    if (o->proxy_user) {
-        o->proxy_password = getenv(NC_PROXY_PASSWORD_ENV);
-        if (!o->proxy_password)
-            cli_usage_error("-P %s: put the password in $" NC_PROXY_PASSWORD_ENV
-                            " (it is never read from the command line)",
-                            o->proxy_user);
-    }
-    sk_endpoint proxy;
-    cli_check_endpoint(o->proxy, false, &proxy);
-    if (proxy.is_unix)
-        cli_usage_error("-x %s: the proxy is reached over TCP: give HOST:PORT", o->proxy);
+    cli_proxy_parse(&o->proxy, "-x", a->proxy, a->proto, a->user);
 }
 
 /* Rules between options, once all are known: nothing accepted may go unused. */

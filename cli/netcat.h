@@ -3,6 +3,7 @@
 #define SOCKKIT_CLI_NETCAT_H
 
 #include "cli.h"
+#include "proxy_opt.h"
 #include "tls.h"
 
 struct nc_opts {
@@ -22,15 +23,10 @@ struct nc_opts {
     sk_endpoint ep;     /* endpoint, parsed once by nc_parse */
     char host[300];     /* connect -z: the host, and the ports port_lo..port_hi */
     int port_lo, port_hi;
-    char proxy[400];            /* connect -x: the proxy's endpoint ("" = none) */
-    int proxy_kind;             /* -X: SK_PROXY_SOCKS5 (5, the default) or SK_PROXY_HTTP */
-    const char *proxy_user;     /* -P USER, NULL = none */
-    const char *proxy_password; /* $SOCKKIT_PROXY_PASSWORD with -P, never from argv */
-    struct cli_tls tls;         /* --tls and its options */
+    struct cli_proxy proxy; /* connect -x, -X, -P (endpoint "" = none) */
+    struct cli_tls tls;     /* --tls and its options */
 };
 
-/* The environment variable -P's password comes from (argv is visible to every user in ps). */
-#define NC_PROXY_PASSWORD_ENV "SOCKKIT_PROXY_PASSWORD"
 /* The handshake's deadline through a proxy when -w is not given: a proxy that accepts and never
  * answers must not hang the command. */
 #define NC_PROXY_TIMEOUT_MS 30000

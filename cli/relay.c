@@ -7,8 +7,9 @@
  * the pair ends (on_done: the -v line, the --json-lines object). A target that refuses or does not
  * answer resets the client at once (RST: the client sees the failure, not an empty answer).
  *
- * --via (a proxy for the target) belongs between the target's connect and the join: see
- * target_ready(). */
+ * --via: the outbound connection goes to the proxy; its handshake (sk_proxy, driven by the
+ * connection's on_data) runs between the connect and the join, and any tunnel bytes that came with
+ * the proxy's reply are written to the client before the join (see via_start()). */
 #include "cli.h"
 #include "json.h"
 #include "opts.h"
@@ -33,6 +34,7 @@ enum {
     OPT_DRAIN,
     OPT_HIGH_WATER,
     OPT_NO_SPLICE,
+    OPT_VIA,
 };
 
 static const struct cli_opt relay_opts[] = {
@@ -53,6 +55,17 @@ static const struct cli_opt relay_opts[] = {
      "stop reading a side while N bytes wait for the other (default 262144; copy mode)", NULL},
     {OPT_NO_SPLICE, "no-splice", CLI_NOARG, NULL,
      "copy through user space instead of splice(2) (--trace always copies)", NULL},
+    {OPT_VIA, "via", CLI_ARG, "PROXY[:PORT]",
+     "reach TARGET through this proxy, a tunnel per client (port 1080 for SOCKS5, 3128 for HTTP "
+     "if not given); with SOCKS5 the proxy resolves TARGET's name",
+     NULL},
+    {'X', NULL, CLI_ARG, "PROTO",
+     "with --via: the proxy's protocol, 5 (SOCKS5, the default) or connect (HTTP CONNECT)",
+     "5 connect"},
+    {'P', NULL, CLI_ARG, "USER",
+     "with --via: proxy user name (SOCKS5 username/password or HTTP Basic); the password is read "
+     "from $" CLI_PROXY_PASSWORD_ENV ", never from the command line",
+     NULL},
     {'v', "verbose", CLI_NOARG, NULL,
      "one line per connection opened and closed (bytes each way, duration, why it ended)", NULL},
     CLI_OPT_TRACE,
@@ -72,12 +85,15 @@ const struct cli_cmd cli_cmd_relay = {
         "  sockkit relay unix:/tmp/app.sock 127.0.0.1:9000   Unix to TCP\n"
         "  sockkit relay -u :5353 127.0.0.1:53       UDP, a session per client\n"
         "  sockkit relay --trace :6380 127.0.0.1:6379   see both legs' bytes\n"
+        "  sockkit relay --via 127.0.0.1:1080 :8080 db.lan:5432   through a SOCKS5 proxy\n"
         "With --trace each data line names its leg and direction: client->relay,\n"
         "relay->target, target->relay, relay->client.",
     .opts = relay_opts,
     .footer = "A target that refuses or does not answer: the client's connection is reset (RST),\n"
-              "counted, and -v says why; the relay goes on. SIGTERM or Ctrl-C: stop accepting,\n"
-              "let pairs finish (--drain), print the counters, exit 0.",
+              "counted, and -v says why; the relay goes on. With --via the same holds for a\n"
+              "proxy that refuses, answers wrongly or does not finish within --connect-timeout.\n"
+              "SIGTERM or Ctrl-C: stop accepting, let pairs finish (--drain), print the\n"
+              "counters, exit 0.",
     .run = cmd_relay,
 };
 
@@ -88,7 +104,12 @@ const struct cli_cmd cli_cmd_relay = {
 struct link {
     struct relay *r;
     sk_conn *client; /* NULL once the client is gone before the join */
+    sk_conn *up;     /* --via: the proxy's connection while its handshake runs, else NULL */
+    sk_proxy *px;    /* --via: the handshake (NULL once over) */
+    int64_t timer;   /* --via: the handshake's deadline (0: none pending) */
+    uint64_t early;  /* --via: tunnel bytes that came with the proxy's reply (target->client) */
     bool connect_done;
+    bool ending; /* --via: a failure was handled (both sides reset or going) */
     double start;
     char peer[SK_ADDRSTRLEN];
 };
@@ -143,15 +164,16 @@ static void print_failed(struct relay *r, const struct link *k, const char *msg)
 static void pair_done(const sk_join_stats *st, void *arg)
 {
     struct link *k = arg;
+    sk_join_stats s = *st;
+    s.b_to_a += k->early; /* written to the client before the join, by via_open */
     atomic_fetch_add(&k->r->done, 1);
-    atomic_fetch_add(&k->r->bytes_ab, st->a_to_b);
-    atomic_fetch_add(&k->r->bytes_ba, st->b_to_a);
-    print_done(k->r, k, st);
+    atomic_fetch_add(&k->r->bytes_ab, s.a_to_b);
+    atomic_fetch_add(&k->r->bytes_ba, s.b_to_a);
+    print_done(k->r, k, &s);
     free(k);
 }
 
-/* The target is connected: join the two. A proxy stage (--via) goes here: run the proxy's
- * handshake on `up` first, then join. */
+/* The target is connected (with --via: the proxy's tunnel is open): join the two. */
 static void target_ready(struct link *k, sk_conn *up)
 {
     struct relay *r = k->r;
@@ -163,9 +185,172 @@ static void target_ready(struct link *k, sk_conn *up)
         print_failed(r, k, sk_errmsg());
         atomic_fetch_add(&r->failed, 1);
         k->client = NULL;
+        sk_conn_set_data(up, NULL); /* --via: its on_close is via_close's, with nothing to do */
         sk_conn_reset(up);
         sk_conn_reset(client); /* its on_close frees k */
     }
+}
+
+/* ---- --via: the proxy's handshake on the loop ----------------------------------------------- */
+
+/* "SOCKS5 proxy 127.0.0.1:1080: " and the text: the -v line names the proxy and its reply. */
+static void via_msg(const struct link *k, char *out, size_t len, const char *text)
+{
+    const struct cli_proxy *v = &k->r->via;
+    const char *kind = v->kind == SK_PROXY_HTTP ? "HTTP CONNECT" : "SOCKS5";
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%s proxy: ", kind);
+    if (!strncmp(text, prefix, strlen(prefix)))
+        text += strlen(prefix);
+    snprintf(out, len, "%s proxy %s: %s", kind, v->endpoint, text);
+}
+
+/* The handshake is over, one way or the other: its deadline and state go. */
+static void via_stop(struct link *k)
+{
+    if (k->timer && k->up)
+        sk_loop_cancel(sk_conn_loop(k->up), k->timer);
+    k->timer = 0;
+    sk_proxy_free(k->px);
+    k->px = NULL;
+}
+
+/* Count a failed handshake and say why (the -v line quotes the proxy's answer). */
+static void via_report(struct link *k, const char *text)
+{
+    char msg[1200];
+    via_msg(k, msg, sizeof msg, text);
+    atomic_fetch_add(&k->r->failed, 1);
+    print_failed(k->r, k, msg);
+    k->ending = true;
+}
+
+/* The proxy refused, answered wrongly or too late: report it, reset both. The proxy's on_close
+ * (via_close) or the client's frees k, whichever comes last; either may run inside a reset here,
+ * so k is not touched after the last one. */
+static void via_fail(struct link *k, const char *text)
+{
+    via_report(k, text);
+    via_stop(k);
+    if (k->up)
+        sk_conn_reset(k->up);
+    if (k->client)
+        sk_conn_reset(k->client);
+}
+
+/* Send what the handshake has to say now (the connection buffers what the socket does not take). */
+static int via_send(struct link *k)
+{
+    const void *out;
+    size_t n = sk_proxy_output(k->px, &out);
+    if (!n)
+        return 0;
+    int rc = sk_conn_write(k->up, out, n);
+    return rc < 0 ? rc : sk_proxy_sent(k->px, n);
+}
+
+/* The tunnel is open: the bytes after the reply are the target's first, to the client before
+ * anything the join moves (sk_conn_join splices only once the client's output is empty, so the
+ * order holds either way); then the pair runs as without a proxy. */
+static void via_open(struct link *k, sk_conn *up, const char *rest, size_t n)
+{
+    via_stop(k);
+    k->up = NULL;
+    if (n && sk_conn_write(k->client, rest, n) >= 0)
+        k->early = n;
+    target_ready(k, up);
+}
+
+static void via_data(sk_conn *up, const void *data, size_t len)
+{
+    struct link *k = sk_conn_data(up);
+    if (!k || !k->px)
+        return;
+    const char *p = data;
+    size_t off = 0;
+    while (off < len) { /* each round takes at least one byte, or ends */
+        size_t used = 0;
+        int rc = sk_proxy_input(k->px, p + off, len - off, &used);
+        if (rc < 0) {
+            via_fail(k, sk_errmsg());
+            return;
+        }
+        off += used;
+        if (rc == SK_PROXY_DONE) {
+            via_open(k, up, p + off, len - off);
+            return;
+        }
+        if (via_send(k) < 0) {
+            via_fail(k, sk_errmsg());
+            return;
+        }
+        if (!used)
+            break;
+    }
+}
+
+static void via_timeout(sk_loop *loop, int64_t timer, void *arg)
+{
+    (void)loop, (void)timer;
+    struct link *k = arg;
+    k->timer = 0;
+    char text[200];
+    snprintf(text, sizeof text, "no reply within the connect timeout (waiting for %s)",
+             sk_proxy_waiting_for(k->px));
+    via_fail(k, text);
+}
+
+/* The proxy's connection ended during the handshake (after it, the pair has the callbacks). */
+static void via_close(sk_conn *up, int reason)
+{
+    struct link *k = sk_conn_data(up);
+    if (!k)
+        return;
+    char text[300];
+    snprintf(text, sizeof text, "the connection ended while %s was due (%s)",
+             k->px ? sk_proxy_waiting_for(k->px) : "the reply",
+             reason ? sk_strerror(reason) : "closed by the proxy");
+    via_stop(k);
+    k->up = NULL; /* going: nothing more to reset */
+    sk_conn *client = k->client;
+    if (!client) {
+        free(k);
+        return;
+    }
+    if (!k->ending) { /* the proxy closed or failed before its reply was complete */
+        via_report(k, text);
+        sk_conn_reset(client); /* its on_close frees k, maybe at once */
+    }
+}
+
+static void via_drain(sk_conn *up)
+{
+    (void)up; /* the handshake goes on; the drain's deadline cuts what is left */
+}
+
+/* The proxy is connected: ask it for TARGET, with a deadline of what is left of
+ * --connect-timeout (one budget for the connect and the handshake, as connect -x has). */
+static void via_start(struct link *k, sk_conn *up)
+{
+    struct relay *r = k->r;
+    sk_proxy_opts po =
+        SK_PROXY_OPTS_INIT(.kind = r->via.kind, .user = r->via.user, .password = r->via.password);
+    k->up = up;
+    int rc = sk_proxy_new(&k->px, r->target, &po);
+    if (rc < 0) {
+        via_fail(k, sk_errmsg());
+        return;
+    }
+    int budget = r->connect_timeout_ms ? r->connect_timeout_ms : SK_CONN_CONNECT_TIMEOUT_DEFAULT_MS;
+    double left_ms = budget - (cli_now_s() - k->start) * 1000.0;
+    int64_t t = sk_loop_timer(sk_conn_loop(up), left_ms < 1 ? 1 : (int)left_ms, 0, via_timeout, k);
+    if (t < 0) {
+        via_fail(k, sk_errmsg());
+        return;
+    }
+    k->timer = t;
+    if (via_send(k) < 0)
+        via_fail(k, sk_errmsg());
 }
 
 static void target_connected(sk_conn *up, int status)
@@ -174,13 +359,18 @@ static void target_connected(sk_conn *up, int status)
     struct relay *r = k->r;
     k->connect_done = true;
     if (!k->client) { /* the client left meanwhile */
-        if (status == 0)
+        if (status == 0) {
+            sk_conn_set_data(up, NULL);
             sk_conn_reset(up);
+        }
         free(k);
         return;
     }
     if (status == 0) {
-        target_ready(k, up);
+        if (r->via.endpoint[0])
+            via_start(k, up);
+        else
+            target_ready(k, up);
         return;
     }
     atomic_fetch_add(&r->failed, 1);
@@ -203,9 +393,12 @@ static void client_open(sk_conn *c)
     sk_conn_set_data(c, k);
     sk_conn_pause(c); /* nothing is read until there is somewhere to put it */
     if (r->co.verbose)
-        cli_say("opened %s -> %s", k->peer, r->target);
+        cli_say("opened %s -> %s%s%s", k->peer, r->target, r->via.endpoint[0] ? " via " : "",
+                r->via.endpoint);
+    bool via = r->via.endpoint[0];
     sk_conn_connect_opts co =
-        SK_CONN_CONNECT_OPTS_INIT(.endpoint = r->target, .parsed = &r->target_ep,
+        SK_CONN_CONNECT_OPTS_INIT(.endpoint = via ? r->via.endpoint : r->target,
+                                  .parsed = via ? &r->via_ep : &r->target_ep,
                                   .timeout_ms = r->connect_timeout_ms, .events = &r->target_events,
                                   .on_connect = target_connected, .data = k);
     if (sk_conn_connect(c, &co) < 0) {
@@ -224,6 +417,13 @@ static void client_close(sk_conn *c, int reason)
     if (!k)
         return;
     k->client = NULL;
+    if (k->up) { /* --via: the handshake runs; its on_close (via_close) frees k */
+        if (!k->ending) {
+            k->ending = true;
+            sk_conn_reset(k->up);
+        }
+        return;
+    }
     if (k->connect_done)
         free(k);
 }
@@ -263,9 +463,23 @@ static void refuse_loop(const char *listen, const char *target, const sk_endpoin
             target, listen);
 }
 
-static void relay_option(int c, const char *arg, struct relay *r)
+/* --via, -X, -P as given, checked together once all options are read. */
+struct via_args {
+    const char *proxy, *proto, *user;
+};
+
+static void relay_option(int c, const char *arg, struct relay *r, struct via_args *v)
 {
     switch (c) {
+    case OPT_VIA:
+        v->proxy = arg;
+        break;
+    case 'X':
+        v->proto = arg;
+        break;
+    case 'P':
+        v->user = arg;
+        break;
     case 'u':
         r->o.type = SOCK_DGRAM;
         break;
@@ -297,12 +511,33 @@ static void relay_option(int c, const char *arg, struct relay *r)
     }
 }
 
+/* --via: a TCP TARGET the proxy can be asked for (checked here, not per client), and a proxy
+ * that is not the relay itself. */
+static void set_via(struct relay *r, const struct via_args *v, const char *listen,
+                    const char *target)
+{
+    if (r->o.type == SOCK_DGRAM)
+        cli_usage_error("--via does not go with -u: SOCKS5 UDP ASSOCIATE is not supported");
+    if (r->target_ep.is_unix)
+        cli_usage_error("--via: TARGET %s is a Unix endpoint; a proxy reaches HOST:PORT", target);
+    cli_proxy_parse(&r->via, "--via", v->proxy, v->proto, v->user);
+    cli_check_endpoint(r->via.endpoint, false, &r->via_ep);
+    sk_proxy_opts po =
+        SK_PROXY_OPTS_INIT(.kind = r->via.kind, .user = r->via.user, .password = r->via.password);
+    sk_proxy *px;
+    if (sk_proxy_new(&px, target, &po) < 0)
+        cli_usage_error("--via: %s", sk_errmsg());
+    sk_proxy_free(px);
+    refuse_loop(listen, r->via.endpoint, &r->listen_ep, &r->via_ep);
+}
+
 static void relay_parse(int argc, char **argv, struct relay *r)
 {
     struct cli_parser p = CLI_PARSER(&cli_cmd_relay);
     int c;
+    struct via_args v = {0};
     while ((c = cli_next_option(&p, argc, argv, &r->co)) != -1)
-        relay_option(c, optarg, r);
+        relay_option(c, optarg, r, &v);
     int rest = argc - optind;
     if (rest < 2)
         cli_usage_error(rest ? "missing TARGET (as in 127.0.0.1:80)"
@@ -314,7 +549,12 @@ static void relay_parse(int argc, char **argv, struct relay *r)
         cli_usage_error("an endpoint is too long (at most %zu bytes)", sizeof r->listen - 1);
     cli_check_endpoint(listen, true, &r->listen_ep);
     cli_check_endpoint(target, false, &r->target_ep);
-    refuse_loop(listen, target, &r->listen_ep, &r->target_ep);
+    if (v.proxy)
+        set_via(r, &v, listen, target);
+    else if (v.proto || v.user)
+        cli_usage_error("-%c goes with --via PROXY (the proxy to go through)", v.proto ? 'X' : 'P');
+    else
+        refuse_loop(listen, target, &r->listen_ep, &r->target_ep);
     snprintf(r->listen, sizeof r->listen, "%s", listen);
     snprintf(r->target, sizeof r->target, "%s", target);
     r->o.endpoint = r->listen;
@@ -359,6 +599,10 @@ int cmd_relay(int argc, char **argv)
         (sk_event_handlers)SK_EVENT_HANDLERS_INIT(.on_open = client_open, .on_close = client_close,
                                                   .on_drain = client_drain);
     r.target_events = (sk_event_handlers)SK_EVENT_HANDLERS_INIT();
+    if (r.via.endpoint[0]) /* the handshake's callbacks, until the join takes them over */
+        r.target_events =
+            (sk_event_handlers)SK_EVENT_HANDLERS_INIT(.on_data = via_data, .on_close = via_close,
+                                                      .on_drain = via_drain);
     r.o.events = &r.client_events;
     r.o.user = &r;
     if (r.o.type == SOCK_DGRAM) {

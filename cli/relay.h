@@ -3,6 +3,7 @@
 #define SOCKKIT_CLI_RELAY_H
 
 #include "opts.h"
+#include "proxy_opt.h"
 #include "sockkit.h"
 
 #include <pthread.h>
@@ -21,6 +22,8 @@ struct relay {
     int connect_timeout_ms;           /* 0: the library's default */
     int drain_ms;
     bool no_splice;
+    struct cli_proxy via; /* --via (endpoint "" = none), -X, -P */
+    sk_endpoint via_ep;   /* --via's endpoint, parsed once */
     sk_event_handlers client_events, target_events;
     sk_server *srv;
     pthread_mutex_t out_lock; /* --json-lines objects from several loops, one at a time */

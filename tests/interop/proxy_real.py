@@ -9,18 +9,15 @@ import os
 import random
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from sktest import BIN, check, finish, free_port, skip, wait_bound  # noqa: E402
+from sktest import BIN, check, finish, free_port, skip  # noqa: E402
+from sk_proxies import DANTED, TINYPROXY, Echo, daemon, dante_conf, stop, tiny_conf  # noqa: E402
 
-DANTED = "/usr/sbin/danted"
-TINYPROXY = "/usr/bin/tinyproxy"
 if not os.path.exists(DANTED) and not os.path.exists(TINYPROXY):
     skip("neither danted (dante-server) nor tinyproxy is installed (scripts/deps.sh test)")
 
@@ -28,77 +25,11 @@ NO_PASSWORD = {k: v for k, v in os.environ.items() if k != "SOCKKIT_PROXY_PASSWO
 SIZE = 300 * 1024
 
 
-class Echo:
-    """A TCP server: per connection, a 4-byte length, then that many bytes, sent back, close."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.stopping = False
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-        self.thread.start()
-
-    def loop(self):
-        while not self.stopping:
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self.one, args=(conn,), daemon=True).start()
-
-    @staticmethod
-    def one(conn):
-        with conn:
-            conn.settimeout(30)
-            data = b""
-            try:
-                while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    data += chunk
-                conn.sendall(data[4:])
-            except OSError:
-                pass
-
-    def close(self):
-        self.stopping = True
-        self.thread.join(timeout=5)
-        self.sock.close()
-
-
 def sockkit(args, stdin=b"", env=None, timeout=60):
     p = subprocess.run([BIN, "connect"] + args, input=stdin, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=timeout,
                        env=env if env is not None else NO_PASSWORD)
     return p.returncode, p.stdout, p.stderr.decode(errors="replace")
-
-
-def daemon(argv, port, log):
-    """Start a proxy in the foreground; wait until it listens. None (and the log) if it does not."""
-    out = open(log, "wb")
-    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_bound(port, timeout=15)
-    except RuntimeError:
-        stop(p)
-        return None
-    return p
-
-
-def stop(p):
-    if p and p.poll() is None:
-        p.terminate()
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 def through(label, proxy_args, echo, env=None, target=None):
@@ -114,22 +45,6 @@ def refused(label, proxy_args, want, env=None):
     rc, out, err = sockkit(proxy_args + [f"127.0.0.1:{free_port()}"], b"x", env)
     check(rc == 1 and want(err) and err.count("\n") == 1,
           f"{label}: closed target port: exit 1 with the proxy's reply ({rc}, {err.strip()!r})")
-
-
-def dante_conf(dir, port, method):
-    path = os.path.join(dir, f"danted-{method}.conf")
-    with open(path, "w") as f:
-        f.write(f"""logoutput: stderr
-internal: 127.0.0.1 port = {port}
-external: 127.0.0.1
-clientmethod: none
-socksmethod: {method}
-{"user.privileged: root" if os.geteuid() == 0 else ""}
-{"user.unprivileged: nobody" if os.geteuid() == 0 else ""}
-client pass {{ from: 127.0.0.0/8 to: 0.0.0.0/0 }}
-socks pass {{ from: 127.0.0.0/8 to: 0.0.0.0/0 }}
-""")
-    return path
 
 
 def throwaway_user():
@@ -193,24 +108,6 @@ def test_dante(tmp, echo):
             stop(p)
     finally:
         subprocess.run(["userdel", user])
-
-
-def tiny_conf(dir, port, auth):
-    path = os.path.join(dir, f"tinyproxy-{int(auth)}.conf")
-    with open(path, "w") as f:
-        f.write(f"""Port {port}
-Listen 127.0.0.1
-Timeout 30
-MaxClients 20
-Allow 127.0.0.1
-LogLevel Info
-PidFile "{dir}/tinyproxy.pid"
-""")
-        if os.geteuid() == 0:
-            f.write("User nobody\nGroup nogroup\n")
-        if auth:
-            f.write("BasicAuth proxyuser s3cret-pw\n")
-    return path
 
 
 def test_tinyproxy(tmp, echo):
