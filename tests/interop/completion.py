@@ -221,6 +221,13 @@ ZSH_DRIVER = r"""
 zmodload zsh/zpty || exit 3
 dir=$1 how=$2; shift 2
 zpty -b sk env TERM=xterm zsh -f -i
+# Nothing is typed before the first prompt: zsh throws away what was typed ahead of its line
+# editor, and on a busy machine the first lines then vanished and the driver waited forever.
+zpty -r sk got '*[%#] '
+print -u2 "prompt seen"
+# A long list of matches must not ask "do you wish to see all N possibilities?": on a busy
+# machine the question came after the next keys were typed and took one of them as its answer.
+zpty -w sk "LISTMAX=1000000"
 zpty -w sk "zle-line-init() { print -n ZLE-ON }; zle -N zle-line-init"
 if [[ $how == fpath ]]; then
   zpty -w sk "fpath=($dir \$fpath); autoload -Uz compinit; compinit -u -D"
@@ -234,10 +241,12 @@ for line in "$@"; do
   (( n++ ))
   zpty -w sk "OUT=$dir/out$n; : > \$OUT; print READY\$((1000+$n))"
   zpty -r sk got "*READY$((1000+n))*ZLE-ON*"
+  print -u2 "case $n: ready"
   zpty -n -w sk "$line"$'\t'
   zpty -n -w sk $'\C-u'
   zpty -w sk "print DONE\$((1000+$n))"
   zpty -r sk got "*DONE$((1000+n))*"
+  print -u2 "case $n: done"
 done
 zpty -d sk
 """
@@ -253,8 +262,9 @@ def zsh_complete(how, lines):
     try:
         p = subprocess.run(["zsh", "-f", driver, d, how] + lines, capture_output=True, text=True,
                            timeout=120)
-    except subprocess.TimeoutExpired:
-        print("zsh driver: timed out")
+    except subprocess.TimeoutExpired as e:
+        err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else e.stderr
+        print(f"zsh driver: timed out; its progress: {(err or '').strip()!r}")
         return [set() for _ in lines]
     if p.returncode:
         print(f"zsh driver: exit {p.returncode}: {p.stderr.strip()}")
