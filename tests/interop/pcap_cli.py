@@ -150,7 +150,9 @@ www = os.path.join(TMP, "www")
 os.mkdir(www)
 with open(os.path.join(www, "index.html"), "w") as f:
     f.write("<html>hello from http.server</html>\n")
-http = subprocess.Popen([sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1",
+# -u: http.server prints its "port N" line with print(), which a pipe would hold in its buffer
+# (it passed here only because this environment sets PYTHONUNBUFFERED; the fresh root does not)
+http = subprocess.Popen([sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1",
                          "--directory", www], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                         text=True)
 try:
