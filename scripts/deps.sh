@@ -29,7 +29,7 @@ test_pkgs="pkg-config:pkg-config libcmocka-dev:/usr/include/cmocka.h python3:pyt
 deb_pkgs="build-essential:/usr/share/doc/build-essential pkg-config:pkg-config debhelper:dh dpkg-dev:dpkg-buildpackage fakeroot:fakeroot
  lintian:lintian"
 bench_pkgs="iperf3:iperf3 sockperf:sockperf libuv1-dev:/usr/include/uv.h
- libevent-dev:/usr/include/event2/event.h python3:python3"
+ libevent-dev:/usr/include/event2/event.h python3:python3 haproxy:haproxy socat:socat"
 
 case $what in
 build) want=$build_pkgs ;;
