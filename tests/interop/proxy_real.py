@@ -16,7 +16,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from sktest import BIN, check, finish, free_port, skip  # noqa: E402
-from sk_proxies import DANTED, TINYPROXY, Echo, daemon, dante_conf, stop, tiny_conf  # noqa: E402
+from sk_proxies import DANTED, TINYPROXY, Echo, start_dante, start_tinyproxy, stop  # noqa: E402
 
 if not os.path.exists(DANTED) and not os.path.exists(TINYPROXY):
     skip("neither danted (dante-server) nor tinyproxy is installed (scripts/deps.sh test)")
@@ -60,11 +60,9 @@ def throwaway_user():
 
 
 def test_dante(tmp, echo):
-    port = free_port()
-    p = daemon([DANTED, "-f", dante_conf(tmp, port, "none"), "-p", os.path.join(tmp, "d.pid"),
-                "-N", "1"], port, os.path.join(tmp, "danted.log"))
+    p, port, log = start_dante(tmp)
     if not p:
-        check(False, f"danted started ({open(os.path.join(tmp, 'danted.log')).read()[-400:]})")
+        check(False, f"danted started ({open(log).read()[-400:]})")
         return
     try:
         x = ["-x", f"127.0.0.1:{port}"]
@@ -86,10 +84,7 @@ def test_dante(tmp, echo):
         print("SKIP part: dante username/password needs root (a throwaway system user)")
         return
     try:
-        port = free_port()
-        p = daemon([DANTED, "-f", dante_conf(tmp, port, "username"), "-p",
-                    os.path.join(tmp, "d2.pid"), "-N", "1"], port,
-                   os.path.join(tmp, "danted2.log"))
+        p, port, _ = start_dante(tmp, "username", tag="d2")
         if not p:
             check(False, "danted (username) started")
             return
@@ -112,9 +107,7 @@ def test_dante(tmp, echo):
 
 def test_tinyproxy(tmp, echo):
     for auth in (False, True):
-        port = free_port()
-        log = os.path.join(tmp, f"tinyproxy-{int(auth)}.log")
-        p = daemon([TINYPROXY, "-d", "-c", tiny_conf(tmp, port, auth)], port, log)
+        p, port, log = start_tinyproxy(tmp, auth)
         if not p:
             check(False, f"tinyproxy started ({open(log).read()[-400:]})")
             return

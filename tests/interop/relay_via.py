@@ -20,7 +20,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from sktest import BIN, check, finish, free_port, kill_started, relay, stop  # noqa: E402
 
-from sk_proxies import (DANTED, TINYPROXY, Echo, daemon, dante_conf, tiny_conf,  # noqa: E402
+from sk_proxies import (DANTED, TINYPROXY, Echo, start_dante, start_tinyproxy,  # noqa: E402
                         stop as stop_daemon)
 
 CLIENTS = 8
@@ -81,11 +81,9 @@ def refused(label, args, want):
 
 
 def test_dante(tmp, echo):
-    port = free_port()
-    p = daemon([DANTED, "-f", dante_conf(tmp, port, "none"), "-p", os.path.join(tmp, "d.pid"),
-                "-N", "1"], port, os.path.join(tmp, "danted.log"))
+    p, port, log = start_dante(tmp)
     if not p:
-        check(False, f"danted started ({open(os.path.join(tmp, 'danted.log')).read()[-400:]})")
+        check(False, f"danted started ({open(log).read()[-400:]})")
         return
     try:
         via = ["--via", f"127.0.0.1:{port}"]
@@ -101,9 +99,7 @@ def test_dante(tmp, echo):
 
 
 def test_tinyproxy(tmp, echo):
-    port = free_port()
-    log = os.path.join(tmp, "tinyproxy.log")
-    p = daemon([TINYPROXY, "-d", "-c", tiny_conf(tmp, port, False)], port, log)
+    p, port, log = start_tinyproxy(tmp)
     if not p:
         check(False, f"tinyproxy started ({open(log).read()[-400:]})")
         return

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import threading
 
-from sktest import wait_bound
+from sktest import free_port, wait_bound
 
 DANTED = "/usr/sbin/danted"
 TINYPROXY = "/usr/bin/tinyproxy"
@@ -110,3 +110,20 @@ PidFile "{dir}/tinyproxy.pid"
         if auth:
             f.write("BasicAuth proxyuser s3cret-pw\n")
     return path
+
+
+def start_dante(dir, method="none", tag="d"):
+    """danted on a free loopback port with dante_conf(method): (process or None, port, log)."""
+    port = free_port()
+    log = os.path.join(dir, f"{tag}anted.log")
+    p = daemon([DANTED, "-f", dante_conf(dir, port, method), "-p", os.path.join(dir, f"{tag}.pid"),
+                "-N", "1"], port, log)
+    return p, port, log
+
+
+def start_tinyproxy(dir, auth=False):
+    """tinyproxy on a free loopback port with tiny_conf(auth): (process or None, port, log)."""
+    port = free_port()
+    log = os.path.join(dir, f"tinyproxy-{int(auth)}.log")
+    p = daemon([TINYPROXY, "-d", "-c", tiny_conf(dir, port, auth)], port, log)
+    return p, port, log
