@@ -7,6 +7,7 @@
 #include "report.h"
 #include "seqpkt.h"
 #include "seqreport.h"
+#include "sendmeter.h"
 #include "seqsend.h"
 #include "stop.h"
 #include "ticks.h"
@@ -128,36 +129,8 @@ struct udp_send {
     const struct udp_opts *o;
     struct report rep;
     struct seqsend ss;
-    struct ticks ticks;
-    uint64_t sent_at_tick;
-    bool progress, lines;
+    struct send_meter meter;
 };
-
-static void send_tick(void *ctx, uint64_t now)
-{
-    struct udp_send *s = ctx;
-    uint64_t a, b;
-    while ((s->progress || s->lines) && ticks_due(&s->ticks, now, &a, &b)) {
-        uint64_t n = s->ss.sent - s->sent_at_tick;
-        double secs = (double)(b - a) / 1e9;
-        s->sent_at_tick = s->ss.sent;
-        if (s->progress) {
-            fprintf(stderr, "\rsending   %6.1f s %12.0f packets/s ", (double)b / 1e9,
-                    (double)n / secs);
-        } else if (!report_is_json(&s->rep)) {
-            printf("%7.2f-%7.2f s  sent %11llu %11.0f/s\n", (double)a / 1e9, (double)b / 1e9,
-                   (unsigned long long)n, (double)n / secs);
-            fflush(stdout);
-        } else {
-            struct json *j = report_interval(&s->rep);
-            json_num(j, "start_seconds", (double)a / 1e9);
-            json_num(j, "end_seconds", (double)b / 1e9);
-            json_int(j, "packets", (long long)n);
-            json_num(j, "packets_per_second", (double)n / secs);
-            report_interval_done(&s->rep);
-        }
-    }
-}
 
 static void send_result(struct udp_send *s, double secs)
 {
@@ -166,7 +139,7 @@ static void send_result(struct udp_send *s, double secs)
     bool rated = secs >= 0.01; /* no rate over a moment */
     double pps = rated ? (double)sent / secs : NAN, bps = pps * o->size * 8;
     if (!report_is_json(&s->rep)) {
-        if (s->ss.stopped && !s->progress && isatty(STDOUT_FILENO))
+        if (s->ss.stopped && !s->meter.progress && isatty(STDOUT_FILENO))
             putchar('\n'); /* after the ^C the terminal echoed */
         printf("bench udp %s: sent %llu datagram%s of %d bytes in %.2f s\n", o->endpoint,
                (unsigned long long)sent, sent == 1 ? "" : "s", o->size, secs);
@@ -223,8 +196,6 @@ static int send_side(const struct udp_opts *o)
     int fd = send_socket(o, to, sizeof to);
     if (report_is_json(&s->rep))
         start_report(&s->rep, o, to);
-    s->lines = o->co.interval_ms > 0;
-    s->progress = !s->lines && !o->co.quiet && !report_is_json(&s->rep) && isatty(STDERR_FILENO);
     uint64_t t0 = ticks_now_ns();
     s->ss = (struct seqsend){.fd = fd,
                              .stop = stop_fd_open(),
@@ -232,13 +203,11 @@ static int send_side(const struct udp_opts *o)
                              .size = o->size,
                              .rate = o->rate,
                              .t_end = t0 + (uint64_t)o->duration_ms * 1000000u,
-                             .tick = send_tick,
-                             .tick_ctx = s};
-    ticks_init(&s->ticks, t0, s->ss.t_end,
-               s->lines ? (uint64_t)o->co.interval_ms * 1000000u : 500000000u);
+                             .tick = send_meter_tick,
+                             .tick_ctx = &s->meter};
+    send_meter_init(&s->meter, &s->rep, &o->co, &s->ss, t0);
     seqsend_run(&s->ss);
-    if (s->progress)
-        fputc('\n', stderr);
+    send_meter_end(&s->meter); /* after Ctrl-C the summary starts on a line of its own */
     send_result(s, (double)(ticks_now_ns() - s->ss.t0) / 1e9);
     sk_close(fd);
     close(s->ss.stop);

@@ -8,6 +8,7 @@
 #include "mcast_where.h"
 #include "report.h"
 #include "seqpkt.h"
+#include "sendmeter.h"
 #include "seqsend.h"
 #include "stop.h"
 #include "ticks.h"
@@ -103,36 +104,8 @@ struct msend {
     const struct msend_opts *o;
     struct report rep;
     struct seqsend ss;
-    struct ticks ticks;
-    uint64_t sent_at_tick;
-    bool progress, lines;
+    struct send_meter meter;
 };
-
-static void send_tick(void *ctx, uint64_t now)
-{
-    struct msend *m = ctx;
-    uint64_t a, b;
-    while ((m->progress || m->lines) && ticks_due(&m->ticks, now, &a, &b)) {
-        uint64_t n = m->ss.sent - m->sent_at_tick;
-        double secs = (double)(b - a) / 1e9;
-        m->sent_at_tick = m->ss.sent;
-        if (m->progress) {
-            fprintf(stderr, "\rsending %7.1f s %10.0f packets/s %12llu sent ", (double)b / 1e9,
-                    (double)n / secs, (unsigned long long)m->ss.sent);
-        } else if (!report_is_json(&m->rep)) {
-            printf("%7.2f-%7.2f s  sent %11llu %11.0f/s\n", (double)a / 1e9, (double)b / 1e9,
-                   (unsigned long long)n, (double)n / secs);
-            fflush(stdout);
-        } else {
-            struct json *j = report_interval(&m->rep);
-            json_num(j, "start_seconds", (double)a / 1e9);
-            json_num(j, "end_seconds", (double)b / 1e9);
-            json_int(j, "packets", (long long)n);
-            json_num(j, "packets_per_second", (double)n / secs);
-            report_interval_done(&m->rep);
-        }
-    }
-}
 
 /* The sender's socket; where it sends, for -v and the JSON start. */
 static int send_socket(const struct msend_opts *o, struct mcast_where *where)
@@ -191,7 +164,7 @@ static void send_result(struct msend *m, double secs)
     uint64_t sent = m->ss.sent;
     double pps = secs > 0.01 ? (double)sent / secs : 0;
     if (!report_is_json(&m->rep)) {
-        if (m->ss.stopped && !m->progress && isatty(STDOUT_FILENO))
+        if (m->ss.stopped && !m->meter.progress && isatty(STDOUT_FILENO))
             putchar('\n'); /* after the ^C the terminal echoed */
         printf("sent %llu packet%s of %d bytes to %s in %.2f s\n", (unsigned long long)sent,
                sent == 1 ? "" : "s", o->size, o->group, secs);
@@ -227,8 +200,6 @@ static int mcast_send(int argc, char **argv)
     int fd = send_socket(&o, &where);
     if (report_is_json(&m->rep))
         send_start(m, &where, argc + 1, argv - 1);
-    m->lines = o.co.interval_ms > 0;
-    m->progress = !m->lines && !o.co.quiet && !report_is_json(&m->rep) && isatty(STDERR_FILENO);
     uint64_t t0 = ticks_now_ns();
     m->ss = (struct seqsend){.fd = fd,
                              .stop = stop_fd_open(),
@@ -238,13 +209,11 @@ static int mcast_send(int argc, char **argv)
                              .count = o.count > 0 ? (uint64_t)o.count : 0,
                              .t_end = o.duration_ms >= 0 ? t0 + (uint64_t)o.duration_ms * 1000000u
                                                          : UINT64_MAX,
-                             .tick = send_tick,
-                             .tick_ctx = m};
-    ticks_init(&m->ticks, t0, m->ss.t_end,
-               m->lines ? (uint64_t)o.co.interval_ms * 1000000u : 500000000u);
+                             .tick = send_meter_tick,
+                             .tick_ctx = &m->meter};
+    send_meter_init(&m->meter, &m->rep, &o.co, &m->ss, t0);
     seqsend_run(&m->ss);
-    if (m->progress)
-        fputc('\n', stderr); /* after Ctrl-C the summary starts on a line of its own */
+    send_meter_end(&m->meter); /* after Ctrl-C the summary starts on a line of its own */
     send_result(m, (double)(ticks_now_ns() - m->ss.t0) / 1e9);
     sk_close(fd);
     close(m->ss.stop);
