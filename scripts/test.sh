@@ -3,14 +3,35 @@
 #   normal  RelWithDebInfo (build-test/; build/ is the product build, without tests)
 #   asan    AddressSanitizer + UndefinedBehaviorSanitizer
 #   tsan    ThreadSanitizer (only the tests labelled for threads; see tests/CMakeLists.txt)
+#   fresh   the fresh-machine test alone (label fresh, tests/fresh/): it debootstraps a root and
+#           runs the quick start there, which takes the longest and builds from a clone, so it runs
+#           in the background from the start, beside the other configurations, with its own CTest
+#           summary line
 # With no argument: all of them. Exits non-zero if any build or test fails; prints CTest's
 # summary line of every configuration at the end.
 set -u
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
-configs=${*:-normal asan tsan}
+configs=${*:-fresh normal asan tsan}
 summary=()
 status=0
+
+# The fresh-machine test needs only the test list of build-test (it clones the sources itself).
+fresh_pid=
+case " $configs " in
+*" fresh "*)
+    configs=$(echo " $configs " | sed 's/ fresh / /')
+    echo "==== fresh (background, build-test/ctest-fresh.log)"
+    if cmake -S . -B build-test -DSK_BUILD_TESTS=ON >/dev/null; then
+        ctest --test-dir build-test --output-on-failure -L fresh --timeout 1800 \
+            >build-test/ctest-fresh.log 2>&1 </dev/null &
+        fresh_pid=$!
+    else
+        summary+=("fresh: configure failed")
+        status=1
+    fi
+    ;;
+esac
 
 for cfg in $configs; do
     case $cfg in
@@ -27,9 +48,8 @@ for cfg in $configs; do
         status=1
         continue
     fi
-    # The fresh-machine test builds from a clean clone anyway: once (normal) is enough.
+    # The fresh-machine test is a configuration of its own (above).
     sel=(-LE fresh)
-    [ "$cfg" = normal ] && sel=()
     [ "$cfg" = tsan ] && sel=(-L threads -LE fresh)
     log="$dir/ctest.log"
     # Sanitizer runs: fail on the first report; leaks are errors too.
@@ -41,6 +61,16 @@ for cfg in $configs; do
     line=$(grep -E 'tests passed|tests failed' "$log" | tail -1)
     summary+=("$cfg: ${line:-no tests ran}")
 done
+
+if [ -n "$fresh_pid" ]; then
+    echo "==== fresh: waiting for the fresh-machine test"
+    wait "$fresh_pid"
+    rc=$?
+    cat build-test/ctest-fresh.log
+    [ "$rc" -ne 0 ] && status=1
+    line=$(grep -E 'tests passed|tests failed' build-test/ctest-fresh.log | tail -1)
+    summary+=("fresh: ${line:-no tests ran}")
+fi
 
 echo "==== summary"
 for s in "${summary[@]}"; do echo "$s"; done

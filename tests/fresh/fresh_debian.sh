@@ -123,7 +123,7 @@ for cmd in "${quick[@]}"; do
             { tail -20 "$root/step.out"; echo "FAIL: the demo showed no traced socket call"; exit 1; }
         ;;
     *test*)
-        grep -E '^(normal|asan|tsan): ' "$root/step.out"
+        grep -E '^(fresh|normal|asan|tsan): ' "$root/step.out"
         grep -qE '^normal: .*100% tests passed' "$root/step.out" || { echo "FAIL: no passing normal run"; exit 1; }
         ;;
     esac

@@ -2,7 +2,7 @@
 # Build the libFuzzer harnesses with clang and run each for a bounded time; fail on any finding.
 #   tests/fuzz/run.sh [--build DIR] [--seconds N] [HARNESS...]
 # `make fuzz` runs it with DIR build-fuzz and N = FUZZ_SECONDS (60); the CTest test fuzz/libfuzzer
-# with a DIR under its own binary directory and 20 s each. Harnesses: addr reader seqpkt trace proxy,
+# with a DIR under its own binary directory and 5 s each. Harnesses: addr reader seqpkt trace proxy,
 # and tls when the build has TLS (OpenSSL found).
 #
 # Each fuzzer starts from DIR/corpus/<harness> (where the inputs it finds are kept for the next
