@@ -1,9 +1,9 @@
 /* src/tls*.c: TLS connections over socketpairs, both sides ours (the server in a thread): the
  * handshake and its failures with their reasons, plaintext both ways (send-all, recv-exact, the
- * reader's lines and frames), close_notify against a bare TCP end, ALPN, resumption; the event
+ * reader's lines and frames), close_notify against a bare TCP end, ALPN, resumption. The event
  * model: a failed handshake reported once to on_error (no on_open or on_close), outbound TLS
- * through sk_conn_connect joined to a plain client. The peers no one here wrote (openssl s_server /
- * s_client, Python's ssl) are in tests/interop/tls_*.py. */
+ * through sk_conn_connect joined to a plain client. The peers no one here wrote (openssl
+ * s_server / s_client, Python's ssl) are in tests/interop/tls_*.py. */
 #include "sktest.h"
 
 #include <pthread.h>
