@@ -123,8 +123,10 @@ static void connected(sk_conn *c, const sk_addr *to)
     }
     sk_addr_list_free(&ob->addrs);
     if (ob->tls) { /* on_connect once the handshake is done (sk__outbound_ready) or failed */
-        if (sk__conn_start_tls(c, ob->tls, ob->tls_host[0] ? ob->tls_host : NULL) < 0)
+        if (sk__conn_start_tls(c, ob->tls, ob->tls_host[0] ? ob->tls_host : NULL) < 0) {
+            c->connecting = true; /* no TLS state: the end still goes to on_connect, once */
             sk__outbound_note(c, c->reason, sk_errmsg());
+        }
         return;
     }
     ob->done = true;
