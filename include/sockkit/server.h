@@ -119,10 +119,10 @@ typedef int (*sk_handler_fn)(sk_request *req);
 /* verify_request: false rejects the peer (its connection is closed at once; counted). */
 typedef bool (*sk_verify_fn)(sk_server *srv, const sk_addr *peer, void *user);
 /* handle_error: a handler returned code < 0, or (opts.tls, every model) a client's TLS handshake
- * failed or timed out: then req->tls is NULL, no handler ran, sk_errmsg() names the reason ("TLS
- * handshake with 127.0.0.1:50312: http request") and the connection is closed after this
- * returns. The event model calls it on the loop (it must not block) for handshakes only: there
- * such a connection never opened, so it gets neither on_open nor on_close. */
+ * failed or timed out: then req->tls and req->reader are NULL, no handler ran, sk_errmsg() names
+ * the reason ("TLS handshake with 127.0.0.1:50312: http request") and the connection is closed
+ * after this returns. The event model calls it on the loop (it must not block) for handshakes only:
+ * there such a connection never opened, so it gets neither on_open nor on_close. */
 typedef void (*sk_error_fn)(sk_request *req, int code, void *user);
 /* handle_timeout: sk_server_handle_request waited timeout_ms and nothing came. */
 typedef void (*sk_timeout_fn)(sk_server *srv, void *user);
