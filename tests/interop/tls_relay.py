@@ -155,6 +155,18 @@ def read_until(f, want, timeout=15):
 
 
 try:
+    # ---- usage: each side's options need their side, exit 2 with one line ---------------------
+    for args, want in ((["--insecure"], "--insecure goes with --tls-target"),
+                       (["--cert", C["chain"]], "--cert goes with --tls-listen"),
+                       (["--tls-listen"], "--tls-listen needs --cert FILE and --key FILE"),
+                       (["--keylog", "k.log"], "--keylog goes with --tls-listen or --tls-target"),
+                       (["-u", "--tls-target"], "DTLS is not supported")):
+        p = subprocess.run([BIN, "relay", *args, "127.0.0.1:1", "127.0.0.1:2"],
+                           capture_output=True, timeout=10)
+        err = p.stderr.decode(errors="replace")
+        check(p.returncode == 2 and want in err and err.count("\n") == 1,
+              f"relay {' '.join(args)}: exit 2, one line ({p.returncode}, {err.strip()!r})")
+
     # ---- --tls-listen in front of a plain http.server ---------------------------------------
     httpd, body = http_server()
     p, port = relay([*LISTEN, "127.0.0.1:0", f"127.0.0.1:{httpd.server_port}"])
