@@ -11,6 +11,7 @@ Needs openssl; exits 77 without it or in a build without TLS."""
 import hashlib
 import http.client
 import http.server
+import json
 import os
 import random
 import re
@@ -205,6 +206,21 @@ try:
           f"--tls-listen: the failures counted, and only the good clients opened a pair "
           f"({err[-200:]!r})")
     check("spliced" not in err, "--tls-listen: no pair is spliced (the plaintext is in user space)")
+    p, port = relay(["--json-lines", *LISTEN, "127.0.0.1:0", f"127.0.0.1:{httpd.server_port}"])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as g:
+        g.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        try:
+            while g.recv(4096):
+                pass
+        except OSError:
+            pass
+    time.sleep(0.3)
+    p.send_signal(15)
+    out, _ = p.communicate(timeout=15)
+    objs = [json.loads(x) for x in out.decode().splitlines() if x.strip()]
+    check(len(objs) == 1 and objs[0]["event"] == "tls_failed"
+          and "http request" in objs[0]["error"],
+          f"--tls-listen --json-lines: one tls_failed object with the reason ({objs})")
     httpd.shutdown()
     httpd.server_close()
 
