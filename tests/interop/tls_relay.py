@@ -8,7 +8,6 @@ whose certificate fails verification resets the client and -v says why; plain HT
 bytes to --tls-listen: one -v line each with the reason, and the relay goes on; TLS 1.3 key
 updates from openssl s_client ('K': ours requested too) and s_server do not stall a pair.
 Needs openssl; exits 77 without it or in a build without TLS."""
-import hashlib
 import http.client
 import http.server
 import json
