@@ -340,7 +340,8 @@ try:
           f"--tls-listen: three TLS 1.3 key updates from s_client ('K': ours requested too), "
           f"the pair echoes on at once after each ({[round(t, 2) for _, t in outs]} s)")
     rc, err = stop(p)
-    check(rc == 0 and "closed 127.0.0.1" in err, f"the key-updated pair ended cleanly ({err[-200:]!r})")
+    check(rc == 0 and "closed 127.0.0.1" in err,
+          f"the key-updated pair ended cleanly ({err[-200:]!r})")
 
     # s_server's 'K' on the --tls-target leg: the relay as the client receives the key update
     sport = free_port()
