@@ -68,6 +68,7 @@ static const struct cli_opt relay_opts[] = {
      NULL},
     {'v', "verbose", CLI_NOARG, NULL,
      "one line per connection opened and closed (bytes each way, duration, why it ended)", NULL},
+    CLI_OPT_TLS_RELAY,
     CLI_OPT_TRACE,
     CLI_OPT_JSON_LINES,
     CLI_OPT_HELP,
@@ -86,8 +87,12 @@ const struct cli_cmd cli_cmd_relay = {
         "  sockkit relay -u :5353 127.0.0.1:53       UDP, a session per client\n"
         "  sockkit relay --trace :6380 127.0.0.1:6379   see both legs' bytes\n"
         "  sockkit relay --via 127.0.0.1:1080 :8080 db.lan:5432   through a SOCKS5 proxy\n"
+        "  sockkit relay --tls-listen --cert c.pem --key k.pem :8443 127.0.0.1:8080\n"
+        "                                            TLS termination in front of a plain server\n"
+        "  sockkit relay --tls-target :8080 example.org:443   TLS origination\n"
         "With --trace each data line names its leg and direction: client->relay,\n"
-        "relay->target, target->relay, relay->client.",
+        "relay->target, target->relay, relay->client; a TLS leg's lines show its plaintext,\n"
+        "marked decrypted, and its handshake and record totals.",
     .opts = relay_opts,
     .footer = "A target that refuses or does not answer: the client's connection is reset (RST),\n"
               "counted, and -v says why; the relay goes on. With --via the same holds for a\n"
@@ -400,7 +405,8 @@ static void client_open(sk_conn *c)
         SK_CONN_CONNECT_OPTS_INIT(.endpoint = via ? r->via.endpoint : r->target,
                                   .parsed = via ? &r->via_ep : &r->target_ep,
                                   .timeout_ms = r->connect_timeout_ms, .events = &r->target_events,
-                                  .on_connect = target_connected, .data = k);
+                                  .on_connect = target_connected, .data = k, .tls = r->target_ctx,
+                                  .tls_host = r->target_name);
     if (sk_conn_connect(c, &co) < 0) {
         atomic_fetch_add(&r->failed, 1);
         print_failed(r, k, sk_errmsg());
@@ -426,6 +432,42 @@ static void client_close(sk_conn *c, int reason)
     }
     if (k->connect_done)
         free(k);
+}
+
+/* --tls-listen: a client whose handshake failed or timed out (it never opened: no pair, no
+ * on_close). One line with the reason, as for a target that fails. */
+static void client_tls_failed(sk_request *req, int code, void *user)
+{
+    (void)code;
+    struct relay *r = user;
+    if (req->tls)
+        return;
+    atomic_fetch_add(&r->tls_failed, 1);
+    struct link k = {.r = r, .start = cli_now_s()};
+    sk_addr_format(&req->peer, k.peer, sizeof k.peer);
+    if (!k.peer[0] || !strcmp(k.peer, "unix:"))
+        snprintf(k.peer, sizeof k.peer, "fd %d", req->fd);
+    char msg[600];
+    const char *m = sk_errmsg(), *rest = strstr(m, ": ");
+    if (!strncmp(m, "TLS handshake with ", 19) && rest) /* the peer is named once, first */
+        snprintf(msg, sizeof msg, "TLS handshake: %s", rest + 2);
+    else
+        snprintf(msg, sizeof msg, "%s", m);
+    if (r->co.verbose)
+        cli_say("failed %s: %s; connection closed", k.peer, msg);
+    if (r->co.json_lines) {
+        pthread_mutex_lock(&r->out_lock);
+        struct json j;
+        json_init(&j, stdout);
+        json_object(&j, NULL);
+        json_str(&j, "event", "tls_failed");
+        json_str(&j, "client", k.peer);
+        json_str(&j, "target", r->target);
+        json_str(&j, "error", msg);
+        json_end(&j, '}');
+        fflush(stdout);
+        pthread_mutex_unlock(&r->out_lock);
+    }
 }
 
 static void client_drain(sk_conn *c)
@@ -470,6 +512,8 @@ struct via_args {
 
 static void relay_option(int c, const char *arg, struct relay *r, struct via_args *v)
 {
+    if (cli_tls_relay_option(c, arg, &r->tls_listen, &r->tls_target))
+        return;
     switch (c) {
     case OPT_VIA:
         v->proxy = arg;
@@ -531,6 +575,29 @@ static void set_via(struct relay *r, const struct via_args *v, const char *liste
     refuse_loop(listen, r->via.endpoint, &r->listen_ep, &r->via_ep);
 }
 
+/* --tls-listen and --tls-target: each side's rules, checked as connect's and listen's are. */
+static void set_tls(struct relay *r)
+{
+    struct cli_tls *l = &r->tls_listen, *t = &r->tls_target;
+    if (l->keylog && !l->on && !t->on)
+        cli_usage_error("--keylog goes with --tls-listen or --tls-target");
+    if (!l->on)
+        l->keylog = NULL;
+    if (!t->on)
+        t->keylog = NULL;
+    cli_tls_check(l);
+    cli_tls_check(t);
+    if ((l->on || t->on) && r->o.type == SOCK_DGRAM)
+        cli_usage_error("%s needs streams (not -u: DTLS is not supported)",
+                        l->on ? "--tls-listen" : "--tls-target");
+    if (!t->on)
+        return;
+    r->target_name = t->sni ? t->sni : r->target_ep.is_unix ? NULL : r->target_ep.host;
+    if (!r->target_name && !t->insecure && !t->pin)
+        cli_usage_error("--tls-target to a Unix TARGET needs --sni NAME (the name to verify), "
+                        "--pin or --insecure");
+}
+
 static void relay_parse(int argc, char **argv, struct relay *r)
 {
     struct cli_parser p = CLI_PARSER(&cli_cmd_relay);
@@ -549,6 +616,9 @@ static void relay_parse(int argc, char **argv, struct relay *r)
         cli_usage_error("an endpoint is too long (at most %zu bytes)", sizeof r->listen - 1);
     cli_check_endpoint(listen, true, &r->listen_ep);
     cli_check_endpoint(target, false, &r->target_ep);
+    set_tls(r);
+    if (v.proxy && r->tls_target.on)
+        cli_usage_error("--tls-target does not go with --via (yet): give one of them");
     if (v.proxy)
         set_via(r, &v, listen, target);
     else if (v.proto || v.user)
@@ -573,8 +643,9 @@ static void say_listening(struct relay *r)
     sk_server_get_addr(r->srv, &a);
     sk_addr_format(&a, text, sizeof text);
     int n = sk_server_workers(r->srv);
-    cli_say("relaying %s (%s) -> %s, %d %s", text, r->o.type == SOCK_DGRAM ? "udp" : "stream",
-            r->target, n, cli_plural((unsigned)n, "loop", "loops"));
+    cli_say("relaying %s (%s%s) -> %s%s, %d %s", text, r->o.type == SOCK_DGRAM ? "udp" : "stream",
+            r->listen_ctx ? ", TLS" : "", r->target, r->target_ctx ? " (TLS)" : "", n,
+            cli_plural((unsigned)n, "loop", "loops"));
 }
 
 static void say_stopped(struct relay *r, int cut)
@@ -583,11 +654,15 @@ static void say_stopped(struct relay *r, int cut)
     sk_server_get_stats(r->srv, &st);
     cli_after_interrupt(stderr);
     unsigned long long ab = atomic_load(&r->bytes_ab), ba = atomic_load(&r->bytes_ba);
-    cli_say("relay stopped: %llu accepted, %llu rejected, %llu target %s, %llu bytes "
+    char tls[64] = "";
+    if (r->listen_ctx)
+        snprintf(tls, sizeof tls, ", %llu client TLS %s", atomic_load(&r->tls_failed),
+                 cli_plural(atomic_load(&r->tls_failed), "failure", "failures"));
+    cli_say("relay stopped: %llu accepted, %llu rejected, %llu target %s%s, %llu bytes "
             "client->target, %llu bytes target->client, %d cut off at drain",
             (unsigned long long)st.accepted, (unsigned long long)st.rejected,
             (unsigned long long)atomic_load(&r->failed),
-            cli_plural(atomic_load(&r->failed), "failure", "failures"), ab, ba, cut);
+            cli_plural(atomic_load(&r->failed), "failure", "failures"), tls, ab, ba, cut);
 }
 
 int cmd_relay(int argc, char **argv)
@@ -611,6 +686,15 @@ int cmd_relay(int argc, char **argv)
             cli_fail(rc, "%s", sk_errmsg());
     }
     signal(SIGPIPE, SIG_IGN);
+    if (r.tls_listen.on) {
+        r.listen_ctx = cli_tls_context(&r.tls_listen, r.co.verbose);
+        r.o.tls = r.listen_ctx;
+        r.o.on_error = client_tls_failed;
+    }
+    if (r.tls_target.on)
+        r.target_ctx = cli_tls_context(&r.tls_target, r.co.verbose);
+    if (r.tls_target.insecure)
+        cli_say("--insecure: the certificate of %s will NOT be verified", r.target);
     int rc = sk_server_open(&r.srv, &r.o);
     if (rc < 0) {
         struct cli_where w = {.endpoint = r.listen, .type = r.o.type, .bind = true};
@@ -626,6 +710,8 @@ int cmd_relay(int argc, char **argv)
         relay_udp_close(&r);
     say_stopped(&r, cut);
     sk_server_close(r.srv);
+    sk_tls_ctx_free(r.listen_ctx);
+    sk_tls_ctx_free(r.target_ctx);
     pthread_mutex_destroy(&r.out_lock);
     return EXIT_OK;
 }

@@ -5,6 +5,7 @@
 #include "opts.h"
 #include "proxy_opt.h"
 #include "sockkit.h"
+#include "tls.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -29,6 +30,10 @@ struct relay {
     pthread_mutex_t out_lock; /* --json-lines objects from several loops, one at a time */
     _Atomic unsigned long long failed, done, bytes_ab, bytes_ba;
     struct relay_udp *udp;
+    struct cli_tls tls_listen, tls_target; /* --tls-listen, --tls-target and their options */
+    sk_tls_ctx *listen_ctx, *target_ctx;   /* NULL: plain */
+    const char *target_name;               /* --tls-target: the name to send and verify */
+    _Atomic unsigned long long tls_failed; /* clients whose TLS handshake failed */
 };
 
 /* relay_udp.c: resolve TARGET and set r->o up for datagram sessions (-u); free them at the end. */

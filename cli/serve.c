@@ -462,6 +462,16 @@ static void say_stopped(const struct serve *s, int cut)
             (unsigned long long)st.bytes_out, cli_plural(st.bytes_out, "byte", "bytes"), cut);
 }
 
+/* -v with --tls: a client whose handshake failed or timed out (no handler ran; the server goes
+ * on). One line with the reason. */
+static void say_tls_failed(sk_request *req, int code, void *user)
+{
+    (void)code, (void)user;
+    if (req->tls)
+        return; /* a handler's failure, after the handshake: only counted, as without TLS */
+    cli_say("%s; connection closed", sk_errmsg()); /* "TLS handshake with PEER: reason" */
+}
+
 static void stop_server(void *srv)
 {
     sk_server_shutdown_request(srv); /* async-signal-safe */
@@ -479,6 +489,8 @@ int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     sk_tls_ctx *tls = s.tls.on ? cli_tls_context(&s.tls, s.co.verbose) : NULL;
     s.o.tls = tls;
+    if (tls && s.co.verbose)
+        s.o.on_error = say_tls_failed;
     int rc = sk_server_open(&s.srv, &s.o);
     if (rc < 0) {
         struct cli_where w = {.endpoint = s.endpoint, .type = s.o.type, .bind = true};

@@ -40,8 +40,32 @@ bool cli_tls_option(int c, const char *arg, struct cli_tls *t)
     return false;
 }
 
+bool cli_tls_relay_option(int c, const char *arg, struct cli_tls *listen, struct cli_tls *target)
+{
+    listen->flag = "--tls-listen";
+    listen->server = true;
+    target->flag = "--tls-target";
+    switch (c) {
+    case CLI_KEY_TLS_LISTEN:
+        listen->on = true;
+        return true;
+    case CLI_KEY_TLS_TARGET:
+        target->on = true;
+        return true;
+    case CLI_KEY_CERT:
+    case CLI_KEY_KEY:
+    case CLI_KEY_SELF_SIGNED:
+        return cli_tls_option(c, arg, listen);
+    case CLI_KEY_KEYLOG: /* both sides' keys, whichever speak TLS (cli_tls_check sorts it out) */
+        listen->keylog = target->keylog = arg;
+        return true;
+    }
+    return cli_tls_option(c, arg, target);
+}
+
 void cli_tls_check(const struct cli_tls *t)
 {
+    const char *flag = t->flag ? t->flag : "--tls";
     const char *given = t->insecure ? "--insecure"
                         : t->sni    ? "--sni"
                         : t->alpn   ? "--alpn"
@@ -53,17 +77,18 @@ void cli_tls_check(const struct cli_tls *t)
                                     : NULL;
     if (!t->on) {
         if (given)
-            cli_usage_error("%s goes with --tls", given);
+            cli_usage_error("%s goes with %s", given, flag);
         return;
     }
     if (!sk_tls_available())
-        cli_usage_error("--tls: this sockkit was built without TLS (see sockkit --version)");
+        cli_usage_error("%s: this sockkit was built without TLS (see sockkit --version)", flag);
     if (t->key && !t->cert)
         cli_usage_error("--key goes with --cert");
     if (t->server && t->self_signed && t->cert)
         cli_usage_error("--tls-self-signed and --cert contradict each other: choose one");
     if (t->server && !t->self_signed && !t->cert)
-        cli_usage_error("--tls needs --cert FILE and --key FILE (or --tls-self-signed for tests)");
+        cli_usage_error("%s needs --cert FILE and --key FILE (or --tls-self-signed for tests)",
+                        flag);
     if (t->insecure && t->ca)
         cli_usage_error("--insecure verifies nothing, so --ca would be unused: choose one");
     if (t->pin && (t->insecure || t->ca))

@@ -45,7 +45,9 @@ struct sk__outbound {
     int last_err;
     char why[200]; /* what the last failure was, for sk_errmsg() in on_connect */
     struct resolve_job *job;
-    bool done; /* on_connect ran */
+    sk_tls_ctx *tls;    /* opts.tls: the handshake runs before on_connect */
+    char tls_host[256]; /* opts.tls_host ("" = none) */
+    bool done;          /* on_connect ran */
 };
 
 static void try_next(sk_conn *c);
@@ -120,8 +122,32 @@ static void connected(sk_conn *c, const sk_addr *to)
         setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     sk_addr_list_free(&ob->addrs);
+    if (ob->tls) { /* on_connect once the handshake is done (sk__outbound_ready) or failed */
+        if (sk__conn_start_tls(c, ob->tls, ob->tls_host[0] ? ob->tls_host : NULL) < 0) {
+            c->connecting = true; /* no TLS state: the end still goes to on_connect, once */
+            sk__outbound_note(c, c->reason, sk_errmsg());
+        }
+        return;
+    }
     ob->done = true;
     ob->on_connect(c, 0);
+}
+
+void sk__outbound_ready(sk_conn *c)
+{
+    struct sk__outbound *ob = c->ob;
+    if (!ob || ob->done)
+        return;
+    ob->done = true;
+    ob->on_connect(c, 0);
+}
+
+void sk__outbound_note(sk_conn *c, int code, const char *msg)
+{
+    if (!c->ob)
+        return;
+    c->ob->last_err = code;
+    snprintf(c->ob->why, sizeof c->ob->why, "%s", msg);
 }
 
 static void trace_failed(int fd, const sk_addr *a, int code)
@@ -333,6 +359,12 @@ int sk_conn_connect(sk_conn *near, const sk_conn_connect_opts *opts)
         return rc;
     }
     ob->on_connect = o.on_connect;
+    ob->tls = o.tls;
+    if (o.tls_host && strlen(o.tls_host) >= sizeof ob->tls_host) {
+        free(ob);
+        return sk__fail(SK_EARG, "conn connect: opts.tls_host is too long");
+    }
+    snprintf(ob->tls_host, sizeof ob->tls_host, "%s", o.tls_host ? o.tls_host : "");
     ob->timeout_ms = o.timeout_ms ? o.timeout_ms : SK_CONN_CONNECT_TIMEOUT_DEFAULT_MS;
     sk_addr none = {0};
     sk_conn *c = sk__conn_new(near->w, -1, &none);

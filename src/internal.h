@@ -76,14 +76,16 @@ void sk__reader_set_source(sk_reader *r, sk__read_fn fn, void *ctx);
  * non-blocking calls return SK__TLS_WANT_READ / _WRITE when the fd must be ready first. */
 enum { SK__TLS_WANT_READ = 1, SK__TLS_WANT_WRITE = 2 };
 struct sk__tls_ops {
-    /* A server connection on fd, before its handshake (no I/O). */
-    int (*start)(sk_tls **out, sk_tls_ctx *ctx, int fd);
+    /* A connection on fd as the context's side, before its handshake (no I/O); host: a client's
+     * name to send and verify (NULL: a server, or a client that verifies none). */
+    int (*start)(sk_tls **out, sk_tls_ctx *ctx, int fd, const char *host);
     /* One step of the handshake without waiting: 0 done, a WANT, or a failure (sk_errmsg set). */
     int (*step)(sk_tls *t);
-    /* Without waiting: the count, 0 at close_notify, -EAGAIN (the fd must be readable, or
-     * writable: TLS may need either), or a failure. */
-    ssize_t (*read)(sk_tls *t, void *buf, size_t len);
-    ssize_t (*write)(sk_tls *t, const void *buf, size_t len);
+    /* Without waiting: the count, 0 at close_notify, -EAGAIN with *want saying what the fd must
+     * be first (a read may need the fd writable: a key update's answer, a renegotiation; a write
+     * may need it readable), or a failure. */
+    ssize_t (*read)(sk_tls *t, void *buf, size_t len, int *want);
+    ssize_t (*write)(sk_tls *t, const void *buf, size_t len, int *want);
     int (*handshake)(sk_tls *t, int timeout_ms); /* the blocking rest of the handshake */
     ssize_t (*send)(sk_tls *t, const void *buf, size_t len, int timeout_ms); /* sk_tls_send */
     int (*reader)(sk_reader **out, sk_tls *t, size_t bufsize);               /* sk_reader_new_tls */

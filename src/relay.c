@@ -255,8 +255,10 @@ static bool spliceable(const sk_conn *c)
 
 static bool try_splice(struct pair *p)
 {
-    if (p->o.no_splice || sk__trace_on() || !spliceable(p->c[0]) || !spliceable(p->c[1]) ||
-        p->c[0]->paused || p->c[1]->paused || p->c[0]->eof || p->c[1]->eof)
+    /* TLS on either side: its plaintext exists only in user space, so every byte of the pair
+     * passes through it (both directions have a TLS end) */
+    if (p->o.no_splice || sk__trace_on() || p->c[0]->tls || p->c[1]->tls || !spliceable(p->c[0]) ||
+        !spliceable(p->c[1]) || p->c[0]->paused || p->c[1]->paused || p->c[0]->eof || p->c[1]->eof)
         return false;
     for (int i = 0; i < 2; i++)
         if (pipe2(p->d[i].pipe, O_NONBLOCK | O_CLOEXEC) < 0)

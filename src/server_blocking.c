@@ -156,7 +156,7 @@ static int tls_accept(sk_server *s, sk_request *req)
     int ms = s->o.tls_handshake_timeout_ms > 0 ? s->o.tls_handshake_timeout_ms
                                                : SK_TLS_HANDSHAKE_TIMEOUT_DEFAULT_MS;
     sk_tls *t = NULL;
-    int rc = ops->start(&t, s->o.tls, req->fd);
+    int rc = ops->start(&t, s->o.tls, req->fd, NULL);
     if (rc == 0 && (rc = ops->handshake(t, ms)) < 0) {
         sk__trace_call(req->fd, "%s", sk_errmsg()); /* the reason, for --trace */
         ops->close(t);

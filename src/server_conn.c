@@ -30,7 +30,7 @@ static size_t pending(const sk_conn *c)
 
 static const struct sk__tls_ops *tls_ops(const sk_conn *c)
 {
-    return sk__tls_ops(c->w->ev->srv->o.tls);
+    return c->tops;
 }
 
 /* Our close_notify, if the socket takes it now: the loop does not wait for it. */
@@ -59,12 +59,14 @@ static void destroy(sk_conn *c)
         c->next->prev = c->prev;
     c->dead = true;
     int r = c->reason;
-    if (c->connecting) { /* the connect's one callback says how it ended; no on_close */
+    /* the connect's one callback says how it ended (a TLS handshake included); no on_close */
+    if (c->connecting || (c->outbound && c->tls && !c->opened)) {
         sk__outbound_end(c, r < 0 ? r : SK_ECLOSED);
     } else {
         if (r < 0 && !sk__peer_gone(ev->srv->type, r))
             sk__bump(&w->c.errors, 1);
-        if (c->h->on_close && (c->opened || !c->tls)) /* a failed handshake never opened */
+        /* on_open and on_close come in pairs: a failed handshake never opened (on_error) */
+        if (c->h->on_close && (c->opened || !c->tls))
             c->h->on_close(c, r);
     }
     if (c->tls) {
@@ -109,6 +111,20 @@ static bool wants_read(const sk_conn *c)
 
 static void on_io(sk_loop *l, int fd, int events, void *arg);
 
+/* What the loop watches for: readable to read, writable to flush; TLS turns either around when
+ * a read needs to write (a key update's answer) or a write needs to read, and a write waiting
+ * for the fd to be readable must not watch for writable (it would wake at once, forever). */
+static int interest(const sk_conn *c)
+{
+    bool rd = wants_read(c), wr = pending(c) && !c->wr_wants_r;
+    int want = (rd ? SK_READABLE : 0) | (wr ? SK_WRITABLE : 0);
+    if (rd && c->rd_wants_w)
+        want |= SK_WRITABLE;
+    if (pending(c) && c->wr_wants_r)
+        want |= SK_READABLE;
+    return want;
+}
+
 /* After our frames are off the stack: free a finished connection, or watch for what it needs. */
 static void settle(sk_conn *c)
 {
@@ -125,6 +141,7 @@ static void settle(sk_conn *c)
         return;
     }
     if (!pending(c) && c->shut_req && !c->shut_done) {
+        tls_notify(c); /* TLS: the end of our data is a close_notify, then the FIN */
         sk_shutdown(c->fd, SHUT_WR);
         c->shut_done = true;
     }
@@ -138,7 +155,7 @@ static void settle(sk_conn *c)
         shutdown(c->fd, SHUT_WR);
         c->fin_sent = c->discard = true;
     }
-    int want = (wants_read(c) ? SK_READABLE : 0) | (pending(c) ? SK_WRITABLE : 0);
+    int want = interest(c);
     if (c->handshaking)
         want = c->tls_want == SK__TLS_WANT_WRITE ? SK_WRITABLE : SK_READABLE;
     if (c->raw_io)
@@ -166,8 +183,12 @@ static void sent(sk_conn *c, const void *buf, size_t n)
 /* One send(2), or one TLS write: the count, -EAGAIN, or a failure. */
 static ssize_t send_some(sk_conn *c, const void *buf, size_t len)
 {
-    if (c->tls)
-        return tls_ops(c)->write(c->tls, buf, len);
+    if (c->tls) {
+        int want = 0;
+        ssize_t n = tls_ops(c)->write(c->tls, buf, len, &want);
+        c->wr_wants_r = n == -EAGAIN && want == SK__TLS_WANT_READ;
+        return n;
+    }
     ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
     return n < 0 ? (errno == EINTR ? -EAGAIN : -errno) : n;
 }
@@ -389,11 +410,18 @@ static void read_tls(sk_conn *c)
 {
     struct sk__worker *w = c->w;
     for (int k = 0; k < 16 && wants_read(c); k++) {
-        ssize_t n = tls_ops(c)->read(c->tls, w->rbuf, SK__EVENT_RBUF);
+        int want = 0;
+        ssize_t n = tls_ops(c)->read(c->tls, w->rbuf, SK__EVENT_RBUF, &want);
+        c->rd_wants_w = n == -EAGAIN && want == SK__TLS_WANT_WRITE;
         if (n == -EAGAIN)
             return;
         if (n < 0) {
             fail(c, (int)n); /* SK_ETLSTRUNC: a FIN without close_notify */
+            return;
+        }
+        if (n == 0 && c->h->on_end && !c->discard) { /* close_notify: the end of its data */
+            c->eof = true;
+            c->h->on_end(c);
             return;
         }
         if (n == 0) { /* the peer's close_notify */
@@ -413,10 +441,37 @@ static void read_tls(sk_conn *c)
 static void open_now(sk_conn *c)
 {
     c->opened = true;
+    if (c->outbound) { /* made by sk_conn_connect: its TLS handshake is done */
+        sk__outbound_ready(c);
+        return;
+    }
     if (!c->dead && c->h->on_open)
         c->h->on_open(c);
     if (c->w->draining)
         c->draining = true;
+}
+
+/* A handshake failed or timed out (sk_errmsg() says why): the connection never opens, so it
+ * gets no on_close. Its one report: an accepted client's goes to the server's on_error (as in
+ * the blocking models), an outbound one's to its on_connect. */
+static void handshake_failed(sk_conn *c, int rc)
+{
+    sk__trace_call(c->fd, "%s", sk_errmsg());
+    fail(c, rc);
+    if (c->outbound) {
+        sk__outbound_note(c, rc, sk_errmsg());
+        return;
+    }
+    sk_server *srv = c->w->ev->srv;
+    if (!srv->o.on_error)
+        return;
+    sk_request req = {.server = srv,
+                      .fd = c->fd,
+                      .type = SOCK_STREAM,
+                      .peer = c->peer,
+                      .idle_timeout_ms = srv->o.idle_timeout_ms,
+                      .user = srv->o.user};
+    srv->o.on_error(&req, rc, srv->o.user);
 }
 
 /* One step of a TLS handshake on the loop; when done, the connection opens. */
@@ -424,8 +479,7 @@ static void handshake_step(sk_conn *c)
 {
     int rc = tls_ops(c)->step(c->tls);
     if (rc < 0) {
-        sk__trace_call(c->fd, "%s", sk_errmsg()); /* the reason, for --trace (no on_close) */
-        fail(c, rc);
+        handshake_failed(c, rc);
         return;
     }
     c->tls_want = rc;
@@ -444,10 +498,13 @@ static void on_handshake_timeout(sk_loop *l, int64_t timer, void *arg)
     (void)l, (void)timer;
     sk_conn *c = arg;
     c->hs_timer = 0;
-    if (c->handshaking) {
-        sk__fail(-ETIMEDOUT, "TLS handshake fd %d", c->fd);
-        sk__trace_call(c->fd, "%s", sk_errmsg());
-        fail(c, -ETIMEDOUT);
+    if (c->handshaking && !c->dead) {
+        char p[SK_ADDRSTRLEN] = "the peer";
+        if (c->peer.len)
+            sk_addr_format(&c->peer, p, sizeof p);
+        sk__fail_why(-ETIMEDOUT, "the handshake did not finish in time", "TLS handshake with %s",
+                     p);
+        handshake_failed(c, -ETIMEDOUT);
     }
     settle(c);
 }
@@ -497,9 +554,16 @@ static void on_io(sk_loop *l, int fd, int events, void *arg)
         handshake_step(c);
         events = c->handshaking ? 0 : SK_READABLE | SK_WRITABLE; /* try both once opened */
     }
-    if ((events & SK_WRITABLE) && pending(c) && !c->dead)
+    /* a TLS write waiting for input is retried when input comes, a read waiting to write
+     * (its answer to a key update) when the fd is writable */
+    int flush_on = c->wr_wants_r ? SK_READABLE : SK_WRITABLE;
+    int read_on = SK_READABLE | (c->rd_wants_w ? SK_WRITABLE : 0);
+    if ((events & flush_on) && pending(c) && !c->dead)
         flush(c);
-    if ((events & SK_READABLE) && wants_read(c))
+    if ((events & read_on) && wants_read(c))
+        read_some(c);
+    /* a write that read records may have left decrypted bytes inside TLS: no wakeup says so */
+    if (c->tls && !c->dead && wants_read(c) && !c->handshaking && tls_ops(c)->pending(c->tls))
         read_some(c);
     c->busy--;
     settle(c);
@@ -537,21 +601,28 @@ void sk__conn_drain(sk_conn *c)
 }
 
 /* TLS: the handshake starts on the loop, bounded by its own timer (besides the idle one). */
-static void start_tls(sk_conn *c)
+int sk__conn_start_tls(sk_conn *c, sk_tls_ctx *ctx, const char *host)
 {
     const sk_server *srv = c->w->ev->srv;
-    int rc = tls_ops(c)->start(&c->tls, srv->o.tls, c->fd);
+    c->tops = sk__tls_ops(ctx);
+    int rc = c->tops->start(&c->tls, ctx, c->fd, host);
     if (rc < 0) {
         fail(c, rc);
-        return;
+        return rc;
     }
     c->handshaking = true;
-    c->tls_want = SK__TLS_WANT_READ; /* the client speaks first */
+    /* a server waits for the client's hello; a client sends its own first */
+    c->tls_want = c->outbound ? SK__TLS_WANT_WRITE : SK__TLS_WANT_READ;
     int ms = srv->o.tls_handshake_timeout_ms > 0 ? srv->o.tls_handshake_timeout_ms
                                                  : SK_TLS_HANDSHAKE_TIMEOUT_DEFAULT_MS;
     c->hs_timer = sk_loop_timer(c->w->loop, ms, 0, on_handshake_timeout, c);
-    if (c->hs_timer < 0)
-        fail(c, (int)c->hs_timer);
+    if (c->hs_timer < 0) {
+        rc = (int)c->hs_timer;
+        c->hs_timer = 0;
+        fail(c, rc);
+        return rc;
+    }
+    return 0;
 }
 
 sk_conn *sk__conn_new(struct sk__worker *w, int fd, const sk_addr *peer)
@@ -592,7 +663,7 @@ void sk__conn_adopt(struct sk__worker *w, int fd, const sk_addr *peer)
     }
     c->busy++;
     if (ev->srv->o.tls)
-        start_tls(c);
+        sk__conn_start_tls(c, ev->srv->o.tls, NULL);
     else
         open_now(c);
     c->busy--;

@@ -67,9 +67,12 @@ struct sk_conn {
     /* TLS (opts.tls): on_open runs once the handshake is done (opened); until then the loop
      * watches for what the handshake wants (tls_want), within the handshake timer. */
     sk_tls *tls;
+    const struct sk__tls_ops *tops; /* the context's table (server's or sk_conn_connect's) */
     int64_t hs_timer;
-    int tls_want;
+    int tls_want; /* during the handshake: what it waits for */
     bool handshaking, opened;
+    bool rd_wants_w; /* the last TLS read waits for the fd to be writable (key update) */
+    bool wr_wants_r; /* the last TLS write waits for the fd to be readable */
 };
 
 /* A counter only its loop's thread writes: no locked add needed. */
@@ -93,6 +96,16 @@ void sk__conn_fail(sk_conn *c, int reason);
  * on_connect gets reason; frees the connect state. */
 void sk__outbound_end(sk_conn *c, int reason);
 void sk__outbound_free(sk_conn *c);
+/* The TLS handshake of an outbound connection is done: on_connect(c, 0). */
+void sk__outbound_ready(sk_conn *c);
+/* What on_connect's sk_errmsg() will say if c ends before it is ready (a TLS handshake's
+ * failure), as "context: reason". */
+void sk__outbound_note(sk_conn *c, int code, const char *msg);
+/* server_conn.c: start TLS on c (an accepted client, or an outbound connection once connected)
+ * with ctx; host: a client's name to send and verify. The handshake runs on the loop, bounded
+ * by the server's handshake timeout; then on_open (accepted) or sk__outbound_ready (outbound).
+ * 0, or a negative code (c is failed). */
+int sk__conn_start_tls(sk_conn *c, sk_tls_ctx *ctx, const char *host);
 /* Wait until no resolver thread of loop w is running (server close). */
 void sk__outbound_quiesce(struct sk__worker *w);
 /* server_conn.c: the admitted client fd joins loop w (on w's thread). */

@@ -164,6 +164,23 @@ static int client_setup(sk_tls *t, const char *host)
     return 0;
 }
 
+/* --trace: every record header OpenSSL reads or writes, counted per direction for the totals at
+ * close (the BIO counts the bytes). Set only while tracing: it costs a call per record. */
+static void count_record(int write_p, int version, int content_type, const void *buf, size_t len,
+                         SSL *ssl, void *arg)
+{
+    (void)version, (void)buf, (void)len, (void)arg;
+    if (content_type != SSL3_RT_HEADER)
+        return;
+    sk_tls *t = SSL_get_app_data(ssl);
+    if (!t)
+        return;
+    if (write_p)
+        t->recs_out++;
+    else
+        t->recs_in++;
+}
+
 /* The connection without its handshake. */
 static int start(sk_tls **out, sk_tls_ctx *ctx, int fd, const char *host)
 {
@@ -183,6 +200,8 @@ static int start(sk_tls **out, sk_tls_ctx *ctx, int fd, const char *host)
     } else {
         SSL_set_bio(t->ssl, b, b);
         SSL_set_app_data(t->ssl, t);
+        if (sk_trace_level())
+            SSL_set_msg_callback(t->ssl, count_record);
         if (ctx->side == SK_TLS_CLIENT) {
             SSL_set_connect_state(t->ssl);
             rc = client_setup(t, host);
@@ -209,10 +228,25 @@ int sk_tls_open(sk_tls **out, sk_tls_ctx *ctx, int fd, const char *host, int tim
     return rc;
 }
 
+/* --trace: what the connection moved, once at its end: records and bytes on the wire each way
+ * (headers, padding, tags and the handshake included), and the plaintext inside them. */
+static void trace_totals(const sk_tls *t)
+{
+    if (!sk_trace_level())
+        return;
+    sk__trace_call(t->fd,
+                   "tls totals: out %llu records %llu bytes encrypted (%llu plaintext), in %llu "
+                   "records %llu bytes encrypted (%llu plaintext)",
+                   (unsigned long long)t->recs_out, (unsigned long long)t->raw_out,
+                   (unsigned long long)t->plain_out, (unsigned long long)t->recs_in,
+                   (unsigned long long)t->raw_in, (unsigned long long)t->plain_in);
+}
+
 void sk_tls_close(sk_tls *t)
 {
     if (!t)
         return;
+    trace_totals(t);
     /* OpenSSL takes a connection freed before its close_notify for a broken one and makes its
      * session unresumable; one that only ended without a word (the program's choice) keeps it. */
     if (t->ssl && !t->failed && SSL_is_init_finished(t->ssl))
@@ -323,6 +357,7 @@ static ssize_t tls_read(sk_tls *t, void *buf, size_t len, int64_t deadline, cons
         size_t n = 0;
         int ret = SSL_read_ex(t->ssl, buf, len, &n);
         if (ret == 1) {
+            t->plain_in += n;
             sk__trace_tls_data(t->fd, '<', buf, n);
             return (ssize_t)n;
         }
@@ -360,6 +395,7 @@ static ssize_t tls_write(sk_tls *t, const void *buf, size_t len, int64_t deadlin
         size_t n = 0;
         int ret = SSL_write_ex(t->ssl, buf, len, &n);
         if (ret == 1) {
+            t->plain_out += n;
             sk__trace_tls_data(t->fd, '>', buf, n);
             return (ssize_t)n;
         }
@@ -442,9 +478,9 @@ int sk_tls_recv_exact(sk_tls *t, void *buf, size_t len, int timeout_ms, size_t *
 
 /* ---- the servers' non-blocking use (through sk__tls_ops) ------------------------------------ */
 
-static int server_start(sk_tls **out, sk_tls_ctx *ctx, int fd)
+static int nb_start(sk_tls **out, sk_tls_ctx *ctx, int fd, const char *host)
 {
-    return start(out, ctx, fd, NULL);
+    return start(out, ctx, fd, host);
 }
 
 static const char *peer_what(sk_tls *t, char *buf, size_t len)
@@ -472,25 +508,31 @@ static int step(sk_tls *t)
     return rc;
 }
 
-static ssize_t nb_read(sk_tls *t, void *buf, size_t len)
+/* The non-blocking calls say which readiness they wait for: a read may need the fd writable (a
+ * TLS 1.3 key update's answer, a TLS 1.2 renegotiation), a write may need it readable. */
+static ssize_t nb_read(sk_tls *t, void *buf, size_t len, int *want)
 {
     ERR_clear_error();
     size_t n = 0;
     if (SSL_read_ex(t->ssl, buf, len, &n) == 1) {
+        t->plain_in += n;
         sk__trace_tls_data(t->fd, '<', buf, n);
         return (ssize_t)n;
     }
     char what[64];
     snprintf(what, sizeof what, "TLS read fd %d", t->fd);
     int rc = classify(t, 0, what);
+    if (rc > 0)
+        *want = rc;
     return rc > 0 ? -EAGAIN : rc;
 }
 
-static ssize_t nb_write(sk_tls *t, const void *buf, size_t len)
+static ssize_t nb_write(sk_tls *t, const void *buf, size_t len, int *want)
 {
     ERR_clear_error();
     size_t n = 0;
     if (SSL_write_ex(t->ssl, buf, len, &n) == 1) {
+        t->plain_out += n;
         sk__trace_tls_data(t->fd, '>', buf, n);
         return (ssize_t)n;
     }
@@ -499,6 +541,8 @@ static ssize_t nb_write(sk_tls *t, const void *buf, size_t len)
     int rc = classify(t, 0, what);
     if (rc == 0)
         return sk__fail(-EPIPE, "%s: the peer sent close_notify", what);
+    if (rc > 0)
+        *want = rc;
     return rc > 0 ? -EAGAIN : rc;
 }
 
@@ -508,7 +552,7 @@ static int blocking_handshake(sk_tls *t, int timeout_ms)
 }
 
 const struct sk__tls_ops sk__tls_server_ops = {
-    .start = server_start,
+    .start = nb_start,
     .step = step,
     .read = nb_read,
     .write = nb_write,

@@ -34,7 +34,9 @@ struct sk_tls {
     bool failed; /* a fatal error: the session must not be resumed */
     bool pinned; /* the peer's certificate matched the context's pin */
     char host[256];
-    uint64_t raw_in, raw_out; /* encrypted bytes on the wire */
+    uint64_t raw_in, raw_out;     /* encrypted bytes on the wire */
+    uint64_t recs_in, recs_out;   /* records on the wire (counted while tracing) */
+    uint64_t plain_in, plain_out; /* plaintext bytes through SSL_read / SSL_write */
 };
 
 /* tls_bio.c: a BIO over the connection's fd with recv/send(MSG_DONTWAIT | MSG_NOSIGNAL): never

@@ -78,10 +78,14 @@ typedef struct sk_event_handlers {
      * fallen to low_water: write more (reading resumed) */
     void (*on_writable)(sk_conn *c);
     /* the connection is gone; reason: 0 the peer closed or sk_conn_close, -ETIMEDOUT idle,
-     * -ECONNRESET etc. Its output is flushed unless reason < 0. c is freed after this returns. */
+     * -ECONNRESET etc. Its output is flushed unless reason < 0. c is freed after this returns.
+     * Called exactly once for each connection whose on_open ran, and never for one whose did
+     * not (opts.tls: a handshake that failed or timed out goes to opts.on_error instead; an
+     * outbound connection's failure to connect goes to its on_connect) */
     void (*on_close)(sk_conn *c, int reason);
-    /* streams: the peer sent its FIN (end of its data). NULL: the connection closes once its
-     * output is flushed (the default: a request/response server). Set: the connection stays open
+    /* streams: the peer sent its FIN, or its close_notify with TLS (the end of its data). NULL:
+     * the connection closes once its output is flushed (the default: a request/response
+     * server). Set: the connection stays open
      * for writing, nothing more is read, and the handler ends it with sk_conn_shutdown (the
      * connection is gone once that FIN is out), sk_conn_close or sk_conn_reset. */
     void (*on_end)(sk_conn *c);
@@ -114,7 +118,11 @@ typedef struct sk_request {
 typedef int (*sk_handler_fn)(sk_request *req);
 /* verify_request: false rejects the peer (its connection is closed at once; counted). */
 typedef bool (*sk_verify_fn)(sk_server *srv, const sk_addr *peer, void *user);
-/* handle_error: a handler returned code < 0. */
+/* handle_error: a handler returned code < 0, or (opts.tls, every model) a client's TLS handshake
+ * failed or timed out: then req->tls and req->reader are NULL, no handler ran, sk_errmsg() names
+ * the reason ("TLS handshake with 127.0.0.1:50312: http request") and the connection is closed
+ * after this returns. The event model calls it on the loop (it must not block) for handshakes only:
+ * there such a connection never opened, so it gets neither on_open nor on_close. */
 typedef void (*sk_error_fn)(sk_request *req, int code, void *user);
 /* handle_timeout: sk_server_handle_request waited timeout_ms and nothing came. */
 typedef void (*sk_timeout_fn)(sk_server *srv, void *user);
@@ -270,7 +278,8 @@ void sk_conn_set_data(sk_conn *c, void *data);
  * e.g. a relay whose other side is slow. Counted: pause twice, resume twice. */
 void sk_conn_pause(sk_conn *c);
 void sk_conn_resume(sk_conn *c);
-/* Half-close: send FIN once the output is flushed (shutdown(SHUT_WR)); reading goes on. With
+/* Half-close: send FIN once the output is flushed (shutdown(SHUT_WR); TLS: close_notify first,
+ * if the socket takes it then); reading goes on. With
  * on_end set, the connection is gone when both its FIN and the peer's have passed. */
 void sk_conn_shutdown(sk_conn *c);
 /* Abort: the peer gets an RST at once (SO_LINGER 0); unsent output is dropped. on_close follows
@@ -300,6 +309,13 @@ typedef struct sk_conn_connect_opts {
     void *data;                      /* the new connection's sk_conn_data at on_connect */
     const sk_endpoint *parsed;       /* instead of endpoint: one sk_endpoint_parse already read
                                       * (copied at the call; NULL: endpoint is parsed) */
+    sk_tls_ctx *tls;      /* speak TLS as a client of this SK_TLS_CLIENT context, which must
+                           * outlive the connection: the handshake runs on the loop once
+                           * connected, within the server's tls_handshake_timeout_ms, and
+                           * on_connect comes after it (status < 0: the connect or the handshake
+                           * failed; sk_errmsg() says which). NULL: plain */
+    const char *tls_host; /* with tls: the name sent as SNI and verified (copied; NULL: none,
+                           * which a verifying context refuses) */
 } sk_conn_connect_opts;
 /* clang-format off */
 #define SK_CONN_CONNECT_OPTS_INIT(...) {.size = sizeof(sk_conn_connect_opts), __VA_ARGS__}

@@ -2,11 +2,13 @@
 loopback: byte-exact echo and the server's close_notify in each model; the event model with 1,000
 TLS clients connected at once, each getting exactly its own bytes; a client that stalls in the handshake
 does not hold the loop and is closed at the handshake timeout; plain HTTP and random bytes sent to
-the TLS listener end only that connection (counted as errors); a client that ends TCP without
+the TLS listener end only that connection (counted as errors, one -v line each with the
+reason); a client that ends TCP without
 close_notify is counted as an error; the certificate chain verified by s_client; mutual TLS.
 Needs openssl; exits 77 without it or in a build without TLS."""
 import os
 import random
+import re
 import shutil
 import socket
 import ssl
@@ -161,6 +163,13 @@ try:
     # (the stalled client counts as an idle timeout: a peer gone, not an error, as without TLS)
     check(rc == 0 and n and n["errors"] >= 3 and n["accepted"] == N + 6,
           f"the garbage and the truncation are counted as errors ({n})")
+    # -v: one line per failed handshake, with its reason (the stalled one's included); the
+    # truncation came after a handshake: counted, not a handshake failure
+    fails = re.findall(r"TLS handshake with 127\.0\.0\.1:\d+: (.+); connection closed", err)
+    check(len(fails) == 3 and "the handshake did not finish in time" in fails[0]
+          and "http request" in fails[1] and fails[2],
+          f"serve --tls -v: one line with the reason for the stalled, the plain HTTP and the "
+          f"random-bytes client ({fails})")
 
     # ---- the reason a handshake failed is in the trace (event and a blocking model) -----------
     for model in ("event", "pool"):

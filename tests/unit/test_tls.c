@@ -1,10 +1,13 @@
 /* src/tls*.c: TLS connections over socketpairs, both sides ours (the server in a thread): the
  * handshake and its failures with their reasons, plaintext both ways (send-all, recv-exact, the
- * reader's lines and frames), close_notify against a bare TCP end, ALPN, resumption. The peers
- * no one here wrote (openssl s_server / s_client, Python's ssl) are in tests/interop/tls_*.py. */
+ * reader's lines and frames), close_notify against a bare TCP end, ALPN, resumption. The event
+ * model: a failed handshake reported once to on_error (no on_open or on_close), outbound TLS
+ * through sk_conn_connect joined to a plain client. The peers no one here wrote (openssl
+ * s_server / s_client, Python's ssl) are in tests/interop/tls_*.py. */
 #include "sktest.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -340,6 +343,196 @@ static void server_thread_model(void **state)
     serve_tls(SK_MODEL_THREAD);
 }
 
+/* ---- the event model's contract for failed handshakes, and outbound TLS ------------------------
+ */
+
+struct counts {
+    atomic_int opens, closes, errors, calls, status, done, reason;
+    char msg[256]; /* on_error's sk_errmsg() (written by the loop thread before errors++) */
+};
+
+static void count_open(sk_conn *c)
+{
+    struct counts *n = sk_conn_user(c);
+    atomic_fetch_add(&n->opens, 1);
+}
+
+static void count_close(sk_conn *c, int reason)
+{
+    (void)reason;
+    struct counts *n = sk_conn_user(c);
+    atomic_fetch_add(&n->closes, 1);
+}
+
+static void count_error(sk_request *req, int code, void *user)
+{
+    (void)code;
+    struct counts *n = user;
+    assert_null(req->tls);
+    snprintf(n->msg, sizeof n->msg, "%s", sk_errmsg());
+    atomic_fetch_add(&n->errors, 1);
+}
+
+static void wait_for(atomic_int *v, int want, int ms)
+{
+    for (int i = 0; i < ms / 5 && atomic_load(v) < want; i++)
+        usleep(5000);
+}
+
+/* Plain HTTP to the TLS listener: one on_error naming the reason, no on_open, no on_close; a good
+ * client after it opens and closes once. */
+static void event_failed_handshake_reported_once(void **state)
+{
+    (void)state;
+    sk_tls_ctx *server = server_ctx(NULL);
+    sk_tls_ctx *client = client_ctx(true, NULL);
+    struct counts n = {0};
+    sk_event_handlers h = SK_EVENT_HANDLERS_INIT(.on_open = count_open, .on_data = echo_event,
+                                                 .on_close = count_close);
+    sk_server_opts o =
+        SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_EVENT, .events = &h,
+                            .workers = 1, .tls = server, .on_error = count_error, .user = &n);
+    struct t_running r = {0};
+    t_serve(&r, &o);
+    int fd = sk_connect(r.ep, 5000);
+    assert_true(fd >= 0);
+    const char *get = "GET / HTTP/1.0\r\n\r\n";
+    assert_int_equal(sk_send_all(fd, get, strlen(get), 5000, NULL), 0);
+    char buf[256];
+    ssize_t k;
+    for (int i = 0; i < 100 && (k = sk_recv(fd, buf, sizeof buf, 5000)) > 0; i++)
+        ; /* an alert, then the end */
+    sk_close(fd);
+    wait_for(&n.errors, 1, 5000);
+    assert_int_equal(atomic_load(&n.errors), 1);
+    assert_non_null(strstr(n.msg, "TLS handshake with 127.0.0.1:"));
+    assert_non_null(strstr(n.msg, "http request"));
+    fd = sk_connect(r.ep, 5000);
+    sk_tls *t = NULL;
+    assert_int_equal(sk_tls_open(&t, client, fd, "localhost", 5000), 0);
+    assert_int_equal(sk_tls_send_all(t, "ok", 2, 5000, NULL), 0);
+    assert_int_equal(sk_tls_recv_exact(t, buf, 2, 5000, NULL), 0);
+    assert_int_equal(sk_tls_shutdown(t, 5000), 0);
+    assert_int_equal(sk_tls_recv(t, buf, sizeof buf, 5000), 0);
+    sk_tls_close(t);
+    sk_close(fd);
+    wait_for(&n.closes, 1, 5000);
+    t_serve_stop(&r);
+    sk_server_drain(r.srv, 1000);
+    sk_server_close(r.srv);
+    assert_int_equal(atomic_load(&n.opens), 1);
+    assert_int_equal(atomic_load(&n.closes), 1);
+    assert_int_equal(atomic_load(&n.errors), 1);
+    sk_tls_ctx_free(client);
+    sk_tls_ctx_free(server);
+}
+
+/* A plain event server whose on_open connects out with TLS (sk_conn_connect opts.tls) and joins
+ * the client to it: the relay's --tls-target, on the library. */
+struct outbound_case {
+    struct counts n;
+    sk_tls_ctx *ctx;
+    char target[128];
+};
+
+static void ob_done(const sk_join_stats *st, void *arg)
+{
+    struct counts *n = arg;
+    atomic_store(&n->reason, st->reason);
+    atomic_fetch_add(&n->done, 1);
+}
+
+static void ob_connected(sk_conn *up, int status)
+{
+    struct outbound_case *oc = sk_conn_user(up);
+    sk_conn *client = sk_conn_data(up);
+    snprintf(oc->n.msg, sizeof oc->n.msg, "%s", status < 0 ? sk_errmsg() : "");
+    atomic_store(&oc->n.status, status);
+    atomic_fetch_add(&oc->n.calls, 1);
+    if (status < 0) {
+        sk_conn_reset(client);
+        return;
+    }
+    sk_conn_resume(client);
+    sk_join_opts jo = SK_JOIN_OPTS_INIT(.on_done = ob_done, .arg = &oc->n);
+    assert_int_equal(sk_conn_join(client, up, &jo), 0);
+}
+
+static void ob_up_close(sk_conn *c, int reason)
+{
+    (void)reason;
+    struct outbound_case *oc = sk_conn_user(c);
+    atomic_fetch_add(&oc->n.closes, 1);
+}
+
+static const sk_event_handlers ob_up_h = SK_EVENT_HANDLERS_INIT(.on_close = ob_up_close);
+
+static void ob_open(sk_conn *c)
+{
+    struct outbound_case *oc = sk_conn_user(c);
+    sk_conn_pause(c);
+    sk_conn_connect_opts co = SK_CONN_CONNECT_OPTS_INIT(.endpoint = oc->target, .events = &ob_up_h,
+                                                        .on_connect = ob_connected, .data = c,
+                                                        .tls = oc->ctx, .tls_host = "localhost");
+    assert_int_equal(sk_conn_connect(c, &co), 0);
+}
+
+static void ob_keep(sk_conn *c)
+{
+    (void)c;
+}
+
+static void event_outbound_tls(void **state)
+{
+    (void)state;
+    sk_tls_ctx *server = server_ctx(NULL);
+    sk_event_handlers eh = SK_EVENT_HANDLERS_INIT(.on_data = echo_event);
+    sk_server_opts to = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_EVENT,
+                                            .events = &eh, .workers = 1, .tls = server);
+    struct t_running target = {0};
+    t_serve(&target, &to);
+    sk_event_handlers rh = SK_EVENT_HANDLERS_INIT(.on_open = ob_open, .on_drain = ob_keep);
+    for (int verify = 1; verify >= 0; verify--) {
+        struct outbound_case oc = {.ctx = client_ctx(!verify, NULL)};
+        snprintf(oc.target, sizeof oc.target, "%s", target.ep);
+        sk_server_opts ro = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_EVENT,
+                                                .events = &rh, .workers = 1, .user = &oc);
+        struct t_running r = {0};
+        t_serve(&r, &ro);
+        int fd = sk_connect(r.ep, 5000);
+        assert_true(fd >= 0);
+        char buf[64];
+        if (verify) { /* the self-signed target is refused: on_connect says so, once */
+            ssize_t k = sk_recv(fd, buf, sizeof buf, 5000);
+            assert_true(k == 0 || k == -ECONNRESET);
+            wait_for(&oc.n.calls, 1, 5000);
+            assert_int_equal(atomic_load(&oc.n.status), SK_ETLSVERIFY);
+            assert_non_null(strstr(oc.n.msg, "certificate verify failed"));
+        } else { /* bytes both ways through the TLS leg, then the half-closes carried across */
+            assert_int_equal(sk_send_all(fd, "ping", 4, 5000, NULL), 0);
+            assert_int_equal(sk_recv_exact(fd, buf, 4, 5000, NULL), 0);
+            assert_memory_equal(buf, "ping", 4);
+            assert_int_equal(shutdown(fd, SHUT_WR), 0); /* -> close_notify + FIN to the target */
+            assert_int_equal(sk_recv(fd, buf, sizeof buf, 5000), 0); /* its close_notify -> FIN */
+            wait_for(&oc.n.done, 1, 5000);
+            assert_int_equal(atomic_load(&oc.n.status), 0);
+            assert_int_equal(atomic_load(&oc.n.reason), 0);
+        }
+        sk_close(fd);
+        t_serve_stop(&r);
+        sk_server_drain(r.srv, 1000);
+        sk_server_close(r.srv);
+        assert_int_equal(atomic_load(&oc.n.calls), 1);
+        /* the refused one never opened: no on_close (its handlers were ob_up_h until a join) */
+        assert_int_equal(atomic_load(&oc.n.closes), 0);
+        sk_tls_ctx_free(oc.ctx);
+    }
+    t_serve_stop(&target);
+    sk_server_drain(target.srv, 1000);
+    sk_server_close(target.srv);
+    sk_tls_ctx_free(server);
+}
+
 int main(void)
 {
     if (!sk_tls_available()) {
@@ -358,6 +551,8 @@ int main(void)
         cmocka_unit_test(server_event_model),
         cmocka_unit_test(server_thread_model),
         cmocka_unit_test(server_refuses_tls_over_datagrams),
+        cmocka_unit_test(event_failed_handshake_reported_once),
+        cmocka_unit_test(event_outbound_tls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
