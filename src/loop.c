@@ -410,7 +410,7 @@ static void *create_backend(sk_loop *l)
     if (st || l->be != &sk__loop_uring)
         return st;
     if (!l->be->create)
-        snprintf(l->why, sizeof l->why, "io_uring not built in (no liburing at build time)");
+        snprintf(l->why, sizeof l->why, "io_uring not built in: no liburing at build time");
     else
         snprintf(l->why, sizeof l->why, "io_uring refused: %s", sk_strerror(-errno));
     l->be = &sk__loop_epoll;

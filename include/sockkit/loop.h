@@ -43,7 +43,7 @@ void sk_loop_free(sk_loop *loop);
 const char *sk_loop_backend_name(const sk_loop *loop);
 /* NULL when the loop runs the backend it was asked for; otherwise why not, e.g.
  * "io_uring refused: Operation not permitted" (a sysctl, seccomp or a sandbox said no) or
- * "io_uring not built in (no liburing at build time)". Valid while the loop is. */
+ * "io_uring not built in: no liburing at build time". Valid while the loop is. */
 const char *sk_loop_backend_why(const sk_loop *loop);
 
 /* Watch fd for events (SK_READABLE | SK_WRITABLE); calling it again changes the events or the
