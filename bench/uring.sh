@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The io_uring loop backend against epoll (issue 20): the minimal epoll echo server
 # (bench/peers/epoll_echo.c), `sockkit serve echo --backend epoll` and `--backend io_uring`, each
-# measured with `sockkit bench echo` (64-byte ping-pong) at 50 and 1,000 connections, interleaved
-# A B C A B C ... for ROUNDS rounds. Per run: requests/s and p99 from bench echo; the server's CPU
+# measured with `sockkit bench echo` (64-byte ping-pong) at 1, 50 and 1,000 connections and with
+# `bench connect -c 4` (row "conn": connect, 64-byte echo, close), interleaved A B C A B C ... for
+# ROUNDS rounds. Per run: requests/s and p99 from bench echo; the server's CPU
 # time per request (utime + stime from /proc/PID/stat over the run, divided by the requests); its
 # system calls per request (`perf stat -e raw_syscalls:sys_enter -p PID`, every thread, when perf
 # can count here). No warm-up (the CPU and the calls are counted over the whole run, so the
 # requests must be too): the 1,000 connects are in every run alike.
 # Prints one line per run and a table of medians with ratios to the minimal epoll server.
-# usage: bench/uring.sh [ROUNDS] [SECONDS]   (default 3 rounds of 3 s; about 1 minute)
+# usage: bench/uring.sh [ROUNDS] [SECONDS]   (default 3 rounds of 3 s; about 2 minutes)
 set -u
 cd "$(dirname "$0")/.." || exit 1
 ROUNDS=${1:-3}
@@ -41,7 +42,7 @@ HZ=$(getconf CLK_TCK)
 
 declare -A RPS P99 CPU SYS
 for ((r = 1; r <= ROUNDS; r++)); do
-    for c in 50 1000; do
+    for c in 1 50 1000 conn; do
         for s in $SERVERS; do
             pid=${PID[$s]}
             t0=$(cpu_ticks "$pid")
@@ -52,7 +53,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
                 perf_pid=$!
                 sleep 0.3 # attached before the first request
             fi
-            j=$("$B" bench echo -q --json -c "$c" -d "$SECS" --warmup 0 "127.0.0.1:${PORT[$s]}" 2>/dev/null)
+            if [ "$c" = conn ]; then
+                j=$("$B" bench connect -q --json -c 4 -d "$SECS" --warmup 0 "127.0.0.1:${PORT[$s]}" 2>/dev/null)
+            else
+                j=$("$B" bench echo -q --json -c "$c" -d "$SECS" --warmup 0 "127.0.0.1:${PORT[$s]}" 2>/dev/null)
+            fi
             t1=$(cpu_ticks "$pid")
             calls=0
             if [ -n "$pf" ]; then
@@ -64,7 +69,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
             [ "${req:-0}" -gt 0 ] 2>/dev/null || { echo "uring.sh: $s at $c: no requests" >&2; continue; }
             cpu_us=$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" -v n="$req" 'BEGIN {printf "%.2f", (b - a) * 1e6 / hz / n}')
             spr=$(awk -v k="${calls:-0}" -v n="$req" 'BEGIN {printf "%.2f", k / n}')
-            printf 'round %d  %-9s c=%-5d %9.0f req/s  p99 %7.0f us  cpu %6s us/req  %5s syscalls/req\n' \
+            printf 'round %d  %-9s c=%-5s %9.0f req/s  p99 %7.0f us  cpu %6s us/req  %5s syscalls/req\n' \
                 "$r" "$s" "$c" "$rps" "$p99" "$cpu_us" "$spr"
             RPS[$s,$c]+=" $rps" P99[$s,$c]+=" $p99" CPU[$s,$c]+=" $cpu_us" SYS[$s,$c]+=" $spr"
         done
@@ -74,13 +79,13 @@ done
 echo
 echo "medians of $ROUNDS rounds of $SECS s (ratios: to the minimal epoll server)"
 printf '%-9s %5s %10s %6s %9s %9s %7s %12s %7s\n' server conns "req/s" ratio "p99 us" "cpu us/req" ratio "syscalls/req" ratio
-for c in 50 1000; do
+for c in 1 50 1000 conn; do
     # shellcheck disable=SC2086
     base_r=$(median ${RPS[epoll,$c]}) base_c=$(median ${CPU[epoll,$c]}) base_s=$(median ${SYS[epoll,$c]})
     for s in $SERVERS; do
         # shellcheck disable=SC2086
         m_r=$(median ${RPS[$s,$c]}) m_p=$(median ${P99[$s,$c]}) m_c=$(median ${CPU[$s,$c]}) m_s=$(median ${SYS[$s,$c]})
         awk -v s="$s" -v c="$c" -v r="$m_r" -v p="$m_p" -v u="$m_c" -v k="$m_s" -v br="$base_r" -v bc="$base_c" -v bs="$base_s" \
-            'BEGIN {printf "%-9s %5d %10.0f %6.2f %9.0f %9.2f %7.2f %12.2f %7.2f\n", s, c, r, r / br, p, u, u / bc, k, (bs > 0 ? k / bs : 0)}'
+            'BEGIN {printf "%-9s %5s %10.0f %6.2f %9.0f %9.2f %7.2f %12.2f %7.2f\n", s, c, r, r / br, p, u, u / bc, k, (bs > 0 ? k / bs : 0)}'
     done
 done

@@ -122,28 +122,11 @@ static void *create(void)
     return st;
 }
 
-/* Cancel every poll in flight and reap the completions here. Left to io_uring_queue_exit, the
- * cancellations finish later in a kernel worker that queues task work to this thread, and that
- * interrupts its next sleeping wait (an epoll_wait of another loop returns EINTR early). */
-static void cancel_all(struct state *st)
-{
-    struct io_uring_sqe *sqe = sqe_get(st);
-    if (!sqe)
-        return;
-    io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
-    io_uring_sqe_set_data64(sqe, UD_NONE);
-    if (io_uring_submit_and_wait(&st->ring, 1) < 0)
-        return;
-    unsigned head, n = 0;
-    struct io_uring_cqe *cqe;
-    io_uring_for_each_cqe(&st->ring, head, cqe) n++;
-    io_uring_cq_advance(&st->ring, n);
-}
-
 static void destroy(void *p)
 {
     struct state *st = p;
-    cancel_all(st);
+    /* cancels the polls in flight; the kernel then queues task work to this thread, which
+     * interrupts its next sleeping wait once (docs/loop.md) */
     io_uring_queue_exit(&st->ring);
     free(st->s);
     free(st->rearm);
