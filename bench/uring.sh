@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The io_uring loop backend against epoll (issue 20): the minimal epoll echo server
-# (bench/peers/epoll_echo.c), `sockkit serve echo --backend epoll` and `--backend io_uring`, each
+# (bench/peers/epoll_echo.c), `sockkit serve echo --backend epoll` and `--backend io_uring`, and a
+# minimal completion-based io_uring echo server (bench/peers/uring_echo.c: multishot accept,
+# multishot receive into a buffer ring, sends through the ring; what issue 20's step 3 could reach,
+# not sockkit's server), each
 # measured with `sockkit bench echo` (64-byte ping-pong) at 1, 50 and 1,000 connections and with
 # `bench connect -c 4` (row "conn": connect, 64-byte echo, close), interleaved A B C A B C ... for
 # ROUNDS rounds. Per run: requests/s and p99 from bench echo; the server's CPU
@@ -21,6 +24,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n 4096
 
 cmake --build build -j2 >/dev/null || exit 1
 cc -O2 -D_GNU_SOURCE -Wall -Werror -o "$out/epoll_echo" bench/peers/epoll_echo.c || exit 1
+cc -O2 -D_GNU_SOURCE -Wall -Werror -o "$out/uring_echo" bench/peers/uring_echo.c -luring || exit 1
 
 . bench/lib.sh
 trap cleanup EXIT
@@ -29,10 +33,11 @@ have_perf=0
 perf stat -x, -e raw_syscalls:sys_enter -o /dev/null true 2>/dev/null && have_perf=1
 [ $have_perf = 0 ] && echo "uring.sh: perf cannot count raw_syscalls:sys_enter here: no system call counts" >&2
 
-SERVERS="epoll sk-epoll sk-uring"
+SERVERS="epoll sk-epoll sk-uring uring-min"
 start epoll "$out/epoll_echo" 0
 start sk-epoll "$B" serve -v echo 127.0.0.1:0 --backend epoll
 start sk-uring "$B" serve -v echo 127.0.0.1:0 --backend io_uring
+start uring-min "$out/uring_echo" 0
 grep -h backend "$out/sk-uring.err" "$out/sk-epoll.err" >&2
 sleep 0.5
 

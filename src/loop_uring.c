@@ -42,6 +42,7 @@ struct state {
     size_t ns;
     int *rearm; /* fds whose one-shot poll fired: armed again before the next wait */
     size_t nrearm, caprearm;
+    bool skip_ok; /* IOSQE_CQE_SKIP_SUCCESS known (5.17+): no CQE for a removal that worked */
 };
 
 static uint64_t ud_of(uint32_t gen, int fd)
@@ -82,7 +83,8 @@ static int disarm(struct state *st, int fd)
     /* by user_data, not fd: right even when the fd was closed (or its number reused) already */
     io_uring_prep_poll_remove(sqe, ud_of(sl->armed_gen, fd));
     io_uring_sqe_set_data64(sqe, UD_NONE);
-    io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
+    if (st->skip_ok)
+        io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
     sl->armed = false;
     return 0;
 }
@@ -102,6 +104,7 @@ static void *create(void)
         rc = io_uring_queue_init_params(SQ_ENTRIES, &st->ring, &p);
     }
     if (rc == 0) {
+        st->skip_ok = p.features & IORING_FEAT_CQE_SKIP;
         /* A sandbox may allow io_uring_setup and refuse io_uring_enter: try one no-op now, so
          * the loop falls back here rather than failing at its first wait. */
         struct io_uring_sqe *sqe = io_uring_get_sqe(&st->ring);
