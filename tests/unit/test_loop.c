@@ -5,6 +5,7 @@
  * kernel allows it), and a loop asked for io_uring where it is refused runs epoll and says why. */
 #include "sktest.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -332,6 +333,30 @@ static void a_thousand_fds(void **state)
     }
 }
 
+/* An fd unwatched and closed is closed for the peer by the next iteration at the latest: on
+ * io_uring a poll in flight holds the file until its removal reaches the kernel, which happens
+ * with the next wait (docs/loop.md). */
+static void closed_after_unwatch_reaches_peer(void **state)
+{
+    for (size_t b = 0; b < nb; b++) {
+        sk_loop *l;
+        sk_loop_new(&l, backends[b]);
+        int sv[2];
+        assert_int_equal(sk_socketpair(SOCK_STREAM, sv), 0);
+        assert_int_equal(sk_loop_watch(l, sv[0], SK_READABLE, on_read, NULL), 0);
+        sk_loop_run_once(l, 0); /* the watch reaches the backend */
+        assert_int_equal(sk_loop_unwatch(l, sv[0]), 0);
+        close(sv[0]);
+        sk_loop_run_once(l, 0);
+        struct pollfd p = {.fd = sv[1], .events = POLLIN};
+        assert_int_equal(poll(&p, 1, 2000), 1); /* EOF: readable */
+        char c;
+        assert_int_equal(read(sv[1], &c, 1), 0);
+        close(sv[1]);
+        sk_loop_free(l);
+    }
+}
+
 /* Asked for io_uring: it runs, or the loop runs epoll and says why; either way it works. Under
  * tests/helpers/no_uring (CTest's unit/test_loop@no_uring*), SK_EXPECT_URING_REFUSED says the
  * refusal is certain: then it must be epoll with the reason. */
@@ -383,6 +408,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(watchers),
         cmocka_unit_test(uring_or_why),
+        cmocka_unit_test(closed_after_unwatch_reaches_peer),
         cmocka_unit_test(stale_events_dropped),
         cmocka_unit_test(timers_in_order),
         cmocka_unit_test(repeating_and_cancelled),
