@@ -47,6 +47,15 @@ noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(printf
 size_t cli_escape(const char *in, size_t n, char *out, size_t cap);
 /* Parse a whole decimal integer in [min, max]; on failure a usage error naming `what`. */
 long cli_parse_long(const char *text, long min, long max, const char *what);
+/* --backend epoll|poll|io_uring (serve, relay): the event loops' backend; a usage error otherwise.
+ */
+sk_loop_backend cli_parse_backend(const char *text);
+#define CLI_BACKEND_HELP                                                                           \
+    "event loops' backend: epoll (default), poll or io_uring (epoll when the kernel refuses "      \
+    "io_uring; -v says which runs)"
+/* -v: which backend the server's loops run, and why not the one asked for ("backend io_uring",
+ * "backend epoll (io_uring refused: Operation not permitted)"). Nothing for other models. */
+void cli_say_backend(const sk_server *srv);
 /* Parse seconds (decimal fraction allowed, >= 0) into milliseconds; usage error naming `what`. */
 int cli_parse_seconds_ms(const char *text, const char *what);
 /* The getopt error cases: c == ':' (a missing value) or anything else (an unknown option, or a

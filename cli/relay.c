@@ -35,6 +35,7 @@ enum {
     OPT_HIGH_WATER,
     OPT_NO_SPLICE,
     OPT_VIA,
+    OPT_BACKEND,
 };
 
 static const struct cli_opt relay_opts[] = {
@@ -42,6 +43,7 @@ static const struct cli_opt relay_opts[] = {
      NULL},
     {OPT_WORKERS, "workers", CLI_ARG, "N",
      "event loops, a thread each (default: one per core, but 1 on 1-2 cores; -u: always 1)", NULL},
+    {OPT_BACKEND, "backend", CLI_ARG, "B", CLI_BACKEND_HELP, "epoll poll io_uring"},
     {OPT_MAXCONNS, "max-conns", CLI_ARG, "N",
      "concurrent clients (UDP: sessions); more are closed at once and counted", NULL},
     {OPT_IDLE, "idle-timeout", CLI_ARG, "S",
@@ -552,6 +554,9 @@ static void relay_option(int c, const char *arg, struct relay *r, struct via_arg
     case OPT_NO_SPLICE:
         r->no_splice = true;
         break;
+    case OPT_BACKEND:
+        r->o.loop_backend = cli_parse_backend(arg);
+        break;
     }
 }
 
@@ -646,6 +651,7 @@ static void say_listening(struct relay *r)
     cli_say("relaying %s (%s%s) -> %s%s, %d %s", text, r->o.type == SOCK_DGRAM ? "udp" : "stream",
             r->listen_ctx ? ", TLS" : "", r->target, r->target_ctx ? " (TLS)" : "", n,
             cli_plural((unsigned)n, "loop", "loops"));
+    cli_say_backend(r->srv);
 }
 
 static void say_stopped(struct relay *r, int cut)

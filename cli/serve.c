@@ -251,7 +251,16 @@ static const struct service {
      "writes as fast as it can until the client leaves"},
 };
 
-enum { OPT_MODEL = 256, OPT_WORKERS, OPT_MAXCONNS, OPT_IDLE, OPT_ACCEPT, OPT_HIGH_WATER, OPT_SEND };
+enum {
+    OPT_MODEL = 256,
+    OPT_WORKERS,
+    OPT_MAXCONNS,
+    OPT_IDLE,
+    OPT_ACCEPT,
+    OPT_HIGH_WATER,
+    OPT_SEND,
+    OPT_BACKEND
+};
 
 static const struct cli_opt serve_opts[] = {
     {OPT_MODEL, "model", CLI_ARG, "M", "event | iterative | thread | fork | pool (default event)",
@@ -268,6 +277,7 @@ static const struct cli_opt serve_opts[] = {
      "event: stop reading a client with N bytes unsent (default 262144; reading resumes at a "
      "quarter)",
      NULL},
+    {OPT_BACKEND, "backend", CLI_ARG, "B", CLI_BACKEND_HELP, "epoll poll io_uring"},
     {OPT_MAXCONNS, "max-conns", CLI_ARG, "N",
      "concurrent clients; more are closed at once and counted as rejected", NULL},
     {OPT_IDLE, "idle-timeout", CLI_ARG, "S", "close a connection idle for S seconds", NULL},
@@ -373,6 +383,9 @@ static void serve_option(int c, const char *arg, sk_server_opts *o)
     case OPT_SEND:
         o->send_timeout_ms = positive_ms(arg, "--send-timeout");
         break;
+    case OPT_BACKEND:
+        o->loop_backend = cli_parse_backend(arg);
+        break;
     }
 }
 
@@ -415,6 +428,8 @@ static void serve_parse(int argc, char **argv, struct serve *s)
         cli_usage_error("--send-timeout is for the blocking models (--model iterative, thread, "
                         "fork or pool); the event model never blocks on a client: use "
                         "--idle-timeout");
+    if (s->o.loop_backend && s->o.model != SK_MODEL_EVENT)
+        cli_usage_error("--backend is for the event model (the default --model event)");
     serve_operands(argc - optind, argv + optind, s);
     cli_check_endpoint(s->endpoint, true, &s->ep); /* ":7007" serves IPv4 and IPv6: the library's */
     s->o.endpoint = s->endpoint;
@@ -497,8 +512,10 @@ int cmd_serve(int argc, char **argv)
         cli_fail_at(rc, &w);
     }
     cli_catch_stop(stop_server, s.srv);
-    if (s.co.verbose)
+    if (s.co.verbose) {
         say_serving(&s);
+        cli_say_backend(s.srv);
+    }
     sk_server_serve_forever(s.srv, 500);
     int cut = sk_server_drain(s.srv, 5000);
     cli_catch_stop(NULL, NULL); /* a late Ctrl-C must not reach the server being closed */

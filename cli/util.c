@@ -180,6 +180,26 @@ long cli_parse_long(const char *text, long min, long max, const char *what)
     return v;
 }
 
+sk_loop_backend cli_parse_backend(const char *text)
+{
+    if (!strcmp(text, "epoll"))
+        return SK_LOOP_EPOLL;
+    if (!strcmp(text, "poll"))
+        return SK_LOOP_POLL;
+    if (!strcmp(text, "io_uring"))
+        return SK_LOOP_URING;
+    cli_usage_error("--backend must be epoll, poll or io_uring, not '%s'", text);
+}
+
+void cli_say_backend(const sk_server *srv)
+{
+    const char *why, *name = sk_server_backend(srv, &why);
+    if (name && why)
+        cli_say("backend %s (%s)", name, why);
+    else if (name)
+        cli_say("backend %s", name);
+}
+
 int cli_parse_seconds_ms(const char *text, const char *what)
 {
     char *end;

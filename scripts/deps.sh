@@ -18,8 +18,10 @@ what=${1:-test}
 # package:command-or-file that proves it is installed. libc6-dev is named because Debian's gcc
 # does not pull in the C library's headers and start files (crt1.o) by itself.
 # libssl-dev is optional to the build (without it TLS is left out, cmake -DSK_TLS=AUTO) but
-# installed, so that a normal build has TLS.
-build_pkgs="make:make gcc:gcc libc6-dev:/usr/include/stdio.h cmake:cmake libssl-dev:/usr/include/openssl/ssl.h"
+# installed, so that a normal build has TLS. liburing-dev likewise (without it the io_uring loop
+# backend is left out, cmake -DSK_URING=AUTO; pkg-config finds it).
+build_pkgs="make:make gcc:gcc libc6-dev:/usr/include/stdio.h cmake:cmake libssl-dev:/usr/include/openssl/ssl.h
+ pkg-config:pkg-config liburing-dev:/usr/include/liburing.h"
 test_pkgs="pkg-config:pkg-config libcmocka-dev:/usr/include/cmocka.h python3:python3
  netcat-openbsd:nc socat:socat tshark:tshark iproute2:ip procps:ps netbase:/etc/services git:git debootstrap:debootstrap
  groff-base:groff man-db:man zsh:zsh clang:clang openbsd-inetd:inetd openssl:openssl

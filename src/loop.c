@@ -1,6 +1,6 @@
 /* The event loop: watchers in a table indexed by fd, timers in a binary heap, posts from other
- * threads through an eventfd, signals through a signalfd; the backend (epoll or poll) only
- * reports which fds are ready.
+ * threads through an eventfd, signals through a signalfd; the backend (epoll, poll or io_uring)
+ * only reports which fds are ready.
  *
  * Each watcher carries a generation, handed to the backend with the fd: an event collected for an
  * fd that was unwatched (or unwatched and watched again) during the same iteration is dropped.
@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -70,6 +71,7 @@ struct sk_loop {
     int nsignals;
 
     uint64_t now;
+    char why[96]; /* why the backend asked for is not the one running ("" when it is) */
 };
 
 /* ---- watchers ------------------------------------------------------------------------------ */
@@ -390,6 +392,29 @@ static void read_env_backend(void)
     const char *env = getenv("SOCKKIT_LOOP_BACKEND");
     if (env && !strcmp(env, "poll"))
         env_backend = SK_LOOP_POLL;
+    else if (env && !strcmp(env, "io_uring"))
+        env_backend = SK_LOOP_URING;
+}
+
+static const struct sk__loop_backend *backend_of(sk_loop_backend b)
+{
+    return b == SK_LOOP_POLL    ? &sk__loop_poll
+           : b == SK_LOOP_URING ? &sk__loop_uring
+                                : &sk__loop_epoll;
+}
+
+/* The backend's state; io_uring refused (or not built in) falls back to epoll, saying why. */
+static void *create_backend(sk_loop *l)
+{
+    void *st = l->be->create ? l->be->create() : NULL;
+    if (st || l->be != &sk__loop_uring)
+        return st;
+    if (!l->be->create)
+        snprintf(l->why, sizeof l->why, "io_uring not built in: no liburing at build time");
+    else
+        snprintf(l->why, sizeof l->why, "io_uring refused: %s", sk_strerror(-errno));
+    l->be = &sk__loop_epoll;
+    return l->be->create();
 }
 
 int sk_loop_new(sk_loop **out, sk_loop_backend backend)
@@ -400,18 +425,18 @@ int sk_loop_new(sk_loop **out, sk_loop_backend backend)
         pthread_once(&once, read_env_backend);
         backend = env_backend;
     }
-    if (backend != SK_LOOP_EPOLL && backend != SK_LOOP_POLL)
+    if (backend != SK_LOOP_EPOLL && backend != SK_LOOP_POLL && backend != SK_LOOP_URING)
         return sk__fail(SK_EARG, "loop backend %d", backend);
     sk_loop *l = calloc(1, sizeof *l);
     if (!l)
         return sk__fail(-ENOMEM, "loop new");
-    l->be = backend == SK_LOOP_POLL ? &sk__loop_poll : &sk__loop_epoll;
+    l->be = backend_of(backend);
     l->sigfd = -1;
     sigemptyset(&l->sigs);
     pthread_mutex_init(&l->plock, NULL);
     l->now = (uint64_t)sk__now_ms();
     l->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (l->wake < 0 || !(l->bstate = l->be->create())) {
+    if (l->wake < 0 || !(l->bstate = create_backend(l))) {
         int rc = sk__fail_errno("loop new (%s)", l->be->name);
         if (l->wake >= 0)
             close(l->wake);
@@ -448,6 +473,11 @@ void sk_loop_free(sk_loop *l)
 const char *sk_loop_backend_name(const sk_loop *l)
 {
     return l->be->name;
+}
+
+const char *sk_loop_backend_why(const sk_loop *l)
+{
+    return l->why[0] ? l->why : NULL;
 }
 
 uint64_t sk_loop_now(const sk_loop *l)

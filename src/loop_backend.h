@@ -20,7 +20,7 @@ struct sk__ready {
 
 struct sk__loop_backend {
     const char *name;
-    void *(*create)(void);
+    void *(*create)(void); /* NULL with errno set on failure */
     void (*destroy)(void *state);
     /* The fd's events change from old to new (0 = not watched). */
     int (*set)(void *state, int fd, int old_events, int new_events, uint32_t gen);
@@ -30,5 +30,8 @@ struct sk__loop_backend {
 
 extern const struct sk__loop_backend sk__loop_epoll;
 extern const struct sk__loop_backend sk__loop_poll;
+/* io_uring (loop_uring.c): create is NULL when built without liburing, and fails (errno set) when
+ * the kernel refuses io_uring; sk_loop_new then runs epoll and records why. */
+extern const struct sk__loop_backend sk__loop_uring;
 
 #endif

@@ -249,6 +249,13 @@ int sk_server_workers(const sk_server *srv)
     return srv->workers;
 }
 
+const char *sk_server_backend(const sk_server *srv, const char **why)
+{
+    if (why)
+        *why = srv->loop ? sk_loop_backend_why(srv->loop) : NULL;
+    return srv->loop ? sk_loop_backend_name(srv->loop) : NULL;
+}
+
 int sk_server_get_stats(const sk_server *srv, sk_server_stats *out)
 {
     const struct sk__counters *n = &srv->c->n;

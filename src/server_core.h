@@ -108,7 +108,8 @@ struct sk_server {
     void *model; /* the model's state */
     sk_endpoint ep;
     int fd, type;
-    int workers; /* what sk_server_workers reports */
+    int workers;         /* what sk_server_workers reports */
+    const sk_loop *loop; /* the event model's first loop: sk_server_backend reports its backend */
     int wake[2]; /* self-pipe: written by shutdown requests (and a pool worker that made room) */
     atomic_bool stop;
     atomic_int refs;

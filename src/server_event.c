@@ -220,6 +220,7 @@ static int event_open(sk_server *s)
         return rc;
     }
     s->workers = n;
+    s->loop = w[0].loop;
     return 0;
 }
 
@@ -371,6 +372,7 @@ static void event_close(sk_server *s)
     free(ev->w);
     free(ev);
     s->model = NULL;
+    s->loop = NULL;
 }
 
 /* The loops' counters (each written by its loop only) added to the server's. */

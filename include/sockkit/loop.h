@@ -5,9 +5,11 @@
  * sk_loop_stop (those two are safe from any thread). Callbacks run on the loop's thread; inside
  * them any loop function may be called, including unwatching or closing other fds: an event
  * already collected for an fd that was unwatched, or unwatched and watched again, is not
- * delivered. Backends: epoll (the default) and poll(2) (built and tested too; it replaces only
- * epoll: the loop needs Linux's eventfd for posts and signalfd for signals either way);
- * SOCKKIT_LOOP_BACKEND=epoll|poll chooses for SK_LOOP_DEFAULT, read once per process. */
+ * delivered. Backends: epoll (the default), poll(2) (built and tested too; it replaces only
+ * epoll: the loop needs Linux's eventfd for posts and signalfd for signals either way) and
+ * io_uring (readiness through io_uring polls, when built with liburing and the kernel allows it;
+ * otherwise the loop runs epoll and sk_loop_backend_why says why);
+ * SOCKKIT_LOOP_BACKEND=epoll|poll|io_uring chooses for SK_LOOP_DEFAULT, read once per process. */
 #ifndef SOCKKIT_LOOP_H
 #define SOCKKIT_LOOP_H
 
@@ -26,6 +28,7 @@ typedef enum sk_loop_backend {
     SK_LOOP_DEFAULT = 0, /* epoll, or what SOCKKIT_LOOP_BACKEND says (read once per process) */
     SK_LOOP_EPOLL,
     SK_LOOP_POLL,
+    SK_LOOP_URING, /* io_uring; epoll when not built in or refused (sk_loop_backend_why) */
 } sk_loop_backend;
 
 /* Watchers: events is SK_READABLE | SK_WRITABLE (sk_io_events, sock.h); errors and hang-ups are
@@ -38,6 +41,10 @@ typedef void (*sk_signal_fn)(sk_loop *loop, int signo, void *arg);
 int sk_loop_new(sk_loop **out, sk_loop_backend backend);
 void sk_loop_free(sk_loop *loop);
 const char *sk_loop_backend_name(const sk_loop *loop);
+/* NULL when the loop runs the backend it was asked for; otherwise why not, e.g.
+ * "io_uring refused: Operation not permitted" (a sysctl, seccomp or a sandbox said no) or
+ * "io_uring not built in: no liburing at build time". Valid while the loop is. */
+const char *sk_loop_backend_why(const sk_loop *loop);
 
 /* Watch fd for events (SK_READABLE | SK_WRITABLE); calling it again changes the events or the
  * callback. events 0 keeps the watcher but waits for nothing. */

@@ -250,6 +250,10 @@ int sk_server_get_stats(const sk_server *srv, sk_server_stats *out);
 /* The threads serving: pool workers, or event loops (as chosen when opts.workers was 0); 0 for the
  * other models (iterative: the caller's thread; thread and fork: one per request). */
 int sk_server_workers(const sk_server *srv);
+/* The event model's loop backend ("epoll", "poll", "io_uring"); NULL for the other models. *why
+ * (if why is not NULL) is NULL when it is the backend asked for (opts.loop_backend), otherwise
+ * why not (sk_loop_backend_why: io_uring refused by the kernel, or not built in). */
+const char *sk_server_backend(const sk_server *srv, const char **why);
 
 /* ---- the event model ------------------------------------------------------------------------ */
 

@@ -100,6 +100,19 @@ def unroff(code):
     return code
 
 
+def static_libs():
+    """What libsockkit.a needs linked after it: the build's sockkit.pc Libs.private (-lssl
+    -lcrypto -luring -pthread, as the build found them)."""
+    try:
+        with open(os.path.join(BUILD, "sockkit.pc")) as f:
+            for line in f:
+                if line.startswith("Libs.private:"):
+                    return line.split(":", 1)[1].split()
+    except OSError:
+        pass
+    return ["-pthread"]
+
+
 def check_examples(page, body, tmp):
     """Compile and link each EXAMPLE program of a page."""
     cc = os.environ.get("CC") or shutil.which("cc")
@@ -116,7 +129,7 @@ def check_examples(page, body, tmp):
         # a sanitizer build's library needs the sanitizer's runtime
         san = [f"-fsanitize={os.environ['SK_SANITIZE']}"] if os.environ.get("SK_SANITIZE") else []
         r = subprocess.run([cc, "-std=gnu17", "-Wall", "-Wextra", "-Wno-unused-parameter",
-                            "-Werror", *san, "-I", INCLUDE, src, lib, "-pthread", "-o",
+                            "-Werror", *san, "-I", INCLUDE, src, lib, *static_libs(), "-o",
                             src + ".out"], capture_output=True, text=True)
         check(r.returncode == 0, f"{page}: EXAMPLE {i + 1} compiles and links"
               + ("" if r.returncode == 0 else "\n" + r.stderr.strip()))

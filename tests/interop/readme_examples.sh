@@ -15,9 +15,11 @@ awk -v want="## A server" '$0==want{on=1} on&&/^```c/{p=1;next} p&&/^```/{exit} 
 [ -s "$tmp/client.c" ] && [ -s "$tmp/server.c" ] || { echo "FAIL: README code blocks not found"; exit 1; }
 san=()
 [ -n "${SK_SANITIZE:-}" ] && san=(-fsanitize="$SK_SANITIZE")
+# what libsockkit.a needs after it (-lssl -lcrypto -luring -pthread, as the build found them)
+libs=$(sed -n 's/^Libs.private://p' "$SK_BUILD/sockkit.pc" 2>/dev/null)
 for p in client server; do
     cc "${san[@]}" -std=gnu17 -Wall -Wextra -Werror -I"$SK_SRC/include" "$tmp/$p.c" \
-        "$SK_BUILD/libsockkit.a" -pthread -o "$tmp/$p"
+        "$SK_BUILD/libsockkit.a" ${libs:--pthread} -o "$tmp/$p"
 done
 "$tmp/server" & srv_pid=$!
 for _ in $(seq 50); do

@@ -1,13 +1,17 @@
 /* loop.c with both backends: watchers (changed and removed inside callbacks, stale events
  * dropped), timers in order within tolerance, repeating and cancelled timers, 8 threads x 10,000
  * posts each run once in order, stop from another thread, signals, run ending when nothing is left,
- * and 1,000 fds. Every test runs on epoll and on poll. */
+ * and 1,000 fds. Every test runs on epoll, on poll and on io_uring (when it is built in and the
+ * kernel allows it), and a loop asked for io_uring where it is refused runs epoll and says why. */
 #include "sktest.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 
-static const int backends[] = {SK_LOOP_EPOLL, SK_LOOP_POLL};
+static const int backends[] = {SK_LOOP_EPOLL, SK_LOOP_POLL, SK_LOOP_URING};
+static const char *const names[] = {"epoll", "poll", "io_uring"};
+static size_t nb = 2; /* 3 when io_uring runs here */
 
 static int calls;
 
@@ -28,10 +32,11 @@ static void on_write_then_stop(sk_loop *l, int fd, int events, void *arg)
 
 static void watchers(void **state)
 {
-    for (size_t b = 0; b < 2; b++) {
+    for (size_t b = 0; b < nb; b++) {
         sk_loop *l;
         assert_int_equal(sk_loop_new(&l, backends[b]), 0);
-        assert_string_equal(sk_loop_backend_name(l), b ? "poll" : "epoll");
+        assert_string_equal(sk_loop_backend_name(l), names[b]);
+        assert_null(sk_loop_backend_why(l));
         int sv[2];
         sk_socketpair(SOCK_STREAM, sv);
         calls = 0;
@@ -83,7 +88,7 @@ static void on_first(sk_loop *l, int fd, int events, void *arg)
 
 static void stale_events_dropped(void **state)
 {
-    for (size_t b = 0; b < 2; b++) {
+    for (size_t b = 0; b < nb; b++) {
         sk_loop *l;
         sk_loop_new(&l, backends[b]);
         int a[2];
@@ -131,7 +136,7 @@ static void on_timer(sk_loop *l, int64_t id, void *arg)
 
 static void timers_in_order(void **state)
 {
-    for (size_t b = 0; b < 2; b++) {
+    for (size_t b = 0; b < nb; b++) {
         sk_loop *l;
         sk_loop_new(&l, backends[b]);
         memset(&fired, 0, sizeof fired);
@@ -174,7 +179,7 @@ static void never(sk_loop *l, int64_t id, void *arg)
 
 static void repeating_and_cancelled(void **state)
 {
-    for (size_t b = 0; b < 2; b++) {
+    for (size_t b = 0; b < nb; b++) {
         sk_loop *l;
         sk_loop_new(&l, backends[b]);
         ticks = 0;
@@ -232,7 +237,7 @@ static void keepalive(sk_loop *l, int64_t id, void *arg) {}
 
 static void posts_from_threads(void **state)
 {
-    for (size_t b = 0; b < 2; b++) {
+    for (size_t b = 0; b < nb; b++) {
         struct post_test t = {0};
         sk_loop_new(&t.loop, backends[b]);
         for (int th = 0; th < THREADS; th++)
@@ -262,7 +267,7 @@ static void *stopper(void *arg)
 
 static void stop_from_another_thread(void **state)
 {
-    for (size_t b = 0; b < 2; b++) {
+    for (size_t b = 0; b < nb; b++) {
         sk_loop *l;
         sk_loop_new(&l, backends[b]);
         sk_loop_timer(l, 60000, 0, keepalive, NULL);
@@ -284,7 +289,7 @@ static void on_sig(sk_loop *l, int signo, void *arg)
 
 static void signals_into_the_loop(void **state)
 {
-    for (size_t b = 0; b < 2; b++) {
+    for (size_t b = 0; b < nb; b++) {
         sk_loop *l;
         sk_loop_new(&l, backends[b]);
         got_signal = 0;
@@ -308,7 +313,7 @@ static void on_one(sk_loop *l, int fd, int events, void *arg)
 
 static void a_thousand_fds(void **state)
 {
-    for (size_t b = 0; b < 2; b++) {
+    for (size_t b = 0; b < nb; b++) {
         sk_loop *l;
         sk_loop_new(&l, backends[b]);
         int fds[1000][2];
@@ -328,6 +333,62 @@ static void a_thousand_fds(void **state)
     }
 }
 
+/* An fd unwatched and closed is closed for the peer by the next iteration at the latest: on
+ * io_uring a poll in flight holds the file until its removal reaches the kernel, which happens
+ * with the next wait (docs/loop.md). */
+static void closed_after_unwatch_reaches_peer(void **state)
+{
+    for (size_t b = 0; b < nb; b++) {
+        sk_loop *l;
+        sk_loop_new(&l, backends[b]);
+        int sv[2];
+        assert_int_equal(sk_socketpair(SOCK_STREAM, sv), 0);
+        assert_int_equal(sk_loop_watch(l, sv[0], SK_READABLE, on_read, NULL), 0);
+        sk_loop_run_once(l, 0); /* the watch reaches the backend */
+        assert_int_equal(sk_loop_unwatch(l, sv[0]), 0);
+        close(sv[0]);
+        sk_loop_run_once(l, 0);
+        struct pollfd p = {.fd = sv[1], .events = POLLIN};
+        assert_int_equal(poll(&p, 1, 2000), 1); /* EOF: readable */
+        char c;
+        assert_int_equal(read(sv[1], &c, 1), 0);
+        close(sv[1]);
+        sk_loop_free(l);
+    }
+}
+
+/* Asked for io_uring: it runs, or the loop runs epoll and says why; either way it works. Under
+ * tests/helpers/no_uring (CTest's unit/test_loop@no_uring*), SK_EXPECT_URING_REFUSED says the
+ * refusal is certain: then it must be epoll with the reason. */
+static void uring_or_why(void **state)
+{
+    sk_loop *l;
+    assert_int_equal(sk_loop_new(&l, SK_LOOP_URING), 0);
+    const char *why = sk_loop_backend_why(l);
+    if (getenv("SK_EXPECT_URING_REFUSED")) {
+        assert_non_null(why);
+        assert_string_equal(why, "io_uring refused: Operation not permitted");
+    }
+    assert_string_equal(sk_loop_backend_name(l), why ? "epoll" : "io_uring");
+    if (why)
+        print_message("io_uring asked for, epoll runs: %s\n", why);
+    int sv[2];
+    assert_int_equal(sk_socketpair(SOCK_STREAM, sv), 0);
+    calls = 0;
+    assert_int_equal(sk_loop_watch(l, sv[0], SK_READABLE, on_read, NULL), 0);
+    assert_int_equal(write(sv[1], "a", 1), 1);
+    assert_int_equal(sk_loop_run_once(l, 1000), 1);
+    assert_int_equal(calls, 1);
+    sk_loop_unwatch(l, sv[0]);
+    close(sv[0]);
+    close(sv[1]);
+    sk_loop_free(l);
+    sk_loop *e;
+    assert_int_equal(sk_loop_new(&e, SK_LOOP_EPOLL), 0);
+    assert_null(sk_loop_backend_why(e)); /* asked for epoll, runs epoll: nothing to explain */
+    sk_loop_free(e);
+}
+
 int main(void)
 {
     struct rlimit rl;
@@ -336,8 +397,18 @@ int main(void)
         rl.rlim_cur = 2200;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    sk_loop *l;
+    if (sk_loop_new(&l, SK_LOOP_URING) == 0) {
+        if (!sk_loop_backend_why(l))
+            nb = 3;
+        else
+            fprintf(stderr, "test_loop: %s: epoll and poll only\n", sk_loop_backend_why(l));
+        sk_loop_free(l);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(watchers),
+        cmocka_unit_test(uring_or_why),
+        cmocka_unit_test(closed_after_unwatch_reaches_peer),
         cmocka_unit_test(stale_events_dropped),
         cmocka_unit_test(timers_in_order),
         cmocka_unit_test(repeating_and_cancelled),

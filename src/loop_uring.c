@@ -1,0 +1,279 @@
+/* The io_uring backend: readiness through IORING_OP_POLL_ADD, every change and re-arm queued as
+ * SQEs and submitted with the wait in one io_uring_enter per iteration.
+ *
+ * One-shot polls, re-armed after each event, not multishot ones: a multishot poll posts a
+ * completion only when the socket's wait queue is woken (new data, freed send space), so a
+ * watcher that left bytes unread, or was writable and did not write, would hear nothing more. The
+ * loop promises level-triggered events (as epoll's and poll's), which a one-shot poll re-armed
+ * after the callback gives exactly: arming checks the fd's state at once. The re-arm is one SQE in
+ * the next iteration's submission, not a system call of its own.
+ *
+ * Per fd: the events and generation the loop wants, and whether a poll is in flight (and for
+ * which generation). Completions carry (gen << 32 | fd); one for a poll that was removed or
+ * replaced meanwhile is dropped here, as the loop drops stale generations. */
+#include "internal.h"
+#include "loop_backend.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#if SK_HAVE_URING
+
+#include <liburing.h>
+#include <poll.h>
+
+#define SQ_ENTRIES 512
+#define CQ_ENTRIES                                                                                 \
+    4096 /* polls in flight are one per watched fd; past this the kernel keeps the                 \
+          * overflow (IORING_FEAT_NODROP), only slower */
+#define UD_NONE UINT64_MAX /* removals and liburing's own timeouts: nothing to report */
+
+struct slot {
+    uint32_t gen;       /* what the loop last asked for */
+    uint32_t armed_gen; /* the generation of the poll in flight */
+    uint8_t events;
+    bool armed;  /* a poll is in flight */
+    bool queued; /* in the re-arm list */
+};
+
+struct state {
+    struct io_uring ring;
+    struct slot *s;
+    size_t ns;
+    int *rearm; /* fds whose one-shot poll fired: armed again before the next wait */
+    size_t nrearm, caprearm;
+    bool skip_ok; /* IOSQE_CQE_SKIP_SUCCESS known (5.17+): no CQE for a removal that worked */
+};
+
+static uint64_t ud_of(uint32_t gen, int fd)
+{
+    return (uint64_t)gen << 32 | (uint32_t)fd;
+}
+
+/* A free SQE; a full submission queue is submitted first (the only other io_uring_enter). */
+static struct io_uring_sqe *sqe_get(struct state *st)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&st->ring);
+    if (!sqe && io_uring_submit(&st->ring) >= 0)
+        sqe = io_uring_get_sqe(&st->ring);
+    return sqe;
+}
+
+static int arm(struct state *st, int fd)
+{
+    struct slot *sl = &st->s[fd];
+    struct io_uring_sqe *sqe = sqe_get(st);
+    if (!sqe)
+        return -EBUSY;
+    unsigned mask =
+        (sl->events & SK_READABLE ? POLLIN : 0) | (sl->events & SK_WRITABLE ? POLLOUT : 0);
+    io_uring_prep_poll_add(sqe, fd, mask);
+    io_uring_sqe_set_data64(sqe, ud_of(sl->gen, fd));
+    sl->armed = true;
+    sl->armed_gen = sl->gen;
+    return 0;
+}
+
+static int disarm(struct state *st, int fd)
+{
+    struct slot *sl = &st->s[fd];
+    struct io_uring_sqe *sqe = sqe_get(st);
+    if (!sqe)
+        return -EBUSY;
+    /* by user_data, not fd: right even when the fd was closed (or its number reused) already */
+    io_uring_prep_poll_remove(sqe, ud_of(sl->armed_gen, fd));
+    io_uring_sqe_set_data64(sqe, UD_NONE);
+    if (st->skip_ok)
+        io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
+    sl->armed = false;
+    return 0;
+}
+
+static void *create(void)
+{
+    struct state *st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    struct io_uring_params p = {
+        .flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+        .cq_entries = CQ_ENTRIES,
+    };
+    int rc = io_uring_queue_init_params(SQ_ENTRIES, &st->ring, &p);
+    if (rc == -EINVAL) { /* a kernel older than 5.19 knows fewer flags */
+        p = (struct io_uring_params){.flags = IORING_SETUP_CQSIZE, .cq_entries = CQ_ENTRIES};
+        rc = io_uring_queue_init_params(SQ_ENTRIES, &st->ring, &p);
+    }
+    if (rc == 0) {
+        st->skip_ok = p.features & IORING_FEAT_CQE_SKIP;
+        /* A sandbox may allow io_uring_setup and refuse io_uring_enter: try one no-op now, so
+         * the loop falls back here rather than failing at its first wait. */
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&st->ring);
+        struct io_uring_cqe *cqe;
+        io_uring_prep_nop(sqe);
+        io_uring_sqe_set_data64(sqe, UD_NONE);
+        rc = io_uring_submit_and_wait(&st->ring, 1);
+        if (rc >= 0 && (rc = io_uring_peek_cqe(&st->ring, &cqe)) == 0)
+            io_uring_cqe_seen(&st->ring, cqe);
+        if (rc < 0)
+            io_uring_queue_exit(&st->ring);
+    }
+    if (rc < 0) {
+        free(st);
+        errno = -rc;
+        return NULL;
+    }
+    return st;
+}
+
+static void destroy(void *p)
+{
+    struct state *st = p;
+    /* cancels the polls in flight; the kernel then queues task work to this thread, which
+     * interrupts its next sleeping wait once (docs/loop.md) */
+    io_uring_queue_exit(&st->ring);
+    free(st->s);
+    free(st->rearm);
+    free(st);
+}
+
+static int grow(struct state *st, int fd)
+{
+    if ((size_t)fd < st->ns)
+        return 0;
+    size_t n = st->ns ? st->ns : 64;
+    while (n <= (size_t)fd)
+        n *= 2;
+    struct slot *s = realloc(st->s, n * sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    for (size_t i = st->ns; i < n; i++)
+        s[i] = (struct slot){0};
+    st->s = s;
+    st->ns = n;
+    return 0;
+}
+
+static int set(void *p, int fd, int old_events, int new_events, uint32_t gen)
+{
+    struct state *st = p;
+    int rc = grow(st, fd);
+    if (rc < 0)
+        return rc;
+    struct slot *sl = &st->s[fd];
+    (void)old_events;
+    sl->events = (uint8_t)new_events;
+    sl->gen = gen;
+    if (sl->armed && (rc = disarm(st, fd)) < 0)
+        return rc;
+    if (new_events && (rc = arm(st, fd)) < 0)
+        return rc;
+    return 0;
+}
+
+/* The fds whose poll fired last time, armed again if still watched (and not armed by set()). */
+static int rearm_fired(struct state *st)
+{
+    for (size_t i = 0; i < st->nrearm; i++) {
+        struct slot *sl = &st->s[st->rearm[i]];
+        sl->queued = false;
+        if (sl->events && !sl->armed) {
+            int rc = arm(st, st->rearm[i]);
+            if (rc < 0) { /* keep the rest for the next wait */
+                sl->queued = true;
+                size_t left = st->nrearm - i;
+                for (size_t j = 0; j < left; j++)
+                    st->rearm[j] = st->rearm[i + j];
+                st->nrearm = left;
+                return rc;
+            }
+        }
+    }
+    st->nrearm = 0;
+    return 0;
+}
+
+static int queue_rearm(struct state *st, int fd)
+{
+    if (st->s[fd].queued)
+        return 0;
+    if (st->nrearm == st->caprearm) {
+        size_t c = st->caprearm ? st->caprearm * 2 : 64;
+        int *r = realloc(st->rearm, c * sizeof *r);
+        if (!r)
+            return -ENOMEM;
+        st->rearm = r;
+        st->caprearm = c;
+    }
+    st->rearm[st->nrearm++] = fd;
+    st->s[fd].queued = true;
+    return 0;
+}
+
+/* Submit what is queued and wait for one completion, in one io_uring_enter. */
+static int submit_wait(struct state *st, int timeout_ms)
+{
+    struct io_uring_cqe *cqe;
+    int rc;
+    if (timeout_ms == 0) {
+        rc = io_uring_submit(&st->ring);
+    } else if (timeout_ms < 0) {
+        rc = io_uring_submit_and_wait(&st->ring, 1);
+    } else {
+        struct __kernel_timespec ts = {.tv_sec = timeout_ms / 1000,
+                                       .tv_nsec = (long long)(timeout_ms % 1000) * 1000000};
+        rc = io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, &ts, NULL);
+    }
+    /* a timeout, a signal, or completions the kernel holds back: collect what there is */
+    if (rc == -ETIME || rc == -EINTR || rc == -EAGAIN || rc == -EBUSY)
+        return 0;
+    return rc < 0 ? rc : 0;
+}
+
+static int wait_ready(void *p, int timeout_ms, struct sk__ready *out, int max)
+{
+    struct state *st = p;
+    int rc = rearm_fired(st);
+    if (rc < 0)
+        return rc;
+    if ((rc = submit_wait(st, timeout_ms)) < 0)
+        return rc;
+    struct io_uring_cqe *cqe;
+    unsigned head, seen = 0;
+    int n = 0;
+    io_uring_for_each_cqe(&st->ring, head, cqe)
+    {
+        if (n == max)
+            break; /* the rest stay in the ring for the next wait */
+        seen++;
+        uint64_t ud = io_uring_cqe_get_data64(cqe);
+        if (ud == UD_NONE)
+            continue;
+        int fd = (int)(uint32_t)ud;
+        uint32_t gen = (uint32_t)(ud >> 32);
+        if ((size_t)fd >= st->ns || !st->s[fd].armed || st->s[fd].armed_gen != gen)
+            continue; /* removed or replaced since it was armed */
+        st->s[fd].armed = false;
+        if ((rc = queue_rearm(st, fd)) < 0) {
+            st->s[fd].armed = true; /* not taken: seen again next time */
+            seen--;
+            break;
+        }
+        int r = cqe->res;
+        /* an error (the fd closed under the poll: -EBADF) reports as both, as POLLNVAL does */
+        int events =
+            r < 0 || (r & (POLLERR | POLLHUP))
+                ? SK_READABLE | SK_WRITABLE
+                : (r & (POLLIN | POLLRDHUP) ? SK_READABLE : 0) | (r & POLLOUT ? SK_WRITABLE : 0);
+        out[n++] = (struct sk__ready){.fd = fd, .events = events, .gen = gen};
+    }
+    io_uring_cq_advance(&st->ring, seen);
+    return n;
+}
+
+const struct sk__loop_backend sk__loop_uring = {"io_uring", create, destroy, set, wait_ready};
+
+#else /* built without liburing: the loop says so and runs epoll */
+
+const struct sk__loop_backend sk__loop_uring = {"io_uring", NULL, NULL, NULL, NULL};
+
+#endif
