@@ -311,9 +311,15 @@ static uint64_t issue_due(struct bench_worker *w, struct conn *cs, int ep, uint6
     return due < run->t_end && now < run->t_stop ? due : UINT64_MAX;
 }
 
-/* The open loop of one worker: a timerfd wakes it when the next request is due (a poll timeout
- * counts in milliseconds); it ends when every measured request was sent and answered, or at
- * run->t_stop. */
+/* How long before a request is due the open loop stops sleeping and polls (epoll_wait with no
+ * timeout, replies still handled as they come): a wakeup from sleep is tens of microseconds late
+ * on a busy machine, which would be in every corrected latency. It costs up to this much CPU per
+ * request. */
+#define SPIN_NS 50000u
+
+/* The open loop of one worker: a timerfd wakes it SPIN_NS before the next request is due (a poll
+ * timeout counts in milliseconds), then it polls; it ends when every measured request was sent
+ * and answered, or at run->t_stop. */
 static void echo_open_loop(struct bench_worker *w, struct conn *cs, int ep)
 {
     const struct bench_run *run = w->run;
