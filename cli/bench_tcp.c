@@ -339,13 +339,14 @@ static void echo_open_loop(struct bench_worker *w, struct conn *cs, int ep)
         uint64_t next = issue_due(w, cs, ep, &s), now = ticks_now_ns();
         if (now >= run->t_stop || (next == UINT64_MAX && w->requests >= w->sent))
             break;
-        if (next != UINT64_MAX && next != armed) {
+        bool spin = next != UINT64_MAX && next <= now + SPIN_NS;
+        if (!spin && next != UINT64_MAX && next - SPIN_NS != armed) {
+            armed = next - SPIN_NS;
             struct itimerspec it = {
-                .it_value = {(time_t)(next / 1000000000u), (long)(next % 1000000000u)}};
+                .it_value = {(time_t)(armed / 1000000000u), (long)(armed % 1000000000u)}};
             timerfd_settime(tfd, TFD_TIMER_ABSTIME, &it, NULL);
-            armed = next;
         }
-        int n = epoll_wait(ep, ev, 256, 50);
+        int n = epoll_wait(ep, ev, 256, spin ? 0 : 50);
         now = ticks_now_ns();
         for (int i = 0; i < n; i++) {
             struct conn *c = ev[i].data.ptr;
