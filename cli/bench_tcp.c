@@ -315,7 +315,7 @@ static uint64_t issue_due(struct bench_worker *w, struct conn *cs, int ep, uint6
  * timeout, replies still handled as they come): a wakeup from sleep is tens of microseconds late
  * on a busy machine, which would be in every corrected latency. It costs up to this much CPU per
  * request. */
-#define SPIN_NS 50000u
+#define SPIN_NS 20000u
 
 /* The open loop of one worker: a timerfd wakes it SPIN_NS before the next request is due (a poll
  * timeout counts in milliseconds), then it polls; it ends when every measured request was sent
