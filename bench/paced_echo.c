@@ -44,7 +44,8 @@ static double pct_us(const uint64_t *v, size_t n, double p)
 static int connect_to(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
         return -1;
@@ -83,7 +84,8 @@ int main(int argc, char **argv)
         perror("paced_echo");
         return 1;
     }
-    uint64_t t0 = now_ns(), measure = t0 + (uint64_t)(warm * 1e9), end = measure + (uint64_t)(secs * 1e9);
+    uint64_t t0 = now_ns(), measure = t0 + (uint64_t)(warm * 1e9),
+             end = measure + (uint64_t)(secs * 1e9);
     for (uint64_t k = 0;; k++) {
         uint64_t due = t0 + (uint64_t)((double)k * 1e9 / rate);
         if (due >= end)
