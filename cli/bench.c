@@ -10,6 +10,7 @@
 #include "ticks.h"
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-enum { O_THREADS = 256, O_SIZE, O_PIPELINE, O_WARMUP, O_SVG, O_NOCHART };
+enum { O_THREADS = 256, O_SIZE, O_PIPELINE, O_WARMUP, O_SVG, O_NOCHART, O_RATE };
+
+/* --rate's upper bound: a slot every 10 ns is already far beyond one process */
+#define BENCH_MAX_RATE 1e8
 
 /* Short letters as iperf3 and nc users know them (docs/cli.md, "bench and mcast"): -t is time,
  * -P parallel, -R reverse; -s, -w, -p and -l stay netcat's (source, timeout, port, listen), so
@@ -31,6 +35,10 @@ enum { O_THREADS = 256, O_SIZE, O_PIPELINE, O_WARMUP, O_SVG, O_NOCHART };
     {'t', "time", CLI_ARG, "SECS", "the same as -d (iperf3's -t)", NULL},                          \
     {O_WARMUP, "warmup", CLI_ARG, "SECS",                                                          \
      "unmeasured time first (default 1; iperf3's --omit)", NULL}
+#define OPT_RATE                                                                                   \
+    {O_RATE, "rate", CLI_ARG, "R",                                                                 \
+     "open loop: R requests/s in all on a fixed schedule (200, 1.5k, 2M); latency from the "      \
+     "intended send time", NULL}
 #define OPT_LATENCY                                                                                \
     {O_SVG, "svg", CLI_ARG, "FILE", "an SVG plot of the latency percentiles", "@file"},            \
     {O_NOCHART, "no-chart", CLI_NOARG, NULL, "no latency histogram in the report", NULL}
@@ -48,6 +56,7 @@ static const struct cli_opt echo_opts[] = {
     {O_THREADS, "threads", CLI_ARG, "T", "threads, each an epoll loop (default 1)", NULL},
     {O_SIZE, "size", CLI_ARG, "BYTES", "message size (default 64)", NULL},
     {O_PIPELINE, "pipeline", CLI_ARG, "P", "messages in flight per connection (default 1)", NULL},
+    OPT_RATE,
     OPT_TIME,
     OPT_LATENCY,
     OPT_ELSEWHERE,
@@ -57,6 +66,7 @@ static const struct cli_opt echo_opts[] = {
 static const struct cli_opt connect_opts[] = {
     OPT_CONNS,
     {O_SIZE, "size", CLI_ARG, "BYTES", "message size (default 64)", NULL},
+    OPT_RATE,
     OPT_TIME,
     OPT_LATENCY,
     OPT_ELSEWHERE,
@@ -90,7 +100,11 @@ const struct cli_cmd cli_cmd_bench_echo = {
     .synopsis = "[options] ENDPOINT",
     .about = "Ping-pong of --size messages on --connections (--pipeline in flight on each) from\n"
              "--threads epoll loops; every byte that comes back is checked against what was\n"
-             "sent. Reports requests/s, throughput and the latency distribution.",
+             "sent. Reports requests/s, throughput and the latency distribution.\n"
+             "With --rate R (open loop) requests are sent on a fixed schedule whatever the\n"
+             "replies do (several in flight on a connection when the server is slow), and\n"
+             "latency is reported from the intended send time (corrected) and from the\n"
+             "actual send (uncorrected), with the generator's own lag.",
     .opts = echo_opts,
     .footer = BENCH_FOOTER,
 };
@@ -100,7 +114,10 @@ const struct cli_cmd cli_cmd_bench_connect = {
     .summary = "new connections per second: connect, one message, its echo, close",
     .synopsis = "[options] ENDPOINT",
     .about = "New connections per second against an echo server: connect, one --size message,\n"
-             "its echo (checked), close, on --connections workers at once.",
+             "its echo (checked), close, on --connections workers at once. With --rate R\n"
+             "(open loop) each worker starts its exchanges on a fixed schedule; one that is\n"
+             "due while the previous one runs starts late, its latency counted from when it\n"
+             "was due.",
     .opts = connect_opts,
     .footer = BENCH_FOOTER,
 };
@@ -180,6 +197,8 @@ static bool takes(const struct bench_opts *o, int c)
     case O_THREADS:
     case O_PIPELINE:
         return o->mode == BENCH_ECHO;
+    case O_RATE:
+        return o->mode != BENCH_STREAM;
     default:
         return true;
     }
@@ -211,6 +230,9 @@ static void bench_option(struct bench_opts *o, int c, char **argv)
     case O_WARMUP:
         o->warmup_ms = parse_secs(optarg, "--warmup", false);
         break;
+    case O_RATE:
+        o->rate = cli_parse_rate(optarg, BENCH_MAX_RATE, "--rate", "requests");
+        break;
     case O_SVG:
         o->svg = optarg;
         break;
@@ -229,8 +251,14 @@ static void bench_parse(struct bench_opts *o, const struct cli_cmd *cmd, int arg
 {
     struct cli_parser p = CLI_PARSER(cmd);
     int c;
-    while ((c = cli_next_option(&p, argc, argv, &o->co)) != -1)
+    bool pipeline = false;
+    while ((c = cli_next_option(&p, argc, argv, &o->co)) != -1) {
         bench_option(o, c, argv);
+        pipeline |= c == O_PIPELINE;
+    }
+    if (pipeline && o->rate > 0)
+        cli_usage_error("--pipeline is for the closed loop: with --rate the schedule decides how "
+                        "many requests are in flight");
     if (argc - optind != 1)
         cli_usage_error(argc - optind ? "takes one ENDPOINT" : "missing ENDPOINT");
     o->endpoint = argv[optind];
@@ -263,6 +291,42 @@ static sk_addr bench_target(const struct bench_opts *o)
                 o->conns == 1 ? "" : "s", o->warmup_ms / 1000.0, o->duration_ms / 1000.0);
     }
     return addr;
+}
+
+uint64_t bench_slot_time(const struct bench_run *run, uint64_t k)
+{
+    return run->t_start + (uint64_t)((double)k * run->slot_ns);
+}
+
+uint64_t bench_slot_at(const struct bench_run *run, uint64_t t)
+{
+    if (t <= run->t_start)
+        return 0;
+    /* the estimate, then a step either way: bench_slot_time's rounding decides */
+    uint64_t k = (uint64_t)ceil((double)(t - run->t_start) / run->slot_ns);
+    while (k && bench_slot_time(run, k - 1) >= t)
+        k--;
+    while (bench_slot_time(run, k) < t)
+        k++;
+    return k;
+}
+
+/* The histograms of the interval that just ended, summed over the workers (which start afresh). */
+static void take_interval(struct bench_worker *w, int n, struct bench_hists *iv)
+{
+    hist_init(&iv->lat);
+    hist_init(&iv->unc);
+    hist_init(&iv->lag);
+    for (int i = 0; i < n; i++) {
+        pthread_mutex_lock(&w[i].iv_lock);
+        hist_merge(&iv->lat, &w[i].iv.lat);
+        hist_merge(&iv->unc, &w[i].iv.unc);
+        hist_merge(&iv->lag, &w[i].iv.lag);
+        hist_init(&w[i].iv.lat);
+        hist_init(&w[i].iv.unc);
+        hist_init(&w[i].iv.lag);
+        pthread_mutex_unlock(&w[i].iv_lock);
+    }
 }
 
 static uint64_t progress_sum(struct bench_worker *w, int n)
@@ -301,6 +365,9 @@ static void watch_phase(struct bench_run *run, struct bench_worker *w, struct re
     struct ticks t;
     ticks_init(&t, from, to, period);
     uint64_t last = progress_sum(w, o->threads), a, b;
+    struct bench_hists *iv = show == SHOW_INTERVALS ? malloc(sizeof *iv) : NULL;
+    if (show == SHOW_INTERVALS && !iv)
+        cli_die(EXIT_RUNTIME, "out of memory");
     while (!atomic_load(&run->failed) && t.from < t.end) {
         sleep_until(run, t.next);
         if (!ticks_due(&t, ticks_now_ns(), &a, &b))
@@ -308,11 +375,14 @@ static void watch_phase(struct bench_run *run, struct bench_worker *w, struct re
         /* the count covers warm-up work too, so the first measuring tick has a real rate */
         uint64_t total = progress_sum(w, o->threads), count = total - last;
         last = total;
-        if (show == SHOW_INTERVALS)
-            bench_report_interval(rep, o, warmup, a, b, count);
-        else
+        if (show == SHOW_INTERVALS) {
+            take_interval(w, o->threads, iv);
+            bench_report_interval(rep, o, warmup, a, b, count, iv);
+        } else {
             bench_progress(o, warmup, b, (double)count / ((double)(b - a) / 1e9));
+        }
     }
+    free(iv);
 }
 
 static void watch(struct bench_run *run, struct bench_worker *w, struct report *rep)
@@ -355,10 +425,19 @@ static void bench_run_workers(struct bench_run *run, struct report *rep, struct 
     run->t_start = ticks_now_ns();
     run->t_measure = run->t_start + (uint64_t)o->warmup_ms * 1000000u;
     run->t_end = run->t_measure + (uint64_t)o->duration_ms * 1000000u;
+    run->t_stop = run->t_end + (o->rate > 0 ? BENCH_DRAIN_NS : 0);
+    run->slot_ns = o->rate > 0 ? 1e9 / o->rate : 0;
+    run->intervals = o->co.interval_ms > 0;
     for (int i = 0, first = 0; i < o->threads; i++) {
         int n = o->conns / o->threads + (i < o->conns % o->threads);
         w[i] = (struct bench_worker){.run = run, .first = first, .n = n};
         hist_init(&w[i].h);
+        hist_init(&w[i].unc);
+        hist_init(&w[i].lag);
+        hist_init(&w[i].iv.lat);
+        hist_init(&w[i].iv.unc);
+        hist_init(&w[i].iv.lag);
+        pthread_mutex_init(&w[i].iv_lock, NULL);
         first += n;
         int rc = pthread_create(&w[i].thread, NULL, fn, &w[i]);
         if (rc)
@@ -366,15 +445,35 @@ static void bench_run_workers(struct bench_run *run, struct report *rep, struct 
     }
     watch(run, w, rep);
     hist_init(&res->h);
+    hist_init(&res->unc);
+    hist_init(&res->lag);
+    uint64_t last_sent = run->t_measure, last_done = run->t_measure;
     for (int i = 0; i < o->threads; i++) {
         pthread_join(w[i].thread, NULL);
+        pthread_mutex_destroy(&w[i].iv_lock);
         hist_merge(&res->h, &w[i].h);
+        hist_merge(&res->unc, &w[i].unc);
+        hist_merge(&res->lag, &w[i].lag);
+        res->sent += w[i].sent;
+        res->full += w[i].full;
+        if (w[i].last_sent > last_sent)
+            last_sent = w[i].last_sent;
+        if (w[i].last_done > last_done)
+            last_done = w[i].last_done;
         res->requests += w[i].requests;
         res->bytes += w[i].bytes;
         res->errors += w[i].errors;
         res->starved += w[i].starved;
         if (w[i].error[0] && !res->error)
             res->error = w[i].error;
+    }
+    if (o->rate > 0) {
+        res->scheduled = bench_slot_at(run, run->t_end) - bench_slot_at(run, run->t_measure);
+        /* the time the generator took to send what the measurement scheduled: the duration when
+         * it kept up, more when it fell behind (its achieved rate is sent / this) */
+        double secs = o->duration_ms / 1000.0;
+        res->sent_seconds = fmax(secs, (double)(last_sent - run->t_measure) / 1e9);
+        res->done_seconds = fmax(secs, (double)(last_done - run->t_measure) / 1e9);
     }
     res->user_s = cpu_seconds(true) - u0;
     res->sys_s = cpu_seconds(false) - s0;
@@ -409,6 +508,10 @@ static int bench_tcp(const struct cli_cmd *cmd, enum bench_mode mode, int argc, 
     if (atomic_load(&run->failed))
         cli_die(EXIT_RUNTIME, "data check failed: %s", res->error);
     bench_report_end(&rep, &o, res);
+    if (o.rate > 0 && !bench_schedule_kept(&o, res))
+        cli_say("the generator could not keep the schedule of %.0f requests/s: %llu of %llu "
+                "sent, the latencies include its own lag (see the report)",
+                o.rate, (unsigned long long)res->sent, (unsigned long long)res->scheduled);
     int status = res->errors && !res->requests && !res->bytes ? EXIT_RUNTIME : EXIT_OK;
     if (res->errors && res->error)
         cli_say("%llu error(s), the first: %s", (unsigned long long)res->errors, res->error);

@@ -22,6 +22,7 @@ struct bench_opts {
     const char *name; /* "echo", "connect", "stream" */
     const char *endpoint, *svg;
     int conns, threads, size, pipeline, duration_ms, warmup_ms;
+    double rate; /* --rate: requests/s in all on a fixed schedule (open loop); 0: closed loop */
     bool chart, reverse;
     struct cli_common co;
 };
@@ -32,6 +33,22 @@ struct bench_run {
     sk_addr addr;
     uint64_t t_start, t_measure, t_end; /* CLOCK_MONOTONIC ns: warm-up, measuring, end */
     atomic_bool failed;                 /* a byte came back wrong */
+    /* open loop (o->rate > 0): request k of the run (counted over all connections from 0) is
+     * due at bench_slot_time(run, k) and goes on connection k % conns */
+    double slot_ns;  /* 1e9 / rate */
+    uint64_t t_stop; /* no request is sent nor awaited after this (t_end + BENCH_DRAIN_NS) */
+    bool intervals;  /* workers keep the interval histograms (bench_worker.iv) */
+};
+
+/* Open loop: how long after the end of the measurement the replies to measured requests are
+ * awaited (and late requests still sent) before the ones missing are counted unanswered. */
+#define BENCH_DRAIN_NS 2000000000ull
+
+/* The latencies of one interval: `lat` from the intended send time in the open loop (from the
+ * send in the closed loop); `unc` from the actual send and `lag` (actual - intended send), open
+ * loop only. */
+struct bench_hists {
+    hist lat, unc, lag;
 };
 
 struct bench_worker {
@@ -39,13 +56,26 @@ struct bench_worker {
     int first, n; /* connection ids */
     pthread_t thread;
     hist h;
+    hist unc, lag;                    /* open loop: see struct bench_hists */
     uint64_t requests, bytes, errors; /* measured */
     uint64_t starved;                 /* connections that got no reply during the measurement */
+    uint64_t sent;                    /* open loop: measured requests sent (on time or late) */
+    uint64_t last_sent;               /* open loop: when the last of them was sent (ns) */
+    uint64_t full;                    /* open loop: connections that had BENCH_MAX_PIPE in flight */
+    uint64_t last_done;               /* open loop: when the last measured reply came (ns) */
     char error[256];
+    /* since the last interval (warm-up included), when run->intervals: the worker adds, the main
+     * thread takes them (bench_take_interval) */
+    pthread_mutex_t iv_lock;
+    struct bench_hists iv;
     /* every request completed (stream: every byte moved), warm-up included, for the progress line
      * and the intervals; written by the worker, read by the main thread */
     atomic_uint_fast64_t progress;
 };
+
+/* Open loop: when request k is due (CLOCK_MONOTONIC ns), and the first k due at or after t. */
+uint64_t bench_slot_time(const struct bench_run *run, uint64_t k);
+uint64_t bench_slot_at(const struct bench_run *run, uint64_t t);
 
 /* bench_tcp.c */
 void *bench_echo_worker(void *arg);
@@ -55,7 +85,12 @@ void *bench_stream_worker(void *arg);
 /* What the workers measured, summed. */
 struct bench_result {
     hist h;
+    hist unc, lag; /* open loop: see struct bench_hists */
     uint64_t requests, bytes, errors, starved;
+    uint64_t scheduled, sent; /* open loop: measured requests due, and sent */
+    uint64_t full;            /* open loop: connections that had BENCH_MAX_PIPE in flight */
+    double sent_seconds;      /* open loop: from the start of the measurement to the last send */
+    double done_seconds;      /* open loop: ... to the last reply (at least the duration each) */
     const char *error;
     double user_s, sys_s, wall_s; /* this process's CPU time during the run, and the run's */
 };
@@ -65,7 +100,14 @@ void bench_report_start(struct report *r, const struct bench_opts *o, const sk_a
                         char **argv);
 /* One interval: `count` requests (stream: bytes) from `from_ns` to `to_ns` of its phase. */
 void bench_report_interval(struct report *r, const struct bench_opts *o, bool warmup,
-                           uint64_t from_ns, uint64_t to_ns, uint64_t count);
+                           uint64_t from_ns, uint64_t to_ns, uint64_t count,
+                           const struct bench_hists *iv);
+/* The open loop's verdicts. Kept: every measured request was sent, at 99 % of the rate asked or
+ * more. Late: the generator's own lag (actual - intended send) was over BENCH_LAG_OK_NS at p99, so
+ * the corrected latencies hold that much of its own delay. */
+#define BENCH_LAG_OK_NS 1000000u
+bool bench_schedule_kept(const struct bench_opts *o, const struct bench_result *res);
+bool bench_generator_late(const struct bench_result *res);
 /* The progress line on stderr (a terminal): the phase's clock and the current rate. */
 void bench_progress(const struct bench_opts *o, bool warmup, uint64_t at_ns, double per_s);
 void bench_progress_clear(void);

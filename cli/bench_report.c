@@ -30,7 +30,13 @@ void bench_report_start(struct report *r, const struct bench_opts *o, const sk_a
     json_int(j, "connections", o->conns);
     if (o->mode == BENCH_ECHO) {
         json_int(j, "threads", o->threads);
-        json_int(j, "pipeline", o->pipeline);
+        if (!(o->rate > 0))
+            json_int(j, "pipeline", o->pipeline);
+    }
+    if (o->mode != BENCH_STREAM) {
+        json_str(j, "loop", o->rate > 0 ? "open" : "closed");
+        if (o->rate > 0)
+            json_num(j, "rate_requests_per_second", o->rate);
     }
     json_int(j, "size_bytes", o->size);
     if (o->mode == BENCH_STREAM)
@@ -43,14 +49,57 @@ void bench_report_start(struct report *r, const struct bench_opts *o, const sk_a
     report_start_done(r);
 }
 
+static const double percentiles[] = {50, 90, 99, 99.9, 100};
+
+/* name: "latency_us", "latency_uncorrected_us", "lag_us" */
+static void json_latency(struct json *j, const char *name, const hist *h)
+{
+    static const char *const names[] = {"p50", "p90", "p99", "p99_9", "max"};
+    json_object(j, name);
+    json_int(j, "samples", (long long)h->total);
+    json_num(j, "min", (double)h->min / 1e3);
+    for (size_t i = 0; i < sizeof percentiles / sizeof percentiles[0]; i++)
+        json_num(j, names[i], (double)hist_percentile(h, percentiles[i]) / 1e3);
+    json_num(j, "mean", hist_mean(h) / 1e3);
+    json_end(j, '}');
+}
+
+/* The latency fields of a result or an interval: the same names in both. */
+static void json_latencies(struct json *j, const struct bench_opts *o, const hist *lat,
+                           const hist *unc, const hist *lag)
+{
+    if (lat->total)
+        json_latency(j, "latency_us", lat);
+    if (o->rate > 0 && unc->total)
+        json_latency(j, "latency_uncorrected_us", unc);
+    if (o->rate > 0 && lag->total)
+        json_latency(j, "lag_us", lag);
+}
+
+/* An open-loop interval as text: the count, the rate and both p99s, within 80 columns. */
+static void text_open_interval(bool warmup, double a, double b, uint64_t count,
+                               const struct bench_hists *iv)
+{
+    char c99[32] = "-", u99[32] = "-";
+    if (iv->lat.total)
+        hist_format_ns(c99, sizeof c99, (double)hist_percentile(&iv->lat, 99));
+    if (iv->unc.total)
+        hist_format_ns(u99, sizeof u99, (double)hist_percentile(&iv->unc, 99));
+    printf("%-7s %6.2f-%6.2f s %7llu %7.0f/s p99 %s (uncorrected %s)\n", warmup ? "warm-up" : "", a,
+           b, (unsigned long long)count, (double)count / (b - a), c99, u99);
+}
+
 void bench_report_interval(struct report *r, const struct bench_opts *o, bool warmup,
-                           uint64_t from_ns, uint64_t to_ns, uint64_t count)
+                           uint64_t from_ns, uint64_t to_ns, uint64_t count,
+                           const struct bench_hists *iv)
 {
     double a = (double)from_ns / 1e9, b = (double)to_ns / 1e9, secs = b - a;
     bool stream = o->mode == BENCH_STREAM;
     double bits = (double)(stream ? count : count * (uint64_t)o->size) * 8;
     if (!report_is_json(r)) {
-        if (stream)
+        if (o->rate > 0)
+            text_open_interval(warmup, a, b, count, iv);
+        else if (stream)
             printf("%-8s %7.2f-%7.2f s %15llu bytes %11.3f Gbit/s\n", warmup ? "warm-up" : "", a, b,
                    (unsigned long long)count, bits / secs / 1e9);
         else
@@ -71,6 +120,8 @@ void bench_report_interval(struct report *r, const struct bench_opts *o, bool wa
         json_num(j, "requests_per_second", (double)count / secs);
     }
     json_num(j, "bits_per_second", bits / secs);
+    if (!stream)
+        json_latencies(j, o, &iv->lat, &iv->unc, &iv->lag);
     report_interval_done(r);
 }
 
@@ -90,18 +141,29 @@ void bench_progress_clear(void)
     fprintf(stderr, "\r%60s\r", "");
 }
 
-static const double percentiles[] = {50, 90, 99, 99.9, 100};
-
-static void json_latency(struct json *j, const hist *h)
+bool bench_schedule_kept(const struct bench_opts *o, const struct bench_result *res)
 {
-    static const char *const names[] = {"p50", "p90", "p99", "p99_9", "max"};
-    json_object(j, "latency_us");
-    json_int(j, "samples", (long long)h->total);
-    json_num(j, "min", (double)h->min / 1e3);
-    for (size_t i = 0; i < sizeof percentiles / sizeof percentiles[0]; i++)
-        json_num(j, names[i], (double)hist_percentile(h, percentiles[i]) / 1e3);
-    json_num(j, "mean", hist_mean(h) / 1e3);
-    json_end(j, '}');
+    return res->sent >= res->scheduled && (double)res->sent / res->sent_seconds >= 0.99 * o->rate;
+}
+
+bool bench_generator_late(const struct bench_result *res)
+{
+    return hist_percentile(&res->lag, 99) > BENCH_LAG_OK_NS;
+}
+
+/* The open loop's schedule: asked, sent, answered, and whether it was kept. */
+static void json_schedule(struct json *j, const struct bench_opts *o,
+                          const struct bench_result *res)
+{
+    json_num(j, "rate_requests_per_second", o->rate);
+    json_int(j, "scheduled", (long long)res->scheduled);
+    json_int(j, "sent", (long long)res->sent);
+    json_num(j, "sent_per_second", (double)res->sent / res->sent_seconds);
+    json_num(j, "sent_seconds", res->sent_seconds);
+    json_int(j, "unanswered", (long long)(res->sent - res->requests));
+    json_int(j, "full_connections", (long long)res->full);
+    json_bool(j, "schedule_kept", bench_schedule_kept(o, res));
+    json_bool(j, "generator_late", bench_generator_late(res));
 }
 
 static void json_end_object(struct report *r, const struct bench_opts *o,
@@ -114,8 +176,13 @@ static void json_end_object(struct report *r, const struct bench_opts *o,
     json_num(j, "seconds", secs);
     json_num(j, "warmup_seconds", o->warmup_ms / 1000.0);
     if (o->mode != BENCH_STREAM) {
+        /* open loop: over the time the replies took, which a server that fell behind makes
+         * longer than the measurement */
+        double over = o->rate > 0 ? res->done_seconds : secs;
         json_int(j, "requests", (long long)res->requests);
-        json_num(j, "requests_per_second", (double)res->requests / secs);
+        json_num(j, "requests_per_second", (double)res->requests / over);
+        if (o->rate > 0)
+            json_num(j, "answered_seconds", res->done_seconds);
     }
     json_int(j, "bytes", (long long)res->bytes);
     json_num(j, "bits_per_second", (double)res->bytes * 8 / secs);
@@ -124,14 +191,73 @@ static void json_end_object(struct report *r, const struct bench_opts *o,
         report_str(j, "first_error", res->error);
     if (o->mode == BENCH_ECHO)
         json_int(j, "starved_connections", (long long)res->starved);
-    if (o->mode != BENCH_STREAM && res->h.total) /* stream times nothing: no latency at all */
-        json_latency(j, &res->h);
+    if (o->rate > 0)
+        json_schedule(j, o, res);
+    if (o->mode != BENCH_STREAM) /* stream times nothing: no latency at all */
+        json_latencies(j, o, &res->h, &res->unc, &res->lag);
     json_object(j, "cpu");
     json_num(j, "user_seconds", res->user_s);
     json_num(j, "system_seconds", res->sys_s);
     json_num(j, "wall_seconds", res->wall_s);
     json_end(j, '}');
     report_finish(r);
+}
+
+/* A row of the latency table: the label, then the percentiles and the mean. */
+static void text_latency_row(const char *label, const hist *h)
+{
+    printf("%-13s", label);
+    for (size_t i = 0; i < sizeof percentiles / sizeof percentiles[0]; i++) {
+        char v[32];
+        hist_format_ns(v, sizeof v, (double)hist_percentile(h, percentiles[i]));
+        printf("%10s", v);
+    }
+    char v[32];
+    hist_format_ns(v, sizeof v, hist_mean(h));
+    printf("%10s\n", v);
+}
+
+/* The open loop's latencies (corrected and not) and the generator's lag, one row each. */
+static void text_open_latency(const struct bench_result *res)
+{
+    if (!res->h.total)
+        return;
+    printf("%-13s%10s%10s%10s%10s%10s%10s\n", "latency", "p50", "p90", "p99", "p99.9", "max",
+           "mean");
+    if (res->h.total)
+        text_latency_row("  corrected", &res->h);
+    if (res->unc.total)
+        text_latency_row("  uncorrected", &res->unc);
+    if (res->lag.total)
+        text_latency_row("  sender lag", &res->lag);
+}
+
+/* The open loop's schedule, and plainly whether the generator kept it. */
+static void text_schedule(const struct bench_opts *o, const struct bench_result *res)
+{
+    printf("sent: %llu of %llu scheduled (%.0f/s asked, %.0f/s sent), %llu unanswered\n",
+           (unsigned long long)res->sent, (unsigned long long)res->scheduled, o->rate,
+           (double)res->sent / res->sent_seconds, (unsigned long long)(res->sent - res->requests));
+    char p99[32], max[32];
+    hist_format_ns(p99, sizeof p99, (double)hist_percentile(&res->lag, 99));
+    hist_format_ns(max, sizeof max, (double)res->lag.max);
+    if (bench_schedule_kept(o, res) && !bench_generator_late(res))
+        printf("schedule kept: every request sent, %s late at p99 (max %s)\n", p99, max);
+    else if (bench_schedule_kept(o, res))
+        printf("schedule kept, but LATE: the generator sent %s late at p99 (max %s);\n"
+               "  that much of its own delay is in the corrected latencies (a busy machine?)\n",
+               p99, max);
+    else
+        printf("SCHEDULE NOT KEPT: the generator could not send %.0f requests/s on time:\n"
+               "  %llu of %llu sent, %s late at p99 (max %s); the corrected latencies\n"
+               "  include its own lag (fewer connections per thread, more --threads, or a\n"
+               "  lower --rate)\n",
+               o->rate, (unsigned long long)res->sent, (unsigned long long)res->scheduled, p99,
+               max);
+    if (res->full)
+        printf("  %llu connection%s had %d requests in flight, the most one holds: the\n"
+               "  server fell behind, and the schedule waited for it\n",
+               (unsigned long long)res->full, res->full == 1 ? "" : "s", BENCH_MAX_PIPE);
 }
 
 /* The latency line as a small table, so it fits 80 columns whatever the units. */
@@ -155,10 +281,17 @@ static void text_header(const struct bench_opts *o)
     if (o->mode == BENCH_STREAM)
         printf("  %d connection%s, %d-byte %s\n", o->conns, o->conns == 1 ? "" : "s", o->size,
                o->reverse ? "reads (receiving from the server)" : "writes (sending to the server)");
+    else if (o->mode == BENCH_ECHO && o->rate > 0)
+        printf("  %d connection%s on %d thread%s, %d-byte messages, open loop at %.0f/s\n",
+               o->conns, o->conns == 1 ? "" : "s", o->threads, o->threads == 1 ? "" : "s", o->size,
+               o->rate);
     else if (o->mode == BENCH_ECHO)
         printf("  %d connection%s on %d thread%s, %d-byte messages, pipeline %d\n", o->conns,
                o->conns == 1 ? "" : "s", o->threads, o->threads == 1 ? "" : "s", o->size,
                o->pipeline);
+    else if (o->rate > 0)
+        printf("  %d worker%s, %d-byte messages, open loop at %.0f/s\n", o->conns,
+               o->conns == 1 ? "" : "s", o->size, o->rate);
     else
         printf("  %d worker%s, %d-byte messages\n", o->conns, o->conns == 1 ? "" : "s", o->size);
     printf("  %.1f s measured after %.1f s warm-up\n", o->duration_ms / 1000.0,
@@ -174,15 +307,20 @@ static void text_end(const struct bench_opts *o, const struct bench_result *res)
                (unsigned long long)res->bytes, (unsigned long long)res->errors,
                res->errors == 1 ? "" : "s");
     } else {
+        double over = o->rate > 0 ? res->done_seconds : secs;
         printf("%s: %llu (%.0f/s), %.1f Mbit/s each way, %llu error%s\n", unit_word(o),
-               (unsigned long long)res->requests, (double)res->requests / secs, mbps,
+               (unsigned long long)res->requests, (double)res->requests / over, mbps,
                (unsigned long long)res->errors, res->errors == 1 ? "" : "s");
         if (res->starved)
             printf("starved: %llu of %d connections got no reply while measuring\n"
                    "  (their requests are not in the numbers above)\n",
                    (unsigned long long)res->starved, o->conns);
-        if (res->h.total)
+        if (o->rate > 0) {
+            text_schedule(o, res);
+            text_open_latency(res);
+        } else if (res->h.total) {
             text_latency(&res->h);
+        }
         if (o->chart)
             hist_chart(&res->h, stdout, 16);
     }
@@ -198,9 +336,9 @@ static void svg(const struct bench_opts *o, const struct bench_result *res)
     hist_format_ns(p50, sizeof p50, (double)hist_percentile(&res->h, 50));
     hist_format_ns(p99, sizeof p99, (double)hist_percentile(&res->h, 99));
     snprintf(title, sizeof title, "sockkit bench %s %s", o->name, o->endpoint);
-    snprintf(sub, sizeof sub, "%d connection%s, %d-byte messages, %llu samples: p50 %s, p99 %s",
+    snprintf(sub, sizeof sub, "%d connection%s, %d-byte messages, %llu samples: p50 %s, p99 %s%s",
              o->conns, o->conns == 1 ? "" : "s", o->size, (unsigned long long)res->h.total, p50,
-             p99);
+             p99, o->rate > 0 ? " (open loop, from the intended send time)" : "");
     if (hist_svg(&res->h, o->svg, title, sub) < 0)
         cli_die(EXIT_RUNTIME, "--svg %s: %s", o->svg, strerror(errno));
 }

@@ -1,6 +1,13 @@
 /* The workers of sockkit bench echo, connect and stream. Each runs on its own thread until the
  * run's end (or a failed data check), measuring only between t_measure and t_end; `progress`
- * counts warm-up work too. */
+ * counts warm-up work too.
+ *
+ * Closed loop (the default): a connection sends its next message when a reply comes back.
+ * Open loop (--rate): requests are due on a fixed schedule (bench_slot_time) and are sent when due
+ * whatever the replies do, several in flight on a connection if the server is slow (replies come
+ * back in order on a byte stream, so they are matched first in, first out). A request is measured
+ * when it was due within the measurement, however late its reply: replies are awaited up to
+ * run->t_stop. */
 #include "bench.h"
 #include "ticks.h"
 
@@ -9,13 +16,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 struct conn {
     int fd, id;
-    bool connected;
+    bool connected, out_armed;   /* out_armed: open loop, EPOLLOUT is asked for */
+    bool full;                   /* open loop: it had BENCH_MAX_PIPE requests in flight */
     uint64_t sent, recvd;        /* bytes of the stream handed to the kernel / checked on return */
-    uint64_t ts[BENCH_MAX_PIPE]; /* send time of each message in flight, oldest at head */
+    uint64_t ts[BENCH_MAX_PIPE]; /* send time of each message in flight, oldest at head (open
+                                  * loop: the time it was due) */
+    uint64_t sent_at[BENCH_MAX_PIPE]; /* open loop: when it was actually sent */
     int head, inflight;
     uint64_t queued;   /* bytes generated but not yet written */
     uint64_t measured; /* requests completed during the measurement */
@@ -97,24 +109,69 @@ static bool check_echo(struct bench_worker *w, struct conn *c, const unsigned ch
     return true;
 }
 
+static bool due_measured(const struct bench_run *run, uint64_t due)
+{
+    return due >= run->t_measure && due < run->t_end;
+}
+
+/* Open loop: a request due at `due` is sent at `now`: its lag. */
+static void record_send(struct bench_worker *w, uint64_t due, uint64_t now)
+{
+    uint64_t lag = now > due ? now - due : 0;
+    if (w->run->intervals) {
+        pthread_mutex_lock(&w->iv_lock);
+        hist_add(&w->iv.lag, lag);
+        pthread_mutex_unlock(&w->iv_lock);
+    }
+    if (due_measured(w->run, due)) {
+        hist_add(&w->lag, lag);
+        w->sent++;
+        w->last_sent = now;
+    }
+}
+
+/* A reply came back at `now` to a request sent at `sent`, due at `due` (the closed loop: due ==
+ * sent); `measure`: it counts in the result. Returns measure. */
+static bool record_reply(struct bench_worker *w, uint64_t due, uint64_t sent, uint64_t now,
+                         bool measure)
+{
+    const struct bench_run *run = w->run;
+    bool open = run->o->rate > 0;
+    atomic_fetch_add_explicit(&w->progress, 1, memory_order_relaxed);
+    if (run->intervals) {
+        pthread_mutex_lock(&w->iv_lock);
+        hist_add(&w->iv.lat, now - due);
+        if (open)
+            hist_add(&w->iv.unc, now - sent);
+        pthread_mutex_unlock(&w->iv_lock);
+    }
+    if (!measure)
+        return false;
+    hist_add(&w->h, now - due);
+    if (open) {
+        hist_add(&w->unc, now - sent);
+        w->last_done = now > w->last_done ? now : w->last_done;
+    }
+    w->requests++;
+    w->bytes += (uint64_t)run->o->size;
+    return true;
+}
+
 /* k more bytes came back: complete the messages they finish. */
 static void complete(struct bench_worker *w, struct conn *c, ssize_t k, uint64_t now)
 {
-    const struct bench_run *run = w->run;
-    uint64_t size = (uint64_t)run->o->size, before = c->recvd / size;
+    uint64_t size = (uint64_t)w->run->o->size, before = c->recvd / size;
+    bool open = w->run->o->rate > 0;
     c->recvd += (uint64_t)k;
     uint64_t done = c->recvd / size - before;
     for (uint64_t m = 0; m < done && c->inflight; m++) {
-        uint64_t lat = now - c->ts[c->head];
+        uint64_t due = c->ts[c->head], sent = open ? c->sent_at[c->head] : due;
         c->head = (c->head + 1) % BENCH_MAX_PIPE;
         c->inflight--;
-        atomic_fetch_add_explicit(&w->progress, 1, memory_order_relaxed);
-        if (now >= run->t_measure && now < run->t_end) {
-            hist_add(&w->h, lat);
+        bool measure =
+            open ? due_measured(w->run, due) : now >= w->run->t_measure && now < w->run->t_end;
+        if (record_reply(w, due, sent, now, measure))
             c->measured++;
-            w->requests++;
-            w->bytes += size;
-        }
     }
 }
 
@@ -137,7 +194,7 @@ static void on_readable(struct bench_worker *w, struct conn *c)
         if (!check_echo(w, c, buf, k))
             return;
         complete(w, c, k, now);
-        if (now < w->run->t_end)
+        if (now < w->run->t_end && !(w->run->o->rate > 0))
             refill(c, w->run->o, now);
         if (!flush_out(c)) {
             fail_conn(w, c, "send", errno);
@@ -161,7 +218,9 @@ static void on_connected(struct bench_worker *w, struct conn *c, int ep, uint64_
     c->connected = true;
     struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
     epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
-    refill(c, w->run->o, now);
+    c->out_armed = false;
+    if (!(w->run->o->rate > 0)) /* the open loop sends what came due while connecting */
+        refill(c, w->run->o, now);
     if (!flush_out(c))
         fail_conn(w, c, "send", errno);
 }
@@ -183,7 +242,142 @@ static void on_event(struct bench_worker *w, struct conn *c, int ep, uint32_t ev
     }
 }
 
-/* echo mode: w->n connections in one epoll loop, each keeping --pipeline messages in flight. */
+/* Open loop: ask for EPOLLOUT exactly while bytes wait for room (level-triggered: asking with
+ * nothing to write would wake the loop at once, over and over). */
+static void watch_out(struct conn *c, int ep)
+{
+    bool want = c->queued > 0;
+    if (c->fd < 0 || !c->connected || want == c->out_armed)
+        return;
+    struct epoll_event e = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c};
+    epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
+    c->out_armed = want;
+}
+
+static void on_event_open(struct bench_worker *w, struct conn *c, int ep, uint32_t events,
+                          uint64_t now)
+{
+    if (!c->connected)
+        on_connected(w, c, ep, now);
+    else if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        on_readable(w, c);
+    else if (!flush_out(c))
+        fail_conn(w, c, "send", errno);
+    watch_out(c, ep);
+}
+
+/* When the worker's request s is due: its requests are the run's k = first + j + m * conns for
+ * its connections j < n and rounds m, in order of k. */
+static uint64_t worker_due(const struct bench_worker *w, uint64_t s)
+{
+    uint64_t n = (uint64_t)w->n, conns = (uint64_t)w->run->o->conns;
+    return bench_slot_time(w->run, (uint64_t)w->first + s % n + s / n * conns);
+}
+
+/* Send request `due` on c now. False when c has BENCH_MAX_PIPE in flight: the schedule waits
+ * (and the lag shows it). A closed connection skips its requests: they count as not sent. */
+static bool issue(struct bench_worker *w, struct conn *c, int ep, uint64_t due, uint64_t now)
+{
+    if (c->fd < 0)
+        return true;
+    if (c->inflight == BENCH_MAX_PIPE) {
+        w->full += !c->full;
+        c->full = true;
+        return false;
+    }
+    int i = (c->head + c->inflight) % BENCH_MAX_PIPE;
+    c->ts[i] = due;
+    c->sent_at[i] = now;
+    c->inflight++;
+    c->queued += (uint64_t)w->run->o->size;
+    record_send(w, due, now);
+    if (c->connected && !flush_out(c))
+        fail_conn(w, c, "send", errno);
+    watch_out(c, ep);
+    return true;
+}
+
+/* Send every request due by now (and due before the end of the measurement); *s is the worker's
+ * next one. Returns when the next is due, UINT64_MAX when none is left to send. */
+static uint64_t issue_due(struct bench_worker *w, struct conn *cs, int ep, uint64_t *s)
+{
+    const struct bench_run *run = w->run;
+    uint64_t now = ticks_now_ns(), due;
+    while ((due = worker_due(w, *s)) < run->t_end && due <= now && now < run->t_stop) {
+        if (!issue(w, &cs[*s % (uint64_t)w->n], ep, due, now))
+            return now + 1000000; /* a full pipeline: look again in 1 ms */
+        ++*s;
+    }
+    return due < run->t_end && now < run->t_stop ? due : UINT64_MAX;
+}
+
+/* How long before a request is due the open loop stops sleeping and polls (epoll_wait with no
+ * timeout, replies still handled as they come): a wakeup from sleep is tens of microseconds late
+ * on a busy machine, which would be in every corrected latency. It costs up to this much CPU per
+ * request. */
+#define SPIN_NS 20000u
+
+/* The open loop of one worker: a timerfd wakes it SPIN_NS before the next request is due (a poll
+ * timeout counts in milliseconds), then it polls; it ends when every measured request was sent
+ * and answered, or at run->t_stop. */
+static void echo_open_loop(struct bench_worker *w, struct conn *cs, int ep)
+{
+    const struct bench_run *run = w->run;
+    int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    struct epoll_event te = {.events = EPOLLIN, .data.ptr = NULL};
+    if (tfd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &te) < 0) {
+        w->errors++;
+        snprintf(w->error, sizeof w->error, "timerfd: %s", strerror(errno));
+        if (tfd >= 0)
+            close(tfd);
+        return;
+    }
+    prctl(PR_SET_TIMERSLACK, 1000UL); /* wake within 1 us of the due time, not the default 50 */
+    uint64_t s = 0, armed = 0;
+    struct epoll_event ev[256];
+    while (!atomic_load(&run->failed)) {
+        uint64_t next = issue_due(w, cs, ep, &s), now = ticks_now_ns();
+        if (now >= run->t_stop || (next == UINT64_MAX && w->requests >= w->sent))
+            break;
+        bool spin = next != UINT64_MAX && next <= now + SPIN_NS;
+        if (!spin && next != UINT64_MAX && next - SPIN_NS != armed) {
+            armed = next - SPIN_NS;
+            struct itimerspec it = {
+                .it_value = {(time_t)(armed / 1000000000u), (long)(armed % 1000000000u)}};
+            timerfd_settime(tfd, TFD_TIMER_ABSTIME, &it, NULL);
+        }
+        int n = epoll_wait(ep, ev, 256, spin ? 0 : 50);
+        now = ticks_now_ns();
+        for (int i = 0; i < n; i++) {
+            struct conn *c = ev[i].data.ptr;
+            uint64_t ticks;
+            if (!c) {
+                if (read(tfd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
+                    break;
+            } else if (c->fd >= 0) {
+                on_event_open(w, c, ep, ev[i].events, now);
+            }
+        }
+    }
+    close(tfd);
+}
+
+static void echo_closed_loop(struct bench_worker *w, int ep)
+{
+    struct epoll_event ev[256];
+    while (!atomic_load(&w->run->failed) && ticks_now_ns() < w->run->t_end) {
+        int n = epoll_wait(ep, ev, 256, 10);
+        uint64_t now = ticks_now_ns();
+        for (int i = 0; i < n; i++) {
+            struct conn *c = ev[i].data.ptr;
+            if (c->fd >= 0)
+                on_event(w, c, ep, ev[i].events, now);
+        }
+    }
+}
+
+/* echo mode: w->n connections in one epoll loop, each keeping --pipeline messages in flight (or,
+ * with --rate, sending on the schedule). */
 void *bench_echo_worker(void *arg)
 {
     struct bench_worker *w = arg;
@@ -201,16 +395,10 @@ void *bench_echo_worker(void *arg)
         if (rc < 0)
             fail_conn(w, &cs[i], "connect", -rc);
     }
-    struct epoll_event ev[256];
-    while (!atomic_load(&w->run->failed) && ticks_now_ns() < w->run->t_end) {
-        int n = epoll_wait(ep, ev, 256, 10);
-        uint64_t now = ticks_now_ns();
-        for (int i = 0; i < n; i++) {
-            struct conn *c = ev[i].data.ptr;
-            if (c->fd >= 0)
-                on_event(w, c, ep, ev[i].events, now);
-        }
-    }
+    if (w->run->o->rate > 0)
+        echo_open_loop(w, cs, ep);
+    else
+        echo_closed_loop(w, ep);
     for (int i = 0; i < w->n; i++) {
         if (cs[i].fd >= 0 && !cs[i].measured)
             w->starved++; /* connected (or waiting) but never answered: a server that serves few */
@@ -222,44 +410,85 @@ void *bench_echo_worker(void *arg)
     return NULL;
 }
 
-/* connect mode: connect, one message, its echo, close, over and over. */
+/* Open loop: sleep until `due` (CLOCK_MONOTONIC ns), waking early when the run failed. */
+static void sleep_until_due(const struct bench_run *run, uint64_t due)
+{
+    for (uint64_t now; !atomic_load(&run->failed) && (now = ticks_now_ns()) < due;) {
+        uint64_t until = due - now > 50000000u ? now + 50000000u : due;
+        struct timespec ts = {(time_t)(until / 1000000000u), (long)(until % 1000000000u)};
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+    }
+}
+
+/* Open loop: the next exchange of a connect worker is due at *due (its requests are the run's
+ * k = first + m * conns); sleep until then. False when the schedule has ended. */
+static bool connect_wait(struct bench_worker *w, uint64_t *k, uint64_t *due)
+{
+    const struct bench_run *run = w->run;
+    *due = bench_slot_time(run, *k);
+    *k += (uint64_t)run->o->conns;
+    if (*due >= run->t_end || ticks_now_ns() >= run->t_stop)
+        return false;
+    sleep_until_due(run, *due);
+    return true;
+}
+
+/* One exchange: connect, send out, receive its echo into in. Returns 1 the echo is what was
+ * sent, 0 a failure (counted in w), -1 the echo differs (the run fails). */
+static int connect_exchange(struct bench_worker *w, const unsigned char *out, unsigned char *in)
+{
+    struct bench_run *run = w->run;
+    size_t size = (size_t)run->o->size;
+    int fd = sk_connect_addr(&run->addr, SOCK_STREAM, 5000);
+    bool ok = fd >= 0 && sk_send_all(fd, out, size, 5000, NULL) == 0 &&
+              sk_recv_exact(fd, in, size, 5000, NULL) == 0;
+    if (fd >= 0)
+        close(fd);
+    if (!ok) {
+        if (!w->errors++)
+            snprintf(w->error, sizeof w->error, "%s", sk_errmsg());
+        return 0;
+    }
+    if (memcmp(in, out, size)) {
+        snprintf(w->error, sizeof w->error, "worker %d: the echo differs from what was sent",
+                 w->first);
+        atomic_store(&run->failed, true);
+        return -1;
+    }
+    return 1;
+}
+
+/* connect mode: connect, one message, its echo, close, over and over (open loop: when due, one at
+ * a time: an exchange due while the one before still runs starts late, and its latency counts
+ * from when it was due). */
 void *bench_connect_worker(void *arg)
 {
     struct bench_worker *w = arg;
     struct bench_run *run = w->run;
+    bool open = run->o->rate > 0;
     size_t size = (size_t)run->o->size;
     unsigned char *out = malloc(size), *in = malloc(size);
     for (size_t i = 0; out && i < size; i++)
         out[i] = pattern(w->first, (uint64_t)i);
+    uint64_t k = (uint64_t)w->first, due = 0;
     while (out && in && !atomic_load(&run->failed)) {
+        if (open && !connect_wait(w, &k, &due))
+            break;
         uint64_t t0 = ticks_now_ns();
-        if (t0 >= run->t_end)
+        if (!open && t0 >= run->t_end)
             break;
-        int fd = sk_connect_addr(&run->addr, SOCK_STREAM, 5000);
-        bool ok = fd >= 0 && sk_send_all(fd, out, size, 5000, NULL) == 0 &&
-                  sk_recv_exact(fd, in, size, 5000, NULL) == 0;
-        if (fd >= 0)
-            close(fd);
-        if (!ok) {
-            if (!w->errors++)
-                snprintf(w->error, sizeof w->error, "%s", sk_errmsg());
-            if (w->errors > 100)
-                break;
+        if (open)
+            record_send(w, due, t0);
+        int rc = connect_exchange(w, out, in);
+        if (rc < 0 || (rc == 0 && w->errors > 100))
+            break;
+        if (rc == 0)
             continue;
-        }
-        if (memcmp(in, out, size)) {
-            snprintf(w->error, sizeof w->error, "worker %d: the echo differs from what was sent",
-                     w->first);
-            atomic_store(&run->failed, true);
-            break;
-        }
         uint64_t t1 = ticks_now_ns();
-        atomic_fetch_add_explicit(&w->progress, 1, memory_order_relaxed);
-        if (t0 >= run->t_measure && t1 < run->t_end) {
-            hist_add(&w->h, t1 - t0);
-            w->requests++;
-            w->bytes += size;
-        }
+        if (open)
+            record_reply(w, due, t0, t1, due_measured(run, due));
+        else /* closed: started and ended within the measurement */
+            record_reply(w, t0, t0, t1, t0 >= run->t_measure && t1 < run->t_end);
     }
     free(out);
     free(in);

@@ -2,6 +2,8 @@
 #include "opts.h"
 #include "cli.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -183,4 +185,29 @@ int cli_exit_status(int code)
     default:
         return code < 0 ? EXIT_RUNTIME : EXIT_OK;
     }
+}
+
+double cli_parse_rate(const char *text, double max, const char *what, const char *unit)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    /* strtod also takes "inf", "nan", hex and leading blanks; a rate is plain decimal */
+    if (end == text || errno || !isfinite(v) ||
+        (size_t)(end - text) > strspn(text, "0123456789.+-eE"))
+        cli_usage_error("%s must be a number of %s per second (200, 1.5k, 2M), not '%s'", what,
+                        unit, text);
+    double scale = 1;
+    if (*end) {
+        if (end[1] || !strchr("kMG", *end))
+            cli_usage_error("%s '%s': unknown suffix '%s' (k: thousand, M: million, G: billion)",
+                            what, text, end);
+        scale = *end == 'k' ? 1e3 : *end == 'M' ? 1e6 : 1e9;
+    }
+    v *= scale;
+    if (!(v > 0))
+        cli_usage_error("%s must be more than 0 %s per second, not '%s'", what, unit, text);
+    if (v > max)
+        cli_usage_error("%s must be at most %.0f %s per second, not '%s'", what, max, unit, text);
+    return v;
 }

@@ -129,6 +129,12 @@ struct cli_parser {
  * refused here, saying that the command opens no socket. */
 int cli_next_option(struct cli_parser *p, int argc, char **argv, struct cli_common *co);
 
+/* A rate per second for `what` ("--rate"): a decimal number (fraction allowed) with an optional
+ * suffix k (x1000), M (x10^6) or G (x10^9), from more than 0 up to `max`. Anything else (0, a
+ * negative or non-numeric value, an unknown suffix, more than max) is a usage error: one line
+ * naming the option and what it takes, exit 2. `unit` names what is counted ("requests"). */
+double cli_parse_rate(const char *text, double max, const char *what, const char *unit);
+
 /* The one exit-status rule: 2 when the input was wrong (an endpoint that does not parse, a port
  * out of range, a name that does not resolve, an unknown interface or service, ...), 1 for what
  * went wrong at run time (refused, reset, timed out, out of resources). `code` is a library
