@@ -17,7 +17,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-enum { O_THREADS = 256, O_SIZE, O_PIPELINE, O_WARMUP, O_SVG, O_NOCHART };
+enum { O_THREADS = 256, O_SIZE, O_PIPELINE, O_WARMUP, O_SVG, O_NOCHART, O_HDRLOG };
 
 /* Short letters as iperf3 and nc users know them (docs/cli.md, "bench and mcast"): -t is time,
  * -P parallel, -R reverse; -s, -w, -p and -l stay netcat's (source, timeout, port, listen), so
@@ -33,7 +33,9 @@ enum { O_THREADS = 256, O_SIZE, O_PIPELINE, O_WARMUP, O_SVG, O_NOCHART };
      "unmeasured time first (default 1; iperf3's --omit)", NULL}
 #define OPT_LATENCY                                                                                \
     {O_SVG, "svg", CLI_ARG, "FILE", "an SVG plot of the latency percentiles", "@file"},            \
-    {O_NOCHART, "no-chart", CLI_NOARG, NULL, "no latency histogram in the report", NULL}
+    {O_NOCHART, "no-chart", CLI_NOARG, NULL, "no latency histogram in the report", NULL},         \
+    {O_HDRLOG, "hdr-log", CLI_ARG, "FILE",                                                         \
+     "the latency histograms as an HdrHistogram interval log (per -i interval, or 1 s)", "@file"}
 /* Accepted only to say where they belong (help NULL: neither listed nor completed). */
 #define OPT_ELSEWHERE                                                                              \
     {'s', NULL, CLI_ARG, NULL, NULL, NULL}, {'w', NULL, CLI_ARG, NULL, NULL, NULL},                \
@@ -76,6 +78,7 @@ static const struct cli_opt stream_opts[] = {
     {O_PIPELINE, "pipeline", CLI_ARG, NULL, NULL, NULL},
     {O_SVG, "svg", CLI_ARG, NULL, NULL, NULL},
     {O_NOCHART, "no-chart", CLI_NOARG, NULL, NULL, NULL},
+    {O_HDRLOG, "hdr-log", CLI_ARG, NULL, NULL, NULL},
     OPT_SHARED,
 };
 
@@ -120,12 +123,14 @@ static const struct cli_opt bench_parent_opts[] = {
     CLI_OPT_HELP,
     CLI_OPT_END,
 };
-static const struct cli_cmd *const bench_modes[] = {
-    &cli_cmd_bench_echo, &cli_cmd_bench_connect, &cli_cmd_bench_stream, &cli_cmd_bench_udp, NULL};
+static const struct cli_cmd *const bench_modes[] = {&cli_cmd_bench_echo,   &cli_cmd_bench_connect,
+                                                    &cli_cmd_bench_stream, &cli_cmd_bench_udp,
+                                                    &cli_cmd_bench_merge,  NULL};
 const struct cli_cmd cli_cmd_bench = {
     .name = "bench",
     .summary = "measure an echo server: requests/s, latency, connection rate, throughput",
-    .synopsis = "echo|connect|stream|udp [options] ENDPOINT",
+    .synopsis = "echo|connect|stream|udp [options] ENDPOINT\n"
+                "       sockkit bench merge [options] FILE...",
     .opts = bench_parent_opts,
     .subs = bench_modes,
     .footer = "'sockkit bench MODE --help' for a mode's options.",
@@ -157,8 +162,11 @@ static void elsewhere(const struct bench_opts *o, int c)
         cli_usage_error("--reverse is for bench stream only (bench %s times echoes)", o->name);
     case O_SVG:
     case O_NOCHART:
+    case O_HDRLOG:
         cli_usage_error("--%s is for bench echo and connect (bench stream times no latency)",
-                        c == O_SVG ? "svg" : "no-chart");
+                        c == O_SVG      ? "svg"
+                        : c == O_HDRLOG ? "hdr-log"
+                                        : "no-chart");
     default:
         cli_usage_error("--%s is for bench echo only", c == O_THREADS ? "threads" : "pipeline");
     }
@@ -176,6 +184,7 @@ static bool takes(const struct bench_opts *o, int c)
         return o->mode == BENCH_STREAM;
     case O_SVG:
     case O_NOCHART:
+    case O_HDRLOG:
         return o->mode != BENCH_STREAM;
     case O_THREADS:
     case O_PIPELINE:
@@ -216,6 +225,9 @@ static void bench_option(struct bench_opts *o, int c, char **argv)
         break;
     case O_NOCHART:
         o->chart = false;
+        break;
+    case O_HDRLOG:
+        o->hdr_log = optarg;
         break;
     case 'R':
         o->reverse = true;
@@ -293,11 +305,15 @@ static void watch_phase(struct bench_run *run, struct bench_worker *w, struct re
     const struct bench_opts *o = run->o;
     uint64_t from = warmup ? run->t_start : run->t_measure,
              to = warmup ? run->t_measure : run->t_end;
-    if (show == SHOW_NOTHING) {
+    bool hdr = run->hdr && !warmup;
+    if (show == SHOW_NOTHING && !hdr) {
         sleep_until(run, to);
         return;
     }
-    uint64_t period = show == SHOW_INTERVALS ? (uint64_t)o->co.interval_ms * 1000000u : 500000000u;
+    /* --hdr-log: an interval a second unless -i says otherwise (HdrHistogram's habit) */
+    uint64_t period = show == SHOW_INTERVALS ? (uint64_t)o->co.interval_ms * 1000000u
+                      : hdr                  ? 1000000000u
+                                             : 500000000u;
     struct ticks t;
     ticks_init(&t, from, to, period);
     uint64_t last = progress_sum(w, o->threads), a, b;
@@ -308,9 +324,11 @@ static void watch_phase(struct bench_run *run, struct bench_worker *w, struct re
         /* the count covers warm-up work too, so the first measuring tick has a real rate */
         uint64_t total = progress_sum(w, o->threads), count = total - last;
         last = total;
+        if (hdr && t.from < t.end) /* the last one is written after the joins */
+            bench_hdr_tick(run, w, a, b);
         if (show == SHOW_INTERVALS)
             bench_report_interval(rep, o, warmup, a, b, count);
-        else
+        else if (show == SHOW_PROGRESS)
             bench_progress(o, warmup, b, (double)count / ((double)(b - a) / 1e9));
     }
 }
@@ -322,7 +340,7 @@ static void watch(struct bench_run *run, struct bench_worker *w, struct report *
                            : !o->co.quiet && !report_is_json(rep) && isatty(STDERR_FILENO)
                                ? SHOW_PROGRESS
                                : SHOW_NOTHING;
-    if (show == SHOW_NOTHING && !o->co.verbose)
+    if (show == SHOW_NOTHING && !o->co.verbose && !run->hdr)
         return; /* the joins wait for the end */
     if (run->t_measure > run->t_start)
         watch_phase(run, w, rep, show, true);
@@ -355,9 +373,11 @@ static void bench_run_workers(struct bench_run *run, struct report *rep, struct 
     run->t_start = ticks_now_ns();
     run->t_measure = run->t_start + (uint64_t)o->warmup_ms * 1000000u;
     run->t_end = run->t_measure + (uint64_t)o->duration_ms * 1000000u;
+    bench_hdr_open(run);
     for (int i = 0, first = 0; i < o->threads; i++) {
         int n = o->conns / o->threads + (i < o->conns % o->threads);
         w[i] = (struct bench_worker){.run = run, .first = first, .n = n};
+        pthread_mutex_init(&w[i].lock, NULL);
         hist_init(&w[i].h);
         first += n;
         int rc = pthread_create(&w[i].thread, NULL, fn, &w[i]);
@@ -369,6 +389,7 @@ static void bench_run_workers(struct bench_run *run, struct report *rep, struct 
     for (int i = 0; i < o->threads; i++) {
         pthread_join(w[i].thread, NULL);
         hist_merge(&res->h, &w[i].h);
+        pthread_mutex_destroy(&w[i].lock);
         res->requests += w[i].requests;
         res->bytes += w[i].bytes;
         res->errors += w[i].errors;
@@ -408,6 +429,7 @@ static int bench_tcp(const struct cli_cmd *cmd, enum bench_mode mode, int argc, 
     bench_run_workers(run, &rep, res, w);
     if (atomic_load(&run->failed))
         cli_die(EXIT_RUNTIME, "data check failed: %s", res->error);
+    bench_hdr_close(run, res);
     bench_report_end(&rep, &o, res);
     int status = res->errors && !res->requests && !res->bytes ? EXIT_RUNTIME : EXIT_OK;
     if (res->errors && res->error)
@@ -421,7 +443,7 @@ static int bench_tcp(const struct cli_cmd *cmd, enum bench_mode mode, int argc, 
 int cmd_bench(int argc, char **argv)
 {
     if (argc < 2)
-        cli_usage_error("missing benchmark (echo, connect, stream, udp)");
+        cli_usage_error("missing benchmark (echo, connect, stream, udp, merge)");
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         cli_help(stdout, &cli_cmd_bench);
         return EXIT_OK;
@@ -439,11 +461,15 @@ int cmd_bench(int argc, char **argv)
         cli_prog = prog;
         return bench_udp(argc - 1, argv + 1);
     }
+    if (!strcmp(argv[1], "merge")) {
+        cli_prog = prog;
+        return bench_merge(argc - 1, argv + 1);
+    }
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         if (!strcmp(argv[1], modes[i].name)) {
             cli_prog = prog;
             return bench_tcp(modes[i].cmd, modes[i].mode, argc - 1, argv + 1);
         }
     }
-    cli_usage_error("unknown benchmark '%s' (echo, connect, stream, udp)", argv[1]);
+    cli_usage_error("unknown benchmark '%s' (echo, connect, stream, udp, merge)", argv[1]);
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *unit_word(const struct bench_opts *o)
@@ -92,7 +93,7 @@ void bench_progress_clear(void)
 
 static const double percentiles[] = {50, 90, 99, 99.9, 100};
 
-static void json_latency(struct json *j, const hist *h)
+void bench_json_latency(struct json *j, const hist *h)
 {
     static const char *const names[] = {"p50", "p90", "p99", "p99_9", "max"};
     json_object(j, "latency_us");
@@ -101,6 +102,10 @@ static void json_latency(struct json *j, const hist *h)
     for (size_t i = 0; i < sizeof percentiles / sizeof percentiles[0]; i++)
         json_num(j, names[i], (double)hist_percentile(h, percentiles[i]) / 1e3);
     json_num(j, "mean", hist_mean(h) / 1e3);
+    char *hdr = hdr_encode_base64(h); /* for bench merge, and HdrHistogram's tools */
+    if (hdr)
+        json_str(j, "hdr_histogram", hdr);
+    free(hdr);
     json_end(j, '}');
 }
 
@@ -125,7 +130,7 @@ static void json_end_object(struct report *r, const struct bench_opts *o,
     if (o->mode == BENCH_ECHO)
         json_int(j, "starved_connections", (long long)res->starved);
     if (o->mode != BENCH_STREAM && res->h.total) /* stream times nothing: no latency at all */
-        json_latency(j, &res->h);
+        bench_json_latency(j, &res->h);
     json_object(j, "cpu");
     json_num(j, "user_seconds", res->user_s);
     json_num(j, "system_seconds", res->sys_s);
@@ -135,7 +140,7 @@ static void json_end_object(struct report *r, const struct bench_opts *o,
 }
 
 /* The latency line as a small table, so it fits 80 columns whatever the units. */
-static void text_latency(const hist *h)
+void bench_text_latency(const hist *h)
 {
     printf("latency %10s%10s%10s%10s%10s%10s\n", "p50", "p90", "p99", "p99.9", "max", "mean");
     printf("        ");
@@ -182,7 +187,7 @@ static void text_end(const struct bench_opts *o, const struct bench_result *res)
                    "  (their requests are not in the numbers above)\n",
                    (unsigned long long)res->starved, o->conns);
         if (res->h.total)
-            text_latency(&res->h);
+            bench_text_latency(&res->h);
         if (o->chart)
             hist_chart(&res->h, stdout, 16);
     }

@@ -105,12 +105,15 @@ static void complete(struct bench_worker *w, struct conn *c, ssize_t k, uint64_t
     c->recvd += (uint64_t)k;
     uint64_t done = c->recvd / size - before;
     for (uint64_t m = 0; m < done && c->inflight; m++) {
-        uint64_t lat = now - c->ts[c->head];
+        uint64_t sent = c->ts[c->head], lat = now - sent;
         c->head = (c->head + 1) % BENCH_MAX_PIPE;
         c->inflight--;
         atomic_fetch_add_explicit(&w->progress, 1, memory_order_relaxed);
-        if (now >= run->t_measure && now < run->t_end) {
-            hist_add(&w->h, lat);
+        /* a request belongs to the measurement it was sent in, and its echo is awaited after the
+         * end (drain): so the count is every request the server answered, no in-flight tail
+         * lost, and generators on several machines add up to what the server saw */
+        if (sent >= run->t_measure && sent < run->t_end) {
+            bench_record(w, lat);
             c->measured++;
             w->requests++;
             w->bytes += size;
@@ -161,7 +164,8 @@ static void on_connected(struct bench_worker *w, struct conn *c, int ep, uint64_
     c->connected = true;
     struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
     epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
-    refill(c, w->run->o, now);
+    if (now < w->run->t_end)
+        refill(c, w->run->o, now);
     if (!flush_out(c))
         fail_conn(w, c, "send", errno);
 }
@@ -183,6 +187,18 @@ static void on_event(struct bench_worker *w, struct conn *c, int ep, uint32_t ev
     }
 }
 
+/* How long echo waits after the end for the echoes of requests sent before it. */
+#define DRAIN_NS 2000000000u
+
+/* Requests sent but not yet answered on open connections. */
+static int inflight(const struct conn *cs, int n)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        k += cs[i].fd >= 0 && cs[i].connected ? cs[i].inflight : 0;
+    return k;
+}
+
 /* echo mode: w->n connections in one epoll loop, each keeping --pipeline messages in flight. */
 void *bench_echo_worker(void *arg)
 {
@@ -202,9 +218,17 @@ void *bench_echo_worker(void *arg)
             fail_conn(w, &cs[i], "connect", -rc);
     }
     struct epoll_event ev[256];
-    while (!atomic_load(&w->run->failed) && ticks_now_ns() < w->run->t_end) {
-        int n = epoll_wait(ep, ev, 256, 10);
+    uint64_t drain_end = UINT64_MAX; /* set at the end of the measurement */
+    while (!atomic_load(&w->run->failed)) {
         uint64_t now = ticks_now_ns();
+        if (now >= w->run->t_end) {
+            if (drain_end == UINT64_MAX)
+                drain_end = now + DRAIN_NS; /* the echoes of what was sent before the end */
+            if (now >= drain_end || !inflight(cs, w->n))
+                break;
+        }
+        int n = epoll_wait(ep, ev, 256, 10);
+        now = ticks_now_ns();
         for (int i = 0; i < n; i++) {
             struct conn *c = ev[i].data.ptr;
             if (c->fd >= 0)
@@ -255,8 +279,8 @@ void *bench_connect_worker(void *arg)
         }
         uint64_t t1 = ticks_now_ns();
         atomic_fetch_add_explicit(&w->progress, 1, memory_order_relaxed);
-        if (t0 >= run->t_measure && t1 < run->t_end) {
-            hist_add(&w->h, t1 - t0);
+        if (t0 >= run->t_measure) { /* started in the measurement (the loop stops at t_end) */
+            bench_record(w, t1 - t0);
             w->requests++;
             w->bytes += size;
         }
