@@ -94,8 +94,7 @@ static double rate_sum(const struct merge_file *mf, int n)
 {
     double rate = 0;
     for (int i = 0; i < n; i++)
-        if (mf[i].run.seconds > 0)
-            rate += (double)mf[i].run.requests / mf[i].run.seconds;
+        rate += mf[i].run.rate;
     return rate;
 }
 
@@ -139,6 +138,10 @@ static void json_report(struct report *r, const struct merge_file *mf, int n, co
     j = report_end(r);
     json_int(j, "requests", (long long)requests_sum(mf, n));
     json_num(j, "requests_per_second", rate_sum(mf, n));
+    double longest = 0; /* the measured time of the longest run (a merge of merges reads it) */
+    for (int i = 0; i < n; i++)
+        longest = mf[i].run.seconds > longest ? mf[i].run.seconds : longest;
+    json_num(j, "seconds", longest);
     json_array(j, "files");
     for (int i = 0; i < n; i++) {
         json_object(j, NULL);

@@ -263,7 +263,8 @@ static int decode(const unsigned char *buf, size_t n, hist *h, char *why, size_t
         }
         p += k;
         if (v < 0) {
-            i += (uint64_t) - (v + 1) + 1; /* -(v+1)+1: no overflow at INT64_MIN */
+            uint64_t skip = (uint64_t)(-(v + 1)) + 1;              /* no overflow at INT64_MIN */
+            i = skip < HIST_BUCKETS - i ? i + skip : HIST_BUCKETS; /* no wrap-around */
             continue;
         }
         if (i >= HIST_BUCKETS) {

@@ -46,6 +46,7 @@ struct hdr_run {
     char mode[16];     /* "echo", "connect" */
     long size;         /* message size in bytes, -1 unknown */
     double seconds;    /* the measured time (the total line's length), 0 unknown */
+    double rate;       /* requests per second over it, 0 unknown */
     uint64_t requests; /* requests the run counted (a log: the total's samples) */
 };
 

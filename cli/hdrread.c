@@ -187,8 +187,10 @@ static int read_log(const char *text, size_t len, hist *h, struct hdr_run *run, 
     }
     free(st.sum);
     free(st.one);
-    if (!rc)
+    if (!rc) {
         run->requests = h->total;
+        run->rate = run->seconds > 0 ? (double)h->total / run->seconds : 0;
+    }
     return rc;
 }
 
@@ -257,6 +259,19 @@ static int read_json(const char *text, size_t len, hist *h, struct hdr_run *run,
         why_set(why, whylen, "no \"command\": \"bench MODE\" (not a sockkit bench result)");
         return -1;
     }
+    if (!strcmp(mode, "merge")) { /* bench merge --json: the mode it merged */
+        long at = key_value(text, len, 0, "mode", false);
+        m = 0;
+        for (long i = at + 1; at >= 0 && text[at] == '"' && (size_t)i < len &&
+                              m < sizeof mode - 1 && text[i] >= 'a' && text[i] <= 'z';
+             i++)
+            mode[m++] = text[i];
+        mode[m] = '\0';
+        if (!m) {
+            why_set(why, whylen, "a bench merge result without its \"mode\"");
+            return -1;
+        }
+    }
     snprintf(run->mode, sizeof run->mode, "%s", mode);
     double size = -1, requests = -1, seconds = 0;
     long at = key_value(text, len, 0, "size_bytes", false);
@@ -282,6 +297,10 @@ static int read_json(const char *text, size_t len, hist *h, struct hdr_run *run,
     if (at >= 0 && !json_number(text, len, at, &seconds))
         seconds = 0;
     run->seconds = seconds;
+    double rate = 0;
+    at = key_value(text, len, (size_t)end, "requests_per_second", false);
+    if (at >= 0 && json_number(text, len, at, &rate) && rate >= 0)
+        run->rate = rate;
     at = key_value(text, len, (size_t)end, "hdr_histogram", false);
     const char *close =
         at >= 0 && text[at] == '"' ? memchr(text + at + 1, '"', len - (size_t)at - 1) : NULL;
@@ -298,6 +317,8 @@ static int read_json(const char *text, size_t len, hist *h, struct hdr_run *run,
         return -1;
     }
     run->requests = requests >= 0 ? (uint64_t)requests : h->total;
+    if (!run->rate && seconds > 0)
+        run->rate = (double)run->requests / seconds;
     return 0;
 }
 

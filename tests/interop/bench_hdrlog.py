@@ -3,7 +3,7 @@ hdr-histogram-js, installed into the build directory) decodes sockkit's interval
 --json result's hdr_histogram, and finds the same sample counts and the same p50/p90/p99/max as
 sockkit's own JSON report (the same bucket: HdrHistogram reports a bucket's highest value,
 sockkit its midpoint). Then bench merge: of one file it reports that file's percentiles, of two
-the union's; files of different modes, cut-off or damaged logs are refused with one line naming
+the union's, and a merge's --json merges again; files of different modes, cut-off or damaged logs are refused with one line naming
 the file and the line (exit 2), an unreadable file exit 1; --hdr-log where it cannot be written,
 or for bench stream, exit 2. Skipped (77) without node and npm, or when the install fails."""
 import json
@@ -159,6 +159,18 @@ def main(tmp):
           and m["end"]["latency_us"]["samples"] == 2 * mine["samples"]
           and m["end"]["latency_us"]["p50"] == lat.get("p50"),
           f"merge of a log and its JSON: twice the samples, the same p50 ({err})")
+
+    # a merge's --json merges again (per-rack merges, then one of them all)
+    merged = os.path.join(tmp, "merged.json")
+    with open(merged, "w") as f:
+        f.write(out)
+    rc, out, err = merge("--json", merged, logs["echo"])
+    m3 = json.loads(out) if rc == 0 else {}
+    check(rc == 0 and m3["end"]["requests"] == 3 * doc["end"]["requests"]
+          and m3["end"]["latency_us"]["p99"] == lat.get("p99")
+          and abs(m3["end"]["requests_per_second"] - 3 * m["end"]["requests_per_second"] / 2)
+          < 1e-3 * m["end"]["requests_per_second"],
+          f"merge of a merge and a log: three times the requests and the rate ({err})")
 
     # refusals
     rc, out, err = merge(logs["echo"], logs["connect"])

@@ -3,6 +3,8 @@
  * refused with a reason naming the line). */
 #include "sktest.h"
 
+#include <zlib.h>
+
 #include "hdrlog.h"
 
 /* Written by hdr-histogram-js 3 (lowest 1, highest 2^41 - 1, 2 significant digits) after
@@ -60,6 +62,57 @@ static void round_trip(void **state)
     free(text);
     free(a);
     free(b);
+}
+
+/* The compressed base64 of a V2 encoding whose counts are `body` (n bytes). */
+static char *wrap(const unsigned char *body, size_t n)
+{
+    unsigned char raw[256] = {0x1c, 0x84, 0x93, 0x13, 0,    0,    0,    (unsigned char)n,
+                              0,    0,    0,    0,    0,    0,    0,    2,
+                              0,    0,    0,    0,    0,    0,    0,    1,    /* lowest 1 */
+                              0,    0,    1,    0xff, 0xff, 0xff, 0xff, 0xff, /* 2^41 - 1 */
+                              0x3f, 0xf0, 0,    0,    0,    0,    0,    0};   /* 1.0 */
+    memcpy(raw + 40, body, n);
+    unsigned char z[512];
+    uLongf zlen = sizeof z - 8;
+    assert_int_equal(compress2(z + 8, &zlen, raw, 40 + n, 6), Z_OK);
+    unsigned char head[8] = {
+        0x1c, 0x84, 0x93, 0x14, 0, 0, (unsigned char)(zlen >> 8), (unsigned char)zlen};
+    memcpy(z, head, 8);
+    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = calloc(1, (8 + zlen) / 3 * 4 + 8), *o = out;
+    for (size_t i = 0; i < 8 + zlen; i += 3) {
+        uint32_t v = (uint32_t)z[i] << 16 | (i + 1 < 8 + zlen ? (uint32_t)z[i + 1] << 8 : 0) |
+                     (i + 2 < 8 + zlen ? z[i + 2] : 0);
+        *o++ = t[v >> 18 & 63];
+        *o++ = t[v >> 12 & 63];
+        *o++ = i + 1 < 8 + zlen ? t[v >> 6 & 63] : '=';
+        *o++ = i + 2 < 8 + zlen ? t[v & 63] : '=';
+    }
+    return out;
+}
+
+/* Runs of empty buckets as long as an int64 allows never wrap the index back into range. */
+static void skips_do_not_wrap(void **state)
+{
+    (void)state;
+    unsigned char body[32];
+    memset(body, 0xff, 18); /* ZigZag of INT64_MIN, twice: 2^63 empty buckets each */
+    body[18] = 10;          /* then a count of 5 */
+    char *text = wrap(body, 19), why[160];
+    hist *h = new_hist();
+    assert_int_equal(hdr_decode_base64(text, strlen(text), h, why, sizeof why), -1);
+    assert_non_null(strstr(why, "beyond 2^41 ns"));
+    free(text);
+    /* a count of 2^62 (nine bytes), a run of 3 empty buckets, a count of 1 */
+    const unsigned char ok[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 5, 2};
+    text = wrap(ok, sizeof ok);
+    assert_int_equal(hdr_decode_base64(text, strlen(text), h, why, sizeof why), 0);
+    assert_int_equal(h->count[0], UINT64_C(1) << 62);
+    assert_int_equal(h->count[4], 1);
+    assert_int_equal(h->total, (UINT64_C(1) << 62) + 1);
+    free(text);
+    free(h);
 }
 
 /* A log of three intervals and the total into a malloc'd string. */
@@ -204,6 +257,7 @@ int main(void)
         cmocka_unit_test(log_reads_back),
         cmocka_unit_test(damaged_logs),
         cmocka_unit_test(json_results),
+        cmocka_unit_test(skips_do_not_wrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
