@@ -18,7 +18,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-enum { O_THREADS = 256, O_SIZE, O_PIPELINE, O_WARMUP, O_SVG, O_NOCHART, O_RATE };
+enum { O_THREADS = 256, O_SIZE, O_PIPELINE, O_WARMUP, O_SVG, O_NOCHART, O_RATE, O_HDRLOG };
 
 /* --rate's upper bound: a slot every 10 ns is already far beyond one process */
 #define BENCH_MAX_RATE 1e8
@@ -41,7 +41,9 @@ enum { O_THREADS = 256, O_SIZE, O_PIPELINE, O_WARMUP, O_SVG, O_NOCHART, O_RATE }
      "intended send time", NULL}
 #define OPT_LATENCY                                                                                \
     {O_SVG, "svg", CLI_ARG, "FILE", "an SVG plot of the latency percentiles", "@file"},            \
-    {O_NOCHART, "no-chart", CLI_NOARG, NULL, "no latency histogram in the report", NULL}
+    {O_NOCHART, "no-chart", CLI_NOARG, NULL, "no latency histogram in the report", NULL},         \
+    {O_HDRLOG, "hdr-log", CLI_ARG, "FILE",                                                         \
+     "the latency histograms as an HdrHistogram interval log (per -i interval, or 1 s)", "@file"}
 /* Accepted only to say where they belong (help NULL: neither listed nor completed). */
 #define OPT_ELSEWHERE                                                                              \
     {'s', NULL, CLI_ARG, NULL, NULL, NULL}, {'w', NULL, CLI_ARG, NULL, NULL, NULL},                \
@@ -86,6 +88,7 @@ static const struct cli_opt stream_opts[] = {
     {O_PIPELINE, "pipeline", CLI_ARG, NULL, NULL, NULL},
     {O_SVG, "svg", CLI_ARG, NULL, NULL, NULL},
     {O_NOCHART, "no-chart", CLI_NOARG, NULL, NULL, NULL},
+    {O_HDRLOG, "hdr-log", CLI_ARG, NULL, NULL, NULL},
     OPT_SHARED,
 };
 
@@ -137,12 +140,14 @@ static const struct cli_opt bench_parent_opts[] = {
     CLI_OPT_HELP,
     CLI_OPT_END,
 };
-static const struct cli_cmd *const bench_modes[] = {
-    &cli_cmd_bench_echo, &cli_cmd_bench_connect, &cli_cmd_bench_stream, &cli_cmd_bench_udp, NULL};
+static const struct cli_cmd *const bench_modes[] = {&cli_cmd_bench_echo,   &cli_cmd_bench_connect,
+                                                    &cli_cmd_bench_stream, &cli_cmd_bench_udp,
+                                                    &cli_cmd_bench_merge,  NULL};
 const struct cli_cmd cli_cmd_bench = {
     .name = "bench",
     .summary = "measure an echo server: requests/s, latency, connection rate, throughput",
-    .synopsis = "echo|connect|stream|udp [options] ENDPOINT",
+    .synopsis = "echo|connect|stream|udp [options] ENDPOINT\n"
+                "       sockkit bench merge [options] FILE...",
     .opts = bench_parent_opts,
     .subs = bench_modes,
     .footer = "'sockkit bench MODE --help' for a mode's options.",
@@ -174,8 +179,11 @@ static void elsewhere(const struct bench_opts *o, int c)
         cli_usage_error("--reverse is for bench stream only (bench %s times echoes)", o->name);
     case O_SVG:
     case O_NOCHART:
+    case O_HDRLOG:
         cli_usage_error("--%s is for bench echo and connect (bench stream times no latency)",
-                        c == O_SVG ? "svg" : "no-chart");
+                        c == O_SVG      ? "svg"
+                        : c == O_HDRLOG ? "hdr-log"
+                                        : "no-chart");
     default:
         cli_usage_error("--%s is for bench echo only", c == O_THREADS ? "threads" : "pipeline");
     }
@@ -193,6 +201,7 @@ static bool takes(const struct bench_opts *o, int c)
         return o->mode == BENCH_STREAM;
     case O_SVG:
     case O_NOCHART:
+    case O_HDRLOG:
         return o->mode != BENCH_STREAM;
     case O_THREADS:
     case O_PIPELINE:
@@ -238,6 +247,9 @@ static void bench_option(struct bench_opts *o, int c, char **argv)
         break;
     case O_NOCHART:
         o->chart = false;
+        break;
+    case O_HDRLOG:
+        o->hdr_log = optarg;
         break;
     case 'R':
         o->reverse = true;
@@ -357,11 +369,15 @@ static void watch_phase(struct bench_run *run, struct bench_worker *w, struct re
     const struct bench_opts *o = run->o;
     uint64_t from = warmup ? run->t_start : run->t_measure,
              to = warmup ? run->t_measure : run->t_end;
-    if (show == SHOW_NOTHING) {
+    bool hdr = run->hdr && !warmup;
+    if (show == SHOW_NOTHING && !hdr) {
         sleep_until(run, to);
         return;
     }
-    uint64_t period = show == SHOW_INTERVALS ? (uint64_t)o->co.interval_ms * 1000000u : 500000000u;
+    /* --hdr-log: an interval a second unless -i says otherwise (HdrHistogram's habit) */
+    uint64_t period = show == SHOW_INTERVALS ? (uint64_t)o->co.interval_ms * 1000000u
+                      : hdr                  ? 1000000000u
+                                             : 500000000u;
     struct ticks t;
     ticks_init(&t, from, to, period);
     uint64_t last = progress_sum(w, o->threads), a, b;
@@ -375,10 +391,12 @@ static void watch_phase(struct bench_run *run, struct bench_worker *w, struct re
         /* the count covers warm-up work too, so the first measuring tick has a real rate */
         uint64_t total = progress_sum(w, o->threads), count = total - last;
         last = total;
+        if (hdr && t.from < t.end) /* the last one is written after the joins */
+            bench_hdr_tick(run, w, a, b);
         if (show == SHOW_INTERVALS) {
             take_interval(w, o->threads, iv);
             bench_report_interval(rep, o, warmup, a, b, count, iv);
-        } else {
+        } else if (show == SHOW_PROGRESS) {
             bench_progress(o, warmup, b, (double)count / ((double)(b - a) / 1e9));
         }
     }
@@ -392,7 +410,7 @@ static void watch(struct bench_run *run, struct bench_worker *w, struct report *
                            : !o->co.quiet && !report_is_json(rep) && isatty(STDERR_FILENO)
                                ? SHOW_PROGRESS
                                : SHOW_NOTHING;
-    if (show == SHOW_NOTHING && !o->co.verbose)
+    if (show == SHOW_NOTHING && !o->co.verbose && !run->hdr)
         return; /* the joins wait for the end */
     if (run->t_measure > run->t_start)
         watch_phase(run, w, rep, show, true);
@@ -425,12 +443,16 @@ static void bench_run_workers(struct bench_run *run, struct report *rep, struct 
     run->t_start = ticks_now_ns();
     run->t_measure = run->t_start + (uint64_t)o->warmup_ms * 1000000u;
     run->t_end = run->t_measure + (uint64_t)o->duration_ms * 1000000u;
-    run->t_stop = run->t_end + (o->rate > 0 ? BENCH_DRAIN_NS : 0);
+    /* the replies to requests sent before the end are awaited (both loops), the open loop's
+     * late requests still sent */
+    run->t_stop = run->t_end + BENCH_DRAIN_NS;
     run->slot_ns = o->rate > 0 ? 1e9 / o->rate : 0;
     run->intervals = o->co.interval_ms > 0;
+    bench_hdr_open(run);
     for (int i = 0, first = 0; i < o->threads; i++) {
         int n = o->conns / o->threads + (i < o->conns % o->threads);
         w[i] = (struct bench_worker){.run = run, .first = first, .n = n};
+        pthread_mutex_init(&w[i].lock, NULL);
         hist_init(&w[i].h);
         hist_init(&w[i].unc);
         hist_init(&w[i].lag);
@@ -460,6 +482,7 @@ static void bench_run_workers(struct bench_run *run, struct report *rep, struct 
             last_sent = w[i].last_sent;
         if (w[i].last_done > last_done)
             last_done = w[i].last_done;
+        pthread_mutex_destroy(&w[i].lock);
         res->requests += w[i].requests;
         res->bytes += w[i].bytes;
         res->errors += w[i].errors;
@@ -507,6 +530,7 @@ static int bench_tcp(const struct cli_cmd *cmd, enum bench_mode mode, int argc, 
     bench_run_workers(run, &rep, res, w);
     if (atomic_load(&run->failed))
         cli_die(EXIT_RUNTIME, "data check failed: %s", res->error);
+    bench_hdr_close(run, res);
     bench_report_end(&rep, &o, res);
     if (o.rate > 0 && !bench_schedule_kept(&o, res))
         cli_say("the generator could not keep the schedule of %.0f requests/s: %llu of %llu "
@@ -524,7 +548,7 @@ static int bench_tcp(const struct cli_cmd *cmd, enum bench_mode mode, int argc, 
 int cmd_bench(int argc, char **argv)
 {
     if (argc < 2)
-        cli_usage_error("missing benchmark (echo, connect, stream, udp)");
+        cli_usage_error("missing benchmark (echo, connect, stream, udp, merge)");
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         cli_help(stdout, &cli_cmd_bench);
         return EXIT_OK;
@@ -542,11 +566,15 @@ int cmd_bench(int argc, char **argv)
         cli_prog = prog;
         return bench_udp(argc - 1, argv + 1);
     }
+    if (!strcmp(argv[1], "merge")) {
+        cli_prog = prog;
+        return bench_merge(argc - 1, argv + 1);
+    }
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         if (!strcmp(argv[1], modes[i].name)) {
             cli_prog = prog;
             return bench_tcp(modes[i].cmd, modes[i].mode, argc - 1, argv + 1);
         }
     }
-    cli_usage_error("unknown benchmark '%s' (echo, connect, stream, udp)", argv[1]);
+    cli_usage_error("unknown benchmark '%s' (echo, connect, stream, udp, merge)", argv[1]);
 }

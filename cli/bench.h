@@ -5,6 +5,7 @@
 #define SOCKKIT_CLI_BENCH_H
 
 #include "cli.h"
+#include "hdrlog.h"
 #include "hist.h"
 #include "opts.h"
 #include "report.h"
@@ -21,6 +22,7 @@ struct bench_opts {
     enum bench_mode mode;
     const char *name; /* "echo", "connect", "stream" */
     const char *endpoint, *svg;
+    const char *hdr_log; /* --hdr-log FILE, or NULL */
     int conns, threads, size, pipeline, duration_ms, warmup_ms;
     double rate; /* --rate: requests/s in all on a fixed schedule (open loop); 0: closed loop */
     bool chart, reverse;
@@ -38,10 +40,13 @@ struct bench_run {
     double slot_ns;  /* 1e9 / rate */
     uint64_t t_stop; /* no request is sent nor awaited after this (t_end + BENCH_DRAIN_NS) */
     bool intervals;  /* workers keep the interval histograms (bench_worker.iv) */
+    struct hdr_log *hdr;                /* --hdr-log: the open log (bench_hdr.c) */
+    uint64_t hdr_from;                  /* the start of its next interval, ns into measuring */
 };
 
-/* Open loop: how long after the end of the measurement the replies to measured requests are
- * awaited (and late requests still sent) before the ones missing are counted unanswered. */
+/* How long after the end of the measurement the replies to measured requests are
+ * awaited (open loop: and late requests still sent) before the ones missing are counted
+ * unanswered (closed loop: left out). */
 #define BENCH_DRAIN_NS 2000000000ull
 
 /* The latencies of one interval: `lat` from the intended send time in the open loop (from the
@@ -55,6 +60,7 @@ struct bench_worker {
     struct bench_run *run;
     int first, n; /* connection ids */
     pthread_t thread;
+    pthread_mutex_t lock; /* around h: --hdr-log reads it while the worker runs */
     hist h;
     hist unc, lag;                    /* open loop: see struct bench_hists */
     uint64_t requests, bytes, errors; /* measured */
@@ -76,6 +82,14 @@ struct bench_worker {
 /* Open loop: when request k is due (CLOCK_MONOTONIC ns), and the first k due at or after t. */
 uint64_t bench_slot_time(const struct bench_run *run, uint64_t k);
 uint64_t bench_slot_at(const struct bench_run *run, uint64_t t);
+
+/* A measured latency into the worker's histogram. */
+static inline void bench_record(struct bench_worker *w, uint64_t ns)
+{
+    pthread_mutex_lock(&w->lock);
+    hist_add(&w->h, ns);
+    pthread_mutex_unlock(&w->lock);
+}
 
 /* bench_tcp.c */
 void *bench_echo_worker(void *arg);
@@ -112,5 +126,22 @@ bool bench_generator_late(const struct bench_result *res);
 void bench_progress(const struct bench_opts *o, bool warmup, uint64_t at_ns, double per_s);
 void bench_progress_clear(void);
 void bench_report_end(struct report *r, const struct bench_opts *o, const struct bench_result *res);
+/* The latency of h: a "latency_us" object (samples, min, p50, p90, p99, p99_9, max, mean, and
+ * the histogram itself as "hdr_histogram", hdrlog.h), or the text table. */
+void bench_json_latency(struct json *j, const hist *h);
+void bench_text_latency(const hist *h);
+
+/* bench_merge.c: `bench merge`. */
+enum { O_MERGE_NOCHART = 300 };
+extern const struct cli_cmd cli_cmd_bench_merge;
+int bench_merge(int argc, char **argv);
+
+/* bench_hdr.c: --hdr-log. Open (exit 2 when the file cannot be made) before the workers start;
+ * a tick per interval of the measurement but its last (from/to: ns into measuring); the close
+ * writes the last interval and the total after the joins. Each does nothing without --hdr-log. */
+void bench_hdr_open(struct bench_run *run);
+void bench_hdr_tick(struct bench_run *run, struct bench_worker *w, uint64_t from_ns,
+                    uint64_t to_ns);
+void bench_hdr_close(struct bench_run *run, const struct bench_result *res);
 
 #endif

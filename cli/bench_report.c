@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *unit_word(const struct bench_opts *o)
@@ -51,8 +52,9 @@ void bench_report_start(struct report *r, const struct bench_opts *o, const sk_a
 
 static const double percentiles[] = {50, 90, 99, 99.9, 100};
 
-/* name: "latency_us", "latency_uncorrected_us", "lag_us" */
-static void json_latency(struct json *j, const char *name, const hist *h)
+/* name: "latency_us", "latency_uncorrected_us", "lag_us"; hdr: with the histogram itself as
+ * "hdr_histogram" (hdrlog.h), for bench merge and HdrHistogram's tools */
+static void json_latency(struct json *j, const char *name, const hist *h, bool hdr)
 {
     static const char *const names[] = {"p50", "p90", "p99", "p99_9", "max"};
     json_object(j, name);
@@ -61,19 +63,32 @@ static void json_latency(struct json *j, const char *name, const hist *h)
     for (size_t i = 0; i < sizeof percentiles / sizeof percentiles[0]; i++)
         json_num(j, names[i], (double)hist_percentile(h, percentiles[i]) / 1e3);
     json_num(j, "mean", hist_mean(h) / 1e3);
+    if (hdr) {
+        char *b64 = hdr_encode_base64(h);
+        if (b64)
+            json_str(j, "hdr_histogram", b64);
+        free(b64);
+    }
     json_end(j, '}');
 }
 
-/* The latency fields of a result or an interval: the same names in both. */
+void bench_json_latency(struct json *j, const hist *h)
+{
+    json_latency(j, "latency_us", h, true);
+}
+
+/* The latency fields of a result or an interval: the same names in both. hdr: the result's
+ * latency_us carries its histogram (the one bench merge adds up; in the open loop the corrected
+ * one). */
 static void json_latencies(struct json *j, const struct bench_opts *o, const hist *lat,
-                           const hist *unc, const hist *lag)
+                           const hist *unc, const hist *lag, bool hdr)
 {
     if (lat->total)
-        json_latency(j, "latency_us", lat);
+        json_latency(j, "latency_us", lat, hdr);
     if (o->rate > 0 && unc->total)
-        json_latency(j, "latency_uncorrected_us", unc);
+        json_latency(j, "latency_uncorrected_us", unc, false);
     if (o->rate > 0 && lag->total)
-        json_latency(j, "lag_us", lag);
+        json_latency(j, "lag_us", lag, false);
 }
 
 /* An open-loop interval as text: the count, the rate and both p99s, within 80 columns. */
@@ -121,7 +136,7 @@ void bench_report_interval(struct report *r, const struct bench_opts *o, bool wa
     }
     json_num(j, "bits_per_second", bits / secs);
     if (!stream)
-        json_latencies(j, o, &iv->lat, &iv->unc, &iv->lag);
+        json_latencies(j, o, &iv->lat, &iv->unc, &iv->lag, false);
     report_interval_done(r);
 }
 
@@ -194,7 +209,7 @@ static void json_end_object(struct report *r, const struct bench_opts *o,
     if (o->rate > 0)
         json_schedule(j, o, res);
     if (o->mode != BENCH_STREAM) /* stream times nothing: no latency at all */
-        json_latencies(j, o, &res->h, &res->unc, &res->lag);
+        json_latencies(j, o, &res->h, &res->unc, &res->lag, true);
     json_object(j, "cpu");
     json_num(j, "user_seconds", res->user_s);
     json_num(j, "system_seconds", res->sys_s);
@@ -261,7 +276,7 @@ static void text_schedule(const struct bench_opts *o, const struct bench_result 
 }
 
 /* The latency line as a small table, so it fits 80 columns whatever the units. */
-static void text_latency(const hist *h)
+void bench_text_latency(const hist *h)
 {
     printf("latency %10s%10s%10s%10s%10s%10s\n", "p50", "p90", "p99", "p99.9", "max", "mean");
     printf("        ");
@@ -319,7 +334,7 @@ static void text_end(const struct bench_opts *o, const struct bench_result *res)
             text_schedule(o, res);
             text_open_latency(res);
         } else if (res->h.total) {
-            text_latency(&res->h);
+            bench_text_latency(&res->h);
         }
         if (o->chart)
             hist_chart(&res->h, stdout, 16);

@@ -147,7 +147,7 @@ static bool record_reply(struct bench_worker *w, uint64_t due, uint64_t sent, ui
     }
     if (!measure)
         return false;
-    hist_add(&w->h, now - due);
+    bench_record(w, now - due);
     if (open) {
         hist_add(&w->unc, now - sent);
         w->last_done = now > w->last_done ? now : w->last_done;
@@ -168,9 +168,11 @@ static void complete(struct bench_worker *w, struct conn *c, ssize_t k, uint64_t
         uint64_t due = c->ts[c->head], sent = open ? c->sent_at[c->head] : due;
         c->head = (c->head + 1) % BENCH_MAX_PIPE;
         c->inflight--;
-        bool measure =
-            open ? due_measured(w->run, due) : now >= w->run->t_measure && now < w->run->t_end;
-        if (record_reply(w, due, sent, now, measure))
+        /* a request belongs to the measurement it was due (closed loop: sent) in, and its echo is
+         * awaited after the end (the drain): so the count is every measured request the server
+         * answered, no in-flight tail lost, and generators on several machines add up to what
+         * the server saw */
+        if (record_reply(w, due, sent, now, due_measured(w->run, due)))
             c->measured++;
     }
 }
@@ -219,7 +221,8 @@ static void on_connected(struct bench_worker *w, struct conn *c, int ep, uint64_
     struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
     epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
     c->out_armed = false;
-    if (!(w->run->o->rate > 0)) /* the open loop sends what came due while connecting */
+    /* the open loop sends what came due while connecting */
+    if (!(w->run->o->rate > 0) && now < w->run->t_end)
         refill(c, w->run->o, now);
     if (!flush_out(c))
         fail_conn(w, c, "send", errno);
@@ -362,12 +365,26 @@ static void echo_open_loop(struct bench_worker *w, struct conn *cs, int ep)
     close(tfd);
 }
 
-static void echo_closed_loop(struct bench_worker *w, int ep)
+/* Requests sent but not yet answered on open connections. */
+static int inflight(const struct conn *cs, int n)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        k += cs[i].fd >= 0 && cs[i].connected ? cs[i].inflight : 0;
+    return k;
+}
+
+/* The closed loop: each connection keeps --pipeline requests in flight until the end, then the
+ * echoes of what was sent before it are awaited until run->t_stop. */
+static void echo_closed_loop(struct bench_worker *w, struct conn *cs, int ep)
 {
     struct epoll_event ev[256];
-    while (!atomic_load(&w->run->failed) && ticks_now_ns() < w->run->t_end) {
-        int n = epoll_wait(ep, ev, 256, 10);
+    while (!atomic_load(&w->run->failed)) {
         uint64_t now = ticks_now_ns();
+        if (now >= w->run->t_end && (now >= w->run->t_stop || !inflight(cs, w->n)))
+            break;
+        int n = epoll_wait(ep, ev, 256, 10);
+        now = ticks_now_ns();
         for (int i = 0; i < n; i++) {
             struct conn *c = ev[i].data.ptr;
             if (c->fd >= 0)
@@ -398,7 +415,7 @@ void *bench_echo_worker(void *arg)
     if (w->run->o->rate > 0)
         echo_open_loop(w, cs, ep);
     else
-        echo_closed_loop(w, ep);
+        echo_closed_loop(w, cs, ep);
     for (int i = 0; i < w->n; i++) {
         if (cs[i].fd >= 0 && !cs[i].measured)
             w->starved++; /* connected (or waiting) but never answered: a server that serves few */
@@ -487,8 +504,8 @@ void *bench_connect_worker(void *arg)
         uint64_t t1 = ticks_now_ns();
         if (open)
             record_reply(w, due, t0, t1, due_measured(run, due));
-        else /* closed: started and ended within the measurement */
-            record_reply(w, t0, t0, t1, t0 >= run->t_measure && t1 < run->t_end);
+        else /* closed: started within the measurement (the loop stops at t_end) */
+            record_reply(w, t0, t0, t1, due_measured(run, t0));
     }
     free(out);
     free(in);

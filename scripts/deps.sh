@@ -19,15 +19,18 @@ what=${1:-test}
 # does not pull in the C library's headers and start files (crt1.o) by itself.
 # libssl-dev is optional to the build (without it TLS is left out, cmake -DSK_TLS=AUTO) but
 # installed, so that a normal build has TLS. liburing-dev likewise (without it the io_uring loop
-# backend is left out, cmake -DSK_URING=AUTO; pkg-config finds it).
+# backend is left out, cmake -DSK_URING=AUTO; pkg-config finds it). zlib1g-dev: bench --hdr-log
+# and bench merge (HdrHistogram's compressed histograms). nodejs and npm (test set):
+# tests/interop/bench_hdrlog.py reads the log with HdrHistogramJS (npm's hdr-histogram-js,
+# installed into the build directory).
 build_pkgs="make:make gcc:gcc libc6-dev:/usr/include/stdio.h cmake:cmake libssl-dev:/usr/include/openssl/ssl.h
- pkg-config:pkg-config liburing-dev:/usr/include/liburing.h"
+ pkg-config:pkg-config liburing-dev:/usr/include/liburing.h zlib1g-dev:/usr/include/zlib.h"
 test_pkgs="pkg-config:pkg-config libcmocka-dev:/usr/include/cmocka.h python3:python3
  netcat-openbsd:nc socat:socat tshark:tshark iproute2:ip procps:ps netbase:/etc/services git:git debootstrap:debootstrap
  groff-base:groff man-db:man zsh:zsh clang:clang openbsd-inetd:inetd openssl:openssl
  libclang-rt-14-dev:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a
  dante-server:/usr/sbin/danted tinyproxy:/usr/bin/tinyproxy redis-server:redis-server
- redis-tools:redis-cli"
+ redis-tools:redis-cli nodejs:node npm:npm"
 deb_pkgs="build-essential:/usr/share/doc/build-essential pkg-config:pkg-config debhelper:dh dpkg-dev:dpkg-buildpackage fakeroot:fakeroot
  lintian:lintian"
 bench_pkgs="iperf3:iperf3 sockperf:sockperf libuv1-dev:/usr/include/uv.h

@@ -2,7 +2,8 @@
 # Build the libFuzzer harnesses with clang and run each for a bounded time; fail on any finding.
 #   tests/fuzz/run.sh [--build DIR] [--seconds N] [HARNESS...]
 # `make fuzz` runs it with DIR build-fuzz and N = FUZZ_SECONDS (60); the CTest test fuzz/libfuzzer
-# with a DIR under its own binary directory and 5 s each. Harnesses: addr reader seqpkt trace proxy,
+# with a DIR under its own binary directory and 5 s each. Harnesses: addr reader seqpkt trace proxy
+# hdrlog,
 # and tls when the build has TLS (OpenSSL found).
 #
 # Each fuzzer starts from DIR/corpus/<harness> (where the inputs it finds are kept for the next
@@ -23,7 +24,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 auto_tls=
-[ ${#harnesses[@]} -eq 0 ] && harnesses=(addr reader seqpkt trace proxy) && auto_tls=1
+[ ${#harnesses[@]} -eq 0 ] && harnesses=(addr reader seqpkt trace proxy hdrlog) && auto_tls=1
 case $secs in '' | *[!0-9]*) echo "run.sh: --seconds wants a whole number, not '$secs'" >&2; exit 2 ;; esac
 if ! command -v clang >/dev/null 2>&1; then
     echo "SKIP: clang not found; the fuzzers need it (apt-get install clang)"
@@ -65,6 +66,7 @@ for h in "${harnesses[@]}"; do
     # proxy's HTTP header limit (SK_PROXY_HEADER_MAX, 8192) is only reached by a longer input
     maxlen=4096
     [ "$h" = proxy ] && maxlen=9000
+    [ "$h" = hdrlog ] && maxlen=16384 # a log of a few intervals
     # -timeout: one input taking 30 s is a hang (every call in the harnesses has timeout 0)
     "$bin" -max_total_time="$secs" -timeout=30 -rss_limit_mb=2048 -max_len=$maxlen \
         -print_final_stats=1 -artifact_prefix="$dir/findings/$h-" "$work" "$seeds" >"$log" 2>&1

@@ -70,7 +70,8 @@ end, params = doc.get("end", {}), doc.get("start", {}).get("parameters", {})
 lat = end.get("latency_us", {})
 check(rc == 0 and {"requests", "requests_per_second", "bytes", "bits_per_second", "errors",
                    "starved_connections", "seconds", "cpu"} <= set(end)
-      and set(lat) == {"samples", "min", "p50", "p90", "p99", "p99_9", "max", "mean"}
+      and set(lat) == {"samples", "min", "p50", "p90", "p99", "p99_9", "max", "mean",
+                       "hdr_histogram"}
       and params.get("connections") == 4 and params.get("size_bytes") == 64,
       f"bench echo --json: the documented fields ({err.strip()})")
 check(end.get("requests", 0) > 0 and end.get("errors") == 0 and end.get("starved_connections") == 0

@@ -225,12 +225,15 @@ BENCH_COMMON = dict(
            "json-lines", "verbose", "quiet", "trace", "trace-file", "help"])
 for mode, extra_valued, extra_flags, extra_longs, refused in (
         ("echo", {"--threads": (["1"], BAD_INT + ["0", "257"]),
-                  "--pipeline": (["1"], BAD_INT + ["0", "1025"]), "--svg": (["out.svg"], [])},
-         ["--no-chart"], ["threads", "pipeline", "svg", "no-chart"], [["-R"], ["-s", "64"]]),
-        ("connect", {"--svg": (["out.svg"], [])}, ["--no-chart"], ["svg", "no-chart"],
-         [["--threads", "2"], ["--pipeline", "2"], ["-w", "1"]]),
+                  "--pipeline": (["1"], BAD_INT + ["0", "1025"]), "--svg": (["out.svg"], []),
+                  "--hdr-log": (["out.hdr"], [])},
+         ["--no-chart"], ["threads", "pipeline", "svg", "no-chart", "hdr-log"],
+         [["-R"], ["-s", "64"]]),
+        ("connect", {"--svg": (["out.svg"], []), "--hdr-log": (["out.hdr"], [])}, ["--no-chart"],
+         ["svg", "no-chart", "hdr-log"], [["--threads", "2"], ["--pipeline", "2"], ["-w", "1"]]),
         ("stream", {}, ["-R", "--reverse"], ["reverse"],
-         [["--svg", "out.svg"], ["--no-chart"], ["--pipeline", "2"], ["-p", "3"]])):
+         [["--svg", "out.svg"], ["--no-chart"], ["--pipeline", "2"], ["-p", "3"],
+          ["--hdr-log", "out.hdr"]])):
     SPECS["bench " + mode] = dict(
         prefix=["bench", mode], short="c:P:d:t:i:vqhswpR",
         flags=BENCH_COMMON["flags"] + extra_flags,

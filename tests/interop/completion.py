@@ -80,7 +80,8 @@ for cmd in sorted(commands):
         helps[(cmd, mode)] = help_text([cmd, mode])
         paths.append([cmd, mode])
 modes = {cmd: help_words(helps[(cmd,)], "modes") for cmd in ("bench", "mcast")}
-check(modes == {"bench": {"echo", "connect", "stream", "udp"}, "mcast": {"send", "recv"}},
+check(modes == {"bench": {"echo", "connect", "stream", "udp", "merge"},
+                 "mcast": {"send", "recv"}},
       f"bench and mcast --help list their modes ({modes})")
 services = help_words(helps[("serve",)], "services")
 check(services == SERVICES, f"serve --help lists the services ({sorted(services)})")

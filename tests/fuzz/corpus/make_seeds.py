@@ -2,8 +2,10 @@
 """Writes the seed inputs of tests/fuzz/corpus/<harness>/ (each harness's input layout is described
 at the top of tests/fuzz/fuzz_<harness>.c). Run from anywhere; it rewrites the seed-* files only,
 so inputs added by hand or from a fuzzing run (named by their hash) stay."""
+import base64
 import os
 import struct
+import zlib
 
 here = os.path.dirname(os.path.abspath(__file__))
 
@@ -96,3 +98,63 @@ put("proxy", "http-407", bytes([HTTP | CREDS, 0]) + b"HTTP/1.1 407 Proxy Authent
 put("proxy", "http-bare-lf", bytes([HTTP, 0]) + b"HTTP/1.0 200 OK\nVia: 1.0 x\n\ntail")
 put("proxy", "http-bad-line", bytes([HTTP, 4]) + b"HTTP/1.1 2OO OK\r\n\r\n")
 put("proxy", "http-oversized", bytes([HTTP, 16]) + b"HTTP/1.1 200 OK\r\nX: " + b"a" * 8200)
+
+
+# ---- hdrlog: what byte (0 a file for bench merge, 1 base64 of a histogram, 2 a raw V2 encoding),
+# then the rest. Histograms as {counts index: count} (HdrHistogram, 2 digits from 1). -------------
+def zigzag(v):
+    u = ((v << 1) ^ (v >> 63)) & (2**64 - 1)
+    out = bytearray()
+    for _ in range(8):
+        if u < 0x80:
+            return bytes(out + bytes([u]))
+        out.append((u & 0x7f) | 0x80)
+        u >>= 7
+    return bytes(out + bytes([u & 0xff]))
+
+
+def v2_raw(counts):
+    body, i, top = b"", 0, max(counts) + 1 if counts else 0
+    while i < top:
+        if counts.get(i):
+            body += zigzag(counts[i])
+            i += 1
+            continue
+        run = 0
+        while i < top and not counts.get(i):
+            run, i = run + 1, i + 1
+        body += zigzag(-run if run > 1 else 0)
+    return struct.pack(">iIiIqqd", 0x1c849313, len(body), 0, 2, 1, 2**41 - 1, 1.0) + body
+
+
+def v2_base64(counts):
+    z = zlib.compress(v2_raw(counts))
+    return base64.b64encode(struct.pack(">iI", 0x1c849314, len(z)) + z).decode()
+
+
+h1, h2 = {3: 5, 300: 2, 1000: 1}, {0: 1, 255: 7, 4479: 1}
+total = {k: h1.get(k, 0) + h2.get(k, 0) for k in set(h1) | set(h2)}
+log = ("#[Histogram log format version 1.3]\n"
+       "#[sockkit bench echo, size_bytes 64, connections 1; values in nanoseconds]\n"
+       "#[StartTime: 1700000000.000 (seconds since epoch), 2023-11-14T22:13:20Z]\n"
+       "#[BaseTime: 1700000000.000 (seconds since epoch)]\n"
+       '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"\n'
+       f"0.000,1.000,0.001,{v2_base64(h1)}\n1.000,1.000,9000.000,{v2_base64(h2)}\n"
+       f"Tag=total,0.000,2.000,9000.000,{v2_base64(total)}\n")
+put("hdrlog", "log", b"\0" + log.encode())
+put("hdrlog", "log-cut", b"\0" + log.encode()[:-30])
+put("hdrlog", "log-crlf-othertag", b"\0" + log.replace("\n", "\r\n").encode()
+    + f"Tag=other,0,1,2,{v2_base64(h1)}\r\n".encode())
+doc = ('{"start": {"command": "bench connect", "parameters": {"size_bytes": 32}},\n'
+       ' "intervals": [{"requests": 7}],\n'
+       f' "end": {{"seconds": 2.0, "requests": 11, "latency_us": {{"hdr_histogram": '
+       f'"{v2_base64(total)}"}}}}}}\n')
+put("hdrlog", "json", b"\0" + doc.encode())
+lines = "".join('{"event": "%s", "data": %s}\n' % (e, d) for e, d in (
+    ("start", '{"command": "bench echo", "parameters": {"size_bytes": 64}}'),
+    ("interval", '{"requests": 3}'),
+    ("end", '{"requests": 8, "latency_us": {"hdr_histogram": "%s"}}' % v2_base64(h1))))
+put("hdrlog", "json-lines", b"\0" + lines.encode())
+put("hdrlog", "base64", b"\1" + v2_base64(total).encode())
+put("hdrlog", "base64-empty", b"\1" + v2_base64({}).encode())
+put("hdrlog", "raw", b"\2" + v2_raw({1: 2**62, 2: 1, 700: 3}))
