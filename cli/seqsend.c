@@ -48,8 +48,8 @@ static void flush(struct seqsend *s)
 
 static uint64_t due_by(const struct seqsend *s, uint64_t now)
 {
-    uint64_t due = s->rate ? (uint64_t)((double)(now - s->t0) / 1e9 * (double)s->rate) + 1
-                           : s->next + SEQPKT_BATCH;
+    uint64_t due =
+        s->rate ? (uint64_t)((double)(now - s->t0) / 1e9 * s->rate) + 1 : s->next + SEQPKT_BATCH;
     return s->count && due > s->count ? s->count : due;
 }
 
@@ -87,8 +87,9 @@ void seqsend_run(struct seqsend *s)
                 goto stopped;
             continue;
         }
-        /* until the next number is due, at most 5 ms, waking for a signal */
-        uint64_t at = s->t0 + (uint64_t)((double)s->next * 1e9 / (double)s->rate);
+        /* until the tick at which the next number is due, at most 5 ms, waking for a signal */
+        uint64_t due = (uint64_t)((double)s->next * 1e9 / s->rate);
+        uint64_t at = s->t0 + (due + SEQSEND_TICK_NS - 1) / SEQSEND_TICK_NS * SEQSEND_TICK_NS;
         long wait = at > now ? (long)(at - now) : 0;
         if (stop_wait(s->stop, wait < 5000000 ? wait : 5000000))
             goto stopped;
