@@ -98,7 +98,7 @@ static const struct cli_opt stream_opts[] = {
     "line. The progress line shows on stderr when it is a terminal (not with -i,\n"                \
     "--json or --json-lines)."
 #define STREAM_FOOTER                                                                              \
-    BENCH_FOOTER "\n"                                                                              \
+    BENCH_FOOTER "\n\n"                                                                            \
                  "--bitrate is the total over --connections (iperf3's -b is per stream), each\n"   \
                  "connection paced at its share by a token bucket refilled every 1 ms; a sender\n" \
                  "that fell behind catches up at full speed. The report gives the achieved rate\n" \

@@ -67,7 +67,7 @@ static const struct cli_opt udp_opts[] = {
 const struct cli_cmd cli_cmd_bench_udp = {
     .name = "bench udp",
     .summary = "datagrams per second and loss",
-    .synopsis = "[--rate PPS | -b BITS] [--size BYTES] [-d SECS] [options] ENDPOINT\n"
+    .synopsis = "[--rate PPS | -b BITS] [--size BYTES] [options] ENDPOINT\n"
                 "       sockkit bench udp --recv [-d SECS] [options] ENDPOINT",
     .about = "The sender sends sequence-numbered datagrams (sendmmsg) at --rate packets/s\n"
              "(default 1000, as mcast send; 0: as fast as it can) for --duration, then an end\n"
