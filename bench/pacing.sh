@@ -4,7 +4,9 @@
 # sink`, `sockkit bench udp --rate` at 1k ... 200k packets/s to `bench udp --recv`, and
 # `bench stream --bidir -b` against `serve echo` beside two one-way runs (-b to sink, -R -b from
 # source) at low load. Medians of ROUNDS rounds; the target is within 2% of the request (stream,
-# udp) and the --bidir total within 5% of the two one-way runs' sum. Not a test: it prints a table.
+# udp) and the --bidir total within 5% of the two one-way runs' sum. A last row in each of the
+# first two tables runs unpaced (no -b; --rate 0): the machine's ceiling at the time, which says
+# where a request could not be met. Not a test: it prints a table.
 # Usage: bench/pacing.sh [ROUNDS] [SECONDS]
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -40,14 +42,20 @@ echo "## bench stream -b (one connection to serve sink, ${SECS} s after ${WARM} 
 echo
 echo "| requested | achieved (median) | of request | rounds (Mbit/s) |"
 echo "|---|---|---|---|"
-for r in 10M 100M 1G 2G 5G; do
+for r in 10M 100M 1G 2G 5G unpaced; do
     vals=()
     for _ in $(seq "$ROUNDS"); do
-        read -r bps _ _ < <(stream -b "$r" "127.0.0.1:${PORT[sink]}")
+        if [ "$r" = unpaced ]; then
+            read -r bps _ _ < <(stream "127.0.0.1:${PORT[sink]}")
+        else
+            read -r bps _ _ < <(stream -b "$r" "127.0.0.1:${PORT[sink]}")
+        fi
         vals+=("$bps")
     done
     m=$(median "${vals[@]}")
-    echo "| $r | $(awk -v m="$m" 'BEGIN {printf "%.1f Mbit/s", m / 1e6}') | $(pct "$m" "$(bits "$r")")% | $(printf '%s ' "${vals[@]}" | awk '{for (i = 1; i <= NF; i++) printf "%.1f ", $i / 1e6}')|"
+    of=-
+    [ "$r" != unpaced ] && of="$(pct "$m" "$(bits "$r")")%"
+    echo "| $r | $(awk -v m="$m" 'BEGIN {printf "%.1f Mbit/s", m / 1e6}') | $of | $(printf '%s ' "${vals[@]}" | awk '{for (i = 1; i <= NF; i++) printf "%.1f ", $i / 1e6}')|"
 done
 echo
 
@@ -55,7 +63,7 @@ echo "## bench udp --rate (64-byte datagrams to bench udp --recv, ${SECS} s, med
 echo
 echo "| requested/s | sent/s (median) | of request | received/s | lost (worst) | jitter us |"
 echo "|---|---|---|---|---|---|"
-for r in 1000 10000 50000 100000 200000; do
+for r in 1000 10000 50000 100000 200000 0; do
     sent=() got=() lost=0 jit=()
     for _ in $(seq "$ROUNDS"); do
         p=$(free_port)
@@ -70,7 +78,9 @@ for r in 1000 10000 50000 100000 200000; do
         [ "$l" -gt "$lost" ] && lost=$l
     done
     m=$(median "${sent[@]}")
-    echo "| $r | $(printf '%.0f' "$m") | $(pct "$m" "$r")% | $(printf '%.0f' "$(median "${got[@]}")") | $lost | $(median "${jit[@]}") |"
+    of=-
+    [ "$r" != 0 ] && of="$(pct "$m" "$r")%"
+    echo "| $r | $(printf '%.0f' "$m") | $of | $(printf '%.0f' "$(median "${got[@]}")") | $lost | $(median "${jit[@]}") |"
 done
 echo
 
