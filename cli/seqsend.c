@@ -7,6 +7,7 @@
 #include "ticks.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +54,30 @@ static uint64_t due_by(const struct seqsend *s, uint64_t now)
     return s->count && due > s->count ? s->count : due;
 }
 
+/* The run reached its end time: send what fell due before it and is not out yet (a sender the
+ * scheduler kept off the CPU just before the end would otherwise lose the packets of that stall,
+ * and a rate it could keep would look missed). Packet n is due at n/rate, so a run of d seconds
+ * sends ceil(d x rate). Numbers handed out but held (the kernel took part of a batch) go out too:
+ * the end marker counts them. */
+static void catch_up(struct seqsend *s)
+{
+    uint64_t due = s->next; /* unpaced, or no end time: only what is held */
+    if (s->rate && s->t_end != UINT64_MAX)
+        due = (uint64_t)ceil((double)(s->t_end - s->t0) / 1e9 * s->rate);
+    if (s->count && due > s->count)
+        due = s->count;
+    while (s->held || s->next < due) {
+        if (!s->held)
+            fill(s, due);
+        if (!s->held)
+            continue; /* a fault plan dropped those numbers */
+        uint64_t before = s->sent;
+        flush(s);
+        if (s->sent == before)
+            return; /* refused (nobody listens): not worth more tries at the end */
+    }
+}
+
 static void end_markers(struct seqsend *s)
 {
     if (s->plan) { /* a pair held back for a swap goes out now */
@@ -94,6 +119,7 @@ void seqsend_run(struct seqsend *s)
         if (stop_wait(s->stop, wait < 5000000 ? wait : 5000000))
             goto stopped;
     }
+    catch_up(s);
     if (s->tick)
         s->tick(s->tick_ctx, ticks_now_ns());
     end_markers(s);
