@@ -253,6 +253,7 @@ static int send_side(const struct udp_opts *o)
                              .id = (uint32_t)(seqpkt_now_ns() ^ ((uint64_t)getpid() << 16)),
                              .size = o->size,
                              .rate = o->rate,
+                             .t0 = t0,
                              .t_end = t0 + (uint64_t)o->duration_ms * 1000000u,
                              .tick = send_meter_tick,
                              .tick_ctx = &s->meter};

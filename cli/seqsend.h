@@ -35,7 +35,7 @@ struct seqsend {
     void (*tick)(void *ctx, uint64_t now);
     void *tick_ctx;
     /* results */
-    uint64_t t0;      /* when sending began */
+    uint64_t t0;      /* when sending began: the caller's (its t_end's base), or 0: now */
     uint64_t next;    /* numbers handed out */
     uint64_t sent;    /* datagrams sent */
     uint64_t refused; /* batches refused (ICMP port unreachable: no receiver yet), sent again */
