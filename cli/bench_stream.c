@@ -54,8 +54,16 @@ static void *stream_dir_run(void *arg)
     /* each connection paces its share; the schedule starts with the run, so the connect's
      * moment is caught up at once */
     struct pacer pc;
-    pacer_init(&pc, o->bitrate / o->conns, run->t_start);
+    double rate = o->bitrate / o->conns;
+    pacer_init(&pc, rate, run->t_start);
+    bool rebased = run->t_measure == run->t_start;
     for (uint64_t now; !atomic_load(&run->failed) && (now = ticks_now_ns()) < run->t_end;) {
+        if (!rebased && now >= run->t_measure) {
+            /* the measurement gets a schedule of its own: a debt from the warm-up (a sender
+             * kept off the CPU there) caught up inside it would make it faster than asked */
+            pacer_init(&pc, rate, run->t_measure);
+            rebased = true;
+        }
         size_t want = next_call(o, &pc, now);
         if (!want) {
             pace_wait(run, pacer_next(&pc));

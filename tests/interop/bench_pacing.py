@@ -146,6 +146,21 @@ got = sum(c["received"] for c in peer_counts(3))
 check(rc == 0 and near(got, 20e6 * 2 / 8) and "paced: 20.00 Mbit/s requested" in out.decode()
       and "achieved" in out.decode(),
       f"bench stream -b 20M -c 2: the total is 20 Mbit/s (the sink got {got}), the text says so")
+
+# a sender kept off the CPU across the start of the measurement (SIGSTOP from 0.8 s to 1.9 s,
+# the warm-up ending at 1.5 s) owes the warm-up's bytes too; the measured window must not catch
+# those up, or it reads faster than asked (it read 135% before the schedule restarted there)
+p = subprocess.Popen([BIN, "bench", "stream", "-b", "40M", "--warmup", "1.5", "-d", "2", "--json",
+                      sep], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+time.sleep(0.8)
+p.send_signal(signal.SIGSTOP)
+time.sleep(1.1)
+p.send_signal(signal.SIGCONT)
+out, err = p.communicate(timeout=30)
+bps = doc_of(out).get("end", {}).get("bits_per_second", 0)
+check(p.returncode == 0 and 0.9 * 40e6 <= bps <= 1.03 * 40e6,
+      f"bench stream -b 40M stopped across the warm-up's end: measured {bps} bit/s, not more")
+peer_counts(2, timeout=2)
 sink.shutdown()
 
 # ---- -R: the reads are paced, TCP's flow control slows the source -----------------------------
