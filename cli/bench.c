@@ -7,6 +7,7 @@
  * This file parses a mode's options, runs its workers (bench_tcp.c) and watches them: the
  * progress line, the -i intervals; bench_report.c writes the result. */
 #include "bench.h"
+#include "bitrate.h"
 #include "ticks.h"
 
 #include <errno.h>
@@ -18,7 +19,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-enum { O_THREADS = 256, O_SIZE, O_PIPELINE, O_WARMUP, O_SVG, O_NOCHART, O_RATE, O_HDRLOG };
+enum { O_THREADS = 256, O_SIZE, O_PIPELINE, O_WARMUP, O_SVG, O_NOCHART, O_RATE, O_HDRLOG, O_BIDIR };
 
 /* --rate's upper bound: a slot every 10 ns is already far beyond one process */
 #define BENCH_MAX_RATE 1e8
@@ -48,6 +49,9 @@ enum { O_THREADS = 256, O_SIZE, O_PIPELINE, O_WARMUP, O_SVG, O_NOCHART, O_RATE, 
 #define OPT_ELSEWHERE                                                                              \
     {'s', NULL, CLI_ARG, NULL, NULL, NULL}, {'w', NULL, CLI_ARG, NULL, NULL, NULL},                \
     {'p', NULL, CLI_ARG, NULL, NULL, NULL}
+/* stream's, in the tables of echo and connect to say where they belong */
+#define OPT_STREAM_ONLY                                                                            \
+    {'b', "bitrate", CLI_ARG, NULL, NULL, NULL}, {O_BIDIR, "bidir", CLI_NOARG, NULL, NULL, NULL}
 #define OPT_SHARED                                                                                 \
     CLI_OPT_INTERVAL, CLI_OPT_JSON, CLI_OPT_JSON_LINES, CLI_OPT_VERBOSE, CLI_OPT_QUIET,            \
     CLI_OPT_TRACE, CLI_OPT_HELP, CLI_OPT_END
@@ -63,6 +67,7 @@ static const struct cli_opt echo_opts[] = {
     OPT_LATENCY,
     OPT_ELSEWHERE,
     {'R', "reverse", CLI_NOARG, NULL, NULL, NULL},
+    OPT_STREAM_ONLY,
     OPT_SHARED,
 };
 static const struct cli_opt connect_opts[] = {
@@ -75,12 +80,21 @@ static const struct cli_opt connect_opts[] = {
     {O_THREADS, "threads", CLI_ARG, NULL, NULL, NULL},
     {O_PIPELINE, "pipeline", CLI_ARG, NULL, NULL, NULL},
     {'R', "reverse", CLI_NOARG, NULL, NULL, NULL},
+    OPT_STREAM_ONLY,
     OPT_SHARED,
 };
 static const struct cli_opt stream_opts[] = {
     OPT_CONNS,
     {O_SIZE, "size", CLI_ARG, "BYTES", "bytes per write (or read) call (default 131072)", NULL},
     {'R', "reverse", CLI_NOARG, NULL, "read from a source server instead of writing to a sink",
+     NULL},
+    {O_BIDIR, "bidir", CLI_NOARG, NULL,
+     "write and read at once on each connection (a server that does both: serve source), each "
+     "direction reported",
+     NULL},
+    {'b', "bitrate", CLI_ARG, "BITS",
+     "pace to BITS/s in total per direction (100M, 1.5G, 500k: decimal, as iperf3; 1 ms token "
+     "bucket; with -R: the reads)",
      NULL},
     OPT_TIME,
     OPT_ELSEWHERE,
@@ -96,6 +110,12 @@ static const struct cli_opt stream_opts[] = {
     "-v says where it connects and when measuring starts; -q leaves out the progress\n"            \
     "line. The progress line shows on stderr when it is a terminal (not with -i,\n"                \
     "--json or --json-lines)."
+#define STREAM_FOOTER                                                                              \
+    BENCH_FOOTER "\n\n"                                                                            \
+                 "--bitrate is the total over --connections (iperf3's -b is per stream), each\n"   \
+                 "connection paced at its share by a token bucket refilled every 1 ms; a sender\n" \
+                 "that fell behind catches up at full speed. The report gives the achieved rate\n" \
+                 "against the requested one and says when the machine could not keep it."
 
 const struct cli_cmd cli_cmd_bench_echo = {
     .name = "bench echo",
@@ -133,7 +153,7 @@ const struct cli_cmd cli_cmd_bench_stream = {
              "server (sockkit serve sink); with --reverse they read from a source server\n"
              "(sockkit serve source). No latency: nothing comes back to time.",
     .opts = stream_opts,
-    .footer = BENCH_FOOTER,
+    .footer = STREAM_FOOTER,
 };
 
 static const struct cli_opt bench_parent_opts[] = {
@@ -177,6 +197,11 @@ static void elsewhere(const struct bench_opts *o, int c)
                         "--pipeline (bench echo)");
     case 'R':
         cli_usage_error("--reverse is for bench stream only (bench %s times echoes)", o->name);
+    case O_BIDIR:
+        cli_usage_error("--bidir is for bench stream only (bench %s times echoes)", o->name);
+    case 'b':
+        cli_usage_error("--bitrate is for bench stream and bench udp (bench %s times echoes)",
+                        o->name);
     case O_SVG:
     case O_NOCHART:
     case O_HDRLOG:
@@ -198,6 +223,8 @@ static bool takes(const struct bench_opts *o, int c)
     case 'p':
         return false;
     case 'R':
+    case 'b':
+    case O_BIDIR:
         return o->mode == BENCH_STREAM;
     case O_SVG:
     case O_NOCHART:
@@ -254,6 +281,12 @@ static void bench_option(struct bench_opts *o, int c, char **argv)
     case 'R':
         o->reverse = true;
         break;
+    case O_BIDIR:
+        o->bidir = true;
+        break;
+    case 'b':
+        o->bitrate = cli_parse_bitrate(optarg, "--bitrate");
+        break;
     default:
         cli_bad_option(c, argv);
     }
@@ -274,6 +307,8 @@ static void bench_parse(struct bench_opts *o, const struct cli_cmd *cmd, int arg
     if (argc - optind != 1)
         cli_usage_error(argc - optind ? "takes one ENDPOINT" : "missing ENDPOINT");
     o->endpoint = argv[optind];
+    if (o->bidir && o->reverse)
+        cli_usage_error("--bidir already reads from the server: leave out --reverse");
     if (o->size < 0)
         o->size = o->mode == BENCH_STREAM ? 131072 : 64;
     if (o->mode != BENCH_ECHO)
@@ -341,11 +376,12 @@ static void take_interval(struct bench_worker *w, int n, struct bench_hists *iv)
     }
 }
 
-static uint64_t progress_sum(struct bench_worker *w, int n)
+static uint64_t progress_sum(struct bench_worker *w, int n, bool rx)
 {
     uint64_t total = 0;
     for (int i = 0; i < n; i++)
-        total += atomic_load_explicit(&w[i].progress, memory_order_relaxed);
+        total +=
+            atomic_load_explicit(rx ? &w[i].progress_rx : &w[i].progress, memory_order_relaxed);
     return total;
 }
 
@@ -380,7 +416,8 @@ static void watch_phase(struct bench_run *run, struct bench_worker *w, struct re
                                              : 500000000u;
     struct ticks t;
     ticks_init(&t, from, to, period);
-    uint64_t last = progress_sum(w, o->threads), a, b;
+    uint64_t last = progress_sum(w, o->threads, false), last_rx = progress_sum(w, o->threads, true),
+             a, b;
     struct bench_hists *iv = show == SHOW_INTERVALS ? malloc(sizeof *iv) : NULL;
     if (show == SHOW_INTERVALS && !iv)
         cli_die(EXIT_RUNTIME, "out of memory");
@@ -389,15 +426,17 @@ static void watch_phase(struct bench_run *run, struct bench_worker *w, struct re
         if (!ticks_due(&t, ticks_now_ns(), &a, &b))
             break;
         /* the count covers warm-up work too, so the first measuring tick has a real rate */
-        uint64_t total = progress_sum(w, o->threads), count = total - last;
+        uint64_t total = progress_sum(w, o->threads, false), count = total - last;
+        uint64_t total_rx = progress_sum(w, o->threads, true), count_rx = total_rx - last_rx;
         last = total;
+        last_rx = total_rx;
         if (hdr && t.from < t.end) /* the last one is written after the joins */
             bench_hdr_tick(run, w, a, b);
         if (show == SHOW_INTERVALS) {
             take_interval(w, o->threads, iv);
-            bench_report_interval(rep, o, warmup, a, b, count, iv);
-        } else if (show == SHOW_PROGRESS) {
-            bench_progress(o, warmup, b, (double)count / ((double)(b - a) / 1e9));
+            bench_report_interval(rep, o, warmup, a, b, count, count_rx, iv);
+        } else if (show == SHOW_PROGRESS) { /* --bidir: both directions together */
+            bench_progress(o, warmup, b, (double)(count + count_rx) / ((double)(b - a) / 1e9));
         }
     }
     free(iv);
@@ -485,6 +524,7 @@ static void bench_run_workers(struct bench_run *run, struct report *rep, struct 
         pthread_mutex_destroy(&w[i].lock);
         res->requests += w[i].requests;
         res->bytes += w[i].bytes;
+        res->rx_bytes += w[i].rx_bytes;
         res->errors += w[i].errors;
         res->starved += w[i].starved;
         if (w[i].error[0] && !res->error)

@@ -1,6 +1,6 @@
 /* sockkit bench: what its files share. bench.c parses and runs a mode, bench_tcp.c has the
- * workers of echo, connect and stream, bench_report.c writes the intervals and the result,
- * bench_udp.c is `bench udp`. */
+ * workers of echo and connect, bench_stream.c the one of stream, bench_report.c writes the
+ * intervals and the result, bench_udp.c is `bench udp`. */
 #ifndef SOCKKIT_CLI_BENCH_H
 #define SOCKKIT_CLI_BENCH_H
 
@@ -26,6 +26,8 @@ struct bench_opts {
     int conns, threads, size, pipeline, duration_ms, warmup_ms;
     double rate; /* --rate: requests/s in all on a fixed schedule (open loop); 0: closed loop */
     bool chart, reverse;
+    bool bidir;     /* stream: send and receive at once on each connection */
+    double bitrate; /* stream: bits/s in total over the connections, each direction; 0: no pacing */
     struct cli_common co;
 };
 
@@ -63,7 +65,8 @@ struct bench_worker {
     pthread_mutex_t lock; /* around h: --hdr-log reads it while the worker runs */
     hist h;
     hist unc, lag;                    /* open loop: see struct bench_hists */
-    uint64_t requests, bytes, errors; /* measured */
+    uint64_t requests, bytes, errors; /* measured (stream --bidir: bytes sent) */
+    uint64_t rx_bytes;                /* stream --bidir: bytes received, measured */
     uint64_t starved;                 /* connections that got no reply during the measurement */
     uint64_t sent;                    /* open loop: measured requests sent (on time or late) */
     uint64_t last_sent;               /* open loop: when the last of them was sent (ns) */
@@ -77,6 +80,7 @@ struct bench_worker {
     /* every request completed (stream: every byte moved), warm-up included, for the progress line
      * and the intervals; written by the worker, read by the main thread */
     atomic_uint_fast64_t progress;
+    atomic_uint_fast64_t progress_rx; /* stream --bidir: bytes received, as progress */
 };
 
 /* Open loop: when request k is due (CLOCK_MONOTONIC ns), and the first k due at or after t. */
@@ -94,6 +98,7 @@ static inline void bench_record(struct bench_worker *w, uint64_t ns)
 /* bench_tcp.c */
 void *bench_echo_worker(void *arg);
 void *bench_connect_worker(void *arg);
+/* bench_stream.c */
 void *bench_stream_worker(void *arg);
 
 /* What the workers measured, summed. */
@@ -105,6 +110,7 @@ struct bench_result {
     uint64_t full;            /* open loop: connections that had BENCH_MAX_PIPE in flight */
     double sent_seconds;      /* open loop: from the start of the measurement to the last send */
     double done_seconds;      /* open loop: ... to the last reply (at least the duration each) */
+    uint64_t rx_bytes; /* stream --bidir: received (bytes: sent) */
     const char *error;
     double user_s, sys_s, wall_s; /* this process's CPU time during the run, and the run's */
 };
@@ -112,9 +118,10 @@ struct bench_result {
 /* bench_report.c */
 void bench_report_start(struct report *r, const struct bench_opts *o, const sk_addr *addr, int argc,
                         char **argv);
-/* One interval: `count` requests (stream: bytes) from `from_ns` to `to_ns` of its phase. */
+/* One interval: `count` requests (stream: bytes; --bidir: sent, and `count_rx` received) from
+ * `from_ns` to `to_ns` of its phase. */
 void bench_report_interval(struct report *r, const struct bench_opts *o, bool warmup,
-                           uint64_t from_ns, uint64_t to_ns, uint64_t count,
+                           uint64_t from_ns, uint64_t to_ns, uint64_t count, uint64_t count_rx,
                            const struct bench_hists *iv);
 /* The open loop's verdicts. Kept: every measured request was sent, at 99 % of the rate asked or
  * more. Late: the generator's own lag (actual - intended send) was over BENCH_LAG_OK_NS at p99, so

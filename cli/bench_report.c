@@ -1,6 +1,7 @@
 /* What sockkit bench echo, connect and stream print: the progress line, the -i intervals and the
  * result, as text (within 80 columns) or in the JSON shape of report.h. */
 #include "bench.h"
+#include "bitrate.h"
 
 #include <errno.h>
 #include <math.h>
@@ -15,7 +16,20 @@ static const char *unit_word(const struct bench_opts *o)
 
 static const char *direction(const struct bench_opts *o)
 {
-    return o->reverse ? "receive" : "send";
+    return o->bidir ? "both" : o->reverse ? "receive" : "send";
+}
+
+/* A paced direction's achieved rate over the requested one. */
+static double achieved(const struct bench_opts *o, uint64_t bytes)
+{
+    return (double)bytes * 8 / (o->duration_ms / 1000.0) / o->bitrate;
+}
+
+/* Every paced direction reached BITRATE_KEPT_MIN of the request (true when not paced). */
+static bool rate_kept(const struct bench_opts *o, const struct bench_result *res)
+{
+    return !o->bitrate || (achieved(o, res->bytes) >= BITRATE_KEPT_MIN &&
+                           (!o->bidir || achieved(o, res->rx_bytes) >= BITRATE_KEPT_MIN));
 }
 
 void bench_report_start(struct report *r, const struct bench_opts *o, const sk_addr *addr, int argc,
@@ -40,8 +54,14 @@ void bench_report_start(struct report *r, const struct bench_opts *o, const sk_a
             json_num(j, "rate_requests_per_second", o->rate);
     }
     json_int(j, "size_bytes", o->size);
-    if (o->mode == BENCH_STREAM)
+    if (o->mode == BENCH_STREAM) {
         json_str(j, "direction", direction(o));
+        if (o->bitrate)
+            json_num(j, "bitrate_bits_per_second", o->bitrate);
+        else
+            json_null(j, "bitrate_bits_per_second");
+        json_num(j, "pacing_tick_seconds", PACER_TICK_NS / 1e9);
+    }
     json_num(j, "duration_seconds", o->duration_ms / 1000.0);
     json_num(j, "warmup_seconds", o->warmup_ms / 1000.0);
     if (o->co.interval_ms)
@@ -104,19 +124,38 @@ static void text_open_interval(bool warmup, double a, double b, uint64_t count,
            b, (unsigned long long)count, (double)count / (b - a), c99, u99);
 }
 
+/* One direction of a --bidir interval or result: {"bytes", "bits_per_second"}. */
+static void json_direction(struct json *j, const char *name, uint64_t bytes, double secs)
+{
+    json_object(j, name);
+    json_int(j, "bytes", (long long)bytes);
+    json_num(j, "bits_per_second", (double)bytes * 8 / secs);
+    json_end(j, '}');
+}
+
+static void text_stream_interval(bool warmup, bool bidir, double a, double b, uint64_t count,
+                                 uint64_t count_rx)
+{
+    double secs = b - a;
+    printf("%-8s %7.2f-%7.2f s %15llu bytes %11.3f Gbit/s%s\n", warmup ? "warm-up" : "", a, b,
+           (unsigned long long)count, (double)count * 8 / secs / 1e9, bidir ? " sent" : "");
+    if (bidir)
+        printf("%-8s %7.2f-%7.2f s %15llu bytes %11.3f Gbit/s received\n", warmup ? "warm-up" : "",
+               a, b, (unsigned long long)count_rx, (double)count_rx * 8 / secs / 1e9);
+}
+
 void bench_report_interval(struct report *r, const struct bench_opts *o, bool warmup,
-                           uint64_t from_ns, uint64_t to_ns, uint64_t count,
+                           uint64_t from_ns, uint64_t to_ns, uint64_t count, uint64_t count_rx,
                            const struct bench_hists *iv)
 {
     double a = (double)from_ns / 1e9, b = (double)to_ns / 1e9, secs = b - a;
     bool stream = o->mode == BENCH_STREAM;
-    double bits = (double)(stream ? count : count * (uint64_t)o->size) * 8;
+    double bits = (double)(stream ? count + count_rx : count * (uint64_t)o->size) * 8;
     if (!report_is_json(r)) {
         if (o->rate > 0)
             text_open_interval(warmup, a, b, count, iv);
         else if (stream)
-            printf("%-8s %7.2f-%7.2f s %15llu bytes %11.3f Gbit/s\n", warmup ? "warm-up" : "", a, b,
-                   (unsigned long long)count, bits / secs / 1e9);
+            text_stream_interval(warmup, o->bidir, a, b, count, count_rx);
         else
             printf("%-8s %7.2f-%7.2f s %11llu %-11s %11.0f/s\n", warmup ? "warm-up" : "", a, b,
                    (unsigned long long)count, unit_word(o), (double)count / secs);
@@ -129,7 +168,11 @@ void bench_report_interval(struct report *r, const struct bench_opts *o, bool wa
     json_num(j, "end_seconds", b);
     json_num(j, "seconds", secs);
     if (stream) {
-        json_int(j, "bytes", (long long)count);
+        json_int(j, "bytes", (long long)(count + count_rx));
+        if (o->bidir) {
+            json_direction(j, "send", count, secs);
+            json_direction(j, "receive", count_rx, secs);
+        }
     } else {
         json_int(j, "requests", (long long)count);
         json_num(j, "requests_per_second", (double)count / secs);
@@ -199,8 +242,19 @@ static void json_end_object(struct report *r, const struct bench_opts *o,
         if (o->rate > 0)
             json_num(j, "answered_seconds", res->done_seconds);
     }
-    json_int(j, "bytes", (long long)res->bytes);
-    json_num(j, "bits_per_second", (double)res->bytes * 8 / secs);
+    json_int(j, "bytes", (long long)(res->bytes + res->rx_bytes));
+    json_num(j, "bits_per_second", (double)(res->bytes + res->rx_bytes) * 8 / secs);
+    if (o->bidir) {
+        json_direction(j, "send", res->bytes, secs);
+        json_direction(j, "receive", res->rx_bytes, secs);
+    }
+    if (o->mode == BENCH_STREAM && o->bitrate) {
+        json_num(j, "requested_bits_per_second", o->bitrate);
+        json_bool(j, "rate_kept", rate_kept(o, res));
+    } else if (o->mode == BENCH_STREAM) {
+        json_null(j, "requested_bits_per_second");
+        json_null(j, "rate_kept");
+    }
     json_int(j, "errors", (long long)res->errors);
     if (res->error)
         report_str(j, "first_error", res->error);
@@ -295,7 +349,9 @@ static void text_header(const struct bench_opts *o)
     printf("bench %s %s\n", o->name, o->endpoint);
     if (o->mode == BENCH_STREAM)
         printf("  %d connection%s, %d-byte %s\n", o->conns, o->conns == 1 ? "" : "s", o->size,
-               o->reverse ? "reads (receiving from the server)" : "writes (sending to the server)");
+               o->bidir     ? "writes and reads (both directions at once)"
+               : o->reverse ? "reads (receiving from the server)"
+                            : "writes (sending to the server)");
     else if (o->mode == BENCH_ECHO && o->rate > 0)
         printf("  %d connection%s on %d thread%s, %d-byte messages, open loop at %.0f/s\n",
                o->conns, o->conns == 1 ? "" : "s", o->threads, o->threads == 1 ? "" : "s", o->size,
@@ -313,14 +369,38 @@ static void text_header(const struct bench_opts *o)
            o->warmup_ms / 1000.0);
 }
 
+/* The paced rate against what was achieved, and a plain line when the machine fell short. */
+static void text_paced(const struct bench_opts *o, const struct bench_result *res)
+{
+    if (!o->bitrate)
+        return;
+    char want[32];
+    bitrate_format(want, sizeof want, o->bitrate);
+    printf("paced: %s requested (1 ms token bucket), achieved %.1f%%", want,
+           100 * achieved(o, res->bytes));
+    if (o->bidir)
+        printf(" sent, %.1f%% received", 100 * achieved(o, res->rx_bytes));
+    printf("\n");
+    if (!rate_kept(o, res))
+        printf("  the requested rate was NOT kept: this machine (or the peer) could not move %s\n",
+               want);
+}
+
 static void text_end(const struct bench_opts *o, const struct bench_result *res)
 {
     double secs = o->duration_ms / 1000.0, mbps = (double)res->bytes * 8 / secs / 1e6;
     text_header(o);
-    if (o->mode == BENCH_STREAM) {
+    if (o->mode == BENCH_STREAM && o->bidir) {
+        printf("sent:     %.3f Gbit/s (%llu bytes)\n", mbps / 1000, (unsigned long long)res->bytes);
+        printf("received: %.3f Gbit/s (%llu bytes), %llu error%s\n",
+               (double)res->rx_bytes * 8 / secs / 1e9, (unsigned long long)res->rx_bytes,
+               (unsigned long long)res->errors, res->errors == 1 ? "" : "s");
+        text_paced(o, res);
+    } else if (o->mode == BENCH_STREAM) {
         printf("throughput: %.3f Gbit/s (%llu bytes), %llu error%s\n", mbps / 1000,
                (unsigned long long)res->bytes, (unsigned long long)res->errors,
                res->errors == 1 ? "" : "s");
+        text_paced(o, res);
     } else {
         double over = o->rate > 0 ? res->done_seconds : secs;
         printf("%s: %llu (%.0f/s), %.1f Mbit/s each way, %llu error%s\n", unit_word(o),
@@ -360,6 +440,8 @@ static void svg(const struct bench_opts *o, const struct bench_result *res)
 
 void bench_report_end(struct report *r, const struct bench_opts *o, const struct bench_result *res)
 {
+    if (!rate_kept(o, res) && !o->co.quiet && report_is_json(r))
+        cli_say("the requested rate was not kept (see rate_kept in the report)");
     if (report_is_json(r))
         json_end_object(r, o, res);
     else

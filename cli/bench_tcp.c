@@ -1,6 +1,6 @@
-/* The workers of sockkit bench echo, connect and stream. Each runs on its own thread until the
- * run's end (or a failed data check), measuring only between t_measure and t_end; `progress`
- * counts warm-up work too.
+/* The workers of sockkit bench echo and connect (stream's is in bench_stream.c). Each runs on
+ * its own thread until the run's end (or a failed data check), measuring only between t_measure
+ * and t_end; `progress` counts warm-up work too.
  *
  * Closed loop (the default): a connection sends its next message when a reply comes back.
  * Open loop (--rate): requests are due on a fixed schedule (bench_slot_time) and are sent when due
@@ -509,43 +509,5 @@ void *bench_connect_worker(void *arg)
     }
     free(out);
     free(in);
-    return NULL;
-}
-
-/* stream mode: one connection writing (or reading, --reverse) as fast as it can. */
-void *bench_stream_worker(void *arg)
-{
-    struct bench_worker *w = arg;
-    struct bench_run *run = w->run;
-    const struct bench_opts *o = run->o;
-    unsigned char *buf = calloc(1, (size_t)o->size);
-    int fd = buf ? sk_connect_addr(&run->addr, SOCK_STREAM, 5000) : -ENOMEM;
-    if (fd < 0) {
-        w->errors++;
-        snprintf(w->error, sizeof w->error, "%s", buf ? sk_errmsg() : strerror(ENOMEM));
-        free(buf);
-        return NULL;
-    }
-    /* Plain blocking calls, as iperf3 makes them: a poll per write would cost a system call each
-     * time the send buffer fills. The socket timeout keeps the end of the run on time. */
-    sk_sock_set_timeouts(fd, 200, 200);
-    while (!atomic_load(&run->failed) && ticks_now_ns() < run->t_end) {
-        ssize_t n = o->reverse ? recv(fd, buf, (size_t)o->size, 0)
-                               : send(fd, buf, (size_t)o->size, MSG_NOSIGNAL);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            continue;
-        if (n <= 0) {
-            w->errors++;
-            snprintf(w->error, sizeof w->error, "%s",
-                     n == 0 ? "the server closed the connection" : strerror(errno));
-            break;
-        }
-        uint64_t now = ticks_now_ns();
-        atomic_fetch_add_explicit(&w->progress, (uint64_t)n, memory_order_relaxed);
-        if (now >= run->t_measure && now < run->t_end)
-            w->bytes += (uint64_t)n;
-    }
-    close(fd);
-    free(buf);
     return NULL;
 }

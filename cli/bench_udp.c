@@ -1,7 +1,9 @@
 /* sockkit bench udp: packets per second and loss. The sender sends sequence-numbered datagrams
- * (seqpkt.h) with sendmmsg at --rate (0 = as fast as it can) and an end marker saying how many;
+ * (seqpkt.h) with sendmmsg at --rate packets/s or -b bits/s (seqsend.h paces them on 1 ms ticks;
+ * --rate 0 = as fast as it can) and an end marker saying how many;
  * the receiver (--recv) takes them with recvmmsg and checks the sequence numbers: received, lost
  * (before the first, in gaps, after the last), reordered, duplicated. */
+#include "bitrate.h"
 #include "cli.h"
 #include "opts.h"
 #include "report.h"
@@ -25,7 +27,8 @@ enum { O_RATE = 256, O_RECV, O_SIZE };
 struct udp_opts {
     const char *endpoint;
     int size, duration_ms;
-    long rate;
+    double rate;    /* packets/s: --rate, or -b over the packet's bits */
+    double bitrate; /* -b; 0: not given */
     bool recv, rate_given, size_given;
     struct cli_common co;
     int argc;
@@ -39,6 +42,10 @@ static const struct cli_opt udp_opts[] = {
     {O_RECV, "recv", CLI_NOARG, NULL, "receive and count instead of sending", NULL},
     {O_RATE, "rate", CLI_ARG, "PPS",
      "send: packets per second (default 1000; 0: as fast as it can)", NULL},
+    {'b', "bitrate", CLI_ARG, "BITS",
+     "send: bits per second instead of --rate (100M, 1.5G, 500k: decimal, as iperf3; the "
+     "datagrams' bytes, without IP and UDP headers)",
+     NULL},
     {O_SIZE, "size", CLI_ARG, "BYTES",
      "send: datagram size, " STR(SEQPKT_HDR) "..65507 (default 64)", NULL},
     {'d', "duration", CLI_ARG, "SECS",
@@ -60,12 +67,16 @@ static const struct cli_opt udp_opts[] = {
 const struct cli_cmd cli_cmd_bench_udp = {
     .name = "bench udp",
     .summary = "datagrams per second and loss",
-    .synopsis = "[--rate PPS] [--size BYTES] [-d SECS] [options] ENDPOINT\n"
+    .synopsis = "[--rate PPS | -b BITS] [--size BYTES] [options] ENDPOINT\n"
                 "       sockkit bench udp --recv [-d SECS] [options] ENDPOINT",
     .about = "The sender sends sequence-numbered datagrams (sendmmsg) at --rate packets/s\n"
              "(default 1000, as mcast send; 0: as fast as it can) for --duration, then an end\n"
              "marker with its count; the receiver counts them and reports received, lost,\n"
-             "reordered and duplicated. Start the receiver first.",
+             "reordered and duplicated, the rate and the RFC 3550 jitter. Start the receiver\n"
+             "first. Pacing: packet n is due n/rate after the start; the sender wakes every\n"
+             "1 ms and sends what is due (sendmmsg), catching up at full speed when behind.\n"
+             "The sender's report gives the achieved rate against the requested one and says\n"
+             "when the machine could not keep it.",
     .opts = udp_opts,
 };
 
@@ -87,8 +98,11 @@ static void udp_parse(struct udp_opts *o, int argc, char **argv)
                                 c == 'd' ? "--duration" : "--time");
             break;
         case O_RATE:
-            o->rate = cli_parse_long(optarg, 0, 100000000, "--rate");
+            o->rate = (double)cli_parse_long(optarg, 0, 100000000, "--rate");
             o->rate_given = true;
+            break;
+        case 'b':
+            o->bitrate = cli_parse_bitrate(optarg, "--bitrate");
             break;
         case O_RECV:
             o->recv = true;
@@ -99,9 +113,15 @@ static void udp_parse(struct udp_opts *o, int argc, char **argv)
     }
     if (argc - optind != 1)
         cli_usage_error(argc - optind ? "takes one ENDPOINT" : "missing ENDPOINT");
-    if (o->recv && (o->rate_given || o->size_given))
+    if (o->recv && (o->rate_given || o->size_given || o->bitrate))
         cli_usage_error("%s is for the sender: the receiver takes what comes",
-                        o->rate_given ? "--rate" : "--size");
+                        o->rate_given ? "--rate"
+                        : o->bitrate  ? "--bitrate"
+                                      : "--size");
+    if (o->rate_given && o->bitrate)
+        cli_usage_error("--rate and --bitrate both set the sending rate: give one");
+    if (o->bitrate)
+        o->rate = o->bitrate / (o->size * 8.0);
     o->endpoint = argv[optind];
 }
 
@@ -114,7 +134,12 @@ static void start_report(struct report *r, const struct udp_opts *o, const char 
     report_str(j, "address", addr);
     if (!o->recv) {
         json_int(j, "size_bytes", o->size);
-        json_int(j, "rate_packets_per_second", o->rate);
+        json_num(j, "rate_packets_per_second", o->rate);
+        if (o->bitrate)
+            json_num(j, "bitrate_bits_per_second", o->bitrate);
+        else
+            json_null(j, "bitrate_bits_per_second");
+        json_num(j, "pacing_tick_seconds", SEQSEND_TICK_NS / 1e9);
     }
     json_num(j, "duration_seconds", o->duration_ms / 1000.0);
     if (o->co.interval_ms)
@@ -132,12 +157,29 @@ struct udp_send {
     struct send_meter meter;
 };
 
+/* The paced rate against the achieved one, when there was one to keep. */
+static void text_paced(const struct udp_opts *o, double pps, bool kept)
+{
+    char want[32];
+    if (o->bitrate)
+        bitrate_format(want, sizeof want, o->bitrate);
+    else
+        snprintf(want, sizeof want, "%.0f packets/s", o->rate);
+    printf("  paced: %s requested (1 ms ticks), achieved %.1f%%\n", want, 100 * pps / o->rate);
+    if (!kept)
+        printf("  the requested rate was NOT kept: this machine could not send %s\n", want);
+}
+
 static void send_result(struct udp_send *s, double secs)
 {
     const struct udp_opts *o = s->o;
     uint64_t sent = s->ss.sent;
     bool rated = secs >= 0.01; /* no rate over a moment */
     double pps = rated ? (double)sent / secs : NAN, bps = pps * o->size * 8;
+    /* a run cut short by ^C is measured over its own time: it keeps its rate too */
+    bool paced = o->rate > 0 && rated, kept = !paced || pps >= BITRATE_KEPT_MIN * o->rate;
+    if (!kept && !o->co.quiet && report_is_json(&s->rep))
+        cli_say("the requested rate was not kept (see rate_kept in the report)");
     if (!report_is_json(&s->rep)) {
         if (s->ss.stopped && !s->meter.progress && isatty(STDOUT_FILENO))
             putchar('\n'); /* after the ^C the terminal echoed */
@@ -147,6 +189,8 @@ static void send_result(struct udp_send *s, double secs)
             printf("  %.0f/s, %.1f Mbit/s, sender id %08x\n", pps, bps / 1e6, s->ss.id);
         else
             printf("  sender id %08x\n", s->ss.id);
+        if (paced)
+            text_paced(o, pps, kept);
         if (s->ss.refused)
             printf("  %llu batch%s refused (ICMP port unreachable: no receiver yet)\n",
                    (unsigned long long)s->ss.refused, s->ss.refused == 1 ? "" : "es");
@@ -161,6 +205,13 @@ static void send_result(struct udp_send *s, double secs)
     json_int(j, "bytes", (long long)(sent * (uint64_t)o->size));
     json_num(j, "packets_per_second", pps);
     json_num(j, "bits_per_second", bps);
+    if (paced) {
+        json_num(j, "requested_packets_per_second", o->rate);
+        json_bool(j, "rate_kept", kept);
+    } else {
+        json_null(j, "requested_packets_per_second");
+        json_null(j, "rate_kept");
+    }
     json_int(j, "refused_batches", (long long)s->ss.refused);
     json_bool(j, "interrupted", s->ss.stopped);
     report_finish(&s->rep);
@@ -202,6 +253,7 @@ static int send_side(const struct udp_opts *o)
                              .id = (uint32_t)(seqpkt_now_ns() ^ ((uint64_t)getpid() << 16)),
                              .size = o->size,
                              .rate = o->rate,
+                             .t0 = t0,
                              .t_end = t0 + (uint64_t)o->duration_ms * 1000000u,
                              .tick = send_meter_tick,
                              .tick_ctx = &s->meter};

@@ -7,6 +7,7 @@
 #include "ticks.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,9 +49,33 @@ static void flush(struct seqsend *s)
 
 static uint64_t due_by(const struct seqsend *s, uint64_t now)
 {
-    uint64_t due = s->rate ? (uint64_t)((double)(now - s->t0) / 1e9 * (double)s->rate) + 1
-                           : s->next + SEQPKT_BATCH;
+    uint64_t due =
+        s->rate ? (uint64_t)((double)(now - s->t0) / 1e9 * s->rate) + 1 : s->next + SEQPKT_BATCH;
     return s->count && due > s->count ? s->count : due;
+}
+
+/* The run reached its end time: send what fell due before it and is not out yet (a sender the
+ * scheduler kept off the CPU just before the end would otherwise lose the packets of that stall,
+ * and a rate it could keep would look missed). Packet n is due at n/rate, so a run of d seconds
+ * sends ceil(d x rate). Numbers handed out but held (the kernel took part of a batch) go out too:
+ * the end marker counts them. */
+static void catch_up(struct seqsend *s)
+{
+    uint64_t due = s->next; /* unpaced, or no end time: only what is held */
+    if (s->rate && s->t_end != UINT64_MAX)
+        due = (uint64_t)ceil((double)(s->t_end - s->t0) / 1e9 * s->rate);
+    if (s->count && due > s->count)
+        due = s->count;
+    while (s->held || s->next < due) {
+        if (!s->held)
+            fill(s, due);
+        if (!s->held)
+            continue; /* a fault plan dropped those numbers */
+        uint64_t before = s->sent;
+        flush(s);
+        if (s->sent == before)
+            return; /* refused (nobody listens): not worth more tries at the end */
+    }
 }
 
 static void end_markers(struct seqsend *s)
@@ -73,7 +98,8 @@ void seqsend_run(struct seqsend *s)
     s->pkts = malloc((size_t)SEQPKT_BATCH * (size_t)s->size);
     if (!s->pkts)
         cli_die(EXIT_RUNTIME, "out of memory");
-    s->t0 = ticks_now_ns();
+    if (!s->t0) /* the caller's start, so a run of d seconds is d seconds of schedule */
+        s->t0 = ticks_now_ns();
     for (uint64_t now; (now = ticks_now_ns()) < s->t_end;) {
         if (s->tick)
             s->tick(s->tick_ctx, now);
@@ -87,12 +113,14 @@ void seqsend_run(struct seqsend *s)
                 goto stopped;
             continue;
         }
-        /* until the next number is due, at most 5 ms, waking for a signal */
-        uint64_t at = s->t0 + (uint64_t)((double)s->next * 1e9 / (double)s->rate);
+        /* until the tick at which the next number is due, at most 5 ms, waking for a signal */
+        uint64_t due = (uint64_t)((double)s->next * 1e9 / s->rate);
+        uint64_t at = s->t0 + (due + SEQSEND_TICK_NS - 1) / SEQSEND_TICK_NS * SEQSEND_TICK_NS;
         long wait = at > now ? (long)(at - now) : 0;
         if (stop_wait(s->stop, wait < 5000000 ? wait : 5000000))
             goto stopped;
     }
+    catch_up(s);
     if (s->tick)
         s->tick(s->tick_ctx, ticks_now_ns());
     end_markers(s);

@@ -1,7 +1,12 @@
 /* A paced sender of sequence-numbered packets (seqpkt.h) on a connected UDP socket: `bench udp`
  * and `mcast send` (and the test helper tests/helpers/mcast_faults.c, with a fault plan). It sends
  * each due batch with one sendmmsg, stops at the count, the end time or SIGINT/SIGTERM, and then
- * sends the end marker three times with the count of numbers it handed out. */
+ * sends the end marker three times with the count of numbers it handed out.
+ * Pacing: packet n is due at t0 + n / rate; the sender wakes on the 1 ms ticks from t0
+ * (SEQSEND_TICK_NS, as iperf3's pacing timer) and sends every packet due by then, so a rate above
+ * 1000/s goes out in bursts of rate/1000, on time on average, and costs 1000 wake-ups a second
+ * rather than one per packet. Behind its schedule (a busy machine) it sends at full speed until
+ * it has caught up. */
 #ifndef SOCKKIT_CLI_SEQSEND_H
 #define SOCKKIT_CLI_SEQSEND_H
 
@@ -11,7 +16,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define SEQSEND_FLUSH UINT64_MAX /* plan(): the run ends, emit what is held back */
+#define SEQSEND_FLUSH   UINT64_MAX /* plan(): the run ends, emit what is held back */
+#define SEQSEND_TICK_NS 1000000u   /* the pacing tick */
 
 struct seqsend {
     /* set by the caller */
@@ -19,7 +25,7 @@ struct seqsend {
     int stop;       /* stop_fd_open() */
     uint32_t id;    /* sender id */
     int size;       /* bytes per packet, >= SEQPKT_HDR */
-    long rate;      /* packets per second, 0: as fast as it can */
+    double rate;    /* packets per second, 0: as fast as it can (bench udp -b: fractional) */
     uint64_t count; /* numbers to send, 0: no limit */
     uint64_t t_end; /* CLOCK_MONOTONIC ns, UINT64_MAX: no limit */
     /* optional: the numbers to emit for number seq (0 to 2 of them; tests' faults) */
@@ -29,7 +35,7 @@ struct seqsend {
     void (*tick)(void *ctx, uint64_t now);
     void *tick_ctx;
     /* results */
-    uint64_t t0;      /* when sending began */
+    uint64_t t0;      /* when sending began: the caller's (its t_end's base), or 0: now */
     uint64_t next;    /* numbers handed out */
     uint64_t sent;    /* datagrams sent */
     uint64_t refused; /* batches refused (ICMP port unreachable: no receiver yet), sent again */
