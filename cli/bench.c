@@ -17,7 +17,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-enum { O_THREADS = 256, O_SIZE, O_PIPELINE, O_WARMUP, O_SVG, O_NOCHART };
+enum { O_THREADS = 256, O_SIZE, O_PIPELINE, O_WARMUP, O_SVG, O_NOCHART, O_TLS_RESUME };
 
 /* Short letters as iperf3 and nc users know them (docs/cli.md, "bench and mcast"): -t is time,
  * -P parallel, -R reverse; -s, -w, -p and -l stay netcat's (source, timeout, port, listen), so
@@ -38,6 +38,10 @@ enum { O_THREADS = 256, O_SIZE, O_PIPELINE, O_WARMUP, O_SVG, O_NOCHART };
 #define OPT_ELSEWHERE                                                                              \
     {'s', NULL, CLI_ARG, NULL, NULL, NULL}, {'w', NULL, CLI_ARG, NULL, NULL, NULL},                \
     {'p', NULL, CLI_ARG, NULL, NULL, NULL}
+#define OPT_TLS                                                                                    \
+    CLI_OPT_TLS_CLIENT,                                                                            \
+    {O_TLS_RESUME, "tls-resume", CLI_NOARG, NULL,                                                  \
+     "with --tls: resume the session of an earlier connection (default: full handshakes)", NULL}
 #define OPT_SHARED                                                                                 \
     CLI_OPT_INTERVAL, CLI_OPT_JSON, CLI_OPT_JSON_LINES, CLI_OPT_VERBOSE, CLI_OPT_QUIET,            \
     CLI_OPT_TRACE, CLI_OPT_HELP, CLI_OPT_END
@@ -52,6 +56,7 @@ static const struct cli_opt echo_opts[] = {
     OPT_LATENCY,
     OPT_ELSEWHERE,
     {'R', "reverse", CLI_NOARG, NULL, NULL, NULL},
+    OPT_TLS,
     OPT_SHARED,
 };
 static const struct cli_opt connect_opts[] = {
@@ -63,6 +68,7 @@ static const struct cli_opt connect_opts[] = {
     {O_THREADS, "threads", CLI_ARG, NULL, NULL, NULL},
     {O_PIPELINE, "pipeline", CLI_ARG, NULL, NULL, NULL},
     {'R', "reverse", CLI_NOARG, NULL, NULL, NULL},
+    OPT_TLS,
     OPT_SHARED,
 };
 static const struct cli_opt stream_opts[] = {
@@ -76,6 +82,7 @@ static const struct cli_opt stream_opts[] = {
     {O_PIPELINE, "pipeline", CLI_ARG, NULL, NULL, NULL},
     {O_SVG, "svg", CLI_ARG, NULL, NULL, NULL},
     {O_NOCHART, "no-chart", CLI_NOARG, NULL, NULL, NULL},
+    {CLI_KEY_TLS, "tls", CLI_NOARG, NULL, NULL, NULL},
     OPT_SHARED,
 };
 
@@ -159,6 +166,8 @@ static void elsewhere(const struct bench_opts *o, int c)
     case O_NOCHART:
         cli_usage_error("--%s is for bench echo and connect (bench stream times no latency)",
                         c == O_SVG ? "svg" : "no-chart");
+    case CLI_KEY_TLS:
+        cli_usage_error("--tls is for bench echo and connect (bench stream has no TLS yet)");
     default:
         cli_usage_error("--%s is for bench echo only", c == O_THREADS ? "threads" : "pipeline");
     }
@@ -176,6 +185,7 @@ static bool takes(const struct bench_opts *o, int c)
         return o->mode == BENCH_STREAM;
     case O_SVG:
     case O_NOCHART:
+    case CLI_KEY_TLS:
         return o->mode != BENCH_STREAM;
     case O_THREADS:
     case O_PIPELINE:
@@ -190,6 +200,8 @@ static void bench_option(struct bench_opts *o, int c, char **argv)
 {
     if (!takes(o, c))
         elsewhere(o, c);
+    if (cli_tls_option(c, optarg, &o->tls))
+        return;
     switch (c) {
     case 'c':
     case 'P':
@@ -220,6 +232,9 @@ static void bench_option(struct bench_opts *o, int c, char **argv)
     case 'R':
         o->reverse = true;
         break;
+    case O_TLS_RESUME:
+        o->tls_resume = true;
+        break;
     default:
         cli_bad_option(c, argv);
     }
@@ -234,6 +249,10 @@ static void bench_parse(struct bench_opts *o, const struct cli_cmd *cmd, int arg
     if (argc - optind != 1)
         cli_usage_error(argc - optind ? "takes one ENDPOINT" : "missing ENDPOINT");
     o->endpoint = argv[optind];
+    cli_tls_check(&o->tls);
+    if (o->tls_resume && !o->tls.on)
+        cli_usage_error("--tls-resume goes with --tls");
+    o->tls.no_resume = !o->tls_resume;
     if (o->size < 0)
         o->size = o->mode == BENCH_STREAM ? 131072 : 64;
     if (o->mode != BENCH_ECHO)
@@ -402,6 +421,7 @@ static int bench_tcp(const struct cli_cmd *cmd, enum bench_mode mode, int argc, 
         cli_die(EXIT_RUNTIME, "out of memory");
     run->o = &o;
     run->addr = bench_target(&o);
+    bench_tls_setup(run);
     signal(SIGPIPE, SIG_IGN);
     if (report_is_json(&rep))
         bench_report_start(&rep, &o, &run->addr, argc + 1, argv - 1);
@@ -412,6 +432,11 @@ static int bench_tcp(const struct cli_cmd *cmd, enum bench_mode mode, int argc, 
     int status = res->errors && !res->requests && !res->bytes ? EXIT_RUNTIME : EXIT_OK;
     if (res->errors && res->error)
         cli_say("%llu error(s), the first: %s", (unsigned long long)res->errors, res->error);
+    if (atomic_load(&run->tls_full))
+        cli_say("--tls-resume: %u sampled handshake(s) were full, not resumed: the server does not "
+                "resume sessions (or forgets them)",
+                atomic_load(&run->tls_full));
+    sk_tls_ctx_free(run->tls);
     free(res);
     free(w);
     free(run);

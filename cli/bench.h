@@ -8,6 +8,7 @@
 #include "hist.h"
 #include "opts.h"
 #include "report.h"
+#include "tls.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,6 +24,8 @@ struct bench_opts {
     const char *endpoint, *svg;
     int conns, threads, size, pipeline, duration_ms, warmup_ms;
     bool chart, reverse;
+    bool tls_resume; /* bench connect --tls-resume: resumed handshakes, not full ones */
+    struct cli_tls tls;
     struct cli_common co;
 };
 
@@ -30,8 +33,11 @@ struct bench_opts {
 struct bench_run {
     const struct bench_opts *o;
     sk_addr addr;
+    sk_tls_ctx *tls;    /* --tls: the client context every connection shares (NULL: plain TCP) */
+    char tls_host[256]; /* --tls: the name sent and verified (--sni, else ENDPOINT's host) */
     uint64_t t_start, t_measure, t_end; /* CLOCK_MONOTONIC ns: warm-up, measuring, end */
     atomic_bool failed;                 /* a byte came back wrong */
+    atomic_uint tls_full;               /* --tls-resume: sampled handshakes that were full */
 };
 
 struct bench_worker {
@@ -41,6 +47,7 @@ struct bench_worker {
     hist h;
     uint64_t requests, bytes, errors; /* measured */
     uint64_t starved;                 /* connections that got no reply during the measurement */
+    uint64_t handshakes;              /* --tls (connect): handshakes done, warm-up included */
     char error[256];
     /* every request completed (stream: every byte moved), warm-up included, for the progress line
      * and the intervals; written by the worker, read by the main thread */
@@ -51,6 +58,25 @@ struct bench_worker {
 void *bench_echo_worker(void *arg);
 void *bench_connect_worker(void *arg);
 void *bench_stream_worker(void *arg);
+
+/* bench_tls.c: --tls for echo and connect */
+/* The context and the name to verify into run (nothing without --tls), and one handshake with
+ * the server, so a server that does not speak TLS (or a certificate refused) is one line, exit 1,
+ * before anything starts. */
+void bench_tls_setup(struct bench_run *run);
+/* A connected fd into a TLS connection (blocking handshake, 5 s): 0 or a negative code with
+ * sk_errmsg() set. */
+int bench_tls_open(struct bench_run *run, int fd, sk_tls **out);
+/* send(2) and recv(2) through t, never waiting: -1 with errno EAGAIN when the fd must be ready
+ * first, EPROTO for a TLS failure (recv: 0 at close_notify, -1 with ECONNRESET at a TCP end
+ * without it). */
+ssize_t bench_tls_send(sk_tls *t, const void *buf, size_t len);
+ssize_t bench_tls_recv(sk_tls *t, void *buf, size_t len);
+/* close_notify, then free t (the caller closes the fd). */
+void bench_tls_close(sk_tls *t);
+/* bench connect --tls: the handshake on fd, the message out, its echo into in, close_notify.
+ * With --tls-resume, every 64th handshake is checked for having been resumed (the check costs). */
+bool bench_tls_exchange(struct bench_worker *w, int fd, const void *out, void *in, size_t size);
 
 /* What the workers measured, summed. */
 struct bench_result {
