@@ -26,16 +26,21 @@ void bench_tls_setup(struct bench_run *run)
     int fd = sk_connect_addr(&run->addr, SOCK_STREAM, 3000);
     if (fd < 0)
         cli_die(cli_exit_status(fd), "%s", sk_errmsg());
-    sk_tls *t = cli_tls_handshake(run->tls, fd, run->tls_host, &o->tls, BENCH_TLS_TIMEOUT_MS,
-                                  o->co.verbose);
-    if (!t) {
-        close(fd);
-        cli_die(EXIT_RUNTIME,
-                "--tls: no TLS session with %s (is it a TLS server? see the line "
-                "above)",
-                o->endpoint);
-    }
-    bench_tls_close(t);
+    sk_tls *t = NULL;
+    int rc = bench_tls_open(run, fd, &t);
+    if (rc == SK_ETLS) /* a protocol failure: most often a server that does not speak TLS */
+        cli_die(EXIT_RUNTIME, "%s (is %s a TLS server?)", sk_errmsg(), o->endpoint);
+    if (rc < 0)
+        cli_die(EXIT_RUNTIME, "%s", sk_errmsg());
+    if (o->tls.insecure)
+        cli_say("--insecure: the server's certificate is NOT verified");
+    /* an orderly end: what the server sent after the handshake (TLS 1.3 session tickets) read,
+     * and its close_notify awaited, so that our close is no reset the server counts as an error */
+    char buf[4096];
+    if (sk_tls_shutdown(t, 1000) == 0)
+        while (sk_tls_recv(t, buf, sizeof buf, 1000) > 0) {
+        }
+    sk_tls_close(t);
     close(fd);
 }
 
