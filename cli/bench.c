@@ -365,6 +365,14 @@ static double cpu_seconds(bool user)
     return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
+/* The run's clock: warm-up from now, then the measurement. */
+static void set_clock(struct bench_run *run)
+{
+    run->t_start = ticks_now_ns();
+    run->t_measure = run->t_start + (uint64_t)run->o->warmup_ms * 1000000u;
+    run->t_end = run->t_measure + (uint64_t)run->o->duration_ms * 1000000u;
+}
+
 /* Start the workers, watch them, join them and sum what they measured into res. */
 static void bench_run_workers(struct bench_run *run, struct report *rep, struct bench_result *res,
                               struct bench_worker *w)
@@ -373,10 +381,12 @@ static void bench_run_workers(struct bench_run *run, struct report *rep, struct 
     void *(*fn)(void *) = o->mode == BENCH_STREAM    ? bench_stream_worker
                           : o->mode == BENCH_CONNECT ? bench_connect_worker
                                                      : bench_echo_worker;
+    bool gated = bench_tls_gated(run);
+    if (gated && pthread_barrier_init(&run->gate, NULL, (unsigned)o->threads + 1))
+        cli_die(EXIT_RUNTIME, "pthread_barrier_init failed");
+    else if (!gated)
+        set_clock(run);
     double u0 = cpu_seconds(true), s0 = cpu_seconds(false);
-    run->t_start = ticks_now_ns();
-    run->t_measure = run->t_start + (uint64_t)o->warmup_ms * 1000000u;
-    run->t_end = run->t_measure + (uint64_t)o->duration_ms * 1000000u;
     for (int i = 0, first = 0; i < o->threads; i++) {
         int n = o->conns / o->threads + (i < o->conns % o->threads);
         w[i] = (struct bench_worker){.run = run, .first = first, .n = n};
@@ -385,6 +395,10 @@ static void bench_run_workers(struct bench_run *run, struct report *rep, struct 
         int rc = pthread_create(&w[i].thread, NULL, fn, &w[i]);
         if (rc)
             cli_die(EXIT_RUNTIME, "pthread_create: %s", strerror(rc));
+    }
+    if (gated) {
+        bench_tls_gate_main(run, set_clock);
+        u0 = cpu_seconds(true), s0 = cpu_seconds(false); /* the measured part, not the handshakes */
     }
     watch(run, w, rep);
     hist_init(&res->h);
@@ -401,6 +415,8 @@ static void bench_run_workers(struct bench_run *run, struct report *rep, struct 
     res->user_s = cpu_seconds(true) - u0;
     res->sys_s = cpu_seconds(false) - s0;
     res->wall_s = (double)(ticks_now_ns() - run->t_start) / 1e9;
+    if (gated)
+        pthread_barrier_destroy(&run->gate);
 }
 
 static int bench_tcp(const struct cli_cmd *cmd, enum bench_mode mode, int argc, char **argv)

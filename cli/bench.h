@@ -38,6 +38,8 @@ struct bench_run {
     uint64_t t_start, t_measure, t_end; /* CLOCK_MONOTONIC ns: warm-up, measuring, end */
     atomic_bool failed;                 /* a byte came back wrong */
     atomic_uint tls_full;               /* --tls-resume: sampled handshakes that were full */
+    pthread_barrier_t
+        gate; /* echo --tls: the clock starts once every worker's handshakes are done */
 };
 
 struct bench_worker {
@@ -64,6 +66,13 @@ void *bench_stream_worker(void *arg);
  * the server, so a server that does not speak TLS (or a certificate refused) is one line, exit 1,
  * before anything starts. */
 void bench_tls_setup(struct bench_run *run);
+/* echo --tls: the workers make their handshakes before the clock starts (1,000 full handshakes
+ * can take seconds, longer than any warm-up). bench_tls_gated: whether this run does; a worker
+ * calls bench_tls_gate when its connections are open (or it gave up), the main thread
+ * bench_tls_gate_main, which sets the clock with set_clock between the two barrier waits. */
+bool bench_tls_gated(const struct bench_run *run);
+void bench_tls_gate(struct bench_run *run);
+void bench_tls_gate_main(struct bench_run *run, void (*set_clock)(struct bench_run *));
 /* A connected fd into a TLS connection (blocking handshake, 5 s): 0 or a negative code with
  * sk_errmsg() set. */
 int bench_tls_open(struct bench_run *run, int fd, sk_tls **out);

@@ -217,6 +217,7 @@ void *bench_echo_worker(void *arg)
         snprintf(w->error, sizeof w->error, "%s", strerror(ep < 0 ? errno : ENOMEM));
         w->errors++;
         free(cs);
+        bench_tls_gate(w->run);
         return NULL;
     }
     for (int i = 0; i < w->n; i++) {
@@ -225,6 +226,7 @@ void *bench_echo_worker(void *arg)
         if (rc < 0)
             fail_conn(w, &cs[i], "connect", rc > -3000 ? -rc : EPROTO); /* SK_E*: the message */
     }
+    bench_tls_gate(w->run);
     struct epoll_event ev[256];
     while (!atomic_load(&w->run->failed) && ticks_now_ns() < w->run->t_end) {
         int n = epoll_wait(ep, ev, 256, 10);

@@ -2,6 +2,7 @@
  * with the manners of send(2)/recv(2) on a non-blocking socket, so that the workers' loops
  * (bench_tcp.c) stay the same with and without TLS. */
 #include "bench.h"
+#include "ticks.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -42,6 +43,30 @@ void bench_tls_setup(struct bench_run *run)
         }
     sk_tls_close(t);
     close(fd);
+}
+
+bool bench_tls_gated(const struct bench_run *run)
+{
+    return run->tls && run->o->mode == BENCH_ECHO;
+}
+
+void bench_tls_gate(struct bench_run *run)
+{
+    if (!bench_tls_gated(run))
+        return;
+    pthread_barrier_wait(&run->gate); /* our handshakes are done */
+    pthread_barrier_wait(&run->gate); /* the clock is set */
+}
+
+void bench_tls_gate_main(struct bench_run *run, void (*set_clock)(struct bench_run *))
+{
+    uint64_t t0 = ticks_now_ns();
+    pthread_barrier_wait(&run->gate);
+    if (run->o->co.verbose)
+        cli_say("%d TLS handshake%s in %.1f s", run->o->conns, run->o->conns == 1 ? "" : "s",
+                (double)(ticks_now_ns() - t0) / 1e9);
+    set_clock(run);
+    pthread_barrier_wait(&run->gate);
 }
 
 int bench_tls_open(struct bench_run *run, int fd, sk_tls **out)
