@@ -19,7 +19,6 @@ cd "$(dirname "$0")/.." || exit 1
 ROUNDS=${1:-3}
 SECS=${2:-2}
 WARM=0.5
-WARM1000=4 # the 1,000 handshakes happen in the warm-up, one after another
 IDLE=${TLS_IDLE:-10000}
 B=build/sockkit
 out=build-bench/tls
@@ -97,20 +96,36 @@ stop_one() {
 declare -A R # R[server,test] = "v1 v2 ..." over the rounds
 TESTS="c1 c50 c1000 full resumed"
 LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
-measure() { # SERVER TEST: one value (req/s, or handshakes/s)
-    local port=${PORT[$1]} j
+# the CPU time (clock ticks) of a server's processes: HAProxy's counts its plain echo too, which
+# does the echoing the other two do themselves
+cpu_ticks() {
+    local p t=0
+    for p in "${PID[$1]}" ${2:+"${PID[$2]}"}; do
+        t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$t"
+}
+HZ=$(getconf CLK_TCK)
+measure() { # SERVER TEST: "rate cpu_us_per_request" (req/s or handshakes/s)
+    local port=${PORT[$1]} j c0 c1 other=
+    [ "$1" = haproxy ] && other=plain
+    c0=$(cpu_ticks "$1" $other)
     case $2 in
     full | resumed)
         local r=""
         [ "$2" = resumed ] && r=--tls-resume
         j=$("$B" bench connect -q --json --tls --ca "$CERT" $r -c 4 -d "$SECS" --warmup "$WARM" "127.0.0.1:$port" 2>>"$out/bench.err")
         ;;
-    c1000) j=$("$B" bench echo -q --json --tls --ca "$CERT" -c 1000 -d "$SECS" --warmup "$WARM1000" "127.0.0.1:$port" 2>>"$out/bench.err") ;;
     *) j=$("$B" bench echo -q --json --tls --ca "$CERT" -c "${2#c}" -d "$SECS" --warmup "$WARM" "127.0.0.1:$port" 2>>"$out/bench.err") ;;
     esac
-    read -r v st er <<<"$(fields "$j" end.requests_per_second end.starved_connections end.errors)"
-    echo "round $round $1 $2: $v/s, starved $st, errors $er" >>"$out/raw.txt"
-    echo "$v"
+    c1=$(cpu_ticks "$1" $other)
+    read -r v st er wall <<<"$(fields "$j" end.requests_per_second end.starved_connections end.errors end.cpu.wall_seconds)"
+    # the server's CPU over the whole run (warm-up too) per request at the measured rate; not for
+    # 1,000 connections, whose handshakes come before the run's clock
+    local us
+    us=$("$PY" -c "r, w = $v, $wall; print(f'{($c1 - $c0) / $HZ * 1e6 / (r * w):.1f}' if r * w > 0 and '$2' != 'c1000' else 0)")
+    echo "round $round $1 $2: $v/s, server CPU $us us per request, starved $st, errors $er" >>"$out/raw.txt"
+    echo "$v/$us"
 }
 : >"$out/raw.txt"
 : >"$out/bench.err"
@@ -174,10 +189,11 @@ LOAD_END=$(cut -d' ' -f1 /proc/loadavg)
     "$LOAD_END" "$QUIET_WAITS" "$QUIET_FAILS" "$IDLE" "$(openssl version)" <<'EOF' | tee "$out/tls.md"
 import statistics, sys
 names, tests = sys.argv[1].split(), sys.argv[2].split()
-r = {}
+r, cpu = {}, {}
 for line in sys.argv[3].splitlines():
     key, _, vals = line.partition("=")
-    r[tuple(key.split(","))] = [float(v) for v in vals.split()]
+    r[tuple(key.split(","))] = [float(v.split("/")[0]) for v in vals.split()]
+    cpu[tuple(key.split(","))] = [float(v.split("/")[1]) for v in vals.split()]
 mem = dict(line.partition("=")[::2] for line in sys.argv[4].splitlines())
 rounds, secs, l0, l1, waits, fails, idle, ossl = sys.argv[5:13]
 med = lambda n, t: statistics.median(r.get((n, t)) or [0.0])
@@ -192,14 +208,24 @@ print("|---|" + "---|" * (len(tests) + 1))
 for n in names:
     cells = [f"{med(n, t):.0f} ({spread(n, t)})" for t in tests]
     print(f"| {n} | " + " | ".join(cells) + f" | {mem.get(n, '-')} |")
-print("\nsockkit as a fraction of each (medians; targets: >= 0.95x minimal and >= 1x haproxy for "
-      "echo, >= 0.95x minimal for handshakes):\n")
+print("\nThe server's CPU time per request (µs; HAProxy's with its plain echo), median; the rates "
+      "above depend on what else the shared machine ran, this much less:\n")
+ct = [t for t in tests if t != "c1000"]
+print("| server | " + " | ".join(head[t] for t in ct) + " |")
+print("|---|" + "---|" * len(ct))
+for n in names:
+    print(f"| {n} | " + " | ".join(f"{statistics.median(cpu.get((n, t)) or [0]):.0f}" for t in ct) + " |")
+print("\nsockkit as a fraction of each: the ratio of the medians, then the median (and range) of the "
+      "per-round ratios, each of two measurements taken one right after the other (targets: >= "
+      "0.95x minimal and >= 1x haproxy for echo, >= 0.95x minimal for handshakes):\n")
 print("| against | " + " | ".join(head[t] for t in tests) + " |")
 print("|---|" + "---|" * len(tests))
 for n in names[1:]:
     cells = []
     for t in tests:
         b = med(n, t)
-        cells.append(f"{med('sockkit', t) / b:.2f}x" if b else "-")
+        pr = sorted(a / c for a, c in zip(r.get(("sockkit", t), []), r.get((n, t), [])) if c)
+        pm = f", rounds {statistics.median(pr):.2f}x ({pr[0]:.2f}-{pr[-1]:.2f})" if pr else ""
+        cells.append(f"{med('sockkit', t) / b:.2f}x{pm}" if b else "-")
     print(f"| {n} | " + " | ".join(cells) + " |")
 EOF
