@@ -234,7 +234,7 @@ static int configure(sk_tls_ctx *c, const sk_tls_opts *o)
         return rc;
     if (c->side == SK_TLS_SERVER) {
         /* Not SSL_MODE_RELEASE_BUFFERS: it cut an idle connection from 23.4 to 14.5 KiB but cost
-         * 5-37% of the echo rate at 50 connections (a free and a malloc of ~17 KiB per record;
+         * 17-37% of the echo rate at 50 connections (a free and a malloc of ~17 KiB per record;
          * docs/performance.md, "TLS"). */
         /* Needed for resumption once clients show certificates (else OpenSSL refuses to resume). */
         static const unsigned char id[] = "sockkit";
