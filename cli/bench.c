@@ -97,7 +97,8 @@ const struct cli_cmd cli_cmd_bench_echo = {
     .synopsis = "[options] ENDPOINT",
     .about = "Ping-pong of --size messages on --connections (--pipeline in flight on each) from\n"
              "--threads epoll loops; every byte that comes back is checked against what was\n"
-             "sent. Reports requests/s, throughput and the latency distribution.",
+             "sent. Reports requests/s, throughput and the latency distribution. With --tls\n"
+             "every connection runs TLS; the handshakes are made before the clock starts.",
     .opts = echo_opts,
     .footer = BENCH_FOOTER,
 };
@@ -107,7 +108,9 @@ const struct cli_cmd cli_cmd_bench_connect = {
     .summary = "new connections per second: connect, one message, its echo, close",
     .synopsis = "[options] ENDPOINT",
     .about = "New connections per second against an echo server: connect, one --size message,\n"
-             "its echo (checked), close, on --connections workers at once.",
+             "its echo (checked), close, on --connections workers at once. With --tls each\n"
+             "connection is a TLS handshake (full; resumed with --tls-resume) and ends with\n"
+             "close_notify: handshakes per second.",
     .opts = connect_opts,
     .footer = BENCH_FOOTER,
 };
