@@ -4,7 +4,8 @@
 usage: bench/tls_idle.py PORT N CAFILE
 Opens N TLS connections to 127.0.0.1:PORT one after another (verified against CAFILE, name
 localhost), checks each with a 1-byte echo (so the server finished its handshake and serves it),
-prints "held N" on stdout, then keeps them until stdin ends (at most 300 s) and closes them.
+prints "held N" on stdout, then keeps them until stdin ends (bench/tls.sh runs it under
+`timeout 300`) and closes them.
 Exits 1 naming the first connection that failed. The caller raises RLIMIT_NOFILE above N.
 """
 import socket
