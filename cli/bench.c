@@ -19,7 +19,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-enum { O_THREADS = 256, O_SIZE, O_PIPELINE, O_WARMUP, O_SVG, O_NOCHART, O_RATE, O_HDRLOG, O_BIDIR };
+enum { O_THREADS = 256, O_SIZE, O_PIPELINE, O_WARMUP, O_SVG, O_NOCHART, O_RATE, O_HDRLOG, O_BIDIR,
+       O_TLS_RESUME };
 
 /* --rate's upper bound: a slot every 10 ns is already far beyond one process */
 #define BENCH_MAX_RATE 1e8
@@ -52,6 +53,10 @@ enum { O_THREADS = 256, O_SIZE, O_PIPELINE, O_WARMUP, O_SVG, O_NOCHART, O_RATE, 
 /* stream's, in the tables of echo and connect to say where they belong */
 #define OPT_STREAM_ONLY                                                                            \
     {'b', "bitrate", CLI_ARG, NULL, NULL, NULL}, {O_BIDIR, "bidir", CLI_NOARG, NULL, NULL, NULL}
+#define OPT_TLS                                                                                    \
+    CLI_OPT_TLS_CLIENT,                                                                            \
+    {O_TLS_RESUME, "tls-resume", CLI_NOARG, NULL,                                                  \
+     "with --tls: resume the session of an earlier connection (default: full handshakes)", NULL}
 #define OPT_SHARED                                                                                 \
     CLI_OPT_INTERVAL, CLI_OPT_JSON, CLI_OPT_JSON_LINES, CLI_OPT_VERBOSE, CLI_OPT_QUIET,            \
     CLI_OPT_TRACE, CLI_OPT_HELP, CLI_OPT_END
@@ -68,6 +73,7 @@ static const struct cli_opt echo_opts[] = {
     OPT_ELSEWHERE,
     {'R', "reverse", CLI_NOARG, NULL, NULL, NULL},
     OPT_STREAM_ONLY,
+    OPT_TLS,
     OPT_SHARED,
 };
 static const struct cli_opt connect_opts[] = {
@@ -81,6 +87,7 @@ static const struct cli_opt connect_opts[] = {
     {O_PIPELINE, "pipeline", CLI_ARG, NULL, NULL, NULL},
     {'R', "reverse", CLI_NOARG, NULL, NULL, NULL},
     OPT_STREAM_ONLY,
+    OPT_TLS,
     OPT_SHARED,
 };
 static const struct cli_opt stream_opts[] = {
@@ -103,6 +110,7 @@ static const struct cli_opt stream_opts[] = {
     {O_SVG, "svg", CLI_ARG, NULL, NULL, NULL},
     {O_NOCHART, "no-chart", CLI_NOARG, NULL, NULL, NULL},
     {O_HDRLOG, "hdr-log", CLI_ARG, NULL, NULL, NULL},
+    {CLI_KEY_TLS, "tls", CLI_NOARG, NULL, NULL, NULL},
     OPT_SHARED,
 };
 
@@ -127,7 +135,9 @@ const struct cli_cmd cli_cmd_bench_echo = {
              "With --rate R (open loop) requests are sent on a fixed schedule whatever the\n"
              "replies do (several in flight on a connection when the server is slow), and\n"
              "latency is reported from the intended send time (corrected) and from the\n"
-             "actual send (uncorrected), with the generator's own lag.",
+             "actual send (uncorrected), with the generator's own lag.\n"
+             "With --tls every connection runs TLS; the handshakes are made before the clock\n"
+             "starts.",
     .opts = echo_opts,
     .footer = BENCH_FOOTER,
 };
@@ -140,7 +150,9 @@ const struct cli_cmd cli_cmd_bench_connect = {
              "its echo (checked), close, on --connections workers at once. With --rate R\n"
              "(open loop) each worker starts its exchanges on a fixed schedule; one that is\n"
              "due while the previous one runs starts late, its latency counted from when it\n"
-             "was due.",
+             "was due.\n"
+             "With --tls each connection is a TLS handshake (full; resumed with --tls-resume)\n"
+             "and ends with close_notify: handshakes per second.",
     .opts = connect_opts,
     .footer = BENCH_FOOTER,
 };
@@ -209,6 +221,8 @@ static void elsewhere(const struct bench_opts *o, int c)
                         c == O_SVG      ? "svg"
                         : c == O_HDRLOG ? "hdr-log"
                                         : "no-chart");
+    case CLI_KEY_TLS:
+        cli_usage_error("--tls is for bench echo and connect (bench stream has no TLS yet)");
     default:
         cli_usage_error("--%s is for bench echo only", c == O_THREADS ? "threads" : "pipeline");
     }
@@ -229,6 +243,7 @@ static bool takes(const struct bench_opts *o, int c)
     case O_SVG:
     case O_NOCHART:
     case O_HDRLOG:
+    case CLI_KEY_TLS:
         return o->mode != BENCH_STREAM;
     case O_THREADS:
     case O_PIPELINE:
@@ -245,6 +260,8 @@ static void bench_option(struct bench_opts *o, int c, char **argv)
 {
     if (!takes(o, c))
         elsewhere(o, c);
+    if (cli_tls_option(c, optarg, &o->tls))
+        return;
     switch (c) {
     case 'c':
     case 'P':
@@ -287,6 +304,9 @@ static void bench_option(struct bench_opts *o, int c, char **argv)
     case 'b':
         o->bitrate = cli_parse_bitrate(optarg, "--bitrate");
         break;
+    case O_TLS_RESUME:
+        o->tls_resume = true;
+        break;
     default:
         cli_bad_option(c, argv);
     }
@@ -309,6 +329,10 @@ static void bench_parse(struct bench_opts *o, const struct cli_cmd *cmd, int arg
     o->endpoint = argv[optind];
     if (o->bidir && o->reverse)
         cli_usage_error("--bidir already reads from the server: leave out --reverse");
+    cli_tls_check(&o->tls);
+    if (o->tls_resume && !o->tls.on)
+        cli_usage_error("--tls-resume goes with --tls");
+    o->tls.no_resume = !o->tls_resume;
     if (o->size < 0)
         o->size = o->mode == BENCH_STREAM ? 131072 : 64;
     if (o->mode != BENCH_ECHO)
@@ -317,8 +341,8 @@ static void bench_parse(struct bench_opts *o, const struct cli_cmd *cmd, int arg
         o->threads = o->conns;
 }
 
-/* The endpoint's first address, and one connection to it, so an unreachable endpoint is one line
- * before anything starts. */
+/* The endpoint's first address, and one connection to it (with --tls, in bench_tls_setup), so an
+ * unreachable endpoint is one line before anything starts. */
 static sk_addr bench_target(const struct bench_opts *o)
 {
     sk_addr_list list;
@@ -327,10 +351,13 @@ static sk_addr bench_target(const struct bench_opts *o)
         cli_die(cli_exit_status(rc), "%s", sk_errmsg());
     sk_addr addr = list.v[0];
     sk_addr_list_free(&list);
-    int probe = sk_connect_addr(&addr, SOCK_STREAM, 3000);
-    if (probe < 0)
+    /* --tls: bench_tls_setup's probe is a handshake (a bare connect would be a TLS server's error)
+     */
+    int probe = o->tls.on ? -1 : sk_connect_addr(&addr, SOCK_STREAM, 3000);
+    if (probe < 0 && !o->tls.on)
         cli_die(cli_exit_status(probe), "%s", sk_errmsg());
-    close(probe);
+    if (probe >= 0)
+        close(probe);
     if (o->co.verbose) {
         char text[SK_ADDRSTRLEN];
         sk_addr_format(&addr, text, sizeof text);
@@ -470,15 +497,10 @@ static double cpu_seconds(bool user)
     return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
-/* Start the workers, watch them, join them and sum what they measured into res. */
-static void bench_run_workers(struct bench_run *run, struct report *rep, struct bench_result *res,
-                              struct bench_worker *w)
+/* The run's clock: warm-up from now, then the measurement. */
+static void set_clock(struct bench_run *run)
 {
     const struct bench_opts *o = run->o;
-    void *(*fn)(void *) = o->mode == BENCH_STREAM    ? bench_stream_worker
-                          : o->mode == BENCH_CONNECT ? bench_connect_worker
-                                                     : bench_echo_worker;
-    double u0 = cpu_seconds(true), s0 = cpu_seconds(false);
     run->t_start = ticks_now_ns();
     run->t_measure = run->t_start + (uint64_t)o->warmup_ms * 1000000u;
     run->t_end = run->t_measure + (uint64_t)o->duration_ms * 1000000u;
@@ -487,7 +509,23 @@ static void bench_run_workers(struct bench_run *run, struct report *rep, struct 
     run->t_stop = run->t_end + BENCH_DRAIN_NS;
     run->slot_ns = o->rate > 0 ? 1e9 / o->rate : 0;
     run->intervals = o->co.interval_ms > 0;
-    bench_hdr_open(run);
+    bench_hdr_open(run); /* its start time is the measurement's */
+}
+
+/* Start the workers, watch them, join them and sum what they measured into res. */
+static void bench_run_workers(struct bench_run *run, struct report *rep, struct bench_result *res,
+                              struct bench_worker *w)
+{
+    const struct bench_opts *o = run->o;
+    void *(*fn)(void *) = o->mode == BENCH_STREAM    ? bench_stream_worker
+                          : o->mode == BENCH_CONNECT ? bench_connect_worker
+                                                     : bench_echo_worker;
+    bool gated = bench_tls_gated(run);
+    if (gated && pthread_barrier_init(&run->gate, NULL, (unsigned)o->threads + 1))
+        cli_die(EXIT_RUNTIME, "pthread_barrier_init failed");
+    else if (!gated)
+        set_clock(run);
+    double u0 = cpu_seconds(true), s0 = cpu_seconds(false);
     for (int i = 0, first = 0; i < o->threads; i++) {
         int n = o->conns / o->threads + (i < o->conns % o->threads);
         w[i] = (struct bench_worker){.run = run, .first = first, .n = n};
@@ -503,6 +541,10 @@ static void bench_run_workers(struct bench_run *run, struct report *rep, struct 
         int rc = pthread_create(&w[i].thread, NULL, fn, &w[i]);
         if (rc)
             cli_die(EXIT_RUNTIME, "pthread_create: %s", strerror(rc));
+    }
+    if (gated) {
+        bench_tls_gate_main(run, set_clock);
+        u0 = cpu_seconds(true), s0 = cpu_seconds(false); /* the measured part, not the handshakes */
     }
     watch(run, w, rep);
     hist_init(&res->h);
@@ -541,6 +583,8 @@ static void bench_run_workers(struct bench_run *run, struct report *rep, struct 
     res->user_s = cpu_seconds(true) - u0;
     res->sys_s = cpu_seconds(false) - s0;
     res->wall_s = (double)(ticks_now_ns() - run->t_start) / 1e9;
+    if (gated)
+        pthread_barrier_destroy(&run->gate);
 }
 
 static int bench_tcp(const struct cli_cmd *cmd, enum bench_mode mode, int argc, char **argv)
@@ -564,6 +608,7 @@ static int bench_tcp(const struct cli_cmd *cmd, enum bench_mode mode, int argc, 
         cli_die(EXIT_RUNTIME, "out of memory");
     run->o = &o;
     run->addr = bench_target(&o);
+    bench_tls_setup(run);
     signal(SIGPIPE, SIG_IGN);
     if (report_is_json(&rep))
         bench_report_start(&rep, &o, &run->addr, argc + 1, argv - 1);
@@ -579,6 +624,11 @@ static int bench_tcp(const struct cli_cmd *cmd, enum bench_mode mode, int argc, 
     int status = res->errors && !res->requests && !res->bytes ? EXIT_RUNTIME : EXIT_OK;
     if (res->errors && res->error)
         cli_say("%llu error(s), the first: %s", (unsigned long long)res->errors, res->error);
+    if (atomic_load(&run->tls_full))
+        cli_say("--tls-resume: %u sampled handshake(s) were full, not resumed: the server does not "
+                "resume sessions (or forgets them)",
+                atomic_load(&run->tls_full));
+    sk_tls_ctx_free(run->tls);
     free(res);
     free(w);
     free(run);

@@ -9,6 +9,7 @@
 #include "hist.h"
 #include "opts.h"
 #include "report.h"
+#include "tls.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -28,6 +29,8 @@ struct bench_opts {
     bool chart, reverse;
     bool bidir;     /* stream: send and receive at once on each connection */
     double bitrate; /* stream: bits/s in total over the connections, each direction; 0: no pacing */
+    bool tls_resume; /* bench connect --tls-resume: resumed handshakes, not full ones */
+    struct cli_tls tls;
     struct cli_common co;
 };
 
@@ -35,6 +38,8 @@ struct bench_opts {
 struct bench_run {
     const struct bench_opts *o;
     sk_addr addr;
+    sk_tls_ctx *tls;    /* --tls: the client context every connection shares (NULL: plain TCP) */
+    char tls_host[256]; /* --tls: the name sent and verified (--sni, else ENDPOINT's host) */
     uint64_t t_start, t_measure, t_end; /* CLOCK_MONOTONIC ns: warm-up, measuring, end */
     atomic_bool failed;                 /* a byte came back wrong */
     /* open loop (o->rate > 0): request k of the run (counted over all connections from 0) is
@@ -44,6 +49,9 @@ struct bench_run {
     bool intervals;  /* workers keep the interval histograms (bench_worker.iv) */
     struct hdr_log *hdr;                /* --hdr-log: the open log (bench_hdr.c) */
     uint64_t hdr_from;                  /* the start of its next interval, ns into measuring */
+    atomic_uint tls_full;               /* --tls-resume: sampled handshakes that were full */
+    pthread_barrier_t
+        gate; /* echo --tls: the clock starts once every worker's handshakes are done */
 };
 
 /* How long after the end of the measurement the replies to measured requests are
@@ -72,6 +80,7 @@ struct bench_worker {
     uint64_t last_sent;               /* open loop: when the last of them was sent (ns) */
     uint64_t full;                    /* open loop: connections that had BENCH_MAX_PIPE in flight */
     uint64_t last_done;               /* open loop: when the last measured reply came (ns) */
+    uint64_t handshakes;              /* --tls (connect): handshakes done, warm-up included */
     char error[256];
     /* since the last interval (warm-up included), when run->intervals: the worker adds, the main
      * thread takes them (bench_take_interval) */
@@ -100,6 +109,32 @@ void *bench_echo_worker(void *arg);
 void *bench_connect_worker(void *arg);
 /* bench_stream.c */
 void *bench_stream_worker(void *arg);
+
+/* bench_tls.c: --tls for echo and connect */
+/* The context and the name to verify into run (nothing without --tls), and one handshake with
+ * the server, so a server that does not speak TLS (or a certificate refused) is one line, exit 1,
+ * before anything starts. */
+void bench_tls_setup(struct bench_run *run);
+/* echo --tls: the workers make their handshakes before the clock starts (1,000 full handshakes
+ * can take seconds, longer than any warm-up). bench_tls_gated: whether this run does; a worker
+ * calls bench_tls_gate when its connections are open (or it gave up), the main thread
+ * bench_tls_gate_main, which sets the clock with set_clock between the two barrier waits. */
+bool bench_tls_gated(const struct bench_run *run);
+void bench_tls_gate(struct bench_run *run);
+void bench_tls_gate_main(struct bench_run *run, void (*set_clock)(struct bench_run *));
+/* A connected fd into a TLS connection (blocking handshake, 5 s): 0 or a negative code with
+ * sk_errmsg() set. */
+int bench_tls_open(struct bench_run *run, int fd, sk_tls **out);
+/* send(2) and recv(2) through t, never waiting: -1 with errno EAGAIN when the fd must be ready
+ * first, EPROTO for a TLS failure (recv: 0 at close_notify, -1 with ECONNRESET at a TCP end
+ * without it). */
+ssize_t bench_tls_send(sk_tls *t, const void *buf, size_t len);
+ssize_t bench_tls_recv(sk_tls *t, void *buf, size_t len);
+/* close_notify, then free t (the caller closes the fd). */
+void bench_tls_close(sk_tls *t);
+/* bench connect --tls: the handshake on fd, the message out, its echo into in, close_notify.
+ * With --tls-resume, every 64th handshake is checked for having been resumed (the check costs). */
+bool bench_tls_exchange(struct bench_worker *w, int fd, const void *out, void *in, size_t size);
 
 /* What the workers measured, summed. */
 struct bench_result {

@@ -22,6 +22,7 @@
 
 struct conn {
     int fd, id;
+    sk_tls *tls; /* --tls: the connection's TLS (its I/O goes through it), else NULL */
     bool connected, out_armed;   /* out_armed: open loop, EPOLLOUT is asked for */
     bool full;                   /* open loop: it had BENCH_MAX_PIPE requests in flight */
     uint64_t sent, recvd;        /* bytes of the stream handed to the kernel / checked on return */
@@ -40,8 +41,25 @@ static inline unsigned char pattern(int id, uint64_t o)
     return (unsigned char)(o * 7u + (unsigned)id * 13u + (o >> 8) * 3u);
 }
 
+/* --tls: a blocking connect and handshake; the loop takes the connection from there. */
+static int open_tls_conn(struct bench_worker *w, struct conn *c, int ep)
+{
+    c->fd = sk_connect_addr(&w->run->addr, SOCK_STREAM, 5000);
+    if (c->fd < 0)
+        return c->fd;
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int rc = bench_tls_open(w->run, c->fd, &c->tls);
+    if (rc < 0)
+        return rc;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+    return epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0 ? -errno : 0;
+}
+
 static int open_conn(struct bench_worker *w, struct conn *c, int ep)
 {
+    if (w->run->tls)
+        return open_tls_conn(w, c, ep);
     const sk_addr *a = &w->run->addr;
     c->fd = socket(a->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0)
@@ -74,7 +92,7 @@ static bool flush_out(struct conn *c)
         size_t n = c->queued < sizeof buf ? (size_t)c->queued : sizeof buf;
         for (size_t i = 0; i < n; i++)
             buf[i] = pattern(c->id, c->sent + i);
-        ssize_t k = send(c->fd, buf, n, MSG_NOSIGNAL);
+        ssize_t k = c->tls ? bench_tls_send(c->tls, buf, n) : send(c->fd, buf, n, MSG_NOSIGNAL);
         if (k < 0)
             return errno == EAGAIN || errno == EINTR;
         c->sent += (uint64_t)k;
@@ -88,8 +106,13 @@ static void fail_conn(struct bench_worker *w, struct conn *c, const char *why, i
     w->errors++;
     if (!w->error[0])
         snprintf(w->error, sizeof w->error, "connection %d: %s%s%s", c->id, why, err ? ": " : "",
-                 err ? strerror(err) : "");
-    close(c->fd);
+                 err == EPROTO && w->run->tls ? sk_errmsg()
+                 : err                        ? strerror(err)
+                                              : "");
+    sk_tls_close(c->tls);
+    c->tls = NULL;
+    if (c->fd >= 0)
+        close(c->fd);
     c->fd = -1;
 }
 
@@ -182,7 +205,8 @@ static void on_readable(struct bench_worker *w, struct conn *c)
 {
     unsigned char buf[65536]; /* on the stack: see flush_out */
     for (;;) {
-        ssize_t k = recv(c->fd, buf, sizeof buf, 0);
+        ssize_t k =
+            c->tls ? bench_tls_recv(c->tls, buf, sizeof buf) : recv(c->fd, buf, sizeof buf, 0);
         uint64_t now = ticks_now_ns(); /* per read: an echo may come back within this loop */
         if (k == 0) {
             fail_conn(w, c, "closed by the server", 0);
@@ -404,14 +428,16 @@ void *bench_echo_worker(void *arg)
         snprintf(w->error, sizeof w->error, "%s", strerror(ep < 0 ? errno : ENOMEM));
         w->errors++;
         free(cs);
+        bench_tls_gate(w->run);
         return NULL;
     }
     for (int i = 0; i < w->n; i++) {
         cs[i].id = w->first + i;
         int rc = open_conn(w, &cs[i], ep);
         if (rc < 0)
-            fail_conn(w, &cs[i], "connect", -rc);
+            fail_conn(w, &cs[i], "connect", rc > -3000 ? -rc : EPROTO); /* SK_E*: the message */
     }
+    bench_tls_gate(w->run);
     if (w->run->o->rate > 0)
         echo_open_loop(w, cs, ep);
     else
@@ -419,6 +445,7 @@ void *bench_echo_worker(void *arg)
     for (int i = 0; i < w->n; i++) {
         if (cs[i].fd >= 0 && !cs[i].measured)
             w->starved++; /* connected (or waiting) but never answered: a server that serves few */
+        bench_tls_close(cs[i].tls);
         if (cs[i].fd >= 0)
             close(cs[i].fd);
     }
@@ -457,8 +484,9 @@ static int connect_exchange(struct bench_worker *w, const unsigned char *out, un
     struct bench_run *run = w->run;
     size_t size = (size_t)run->o->size;
     int fd = sk_connect_addr(&run->addr, SOCK_STREAM, 5000);
-    bool ok = fd >= 0 && sk_send_all(fd, out, size, 5000, NULL) == 0 &&
-              sk_recv_exact(fd, in, size, 5000, NULL) == 0;
+    bool ok = fd >= 0 && (run->tls ? bench_tls_exchange(w, fd, out, in, size)
+                                   : sk_send_all(fd, out, size, 5000, NULL) == 0 &&
+                                         sk_recv_exact(fd, in, size, 5000, NULL) == 0);
     if (fd >= 0)
         close(fd);
     if (!ok) {

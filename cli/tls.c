@@ -99,11 +99,12 @@ void cli_tls_check(const struct cli_tls *t)
 
 sk_tls_ctx *cli_tls_context(const struct cli_tls *t, int verbose)
 {
-    sk_tls_opts o = SK_TLS_OPTS_INIT(.ca_file = t->ca, .cert_file = t->cert, .key_file = t->key,
-                                     .alpn = t->alpn, .self_signed = t->self_signed,
-                                     .require_client_cert = t->server && t->ca,
-                                     .insecure_skip_verify = t->insecure, .pin_sha256 = t->pin,
-                                     .keylog_file = t->keylog);
+    sk_tls_opts o =
+        SK_TLS_OPTS_INIT(.ca_file = t->ca, .cert_file = t->cert, .key_file = t->key,
+                         .alpn = t->alpn, .self_signed = t->self_signed,
+                         .require_client_cert = t->server && t->ca,
+                         .insecure_skip_verify = t->insecure, .no_session_reuse = t->no_resume,
+                         .pin_sha256 = t->pin, .keylog_file = t->keylog);
     sk_tls_ctx *ctx = NULL;
     int rc = sk_tls_ctx_new(&ctx, t->server ? SK_TLS_SERVER : SK_TLS_CLIENT, &o);
     if (rc < 0)

@@ -62,6 +62,8 @@ struct cli_tls {
     bool server;
     bool self_signed; /* --tls-self-signed */
     bool insecure;    /* --insecure */
+    bool no_resume;   /* client: offer no session from an earlier connection (bench: full
+                       * handshakes) */
     const char *sni, *alpn, *ca, *cert, *key, *pin, *keylog;
 };
 

@@ -478,6 +478,17 @@ int sk_tls_recv_exact(sk_tls *t, void *buf, size_t len, int timeout_ms, size_t *
 
 /* ---- the servers' non-blocking use (through sk__tls_ops) ------------------------------------ */
 
+/* SK__TLS_WANT_READ / _WRITE when the last call (its return ret) only waits for the fd, else 0.
+ * Checked before classify: on a loop, waiting is the common case, and it needs no message (the
+ * "what" of a failure costs a snprintf, and a handshake's a getpeername too). */
+static int wants(sk_tls *t, int ret)
+{
+    int e = SSL_get_error(t->ssl, ret);
+    return e == SSL_ERROR_WANT_READ    ? SK__TLS_WANT_READ
+           : e == SSL_ERROR_WANT_WRITE ? SK__TLS_WANT_WRITE
+                                       : 0;
+}
+
 static int nb_start(sk_tls **out, sk_tls_ctx *ctx, int fd, const char *host)
 {
     return start(out, ctx, fd, host);
@@ -501,6 +512,9 @@ static int step(sk_tls *t)
         trace_handshake(t);
         return 0;
     }
+    int w = wants(t, ret);
+    if (w)
+        return w;
     char what[SK_ADDRSTRLEN + 64];
     int rc = classify(t, ret, peer_what(t, what, sizeof what));
     if (rc == 0)
@@ -519,6 +533,11 @@ static ssize_t nb_read(sk_tls *t, void *buf, size_t len, int *want)
         sk__trace_tls_data(t->fd, '<', buf, n);
         return (ssize_t)n;
     }
+    int w = wants(t, 0);
+    if (w) {
+        *want = w;
+        return -EAGAIN;
+    }
     char what[64];
     snprintf(what, sizeof what, "TLS read fd %d", t->fd);
     int rc = classify(t, 0, what);
@@ -535,6 +554,11 @@ static ssize_t nb_write(sk_tls *t, const void *buf, size_t len, int *want)
         t->plain_out += n;
         sk__trace_tls_data(t->fd, '>', buf, n);
         return (ssize_t)n;
+    }
+    int w = wants(t, 0);
+    if (w) {
+        *want = w;
+        return -EAGAIN;
     }
     char what[64];
     snprintf(what, sizeof what, "TLS send fd %d", t->fd);
