@@ -300,6 +300,8 @@ typedef struct sk_conn_connect_opts {
     void *data;                      /* the new connection's sk_conn_data at on_connect */
     const sk_endpoint *parsed;       /* instead of endpoint: one sk_endpoint_parse already read
                                       * (copied at the call; NULL: endpoint is parsed) */
+    bool no_happy_eyeballs; /* one address after the other even when both families resolve */
+    int attempt_delay_ms;   /* Happy Eyeballs stagger; 0 = SK_ATTEMPT_DELAY_DEFAULT_MS */
 } sk_conn_connect_opts;
 /* clang-format off */
 #define SK_CONN_CONNECT_OPTS_INIT(...) {.size = sizeof(sk_conn_connect_opts), __VA_ARGS__}
@@ -307,8 +309,10 @@ typedef struct sk_conn_connect_opts {
 
 /* Open a stream connection from the loop that owns `near` (a connection of an event-model server)
  * to opts->endpoint, without blocking the loop: a numeric address is used at once, a name is
- * resolved on a helper thread; then each address in the resolver's order is tried in turn with a
- * non-blocking connect, within one deadline for all. The new connection is an sk_conn of the same
+ * resolved on a helper thread; then the addresses are tried as sk_connect tries them (Happy
+ * Eyeballs when both families resolve: interleaved, a new attempt every attempt_delay_ms while
+ * earlier ones are pending, the first to connect wins), each a non-blocking connect watched by
+ * the loop, within one deadline for all. The new connection is an sk_conn of the same
  * loop and server (its bytes count in the server's counters; it is not an accepted client: not
  * in `accepted`, `active` or max_conns). Returns 0 (on_connect will be called, once) or a
  * negative code for bad options (on_connect will not be called). */
