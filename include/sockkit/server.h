@@ -329,7 +329,8 @@ typedef struct sk_join_stats {
     uint64_t duration_ms; /* from sk_conn_join to the end of both */
     int reason;           /* 0: both directions ended with a FIN; else the first failure (e.g.
                            * -ECONNRESET from either side, -ETIMEDOUT idle, SK_ECLOSED cut) */
-    bool spliced;         /* the bytes went through splice(2), not through user space */
+    bool spliced;         /* the zero-copy mode: bulk through splice(2); small reads copied once
+                           * through the loop's buffer unless opts.splice_always */
 } sk_join_stats;
 
 /* Initialise with SK_JOIN_OPTS_INIT, which sets size (see sockkit.h). */
@@ -342,6 +343,9 @@ typedef struct sk_join_opts {
     /* Both connections are gone (called once, after both on_close). */
     void (*on_done)(const sk_join_stats *st, void *arg);
     void *arg;
+    bool splice_always; /* zero-copy mode: splice every read, small ones too (default: reads
+                         * under 16 KiB are copied once through the loop's buffer, which costs
+                         * less than two splices; a 16 KiB read switches to splice) */
 } sk_join_opts;
 /* clang-format off */
 #define SK_JOIN_OPTS_INIT(...) {.size = sizeof(sk_join_opts), __VA_ARGS__}

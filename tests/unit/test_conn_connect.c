@@ -87,7 +87,7 @@ struct outcome {
     int64_t tick_timer; /* loop thread only */
     atomic_int ticks, ticks_at_connect;
     atomic_llong connected_at; /* t_now_ms() at the callback */
-    bool join, no_splice;
+    bool join, no_splice, splice_always;
     atomic_int calls, status, closes, inside, done;
     atomic_int fam; /* family of the connected peer */
     atomic_ullong ab, ba;
@@ -139,7 +139,8 @@ static void connected(sk_conn *up, int status)
     }
     sk_conn_resume(client);
     sk_join_opts jo =
-        SK_JOIN_OPTS_INIT(.no_splice = o->no_splice, .on_done = joined_done, .arg = o);
+        SK_JOIN_OPTS_INIT(.no_splice = o->no_splice, .splice_always = o->splice_always,
+                          .on_done = joined_done, .arg = o);
     if (sk_conn_join(client, up, &jo) < 0)
         fail_msg("join: %s", sk_errmsg());
 }
@@ -490,11 +491,12 @@ static void bad_options(void **state)
 /* ---- joined pairs ---------------------------------------------------------------------------- */
 
 /* Client -> relay -> target and back: 300 KB each way, then half-closes carried across. */
-static void pair_both_ways(bool no_splice)
+static void pair_both_ways(bool no_splice, bool splice_always)
 {
     int port;
     int l = t_listener("127.0.0.1:0", &port);
-    struct outcome o = {.timeout_ms = 5000, .join = true, .no_splice = no_splice};
+    struct outcome o = {
+        .timeout_ms = 5000, .join = true, .no_splice = no_splice, .splice_always = splice_always};
     snprintf(o.target, sizeof o.target, "127.0.0.1:%d", port);
     struct t_running r = {0};
     start(&r, &o);
@@ -534,13 +536,55 @@ static void pair_both_ways(bool no_splice)
 static void pair_spliced(void **state)
 {
     (void)state;
-    pair_both_ways(false);
+    pair_both_ways(false, false);
+}
+
+static void pair_splice_always(void **state)
+{
+    (void)state;
+    pair_both_ways(false, true);
 }
 
 static void pair_copied(void **state)
 {
     (void)state;
-    pair_both_ways(true);
+    pair_both_ways(true, false);
+}
+
+/* Zero-copy mode with small messages (the copied path): 2,000 ping-pongs of 1..200 bytes, each
+ * answered byte-exact, then the pair ends cleanly. */
+static void pair_small_messages(void **state)
+{
+    (void)state;
+    int port;
+    int l = t_listener("127.0.0.1:0", &port);
+    struct outcome o = {.timeout_ms = 5000, .join = true};
+    snprintf(o.target, sizeof o.target, "127.0.0.1:%d", port);
+    struct t_running r = {0};
+    start(&r, &o);
+    int fd = sk_connect(r.ep, 5000);
+    int t = sk_accept(l, NULL, 5000);
+    assert_true(fd >= 0 && t >= 0);
+    unsigned char out[200], in[200];
+    uint64_t total = 0;
+    for (int i = 0; i < 2000; i++) {
+        size_t n = 1 + (size_t)i % sizeof out;
+        t_fill_random(out, n, (unsigned)i);
+        assert_int_equal(sk_send_all(fd, out, n, 5000, NULL), 0);
+        assert_int_equal(sk_recv_exact(t, in, n, 5000, NULL), 0);
+        assert_memory_equal(in, out, n);
+        assert_int_equal(sk_send_all(t, in, n, 5000, NULL), 0);
+        assert_int_equal(sk_recv_exact(fd, out, n, 5000, NULL), 0);
+        assert_memory_equal(in, out, n);
+        total += n;
+    }
+    close(fd);
+    close(t);
+    wait_for(&o.done, 1, 3000);
+    assert_int_equal(atomic_load(&o.done), 1);
+    assert_true(atomic_load(&o.ab) == total && atomic_load(&o.ba) == total);
+    finish(&r);
+    close(l);
 }
 
 /* The target resets: the client sees a reset too, not a clean end. */
@@ -596,7 +640,9 @@ int main(void)
         cmocka_unit_test(he_both_refused),
         cmocka_unit_test(bad_options),
         cmocka_unit_test(pair_spliced),
+        cmocka_unit_test(pair_splice_always),
         cmocka_unit_test(pair_copied),
+        cmocka_unit_test(pair_small_messages),
         cmocka_unit_test(reset_spliced),
         cmocka_unit_test(reset_copied),
     };
