@@ -207,8 +207,11 @@ static void on_attempt_io(sk_loop *l, int fd, int events, void *arg)
             sk__trace_call(fd, "connect %s (completed) = 0", s);
             sk__trace_established(fd, "connect"); /* the pcap's handshake */
         }
-        sk_loop_unwatch(c->w->loop, fd);
-        *at = c->ob->att[--c->ob->npending]; /* the winner leaves the list, its fd stays open */
+        /* The winner leaves the list; its fd stays open and stays registered with the loop (no
+         * epoll_ctl DEL and ADD for one connection): connected() sets c->events to -1, so the
+         * settle after this callback (or a join inside on_connect) re-points the watch to the
+         * connection's own handler before the loop runs again. */
+        *at = c->ob->att[--c->ob->npending];
         if (at != &c->ob->att[c->ob->npending])
             sk_loop_watch(c->w->loop, at->fd, SK_WRITABLE, on_attempt_io, at);
         connected(c, fd, a);

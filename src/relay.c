@@ -393,12 +393,11 @@ static void raw_io(sk_conn *c, int events)
     pump(p, mask ? mask : 3);
 }
 
+/* Both are SOCK_STREAM already (sk_conn_join checks c->type): TCP or Unix stream, which the
+ * kernel splices; a refusal is handled per direction anyway. */
 static bool raw_capable(const sk_conn *c)
 {
-    int type = 0;
-    socklen_t len = sizeof type;
-    return getsockopt(c->fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM &&
-           c->len == c->off; /* bytes queued before the join keep their order only in copy mode */
+    return c->len == c->off; /* bytes queued before the join keep their order only in copy mode */
 }
 
 static bool try_raw(struct pair *p)
