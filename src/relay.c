@@ -334,7 +334,10 @@ static int pump_dir(struct pair *p, int i, int *who)
     if (!waiting(d))
         pipe_put(p->c[i]->w, d->pipe);
     if (d->eof && !waiting(d) && !d->fin) {
-        sk_shutdown(p->c[!i]->fd, SHUT_WR);
+        /* The other direction over too: the pair closes both sockets now, and the close sends
+         * this FIN (dst's input was read to its end); one shutdown per pair, not two. */
+        if (!p->d[!i].fin)
+            sk_shutdown(p->c[!i]->fd, SHUT_WR);
         d->fin = true;
     }
     return 0;
@@ -452,6 +455,9 @@ int sk_conn_join(sk_conn *a, sk_conn *b, const sk_join_opts *opts)
         p->c[i]->h = &pair_handlers;
         p->c[i]->data = p;
         p->c[i]->joined = true;
+        /* an outbound connection's connect state (its endpoint, handlers, message: ~850 bytes)
+         * is not needed once the pair's handlers take over: a third of an idle pair's memory */
+        sk__outbound_free(p->c[i]);
     }
     name_legs(p);
     if (try_raw(p)) {
