@@ -252,10 +252,10 @@ static void start_next(sk_conn *c)
     while (ob->next < ob->addrs.n && !ob->done) {
         size_t idx = ob->next++;
         const sk_addr *a = &ob->addrs.v[idx];
-        char s[SK_ADDRSTRLEN];
-        sk_addr_format(a, s, sizeof s);
+        char s[SK_ADDRSTRLEN]; /* formatted only for a message or the trace: not per connect */
         int fd = sk__socket(a->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK, 0, SK_ROLE_CLIENT);
         if (fd < 0) {
+            sk_addr_format(a, s, sizeof s);
             note(c, fd, "socket for %s: %s", s);
             continue;
         }
@@ -265,7 +265,10 @@ static void start_next(sk_conn *c)
             return;
         }
         if (errno == EINPROGRESS) {
-            sk__trace_call(fd, "connect %s (in progress)", s);
+            if (sk__trace_on()) {
+                sk_addr_format(a, s, sizeof s);
+                sk__trace_call(fd, "connect %s (in progress)", s);
+            }
             struct attempt *at = &ob->att[ob->npending];
             *at = (struct attempt){.c = c, .fd = fd, .idx = idx};
             int rc = sk_loop_watch(c->w->loop, fd, SK_WRITABLE, on_attempt_io, at);
@@ -278,10 +281,13 @@ static void start_next(sk_conn *c)
                 }
                 return;
             }
+            sk_addr_format(a, s, sizeof s);
             note(c, rc, "connect %s: watch: %s", s);
         } else {
-            trace_failed(fd, a, -errno);
-            note(c, -errno, "connect %s: %s", s);
+            int err = -errno;
+            trace_failed(fd, a, err);
+            sk_addr_format(a, s, sizeof s);
+            note(c, err, "connect %s: %s", s);
         }
         sk_close(fd);
     }
