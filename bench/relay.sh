@@ -4,8 +4,10 @@
 # and the direct connection, in front of sockkit serve echo (ping-pong) and sockkit serve sink
 # (bulk). Each is measured with `sockkit bench echo` (64-byte ping-pong) at 1, 50 and 1000
 # connections, `sockkit bench connect` (new connections per second, 8 at once) and `sockkit bench
-# stream` (one connection, one way), interleaved A B C D A B C D
-# for ROUNDS rounds; the table shows medians and ratios to haproxy and to direct.
+# stream` (one connection, one way), interleaved: each test runs every relay back to back (the
+# order reversed every other round), for ROUNDS rounds. The table shows medians; the ratios are
+# the medians of the per-round ratios (sockkit / haproxy measured moments apart), which a shared,
+# noisy machine moves much less than the values themselves.
 # Usage: bench/relay.sh [ROUNDS] [SECONDS]. Writes the table on stdout. Needs socat; HAProxy is
 # left out when it is not installed (Debian haproxy).
 set -u
@@ -69,8 +71,10 @@ sleep 0.5
 declare -A R # R[name,test] = "v1 v2 ..." over the rounds
 TESTS="c1 c50 c1000 conn stream"
 for round in $(seq "$ROUNDS"); do
+    order=$NAMES
+    [ $((round % 2)) = 0 ] && order=$(echo "$NAMES" | tr ' ' '\n' | tac | tr '\n' ' ')
     for t in $TESTS; do
-        for n in $NAMES; do
+        for n in $order; do
             case $t in
             conn)
                 j=$("$B" bench connect -q -c 8 -d "$SECS" --warmup "$WARM" --json "127.0.0.1:${LP[$n-${PORT[echo]}]}" 2>/dev/null)
@@ -99,9 +103,20 @@ r = {}
 for line in raw.splitlines():
     key, _, vals = line.partition("=")
     r[tuple(key.split(","))] = [v for v in vals.split(";") if v]
+def vals(n, t, i):
+    return [float(v.split("/")[i]) if len(v.split("/")) > i else 0.0 for v in r.get((n, t), [])]
 def med(n, t, i):
-    xs = [float(v.split("/")[i]) for v in r.get((n, t), []) if len(v.split("/")) > i]
+    xs = vals(n, t, i)
     return statistics.median(xs) if xs else 0.0
+def ratios(n, ref, t, i):
+    return [a / b for a, b in zip(vals(n, t, i), vals(ref, t, i)) if b > 0]
+def ratio(n, ref, t, i):
+    """median over the rounds of n's value / ref's value in the same round"""
+    xs = ratios(n, ref, t, i)
+    return statistics.median(xs) if xs else 0.0
+def spread(n, ref, t, i):
+    xs = ratios(n, ref, t, i)
+    return f" [{min(xs):.2f}-{max(xs):.2f}]" if xs and n not in (ref, "direct") else ""
 ref = "haproxy" if "haproxy" in names else "sockkit"
 def head(t):
     return {"stream": "stream Gbit/s", "conn": "new conns/s (8 at once)"}.get(t, f"{t} req/s (p99 us)")
@@ -112,13 +127,18 @@ for n in names:
     for t in tests:
         if t == "stream":
             g = med(n, t, 0) / 1e9
-            cells.append(f"{g:.2f} ({g / max(med(ref, t, 0) / 1e9, 1e-9):.2f}x {ref}, "
-                         f"{g / max(med('direct', t, 0) / 1e9, 1e-9):.2f}x direct)")
+            cells.append(f"{g:.2f} ({ratio(n, ref, t, 0):.2f}x{spread(n, ref, t, 0)} {ref}, "
+                         f"{ratio(n, 'direct', t, 0):.2f}x direct)")
         elif t == "conn":
-            q = med(n, t, 0)
-            cells.append(f"{q:.0f} {q / max(med(ref, t, 0), 1e-9):.2f}x")
+            cells.append(f"{med(n, t, 0):.0f} {ratio(n, ref, t, 0):.2f}x{spread(n, ref, t, 0)}")
         else:
-            q, p = med(n, t, 0), med(n, t, 1)
-            cells.append(f"{q:.0f} ({p:.0f}) {q / max(med(ref, t, 0), 1e-9):.2f}x")
+            cells.append(f"{med(n, t, 0):.0f} ({med(n, t, 1):.0f}) {ratio(n, ref, t, 0):.2f}x"
+                         f"{spread(n, ref, t, 0)}, p99 {ratio(n, ref, t, 1):.2f}x"
+                         f"{spread(n, ref, t, 1)}")
     print(f"| {n} | " + " | ".join(cells) + " |")
+if "socat" in names:
+    print(f"\nsockkit / socat at 50 connections (median of per-round ratios): "
+          f"{ratio('sockkit', 'socat', 'c50', 0):.2f}x req/s")
+print(f"rounds: {len(vals('sockkit', tests[0], 0))}; ratios are per round, then the median "
+      f"[lowest-highest round]")
 EOF

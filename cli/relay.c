@@ -34,6 +34,7 @@ enum {
     OPT_DRAIN,
     OPT_HIGH_WATER,
     OPT_NO_SPLICE,
+    OPT_SPLICE,
     OPT_VIA,
     OPT_BACKEND,
 };
@@ -55,8 +56,11 @@ static const struct cli_opt relay_opts[] = {
      "at SIGTERM or Ctrl-C, let pairs finish for S seconds, then cut them (default 5)", NULL},
     {OPT_HIGH_WATER, "high-water", CLI_ARG, "N",
      "stop reading a side while N bytes wait for the other (default 262144; copy mode)", NULL},
-    {OPT_NO_SPLICE, "no-splice", CLI_NOARG, NULL,
-     "copy through user space instead of splice(2) (--trace always copies)", NULL},
+    {OPT_NO_SPLICE, "no-splice", CLI_NOARG, NULL, "the same as --splice off", NULL},
+    {OPT_SPLICE, "splice", CLI_ARG, "WHEN",
+     "auto (the default): splice(2) for bulk, one copy for reads under 16 KiB; on: splice every "
+     "read; off: copy through the connections' buffers (--trace always copies)",
+     "auto on off"},
     {OPT_VIA, "via", CLI_ARG, "PROXY[:PORT]",
      "reach TARGET through this proxy, a tunnel per client (port 1080 for SOCKS5, 3128 for HTTP "
      "if not given); with SOCKS5 the proxy resolves TARGET's name",
@@ -186,8 +190,9 @@ static void target_ready(struct link *k, sk_conn *up)
     struct relay *r = k->r;
     sk_conn *client = k->client;
     sk_conn_resume(client);
-    sk_join_opts jo = SK_JOIN_OPTS_INIT(.no_splice = r->no_splice, .a_name = "client",
-                                        .b_name = "target", .on_done = pair_done, .arg = k);
+    sk_join_opts jo =
+        SK_JOIN_OPTS_INIT(.no_splice = r->no_splice, .splice_always = r->splice_always,
+                          .a_name = "client", .b_name = "target", .on_done = pair_done, .arg = k);
     if (sk_conn_join(client, up, &jo) < 0) {
         print_failed(r, k, sk_errmsg());
         atomic_fetch_add(&r->failed, 1);
@@ -556,6 +561,12 @@ static void relay_option(int c, const char *arg, struct relay *r, struct via_arg
         break;
     case OPT_BACKEND:
         r->o.loop_backend = cli_parse_backend(arg);
+        break;
+    case OPT_SPLICE:
+        if (strcmp(arg, "auto") && strcmp(arg, "on") && strcmp(arg, "off"))
+            cli_usage_error("--splice takes auto, on or off (got '%s')", arg);
+        r->no_splice = !strcmp(arg, "off");
+        r->splice_always = !strcmp(arg, "on");
         break;
     }
 }

@@ -23,6 +23,7 @@ struct relay {
     int connect_timeout_ms;           /* 0: the library's default */
     int drain_ms;
     bool no_splice;
+    bool splice_always;   /* --splice on */
     struct cli_proxy via; /* --via (endpoint "" = none), -X, -P */
     sk_endpoint via_ep;   /* --via's endpoint, parsed once */
     sk_event_handlers client_events, target_events;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #define BUCKETS             1024
 #define UDP_IDLE_DEFAULT_MS 60000
@@ -132,6 +133,40 @@ static void on_upstream(sk_loop *l, int fd, int events, void *arg)
     }
 }
 
+/* The session's socket, connected to the target. A Unix datagram target answers to the sender's
+ * address, and an unbound Unix socket has none: bind to an autobound abstract name first (bind
+ * with the family alone), which the kernel makes unique and frees with the socket. */
+static int session_socket(const sk_addr *target, char *why, size_t cap)
+{
+    if (target->u.sa.sa_family != AF_UNIX) {
+        int fd = sk_connect_addr(target, SOCK_DGRAM, 0);
+        if (fd < 0)
+            snprintf(why, cap, "%s", sk_errmsg());
+        return fd;
+    }
+    int fd = sk_socket(AF_UNIX, SOCK_DGRAM, 0);
+    if (fd < 0) {
+        snprintf(why, cap, "%s", sk_errmsg());
+        return fd;
+    }
+    struct sockaddr_un me = {.sun_family = AF_UNIX};
+    const char *step = "bind (autobind)";
+    int rc = bind(fd, (struct sockaddr *)&me, sizeof(sa_family_t));
+    if (rc == 0) {
+        step = "connect";
+        rc = connect(fd, &target->u.sa, target->len);
+    }
+    if (rc < 0) {
+        rc = -errno;
+        char t[SK_ADDRSTRLEN];
+        sk_addr_format(target, t, sizeof t);
+        snprintf(why, cap, "%s %.200s: %s", step, t, sk_strerror(rc));
+        sk_close(fd);
+        return rc;
+    }
+    return fd;
+}
+
 static struct session *session_new(struct relay_udp *u, sk_conn *c)
 {
     struct relay *r = u->r;
@@ -147,13 +182,17 @@ static struct session *session_new(struct relay_udp *u, sk_conn *c)
                           .server_fd = sk_conn_fd(c),
                           .start = cli_now_s(),
                           .last = sk_loop_now(u->loop)};
-    sk_addr_format(&s->client, s->name, sizeof s->name);
-    s->fd = sk_connect_addr(&u->target, SOCK_DGRAM, 0);
+    if (s->client.len <= (socklen_t)sizeof(sa_family_t)) /* a Unix client that did not bind */
+        snprintf(s->name, sizeof s->name, "unix:(unbound)");
+    else
+        sk_addr_format(&s->client, s->name, sizeof s->name);
+    char why[640] = "";
+    s->fd = session_socket(&u->target, why, sizeof why);
     if (s->fd < 0 || sk_sock_set_nonblock(s->fd, true) < 0 ||
         sk_loop_watch(u->loop, s->fd, SK_READABLE, on_upstream, s) < 0 ||
         (s->timer = sk_loop_timer(u->loop, u->idle_ms, 0, on_idle, s)) < 0) {
         if (r->co.verbose)
-            cli_say("failed udp %s: %s", s->name, sk_errmsg());
+            cli_say("failed udp %s: %s", s->name, why[0] ? why : sk_errmsg());
         if (s->fd >= 0) {
             sk_loop_unwatch(u->loop, s->fd);
             sk_close(s->fd);

@@ -11,8 +11,12 @@
  * and a connection that ends first just forgets the job (job->c = NULL), which frees itself when
  * its post arrives.
  *
- * The addresses are tried one after the other in the resolver's order, each a non-blocking
- * connect, all within one deadline (a refusal moves to the next address at once). */
+ * The addresses are tried as sk_connect tries them, within one deadline: one after the other in
+ * the resolver's order, a failure moving to the next at once; when both families resolve, Happy
+ * Eyeballs (RFC 8305): the families interleaved (section 4), and a new attempt every
+ * attempt_delay_ms while earlier ones are pending (section 5), each its own non-blocking socket
+ * watched by the loop. The first to connect wins and the others are closed. The connection's
+ * fd stays -1 until then: the attempts' fds belong to this file. */
 #include "server_event.h"
 
 #include <errno.h>
@@ -34,14 +38,26 @@ struct resolve_job {
     char why[200]; /* the resolver's message on failure */
 };
 
+/* One pending connect (Happy Eyeballs runs several at once). */
+struct attempt {
+    sk_conn *c;
+    int fd;
+    size_t idx; /* into addrs */
+};
+
 struct sk__outbound {
     sk_event_handlers h; /* the new connection's callbacks, loaded from opts.events */
     sk_connect_fn on_connect;
     sk_endpoint ep;
     sk_addr_list addrs;
-    size_t next;    /* the address to try next */
-    int64_t timer;  /* the start, then the deadline */
-    int timeout_ms; /* -1: none */
+    size_t next;         /* the address to try next */
+    struct attempt *att; /* the pending attempts, npending of them (room for every address) */
+    size_t npending;
+    bool he, no_he;  /* he: both families, interleaved, a new attempt every delay_ms */
+    int delay_ms;    /* RFC 8305's connection attempt delay */
+    int64_t stagger; /* the timer that starts the next attempt while earlier ones wait */
+    int64_t timer;   /* the start, then the deadline */
+    int timeout_ms;  /* -1: none */
     int last_err;
     char why[200]; /* what the last failure was, for sk_errmsg() in on_connect */
     struct resolve_job *job;
@@ -50,7 +66,8 @@ struct sk__outbound {
     bool done;          /* on_connect ran */
 };
 
-static void try_next(sk_conn *c);
+static void start_next(sk_conn *c);
+static void on_attempt_io(sk_loop *l, int fd, int events, void *arg);
 
 __attribute__((format(printf, 3, 0))) static void note(sk_conn *c, int code, const char *fmt,
                                                        const char *what)
@@ -92,6 +109,13 @@ void sk__outbound_free(sk_conn *c)
         ob->job->c = NULL; /* it frees itself when its answer arrives */
     if (ob->timer > 0)
         sk_loop_cancel(c->w->loop, ob->timer);
+    if (ob->stagger > 0)
+        sk_loop_cancel(c->w->loop, ob->stagger);
+    for (size_t i = 0; i < ob->npending; i++) {
+        sk_loop_unwatch(c->w->loop, ob->att[i].fd);
+        sk_close(ob->att[i].fd);
+    }
+    free(ob->att);
     sk_addr_list_free(&ob->addrs);
     free(ob);
     c->ob = NULL;
@@ -107,12 +131,33 @@ void sk__outbound_quiesce(struct sk__worker *w)
 /* ---- connecting --------------------------------------------------------------------------------
  */
 
-static void connected(sk_conn *c, const sk_addr *to)
+static void drop_attempt(sk_conn *c, struct attempt *a)
+{
+    struct sk__outbound *ob = c->ob;
+    sk_loop_unwatch(c->w->loop, a->fd);
+    sk_close(a->fd);
+    *a = ob->att[--ob->npending];
+    if (a != &ob->att[ob->npending]) /* the moved attempt's watch points at its old slot */
+        sk_loop_watch(c->w->loop, a->fd, SK_WRITABLE, on_attempt_io, a);
+}
+
+static void cancel_stagger(sk_conn *c)
+{
+    if (c->ob->stagger > 0)
+        sk_loop_cancel(c->w->loop, c->ob->stagger);
+    c->ob->stagger = 0;
+}
+
+static void connected(sk_conn *c, int fd, const sk_addr *to)
 {
     struct sk__outbound *ob = c->ob;
     if (ob->timer > 0)
         sk_loop_cancel(c->w->loop, ob->timer);
     ob->timer = 0;
+    cancel_stagger(c);
+    while (ob->npending) /* the losers of the race */
+        drop_attempt(c, &ob->att[0]);
+    c->fd = fd;
     c->peer = *to;
     c->connecting = false;
     c->events = -1; /* settle watches it for the connection's I/O from now on */
@@ -121,6 +166,8 @@ static void connected(sk_conn *c, const sk_addr *to)
         int one = 1;
         setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
+    free(ob->att);
+    ob->att = NULL;
     sk_addr_list_free(&ob->addrs);
     if (ob->tls) { /* on_connect once the handshake is done (sk__outbound_ready) or failed */
         if (sk__conn_start_tls(c, ob->tls, ob->tls_host[0] ? ob->tls_host : NULL) < 0) {
@@ -159,11 +206,21 @@ static void trace_failed(int fd, const sk_addr *a, int code)
     sk__trace_call(fd, "connect %s -> %s (%s)", s, sk_err_name(code), sk_strerror(code));
 }
 
-static void on_connect_io(sk_loop *l, int fd, int events, void *arg)
+/* Nothing pending and nothing left to try: the connection fails with the last error. */
+static void maybe_failed(sk_conn *c)
 {
+    struct sk__outbound *ob = c->ob;
+    if (!ob->npending && ob->next >= ob->addrs.n)
+        sk__conn_fail(c, ob->last_err ? ob->last_err : SK_ENOADDR);
+}
+
+static void on_attempt_io(sk_loop *l, int fd, int events, void *arg)
+{
+    (void)l;
     (void)events;
-    sk_conn *c = arg;
-    const sk_addr *a = &c->ob->addrs.v[c->ob->next - 1];
+    struct attempt *at = arg;
+    sk_conn *c = at->c;
+    const sk_addr *a = &c->ob->addrs.v[at->idx];
     int err = 0;
     socklen_t len = sizeof err;
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
@@ -176,56 +233,126 @@ static void on_connect_io(sk_loop *l, int fd, int events, void *arg)
             sk__trace_call(fd, "connect %s (completed) = 0", s);
             sk__trace_established(fd, "connect"); /* the pcap's handshake */
         }
-        connected(c, a);
+        /* The winner leaves the list; its fd stays open and stays registered with the loop (no
+         * epoll_ctl DEL and ADD for one connection): connected() sets c->events to -1, so the
+         * settle after this callback (or a join inside on_connect) re-points the watch to the
+         * connection's own handler before the loop runs again. */
+        *at = c->ob->att[--c->ob->npending];
+        if (at != &c->ob->att[c->ob->npending])
+            sk_loop_watch(c->w->loop, at->fd, SK_WRITABLE, on_attempt_io, at);
+        connected(c, fd, a);
     } else {
         char s[SK_ADDRSTRLEN];
         sk_addr_format(a, s, sizeof s);
         trace_failed(fd, a, -err);
         note(c, -err, "connect %s: %s", s);
-        sk_loop_unwatch(l, fd);
-        sk_close(fd);
-        c->fd = -1;
-        try_next(c);
+        drop_attempt(c, at);
+        /* RFC 8305 section 5: a failure starts the next attempt at once, not at the stagger */
+        cancel_stagger(c);
+        start_next(c);
+        maybe_failed(c);
     }
     c->busy--;
     sk__conn_settle(c);
 }
 
-/* Start the next address; when none is left, the connection fails with the last error. Runs in a
- * loop callback that holds c (busy), so a failure is reported when that callback ends. */
-static void try_next(sk_conn *c)
+static void on_stagger(sk_loop *l, int64_t timer, void *arg)
+{
+    (void)l;
+    (void)timer;
+    sk_conn *c = arg;
+    c->ob->stagger = 0;
+    c->busy++;
+    start_next(c);
+    maybe_failed(c);
+    c->busy--;
+    sk__conn_settle(c);
+}
+
+/* Start attempts until one is pending (or connected at once) or none is left; with Happy Eyeballs
+ * and more addresses to go, the next one is due after the attempt delay unless this one answers
+ * first. Runs in a loop callback that holds c (busy): a failure is reported when that ends. */
+static void start_next(sk_conn *c)
 {
     struct sk__outbound *ob = c->ob;
-    while (ob->next < ob->addrs.n) {
-        const sk_addr *a = &ob->addrs.v[ob->next++];
-        char s[SK_ADDRSTRLEN];
-        sk_addr_format(a, s, sizeof s);
+    while (ob->next < ob->addrs.n && !ob->done) {
+        size_t idx = ob->next++;
+        const sk_addr *a = &ob->addrs.v[idx];
+        char s[SK_ADDRSTRLEN]; /* formatted only for a message or the trace: not per connect */
         int fd = sk__socket(a->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK, 0, SK_ROLE_CLIENT);
         if (fd < 0) {
+            sk_addr_format(a, s, sizeof s);
             note(c, fd, "socket for %s: %s", s);
             continue;
         }
         int cr = connect(fd, &a->u.sa, a->len);
-        if (cr == 0 || errno == EINPROGRESS) {
-            bool now = cr == 0; /* Unix sockets connect at once */
-            c->fd = fd;
-            if (now) {
-                connected(c, a);
+        if (cr == 0) { /* Unix sockets connect at once */
+            connected(c, fd, a);
+            return;
+        }
+        if (errno == EINPROGRESS) {
+            if (sk__trace_on()) {
+                sk_addr_format(a, s, sizeof s);
+                sk__trace_call(fd, "connect %s (in progress)", s);
+            }
+            struct attempt *at = &ob->att[ob->npending];
+            *at = (struct attempt){.c = c, .fd = fd, .idx = idx};
+            int rc = sk_loop_watch(c->w->loop, fd, SK_WRITABLE, on_attempt_io, at);
+            if (rc == 0) {
+                ob->npending++;
+                if (ob->he && ob->next < ob->addrs.n && ob->stagger == 0) {
+                    ob->stagger = sk_loop_timer(c->w->loop, ob->delay_ms, 0, on_stagger, c);
+                    if (ob->stagger < 0)
+                        ob->stagger = 0; /* the next attempt waits for this one's failure */
+                }
                 return;
             }
-            sk__trace_call(fd, "connect %s (in progress)", s);
-            int rc = sk_loop_watch(c->w->loop, fd, SK_WRITABLE, on_connect_io, c);
-            if (rc == 0)
-                return;
+            sk_addr_format(a, s, sizeof s);
             note(c, rc, "connect %s: watch: %s", s);
         } else {
-            trace_failed(fd, a, -errno);
-            note(c, -errno, "connect %s: %s", s);
+            int err = -errno;
+            trace_failed(fd, a, err);
+            sk_addr_format(a, s, sizeof s);
+            note(c, err, "connect %s: %s", s);
         }
         sk_close(fd);
-        c->fd = -1;
     }
-    sk__conn_fail(c, ob->last_err ? ob->last_err : SK_ENOADDR);
+}
+
+/* The resolved addresses in the order to try them: RFC 8305's interleaving of the families when
+ * both are there (as sk_connect); att holds the pending attempts, at most one per address. */
+static int plan(sk_conn *c)
+{
+    struct sk__outbound *ob = c->ob;
+    size_t n = ob->addrs.n;
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    sk_addr *v = malloc((n ? n : 1) * sizeof *v);
+    ob->att = calloc(n ? n : 1, sizeof *ob->att);
+    if (!order || !v || !ob->att) {
+        free(order);
+        free(v);
+        return -ENOMEM;
+    }
+    sk_connect_opts co = SK_CONNECT_OPTS_INIT(.no_happy_eyeballs = ob->no_he);
+    ob->he = sk_connect_order(ob->addrs.v, n, &co, order) == 1;
+    for (size_t i = 0; i < n; i++)
+        v[i] = ob->addrs.v[order[i]];
+    memcpy(ob->addrs.v, v, n * sizeof *v);
+    free(order);
+    free(v);
+    return 0;
+}
+
+static void begin(sk_conn *c)
+{
+    int rc = plan(c);
+    if (rc < 0) {
+        note(c, rc, "connect %s: %s", c->ob->ep.host);
+        sk__conn_fail(c, rc);
+        return;
+    }
+    start_next(c);
+    maybe_failed(c);
 }
 
 static void on_deadline(sk_loop *l, int64_t timer, void *arg)
@@ -259,7 +386,7 @@ static void resolved(sk_loop *l, void *arg)
         } else {
             c->ob->addrs = j->addrs;
             j->addrs = (sk_addr_list){0};
-            try_next(c);
+            begin(c);
         }
         c->busy--;
         sk__conn_settle(c);
@@ -322,7 +449,7 @@ static void on_start(sk_loop *l, int64_t timer, void *arg)
     }
     int rc = sk_resolve_endpoint(&ob->ep, AF_UNSPEC, SOCK_STREAM, SK_RESOLVE_NUMERIC, &ob->addrs);
     if (rc >= 0) {
-        try_next(c);
+        begin(c);
     } else if (ob->ep.is_unix) {
         snprintf(ob->why, sizeof ob->why, "%s", sk_errmsg());
         sk__conn_fail(c, rc);
@@ -366,6 +493,8 @@ int sk_conn_connect(sk_conn *near, const sk_conn_connect_opts *opts)
     }
     snprintf(ob->tls_host, sizeof ob->tls_host, "%s", o.tls_host ? o.tls_host : "");
     ob->timeout_ms = o.timeout_ms ? o.timeout_ms : SK_CONN_CONNECT_TIMEOUT_DEFAULT_MS;
+    ob->delay_ms = o.attempt_delay_ms > 0 ? o.attempt_delay_ms : SK_ATTEMPT_DELAY_DEFAULT_MS;
+    ob->no_he = o.no_happy_eyeballs;
     sk_addr none = {0};
     sk_conn *c = sk__conn_new(near->w, -1, &none);
     if (!c) {

@@ -21,6 +21,10 @@ int sk__opts_load(void *dst, size_t known, const void *src, const char *what);
 /* Copy a result struct of known bytes into the caller's dst, which says its size in its first
  * field: a shorter one gets the fields it has. Its size field is left as it is. */
 int sk__result_store(void *dst, const void *src, size_t known, const char *what);
+/* loop.c: stop watching fd, which the caller closes right after (nothing else may use it in
+ * between): with epoll no epoll_ctl, the close takes it out. */
+struct sk_loop;
+void sk__loop_unwatch_closing(struct sk_loop *l, int fd);
 
 /* sock.c: sk_socket with the role the trace should show from the first line on. */
 int sk__socket(int family, int type, int proto, sk_role role);

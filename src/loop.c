@@ -132,6 +132,21 @@ int sk_loop_unwatch(sk_loop *l, int fd)
     return 0;
 }
 
+void sk__loop_unwatch_closing(sk_loop *l, int fd)
+{
+    if (!l->be->close_unwatches || fd < 0 || (size_t)fd >= l->nw || !l->w[fd].fn) {
+        sk_loop_unwatch(l, fd);
+        return;
+    }
+    /* epoll drops the fd at its close (HAProxy's fd_delete relies on the same): one epoll_ctl
+     * less per connection. Should the fd live on in a dup, its stale registration reports
+     * events with the old generation, which the dispatch drops. */
+    struct watcher *w = &l->w[fd];
+    if (w->events && !w->internal)
+        l->active--;
+    *w = (struct watcher){.gen = w->gen + 1};
+}
+
 /* ---- timers -------------------------------------------------------------------------------- */
 
 /* A timer's id is its slot's generation (31 bits, never 0) above the slot number: always > 0 as

@@ -3,6 +3,7 @@
 #ifndef SOCKKIT_LOOP_BACKEND_H
 #define SOCKKIT_LOOP_BACKEND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Ready fds taken from a backend per wait (the loop's array and epoll's). */
@@ -26,6 +27,9 @@ struct sk__loop_backend {
     int (*set)(void *state, int fd, int old_events, int new_events, uint32_t gen);
     /* Wait up to timeout_ms; fill out[] (at most max) and return the count, or -errno. */
     int (*wait)(void *state, int timeout_ms, struct sk__ready *out, int max);
+    /* Closing an fd takes it out of the backend by itself (epoll, for an fd not dup'ed): an fd
+     * about to be closed needs no set(..., 0) (sk__loop_unwatch_closing). */
+    bool close_unwatches; /* io_uring: no, a poll in flight holds the file until removed */
 };
 
 extern const struct sk__loop_backend sk__loop_epoll;

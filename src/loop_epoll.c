@@ -65,4 +65,4 @@ static int wait_ready(void *p, int timeout_ms, struct sk__ready *out, int max)
     return n;
 }
 
-const struct sk__loop_backend sk__loop_epoll = {"epoll", create, destroy, set, wait_ready};
+const struct sk__loop_backend sk__loop_epoll = {"epoll", create, destroy, set, wait_ready, true};

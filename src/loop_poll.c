@@ -112,4 +112,4 @@ static int wait_ready(void *p, int timeout_ms, struct sk__ready *out, int max)
     return k;
 }
 
-const struct sk__loop_backend sk__loop_poll = {"poll", create, destroy, set, wait_ready};
+const struct sk__loop_backend sk__loop_poll = {"poll", create, destroy, set, wait_ready, false};

@@ -270,10 +270,10 @@ static int wait_ready(void *p, int timeout_ms, struct sk__ready *out, int max)
     return n;
 }
 
-const struct sk__loop_backend sk__loop_uring = {"io_uring", create, destroy, set, wait_ready};
+const struct sk__loop_backend sk__loop_uring = {"io_uring", create, destroy, set, wait_ready, false};
 
 #else /* built without liburing: the loop says so and runs epoll */
 
-const struct sk__loop_backend sk__loop_uring = {"io_uring", NULL, NULL, NULL, NULL};
+const struct sk__loop_backend sk__loop_uring = {"io_uring", NULL, NULL, NULL, NULL, false};
 
 #endif

@@ -50,7 +50,7 @@ static void destroy(sk_conn *c)
     if (c->hs_timer > 0)
         sk_loop_cancel(w->loop, c->hs_timer);
     if (c->fd >= 0)
-        sk_loop_unwatch(w->loop, c->fd);
+        sk__loop_unwatch_closing(w->loop, c->fd); /* closed below */
     if (c->prev)
         c->prev->next = c->next;
     else

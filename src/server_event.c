@@ -367,6 +367,7 @@ static void event_close(sk_server *s)
         if (w->fd >= 0 && !w->shared_fd)
             sk_close(w->fd);
         sk_loop_free(w->loop);
+        sk__relay_pipes_free(w);
         free(w->rbuf);
     }
     free(ev->w);

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 
 #define SK__EVENT_RBUF SK_SERVER_DGRAM_MAX /* one read: each loop's buffer */
+#define SK__PIPE_POOL  32                  /* relay.c: empty pipes a loop keeps */
 
 /* One loop and its thread. */
 struct sk__worker {
@@ -23,7 +24,9 @@ struct sk__worker {
     _Atomic size_t nconns;
     struct sk__counters c; /* written by this loop's thread only */
     pthread_t thread;
-    _Atomic int resolving; /* conn_connect.c: resolver threads that will post to this loop */
+    _Atomic int resolving;       /* conn_connect.c: resolver threads that will post to this loop */
+    int pipes[SK__PIPE_POOL][2]; /* relay.c: empty pipes kept for the next splice */
+    int npipes;
     bool draining;
     int cut;
 } __attribute__((aligned(64)));
@@ -106,6 +109,8 @@ void sk__outbound_note(sk_conn *c, int code, const char *msg);
  * by the server's handshake timeout; then on_open (accepted) or sk__outbound_ready (outbound).
  * 0, or a negative code (c is failed). */
 int sk__conn_start_tls(sk_conn *c, sk_tls_ctx *ctx, const char *host);
+/* relay.c: close the loop's pool of empty pipes (server close). */
+void sk__relay_pipes_free(struct sk__worker *w);
 /* Wait until no resolver thread of loop w is running (server close). */
 void sk__outbound_quiesce(struct sk__worker *w);
 /* server_conn.c: the admitted client fd joins loop w (on w's thread). */

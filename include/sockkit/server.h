@@ -320,6 +320,8 @@ typedef struct sk_conn_connect_opts {
                            * failed; sk_errmsg() says which). NULL: plain */
     const char *tls_host; /* with tls: the name sent as SNI and verified (copied; NULL: none,
                            * which a verifying context refuses) */
+    bool no_happy_eyeballs; /* one address after the other even when both families resolve */
+    int attempt_delay_ms;   /* Happy Eyeballs stagger; 0 = SK_ATTEMPT_DELAY_DEFAULT_MS */
 } sk_conn_connect_opts;
 /* clang-format off */
 #define SK_CONN_CONNECT_OPTS_INIT(...) {.size = sizeof(sk_conn_connect_opts), __VA_ARGS__}
@@ -327,8 +329,10 @@ typedef struct sk_conn_connect_opts {
 
 /* Open a stream connection from the loop that owns `near` (a connection of an event-model server)
  * to opts->endpoint, without blocking the loop: a numeric address is used at once, a name is
- * resolved on a helper thread; then each address in the resolver's order is tried in turn with a
- * non-blocking connect, within one deadline for all. The new connection is an sk_conn of the same
+ * resolved on a helper thread; then the addresses are tried as sk_connect tries them (Happy
+ * Eyeballs when both families resolve: interleaved, a new attempt every attempt_delay_ms while
+ * earlier ones are pending, the first to connect wins), each a non-blocking connect watched by
+ * the loop, within one deadline for all. The new connection is an sk_conn of the same
  * loop and server (its bytes count in the server's counters; it is not an accepted client: not
  * in `accepted`, `active` or max_conns). Returns 0 (on_connect will be called, once) or a
  * negative code for bad options (on_connect will not be called). */
@@ -345,7 +349,8 @@ typedef struct sk_join_stats {
     uint64_t duration_ms; /* from sk_conn_join to the end of both */
     int reason;           /* 0: both directions ended with a FIN; else the first failure (e.g.
                            * -ECONNRESET from either side, -ETIMEDOUT idle, SK_ECLOSED cut) */
-    bool spliced;         /* the bytes went through splice(2), not through user space */
+    bool spliced;         /* the zero-copy mode: bulk through splice(2); small reads copied once
+                           * through the loop's buffer unless opts.splice_always */
 } sk_join_stats;
 
 /* Initialise with SK_JOIN_OPTS_INIT, which sets size (see sockkit.h). */
@@ -358,6 +363,9 @@ typedef struct sk_join_opts {
     /* Both connections are gone (called once, after both on_close). */
     void (*on_done)(const sk_join_stats *st, void *arg);
     void *arg;
+    bool splice_always; /* zero-copy mode: splice every read, small ones too (default: reads
+                         * under 16 KiB are copied once through the loop's buffer, which costs
+                         * less than two splices; a 16 KiB read switches to splice) */
 } sk_join_opts;
 /* clang-format off */
 #define SK_JOIN_OPTS_INIT(...) {.size = sizeof(sk_join_opts), __VA_ARGS__}

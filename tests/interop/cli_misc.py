@@ -71,7 +71,7 @@ one_line([], 2, "sockkit: missing command (demo, connect, listen, relay, serve, 
                 "resolve, ifaces, completion) (see 'sockkit --help')")
 one_line(["frobnicate"], 2, "unknown command 'frobnicate'")
 one_line(["--frobnicate"], 2, "unknown option '--frobnicate'")
-one_line(["bench"], 2, "sockkit bench: missing benchmark (echo, connect, stream, udp) "
+one_line(["bench"], 2, "sockkit bench: missing benchmark (echo, connect, stream, udp, merge) "
                        "(see 'sockkit bench --help')")
 one_line(["mcast"], 2, "sockkit mcast: missing 'send' or 'recv' (see 'sockkit mcast --help')")
 rc, out, _ = run([BIN, "mcast", "--help"])

@@ -38,7 +38,7 @@ def http_get(tmp):
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
     t = threading.Thread(target=httpd.serve_forever, daemon=True)
     t.start()
-    for mode in ([], ["--no-splice"], ["--workers", "2"]):
+    for mode in ([], ["--no-splice"], ["--splice", "on"], ["--workers", "2"]):
         p, port = relay(mode + ["127.0.0.1:0", f"127.0.0.1:{httpd.server_port}"])
         for _ in range(3):
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -276,6 +276,7 @@ def main():
             nc_and_socat()
             half_close([])
             half_close(["--no-splice"])
+            half_close(["--splice", "on"])
             unix_to_tcp(tmp)
             refused()
             same_endpoint(tmp)

@@ -129,12 +129,14 @@ def stalled_target(extra):
 
 def idle_pairs(n=2000):
     """n idle relayed pairs cost the relay less than 8 KiB of RSS each (the issue's bound for
-    10,000; the machine's fd limit allows n here: 6 fds per spliced pair)."""
+    10,000: bench/relay_idle.py measures that many) and 2 fds each: an idle pair holds no pipe
+    (6 fds each when the pipes were made at the join)."""
     e, _, eport = serve(["echo", "--max-conns", "100000", "127.0.0.1:0"])
     p, port = relay(["127.0.0.1:0", f"127.0.0.1:{eport}"])
     collect_stderr(p)
     time.sleep(0.2)
     base = proc_rss(p.pid)
+    fds0 = len(os.listdir(f"/proc/{p.pid}/fd"))
     socks = []
     ok = 0
     for i in range(n):
@@ -144,8 +146,10 @@ def idle_pairs(n=2000):
     for s in socks:
         ok += s.recv(1) == b"x"
     rss = proc_rss(p.pid)
+    fds = (len(os.listdir(f"/proc/{p.pid}/fd")) - fds0) / n
     per = (rss - base) / n
     check(ok == n, f"{ok} of {n} idle pairs joined")
+    check(fds < 2.1, f"{n} idle pairs: {fds:.2f} relay fds each (2: the sockets, no pipes)")
     check(per < 8 * 1024, f"{n} idle pairs: {per / 1024:.2f} KiB of relay RSS each "
           f"({base / MiB:.1f} -> {rss / MiB:.1f} MiB)")
     for s in socks:

@@ -7,13 +7,87 @@
  */
 #include "sktest.h"
 
+#include <dlfcn.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdatomic.h>
+
+/* ---- a name with both families ------------------------------------------------------------------
+ * This machine's /etc/hosts may map localhost to 127.0.0.1 alone, so the test links its own
+ * getaddrinfo in front of the C library's: "both.sktest" resolves to ::1 then 127.0.0.1 (in that
+ * order, as a resolver that prefers IPv6 gives them); every other name goes to the real one. The
+ * library's resolver thread calls it as it would call the real one. Loopback only. */
+
+#define BOTH_NAME "both.sktest"
+static char fake_mark[] = "sktest-fake"; /* ai_canonname of our rows: freeaddrinfo knows them */
+
+static struct addrinfo *fake_row(int family, int port, int socktype)
+{
+    struct addrinfo *ai = calloc(1, sizeof *ai + sizeof(struct sockaddr_in6));
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(ai + 1);
+    struct sockaddr_in *s4 = (struct sockaddr_in *)(ai + 1);
+    ai->ai_family = family;
+    ai->ai_socktype = socktype ? socktype : SOCK_STREAM;
+    ai->ai_protocol = ai->ai_socktype == SOCK_DGRAM ? IPPROTO_UDP : IPPROTO_TCP;
+    ai->ai_addr = (struct sockaddr *)(ai + 1);
+    ai->ai_canonname = fake_mark;
+    if (family == AF_INET6) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        s6->sin6_addr = in6addr_loopback;
+        ai->ai_addrlen = sizeof *s6;
+    } else {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ai->ai_addrlen = sizeof *s4;
+    }
+    return ai;
+}
+
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                struct addrinfo **res)
+{
+    if (!node || strcmp(node, BOTH_NAME) != 0) {
+        int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **) =
+            (int (*)(const char *, const char *, const struct addrinfo *, struct addrinfo **))dlsym(
+                RTLD_NEXT, "getaddrinfo");
+        return real(node, service, hints, res);
+    }
+    int family = hints ? hints->ai_family : AF_UNSPEC;
+    int socktype = hints ? hints->ai_socktype : 0;
+    int port = service ? atoi(service) : 0;
+    struct addrinfo *v6 = family == AF_INET ? NULL : fake_row(AF_INET6, port, socktype);
+    struct addrinfo *v4 = family == AF_INET6 ? NULL : fake_row(AF_INET, port, socktype);
+    if (v6)
+        v6->ai_next = v4;
+    *res = v6 ? v6 : v4;
+    return 0;
+}
+
+void freeaddrinfo(struct addrinfo *ai)
+{
+    if (ai && ai->ai_canonname == fake_mark) {
+        while (ai) {
+            struct addrinfo *next = ai->ai_next;
+            free(ai);
+            ai = next;
+        }
+        return;
+    }
+    void (*real)(struct addrinfo *) = (void (*)(struct addrinfo *))dlsym(RTLD_NEXT, "freeaddrinfo");
+    real(ai);
+}
 
 struct outcome {
     char target[128];
     int timeout_ms;
-    bool join, no_splice;
+    int delay_ms;       /* attempt_delay_ms (0: the default) */
+    bool tick;          /* a 10 ms timer runs on the loop while connecting */
+    int64_t tick_timer; /* loop thread only */
+    atomic_int ticks, ticks_at_connect;
+    atomic_llong connected_at; /* t_now_ms() at the callback */
+    bool join, no_splice, splice_always;
     atomic_int calls, status, closes, inside, done;
     atomic_int fam; /* family of the connected peer */
     atomic_ullong ab, ba;
@@ -46,6 +120,11 @@ static void connected(sk_conn *up, int status)
     sk_conn *client = sk_conn_data(up);
     if (in_connect_call)
         atomic_fetch_add(&o->inside, 1);
+    atomic_store(&o->connected_at, t_now_ms());
+    atomic_store(&o->ticks_at_connect, atomic_load(&o->ticks));
+    if (o->tick_timer > 0)
+        sk_loop_cancel(sk_conn_loop(up), o->tick_timer);
+    o->tick_timer = 0;
     atomic_store(&o->status, status);
     if (status == 0)
         atomic_store(&o->fam, sk_addr_family(sk_conn_peer(up)));
@@ -60,18 +139,30 @@ static void connected(sk_conn *up, int status)
     }
     sk_conn_resume(client);
     sk_join_opts jo =
-        SK_JOIN_OPTS_INIT(.no_splice = o->no_splice, .on_done = joined_done, .arg = o);
+        SK_JOIN_OPTS_INIT(.no_splice = o->no_splice, .splice_always = o->splice_always,
+                          .on_done = joined_done, .arg = o);
     if (sk_conn_join(client, up, &jo) < 0)
         fail_msg("join: %s", sk_errmsg());
+}
+
+static void on_tick(sk_loop *l, int64_t timer, void *arg)
+{
+    (void)l;
+    (void)timer;
+    struct outcome *o = arg;
+    atomic_fetch_add(&o->ticks, 1);
 }
 
 static void open_connect(sk_conn *c)
 {
     struct outcome *o = sk_conn_user(c);
     sk_conn_pause(c);
+    if (o->tick)
+        o->tick_timer = sk_loop_timer(sk_conn_loop(c), 10, 10, on_tick, o);
     sk_conn_connect_opts co =
         SK_CONN_CONNECT_OPTS_INIT(.endpoint = o->target, .timeout_ms = o->timeout_ms,
-                                  .events = &out_h, .on_connect = connected, .data = c);
+                                  .events = &out_h, .on_connect = connected, .data = c,
+                                  .attempt_delay_ms = o->delay_ms);
     in_connect_call = true;
     int rc = sk_conn_connect(c, &co);
     in_connect_call = false;
@@ -264,6 +355,132 @@ static void closed_while_connecting(void **state)
     close(l);
 }
 
+/* ---- Happy Eyeballs -------------------------------------------------------------------------- */
+
+/* 127.0.0.1:port listening, and ::1 at the same port bound (so nothing else takes it) but either
+ * not listening (refused) or listening with a full backlog (its SYNs are dropped: a stall).
+ * Returns the v4 listener; *v6 and *fill are closed by the caller. */
+static int both_targets(bool v6_stalls, int *port, int *v6, int fill[2])
+{
+    for (int tries = 0; tries < 20; tries++) {
+        int l = t_listener("127.0.0.1:0", port);
+        int s = socket(AF_INET6, SOCK_STREAM, 0);
+        struct sockaddr_in6 a = {.sin6_family = AF_INET6,
+                                 .sin6_port = htons((uint16_t)*port),
+                                 .sin6_addr = in6addr_loopback};
+        if (s < 0) {
+            close(l);
+            skip(); /* no IPv6 here */
+        }
+        if (bind(s, (struct sockaddr *)&a, sizeof a) < 0) {
+            close(s);
+            close(l);
+            continue; /* ::1 has this port taken: another one */
+        }
+        fill[0] = fill[1] = -1;
+        if (v6_stalls) {
+            assert_int_equal(listen(s, 0), 0);
+            /* the accept queue takes backlog + 1; then the kernel drops SYNs */
+            for (int k = 0; k < 2; k++) {
+                fill[k] = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0);
+                connect(fill[k], (struct sockaddr *)&a, sizeof a);
+            }
+            usleep(100000);
+        }
+        *v6 = s;
+        return l;
+    }
+    fail_msg("no port free on both 127.0.0.1 and ::1");
+    return -1;
+}
+
+/* Connect through the relay to both.sktest:port; returns how long the outbound connect took. */
+static int64_t through_both(struct outcome *o, int port, int l, struct t_running *r, int *fd,
+                            int *t)
+{
+    snprintf(o->target, sizeof o->target, BOTH_NAME ":%d", port);
+    start(r, o);
+    int64_t t0 = t_now_ms();
+    *fd = sk_connect(r->ep, 5000);
+    assert_true(*fd >= 0);
+    *t = sk_accept(l, NULL, 10000);
+    assert_true(*t >= 0);
+    char b[2];
+    assert_int_equal(sk_recv_exact(*t, b, 2, 5000, NULL), 0);
+    assert_memory_equal(b, "hi", 2);
+    assert_int_equal(atomic_load(&o->calls), 1);
+    assert_int_equal(atomic_load(&o->status), 0);
+    assert_int_equal(atomic_load(&o->fam), AF_INET);
+    assert_int_equal(atomic_load(&o->inside), 0);
+    return atomic_load(&o->connected_at) - t0;
+}
+
+/* ::1 refuses: IPv4 is tried at once, not after the attempt delay (3 s here). */
+static void he_v6_refused(void **state)
+{
+    (void)state;
+    int port, v6, fill[2], fd, t;
+    int l = both_targets(false, &port, &v6, fill);
+    struct outcome o = {.timeout_ms = 10000, .delay_ms = 3000};
+    struct t_running r = {0};
+    int64_t took = through_both(&o, port, l, &r, &fd, &t);
+    assert_true(took < 2500);
+    close(t);
+    close(fd);
+    finish(&r);
+    close(v6);
+    close(l);
+}
+
+/* ::1 stalls (full backlog): after the attempt delay IPv4 starts beside it and wins; the stalled
+ * attempt is closed. The loop runs meanwhile: its 10 ms timer keeps firing. */
+static void he_v6_stalls(void **state)
+{
+    (void)state;
+    int port, v6, fill[2], fd, t;
+    int l = both_targets(true, &port, &v6, fill);
+    struct outcome o = {.timeout_ms = 10000, .delay_ms = 300, .tick = true};
+    struct t_running r = {0};
+    int64_t took = through_both(&o, port, l, &r, &fd, &t);
+    assert_true(took >= 250);                           /* IPv6 had its head start */
+    assert_true(took < 8000);                           /* and IPv4 did not wait for the deadline */
+    assert_true(atomic_load(&o.ticks_at_connect) >= 5); /* the loop was never blocked */
+    /* the stalled attempt is gone: nothing is left connecting to ::1 from the relay */
+    close(t);
+    close(fd);
+    finish(&r);
+    for (int k = 0; k < 2; k++)
+        if (fill[k] >= 0)
+            close(fill[k]);
+    close(v6);
+    close(l);
+}
+
+/* Neither family answers (both refuse): one callback, the last error. */
+static void he_both_refused(void **state)
+{
+    (void)state;
+    int port, v6, fill[2];
+    int l = both_targets(false, &port, &v6, fill);
+    close(l); /* 127.0.0.1:port refuses now too */
+    struct outcome o = {.timeout_ms = 10000};
+    snprintf(o.target, sizeof o.target, BOTH_NAME ":%d", port);
+    struct t_running r = {0};
+    start(&r, &o);
+    int fd = sk_connect(r.ep, 5000);
+    char b;
+    if (fd >= 0)
+        assert_true(sk_recv(fd, &b, 1, 5000) < 0);
+    wait_for(&o.calls, 1, 5000);
+    usleep(50000);
+    assert_int_equal(atomic_load(&o.calls), 1);
+    assert_int_equal(atomic_load(&o.status), -ECONNREFUSED);
+    if (fd >= 0)
+        close(fd);
+    finish(&r);
+    close(v6);
+}
+
 static void bad_options(void **state)
 {
     (void)state;
@@ -274,11 +491,12 @@ static void bad_options(void **state)
 /* ---- joined pairs ---------------------------------------------------------------------------- */
 
 /* Client -> relay -> target and back: 300 KB each way, then half-closes carried across. */
-static void pair_both_ways(bool no_splice)
+static void pair_both_ways(bool no_splice, bool splice_always)
 {
     int port;
     int l = t_listener("127.0.0.1:0", &port);
-    struct outcome o = {.timeout_ms = 5000, .join = true, .no_splice = no_splice};
+    struct outcome o = {
+        .timeout_ms = 5000, .join = true, .no_splice = no_splice, .splice_always = splice_always};
     snprintf(o.target, sizeof o.target, "127.0.0.1:%d", port);
     struct t_running r = {0};
     start(&r, &o);
@@ -318,13 +536,55 @@ static void pair_both_ways(bool no_splice)
 static void pair_spliced(void **state)
 {
     (void)state;
-    pair_both_ways(false);
+    pair_both_ways(false, false);
+}
+
+static void pair_splice_always(void **state)
+{
+    (void)state;
+    pair_both_ways(false, true);
 }
 
 static void pair_copied(void **state)
 {
     (void)state;
-    pair_both_ways(true);
+    pair_both_ways(true, false);
+}
+
+/* Zero-copy mode with small messages (the copied path): 2,000 ping-pongs of 1..200 bytes, each
+ * answered byte-exact, then the pair ends cleanly. */
+static void pair_small_messages(void **state)
+{
+    (void)state;
+    int port;
+    int l = t_listener("127.0.0.1:0", &port);
+    struct outcome o = {.timeout_ms = 5000, .join = true};
+    snprintf(o.target, sizeof o.target, "127.0.0.1:%d", port);
+    struct t_running r = {0};
+    start(&r, &o);
+    int fd = sk_connect(r.ep, 5000);
+    int t = sk_accept(l, NULL, 5000);
+    assert_true(fd >= 0 && t >= 0);
+    unsigned char out[200], in[200];
+    uint64_t total = 0;
+    for (int i = 0; i < 2000; i++) {
+        size_t n = 1 + (size_t)i % sizeof out;
+        t_fill_random(out, n, (unsigned)i);
+        assert_int_equal(sk_send_all(fd, out, n, 5000, NULL), 0);
+        assert_int_equal(sk_recv_exact(t, in, n, 5000, NULL), 0);
+        assert_memory_equal(in, out, n);
+        assert_int_equal(sk_send_all(t, in, n, 5000, NULL), 0);
+        assert_int_equal(sk_recv_exact(fd, out, n, 5000, NULL), 0);
+        assert_memory_equal(in, out, n);
+        total += n;
+    }
+    close(fd);
+    close(t);
+    wait_for(&o.done, 1, 3000);
+    assert_int_equal(atomic_load(&o.done), 1);
+    assert_true(atomic_load(&o.ab) == total && atomic_load(&o.ba) == total);
+    finish(&r);
+    close(l);
 }
 
 /* The target resets: the client sees a reset too, not a clean end. */
@@ -375,9 +635,14 @@ int main(void)
         cmocka_unit_test(many_addresses_through_resolver),
         cmocka_unit_test(name_that_does_not_resolve),
         cmocka_unit_test(closed_while_connecting),
+        cmocka_unit_test(he_v6_refused),
+        cmocka_unit_test(he_v6_stalls),
+        cmocka_unit_test(he_both_refused),
         cmocka_unit_test(bad_options),
         cmocka_unit_test(pair_spliced),
+        cmocka_unit_test(pair_splice_always),
         cmocka_unit_test(pair_copied),
+        cmocka_unit_test(pair_small_messages),
         cmocka_unit_test(reset_spliced),
         cmocka_unit_test(reset_copied),
     };
