@@ -19,8 +19,18 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-enum { O_THREADS = 256, O_SIZE, O_PIPELINE, O_WARMUP, O_SVG, O_NOCHART, O_RATE, O_HDRLOG, O_BIDIR,
-       O_TLS_RESUME };
+enum {
+    O_THREADS = 256,
+    O_SIZE,
+    O_PIPELINE,
+    O_WARMUP,
+    O_SVG,
+    O_NOCHART,
+    O_RATE,
+    O_HDRLOG,
+    O_BIDIR,
+    O_TLS_RESUME
+};
 
 /* --rate's upper bound: a slot every 10 ns is already far beyond one process */
 #define BENCH_MAX_RATE 1e8

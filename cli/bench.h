@@ -44,12 +44,12 @@ struct bench_run {
     atomic_bool failed;                 /* a byte came back wrong */
     /* open loop (o->rate > 0): request k of the run (counted over all connections from 0) is
      * due at bench_slot_time(run, k) and goes on connection k % conns */
-    double slot_ns;  /* 1e9 / rate */
-    uint64_t t_stop; /* no request is sent nor awaited after this (t_end + BENCH_DRAIN_NS) */
-    bool intervals;  /* workers keep the interval histograms (bench_worker.iv) */
-    struct hdr_log *hdr;                /* --hdr-log: the open log (bench_hdr.c) */
-    uint64_t hdr_from;                  /* the start of its next interval, ns into measuring */
-    atomic_uint tls_full;               /* --tls-resume: sampled handshakes that were full */
+    double slot_ns;       /* 1e9 / rate */
+    uint64_t t_stop;      /* no request is sent nor awaited after this (t_end + BENCH_DRAIN_NS) */
+    bool intervals;       /* workers keep the interval histograms (bench_worker.iv) */
+    struct hdr_log *hdr;  /* --hdr-log: the open log (bench_hdr.c) */
+    uint64_t hdr_from;    /* the start of its next interval, ns into measuring */
+    atomic_uint tls_full; /* --tls-resume: sampled handshakes that were full */
     pthread_barrier_t
         gate; /* echo --tls: the clock starts once every worker's handshakes are done */
 };
@@ -145,7 +145,7 @@ struct bench_result {
     uint64_t full;            /* open loop: connections that had BENCH_MAX_PIPE in flight */
     double sent_seconds;      /* open loop: from the start of the measurement to the last send */
     double done_seconds;      /* open loop: ... to the last reply (at least the duration each) */
-    uint64_t rx_bytes; /* stream --bidir: received (bytes: sent) */
+    uint64_t rx_bytes;        /* stream --bidir: received (bytes: sent) */
     const char *error;
     double user_s, sys_s, wall_s; /* this process's CPU time during the run, and the run's */
 };

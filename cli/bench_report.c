@@ -272,10 +272,11 @@ static void json_end_object(struct report *r, const struct bench_opts *o,
     report_finish(r);
 }
 
-/* A row of the latency table: the label, then the percentiles and the mean. */
-static void text_latency_row(const char *label, const hist *h)
+/* A row of the latency table: the label (in a column `width` wide), then the percentiles and the
+ * mean. */
+static void text_latency_row(int width, const char *label, const hist *h)
 {
-    printf("%-13s", label);
+    printf("%-*s", width, label);
     for (size_t i = 0; i < sizeof percentiles / sizeof percentiles[0]; i++) {
         char v[32];
         hist_format_ns(v, sizeof v, (double)hist_percentile(h, percentiles[i]));
@@ -294,11 +295,11 @@ static void text_open_latency(const struct bench_result *res)
     printf("%-13s%10s%10s%10s%10s%10s%10s\n", "latency", "p50", "p90", "p99", "p99.9", "max",
            "mean");
     if (res->h.total)
-        text_latency_row("  corrected", &res->h);
+        text_latency_row(13, "  corrected", &res->h);
     if (res->unc.total)
-        text_latency_row("  uncorrected", &res->unc);
+        text_latency_row(13, "  uncorrected", &res->unc);
     if (res->lag.total)
-        text_latency_row("  sender lag", &res->lag);
+        text_latency_row(13, "  sender lag", &res->lag);
 }
 
 /* The open loop's schedule, and plainly whether the generator kept it. */
@@ -333,15 +334,7 @@ static void text_schedule(const struct bench_opts *o, const struct bench_result 
 void bench_text_latency(const hist *h)
 {
     printf("latency %10s%10s%10s%10s%10s%10s\n", "p50", "p90", "p99", "p99.9", "max", "mean");
-    printf("        ");
-    for (size_t i = 0; i < sizeof percentiles / sizeof percentiles[0]; i++) {
-        char v[32];
-        hist_format_ns(v, sizeof v, (double)hist_percentile(h, percentiles[i]));
-        printf("%10s", v);
-    }
-    char v[32];
-    hist_format_ns(v, sizeof v, hist_mean(h));
-    printf("%10s\n", v);
+    text_latency_row(8, "", h);
 }
 
 static void text_header(const struct bench_opts *o)

@@ -19,9 +19,8 @@ enum {
 };
 #define ENCODED_MAX (HEADER_LEN + HIST_BUCKETS * LEB_MAX)
 
-static void why_set(char *why, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void why_set(char *why, size_t len, const char *fmt, ...)
+/* Why a log or histogram was refused, into why[len] (printf-style). */
+void hdr_why_set(char *why, size_t len, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -228,7 +227,7 @@ static void settle(hist *h)
 static int decode(const unsigned char *buf, size_t n, hist *h, char *why, size_t whylen)
 {
     if (n < HEADER_LEN) {
-        why_set(why, whylen, "the histogram is shorter than its header");
+        hdr_why_set(why, whylen, "the histogram is shorter than its header");
         return -1;
     }
     uint32_t cookie = (uint32_t)get_be(buf, 4), len = (uint32_t)get_be(buf + 4, 4);
@@ -237,19 +236,19 @@ static int decode(const unsigned char *buf, size_t n, hist *h, char *why, size_t
     uint32_t digits = (uint32_t)get_be(buf + 12, 4);
     uint64_t lowest = get_be(buf + 16, 8);
     if (cookie != COOKIE_V2) {
-        why_set(why, whylen, "not an HdrHistogram V2 encoding (cookie 0x%08x)", cookie);
+        hdr_why_set(why, whylen, "not an HdrHistogram V2 encoding (cookie 0x%08x)", cookie);
         return -1;
     }
     if (digits != SIGFIGS || lowest != 1) {
-        why_set(why, whylen,
-                "a histogram of %u significant digits from %" PRIu64
-                ": sockkit reads its own layout only (2 digits from 1 ns)",
-                digits, lowest);
+        hdr_why_set(why, whylen,
+                    "a histogram of %u significant digits from %" PRIu64
+                    ": sockkit reads its own layout only (2 digits from 1 ns)",
+                    digits, lowest);
         return -1;
     }
     if (len > n - HEADER_LEN) {
-        why_set(why, whylen, "the histogram's counts are cut off (%u bytes said, %zu there)", len,
-                n - HEADER_LEN);
+        hdr_why_set(why, whylen, "the histogram's counts are cut off (%u bytes said, %zu there)",
+                    len, n - HEADER_LEN);
         return -1;
     }
     const unsigned char *p = buf + HEADER_LEN, *end = p + len;
@@ -258,7 +257,7 @@ static int decode(const unsigned char *buf, size_t n, hist *h, char *why, size_t
         int64_t v;
         size_t k = get_zigzag(p, end, &v);
         if (!k) {
-            why_set(why, whylen, "a count of the histogram is cut off");
+            hdr_why_set(why, whylen, "a count of the histogram is cut off");
             return -1;
         }
         p += k;
@@ -270,11 +269,11 @@ static int decode(const unsigned char *buf, size_t n, hist *h, char *why, size_t
         if (i >= HIST_BUCKETS) {
             if (!v)
                 continue;
-            why_set(why, whylen, "a value beyond 2^41 ns");
+            hdr_why_set(why, whylen, "a value beyond 2^41 ns");
             return -1;
         }
         if (h->total + (uint64_t)v < h->total) {
-            why_set(why, whylen, "the counts overflow");
+            hdr_why_set(why, whylen, "the counts overflow");
             return -1;
         }
         h->count[i++] = (uint64_t)v;
@@ -292,15 +291,15 @@ int hdr_decode_base64(const char *text, size_t len, hist *h, char *why, size_t w
     long n = z && raw ? base64_decode(text, len, z) : -2;
     uLongf rawlen = ENCODED_MAX;
     if (n == -2) {
-        why_set(why, whylen, "out of memory");
+        hdr_why_set(why, whylen, "out of memory");
     } else if (n < 0) {
-        why_set(why, whylen, "the histogram is not base64");
+        hdr_why_set(why, whylen, "the histogram is not base64");
     } else if (n < 8 || get_be(z, 4) != COOKIE_V2_COMPRESSED) {
-        why_set(why, whylen, "not a compressed HdrHistogram V2 histogram");
+        hdr_why_set(why, whylen, "not a compressed HdrHistogram V2 histogram");
     } else if (get_be(z + 4, 4) > (uint64_t)n - 8) {
-        why_set(why, whylen, "the compressed histogram is cut off");
+        hdr_why_set(why, whylen, "the compressed histogram is cut off");
     } else if (uncompress(raw, &rawlen, z + 8, (uLong)get_be(z + 4, 4)) != Z_OK) {
-        why_set(why, whylen, "the compressed histogram does not inflate");
+        hdr_why_set(why, whylen, "the compressed histogram does not inflate");
     } else {
         rc = decode(raw, rawlen, h, why, whylen);
     }

@@ -70,4 +70,7 @@ int hdr_log_close(struct hdr_log *l, const hist *h, double seconds);
  * with "line N: reason" (or "reason" for a JSON file) in why. */
 int hdr_read(const char *text, size_t len, hist *h, struct hdr_run *run, char *why, size_t whylen);
 
+/* The reason a log or histogram was refused, into why[len] (printf-style): the readers' message. */
+void hdr_why_set(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

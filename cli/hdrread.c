@@ -3,19 +3,8 @@
  * that a cut-off or damaged file is never merged in part. */
 #include "hdrlog.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void why_set(char *why, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void why_set(char *why, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, len, fmt, ap);
-    va_end(ap);
-}
 
 static bool starts(const char *s, size_t n, const char *prefix)
 {
@@ -67,7 +56,7 @@ static int interval_line(const char *line, size_t n, int lineno, struct log_stat
     if (starts(line, n, "Tag=")) {
         const char *comma = memchr(line, ',', n);
         if (!comma) {
-            why_set(why, whylen, "line %d: a tag without its histogram", lineno);
+            hdr_why_set(why, whylen, "line %d: a tag without its histogram", lineno);
             return -1;
         }
         tag = line + 4;
@@ -79,8 +68,8 @@ static int interval_line(const char *line, size_t n, int lineno, struct log_stat
     for (int k = 0; k < 4; k++) {
         const char *comma = k < 3 ? memchr(line, ',', (size_t)(end - line)) : end;
         if (!comma) {
-            why_set(why, whylen, "line %d: %d of the 4 fields of an interval (cut off?)", lineno,
-                    k + 1);
+            hdr_why_set(why, whylen, "line %d: %d of the 4 fields of an interval (cut off?)",
+                        lineno, k + 1);
             return -1;
         }
         f[k] = line;
@@ -90,21 +79,21 @@ static int interval_line(const char *line, size_t n, int lineno, struct log_stat
     double start, length, max;
     if (!number(f[0], len[0], &start) || !number(f[1], len[1], &length) ||
         !number(f[2], len[2], &max) || length < 0) {
-        why_set(why, whylen, "line %d: the start, length or max of the interval is not a number",
-                lineno);
+        hdr_why_set(why, whylen,
+                    "line %d: the start, length or max of the interval is not a number", lineno);
         return -1;
     }
     char reason[160];
     if (hdr_decode_base64(f[3], len[3], st->one, reason, sizeof reason) < 0) {
-        why_set(why, whylen, "line %d: %s", lineno, reason);
+        hdr_why_set(why, whylen, "line %d: %s", lineno, reason);
         return -1;
     }
     if (!tag) {
         hist_merge(st->sum, st->one);
     } else if (taglen == 5 && !memcmp(tag, "total", 5)) {
         if (st->total) {
-            why_set(why, whylen, "line %d: a second total line (the first is line %d)", lineno,
-                    st->total_line);
+            hdr_why_set(why, whylen, "line %d: a second total line (the first is line %d)", lineno,
+                        st->total_line);
             return -1;
         }
         st->total = true;
@@ -120,10 +109,10 @@ static int check_total(const struct log_state *st, const hist *h, char *why, siz
 {
     for (int i = 0; i < HIST_BUCKETS; i++) {
         if (st->sum->count[i] != h->count[i]) {
-            why_set(why, whylen,
-                    "line %d: the total (%llu samples) is not the sum of the intervals (%llu)",
-                    st->total_line, (unsigned long long)h->total,
-                    (unsigned long long)st->sum->total);
+            hdr_why_set(why, whylen,
+                        "line %d: the total (%llu samples) is not the sum of the intervals (%llu)",
+                        st->total_line, (unsigned long long)h->total,
+                        (unsigned long long)st->sum->total);
             return -1;
         }
     }
@@ -138,7 +127,7 @@ static int log_lines(const char *text, size_t len, struct log_state *st, hist *h
         lineno++;
         const char *line = text + pos, *nl = memchr(line, '\n', len - pos);
         if (!nl) {
-            why_set(why, whylen, "line %d: cut off (the file ends inside it)", lineno);
+            hdr_why_set(why, whylen, "line %d: cut off (the file ends inside it)", lineno);
             return -1;
         }
         size_t n = (size_t)(nl - line);
@@ -146,12 +135,13 @@ static int log_lines(const char *text, size_t len, struct log_state *st, hist *h
         if (n && line[n - 1] == '\r')
             n--;
         if (memchr(line, '\0', n)) {
-            why_set(why, whylen, "line %d: a NUL byte (not a text log)", lineno);
+            hdr_why_set(why, whylen, "line %d: a NUL byte (not a text log)", lineno);
             return -1;
         }
         if (starts(line, n, "#[sockkit bench ")) {
             if (!sockkit_line(line, n, run)) {
-                why_set(why, whylen, "line %d: no mode and size_bytes in sockkit's line", lineno);
+                hdr_why_set(why, whylen, "line %d: no mode and size_bytes in sockkit's line",
+                            lineno);
                 return -1;
             }
             st->header = true;
@@ -161,14 +151,15 @@ static int log_lines(const char *text, size_t len, struct log_state *st, hist *h
         }
     }
     if (!st->header) {
-        why_set(why, whylen, "not a log of sockkit bench --hdr-log (no '#[sockkit bench' line)");
+        hdr_why_set(why, whylen,
+                    "not a log of sockkit bench --hdr-log (no '#[sockkit bench' line)");
         return -1;
     }
     if (!st->total) {
-        why_set(why, whylen,
-                "line %d: the log ends without its total line (the run did not finish, or the "
-                "file is cut short)",
-                lineno);
+        hdr_why_set(why, whylen,
+                    "line %d: the log ends without its total line (the run did not finish, or the "
+                    "file is cut short)",
+                    lineno);
         return -1;
     }
     return check_total(st, h, why, whylen);
@@ -180,7 +171,7 @@ static int read_log(const char *text, size_t len, hist *h, struct hdr_run *run, 
     struct log_state st = {.sum = malloc(sizeof(hist)), .one = malloc(sizeof(hist))};
     int rc = -1;
     if (!st.sum || !st.one) {
-        why_set(why, whylen, "out of memory");
+        hdr_why_set(why, whylen, "out of memory");
     } else {
         hist_init(st.sum);
         rc = log_lines(text, len, &st, h, run, why, whylen);
@@ -244,8 +235,8 @@ static int read_json(const char *text, size_t len, hist *h, struct hdr_run *run,
     while (last && strchr(" \t\r\n", text[last - 1]))
         last--;
     if (!last || text[last - 1] != '}' || memchr(text, '\0', len)) {
-        why_set(why, whylen, "line %d: the JSON ends before its last '}' (cut off?)",
-                line_of(text, len));
+        hdr_why_set(why, whylen, "line %d: the JSON ends before its last '}' (cut off?)",
+                    line_of(text, len));
         return -1;
     }
     long cmd = key_value(text, len, 0, "command", false);
@@ -256,7 +247,7 @@ static int read_json(const char *text, size_t len, hist *h, struct hdr_run *run,
              i < len && m < sizeof mode - 1 && text[i] >= 'a' && text[i] <= 'z'; i++)
             mode[m++] = text[i];
     if (!m) {
-        why_set(why, whylen, "no \"command\": \"bench MODE\" (not a sockkit bench result)");
+        hdr_why_set(why, whylen, "no \"command\": \"bench MODE\" (not a sockkit bench result)");
         return -1;
     }
     if (!strcmp(mode, "merge")) { /* bench merge --json: the mode it merged */
@@ -268,7 +259,7 @@ static int read_json(const char *text, size_t len, hist *h, struct hdr_run *run,
             mode[m++] = text[i];
         mode[m] = '\0';
         if (!m) {
-            why_set(why, whylen, "a bench merge result without its \"mode\"");
+            hdr_why_set(why, whylen, "a bench merge result without its \"mode\"");
             return -1;
         }
     }
@@ -276,7 +267,7 @@ static int read_json(const char *text, size_t len, hist *h, struct hdr_run *run,
     double size = -1, requests = -1, seconds = 0;
     long at = key_value(text, len, 0, "size_bytes", false);
     if (at < 0 || !json_number(text, len, at, &size) || size < 0) {
-        why_set(why, whylen, "no \"size_bytes\" in its parameters");
+        hdr_why_set(why, whylen, "no \"size_bytes\" in its parameters");
         return -1;
     }
     run->size = (long)size;
@@ -284,13 +275,14 @@ static int read_json(const char *text, size_t len, hist *h, struct hdr_run *run,
     if (end < 0) {
         end = key_value(text, len, 0, "event", true); /* --json-lines: {"event": "end", ...} */
         if (end < 0 || !starts(text + end, len - (size_t)end, "\"end\"")) {
-            why_set(why, whylen, "no \"end\" (the run did not finish)");
+            hdr_why_set(why, whylen, "no \"end\" (the run did not finish)");
             return -1;
         }
     }
     long req = key_value(text, len, (size_t)end, "requests", false);
     if (req >= 0 && (!json_number(text, len, req, &requests) || requests < 0)) {
-        why_set(why, whylen, "line %d: \"requests\" is not a number", line_of(text, (size_t)req));
+        hdr_why_set(why, whylen, "line %d: \"requests\" is not a number",
+                    line_of(text, (size_t)req));
         return -1;
     }
     at = key_value(text, len, (size_t)end, "seconds", false);
@@ -305,15 +297,15 @@ static int read_json(const char *text, size_t len, hist *h, struct hdr_run *run,
     const char *close =
         at >= 0 && text[at] == '"' ? memchr(text + at + 1, '"', len - (size_t)at - 1) : NULL;
     if (!close) {
-        why_set(why, whylen,
-                "no \"hdr_histogram\" in its end (a mode without latency, or a sockkit without "
-                "--hdr-log)");
+        hdr_why_set(why, whylen,
+                    "no \"hdr_histogram\" in its end (a mode without latency, or a sockkit without "
+                    "--hdr-log)");
         return -1;
     }
     char reason[160];
     if (hdr_decode_base64(text + at + 1, (size_t)(close - text - at - 1), h, reason,
                           sizeof reason) < 0) {
-        why_set(why, whylen, "line %d: hdr_histogram: %s", line_of(text, (size_t)at), reason);
+        hdr_why_set(why, whylen, "line %d: hdr_histogram: %s", line_of(text, (size_t)at), reason);
         return -1;
     }
     run->requests = requests >= 0 ? (uint64_t)requests : h->total;
@@ -330,7 +322,7 @@ int hdr_read(const char *text, size_t len, hist *h, struct hdr_run *run, char *w
     while (i < len && strchr(" \t\r\n", text[i]) && text[i])
         i++;
     if (i == len) {
-        why_set(why, whylen, "empty");
+        hdr_why_set(why, whylen, "empty");
         return -1;
     }
     return text[i] == '{' ? read_json(text, len, h, run, why, whylen)

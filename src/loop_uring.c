@@ -270,7 +270,8 @@ static int wait_ready(void *p, int timeout_ms, struct sk__ready *out, int max)
     return n;
 }
 
-const struct sk__loop_backend sk__loop_uring = {"io_uring", create, destroy, set, wait_ready, false};
+const struct sk__loop_backend sk__loop_uring = {"io_uring", create,     destroy,
+                                                set,        wait_ready, false};
 
 #else /* built without liburing: the loop says so and runs epoll */
 

@@ -407,9 +407,8 @@ static bool try_raw(struct pair *p)
 {
     /* TLS on either side: its plaintext exists only in user space, so every byte of the pair
      * passes through it (both directions have a TLS end) */
-    if (p->o.no_splice || sk__trace_on() || p->c[0]->tls || p->c[1]->tls ||
-        !raw_capable(p->c[0]) || !raw_capable(p->c[1]) ||
-        p->c[0]->paused || p->c[1]->paused || p->c[0]->eof || p->c[1]->eof)
+    if (p->o.no_splice || sk__trace_on() || p->c[0]->tls || p->c[1]->tls || !raw_capable(p->c[0]) ||
+        !raw_capable(p->c[1]) || p->c[0]->paused || p->c[1]->paused || p->c[0]->eof || p->c[1]->eof)
         return false;
     for (int i = 0; i < 2; i++) {
         p->d[i].copying = !p->o.splice_always;

@@ -313,13 +313,13 @@ typedef struct sk_conn_connect_opts {
     void *data;                      /* the new connection's sk_conn_data at on_connect */
     const sk_endpoint *parsed;       /* instead of endpoint: one sk_endpoint_parse already read
                                       * (copied at the call; NULL: endpoint is parsed) */
-    sk_tls_ctx *tls;      /* speak TLS as a client of this SK_TLS_CLIENT context, which must
-                           * outlive the connection: the handshake runs on the loop once
-                           * connected, within the server's tls_handshake_timeout_ms, and
-                           * on_connect comes after it (status < 0: the connect or the handshake
-                           * failed; sk_errmsg() says which). NULL: plain */
-    const char *tls_host; /* with tls: the name sent as SNI and verified (copied; NULL: none,
-                           * which a verifying context refuses) */
+    sk_tls_ctx *tls;        /* speak TLS as a client of this SK_TLS_CLIENT context, which must
+                             * outlive the connection: the handshake runs on the loop once
+                             * connected, within the server's tls_handshake_timeout_ms, and
+                             * on_connect comes after it (status < 0: the connect or the handshake
+                             * failed; sk_errmsg() says which). NULL: plain */
+    const char *tls_host;   /* with tls: the name sent as SNI and verified (copied; NULL: none,
+                             * which a verifying context refuses) */
     bool no_happy_eyeballs; /* one address after the other even when both families resolve */
     int attempt_delay_ms;   /* Happy Eyeballs stagger; 0 = SK_ATTEMPT_DELAY_DEFAULT_MS */
 } sk_conn_connect_opts;
