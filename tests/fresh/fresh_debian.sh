@@ -68,6 +68,15 @@ touch "$root$marker"
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod 755 "$root/usr/sbin/policy-rc.d"
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+# Likewise the machine's npm settings, with the CA bundle they name (a registry reached through a
+# proxy that re-signs TLS needs its CA): bench_hdrlog installs HdrHistogramJS from the registry.
+npm_ca=$(sed -n 's/^cafile=//p' /etc/npmrc 2>/dev/null | head -1)
+if [ -n "$npm_ca" ] && [ -f "$npm_ca" ]; then
+    cp "$npm_ca" "$root/etc/sockkit-host-ca.crt"
+    sed 's|^cafile=.*|cafile=/etc/sockkit-host-ca.crt|' /etc/npmrc >"$root/etc/npmrc"
+elif [ -f /etc/npmrc ]; then
+    cp /etc/npmrc "$root/etc/npmrc"
+fi
 # The root is a mount point of its own, as / is on a machine: `ip netns exec` (the namespace
 # tests) remounts / as a slave, which fails on a directory that is not a mount point.
 mount --bind "$root" "$root"
@@ -109,7 +118,9 @@ if [ "${#quick[@]}" -ne 2 ]; then
 fi
 for cmd in "${quick[@]}"; do
     stamp "$cmd"
-    if ! in_root sh -c "cd /src/sockkit && $cmd" >"$root/step.out" 2>&1 </dev/null; then
+    # The test command runs the normal configuration here (SK_TEST_CONFIGS): the ASan and TSan
+    # runs of the same tests are the host's, which `make test` runs beside this test.
+    if ! in_root env SK_TEST_CONFIGS=normal sh -c "cd /src/sockkit && $cmd" >"$root/step.out" 2>&1 </dev/null; then
         # what each failed test printed (ctest --output-on-failure), then the end of the run
         awk '/\*\*\*(Failed|Timeout|Exception)/ {p = 1; n = 0} / Start +[0-9]+: / {p = 0}
              p && n++ < 80' "$root/step.out"
@@ -123,7 +134,7 @@ for cmd in "${quick[@]}"; do
             { tail -20 "$root/step.out"; echo "FAIL: the demo showed no traced socket call"; exit 1; }
         ;;
     *test*)
-        grep -E '^(fresh|normal|asan|tsan): ' "$root/step.out"
+        grep -E '^(normal|asan|tsan): ' "$root/step.out"
         grep -qE '^normal: .*100% tests passed' "$root/step.out" || { echo "FAIL: no passing normal run"; exit 1; }
         ;;
     esac

@@ -305,6 +305,20 @@ static int flood(sk_request *req)
 }
 
 /* Read until the connection ends; the code it ended with (0 EOF, -ECONNRESET, ...). */
+/* Until the server has `n` connections in a handler (accepted and served), at most 10 s: a fixed
+ * sleep is too short on a loaded machine, and the drain would then find nothing to cut. */
+static void wait_active(sk_server *srv, uint64_t n)
+{
+    for (int i = 0; i < 1000; i++) {
+        sk_server_stats st = SK_SERVER_STATS_INIT();
+        sk_server_get_stats(srv, &st);
+        if (st.active >= n)
+            return;
+        usleep(10000);
+    }
+    fail_msg("the server never had %llu active connection(s)", (unsigned long long)n);
+}
+
 static int read_to_end(int fd, int timeout_ms)
 {
     char buf[65536];
@@ -323,7 +337,8 @@ static void drain_cuts_off_a_client_that_does_not_read(void **state)
     struct t_running r = {0};
     t_serve(&r, &o);
     int stuck = sk_connect(r.ep, 1000);
-    usleep(200000);
+    wait_active(r.srv, 1);
+    usleep(100000); /* the handler fills the socket buffers and blocks in its send */
     t_serve_stop(&r);
     int64_t t0 = t_now_ms();
     assert_int_equal(sk_server_drain(r.srv, 300), 1);
@@ -356,7 +371,7 @@ static void drain_cuts_off_a_raw_reader(void **state)
     struct t_running r = {0};
     t_serve(&r, &o);
     int idle = sk_connect(r.ep, 1000);
-    usleep(100000);
+    wait_active(r.srv, 1);
     t_serve_stop(&r);
     int64_t t0 = t_now_ms();
     assert_int_equal(sk_server_drain(r.srv, 300), 1);
