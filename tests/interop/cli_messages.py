@@ -205,7 +205,8 @@ def ctrl_c():
     out = b""
     try:
         deadline = time.time() + 10
-        while b"serving" not in out and time.time() < deadline:
+        # -v's start: the "serving" line, then the loop backend's (both before a user's Ctrl-C)
+        while b"backend" not in out and time.time() < deadline:
             if select.select([fd], [], [], 0.2)[0]:
                 out += os.read(fd, 4096)
         os.write(fd, b"\x03")
