@@ -50,6 +50,7 @@ struct bench_run {
     struct hdr_log *hdr;  /* --hdr-log: the open log (bench_hdr.c) */
     uint64_t hdr_from;    /* the start of its next interval, ns into measuring */
     atomic_uint tls_full; /* --tls-resume: sampled handshakes that were full */
+    atomic_uint tls_sampled; /* --tls-resume: handshakes sampled (every 64th of a worker) */
     pthread_barrier_t
         gate; /* echo --tls: the clock starts once every worker's handshakes are done */
 };

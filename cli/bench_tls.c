@@ -117,8 +117,11 @@ bool bench_tls_exchange(struct bench_worker *w, int fd, const void *out, void *i
               sk_tls_send_all(t, out, size, BENCH_TLS_TIMEOUT_MS, NULL) == 0 &&
               sk_tls_recv_exact(t, in, size, BENCH_TLS_TIMEOUT_MS, NULL) == 0;
     /* the 64th, not the first: a worker's first handshake may find no session yet */
-    if (ok && run->o->tls_resume && ++w->handshakes % 64 == 0 && !resumed(t))
-        atomic_fetch_add(&run->tls_full, 1);
+    if (ok && run->o->tls_resume && ++w->handshakes % 64 == 0) {
+        atomic_fetch_add(&run->tls_sampled, 1);
+        if (!resumed(t))
+            atomic_fetch_add(&run->tls_full, 1);
+    }
     bench_tls_close(t);
     return ok;
 }
