@@ -304,7 +304,6 @@ static int flood(sk_request *req)
     return rc;
 }
 
-/* Read until the connection ends; the code it ended with (0 EOF, -ECONNRESET, ...). */
 /* Until the server has `n` connections in a handler (accepted and served), at most 10 s: a fixed
  * sleep is too short on a loaded machine, and the drain would then find nothing to cut. */
 static void wait_active(sk_server *srv, uint64_t n)
@@ -319,6 +318,7 @@ static void wait_active(sk_server *srv, uint64_t n)
     fail_msg("the server never had %llu active connection(s)", (unsigned long long)n);
 }
 
+/* Read until the connection ends; the code it ended with (0 EOF, -ECONNRESET, ...). */
 static int read_to_end(int fd, int timeout_ms)
 {
     char buf[65536];
