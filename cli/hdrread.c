@@ -266,8 +266,9 @@ static int read_json(const char *text, size_t len, hist *h, struct hdr_run *run,
     snprintf(run->mode, sizeof run->mode, "%s", mode);
     double size = -1, requests = -1, seconds = 0;
     long at = key_value(text, len, 0, "size_bytes", false);
-    if (at < 0 || !json_number(text, len, at, &size) || size < 0) {
-        hdr_why_set(why, whylen, "no \"size_bytes\" in its parameters");
+    /* a message size bench can make (--size is at most 16 MiB), so the cast below is defined */
+    if (at < 0 || !json_number(text, len, at, &size) || !(size >= 0 && size <= 1 << 30)) {
+        hdr_why_set(why, whylen, "no \"size_bytes\" (0 to 2^30) in its parameters");
         return -1;
     }
     run->size = (long)size;
@@ -308,7 +309,8 @@ static int read_json(const char *text, size_t len, hist *h, struct hdr_run *run,
         hdr_why_set(why, whylen, "line %d: hdr_histogram: %s", line_of(text, (size_t)at), reason);
         return -1;
     }
-    run->requests = requests >= 0 ? (uint64_t)requests : h->total;
+    /* a count beyond 2^53 is not one a run made, and the cast would be undefined past 2^64 */
+    run->requests = requests >= 0 && requests <= 9007199254740992.0 ? (uint64_t)requests : h->total;
     if (!run->rate && seconds > 0)
         run->rate = (double)run->requests / seconds;
     return 0;

@@ -76,7 +76,10 @@ def one(model, count):
     check(bad == 0, f"{model}: {got} replies to {sent} datagrams of random sizes in "
           f"{took:.1f} s, every one exactly a datagram sent ({bad} not)")
     check(got > 0, f"{model}: the flood was answered at all")
-    check(grew < 32 * MiB, f"{model}: RSS grew {grew / MiB:.1f} MiB")
+    # Under ASan freed memory waits in its quarantine (up to 256 MiB) before reuse, so RSS grows
+    # with the flood's churn without a leak (LeakSanitizer checks leaks at exit): a wider bound.
+    limit = 96 * MiB if os.environ.get("SK_SANITIZE", "").startswith("address") else 32 * MiB
+    check(grew < limit, f"{model}: RSS grew {grew / MiB:.1f} MiB (at most {limit // MiB})")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
         c.settimeout(1)
         ok = False

@@ -244,6 +244,10 @@ static void json_results(void **state)
     h[12] = '#';
     expect_error(doc, strlen(doc), "line 3: hdr_histogram: the histogram is not base64");
     expect_error("{\"start\": {}}", 13, "no \"command\"");
+    /* fuzz_hdrlog's finding: a size beyond any long was cast (undefined behaviour) */
+    const char *huge = "{\"start\": {\"command\": \"bench echo\", \"parameters\": "
+                       "{\"size_bytes\": 3.26667e+24}}}";
+    expect_error(huge, strlen(huge), "no \"size_bytes\" (0 to 2^30)");
     free(b64);
     free(want);
     free(got);
