@@ -72,8 +72,8 @@ cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 # proxy that re-signs TLS needs its CA): bench_hdrlog installs HdrHistogramJS from the registry.
 npm_ca=$(sed -n 's/^cafile=//p' /etc/npmrc 2>/dev/null | head -1)
 if [ -n "$npm_ca" ] && [ -f "$npm_ca" ]; then
-    cp "$npm_ca" "$root/etc/sockkit-host-ca.crt"
-    sed 's|^cafile=.*|cafile=/etc/sockkit-host-ca.crt|' /etc/npmrc >"$root/etc/npmrc"
+    cp "$npm_ca" "$root/etc/npm-host-ca.crt"
+    sed 's|^cafile=.*|cafile=/etc/npm-host-ca.crt|' /etc/npmrc >"$root/etc/npmrc"
 elif [ -f /etc/npmrc ]; then
     cp /etc/npmrc "$root/etc/npmrc"
 fi
