@@ -69,6 +69,11 @@ struct sk__outbound {
 static void start_next(sk_conn *c);
 static void on_attempt_io(sk_loop *l, int fd, int events, void *arg);
 
+/* A connecting socket is watched for both: the loop reports an error or hang-up as both, and a
+ * connect that succeeded as writable alone (unless the peer spoke first), which saves the
+ * getsockopt(SO_ERROR) per connection that HAProxy does not make either. */
+#define ATTEMPT_EVENTS (SK_READABLE | SK_WRITABLE)
+
 __attribute__((format(printf, 3, 0))) static void note(sk_conn *c, int code, const char *fmt,
                                                        const char *what)
 {
@@ -138,7 +143,7 @@ static void drop_attempt(sk_conn *c, struct attempt *a)
     sk_close(a->fd);
     *a = ob->att[--ob->npending];
     if (a != &ob->att[ob->npending]) /* the moved attempt's watch points at its old slot */
-        sk_loop_watch(c->w->loop, a->fd, SK_WRITABLE, on_attempt_io, a);
+        sk_loop_watch(c->w->loop, a->fd, ATTEMPT_EVENTS, on_attempt_io, a);
 }
 
 static void cancel_stagger(sk_conn *c)
@@ -217,13 +222,13 @@ static void maybe_failed(sk_conn *c)
 static void on_attempt_io(sk_loop *l, int fd, int events, void *arg)
 {
     (void)l;
-    (void)events;
     struct attempt *at = arg;
     sk_conn *c = at->c;
     const sk_addr *a = &c->ob->addrs.v[at->idx];
     int err = 0;
     socklen_t len = sizeof err;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+    /* writable alone: connected (ATTEMPT_EVENTS); readable too: a failure, or data already */
+    if (events != SK_WRITABLE && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
     c->busy++;
     if (err == 0) {
@@ -239,7 +244,7 @@ static void on_attempt_io(sk_loop *l, int fd, int events, void *arg)
          * connection's own handler before the loop runs again. */
         *at = c->ob->att[--c->ob->npending];
         if (at != &c->ob->att[c->ob->npending])
-            sk_loop_watch(c->w->loop, at->fd, SK_WRITABLE, on_attempt_io, at);
+            sk_loop_watch(c->w->loop, at->fd, ATTEMPT_EVENTS, on_attempt_io, at);
         connected(c, fd, a);
     } else {
         char s[SK_ADDRSTRLEN];
@@ -297,7 +302,7 @@ static void start_next(sk_conn *c)
             }
             struct attempt *at = &ob->att[ob->npending];
             *at = (struct attempt){.c = c, .fd = fd, .idx = idx};
-            int rc = sk_loop_watch(c->w->loop, fd, SK_WRITABLE, on_attempt_io, at);
+            int rc = sk_loop_watch(c->w->loop, fd, ATTEMPT_EVENTS, on_attempt_io, at);
             if (rc == 0) {
                 ob->npending++;
                 if (ob->he && ob->next < ob->addrs.n && ob->stagger == 0) {

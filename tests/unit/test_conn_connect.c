@@ -92,6 +92,8 @@ struct outcome {
     atomic_int fam; /* family of the connected peer */
     atomic_ullong ab, ba;
     atomic_int reason;
+    bool hold;          /* on_open waits (bounded) for `greeted` after starting the connect */
+    atomic_int greeted; /* the target has accepted and spoken first */
 };
 
 static _Thread_local bool in_connect_call;
@@ -153,6 +155,17 @@ static void on_tick(sk_loop *l, int64_t timer, void *arg)
     atomic_fetch_add(&o->ticks, 1);
 }
 
+/* The loop sees the connected socket only after the target's greeting is in: readable and
+ * writable at once, so the success goes through getsockopt(SO_ERROR). */
+static void on_hold(sk_loop *l, int64_t timer, void *arg)
+{
+    (void)l;
+    (void)timer;
+    struct outcome *o = arg;
+    for (int i = 0; i < 1000 && !atomic_load(&o->greeted); i++)
+        usleep(5000);
+}
+
 static void open_connect(sk_conn *c)
 {
     struct outcome *o = sk_conn_user(c);
@@ -168,6 +181,8 @@ static void open_connect(sk_conn *c)
     in_connect_call = false;
     if (rc < 0)
         fail_msg("sk_conn_connect: %s", sk_errmsg());
+    if (o->hold) /* due with the connect's own first step, and after it */
+        sk_loop_timer(sk_conn_loop(c), 0, 0, on_hold, o);
 }
 
 static void keep_open(sk_conn *c)
@@ -533,6 +548,34 @@ static void pair_both_ways(bool no_splice, bool splice_always)
     close(l);
 }
 
+/* A target that speaks first (SMTP, a redis replica, SSH): its bytes are in before the loop sees
+ * the connect complete, and still reach the client. */
+static void target_speaks_first(void **state)
+{
+    (void)state;
+    int port;
+    int l = t_listener("127.0.0.1:0", &port);
+    struct outcome o = {.timeout_ms = 5000, .join = true, .hold = true};
+    snprintf(o.target, sizeof o.target, "127.0.0.1:%d", port);
+    struct t_running r = {0};
+    start(&r, &o);
+    int fd = sk_connect(r.ep, 5000);
+    int t = sk_accept(l, NULL, 5000);
+    assert_true(fd >= 0 && t >= 0);
+    assert_int_equal(sk_send_all(t, "220 hello\r\n", 11, 5000, NULL), 0);
+    atomic_store(&o.greeted, 1);
+    char b[16] = {0};
+    assert_int_equal(sk_recv_exact(fd, b, 11, 5000, NULL), 0);
+    assert_string_equal(b, "220 hello\r\n");
+    assert_int_equal(atomic_load(&o.status), 0);
+    assert_int_equal(atomic_load(&o.calls), 1);
+    close(fd);
+    close(t);
+    wait_for(&o.done, 1, 3000);
+    finish(&r);
+    close(l);
+}
+
 static void pair_spliced(void **state)
 {
     (void)state;
@@ -639,6 +682,7 @@ int main(void)
         cmocka_unit_test(he_v6_stalls),
         cmocka_unit_test(he_both_refused),
         cmocka_unit_test(bad_options),
+        cmocka_unit_test(target_speaks_first),
         cmocka_unit_test(pair_spliced),
         cmocka_unit_test(pair_splice_always),
         cmocka_unit_test(pair_copied),
