@@ -95,11 +95,12 @@ void sk__blocking_halt(sk_server *s)
  * on it would race with the owner's I/O). */
 void sk__abort_conn(int fd)
 {
-    struct linger lg = {.l_onoff = 1, .l_linger = 0};
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    sk_sock_set_linger(fd, true, 0);
     struct sockaddr unspec = {.sa_family = AF_UNSPEC};
-    if (connect(fd, &unspec, sizeof unspec) < 0)
-        shutdown(fd, SHUT_RDWR);
+    if (connect(fd, &unspec, sizeof unspec) == 0)
+        sk__trace_call(fd, "connect AF_UNSPEC = 0 (abortive disconnect: RST)");
+    else
+        sk_shutdown(fd, SHUT_RDWR);
 }
 
 /* The handler has returned while the input was halted. Bytes it took from the socket and never

@@ -98,6 +98,22 @@ void sk__conn_fail(sk_conn *c, int reason)
     fail(c, reason);
 }
 
+/* A recv or send that ended the connection with an error (a reset, mostly) is a trace line, as
+ * the blocking calls' failures are. */
+static void fail_io(sk_conn *c, const char *call, int err)
+{
+    if (sk__trace_on())
+        sk__trace_call(c->fd, "%s -> %s (%s)", call, sk_err_name(err), sk_strerror(err));
+    fail(c, err);
+}
+
+/* Abortive close: a zero linger makes the close an RST (traced as such, as sk_sock_set_linger). */
+static void set_abortive(sk_conn *c)
+{
+    if (c->fd >= 0 && c->type == SOCK_STREAM)
+        sk_sock_set_linger(c->fd, true, 0);
+}
+
 /* Reading stops while our own output is over high-water (an echo must not read faster than its
  * peer takes the answers), unless the output comes from elsewhere (a pair: the other side). */
 static bool wants_read(const sk_conn *c)
@@ -152,7 +168,7 @@ static void settle(sk_conn *c)
     if (!pending(c) && c->draining && !c->fin_sent) {
         /* drain: all accepted output is out; say so and wait for the peer to close */
         tls_notify(c);
-        shutdown(c->fd, SHUT_WR);
+        sk_shutdown(c->fd, SHUT_WR); /* a peer gone already (ENOTCONN) is no failure here */
         c->fin_sent = c->discard = true;
     }
     int want = interest(c);
@@ -199,7 +215,7 @@ static void flush(sk_conn *c)
     ssize_t n = send_some(c, c->out + c->off, pending(c));
     if (n < 0) {
         if (n != -EAGAIN && n != -EWOULDBLOCK)
-            fail(c, (int)n);
+            fail_io(c, "send", (int)n);
         return;
     }
     sent(c, c->out + c->off, (size_t)n);
@@ -326,10 +342,7 @@ void sk_conn_reset(sk_conn *c)
 {
     if (c->type == SOCK_DGRAM || c->dead)
         return;
-    if (c->fd >= 0) {
-        struct linger lg = {.l_onoff = 1, .l_linger = 0};
-        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-    }
+    set_abortive(c);
     fail(c, -ECONNRESET);
     settle(c);
 }
@@ -525,16 +538,19 @@ static void read_some(sk_conn *c)
             sk__trace_data(c->fd, '<', NULL, w->rbuf, (size_t)n, "recv");
         if (!c->discard && c->h->on_data)
             c->h->on_data(c, w->rbuf, (size_t)n);
-    } else if (n == 0 && c->h->on_end && !c->discard) {
-        c->eof = true; /* the handler says what the end of this direction means */
-        c->h->on_end(c);
     } else if (n == 0) {
+        sk__trace_eof(c->fd);
+        if (c->h->on_end && !c->discard) {
+            c->eof = true; /* the handler says what the end of this direction means */
+            c->h->on_end(c);
+            return;
+        }
         /* the peer is done sending: what we owe it still goes out, then we close */
         if (c->discard)
             c->dead = true;
         c->closing = true;
     } else if (errno != EAGAIN && errno != EINTR) {
-        fail(c, -errno);
+        fail_io(c, "recv", -errno);
     }
 }
 
@@ -677,10 +693,8 @@ int sk__conn_cut_all(struct sk__worker *w)
     int n = 0;
     for (; w->conns; n++) {
         sk_conn *c = w->conns;
-        if (pending(c) && c->type == SOCK_STREAM) {
-            struct linger lg = {.l_onoff = 1, .l_linger = 0};
-            setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-        }
+        if (pending(c))
+            set_abortive(c);
         fail(c, SK_ECLOSED);
         c->busy = 0;
         destroy(c);

@@ -2,7 +2,7 @@
 that never reads (the high-water mark bounds the server's memory and pushes back on the sender),
 out of file descriptors (EMFILE: refused at once, no spinning), the SIGTERM drain with 1,000 busy
 clients (all echoed bytes flushed, then FIN), every service over TCP, UDP and Unix sockets, how
-many loops by default, and bad arguments."""
+many loops by default, what --trace shows of how connections end, and bad arguments."""
 import hashlib
 import os
 import random
@@ -600,6 +600,28 @@ def default_loops():
         stop(p)
 
 
+def traced_ends():
+    """Check 8: --trace shows how each connection ended: a peer's reset (recv -> ECONNRESET), the
+    drain's FIN (shutdown SHUT_WR) and the peer's EOF after it (recv = 0)."""
+    p, host, port = serve(["--trace", "echo", "127.0.0.1:0"])
+    gone = socket.create_connection((host, port), timeout=5)
+    gone.sendall(b"bye")
+    check(gone.recv(16) == b"bye", "traced: the first client is echoed")
+    gone.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    gone.close()  # an RST
+    stays = socket.create_connection((host, port), timeout=5)
+    stays.sendall(b"hi")
+    check(stays.recv(16) == b"hi", "traced: the second client is echoed")
+    time.sleep(0.2)  # the reset is read before the drain begins
+    p.send_signal(signal.SIGTERM)
+    check(stays.recv(16) == b"", "traced: the drain's FIN reaches the client")
+    stays.close()
+    rc, err = stop(p)
+    check(rc == 0, f"traced: exit 0 after the drain ({rc})")
+    for needle in ("recv -> ECONNRESET", "shutdown SHUT_WR", "recv = 0 (EOF"):
+        check(needle in err, f"traced: the trace has '{needle}'")
+
+
 def bad_args():
     """Check 7: a one-line error and exit 2."""
     for args, needle in ((["--model", "event", "--workers", "0"], "--workers"),
@@ -628,6 +650,7 @@ try:
     with tempfile.TemporaryDirectory() as tmp:
         services(tmp)
     default_loops()
+    traced_ends()
     bad_args()
     print(f"took {time.time() - t_start:.1f} s")
 finally:

@@ -147,8 +147,14 @@ def serve(args, timeout=5.0, **popen_kw):
     p = subprocess.Popen([BIN, "serve", "-v"] + args, stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen_kw)
     started.append(p)
-    line = _first_line(p, timeout)
-    m = re.search(rb"serving \S+ on (\S+)(?: (\d+))?", line)
+    deadline = time.time() + timeout
+    p.early_lines = []  # --trace: the socket calls come before the 'serving' line
+    while True:
+        line = _first_line(p, max(deadline - time.time(), 0.1))
+        m = re.search(rb"serving \S+ on (\S+)(?: (\d+))?", line)
+        if m or not line or time.time() >= deadline:
+            break
+        p.early_lines.append(line)
     if not m:
         raise RuntimeError(f"no 'serving' line: {line!r}")
     p.serving_line = line.decode(errors="replace").strip()
