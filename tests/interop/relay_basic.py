@@ -18,8 +18,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from sktest import (BIN, check, finish, free_port, kill_started, relay, run, serve,  # noqa: E402
-                    stop, wait_bound)
+from sktest import (BIN, check, finish, free_port, kill_started, relay, recv_to_eof, run,  # noqa: E402
+                    serve, stop, wait_bound)
 
 
 def http_get(tmp):
@@ -95,12 +95,7 @@ def half_close(extra):
     t.settimeout(10)
     c.sendall(b"question")
     c.shutdown(socket.SHUT_WR)
-    got = b""
-    while True:
-        b = t.recv(100)
-        if not b:
-            break
-        got += b
+    got = recv_to_eof(t)
     check(got == b"question", f"{extra} the target reads the client's bytes then EOF: {got!r}")
     t.sendall(b"answer after your FIN")
     t.close()
@@ -115,21 +110,11 @@ def half_close(extra):
     t.settimeout(10)
     t.sendall(b"banner")
     t.shutdown(socket.SHUT_WR)
-    got = b""
-    while True:
-        b = c.recv(100)
-        if not b:
-            break
-        got += b
+    got = recv_to_eof(c)
     check(got == b"banner", f"{extra} the client reads the target's bytes then EOF: {got!r}")
     c.sendall(b"late words")
     c.close()
-    got = b""
-    while True:
-        b = t.recv(100)
-        if not b:
-            break
-        got += b
+    got = recv_to_eof(t)
     check(got == b"late words", f"{extra} the target still gets the client's bytes: {got!r}")
     t.close()
     rc, err = stop(p)

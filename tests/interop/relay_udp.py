@@ -4,40 +4,15 @@ idle timeout (a later datagram opens a new session); --max-conns bounds the sess
 import os
 import socket
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from sktest import check, finish, kill_started, relay, stop  # noqa: E402
+from sktest import DgramTarget, check, finish, kill_started, relay, stop  # noqa: E402
 
 
-class Target:
-    """A UDP server that answers each datagram with 'PORT:payload' (PORT: the sender's), and
-    remembers every sender."""
-
-    def __init__(self):
-        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.s.bind(("127.0.0.1", 0))
-        self.s.settimeout(0.2)
-        self.port = self.s.getsockname()[1]
-        self.peers = set()
-        self.running = True
-        self.t = threading.Thread(target=self.run, daemon=True)
-        self.t.start()
-
-    def run(self):
-        while self.running:
-            try:
-                data, peer = self.s.recvfrom(65536)
-            except socket.timeout:
-                continue
-            self.peers.add(peer)
-            self.s.sendto(f"{peer[1]}:".encode() + data, peer)
-
-    def close(self):
-        self.running = False
-        self.t.join()
-        self.s.close()
+def Target():
+    """Answers 'PORT:payload', PORT the sender's."""
+    return DgramTarget(lambda i, peer: f"{peer[1]}:".encode())
 
 
 def ask(c, port, payload):

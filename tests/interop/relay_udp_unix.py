@@ -6,44 +6,14 @@ import os
 import socket
 import sys
 import tempfile
-import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from sktest import check, finish, kill_started, relay, stop  # noqa: E402
+from sktest import DgramTarget, check, finish, kill_started, relay, stop  # noqa: E402
 
 
-class Target:
-    """A datagram server (UDP or Unix) that answers each datagram with 'SENDER|payload' and
-    remembers every sender; an unbound sender's datagram is remembered, not answered."""
-
-    def __init__(self, path=None):
-        fam = socket.AF_UNIX if path else socket.AF_INET
-        self.s = socket.socket(fam, socket.SOCK_DGRAM)
-        self.s.bind(path if path else ("127.0.0.1", 0))
-        self.s.settimeout(0.2)
-        self.port = None if path else self.s.getsockname()[1]
-        self.peers, self.got = [], []
-        self.running = True
-        self.t = threading.Thread(target=self.run, daemon=True)
-        self.t.start()
-
-    def run(self):
-        while self.running:
-            try:
-                data, peer = self.s.recvfrom(65536)
-            except socket.timeout:
-                continue
-            self.got.append(data)
-            if peer is None or peer in (b"", ""):
-                continue
-            if peer not in self.peers:
-                self.peers.append(peer)
-            self.s.sendto(f"{self.peers.index(peer)}|".encode() + data, peer)
-
-    def close(self):
-        self.running = False
-        self.t.join()
-        self.s.close()
+def Target(path=None):
+    """Answers 'SENDER|payload', SENDER the sender's number."""
+    return DgramTarget(lambda i, peer: f"{i}|".encode(), path)
 
 
 def client(d=None, name=None):

@@ -3,8 +3,10 @@ import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 SRC = os.environ.get("SK_SRC", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -193,6 +195,54 @@ def serving_port(text):
         text = text.decode(errors="replace")
     m = re.search(r"serving \S+ on \S+ (\d+) \(", text)
     return int(m.group(1)) if m else None
+
+
+def recv_to_eof(sock, bufsize=65536):
+    """Everything a stream socket receives until the peer's FIN (the socket's own timeout
+    applies to each recv)."""
+    got = b""
+    while True:
+        b = sock.recv(bufsize)
+        if not b:
+            return got
+        got += b
+
+
+class DgramTarget:
+    """A datagram server on loopback (UDP, or Unix at `path`) on a thread of its own: it answers
+    each datagram with prefix(i, sender) + payload (i: the sender's number, in order of first
+    appearance) and remembers the senders (peers) and payloads (got); an unbound Unix sender's
+    datagram is remembered, not answered. close() stops it."""
+
+    def __init__(self, prefix, path=None):
+        fam = socket.AF_UNIX if path else socket.AF_INET
+        self.prefix = prefix
+        self.s = socket.socket(fam, socket.SOCK_DGRAM)
+        self.s.bind(path if path else ("127.0.0.1", 0))
+        self.s.settimeout(0.2)
+        self.port = None if path else self.s.getsockname()[1]
+        self.peers, self.got = [], []
+        self.running = True
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        while self.running:
+            try:
+                data, peer = self.s.recvfrom(65536)
+            except socket.timeout:
+                continue
+            self.got.append(data)
+            if peer is None or peer in (b"", ""):
+                continue
+            if peer not in self.peers:
+                self.peers.append(peer)
+            self.s.sendto(self.prefix(self.peers.index(peer), peer) + data, peer)
+
+    def close(self):
+        self.running = False
+        self.t.join()
+        self.s.close()
 
 
 def relay(args, timeout=5.0, **popen_kw):

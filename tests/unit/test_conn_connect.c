@@ -200,6 +200,20 @@ static void start(struct t_running *r, struct outcome *o)
     t_serve(r, &so);
 }
 
+/* The test's event server relays to a listener of the test's own on `host` (as the target):
+ * the listener, the client's fd to the relay and the target's accepted fd. */
+static void through_relay(struct t_running *r, struct outcome *o, const char *host, int *l, int *fd,
+                          int *t)
+{
+    int port;
+    *l = t_listener("127.0.0.1:0", &port);
+    snprintf(o->target, sizeof o->target, "%s:%d", host, port);
+    start(r, o);
+    *fd = sk_connect(r->ep, 5000);
+    *t = sk_accept(*l, NULL, 5000);
+    assert_true(*fd >= 0 && *t >= 0);
+}
+
 static void finish(struct t_running *r)
 {
     t_serve_stop(r);
@@ -302,16 +316,10 @@ static void timeout(void **state)
 static void many_addresses_through_resolver(void **state)
 {
     (void)state;
-    int port;
-    int l = t_listener("127.0.0.1:0", &port);
     struct outcome o = {.timeout_ms = 5000};
-    snprintf(o.target, sizeof o.target, "localhost:%d", port);
     struct t_running r = {0};
-    start(&r, &o);
-    int fd = sk_connect(r.ep, 5000);
-    assert_true(fd >= 0);
-    int t = sk_accept(l, NULL, 5000);
-    assert_true(t >= 0);
+    int l, fd, t;
+    through_relay(&r, &o, "localhost", &l, &fd, &t);
     char b[2];
     assert_int_equal(sk_recv_exact(t, b, 2, 5000, NULL), 0);
     assert_memory_equal(b, "hi", 2);
@@ -508,16 +516,11 @@ static void bad_options(void **state)
 /* Client -> relay -> target and back: 300 KB each way, then half-closes carried across. */
 static void pair_both_ways(bool no_splice, bool splice_always)
 {
-    int port;
-    int l = t_listener("127.0.0.1:0", &port);
     struct outcome o = {
         .timeout_ms = 5000, .join = true, .no_splice = no_splice, .splice_always = splice_always};
-    snprintf(o.target, sizeof o.target, "127.0.0.1:%d", port);
     struct t_running r = {0};
-    start(&r, &o);
-    int fd = sk_connect(r.ep, 5000);
-    int t = sk_accept(l, NULL, 5000);
-    assert_true(fd >= 0 && t >= 0);
+    int l, fd, t;
+    through_relay(&r, &o, "127.0.0.1", &l, &fd, &t);
     size_t len = 300000;
     unsigned char *out = malloc(len), *in = malloc(len);
     t_fill_random(out, len, 7);
@@ -553,15 +556,10 @@ static void pair_both_ways(bool no_splice, bool splice_always)
 static void target_speaks_first(void **state)
 {
     (void)state;
-    int port;
-    int l = t_listener("127.0.0.1:0", &port);
     struct outcome o = {.timeout_ms = 5000, .join = true, .hold = true};
-    snprintf(o.target, sizeof o.target, "127.0.0.1:%d", port);
     struct t_running r = {0};
-    start(&r, &o);
-    int fd = sk_connect(r.ep, 5000);
-    int t = sk_accept(l, NULL, 5000);
-    assert_true(fd >= 0 && t >= 0);
+    int l, fd, t;
+    through_relay(&r, &o, "127.0.0.1", &l, &fd, &t);
     assert_int_equal(sk_send_all(t, "220 hello\r\n", 11, 5000, NULL), 0);
     atomic_store(&o.greeted, 1);
     char b[16] = {0};
@@ -599,15 +597,10 @@ static void pair_copied(void **state)
 static void pair_small_messages(void **state)
 {
     (void)state;
-    int port;
-    int l = t_listener("127.0.0.1:0", &port);
     struct outcome o = {.timeout_ms = 5000, .join = true};
-    snprintf(o.target, sizeof o.target, "127.0.0.1:%d", port);
     struct t_running r = {0};
-    start(&r, &o);
-    int fd = sk_connect(r.ep, 5000);
-    int t = sk_accept(l, NULL, 5000);
-    assert_true(fd >= 0 && t >= 0);
+    int l, fd, t;
+    through_relay(&r, &o, "127.0.0.1", &l, &fd, &t);
     unsigned char out[200], in[200];
     uint64_t total = 0;
     for (int i = 0; i < 2000; i++) {
@@ -633,15 +626,10 @@ static void pair_small_messages(void **state)
 /* The target resets: the client sees a reset too, not a clean end. */
 static void pair_reset_carried(bool no_splice)
 {
-    int port;
-    int l = t_listener("127.0.0.1:0", &port);
     struct outcome o = {.timeout_ms = 5000, .join = true, .no_splice = no_splice};
-    snprintf(o.target, sizeof o.target, "127.0.0.1:%d", port);
     struct t_running r = {0};
-    start(&r, &o);
-    int fd = sk_connect(r.ep, 5000);
-    int t = sk_accept(l, NULL, 5000);
-    assert_true(fd >= 0 && t >= 0);
+    int l, fd, t;
+    through_relay(&r, &o, "127.0.0.1", &l, &fd, &t);
     assert_int_equal(sk_send_all(fd, "ping", 4, 5000, NULL), 0);
     char b[4];
     assert_int_equal(sk_recv_exact(t, b, 4, 5000, NULL), 0);
