@@ -14,6 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* SSL_get_error reads the thread's error queue, so it must be empty before each SSL call. On
+ * OpenSSL 3 ERR_clear_error costs some 800 instructions even on an empty queue (a third of the
+ * wrapper's cost per echoed request, callgrind), ERR_peek_error a tenth of that: clear only a queue
+ * that holds something (left by the application's own OpenSSL calls; ours empty it on failure). */
+static void clear_errors(void)
+{
+    if (ERR_peek_error())
+        ERR_clear_error();
+}
+
 static bool is_ip(const char *host)
 {
     unsigned char b[16];
@@ -115,7 +125,7 @@ static int handshake(sk_tls *t, int timeout_ms)
     }
     int64_t deadline = sk__deadline(timeout_ms);
     for (;;) {
-        ERR_clear_error();
+        clear_errors();
         int ret = SSL_do_handshake(t->ssl);
         if (ret == 1)
             break;
@@ -191,7 +201,7 @@ static int start(sk_tls **out, sk_tls_ctx *ctx, int fd, const char *host)
         return sk__fail(-ENOMEM, "TLS open fd %d", fd);
     t->fd = fd;
     t->ctx = ctx;
-    ERR_clear_error();
+    clear_errors();
     BIO *b = NULL;
     int rc = 0;
     if (!(t->ssl = SSL_new(ctx->ssl)) || !(b = sk__tls_bio(t))) {
@@ -265,7 +275,7 @@ int sk_tls_shutdown(sk_tls *t, int timeout_ms)
     char what[64];
     snprintf(what, sizeof what, "TLS shutdown fd %d", t->fd);
     for (;;) {
-        ERR_clear_error();
+        clear_errors();
         int ret = SSL_shutdown(t->ssl); /* 0: ours sent, theirs not yet seen; 1: both */
         if (ret >= 0)
             break;
@@ -353,7 +363,7 @@ static ssize_t tls_read(sk_tls *t, void *buf, size_t len, int64_t deadline, cons
     if (len == 0)
         return sk__fail(SK_EARG, "%s: zero-size buffer", what);
     for (;;) {
-        ERR_clear_error();
+        clear_errors();
         size_t n = 0;
         int ret = SSL_read_ex(t->ssl, buf, len, &n);
         if (ret == 1) {
@@ -391,7 +401,7 @@ static ssize_t tls_write(sk_tls *t, const void *buf, size_t len, int64_t deadlin
     if (t->sent_close)
         return sk__fail(-EPIPE, "%s: close_notify was sent", what);
     for (;;) {
-        ERR_clear_error();
+        clear_errors();
         size_t n = 0;
         int ret = SSL_write_ex(t->ssl, buf, len, &n);
         if (ret == 1) {
@@ -506,7 +516,7 @@ static const char *peer_what(sk_tls *t, char *buf, size_t len)
 
 static int step(sk_tls *t)
 {
-    ERR_clear_error();
+    clear_errors();
     int ret = SSL_do_handshake(t->ssl);
     if (ret == 1) {
         trace_handshake(t);
@@ -526,7 +536,7 @@ static int step(sk_tls *t)
  * TLS 1.3 key update's answer, a TLS 1.2 renegotiation), a write may need it readable. */
 static ssize_t nb_read(sk_tls *t, void *buf, size_t len, int *want)
 {
-    ERR_clear_error();
+    clear_errors();
     size_t n = 0;
     if (SSL_read_ex(t->ssl, buf, len, &n) == 1) {
         t->plain_in += n;
@@ -548,7 +558,7 @@ static ssize_t nb_read(sk_tls *t, void *buf, size_t len, int *want)
 
 static ssize_t nb_write(sk_tls *t, const void *buf, size_t len, int *want)
 {
-    ERR_clear_error();
+    clear_errors();
     size_t n = 0;
     if (SSL_write_ex(t->ssl, buf, len, &n) == 1) {
         t->plain_out += n;
