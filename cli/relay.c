@@ -122,7 +122,7 @@ struct link {
     bool connect_done;
     bool ending; /* --via: a failure was handled (both sides reset or going) */
     double start;
-    char peer[SK_ADDRSTRLEN];
+    char peer[SK_ADDRSTRLEN]; /* the client, for -v and --json-lines (empty without them) */
 };
 
 static void print_done(struct relay *r, const struct link *k, const sk_join_stats *st)
@@ -399,9 +399,11 @@ static void client_open(sk_conn *c)
         return;
     }
     *k = (struct link){.r = r, .client = c, .start = cli_now_s()};
-    sk_addr_format(sk_conn_peer(c), k->peer, sizeof k->peer);
-    if (!k->peer[0] || !strcmp(k->peer, "unix:"))
-        snprintf(k->peer, sizeof k->peer, "fd %d", sk_conn_fd(c));
+    if (r->co.verbose || r->co.json_lines) { /* its only readers: not formatted otherwise */
+        sk_addr_format(sk_conn_peer(c), k->peer, sizeof k->peer);
+        if (!k->peer[0] || !strcmp(k->peer, "unix:"))
+            snprintf(k->peer, sizeof k->peer, "fd %d", sk_conn_fd(c));
+    }
     sk_conn_set_data(c, k);
     sk_conn_pause(c); /* nothing is read until there is somewhere to put it */
     if (r->co.verbose)

@@ -256,9 +256,48 @@ int sk__endpoint_text(const sk_endpoint *ep, char *buf, size_t len)
     return snprintf(buf, len, "%s:%s", ep->host, ep->service);
 }
 
-/* Resolve ep; text is how the messages name it. */
+/* Resolve ep; text is how the messages name it (NULL: formatted from ep when one is made). */
 static int resolve(const sk_endpoint *ep, const char *text, int family, int socktype, int flags,
                    sk_addr_list *out);
+
+/* How messages name ep: the caller's text, else formatted now (only on the way to a failure: a
+ * relay resolves its target for every connection). */
+static const char *named(const sk_endpoint *ep, const char *text, char *buf, size_t len)
+{
+    if (text)
+        return text;
+    sk__endpoint_text(ep, buf, len);
+    return buf;
+}
+
+/* A literal address with a numeric port, of the family asked for: the address without
+ * getaddrinfo (which parses it too, at some 1,900 instructions). Anything else, "127.1" and
+ * names included, goes through getaddrinfo as before. */
+static bool literal(const sk_endpoint *ep, int family, uint32_t scope, sk_addr *a)
+{
+    if (ep->any_host || !all_digits(ep->service) || strlen(ep->service) > 5)
+        return false;
+    unsigned long port = strtoul(ep->service, NULL, 10);
+    if (port > 65535)
+        return false;
+    memset(a, 0, sizeof *a);
+    if ((family == AF_UNSPEC || family == AF_INET) && !ep->scope[0] &&
+        inet_pton(AF_INET, ep->host, &a->u.in.sin_addr) == 1) {
+        a->u.in.sin_family = AF_INET;
+        a->u.in.sin_port = htons((uint16_t)port);
+        a->len = sizeof a->u.in;
+        return true;
+    }
+    if ((family == AF_UNSPEC || family == AF_INET6) &&
+        inet_pton(AF_INET6, ep->host, &a->u.in6.sin6_addr) == 1) {
+        a->u.in6.sin6_family = AF_INET6;
+        a->u.in6.sin6_port = htons((uint16_t)port);
+        a->u.in6.sin6_scope_id = scope;
+        a->len = sizeof a->u.in6;
+        return true;
+    }
+    return false;
+}
 
 int sk_resolve(const char *text, int family, int socktype, int flags, sk_addr_list *out)
 {
@@ -278,30 +317,39 @@ int sk_resolve_endpoint(const sk_endpoint *ep, int family, int socktype, int fla
         return sk__fail(SK_EARG, "resolve: NULL argument");
     out->v = NULL;
     out->n = 0;
-    char text[512];
-    sk__endpoint_text(ep, text, sizeof text);
-    return resolve(ep, text, family, socktype, flags, out);
+    return resolve(ep, NULL, family, socktype, flags, out);
 }
 
 static int resolve(const sk_endpoint *endpoint, const char *text, int family, int socktype,
                    int flags, sk_addr_list *out)
 {
+    char tb[512]; /* the endpoint's text, made only for a message */
     const sk_endpoint ep = *endpoint;
     int rc;
     if (ep.is_unix) {
         if (!(out->v = calloc(1, sizeof *out->v)))
-            return sk__fail(-ENOMEM, "resolve '%s'", text);
+            return sk__fail(-ENOMEM, "resolve '%s'", named(&ep, text, tb, sizeof tb));
         out->n = 1;
         return unix_addr(&ep, out->v);
     }
     if (ep.any_host && !(flags & SK_RESOLVE_PASSIVE))
-        return sk__fail(SK_ENOHOST, "endpoint '%s': a connection needs a host", text);
+        return sk__fail(SK_ENOHOST, "endpoint '%s': a connection needs a host",
+                        named(&ep, text, tb, sizeof tb));
     if ((flags & SK_RESOLVE_NUMERIC) && !all_digits(ep.service))
-        return sk__fail(SK_EPORT, "endpoint '%s': port '%s' is not a number (numeric mode)", text,
-                        ep.service);
+        return sk__fail(SK_EPORT, "endpoint '%s': port '%s' is not a number (numeric mode)",
+                        named(&ep, text, tb, sizeof tb), ep.service);
     uint32_t scope = 0;
-    if (ep.scope[0] && (rc = scope_index(text, ep.scope, &scope)) < 0)
+    if (ep.scope[0] && (rc = scope_index(named(&ep, text, tb, sizeof tb), ep.scope, &scope)) < 0)
         return rc;
+
+    sk_addr lit;
+    if (!(flags & SK_RESOLVE_PASSIVE) && literal(&ep, family, scope, &lit)) {
+        if (!(out->v = calloc(1, sizeof *out->v)))
+            return sk__fail(-ENOMEM, "resolve '%s'", named(&ep, text, tb, sizeof tb));
+        out->v[0] = lit;
+        out->n = 1;
+        return 0;
+    }
 
     struct addrinfo hints = {
         .ai_family = family,
@@ -320,11 +368,12 @@ static int resolve(const sk_endpoint *endpoint, const char *text, int family, in
     if (rc) {
         int code = sk__gai_code(rc);
         if (code == SK_ENONAME && (flags & SK_RESOLVE_NUMERIC))
-            return sk__fail(SK_EPARSE, "endpoint '%s': '%s' is not a numeric address", text,
-                            ep.host);
+            return sk__fail(SK_EPARSE, "endpoint '%s': '%s' is not a numeric address",
+                            named(&ep, text, tb, sizeof tb), ep.host);
         if (code == SK_ENOADDR || code == SK_ESERVICE)
-            return sk__fail(code, "resolve '%s'", text);
-        return sk__fail(code, "resolve '%s'", ep.any_host ? text : ep.host);
+            return sk__fail(code, "resolve '%s'", named(&ep, text, tb, sizeof tb));
+        return sk__fail(code, "resolve '%s'",
+                        ep.any_host ? named(&ep, text, tb, sizeof tb) : ep.host);
     }
     size_t n = 0;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
@@ -332,7 +381,7 @@ static int resolve(const sk_endpoint *endpoint, const char *text, int family, in
     out->v = calloc(n ? n : 1, sizeof *out->v);
     if (!out->v) {
         freeaddrinfo(res);
-        return sk__fail(-ENOMEM, "resolve '%s'", text);
+        return sk__fail(-ENOMEM, "resolve '%s'", named(&ep, text, tb, sizeof tb));
     }
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         sk_addr a;
@@ -349,7 +398,7 @@ static int resolve(const sk_endpoint *endpoint, const char *text, int family, in
     freeaddrinfo(res);
     if (out->n == 0) {
         sk_addr_list_free(out);
-        return sk__fail(SK_ENOADDR, "resolve '%s'", text);
+        return sk__fail(SK_ENOADDR, "resolve '%s'", named(&ep, text, tb, sizeof tb));
     }
     return 0;
 }

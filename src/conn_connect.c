@@ -492,11 +492,13 @@ int sk_conn_connect(sk_conn *near, const sk_conn_connect_opts *opts)
     }
     ob->on_connect = o.on_connect;
     ob->tls = o.tls;
-    if (o.tls_host && strlen(o.tls_host) >= sizeof ob->tls_host) {
+    size_t host_len = o.tls_host ? strlen(o.tls_host) : 0;
+    if (host_len >= sizeof ob->tls_host) {
         free(ob);
         return sk__fail(SK_EARG, "conn connect: opts.tls_host is too long");
     }
-    snprintf(ob->tls_host, sizeof ob->tls_host, "%s", o.tls_host ? o.tls_host : "");
+    if (host_len) /* ob is zeroed: "" without it */
+        memcpy(ob->tls_host, o.tls_host, host_len);
     ob->timeout_ms = o.timeout_ms ? o.timeout_ms : SK_CONN_CONNECT_TIMEOUT_DEFAULT_MS;
     ob->delay_ms = o.attempt_delay_ms > 0 ? o.attempt_delay_ms : SK_ATTEMPT_DELAY_DEFAULT_MS;
     ob->no_he = o.no_happy_eyeballs;

@@ -2,6 +2,7 @@
 #include "sktest.h"
 
 #include <net/if.h>
+#include <netdb.h>
 
 static void parse_forms(void **state)
 {
@@ -108,6 +109,46 @@ static void resolve_errors(void **state)
     int rc = sk_resolve("127.0.0.1:80", AF_INET6, SOCK_STREAM, SK_RESOLVE_NUMERIC, &l);
     assert_true(rc == SK_ENOADDR || rc == SK_EPARSE);
     assert_null(l.v);
+}
+
+/* Literal addresses skip getaddrinfo: the result is byte for byte what getaddrinfo gives (port,
+ * scope and family included), and what is not a plain literal still goes through it. */
+static void resolve_literal_as_getaddrinfo(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *host, *port;
+        int family;
+    } cases[] = {
+        {"127.0.0.1:80", "127.0.0.1", "80", AF_UNSPEC},
+        {"10.1.2.3:65535", "10.1.2.3", "65535", AF_INET},
+        {"[::1]:443", "::1", "443", AF_UNSPEC},
+        {"[::ffff:127.0.0.1]:7", "::ffff:127.0.0.1", "7", AF_INET6},
+        {"[fe80::1%1]:9", "fe80::1%1", "9", AF_UNSPEC},
+        {"127.1:0", "127.1", "0", AF_UNSPEC}, /* not inet_pton's: getaddrinfo's */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        sk_addr_list l;
+        assert_int_equal(sk_resolve(cases[i].text, cases[i].family, SOCK_STREAM, 0, &l), 0);
+        struct addrinfo hints = {.ai_family = cases[i].family,
+                                 .ai_socktype = SOCK_STREAM,
+                                 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+        struct addrinfo *res = NULL;
+        assert_int_equal(getaddrinfo(cases[i].host, cases[i].port, &hints, &res), 0);
+        assert_int_equal(l.n, 1);
+        assert_int_equal(l.v[0].len, res->ai_addrlen);
+        assert_memory_equal(&l.v[0].u, res->ai_addr, res->ai_addrlen);
+        freeaddrinfo(res);
+        sk_addr_list_free(&l);
+    }
+    /* an IPv4 literal asked for as IPv6 still fails as getaddrinfo says */
+    sk_addr_list l;
+    assert_true(sk_resolve("127.0.0.1:80", AF_INET6, SOCK_STREAM, 0, &l) < 0);
+    /* sk_resolve_endpoint names the endpoint in its messages, made only when one is */
+    sk_endpoint ep;
+    assert_int_equal(sk_endpoint_parse("[fe80::1%nosuchif0]:80", &ep), 0);
+    assert_int_equal(sk_resolve_endpoint(&ep, AF_UNSPEC, SOCK_STREAM, 0, &l), SK_EIFACE);
+    assert_non_null(strstr(sk_errmsg(), "[fe80::1%nosuchif0]:80"));
 }
 
 static void resolve_literals_and_names(void **state)
@@ -296,6 +337,7 @@ int main(void)
         cmocka_unit_test(parse_errors),
         cmocka_unit_test(resolve_errors),
         cmocka_unit_test(resolve_literals_and_names),
+        cmocka_unit_test(resolve_literal_as_getaddrinfo),
         cmocka_unit_test(resolve_localhost_names),
         cmocka_unit_test(scope_ids),
         cmocka_unit_test(unix_addresses),
