@@ -61,9 +61,10 @@ struct sk__outbound {
     int last_err;
     char why[200]; /* what the last failure was, for sk_errmsg() in on_connect */
     struct resolve_job *job;
-    sk_tls_ctx *tls;    /* opts.tls: the handshake runs before on_connect */
-    char tls_host[256]; /* opts.tls_host ("" = none) */
-    bool done;          /* on_connect ran */
+    sk_tls_ctx *tls; /* opts.tls: the handshake runs before on_connect */
+    char *tls_host;  /* a copy of opts.tls_host (NULL = none): kept off the struct, which
+                      * then stays small enough for malloc's per-thread cache */
+    bool done;       /* on_connect ran */
 };
 
 static void start_next(sk_conn *c);
@@ -122,6 +123,7 @@ void sk__outbound_free(sk_conn *c)
     }
     free(ob->att);
     sk_addr_list_free(&ob->addrs);
+    free(ob->tls_host);
     free(ob);
     c->ob = NULL;
 }
@@ -175,7 +177,7 @@ static void connected(sk_conn *c, int fd, const sk_addr *to)
     ob->att = NULL;
     sk_addr_list_free(&ob->addrs);
     if (ob->tls) { /* on_connect once the handshake is done (sk__outbound_ready) or failed */
-        if (sk__conn_start_tls(c, ob->tls, ob->tls_host[0] ? ob->tls_host : NULL) < 0) {
+        if (sk__conn_start_tls(c, ob->tls, ob->tls_host) < 0) {
             c->connecting = true; /* no TLS state: the end still goes to on_connect, once */
             sk__outbound_note(c, c->reason, sk_errmsg());
         }
@@ -492,19 +494,21 @@ int sk_conn_connect(sk_conn *near, const sk_conn_connect_opts *opts)
     }
     ob->on_connect = o.on_connect;
     ob->tls = o.tls;
-    size_t host_len = o.tls_host ? strlen(o.tls_host) : 0;
-    if (host_len >= sizeof ob->tls_host) {
+    if (o.tls_host && strlen(o.tls_host) > 255) {
         free(ob);
         return sk__fail(SK_EARG, "conn connect: opts.tls_host is too long");
     }
-    if (host_len) /* ob is zeroed: "" without it */
-        memcpy(ob->tls_host, o.tls_host, host_len);
+    if (o.tls_host && o.tls_host[0] && !(ob->tls_host = strdup(o.tls_host))) {
+        free(ob);
+        return sk__fail(-ENOMEM, "conn connect");
+    }
     ob->timeout_ms = o.timeout_ms ? o.timeout_ms : SK_CONN_CONNECT_TIMEOUT_DEFAULT_MS;
     ob->delay_ms = o.attempt_delay_ms > 0 ? o.attempt_delay_ms : SK_ATTEMPT_DELAY_DEFAULT_MS;
     ob->no_he = o.no_happy_eyeballs;
     sk_addr none = {0};
     sk_conn *c = sk__conn_new(near->w, -1, &none);
     if (!c) {
+        free(ob->tls_host);
         free(ob);
         return sk__fail(-ENOMEM, "conn connect");
     }
