@@ -77,6 +77,7 @@ static void destroy(sk_conn *c)
         sk_close(c->fd);
     sk__outbound_free(c);
     free(c->out);
+    free(c->why);
     free(c);
     atomic_fetch_sub_explicit(&w->nconns, 1, memory_order_relaxed);
     if (client)
@@ -98,6 +99,20 @@ void sk__conn_fail(sk_conn *c, int reason)
     fail(c, reason);
 }
 
+/* A TLS read or write failed: keep sk_errmsg()'s words (the peer's alert, a bad record), which
+ * only the failing call has, for whoever reports the end (a joined pair's on_done). */
+static void fail_tls(sk_conn *c, int reason)
+{
+    if (!c->dead && !c->why)
+        c->why = strdup(sk_errmsg()); /* NULL when out of memory: the code alone then */
+    fail(c, reason);
+}
+
+const char *sk__conn_why(const sk_conn *c)
+{
+    return c->why;
+}
+
 /* Reading stops while our own output is over high-water (an echo must not read faster than its
  * peer takes the answers), unless the output comes from elsewhere (a pair: the other side). */
 static bool wants_read(const sk_conn *c)
@@ -112,16 +127,18 @@ static bool wants_read(const sk_conn *c)
 static void on_io(sk_loop *l, int fd, int events, void *arg);
 
 /* What the loop watches for: readable to read, writable to flush; TLS turns either around when
- * a read needs to write (a key update's answer) or a write needs to read, and a write waiting
- * for the fd to be readable must not watch for writable (it would wake at once, forever). */
+ * a read needs to write (a TLS 1.2 renegotiation's ClientHello, an alert) or a write needs to
+ * read. Turned around means instead, not as well: a read waiting for the fd to be writable must
+ * not watch for readable (input already there would wake the loop at once, forever, while the
+ * peer is not reading: tests/unit/test_tls_wantwrite.c), nor a write waiting for readable watch
+ * for writable. */
 static int interest(const sk_conn *c)
 {
-    bool rd = wants_read(c), wr = pending(c) && !c->wr_wants_r;
-    int want = (rd ? SK_READABLE : 0) | (wr ? SK_WRITABLE : 0);
-    if (rd && c->rd_wants_w)
-        want |= SK_WRITABLE;
-    if (pending(c) && c->wr_wants_r)
-        want |= SK_READABLE;
+    int want = 0;
+    if (wants_read(c))
+        want |= c->rd_wants_w ? SK_WRITABLE : SK_READABLE;
+    if (pending(c))
+        want |= c->wr_wants_r ? SK_READABLE : SK_WRITABLE;
     return want;
 }
 
@@ -198,7 +215,9 @@ static void flush(sk_conn *c)
 {
     ssize_t n = send_some(c, c->out + c->off, pending(c));
     if (n < 0) {
-        if (n != -EAGAIN && n != -EWOULDBLOCK)
+        if (n != -EAGAIN && n != -EWOULDBLOCK && c->tls)
+            fail_tls(c, (int)n);
+        else if (n != -EAGAIN && n != -EWOULDBLOCK)
             fail(c, (int)n);
         return;
     }
@@ -416,7 +435,7 @@ static void read_tls(sk_conn *c)
         if (n == -EAGAIN)
             return;
         if (n < 0) {
-            fail(c, (int)n); /* SK_ETLSTRUNC: a FIN without close_notify */
+            fail_tls(c, (int)n); /* SK_ETLSTRUNC: a FIN without close_notify */
             return;
         }
         if (n == 0 && c->h->on_end && !c->discard) { /* close_notify: the end of its data */

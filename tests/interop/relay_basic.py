@@ -269,6 +269,30 @@ def drain():
     stop(e)
 
 
+def tcp_to_unix(tmp):
+    """A Unix TARGET connects at once (no EINPROGRESS): the pair must run, not be failed as if
+    no address had been tried (it was: the client got nothing back)."""
+    path = os.path.join(tmp, "echo.sock")
+    e, _, _ = serve(["echo", f"unix:{path}"])
+    for extra in ([], ["--no-splice"]):
+        p, port = relay(extra + ["127.0.0.1:0", f"unix:{path}"])
+        data = os.urandom(100000)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+            got = b""
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                got += b
+        rc, err = stop(p)
+        check(got == data and rc == 0 and "0 target failures" in err,
+              f"tcp -> relay {' '.join(extra)} -> unix echo: {len(got)} bytes, equal "
+              f"{got == data} ({err[-200:]!r})")
+    stop(e)
+
+
 def main():
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -278,6 +302,7 @@ def main():
             half_close(["--no-splice"])
             half_close(["--splice", "on"])
             unix_to_tcp(tmp)
+            tcp_to_unix(tmp)
             refused()
             same_endpoint(tmp)
             json_lines()
