@@ -11,11 +11,14 @@ class TlsEcho:
     """A TLS echo server on 127.0.0.1 (certs: tlscerts.make's dict): echoes until the client's
     close_notify, then answers with its own. sni: the name each handshake received; refused: the
     handshakes that failed, with the reason. require_client: a client certificate issued by the
-    test root is required (mutual TLS)."""
+    test root is required (mutual TLS). tickets: TLS 1.3 tickets sent per handshake (None:
+    OpenSSL's 2; 0: a server that does not resume)."""
 
-    def __init__(self, certs, require_client=False):
+    def __init__(self, certs, require_client=False, tickets=None):
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(certs["chain"], certs["leaf_key"])
+        if tickets is not None:  # TLS 1.3 session tickets per handshake (0: no resumption)
+            self.ctx.num_tickets = tickets
         if require_client:
             self.ctx.verify_mode = ssl.CERT_REQUIRED
             self.ctx.load_verify_locations(certs["root"])
@@ -26,6 +29,7 @@ class TlsEcho:
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _one(self, raw):
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms Nagle stall per echo
         try:
             with self.ctx.wrap_socket(raw, server_side=True) as s:
                 cert = s.getpeercert()
