@@ -205,6 +205,20 @@ static void target_ready(struct link *k, sk_conn *up)
     }
 }
 
+/* The client left while its target connection was being made (or its TLS handshake ran): that
+ * connection goes too, if it was made, and so does k. True when so. */
+static bool left_meanwhile(struct link *k, sk_conn *up, int status)
+{
+    if (k->client)
+        return false;
+    if (status == 0) {
+        sk_conn_set_data(up, NULL);
+        sk_conn_reset(up);
+    }
+    free(k);
+    return true;
+}
+
 /* ---- --via: the proxy's handshake on the loop ----------------------------------------------- */
 
 /* "SOCKS5 proxy 127.0.0.1:1080: " and the text: the -v line names the proxy and its reply. */
@@ -298,14 +312,8 @@ static void via_tls_done(sk_conn *up, int status)
 {
     struct link *k = sk_conn_data(up);
     k->up = NULL;
-    if (!k->client) { /* the client left (and reset up) */
-        if (status == 0) {
-            sk_conn_set_data(up, NULL);
-            sk_conn_reset(up);
-        }
-        free(k);
+    if (left_meanwhile(k, up, status)) /* the client left (and reset up) */
         return;
-    }
     if (status == 0) {
         target_ready(k, up);
         return;
@@ -415,14 +423,8 @@ static void target_connected(sk_conn *up, int status)
     struct link *k = sk_conn_data(up);
     struct relay *r = k->r;
     k->connect_done = true;
-    if (!k->client) { /* the client left meanwhile */
-        if (status == 0) {
-            sk_conn_set_data(up, NULL);
-            sk_conn_reset(up);
-        }
-        free(k);
+    if (left_meanwhile(k, up, status))
         return;
-    }
     if (status == 0) {
         if (r->via.endpoint[0])
             via_start(k, up);

@@ -18,8 +18,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from sktest import (BIN, check, finish, free_port, kill_started, relay, run, serve,  # noqa: E402
-                    stop, wait_bound)
+from sktest import (BIN, check, finish, free_port, kill_started, relay, recv_to_eof, run,  # noqa: E402
+                    serve, stop, wait_bound)
 
 
 def http_get(tmp):
@@ -147,12 +147,7 @@ def unix_to_tcp(tmp):
         s.connect(path)
         s.sendall(data)
         s.shutdown(socket.SHUT_WR)
-        got = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            got += b
+        got = recv_to_eof(s)
     check(got == data, f"unix -> relay -> tcp echo: {len(got)} bytes, equal {got == data}")
     rc, err = stop(p)
     check(rc == 0 and not os.path.exists(path), f"exit 0, socket file removed: {rc} {err!r}")
@@ -280,12 +275,7 @@ def tcp_to_unix(tmp):
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
             s.sendall(data)
             s.shutdown(socket.SHUT_WR)
-            got = b""
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    break
-                got += b
+            got = recv_to_eof(s)
         rc, err = stop(p)
         check(got == data and rc == 0 and "0 target failures" in err,
               f"tcp -> relay {' '.join(extra)} -> unix echo: {len(got)} bytes, equal "

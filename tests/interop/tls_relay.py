@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from sktest import (BIN, check, finish, free_port, kill_started, relay, skip,  # noqa: E402
                     stop, wait_bound)
 import tlscerts  # noqa: E402
+from sk_tlspeers import TlsEcho, echo_through  # noqa: E402
 
 if not shutil.which("openssl"):
     skip("no openssl command (Debian package openssl)")
@@ -60,67 +61,6 @@ def http_server():
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd, body
-
-
-def tls_echo_server(seen):
-    """A Python ssl echo server (the test's chain): echoes until the client's close_notify, then
-    answers with its own (unwrap). seen gets the SNI each handshake received."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(C["chain"], C["leaf_key"])
-    ctx.sni_callback = lambda s, name, c: seen.append(name) and None
-    ls = socket.create_server(("127.0.0.1", 0))
-
-    def one(raw):
-        try:
-            with ctx.wrap_socket(raw, server_side=True) as s:
-                while True:
-                    b = s.recv(65536)
-                    if not b:
-                        break
-                    s.sendall(b)
-                s.unwrap()
-        except (OSError, ssl.SSLError):
-            pass
-
-    def accept():
-        while True:
-            try:
-                raw, _ = ls.accept()
-            except OSError:
-                return
-            threading.Thread(target=one, args=(raw,), daemon=True).start()
-    threading.Thread(target=accept, daemon=True).start()
-    return ls
-
-
-def echo_through(port, data, ctx=None):
-    """data through a TLS (ctx) or plain connection to the relay, read back while sending (a
-    thread writes); then our end (close_notify or FIN) and the peer's. The bytes that came back."""
-    raw = socket.create_connection(("127.0.0.1", port), timeout=30)
-    s = ctx.wrap_socket(raw, server_hostname="example.test") if ctx else raw
-    got = bytearray()
-    if ctx:  # one SSL object, one thread: pieces, each read back before the next
-        for off in range(0, len(data), 16384):
-            s.sendall(data[off:off + 16384])
-            want = min(len(data), off + 16384)
-            while len(got) < want:
-                b = s.recv(65536)
-                if not b:
-                    break
-                got.extend(b)
-        s.unwrap()
-        s.close()
-        return bytes(got)
-    w = threading.Thread(target=lambda: (s.sendall(data), s.shutdown(socket.SHUT_WR)))
-    w.start()
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        got.extend(b)
-    w.join()
-    s.close()
-    return bytes(got)
 
 
 def s_client(port, request, extra=()):
@@ -255,9 +195,9 @@ try:
           f"({err[-300:]!r})")
     srv.kill()
 
-    seen = []
-    ls = tls_echo_server(seen)
-    p, port = relay([*TARGET, "127.0.0.1:0", f"127.0.0.1:{ls.getsockname()[1]}"])
+    target = TlsEcho(C)
+    seen = target.sni
+    p, port = relay([*TARGET, "127.0.0.1:0", f"127.0.0.1:{target.port}"])
     data = random.Random(1).randbytes(1 << 20)
     got = echo_through(port, data)
     rc, err = stop(p)
@@ -266,7 +206,7 @@ try:
           f"byte-exact, SNI {seen[:1]} ({len(got)} bytes)")
 
     # ---- both at once, and --trace's totals ---------------------------------------------------
-    p, port = relay([*LISTEN, *TARGET, "127.0.0.1:0", f"127.0.0.1:{ls.getsockname()[1]}"])
+    p, port = relay([*LISTEN, *TARGET, "127.0.0.1:0", f"127.0.0.1:{target.port}"])
     got = echo_through(port, data, client_ctx())
     rc, err = stop(p)
     check(got == data and rc == 0 and re.search(r"closed \S+: 1048576 bytes client->target, "
@@ -275,7 +215,7 @@ try:
           f"({len(got)} bytes; {err[-200:]!r})")
     trace = os.path.join(tmp, "trace.txt")
     p, port = relay(["--trace", "--trace-file", trace, *LISTEN, *TARGET, "127.0.0.1:0",
-                     f"127.0.0.1:{ls.getsockname()[1]}"])
+                     f"127.0.0.1:{target.port}"])
     msg = b"through two TLS legs\n" * 100
     got = echo_through(port, msg, client_ctx())
     rc, err = stop(p)

@@ -189,6 +189,17 @@ def serving_port(text):
     return int(m.group(1)) if m else None
 
 
+def recv_to_eof(sock, bufsize=65536):
+    """Everything a stream socket receives until the peer's FIN (the socket's own timeout
+    applies to each recv)."""
+    got = b""
+    while True:
+        b = sock.recv(bufsize)
+        if not b:
+            return got
+        got += b
+
+
 def relay(args, timeout=5.0, **popen_kw):
     """Start `sockkit relay -v ARGS` (LISTEN as 127.0.0.1:0 or a unix: path); returns (proc, port)
     from its 'relaying ADDR' line on stderr (port None for a unix endpoint). The rest of stderr is
