@@ -319,8 +319,14 @@ static void via_tls_done(sk_conn *up, int status)
         return;
     }
     if (!k->ending) { /* else: the failure was reported and the client is being reset */
+        /* the library names the fd's peer (or the connect's host), which is the proxy: name
+         * the target and the proxy, then the reason */
+        char msg[1400];
+        const char *m = sk_errmsg(), *rest = strstr(m, ": ");
+        snprintf(msg, sizeof msg, "TLS handshake with %.400s (via %.300s): %.600s", k->r->target,
+                 k->r->via.endpoint, rest ? rest + 2 : m);
         atomic_fetch_add(&k->r->failed, 1);
-        print_failed(k->r, k, sk_errmsg());
+        print_failed(k->r, k, msg);
         k->ending = true;
         sk_conn_reset(k->client); /* its on_close frees k */
     }
