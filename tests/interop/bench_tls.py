@@ -8,22 +8,14 @@ import json
 import re
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from sktest import BIN, check, finish, kill_started, run, serve, skip, stop, stop_counts  # noqa: E402
+from sktest import BIN, check, finish, kill_started, run, serve, stop, stop_counts  # noqa: E402
 import tlscerts  # noqa: E402
 from sk_tlspeers import TlsEcho  # noqa: E402
 
-if not shutil.which("openssl"):
-    skip("no openssl command (Debian package openssl)")
-if b"TLS: yes" not in subprocess.run([BIN, "--version"], capture_output=True).stdout:
-    skip("sockkit built without TLS")
-
-tmp = tempfile.mkdtemp(prefix="sk-bench-tls-")
-C = tlscerts.make(tmp)
+tmp, C = tlscerts.setup("sk-bench-tls-")
 if os.environ.get("SK_SANITIZE") == "thread":
     # --tls-resume: the workers resume one SSL_SESSION, whose last reference is dropped by
     # whichever thread comes last; OpenSSL orders that with its own atomic reference counts, which

@@ -5,7 +5,6 @@ goes on, -v says why), LISTEN equal to TARGET refused, --json-lines, and the SIG
 finish, or are cut at the deadline; exit 0)."""
 import hashlib
 import http.client
-import http.server
 import json
 import os
 import re
@@ -14,30 +13,17 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from sktest import (BIN, check, finish, free_port, kill_started, relay, recv_to_eof, run,  # noqa: E402
                     serve, stop, wait_bound)
+from sk_blobhttp import blob_server  # noqa: E402
 
 
 def http_get(tmp):
     """A real GET through the relay: the body byte-exact, for a 1 MiB file."""
-    body = os.urandom(1 << 20)
-    with open(os.path.join(tmp, "blob.bin"), "wb") as f:
-        f.write(body)
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **kw):
-            super().__init__(*a, directory=tmp, **kw)
-
-        def log_message(self, *a):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    t = threading.Thread(target=httpd.serve_forever, daemon=True)
-    t.start()
+    httpd, body = blob_server(tmp)
     for mode in ([], ["--no-splice"], ["--splice", "on"], ["--workers", "2"]):
         p, port = relay(mode + ["127.0.0.1:0", f"127.0.0.1:{httpd.server_port}"])
         for _ in range(3):

@@ -9,7 +9,6 @@ bytes to --tls-listen: one -v line each with the reason, and the relay goes on; 
 updates from openssl s_client ('K': ours requested too) and s_server do not stall a pair.
 Needs openssl; exits 77 without it or in a build without TLS."""
 import http.client
-import http.server
 import json
 import os
 import random
@@ -20,23 +19,17 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from sktest import (BIN, check, finish, free_port, kill_started, relay, skip,  # noqa: E402
+from sktest import (BIN, check, finish, free_port, kill_started, relay,  # noqa: E402
                     stop, wait_bound)
 import tlscerts  # noqa: E402
+from sk_blobhttp import blob_server  # noqa: E402
 from sk_tlspeers import TlsEcho, echo_through  # noqa: E402
 
-if not shutil.which("openssl"):
-    skip("no openssl command (Debian package openssl)")
-if b"TLS: yes" not in subprocess.run([BIN, "--version"], capture_output=True).stdout:
-    skip("sockkit built without TLS")
-
-tmp = tempfile.mkdtemp(prefix="sk-tls-relay-")
-C = tlscerts.make(tmp)
+tmp, C = tlscerts.setup("sk-tls-relay-")
 LISTEN = ["--tls-listen", "--cert", C["chain"], "--key", C["leaf_key"]]
 TARGET = ["--tls-target", "--ca", C["root"], "--sni", "example.test"]
 others = []  # processes started here (openssl): killed in the finally
@@ -44,23 +37,6 @@ others = []  # processes started here (openssl): killed in the finally
 
 def client_ctx():
     return ssl.create_default_context(cafile=C["root"])
-
-
-def http_server():
-    body = os.urandom(1 << 20)
-    with open(os.path.join(tmp, "blob.bin"), "wb") as f:
-        f.write(body)
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **kw):
-            super().__init__(*a, directory=tmp, **kw)
-
-        def log_message(self, *a):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd, body
 
 
 def s_client(port, request, extra=()):
@@ -108,7 +84,7 @@ try:
               f"relay {' '.join(args)}: exit 2, one line ({p.returncode}, {err.strip()!r})")
 
     # ---- --tls-listen in front of a plain http.server ---------------------------------------
-    httpd, body = http_server()
+    httpd, body = blob_server(tmp)
     p, port = relay([*LISTEN, "127.0.0.1:0", f"127.0.0.1:{httpd.server_port}"])
     out = s_client(port, b"GET /blob.bin HTTP/1.0\r\nHost: example.test\r\n\r\n")
     got = out.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in out else b""

@@ -13,21 +13,14 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from sktest import BIN, check, finish, kill_started, relay, skip, stop  # noqa: E402
+from sktest import BIN, check, finish, kill_started, relay, stop  # noqa: E402
 
 import tlscerts  # noqa: E402
 from sk_tlspeers import TlsEcho, echo_through  # noqa: E402
 
-if not shutil.which("openssl"):
-    skip("no openssl command (Debian package openssl)")
-if b"TLS: yes" not in subprocess.run([BIN, "--version"], capture_output=True).stdout:
-    skip("sockkit built without TLS")
-
-tmp = tempfile.mkdtemp(prefix="sk-tls-mtls-")
-C = tlscerts.make(tmp)
+tmp, C = tlscerts.setup("sk-tls-mtls-")
 TARGET = ["--tls-target", "--ca", C["root"], "--sni", "example.test"]
 MINE = ["--target-cert", C["client"], "--target-key", C["client_key"]]
 

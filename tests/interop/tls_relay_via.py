@@ -12,7 +12,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -24,18 +23,12 @@ from sk_proxies import (DANTED, TINYPROXY, start_dante, start_tinyproxy,  # noqa
                         stop as stop_daemon)
 from sk_tlspeers import TlsEcho, echo_through  # noqa: E402
 
-if not shutil.which("openssl"):
-    skip("no openssl command (Debian package openssl)")
-if b"TLS: yes" not in subprocess.run([BIN, "--version"], capture_output=True).stdout:
-    skip("sockkit built without TLS")
 have = [n for n, path in (("tinyproxy", TINYPROXY), ("danted", DANTED)) if os.path.exists(path)]
 if not have:
     skip("neither tinyproxy nor danted is installed (Debian packages tinyproxy, dante-server)")
-
+tmp, C = tlscerts.setup("sk-tls-via-")
 CLIENTS = 4
 SIZE = 256 * 1024
-tmp = tempfile.mkdtemp(prefix="sk-tls-via-")
-C = tlscerts.make(tmp)
 daemons = []
 
 
