@@ -21,7 +21,7 @@ from sktest import BIN, check, finish, kill_started, relay, skip, stop  # noqa: 
 import tlscerts  # noqa: E402
 from sk_proxies import (DANTED, TINYPROXY, start_dante, start_tinyproxy,  # noqa: E402
                         stop as stop_daemon)
-from sk_tlspeers import TlsEcho, echo_through  # noqa: E402
+from sk_tlspeers import TlsEcho, echo_through, recv_count  # noqa: E402
 
 have = [n for n, path in (("tinyproxy", TINYPROXY), ("danted", DANTED)) if os.path.exists(path)]
 if not have:
@@ -42,20 +42,15 @@ def through(label, via, target):
     def one(i):
         """All of it back before our end: tinyproxy ends a tunnel both ways at the first FIN."""
         data = random.Random(i).randbytes(SIZE + i)
-        got = bytearray()
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
                 w = threading.Thread(target=s.sendall, args=(data,))
                 w.start()
-                while len(got) < len(data):
-                    b = s.recv(65536)
-                    if not b:
-                        break
-                    got.extend(b)
+                got = recv_count(s, len(data))
                 w.join()
             results[i] = got == data or f"{len(got)} of {len(data)} bytes"
         except OSError as e:
-            results[i] = f"{len(got)} of {len(data)} bytes, {e!r}"
+            results[i] = f"{e!r}"
     threads = [threading.Thread(target=one, args=(i,)) for i in range(CLIENTS)]
     for t in threads:
         t.start()

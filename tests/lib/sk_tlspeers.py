@@ -1,7 +1,7 @@
 """TLS peers for the tests, in Python's ssl with the certificates of tlscerts.make: an echo server
 (optionally requiring a client certificate) that records the SNI of each handshake, and a client
 that sends bytes through a plain or TLS connection and reads them back. Shared by tls_relay.py,
-tls_relay_via.py and tls_relay_mtls.py."""
+tls_relay_via.py, tls_relay_mtls.py, tls_serve.py and bench_tls.py."""
 import socket
 import ssl
 import threading
@@ -55,6 +55,17 @@ class TlsEcho:
 
     def close(self):
         self.sock.close()
+
+
+def recv_count(s, n):
+    """Up to n bytes from s (plain or TLS), fewer if the peer ends first."""
+    got = bytearray()
+    while len(got) < n:
+        b = s.recv(65536)
+        if not b:
+            break
+        got.extend(b)
+    return bytes(got)
 
 
 def echo_through(port, data, ctx=None, name="example.test", errors=None):
