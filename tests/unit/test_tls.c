@@ -483,15 +483,30 @@ static void ob_keep(sk_conn *c)
     (void)c;
 }
 
+/* The TLS echo target of the outbound cases: an event server with the self-signed context, which
+ * is returned (free it after end_server). */
+static sk_tls_ctx *tls_echo_target(struct t_running *t)
+{
+    static const sk_event_handlers eh = SK_EVENT_HANDLERS_INIT(.on_data = echo_event);
+    sk_tls_ctx *server = server_ctx(NULL);
+    sk_server_opts to = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_EVENT,
+                                            .events = &eh, .workers = 1, .tls = server);
+    t_serve(t, &to);
+    return server;
+}
+
+static void end_server(struct t_running *t)
+{
+    t_serve_stop(t);
+    sk_server_drain(t->srv, 1000);
+    sk_server_close(t->srv);
+}
+
 static void event_outbound_tls(void **state)
 {
     (void)state;
-    sk_tls_ctx *server = server_ctx(NULL);
-    sk_event_handlers eh = SK_EVENT_HANDLERS_INIT(.on_data = echo_event);
-    sk_server_opts to = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_EVENT,
-                                            .events = &eh, .workers = 1, .tls = server);
     struct t_running target = {0};
-    t_serve(&target, &to);
+    sk_tls_ctx *server = tls_echo_target(&target);
     sk_event_handlers rh = SK_EVENT_HANDLERS_INIT(.on_open = ob_open, .on_drain = ob_keep);
     for (int verify = 1; verify >= 0; verify--) {
         struct outbound_case oc = {.ctx = client_ctx(!verify, NULL)};
@@ -520,17 +535,13 @@ static void event_outbound_tls(void **state)
             assert_int_equal(atomic_load(&oc.n.reason), 0);
         }
         sk_close(fd);
-        t_serve_stop(&r);
-        sk_server_drain(r.srv, 1000);
-        sk_server_close(r.srv);
+        end_server(&r);
         assert_int_equal(atomic_load(&oc.n.calls), 1);
         /* the refused one never opened: no on_close (its handlers were ob_up_h until a join) */
         assert_int_equal(atomic_load(&oc.n.closes), 0);
         sk_tls_ctx_free(oc.ctx);
     }
-    t_serve_stop(&target);
-    sk_server_drain(target.srv, 1000);
-    sk_server_close(target.srv);
+    end_server(&target);
     sk_tls_ctx_free(server);
 }
 
@@ -604,12 +615,8 @@ static void st_open(sk_conn *c)
 static void event_start_tls_after_plaintext(void **state)
 {
     (void)state;
-    sk_tls_ctx *server = server_ctx(NULL);
-    sk_event_handlers eh = SK_EVENT_HANDLERS_INIT(.on_data = echo_event);
-    sk_server_opts to = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_EVENT,
-                                            .events = &eh, .workers = 1, .tls = server);
     struct t_running target = {0};
-    t_serve(&target, &to);
+    sk_tls_ctx *server = tls_echo_target(&target);
     sk_event_handlers rh = SK_EVENT_HANDLERS_INIT(.on_open = st_open, .on_drain = ob_keep);
     for (int verify = 1; verify >= 0; verify--) {
         struct starttls_case *sc = calloc(1, sizeof *sc);
@@ -642,16 +649,12 @@ static void event_start_tls_after_plaintext(void **state)
             assert_memory_equal(sc->in, "ping", 4);
         }
         sk_close(fd);
-        t_serve_stop(&r);
-        sk_server_drain(r.srv, 1000);
-        sk_server_close(r.srv);
+        end_server(&r);
         assert_int_equal(atomic_load(&sc->calls), 1);
         sk_tls_ctx_free(sc->ctx);
         free(sc);
     }
-    t_serve_stop(&target);
-    sk_server_drain(target.srv, 1000);
-    sk_server_close(target.srv);
+    end_server(&target);
     sk_tls_ctx_free(server);
 }
 
