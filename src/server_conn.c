@@ -99,20 +99,6 @@ void sk__conn_fail(sk_conn *c, int reason)
     fail(c, reason);
 }
 
-/* A TLS read or write failed: keep sk_errmsg()'s words (the peer's alert, a bad record), which
- * only the failing call has, for whoever reports the end (a joined pair's on_done). */
-static void fail_tls(sk_conn *c, int reason)
-{
-    if (!c->dead && !c->why)
-        c->why = strdup(sk_errmsg()); /* NULL when out of memory: the code alone then */
-    fail(c, reason);
-}
-
-const char *sk__conn_why(const sk_conn *c)
-{
-    return c->why;
-}
-
 /* Reading stops while our own output is over high-water (an echo must not read faster than its
  * peer takes the answers), unless the output comes from elsewhere (a pair: the other side). */
 static bool wants_read(const sk_conn *c)
@@ -197,6 +183,19 @@ static void sent(sk_conn *c, const void *buf, size_t n)
         sk__trace_data(c->fd, '>', NULL, buf, n, "send");
 }
 
+/* A TLS read or write failed: keep sk_errmsg()'s words (the peer's alert, a bad record), which
+ * only the failing call has, for whoever reports the end (a joined pair's on_done). */
+static void keep_why(sk_conn *c)
+{
+    if (!c->dead && !c->why)
+        c->why = strdup(sk_errmsg()); /* NULL when out of memory: the code alone then */
+}
+
+const char *sk__conn_why(const sk_conn *c)
+{
+    return c->why;
+}
+
 /* One send(2), or one TLS write: the count, -EAGAIN, or a failure. */
 static ssize_t send_some(sk_conn *c, const void *buf, size_t len)
 {
@@ -204,6 +203,8 @@ static ssize_t send_some(sk_conn *c, const void *buf, size_t len)
         int want = 0;
         ssize_t n = tls_ops(c)->write(c->tls, buf, len, &want);
         c->wr_wants_r = n == -EAGAIN && want == SK__TLS_WANT_READ;
+        if (n < 0 && n != -EAGAIN)
+            keep_why(c);
         return n;
     }
     ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
@@ -215,9 +216,7 @@ static void flush(sk_conn *c)
 {
     ssize_t n = send_some(c, c->out + c->off, pending(c));
     if (n < 0) {
-        if (n != -EAGAIN && n != -EWOULDBLOCK && c->tls)
-            fail_tls(c, (int)n);
-        else if (n != -EAGAIN && n != -EWOULDBLOCK)
+        if (n != -EAGAIN && n != -EWOULDBLOCK)
             fail(c, (int)n);
         return;
     }
@@ -435,7 +434,8 @@ static void read_tls(sk_conn *c)
         if (n == -EAGAIN)
             return;
         if (n < 0) {
-            fail_tls(c, (int)n); /* SK_ETLSTRUNC: a FIN without close_notify */
+            keep_why(c);
+            fail(c, (int)n); /* SK_ETLSTRUNC: a FIN without close_notify */
             return;
         }
         if (n == 0 && c->h->on_end && !c->discard) { /* close_notify: the end of its data */
