@@ -9,7 +9,9 @@
  *
  * --via: the outbound connection goes to the proxy; its handshake (sk_proxy, driven by the
  * connection's on_data) runs between the connect and the join, and any tunnel bytes that came with
- * the proxy's reply are written to the client before the join (see via_start()). */
+ * the proxy's reply are written to the client before the join (see via_start()). With
+ * --tls-target the TLS handshake runs inside the tunnel once the proxy has opened it
+ * (sk_conn_start_tls, see via_open()). */
 #include "cli.h"
 #include "json.h"
 #include "opts.h"
@@ -128,7 +130,7 @@ struct link {
 static void print_done(struct relay *r, const struct link *k, const sk_join_stats *st)
 {
     double secs = cli_now_s() - k->start;
-    const char *why = st->reason ? sk_strerror(st->reason) : NULL;
+    const char *why = st->why[0] ? st->why : st->reason ? sk_strerror(st->reason) : NULL;
     if (r->co.verbose)
         cli_say("closed %s: %llu bytes client->target, %llu bytes target->client, %.3f s%s%s%s",
                 k->peer, (unsigned long long)st->a_to_b, (unsigned long long)st->b_to_a, secs,
@@ -203,6 +205,20 @@ static void target_ready(struct link *k, sk_conn *up)
     }
 }
 
+/* The client left while its target connection was being made (or its TLS handshake ran): that
+ * connection goes too, if it was made, and so does k. True when so. */
+static bool left_meanwhile(struct link *k, sk_conn *up, int status)
+{
+    if (k->client)
+        return false;
+    if (status == 0) {
+        sk_conn_set_data(up, NULL);
+        sk_conn_reset(up);
+    }
+    free(k);
+    return true;
+}
+
 /* ---- --via: the proxy's handshake on the loop ----------------------------------------------- */
 
 /* "SOCKS5 proxy 127.0.0.1:1080: " and the text: the -v line names the proxy and its reply. */
@@ -264,13 +280,56 @@ static int via_send(struct link *k)
 /* The tunnel is open: the bytes after the reply are the target's first, to the client before
  * anything the join moves (sk_conn_join splices only once the client's output is empty, so the
  * order holds either way); then the pair runs as without a proxy. */
+static void via_tls_done(sk_conn *up, int status);
+
 static void via_open(struct link *k, sk_conn *up, const char *rest, size_t n)
 {
+    if (k->r->target_ctx) { /* --tls-target: TLS inside the tunnel, the target's hello first */
+        if (n) {
+            char text[160];
+            snprintf(text, sizeof text,
+                     "%zu bytes came through the tunnel before the TLS handshake (a TLS server "
+                     "speaks second)",
+                     n);
+            via_fail(k, text);
+            return;
+        }
+        via_stop(k);
+        if (sk_conn_start_tls(up, k->r->target_ctx, k->r->target_name, via_tls_done) < 0)
+            via_fail(k, sk_errmsg());
+        return;
+    }
     via_stop(k);
     k->up = NULL;
     if (n && sk_conn_write(k->client, rest, n) >= 0)
         k->early = n;
     target_ready(k, up);
+}
+
+/* --tls-target: the handshake inside the tunnel is over (its end comes here, not to via_close).
+ * k->up stays set until then, so that a client that leaves resets it. */
+static void via_tls_done(sk_conn *up, int status)
+{
+    struct link *k = sk_conn_data(up);
+    k->up = NULL;
+    if (left_meanwhile(k, up, status)) /* the client left (and reset up) */
+        return;
+    if (status == 0) {
+        target_ready(k, up);
+        return;
+    }
+    if (!k->ending) { /* else: the failure was reported and the client is being reset */
+        /* the library names the fd's peer (or the connect's host), which is the proxy: name
+         * the target and the proxy, then the reason */
+        char msg[1400];
+        const char *m = sk_errmsg(), *rest = strstr(m, ": ");
+        snprintf(msg, sizeof msg, "TLS handshake with %.400s (via %.300s): %.600s", k->r->target,
+                 k->r->via.endpoint, rest ? rest + 2 : m);
+        atomic_fetch_add(&k->r->failed, 1);
+        print_failed(k->r, k, msg);
+        k->ending = true;
+        sk_conn_reset(k->client); /* its on_close frees k */
+    }
 }
 
 static void via_data(sk_conn *up, const void *data, size_t len)
@@ -370,14 +429,8 @@ static void target_connected(sk_conn *up, int status)
     struct link *k = sk_conn_data(up);
     struct relay *r = k->r;
     k->connect_done = true;
-    if (!k->client) { /* the client left meanwhile */
-        if (status == 0) {
-            sk_conn_set_data(up, NULL);
-            sk_conn_reset(up);
-        }
-        free(k);
+    if (left_meanwhile(k, up, status))
         return;
-    }
     if (status == 0) {
         if (r->via.endpoint[0])
             via_start(k, up);
@@ -414,7 +467,8 @@ static void client_open(sk_conn *c)
         SK_CONN_CONNECT_OPTS_INIT(.endpoint = via ? r->via.endpoint : r->target,
                                   .parsed = via ? &r->via_ep : &r->target_ep,
                                   .timeout_ms = r->connect_timeout_ms, .events = &r->target_events,
-                                  .on_connect = target_connected, .data = k, .tls = r->target_ctx,
+                                  .on_connect = target_connected, .data = k,
+                                  .tls = via ? NULL : r->target_ctx, /* --via: after the proxy */
                                   .tls_host = r->target_name);
     if (sk_conn_connect(c, &co) < 0) {
         atomic_fetch_add(&r->failed, 1);
@@ -635,8 +689,6 @@ static void relay_parse(int argc, char **argv, struct relay *r)
     cli_check_endpoint(listen, true, &r->listen_ep);
     cli_check_endpoint(target, false, &r->target_ep);
     set_tls(r);
-    if (v.proxy && r->tls_target.on)
-        cli_usage_error("--tls-target does not go with --via (yet): give one of them");
     if (v.proxy)
         set_via(r, &v, listen, target);
     else if (v.proto || v.user)

@@ -45,6 +45,8 @@ bool cli_tls_relay_option(int c, const char *arg, struct cli_tls *listen, struct
     listen->flag = "--tls-listen";
     listen->server = true;
     target->flag = "--tls-target";
+    target->cert_flag = "--target-cert";
+    target->key_flag = "--target-key";
     switch (c) {
     case CLI_KEY_TLS_LISTEN:
         listen->on = true;
@@ -56,6 +58,10 @@ bool cli_tls_relay_option(int c, const char *arg, struct cli_tls *listen, struct
     case CLI_KEY_KEY:
     case CLI_KEY_SELF_SIGNED:
         return cli_tls_option(c, arg, listen);
+    case CLI_KEY_TARGET_CERT: /* the relay's own certificate as TARGET's client */
+        return cli_tls_option(CLI_KEY_CERT, arg, target);
+    case CLI_KEY_TARGET_KEY:
+        return cli_tls_option(CLI_KEY_KEY, arg, target);
     case CLI_KEY_KEYLOG: /* both sides' keys, whichever speak TLS (cli_tls_check sorts it out) */
         listen->keylog = target->keylog = arg;
         return true;
@@ -66,12 +72,14 @@ bool cli_tls_relay_option(int c, const char *arg, struct cli_tls *listen, struct
 void cli_tls_check(const struct cli_tls *t)
 {
     const char *flag = t->flag ? t->flag : "--tls";
+    const char *cert = t->cert_flag ? t->cert_flag : "--cert";
+    const char *key = t->key_flag ? t->key_flag : "--key";
     const char *given = t->insecure ? "--insecure"
                         : t->sni    ? "--sni"
                         : t->alpn   ? "--alpn"
                         : t->ca     ? "--ca"
-                        : t->cert   ? "--cert"
-                        : t->key    ? "--key"
+                        : t->cert   ? cert
+                        : t->key    ? key
                         : t->pin    ? "--pin"
                         : t->keylog ? "--keylog"
                                     : NULL;
@@ -83,7 +91,7 @@ void cli_tls_check(const struct cli_tls *t)
     if (!sk_tls_available())
         cli_usage_error("%s: this sockkit was built without TLS (see sockkit --version)", flag);
     if (t->key && !t->cert)
-        cli_usage_error("--key goes with --cert");
+        cli_usage_error("%s goes with %s", key, cert);
     if (t->server && t->self_signed && t->cert)
         cli_usage_error("--tls-self-signed and --cert contradict each other: choose one");
     if (t->server && !t->self_signed && !t->cert)

@@ -19,6 +19,8 @@ enum {
     CLI_KEY_KEYLOG,
     CLI_KEY_TLS_LISTEN,
     CLI_KEY_TLS_TARGET,
+    CLI_KEY_TARGET_CERT,
+    CLI_KEY_TARGET_KEY,
 };
 
 /* clang-format off */
@@ -41,7 +43,8 @@ enum {
     {CLI_KEY_ALPN, "alpn", CLI_ARG, "LIST", "with --tls: accept these ALPN protocols, comma separated, preferred first", NULL},\
     {CLI_KEY_KEYLOG, "keylog", CLI_ARG, "FILE", "with --tls: append the session keys to FILE (SSLKEYLOGFILE format, for Wireshark)", "@file"}
 /* The relay's two sides: the server side's options (--cert, --key, --tls-self-signed) go with
- * --tls-listen, the client side's (--sni, --alpn, --ca, --insecure, --pin) with --tls-target. */
+ * --tls-listen, the client side's (--sni, --alpn, --ca, --insecure, --pin, and its own
+ * certificate --target-cert, --target-key) with --tls-target. */
 #define CLI_OPT_TLS_RELAY                                                                          \
     {CLI_KEY_TLS_LISTEN, "tls-listen", CLI_NOARG, NULL, "TLS with the clients (termination): needs --cert and --key, or --tls-self-signed", NULL},\
     {CLI_KEY_CERT, "cert", CLI_ARG, "FILE", "with --tls-listen: the relay's certificate (PEM, with its chain)", "@file"},\
@@ -53,12 +56,16 @@ enum {
     {CLI_KEY_CA, "ca", CLI_ARG, "FILE", "with --tls-target: trust the CA certificates of this PEM file, not the system's", "@file"},\
     {CLI_KEY_INSECURE, "insecure", CLI_NOARG, NULL, "with --tls-target: do NOT verify TARGET's certificate or name (tests only)", NULL},\
     {CLI_KEY_PIN, "pin", CLI_ARG, "SHA256:FP", "with --tls-target: accept exactly the certificate with this SHA-256 fingerprint", NULL},\
+    {CLI_KEY_TARGET_CERT, "target-cert", CLI_ARG, "FILE", "with --tls-target: the relay's client certificate for TARGET (PEM, with its chain; mutual TLS)", "@file"},\
+    {CLI_KEY_TARGET_KEY, "target-key", CLI_ARG, "FILE", "with --tls-target: the key of --target-cert (default: in --target-cert's file)", "@file"},\
     {CLI_KEY_KEYLOG, "keylog", CLI_ARG, "FILE", "with --tls-listen or --tls-target: append the session keys to FILE (SSLKEYLOGFILE format)", "@file"}
 /* clang-format on */
 
 struct cli_tls {
     const char *flag; /* the option that turns it on, for messages (NULL: "--tls") */
-    bool on;          /* --tls or --tls-self-signed */
+    const char *cert_flag, *key_flag; /* the names of cert and key, for messages (NULL: "--cert",
+                                       * "--key"; the relay's target: "--target-cert", ...) */
+    bool on;                          /* --tls or --tls-self-signed */
     bool server;
     bool self_signed; /* --tls-self-signed */
     bool insecure;    /* --insecure */

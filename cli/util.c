@@ -120,7 +120,9 @@ static void vsay(const char *suffix, const char *fmt, va_list ap)
     if (head > 3 * KEEP) {
         head = tail = KEEP;
     }
-    static char buf[3 * KEEP * 6 + 64]; /* \u202e: 6 bytes for 3, \x01: 4 for 1 */
+    /* per thread: the relay's and serve's loops say things at once (one buffer for all made a
+     * line come out twice and another not at all: relay_basic's --workers 2 under ASan) */
+    static _Thread_local char buf[3 * KEEP * 6 + 64]; /* \u202e: 6 bytes for 3, \x01: 4 for 1 */
     size_t o = cli_escape(raw, head, buf, sizeof buf);
     if (tail) {
         o += (size_t)snprintf(buf + o, sizeof buf - o, "...(%zu bytes left out)...",

@@ -217,6 +217,8 @@ static void trace_failed(int fd, const sk_addr *a, int code)
 static void maybe_failed(sk_conn *c)
 {
     struct sk__outbound *ob = c->ob;
+    if (!c->connecting) /* connected at once (a Unix socket): nothing failed */
+        return;
     if (!ob->npending && ob->next >= ob->addrs.n)
         sk__conn_fail(c, ob->last_err ? ob->last_err : SK_ENOADDR);
 }
@@ -526,4 +528,42 @@ int sk_conn_connect(sk_conn *near, const sk_conn_connect_opts *opts)
         return sk__fail(rc, "conn connect: timer");
     }
     return 0;
+}
+
+/* ---- TLS after a plaintext start ------------------------------------------------------------
+ */
+
+int sk_conn_start_tls(sk_conn *c, sk_tls_ctx *ctx, const char *host, sk_connect_fn on_done)
+{
+    if (!c || !ctx || !on_done)
+        return sk__fail(SK_EARG, "conn start tls: c, ctx and on_done are required");
+    struct sk__outbound *ob = c->ob;
+    /* a plaintext byte still queued would go out after the ClientHello, inside no record */
+    if (!c->outbound || !ob || !ob->done || c->connecting || c->tls || c->joined || c->dead ||
+        c->closing || c->shut_req || c->eof || c->len > c->off)
+        return sk__fail(SK_EARG, "conn start tls: c must be a connected plain connection of "
+                                 "sk_conn_connect, not joined, ending or with unsent output");
+    if (host && strlen(host) > 255)
+        return sk__fail(SK_EARG, "conn start tls: host is too long");
+    char *copy = host && host[0] ? strdup(host) : NULL;
+    if (host && host[0] && !copy)
+        return sk__fail(-ENOMEM, "conn start tls");
+    free(ob->tls_host);
+    ob->tls_host = copy;
+    ob->tls = ctx;
+    ob->on_connect = on_done;
+    ob->why[0] = '\0'; /* an earlier attempt's failure is not this end's reason */
+    ob->last_err = 0;
+    c->busy++;
+    int rc = sk__conn_start_tls(c, ctx, host);
+    if (rc >= 0) {
+        ob->done = false; /* from here the end goes to on_done (sk__outbound_ready or _end) */
+    } else if (c->tls) {  /* failed after the TLS state was made: c ends as a plain connection */
+        c->tops->close(c->tls);
+        c->tls = NULL;
+        c->handshaking = false;
+    }
+    c->busy--;
+    sk__conn_settle(c);
+    return rc;
 }

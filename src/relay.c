@@ -121,8 +121,13 @@ static void pair_close(sk_conn *c, int reason)
     struct pair *p = c->data;
     int s = side(p, c);
     p->c[s] = NULL;
-    if (reason < 0 && !p->st.reason)
+    if (reason < 0 && !p->st.reason) {
         p->st.reason = reason;
+        const char *why = sk__conn_why(c);
+        const char *name = s ? p->o.b_name : p->o.a_name;
+        if (why) /* which leg: "target: TLS read fd 7: tlsv13 alert certificate required" */
+            snprintf(p->st.why, sizeof p->st.why, "%s: %s", name ? name : s ? "b" : "a", why);
+    }
     sk_conn *other = p->c[!s];
     if (!other) {
         p->st.duration_ms = sk_loop_now(c->w->loop) - p->start;

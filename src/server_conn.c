@@ -77,6 +77,7 @@ static void destroy(sk_conn *c)
         sk_close(c->fd);
     sk__outbound_free(c);
     free(c->out);
+    free(c->why);
     free(c);
     atomic_fetch_sub_explicit(&w->nconns, 1, memory_order_relaxed);
     if (client)
@@ -128,16 +129,18 @@ static bool wants_read(const sk_conn *c)
 static void on_io(sk_loop *l, int fd, int events, void *arg);
 
 /* What the loop watches for: readable to read, writable to flush; TLS turns either around when
- * a read needs to write (a key update's answer) or a write needs to read, and a write waiting
- * for the fd to be readable must not watch for writable (it would wake at once, forever). */
+ * a read needs to write (a TLS 1.2 renegotiation's ClientHello, an alert) or a write needs to
+ * read. Turned around means instead, not as well: a read waiting for the fd to be writable must
+ * not watch for readable (input already there would wake the loop at once, forever, while the
+ * peer is not reading: tests/unit/test_tls_wantwrite.c), nor a write waiting for readable watch
+ * for writable. */
 static int interest(const sk_conn *c)
 {
-    bool rd = wants_read(c), wr = pending(c) && !c->wr_wants_r;
-    int want = (rd ? SK_READABLE : 0) | (wr ? SK_WRITABLE : 0);
-    if (rd && c->rd_wants_w)
-        want |= SK_WRITABLE;
-    if (pending(c) && c->wr_wants_r)
-        want |= SK_READABLE;
+    int want = 0;
+    if (wants_read(c))
+        want |= c->rd_wants_w ? SK_WRITABLE : SK_READABLE;
+    if (pending(c))
+        want |= c->wr_wants_r ? SK_READABLE : SK_WRITABLE;
     return want;
 }
 
@@ -196,6 +199,19 @@ static void sent(sk_conn *c, const void *buf, size_t n)
         sk__trace_data(c->fd, '>', NULL, buf, n, "send");
 }
 
+/* A TLS read or write failed: keep sk_errmsg()'s words (the peer's alert, a bad record), which
+ * only the failing call has, for whoever reports the end (a joined pair's on_done). */
+static void keep_why(sk_conn *c)
+{
+    if (!c->dead && !c->why)
+        c->why = strdup(sk_errmsg()); /* NULL when out of memory: the code alone then */
+}
+
+const char *sk__conn_why(const sk_conn *c)
+{
+    return c->why;
+}
+
 /* One send(2), or one TLS write: the count, -EAGAIN, or a failure. */
 static ssize_t send_some(sk_conn *c, const void *buf, size_t len)
 {
@@ -203,6 +219,8 @@ static ssize_t send_some(sk_conn *c, const void *buf, size_t len)
         int want = 0;
         ssize_t n = tls_ops(c)->write(c->tls, buf, len, &want);
         c->wr_wants_r = n == -EAGAIN && want == SK__TLS_WANT_READ;
+        if (n < 0 && n != -EAGAIN)
+            keep_why(c);
         return n;
     }
     ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
@@ -429,6 +447,7 @@ static void read_tls(sk_conn *c)
         if (n == -EAGAIN)
             return;
         if (n < 0) {
+            keep_why(c);
             fail(c, (int)n); /* SK_ETLSTRUNC: a FIN without close_notify */
             return;
         }

@@ -76,6 +76,7 @@ struct sk_conn {
     bool handshaking, opened;
     bool rd_wants_w; /* the last TLS read waits for the fd to be writable (key update) */
     bool wr_wants_r; /* the last TLS write waits for the fd to be readable */
+    char *why;       /* a TLS failure's sk_errmsg() (the peer's alert), for a pair's on_done */
 };
 
 /* A counter only its loop's thread writes: no locked add needed. */
@@ -93,6 +94,8 @@ void sk__conn_settle(sk_conn *c);
  * past user space in the loop's counters and as activity (idle timeout). */
 int sk__conn_watch(sk_conn *c, int events);
 void sk__conn_count(sk_conn *c, uint64_t in, uint64_t out);
+/* The words of c's failure, if the library had any (a TLS read or write), else NULL. */
+const char *sk__conn_why(const sk_conn *c);
 /* Abandon c with this reason (its output is dropped); freed at the next settle. */
 void sk__conn_fail(sk_conn *c, int reason);
 /* conn_connect.c: a connecting connection is ending before its connect finished (cut, close):

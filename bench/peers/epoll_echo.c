@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "peer_listen.h"
+
 struct pending {
     char *buf;
     size_t len;
@@ -19,19 +21,10 @@ struct pending {
 
 int main(int argc, char **argv)
 {
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(argc > 1 ? atoi(argv[1]) : 0),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 4096) < 0)
-        return perror("bind/listen"), 1;
-    socklen_t len = sizeof a;
-    getsockname(lfd, (struct sockaddr *)&a, &len);
-    printf("port %d\n", ntohs(a.sin_port));
-    fflush(stdout);
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd}, evs[512];
-    epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+    int ep, one = 1, lfd = peer_listen(argc > 1 ? atoi(argv[1]) : 0, &ep);
+    if (lfd < 0)
+        return 1;
+    struct epoll_event evs[512];
     static struct pending pend[65536];
     static char buf[65536];
     for (;;) {

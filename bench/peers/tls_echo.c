@@ -18,6 +18,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "peer_listen.h"
+
 struct conn {
     SSL *ssl;
     char *pend; /* what SSL_write could not take yet */
@@ -127,20 +129,10 @@ int main(int argc, char **argv)
     if (SSL_CTX_use_certificate_chain_file(ctx, argv[1]) != 1 ||
         SSL_CTX_use_PrivateKey_file(ctx, argv[2], SSL_FILETYPE_PEM) != 1)
         return ERR_print_errors_fp(stderr), 1;
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons(argc > 3 ? atoi(argv[3]) : 0),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 4096) < 0)
-        return perror("bind/listen"), 1;
-    socklen_t len = sizeof a;
-    getsockname(lfd, (struct sockaddr *)&a, &len);
-    printf("port %d\n", ntohs(a.sin_port));
-    fflush(stdout);
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd}, evs[512];
-    epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+    int ep, one = 1, lfd = peer_listen(argc > 3 ? atoi(argv[3]) : 0, &ep);
+    if (lfd < 0)
+        return 1;
+    struct epoll_event evs[512];
     for (;;) {
         int n = epoll_wait(ep, evs, 512, -1);
         for (int i = 0; i < n; i++) {

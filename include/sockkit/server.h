@@ -338,6 +338,19 @@ typedef struct sk_conn_connect_opts {
  * negative code for bad options (on_connect will not be called). */
 int sk_conn_connect(sk_conn *near, const sk_conn_connect_opts *opts);
 
+/* Start TLS as a client on c, a connection of sk_conn_connect that is connected, plain, with no
+ * unsent output: after a plaintext exchange of the caller's own (a proxy's CONNECT, a STARTTLS
+ * command). The handshake runs on the loop within the server's tls_handshake_timeout_ms; c's
+ * on_data is not called meanwhile. on_done is called exactly once, on the loop, as on_connect
+ * is: status 0, c speaks TLS (its on_close follows at its end); status < 0 (the handshake failed,
+ * timed out, or c was reset or cut meanwhile), c is freed when it returns and no on_close
+ * follows; sk_errmsg() there says why. host: the name sent as SNI and verified (copied; NULL:
+ * none, which a verifying context refuses). ctx (SK_TLS_CLIENT) must outlive c. Returns 0
+ * (on_done will be called), SK_EARG for a connection that does not qualify (nothing changes),
+ * or another negative code: c is failed, its on_close follows once its callbacks are off the
+ * stack, and on_done is not called. */
+int sk_conn_start_tls(sk_conn *c, sk_tls_ctx *ctx, const char *host, sk_connect_fn on_done);
+
 /* ---- two connections joined both ways (src/relay.c) ---------------------------------------- */
 
 /* What a joined pair did, for sk_join_opts.on_done. a is the first connection given to
@@ -351,6 +364,9 @@ typedef struct sk_join_stats {
                            * -ECONNRESET from either side, -ETIMEDOUT idle, SK_ECLOSED cut) */
     bool spliced;         /* the zero-copy mode: bulk through splice(2); small reads copied once
                            * through the loop's buffer unless opts.splice_always */
+    char why[256];        /* the first failure in words when the library had them, after the
+                           * leg's name (a TLS leg's: "target: TLS read fd 7: tlsv13 alert
+                           * certificate required"), "" otherwise */
 } sk_join_stats;
 
 /* Initialise with SK_JOIN_OPTS_INIT, which sets size (see sockkit.h). */

@@ -5,23 +5,17 @@ report, no errors, every byte checked (messages spanning several TLS records too
 --sni each one line and exit 1; TLS options without --tls, --tls on bench stream, --insecure with
 --ca each one line and exit 2. Needs openssl; exits 77 without it or in a build without TLS."""
 import json
+import re
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from sktest import BIN, check, finish, kill_started, run, serve, skip, stop, stop_counts  # noqa: E402
+from sktest import BIN, check, finish, kill_started, run, serve, stop, stop_counts  # noqa: E402
 import tlscerts  # noqa: E402
+from sk_tlspeers import TlsEcho  # noqa: E402
 
-if not shutil.which("openssl"):
-    skip("no openssl command (Debian package openssl)")
-if b"TLS: yes" not in subprocess.run([BIN, "--version"], capture_output=True).stdout:
-    skip("sockkit built without TLS")
-
-tmp = tempfile.mkdtemp(prefix="sk-bench-tls-")
-C = tlscerts.make(tmp)
+tmp, C = tlscerts.setup("sk-bench-tls-")
 if os.environ.get("SK_SANITIZE") == "thread":
     # --tls-resume: the workers resume one SSL_SESSION, whose last reference is dropped by
     # whichever thread comes last; OpenSSL orders that with its own atomic reference counts, which
@@ -72,6 +66,25 @@ try:
     served(port, "connect", "-c", "2", what="connect (full handshakes)")
     _, err = served(port, "connect", "-c", "2", "--tls-resume", what="connect --tls-resume")
     check("were full" not in err, f"--tls-resume: the sampled handshakes were resumed ({err!r})")
+
+    # a server that does not resume (Python ssl sending no TLS 1.3 ticket): the warning names it,
+    # with its counts; the same server with its tickets (OpenSSL's 2): no warning. One worker, so
+    # that it reaches its 64th handshake (the first sampled) at Python's handshake rate.
+    for tickets, label in ((0, "num_tickets 0"), (None, "tickets on")):
+        peer = TlsEcho(C, tickets=tickets)
+        end, err = served(peer.port, "connect", "-c", "1", "--tls-resume", "-d", "3",
+                          what=f"connect --tls-resume, Python ssl with {label}")
+        peer.close()
+        m = re.search(r"--tls-resume: (\d+) of (\d+) sampled handshakes were full, not resumed: "
+                      r"the server does not resume sessions", err)
+        if tickets == 0:
+            check(m and int(m.group(1)) == int(m.group(2)) >= 2,
+                  f"--tls-resume against Python ssl with {label}: the warning, every sample full "
+                  f"({end.get('requests')} handshakes; {err.strip()!r})")
+        else:
+            check(not m and end.get("requests", 0) >= 64,
+                  f"--tls-resume against Python ssl with {label}: no warning "
+                  f"({end.get('requests')} handshakes; {err.strip()!r})")
 
     rc, end, err = bench("connect", port, "--tls", "--insecure")
     check(rc == 0 and end.get("requests", 0) > 0 and "NOT verified" in err,

@@ -5,7 +5,6 @@ goes on, -v says why), LISTEN equal to TARGET refused, --json-lines, and the SIG
 finish, or are cut at the deadline; exit 0)."""
 import hashlib
 import http.client
-import http.server
 import json
 import os
 import re
@@ -14,30 +13,17 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from sktest import (BIN, check, finish, free_port, kill_started, relay, recv_to_eof, run,  # noqa: E402
                     serve, stop, wait_bound)
+from sk_blobhttp import blob_server  # noqa: E402
 
 
 def http_get(tmp):
     """A real GET through the relay: the body byte-exact, for a 1 MiB file."""
-    body = os.urandom(1 << 20)
-    with open(os.path.join(tmp, "blob.bin"), "wb") as f:
-        f.write(body)
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **kw):
-            super().__init__(*a, directory=tmp, **kw)
-
-        def log_message(self, *a):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    t = threading.Thread(target=httpd.serve_forever, daemon=True)
-    t.start()
+    httpd, body = blob_server(tmp)
     for mode in ([], ["--no-splice"], ["--splice", "on"], ["--workers", "2"]):
         p, port = relay(mode + ["127.0.0.1:0", f"127.0.0.1:{httpd.server_port}"])
         for _ in range(3):
@@ -132,12 +118,7 @@ def unix_to_tcp(tmp):
         s.connect(path)
         s.sendall(data)
         s.shutdown(socket.SHUT_WR)
-        got = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            got += b
+        got = recv_to_eof(s)
     check(got == data, f"unix -> relay -> tcp echo: {len(got)} bytes, equal {got == data}")
     rc, err = stop(p)
     check(rc == 0 and not os.path.exists(path), f"exit 0, socket file removed: {rc} {err!r}")
@@ -254,6 +235,25 @@ def drain():
     stop(e)
 
 
+def tcp_to_unix(tmp):
+    """A Unix TARGET connects at once (no EINPROGRESS): the pair must run, not be failed as if
+    no address had been tried (it was: the client got nothing back)."""
+    path = os.path.join(tmp, "echo.sock")
+    e, _, _ = serve(["echo", f"unix:{path}"])
+    for extra in ([], ["--no-splice"]):
+        p, port = relay(extra + ["127.0.0.1:0", f"unix:{path}"])
+        data = os.urandom(100000)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+            got = recv_to_eof(s)
+        rc, err = stop(p)
+        check(got == data and rc == 0 and "0 target failures" in err,
+              f"tcp -> relay {' '.join(extra)} -> unix echo: {len(got)} bytes, equal "
+              f"{got == data} ({err[-200:]!r})")
+    stop(e)
+
+
 def main():
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -263,6 +263,7 @@ def main():
             half_close(["--no-splice"])
             half_close(["--splice", "on"])
             unix_to_tcp(tmp)
+            tcp_to_unix(tmp)
             refused()
             same_endpoint(tmp)
             json_lines()

@@ -17,21 +17,14 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from sktest import BIN, check, finish, run, skip, wait_bound  # noqa: E402
+from sktest import BIN, check, finish, run, wait_bound  # noqa: E402
 import tlscerts  # noqa: E402
 
-if not shutil.which("openssl"):
-    skip("no openssl command (Debian package openssl)")
-if b"TLS: yes" not in subprocess.run([BIN, "--version"], capture_output=True).stdout:
-    skip("sockkit built without TLS")
-
-tmp = tempfile.mkdtemp(prefix="sk-tls-")
-C = tlscerts.make(tmp)
+tmp, C = tlscerts.setup("sk-tls-")
 MiB = 1 << 20
 
 

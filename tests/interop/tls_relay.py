@@ -9,7 +9,6 @@ bytes to --tls-listen: one -v line each with the reason, and the relay goes on; 
 updates from openssl s_client ('K': ours requested too) and s_server do not stall a pair.
 Needs openssl; exits 77 without it or in a build without TLS."""
 import http.client
-import http.server
 import json
 import os
 import random
@@ -20,22 +19,17 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from sktest import (BIN, check, finish, free_port, kill_started, relay, skip,  # noqa: E402
+from sktest import (BIN, check, finish, free_port, kill_started, relay,  # noqa: E402
                     stop, wait_bound)
 import tlscerts  # noqa: E402
+from sk_blobhttp import blob_server  # noqa: E402
+from sk_tlspeers import TlsEcho, echo_through  # noqa: E402
 
-if not shutil.which("openssl"):
-    skip("no openssl command (Debian package openssl)")
-if b"TLS: yes" not in subprocess.run([BIN, "--version"], capture_output=True).stdout:
-    skip("sockkit built without TLS")
-
-tmp = tempfile.mkdtemp(prefix="sk-tls-relay-")
-C = tlscerts.make(tmp)
+tmp, C = tlscerts.setup("sk-tls-relay-")
 LISTEN = ["--tls-listen", "--cert", C["chain"], "--key", C["leaf_key"]]
 TARGET = ["--tls-target", "--ca", C["root"], "--sni", "example.test"]
 others = []  # processes started here (openssl): killed in the finally
@@ -43,84 +37,6 @@ others = []  # processes started here (openssl): killed in the finally
 
 def client_ctx():
     return ssl.create_default_context(cafile=C["root"])
-
-
-def http_server():
-    body = os.urandom(1 << 20)
-    with open(os.path.join(tmp, "blob.bin"), "wb") as f:
-        f.write(body)
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **kw):
-            super().__init__(*a, directory=tmp, **kw)
-
-        def log_message(self, *a):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd, body
-
-
-def tls_echo_server(seen):
-    """A Python ssl echo server (the test's chain): echoes until the client's close_notify, then
-    answers with its own (unwrap). seen gets the SNI each handshake received."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(C["chain"], C["leaf_key"])
-    ctx.sni_callback = lambda s, name, c: seen.append(name) and None
-    ls = socket.create_server(("127.0.0.1", 0))
-
-    def one(raw):
-        try:
-            with ctx.wrap_socket(raw, server_side=True) as s:
-                while True:
-                    b = s.recv(65536)
-                    if not b:
-                        break
-                    s.sendall(b)
-                s.unwrap()
-        except (OSError, ssl.SSLError):
-            pass
-
-    def accept():
-        while True:
-            try:
-                raw, _ = ls.accept()
-            except OSError:
-                return
-            threading.Thread(target=one, args=(raw,), daemon=True).start()
-    threading.Thread(target=accept, daemon=True).start()
-    return ls
-
-
-def echo_through(port, data, ctx=None):
-    """data through a TLS (ctx) or plain connection to the relay, read back while sending (a
-    thread writes); then our end (close_notify or FIN) and the peer's. The bytes that came back."""
-    raw = socket.create_connection(("127.0.0.1", port), timeout=30)
-    s = ctx.wrap_socket(raw, server_hostname="example.test") if ctx else raw
-    got = bytearray()
-    if ctx:  # one SSL object, one thread: pieces, each read back before the next
-        for off in range(0, len(data), 16384):
-            s.sendall(data[off:off + 16384])
-            want = min(len(data), off + 16384)
-            while len(got) < want:
-                b = s.recv(65536)
-                if not b:
-                    break
-                got.extend(b)
-        s.unwrap()
-        s.close()
-        return bytes(got)
-    w = threading.Thread(target=lambda: (s.sendall(data), s.shutdown(socket.SHUT_WR)))
-    w.start()
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        got.extend(b)
-    w.join()
-    s.close()
-    return bytes(got)
 
 
 def s_client(port, request, extra=()):
@@ -168,7 +84,7 @@ try:
               f"relay {' '.join(args)}: exit 2, one line ({p.returncode}, {err.strip()!r})")
 
     # ---- --tls-listen in front of a plain http.server ---------------------------------------
-    httpd, body = http_server()
+    httpd, body = blob_server(tmp)
     p, port = relay([*LISTEN, "127.0.0.1:0", f"127.0.0.1:{httpd.server_port}"])
     out = s_client(port, b"GET /blob.bin HTTP/1.0\r\nHost: example.test\r\n\r\n")
     got = out.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in out else b""
@@ -255,9 +171,9 @@ try:
           f"({err[-300:]!r})")
     srv.kill()
 
-    seen = []
-    ls = tls_echo_server(seen)
-    p, port = relay([*TARGET, "127.0.0.1:0", f"127.0.0.1:{ls.getsockname()[1]}"])
+    target = TlsEcho(C)
+    seen = target.sni
+    p, port = relay([*TARGET, "127.0.0.1:0", f"127.0.0.1:{target.port}"])
     data = random.Random(1).randbytes(1 << 20)
     got = echo_through(port, data)
     rc, err = stop(p)
@@ -266,7 +182,7 @@ try:
           f"byte-exact, SNI {seen[:1]} ({len(got)} bytes)")
 
     # ---- both at once, and --trace's totals ---------------------------------------------------
-    p, port = relay([*LISTEN, *TARGET, "127.0.0.1:0", f"127.0.0.1:{ls.getsockname()[1]}"])
+    p, port = relay([*LISTEN, *TARGET, "127.0.0.1:0", f"127.0.0.1:{target.port}"])
     got = echo_through(port, data, client_ctx())
     rc, err = stop(p)
     check(got == data and rc == 0 and re.search(r"closed \S+: 1048576 bytes client->target, "
@@ -275,7 +191,7 @@ try:
           f"({len(got)} bytes; {err[-200:]!r})")
     trace = os.path.join(tmp, "trace.txt")
     p, port = relay(["--trace", "--trace-file", trace, *LISTEN, *TARGET, "127.0.0.1:0",
-                     f"127.0.0.1:{ls.getsockname()[1]}"])
+                     f"127.0.0.1:{target.port}"])
     msg = b"through two TLS legs\n" * 100
     got = echo_through(port, msg, client_ctx())
     rc, err = stop(p)

@@ -14,21 +14,15 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from sktest import BIN, check, finish, kill_started, serve, skip, stop, stop_counts  # noqa: E402
+from sktest import check, finish, kill_started, serve, stop, stop_counts  # noqa: E402
 import tlscerts  # noqa: E402
+from sk_tlspeers import recv_count  # noqa: E402
 
-if not shutil.which("openssl"):
-    skip("no openssl command (Debian package openssl)")
-if b"TLS: yes" not in subprocess.run([BIN, "--version"], capture_output=True).stdout:
-    skip("sockkit built without TLS")
-
-tmp = tempfile.mkdtemp(prefix="sk-tls-serve-")
-C = tlscerts.make(tmp)
+tmp, C = tlscerts.setup("sk-tls-serve-")
 CERT = ["--tls", "--cert", C["chain"], "--key", C["leaf_key"]]
 
 
@@ -91,14 +85,9 @@ try:
                 with ctx.wrap_socket(raw, server_hostname="example.test") as s:
                     barrier.wait()  # every one of the N is connected and through its handshake
                     s.sendall(data)
-                    got = bytearray()
-                    while len(got) < len(data):
-                        b = s.recv(65536)
-                        if not b:
-                            break
-                        got.extend(b)
+                    got = recv_count(s, len(data))
                     s.unwrap()
-            results[i] = bytes(got) == data
+            results[i] = got == data
         except (OSError, ssl.SSLError, threading.BrokenBarrierError) as e:
             results[i] = repr(e)
             barrier.abort()

@@ -257,6 +257,7 @@ def relay(args, timeout=5.0, **popen_kw):
     if not m:
         p.kill()
         raise RuntimeError(f"no 'relaying' line: {line!r}")
+    p.relaying = line.decode(errors="replace").strip()
     addr = m.group(1).decode()
     port = int(addr.rsplit(":", 1)[1]) if not addr.startswith("unix:") else None
     return p, port

@@ -5,6 +5,7 @@ Every key is P-256. Returns the paths in a dict."""
 import os
 import shutil
 import subprocess
+import tempfile
 
 
 def _ssl(*args, cwd):
@@ -79,3 +80,16 @@ commonName = supplied
     for n in ("root", "inter", "leaf", "client", "self", "expired"):
         out[n + "_key"] = os.path.join(d, f"{n}.key")
     return out
+
+
+def setup(prefix):
+    """A TLS test's start: skipped (exit 77) without the openssl command or in a sockkit built
+    without TLS; else a temporary directory of the test's own and the certificates made in it,
+    (directory, make()'s dict)."""
+    from sktest import BIN, skip
+    if not shutil.which("openssl"):
+        skip("no openssl command (Debian package openssl)")
+    if b"TLS: yes" not in subprocess.run([BIN, "--version"], capture_output=True).stdout:
+        skip("sockkit built without TLS")
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    return tmp, make(tmp)

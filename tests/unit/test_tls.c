@@ -2,8 +2,9 @@
  * handshake and its failures with their reasons, plaintext both ways (send-all, recv-exact, the
  * reader's lines and frames), close_notify against a bare TCP end, ALPN, resumption. The event
  * model: a failed handshake reported once to on_error (no on_open or on_close), outbound TLS
- * through sk_conn_connect joined to a plain client. The peers no one here wrote (openssl
- * s_server / s_client, Python's ssl) are in tests/interop/tls_*.py. */
+ * through sk_conn_connect joined to a plain client, TLS started later (sk_conn_start_tls). The
+ * peers no one here wrote (openssl s_server / s_client, Python's ssl) are in
+ * tests/interop/tls_*.py. */
 #include "sktest.h"
 
 #include <pthread.h>
@@ -482,15 +483,30 @@ static void ob_keep(sk_conn *c)
     (void)c;
 }
 
+/* The TLS echo target of the outbound cases: an event server with the self-signed context, which
+ * is returned (free it after end_server). */
+static sk_tls_ctx *tls_echo_target(struct t_running *t)
+{
+    static const sk_event_handlers eh = SK_EVENT_HANDLERS_INIT(.on_data = echo_event);
+    sk_tls_ctx *server = server_ctx(NULL);
+    sk_server_opts to = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_EVENT,
+                                            .events = &eh, .workers = 1, .tls = server);
+    t_serve(t, &to);
+    return server;
+}
+
+static void end_server(struct t_running *t)
+{
+    t_serve_stop(t);
+    sk_server_drain(t->srv, 1000);
+    sk_server_close(t->srv);
+}
+
 static void event_outbound_tls(void **state)
 {
     (void)state;
-    sk_tls_ctx *server = server_ctx(NULL);
-    sk_event_handlers eh = SK_EVENT_HANDLERS_INIT(.on_data = echo_event);
-    sk_server_opts to = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_EVENT,
-                                            .events = &eh, .workers = 1, .tls = server);
     struct t_running target = {0};
-    t_serve(&target, &to);
+    sk_tls_ctx *server = tls_echo_target(&target);
     sk_event_handlers rh = SK_EVENT_HANDLERS_INIT(.on_open = ob_open, .on_drain = ob_keep);
     for (int verify = 1; verify >= 0; verify--) {
         struct outbound_case oc = {.ctx = client_ctx(!verify, NULL)};
@@ -519,17 +535,126 @@ static void event_outbound_tls(void **state)
             assert_int_equal(atomic_load(&oc.n.reason), 0);
         }
         sk_close(fd);
-        t_serve_stop(&r);
-        sk_server_drain(r.srv, 1000);
-        sk_server_close(r.srv);
+        end_server(&r);
         assert_int_equal(atomic_load(&oc.n.calls), 1);
         /* the refused one never opened: no on_close (its handlers were ob_up_h until a join) */
         assert_int_equal(atomic_load(&oc.n.closes), 0);
         sk_tls_ctx_free(oc.ctx);
     }
-    t_serve_stop(&target);
-    sk_server_drain(target.srv, 1000);
-    sk_server_close(target.srv);
+    end_server(&target);
+    sk_tls_ctx_free(server);
+}
+
+/* sk_conn_start_tls: a plain outbound connection turned TLS after it connected (the relay's
+ * --via --tls-target): refused on an accepted connection and on one already speaking TLS, then
+ * the end of the handshake once on on_done: a refused certificate (no on_close), or bytes both
+ * ways through the TLS echo target. */
+struct starttls_case {
+    sk_tls_ctx *ctx;
+    const char *host;
+    char target[128];
+    atomic_int accepted_rc, again_rc, calls, status, closes, echoed;
+    char msg[256];
+    char in[16];
+    size_t nin;
+};
+
+static void st_tls_done(sk_conn *up, int status)
+{
+    struct starttls_case *sc = sk_conn_user(up);
+    snprintf(sc->msg, sizeof sc->msg, "%s", status < 0 ? sk_errmsg() : "");
+    atomic_store(&sc->status, status);
+    atomic_fetch_add(&sc->calls, 1);
+    if (status == 0) /* (< 0: up is freed when this returns, nothing to do) */
+        sk_conn_write(up, "ping", 4);
+}
+
+static void st_up_data(sk_conn *up, const void *data, size_t len)
+{
+    struct starttls_case *sc = sk_conn_user(up);
+    size_t n = len < sizeof sc->in - 1 - sc->nin ? len : sizeof sc->in - 1 - sc->nin;
+    memcpy(sc->in + sc->nin, data, n);
+    sc->nin += n;
+    if (sc->nin >= 4)
+        atomic_store(&sc->echoed, 1);
+}
+
+static void st_up_close(sk_conn *up, int reason)
+{
+    (void)reason;
+    struct starttls_case *sc = sk_conn_user(up);
+    atomic_fetch_add(&sc->closes, 1);
+}
+
+static const sk_event_handlers st_up_h =
+    SK_EVENT_HANDLERS_INIT(.on_data = st_up_data, .on_close = st_up_close);
+
+static void st_connected(sk_conn *up, int status)
+{
+    struct starttls_case *sc = sk_conn_user(up);
+    if (status < 0) {
+        atomic_store(&sc->status, status);
+        atomic_fetch_add(&sc->calls, 1);
+        return;
+    }
+    assert_int_equal(sk_conn_start_tls(up, sc->ctx, sc->host, st_tls_done), 0);
+    /* the handshake runs: a second start is refused, nothing changes */
+    atomic_store(&sc->again_rc, sk_conn_start_tls(up, sc->ctx, sc->host, st_tls_done));
+}
+
+static void st_open(sk_conn *c)
+{
+    struct starttls_case *sc = sk_conn_user(c);
+    sk_conn_pause(c);
+    atomic_store(&sc->accepted_rc, sk_conn_start_tls(c, sc->ctx, sc->host, st_tls_done));
+    sk_conn_connect_opts co = SK_CONN_CONNECT_OPTS_INIT(.endpoint = sc->target, .events = &st_up_h,
+                                                        .on_connect = st_connected, .data = NULL);
+    assert_int_equal(sk_conn_connect(c, &co), 0);
+}
+
+static void event_start_tls_after_plaintext(void **state)
+{
+    (void)state;
+    struct t_running target = {0};
+    sk_tls_ctx *server = tls_echo_target(&target);
+    sk_event_handlers rh = SK_EVENT_HANDLERS_INIT(.on_open = st_open, .on_drain = ob_keep);
+    for (int verify = 1; verify >= 0; verify--) {
+        struct starttls_case *sc = calloc(1, sizeof *sc);
+        assert_non_null(sc);
+        sc->ctx = client_ctx(!verify, NULL);
+        sc->host = "localhost";
+        atomic_store(&sc->status, 1);
+        snprintf(sc->target, sizeof sc->target, "%s", target.ep);
+        sk_server_opts ro = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = SK_MODEL_EVENT,
+                                                .events = &rh, .workers = 1, .user = sc);
+        struct t_running r = {0};
+        t_serve(&r, &ro);
+        int fd = sk_connect(r.ep, 5000);
+        assert_true(fd >= 0);
+        wait_for(&sc->calls, 1, 5000);
+        if (verify)
+            wait_for(&sc->closes, 1, 300); /* none may come: give a wrong one the chance */
+        else
+            wait_for(&sc->echoed, 1, 5000);
+        assert_int_equal(atomic_load(&sc->accepted_rc), SK_EARG);
+        assert_int_equal(atomic_load(&sc->again_rc), SK_EARG);
+        assert_int_equal(atomic_load(&sc->calls), 1);
+        if (verify) { /* the self-signed target is refused: on_done says so, no on_close */
+            assert_int_equal(atomic_load(&sc->status), SK_ETLSVERIFY);
+            assert_non_null(strstr(sc->msg, "certificate verify failed"));
+            assert_int_equal(atomic_load(&sc->closes), 0);
+        } else {
+            assert_int_equal(atomic_load(&sc->status), 0);
+            assert_int_equal(atomic_load(&sc->echoed), 1);
+            assert_memory_equal(sc->in, "ping", 4);
+        }
+        sk_close(fd);
+        end_server(&r);
+        assert_int_equal(atomic_load(&sc->calls), 1);
+        sk_tls_ctx_free(sc->ctx);
+        free(sc);
+    }
+    end_server(&target);
     sk_tls_ctx_free(server);
 }
 
@@ -553,6 +678,7 @@ int main(void)
         cmocka_unit_test(server_refuses_tls_over_datagrams),
         cmocka_unit_test(event_failed_handshake_reported_once),
         cmocka_unit_test(event_outbound_tls),
+        cmocka_unit_test(event_start_tls_after_plaintext),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
