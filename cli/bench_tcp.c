@@ -23,7 +23,7 @@
 struct conn {
     int fd, id;
     sk_tls *tls; /* --tls: the connection's TLS (its I/O goes through it), else NULL */
-    bool connected, out_armed;   /* out_armed: open loop, EPOLLOUT is asked for */
+    bool connected, out_armed;   /* out_armed: EPOLLOUT is asked for */
     bool full;                   /* open loop: it had BENCH_MAX_PIPE requests in flight */
     uint64_t sent, recvd;        /* bytes of the stream handed to the kernel / checked on return */
     uint64_t ts[BENCH_MAX_PIPE]; /* send time of each message in flight, oldest at head (open
@@ -252,25 +252,10 @@ static void on_connected(struct bench_worker *w, struct conn *c, int ep, uint64_
         fail_conn(w, c, "send", errno);
 }
 
-static void on_event(struct bench_worker *w, struct conn *c, int ep, uint32_t events, uint64_t now)
-{
-    if (!c->connected) {
-        on_connected(w, c, ep, now);
-        return;
-    }
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-        on_readable(w, c);
-    if (c->fd >= 0 && c->queued) {
-        /* a partial write left bytes behind: wait for room */
-        struct epoll_event e = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-        epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
-        if (!flush_out(c))
-            fail_conn(w, c, "send", errno);
-    }
-}
-
-/* Open loop: ask for EPOLLOUT exactly while bytes wait for room (level-triggered: asking with
- * nothing to write would wake the loop at once, over and over). */
+/* Ask for EPOLLOUT exactly while bytes wait for room: level-triggered, asking with nothing to
+ * write would wake the loop at once, over and over (a spin after any partial write); not asking
+ * while bytes wait would leave a message half sent until a reply comes, which a server that waits
+ * for the whole message never sends. */
 static void watch_out(struct conn *c, int ep)
 {
     bool want = c->queued > 0;
@@ -281,8 +266,9 @@ static void watch_out(struct conn *c, int ep)
     c->out_armed = want;
 }
 
-static void on_event_open(struct bench_worker *w, struct conn *c, int ep, uint32_t events,
-                          uint64_t now)
+/* Both loops: read and check what came back (on_readable writes what waits too), or write what
+ * waited for room; then ask for EPOLLOUT only if bytes still wait. */
+static void on_event(struct bench_worker *w, struct conn *c, int ep, uint32_t events, uint64_t now)
 {
     if (!c->connected)
         on_connected(w, c, ep, now);
@@ -382,7 +368,7 @@ static void echo_open_loop(struct bench_worker *w, struct conn *cs, int ep)
                 if (read(tfd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
                     break;
             } else if (c->fd >= 0) {
-                on_event_open(w, c, ep, ev[i].events, now);
+                on_event(w, c, ep, ev[i].events, now);
             }
         }
     }

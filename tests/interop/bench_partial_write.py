@@ -1,0 +1,90 @@
+"""sockkit bench echo (the closed loop) with messages larger than the socket buffers: a partial
+write makes the generator ask for EPOLLOUT, and only while bytes wait for room.
+
+- Echo: a slow reader that echoes what it reads at once, but holds the end of each message for
+  a second. The generator hears echoes while it still writes; once its bytes are out it must stop
+  asking for EPOLLOUT (level-triggered: left armed, every epoll_wait returns at once and it spins
+  on a writable socket while it waits for the end of the echo): its CPU time stays well under the
+  run's wall time.
+- Whole: a server that answers only once it has the whole message. After a partial write the
+  generator must ask for EPOLLOUT by itself (no reply comes to wake it): the message gets out and
+  its echo back.
+
+Every byte comes back in both."""
+import json
+import os
+import resource
+import socketserver
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from sktest import BIN, check, finish, run  # noqa: E402
+
+SIZE = 8 << 20  # more than the send buffer ever holds (tcp_wmem's most is 4 MiB)
+HOLD_S = 1.0
+
+
+class Echo(socketserver.BaseRequestHandler):
+    whole = False
+
+    def handle(self):
+        time.sleep(0.2)  # the generator's first write fills its send buffer: a partial write
+        seen, held = 0, bytearray()
+        while True:
+            try:
+                data = self.request.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            time.sleep(0.002)  # a slow reader: the generator's writes wait for room, over and over
+            seen += len(data)
+            held += data
+            end = seen % SIZE == 0
+            if end:
+                time.sleep(HOLD_S)  # the generator has written it all and waits
+            if end or not self.whole:
+                try:
+                    self.request.sendall(held)
+                except OSError:
+                    return
+                held = bytearray()
+
+
+class Whole(Echo):
+    whole = True
+
+
+def server(handler):
+    socketserver.ThreadingTCPServer.allow_reuse_address = True
+    s = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    s.daemon_threads = True
+    threading.Thread(target=s.serve_forever, args=(0.1,), daemon=True).start()
+    return f"127.0.0.1:{s.server_address[1]}"
+
+
+def cpu_of_children():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+for handler in (Echo, Whole):
+    name = handler.__name__
+    cpu0, t0 = cpu_of_children(), time.monotonic()
+    rc, out, err = run([BIN, "bench", "echo", "--size", str(SIZE), "-d", "3", "--warmup", "0",
+                        "--json", server(handler)], timeout=60)
+    cpu, wall = cpu_of_children() - cpu0, time.monotonic() - t0
+    try:
+        end = json.loads(out).get("end", {})
+    except ValueError:
+        end = {}
+    check(rc == 0 and end.get("requests", 0) >= 1 and end.get("errors") == 0,
+          f"{name}: bench echo --size {SIZE}: echoes checked, no errors "
+          f"({end.get('requests')} requests, {err.strip()})")
+    # a spinning generator burns most of the run on its one thread; a waiting one a small part
+    # of it (writing and checking the bytes), even under ASan on a busy machine
+    check(cpu < 0.3 * wall, f"{name}: the generator waits, not spins: {cpu:.2f} s CPU in "
+          f"{wall:.2f} s")
+finish()
