@@ -256,7 +256,8 @@ static int send_side(const struct udp_opts *o)
                              .t0 = t0,
                              .t_end = t0 + (uint64_t)o->duration_ms * 1000000u,
                              .tick = send_meter_tick,
-                             .tick_ctx = &s->meter};
+                             .tick_ctx = &s->meter,
+                             .gso = sk_trace_level() == SK_TRACE_OFF && !o->co.pcap};
     send_meter_init(&s->meter, &s->rep, &o->co, &s->ss, t0);
     seqsend_run(&s->ss);
     send_meter_end(&s->meter); /* after Ctrl-C the summary starts on a line of its own */

@@ -18,6 +18,7 @@
 
 #define SEQSEND_FLUSH   UINT64_MAX /* plan(): the run ends, emit what is held back */
 #define SEQSEND_TICK_NS 1000000u   /* the pacing tick */
+#define SEQSEND_GSO_MAX 64         /* segments per GSO send (the kernel's limit before 5.5) */
 
 struct seqsend {
     /* set by the caller */
@@ -34,6 +35,12 @@ struct seqsend {
     /* optional: called between batches with the time, for intervals and progress lines */
     void (*tick)(void *ctx, uint64_t now);
     void *tick_ctx;
+    /* optional: send a batch as one datagram the kernel cuts into packets (UDP GSO, UDP_SEGMENT)
+     * where it can: one trip through the stack for up to SEQSEND_GSO_MAX packets instead of one
+     * each (bench udp; not with --trace or --pcap, which see each datagram of sendmmsg). Refused
+     * once (a device without checksum offload, a packet over the MTU, an old kernel), it falls
+     * back to sendmmsg for the rest of the run. */
+    bool gso;
     /* results */
     uint64_t t0;      /* when sending began: the caller's (its t_end's base), or 0: now */
     uint64_t next;    /* numbers handed out */
@@ -43,7 +50,8 @@ struct seqsend {
     /* internal */
     unsigned char *pkts;
     sk_dgram v[SEQPKT_BATCH];
-    int held; /* datagrams in v not sent yet */
+    int held;     /* datagrams in v not sent yet */
+    bool gso_off; /* the kernel refused GSO: sendmmsg from then on */
 };
 
 /* Send until done. Exits 1 with one line if a send fails. */
