@@ -74,7 +74,8 @@ const struct cli_cmd cli_cmd_bench_udp = {
              "marker with its count; the receiver counts them and reports received, lost,\n"
              "reordered and duplicated, the rate and the RFC 3550 jitter. Start the receiver\n"
              "first. Pacing: packet n is due n/rate after the start; the sender wakes every\n"
-             "1 ms and sends what is due (sendmmsg), catching up at full speed when behind.\n"
+             "1 ms and sends what is due (UDP GSO where the kernel takes it, else sendmmsg),\n"
+             "catching up at full speed when behind.\n"
              "The sender's report gives the achieved rate against the requested one and says\n"
              "when the machine could not keep it.",
     .opts = udp_opts,

@@ -1,12 +1,13 @@
 /* A paced sender of sequence-numbered packets (seqpkt.h) on a connected UDP socket: `bench udp`
  * and `mcast send` (and the test helper tests/helpers/mcast_faults.c, with a fault plan). It sends
- * each due batch with one sendmmsg, stops at the count, the end time or SIGINT/SIGTERM, and then
- * sends the end marker three times with the count of numbers it handed out.
+ * each due batch with one sendmmsg (or, with .gso, as UDP GSO datagrams of up to 64 packets),
+ * stops at the count, the end time or SIGINT/SIGTERM, and then sends the end marker three times
+ * with the count of numbers it handed out.
  * Pacing: packet n is due at t0 + n / rate; the sender wakes on the 1 ms ticks from t0
- * (SEQSEND_TICK_NS, as iperf3's pacing timer) and sends every packet due by then, so a rate above
- * 1000/s goes out in bursts of rate/1000, on time on average, and costs 1000 wake-ups a second
- * rather than one per packet. Behind its schedule (a busy machine) it sends at full speed until
- * it has caught up. */
+ * (SEQSEND_TICK_NS, as iperf3's pacing timer), sends every packet due by then and sleeps until
+ * the next tick, so a rate above 1000/s goes out in bursts of rate/1000, on time on average, and
+ * costs 1000 wake-ups a second rather than one per packet. Behind its schedule (a batch or more
+ * due at once: a busy machine) it sends at full speed until it has caught up. */
 #ifndef SOCKKIT_CLI_SEQSEND_H
 #define SOCKKIT_CLI_SEQSEND_H
 
