@@ -5,30 +5,19 @@ saturation), counted by strace -f -c against sockkit serve echo: a send and a re
 blocking client's: docs/bench.md, "Open loop against closed loop"). Counts, not times: they do not
 depend on how busy the machine is."""
 import os
-import re
 import shutil
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from sktest import BIN, check, finish, kill_started, run, serve, skip, stop  # noqa: E402
+from sktest import (BIN, check, finish, kill_started, run, serve, skip, stop,  # noqa: E402
+                    strace_counts)
 
 if not shutil.which("strace"):
     skip("strace is not installed (scripts/deps.sh test)")
 
 RATE, SECS = 500, 2
 REQUESTS = RATE * SECS
-
-
-def counts(path):
-    """strace -c's table as {syscall: calls}."""
-    out = {}
-    with open(path) as f:
-        for line in f:
-            m = re.match(r"\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?([a-z_0-9]+)\s*$", line)
-            if m and m.group(2) != "total":
-                out[m.group(2)] = int(m.group(1))
-    return out
 
 
 try:
@@ -38,7 +27,7 @@ try:
         rc, out, err = run(["strace", "-f", "-c", "-o", table, BIN, "bench", "echo", "--rate",
                             str(RATE), "-c", "1", "-d", str(SECS), "--warmup", "0", "-q",
                             f"{host}:{port}"], timeout=60)
-        n = counts(table)
+        n = strace_counts(table)
     check(rc == 0 and n.get("sendto", 0) >= REQUESTS * 0.9,
           f"bench echo --rate {RATE} under strace: {n.get('sendto')} sends ({err.strip()[-200:]})")
     sends = max(n.get("sendto", 0), 1)

@@ -16,11 +16,10 @@ import os
 import resource
 import socketserver
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from sktest import BIN, check, finish, run  # noqa: E402
+from sktest import BIN, check, finish, run, tcp_server  # noqa: E402
 
 SIZE = 8 << 20  # more than the send buffer ever holds (tcp_wmem's most is 4 MiB)
 HOLD_S = 1.0
@@ -57,14 +56,6 @@ class Whole(Echo):
     whole = True
 
 
-def server(handler):
-    socketserver.ThreadingTCPServer.allow_reuse_address = True
-    s = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
-    s.daemon_threads = True
-    threading.Thread(target=s.serve_forever, args=(0.1,), daemon=True).start()
-    return f"127.0.0.1:{s.server_address[1]}"
-
-
 def cpu_of_children():
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
@@ -74,7 +65,7 @@ for handler in (Echo, Whole):
     name = handler.__name__
     cpu0, t0 = cpu_of_children(), time.monotonic()
     rc, out, err = run([BIN, "bench", "echo", "--size", str(SIZE), "-d", "3", "--warmup", "0",
-                        "--json", server(handler)], timeout=60)
+                        "--json", tcp_server(handler)[1]], timeout=60)
     cpu, wall = cpu_of_children() - cpu0, time.monotonic() - t0
     try:
         end = json.loads(out).get("end", {})

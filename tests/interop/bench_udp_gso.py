@@ -14,23 +14,12 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from sktest import BIN, check, finish, free_port, run, skip  # noqa: E402
+from sktest import BIN, check, finish, free_port, run, skip, strace_counts  # noqa: E402
 
 if not shutil.which("strace"):
     skip("strace is not installed (scripts/deps.sh test)")
 
 RATE, SECS = 50000, 1
-
-
-def counts(path):
-    """strace -c's table as {syscall: calls}."""
-    out = {}
-    with open(path) as f:
-        for line in f:
-            m = re.match(r"\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?([a-z_0-9]+)\s*$", line)
-            if m and m.group(2) != "total":
-                out[m.group(2)] = int(m.group(1))
-    return out
 
 
 def receive(port, secs):
@@ -54,7 +43,7 @@ try:
         time.sleep(0.3)  # the receiver binds
         rc, out, err = run(["strace", "-f", "-c", "-o", table, BIN, "bench", "udp", "--rate",
                             str(RATE), "-d", str(SECS), "--json", f"127.0.0.1:{port}"], timeout=60)
-        n = counts(table)
+        n = strace_counts(table)
     rout, _ = recv.communicate(timeout=30)
 finally:
     if recv.poll() is None:
