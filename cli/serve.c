@@ -291,7 +291,7 @@ static const struct service {
                             .on_writable = ev_source_more, .on_end = ev_source_end,
                             .read_past_high_water = true),
      SK_EVENT_HANDLERS_INIT(.on_data = ev_source_dgram), 7011,
-     "writes as fast as it can until the client leaves, throws away what it sends"},
+     "writes as fast as it can until the client leaves, throws away what the client sends"},
 };
 
 enum {
@@ -352,7 +352,7 @@ const struct cli_cmd cli_cmd_serve = {
              "           (default 127.0.0.1:7037)\n"
              "  sink     reads as fast as it can (throughput tests) (default 127.0.0.1:7010)\n"
              "  source   writes as fast as it can until the client leaves, and throws\n"
-             "           away what it sends (default 127.0.0.1:7011)",
+             "           away what the client sends (default 127.0.0.1:7011)",
     .opts = serve_opts,
     .args = "echo discard chargen daytime time sink source",
     .footer = "Ctrl-C or SIGTERM: stop accepting, let running clients finish (5 s at most),\n"
