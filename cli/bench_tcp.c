@@ -17,13 +17,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 struct conn {
     int fd, id;
     sk_tls *tls; /* --tls: the connection's TLS (its I/O goes through it), else NULL */
-    bool connected, out_armed;   /* out_armed: open loop, EPOLLOUT is asked for */
+    bool connected, out_armed;   /* out_armed: EPOLLOUT is asked for */
     bool full;                   /* open loop: it had BENCH_MAX_PIPE requests in flight */
     uint64_t sent, recvd;        /* bytes of the stream handed to the kernel / checked on return */
     uint64_t ts[BENCH_MAX_PIPE]; /* send time of each message in flight, oldest at head (open
@@ -252,25 +251,10 @@ static void on_connected(struct bench_worker *w, struct conn *c, int ep, uint64_
         fail_conn(w, c, "send", errno);
 }
 
-static void on_event(struct bench_worker *w, struct conn *c, int ep, uint32_t events, uint64_t now)
-{
-    if (!c->connected) {
-        on_connected(w, c, ep, now);
-        return;
-    }
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-        on_readable(w, c);
-    if (c->fd >= 0 && c->queued) {
-        /* a partial write left bytes behind: wait for room */
-        struct epoll_event e = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-        epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
-        if (!flush_out(c))
-            fail_conn(w, c, "send", errno);
-    }
-}
-
-/* Open loop: ask for EPOLLOUT exactly while bytes wait for room (level-triggered: asking with
- * nothing to write would wake the loop at once, over and over). */
+/* Ask for EPOLLOUT exactly while bytes wait for room: level-triggered, asking with nothing to
+ * write would wake the loop at once, over and over (a spin after any partial write); not asking
+ * while bytes wait would leave a message half sent until a reply comes, which a server that waits
+ * for the whole message never sends. */
 static void watch_out(struct conn *c, int ep)
 {
     bool want = c->queued > 0;
@@ -281,8 +265,9 @@ static void watch_out(struct conn *c, int ep)
     c->out_armed = want;
 }
 
-static void on_event_open(struct bench_worker *w, struct conn *c, int ep, uint32_t events,
-                          uint64_t now)
+/* Both loops: read and check what came back (on_readable writes what waits too), or write what
+ * waited for room; then ask for EPOLLOUT only if bytes still wait. */
+static void on_event(struct bench_worker *w, struct conn *c, int ep, uint32_t events, uint64_t now)
 {
     if (!c->connected)
         on_connected(w, c, ep, now);
@@ -344,49 +329,53 @@ static uint64_t issue_due(struct bench_worker *w, struct conn *cs, int ep, uint6
  * request. */
 #define SPIN_NS 20000u
 
-/* The open loop of one worker: a timerfd wakes it SPIN_NS before the next request is due (a poll
- * timeout counts in milliseconds), then it polls; it ends when every measured request was sent
- * and answered, or at run->t_stop. */
+/* Wait for events until `until` (CLOCK_MONOTONIC ns; UINT64_MAX: 50 ms at most), or only poll
+ * (spin). epoll_pwait2's timeout is in ns: the loop needs no timer of its own, so a request costs
+ * a send, a wait and a recv (and the wait for its slot). A timerfd armed between the send and the
+ * reply (as this loop did) cost a system call and a read more per request and, on a VM, tens of
+ * microseconds on the round trip's p90 (bench/openloop.sh, docs/bench.md). Before Linux 5.11
+ * (ENOSYS) the wait is in whole milliseconds, and the spin covers the rest. */
+static int wait_events(int ep, struct epoll_event *ev, int cap, uint64_t now, uint64_t until,
+                       bool spin)
+{
+    static _Atomic bool no_pwait2;
+    if (spin)
+        return epoll_wait(ep, ev, cap, 0);
+    uint64_t left = until > now ? until - now : 0;
+    if (left > 50000000u)
+        left = 50000000u;
+    if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
+        struct timespec ts = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
+        int n = epoll_pwait2(ep, ev, cap, &ts, NULL);
+        if (n >= 0 || errno != ENOSYS)
+            return n;
+        atomic_store_explicit(&no_pwait2, true, memory_order_relaxed);
+    }
+    return epoll_wait(ep, ev, cap, (int)(left / 1000000u));
+}
+
+/* The open loop of one worker: it sleeps until SPIN_NS before the next request is due, then
+ * polls; it ends when every measured request was sent and answered, or at run->t_stop. */
 static void echo_open_loop(struct bench_worker *w, struct conn *cs, int ep)
 {
     const struct bench_run *run = w->run;
-    int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    struct epoll_event te = {.events = EPOLLIN, .data.ptr = NULL};
-    if (tfd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &te) < 0) {
-        w->errors++;
-        snprintf(w->error, sizeof w->error, "timerfd: %s", strerror(errno));
-        if (tfd >= 0)
-            close(tfd);
-        return;
-    }
     prctl(PR_SET_TIMERSLACK, 1000UL); /* wake within 1 us of the due time, not the default 50 */
-    uint64_t s = 0, armed = 0;
+    uint64_t s = 0;
     struct epoll_event ev[256];
     while (!atomic_load(&run->failed)) {
         uint64_t next = issue_due(w, cs, ep, &s), now = ticks_now_ns();
         if (now >= run->t_stop || (next == UINT64_MAX && w->requests >= w->sent))
             break;
         bool spin = next != UINT64_MAX && next <= now + SPIN_NS;
-        if (!spin && next != UINT64_MAX && next - SPIN_NS != armed) {
-            armed = next - SPIN_NS;
-            struct itimerspec it = {
-                .it_value = {(time_t)(armed / 1000000000u), (long)(armed % 1000000000u)}};
-            timerfd_settime(tfd, TFD_TIMER_ABSTIME, &it, NULL);
-        }
-        int n = epoll_wait(ep, ev, 256, spin ? 0 : 50);
+        int n =
+            wait_events(ep, ev, 256, now, next == UINT64_MAX ? UINT64_MAX : next - SPIN_NS, spin);
         now = ticks_now_ns();
         for (int i = 0; i < n; i++) {
             struct conn *c = ev[i].data.ptr;
-            uint64_t ticks;
-            if (!c) {
-                if (read(tfd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
-                    break;
-            } else if (c->fd >= 0) {
-                on_event_open(w, c, ep, ev[i].events, now);
-            }
+            if (c->fd >= 0)
+                on_event(w, c, ep, ev[i].events, now);
         }
     }
-    close(tfd);
 }
 
 /* Requests sent but not yet answered on open connections. */

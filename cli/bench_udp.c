@@ -74,7 +74,8 @@ const struct cli_cmd cli_cmd_bench_udp = {
              "marker with its count; the receiver counts them and reports received, lost,\n"
              "reordered and duplicated, the rate and the RFC 3550 jitter. Start the receiver\n"
              "first. Pacing: packet n is due n/rate after the start; the sender wakes every\n"
-             "1 ms and sends what is due (sendmmsg), catching up at full speed when behind.\n"
+             "1 ms and sends what is due (UDP GSO where the kernel takes it, else sendmmsg),\n"
+             "catching up at full speed when behind.\n"
              "The sender's report gives the achieved rate against the requested one and says\n"
              "when the machine could not keep it.",
     .opts = udp_opts,
@@ -256,7 +257,8 @@ static int send_side(const struct udp_opts *o)
                              .t0 = t0,
                              .t_end = t0 + (uint64_t)o->duration_ms * 1000000u,
                              .tick = send_meter_tick,
-                             .tick_ctx = &s->meter};
+                             .tick_ctx = &s->meter,
+                             .gso = sk_trace_level() == SK_TRACE_OFF && !o->co.pcap};
     send_meter_init(&s->meter, &s->rep, &o->co, &s->ss, t0);
     seqsend_run(&s->ss);
     send_meter_end(&s->meter); /* after Ctrl-C the summary starts on a line of its own */

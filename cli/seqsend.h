@@ -1,12 +1,13 @@
 /* A paced sender of sequence-numbered packets (seqpkt.h) on a connected UDP socket: `bench udp`
  * and `mcast send` (and the test helper tests/helpers/mcast_faults.c, with a fault plan). It sends
- * each due batch with one sendmmsg, stops at the count, the end time or SIGINT/SIGTERM, and then
- * sends the end marker three times with the count of numbers it handed out.
+ * each due batch with one sendmmsg (or, with .gso, as UDP GSO datagrams of up to 64 packets),
+ * stops at the count, the end time or SIGINT/SIGTERM, and then sends the end marker three times
+ * with the count of numbers it handed out.
  * Pacing: packet n is due at t0 + n / rate; the sender wakes on the 1 ms ticks from t0
- * (SEQSEND_TICK_NS, as iperf3's pacing timer) and sends every packet due by then, so a rate above
- * 1000/s goes out in bursts of rate/1000, on time on average, and costs 1000 wake-ups a second
- * rather than one per packet. Behind its schedule (a busy machine) it sends at full speed until
- * it has caught up. */
+ * (SEQSEND_TICK_NS, as iperf3's pacing timer), sends every packet due by then and sleeps until
+ * the next tick, so a rate above 1000/s goes out in bursts of rate/1000, on time on average, and
+ * costs 1000 wake-ups a second rather than one per packet. Behind its schedule (a batch or more
+ * due at once: a busy machine) it sends at full speed until it has caught up. */
 #ifndef SOCKKIT_CLI_SEQSEND_H
 #define SOCKKIT_CLI_SEQSEND_H
 
@@ -18,6 +19,7 @@
 
 #define SEQSEND_FLUSH   UINT64_MAX /* plan(): the run ends, emit what is held back */
 #define SEQSEND_TICK_NS 1000000u   /* the pacing tick */
+#define SEQSEND_GSO_MAX 64         /* segments per GSO send (the kernel's limit before 5.5) */
 
 struct seqsend {
     /* set by the caller */
@@ -34,6 +36,12 @@ struct seqsend {
     /* optional: called between batches with the time, for intervals and progress lines */
     void (*tick)(void *ctx, uint64_t now);
     void *tick_ctx;
+    /* optional: send a batch as one datagram the kernel cuts into packets (UDP GSO, UDP_SEGMENT)
+     * where it can: one trip through the stack for up to SEQSEND_GSO_MAX packets instead of one
+     * each (bench udp; not with --trace or --pcap, which see each datagram of sendmmsg). Refused
+     * once (a device without checksum offload, a packet over the MTU, an old kernel), it falls
+     * back to sendmmsg for the rest of the run. */
+    bool gso;
     /* results */
     uint64_t t0;      /* when sending began: the caller's (its t_end's base), or 0: now */
     uint64_t next;    /* numbers handed out */
@@ -43,7 +51,8 @@ struct seqsend {
     /* internal */
     unsigned char *pkts;
     sk_dgram v[SEQPKT_BATCH];
-    int held; /* datagrams in v not sent yet */
+    int held;     /* datagrams in v not sent yet */
+    bool gso_off; /* the kernel refused GSO: sendmmsg from then on */
 };
 
 /* Send until done. Exits 1 with one line if a send fails. */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
@@ -117,15 +118,43 @@ static int time_service(sk_request *req)
 
 static const char xs[CHUNK] = {[0 ... CHUNK - 1] = 'x'}; /* source's bytes */
 
+/* Source takes what the client sends as well, and throws it away: a client that writes and reads
+ * at once (bench stream --bidir, iperf3's --bidir) would otherwise fill the server's receive
+ * buffer and be stuck writing. One thread both ways: poll says which side can go on. Returns
+ * 1 while the client sends, 0 at its end of data (source goes on writing), < 0 a failure. */
+static int source_take(sk_request *req, char *buf, size_t cap)
+{
+    ssize_t n = sk_request_recv(req, buf, cap);
+    if (n > 0)
+        return 1;
+    return n == 0 || n == SK_EEOF ? 0 : (int)n;
+}
+
 static int source(sk_request *req)
 {
     const char *buf = xs;
     if (req->type != SOCK_STREAM)
         return sk_request_send(req, buf, 1024);
+    char in[CHUNK];
+    bool reading = true;
     for (;;) {
-        int rc = sk_request_send(req, buf, CHUNK);
-        if (rc < 0)
-            return rc == -EPIPE || rc == -ECONNRESET ? 0 : rc;
+        struct pollfd p = {.fd = req->fd, .events = POLLOUT | (reading ? POLLIN : 0)};
+        if (poll(&p, 1, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (reading && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
+            int r = source_take(req, in, sizeof in);
+            if (r < 0)
+                return r == -ECONNRESET ? 0 : r;
+            reading = r > 0;
+        }
+        if (p.revents & (POLLOUT | POLLERR | POLLHUP)) {
+            int rc = sk_request_send(req, buf, CHUNK);
+            if (rc < 0) /* the client left: the normal end of source */
+                return rc == -EPIPE || rc == -ECONNRESET ? 0 : rc;
+        }
     }
 }
 
@@ -164,6 +193,17 @@ static void ev_source_more(sk_conn *c)
 {
     while (sk_conn_write(c, xs, sizeof xs) == 0)
         ;
+}
+
+static void ev_discard(sk_conn *c, const void *data, size_t len)
+{
+    (void)c, (void)data, (void)len;
+}
+
+/* A client's FIN: source goes on writing until the client leaves, as the blocking models do. */
+static void ev_source_end(sk_conn *c)
+{
+    (void)c;
 }
 
 static void ev_source_dgram(sk_conn *c, const void *data, size_t len)
@@ -245,10 +285,13 @@ static const struct service {
      "RFC 868: 4 bytes, seconds since 1900, big-endian"},
     {"sink", discard, SK_EVENT_HANDLERS_INIT(), SK_EVENT_HANDLERS_INIT(), 7010,
      "reads as fast as it can (throughput tests)"},
+    /* source reads (and throws away) while its output is past high water: see source() */
     {"source", source,
-     SK_EVENT_HANDLERS_INIT(.on_open = ev_source_more, .on_writable = ev_source_more),
+     SK_EVENT_HANDLERS_INIT(.on_open = ev_source_more, .on_data = ev_discard,
+                            .on_writable = ev_source_more, .on_end = ev_source_end,
+                            .read_past_high_water = true),
      SK_EVENT_HANDLERS_INIT(.on_data = ev_source_dgram), 7011,
-     "writes as fast as it can until the client leaves"},
+     "writes as fast as it can until the client leaves, throws away what the client sends"},
 };
 
 enum {
@@ -308,8 +351,8 @@ const struct cli_cmd cli_cmd_serve = {
              "  time     RFC 868: 4 bytes, seconds since 1900, big-endian\n"
              "           (default 127.0.0.1:7037)\n"
              "  sink     reads as fast as it can (throughput tests) (default 127.0.0.1:7010)\n"
-             "  source   writes as fast as it can until the client leaves\n"
-             "           (default 127.0.0.1:7011)",
+             "  source   writes as fast as it can until the client leaves, and throws\n"
+             "           away what the client sends (default 127.0.0.1:7011)",
     .opts = serve_opts,
     .args = "echo discard chargen daytime time sink source",
     .footer = "Ctrl-C or SIGTERM: stop accepting, let running clients finish (5 s at most),\n"

@@ -123,7 +123,8 @@ static bool wants_read(const sk_conn *c)
         return false;
     if (c->discard)
         return true;
-    return !c->closing && !(c->over && !c->joined) && !c->draining && !c->paused && !c->eof;
+    bool held = c->over && !c->joined && !c->h->read_past_high_water;
+    return !c->closing && !held && !c->draining && !c->paused && !c->eof;
 }
 
 static void on_io(sk_loop *l, int fd, int events, void *arg);

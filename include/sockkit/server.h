@@ -93,6 +93,11 @@ typedef struct sk_event_handlers {
      * for the peer to close). Set: the handler decides (a relay lets its pairs finish); what is
      * left at the drain's deadline is cut off either way. */
     void (*on_drain)(sk_conn *c);
+    /* streams: true, reading goes on while the output is past high_water (on_data is called as
+     * bytes come): for a handler whose output does not answer its input, as a source that also
+     * takes what it is sent (iperf3's --bidir); false (the default): reading stops there until
+     * on_writable, the back-pressure of a request/response server */
+    bool read_past_high_water;
 } sk_event_handlers;
 /* clang-format off */
 #define SK_EVENT_HANDLERS_INIT(...) {.size = sizeof(sk_event_handlers), __VA_ARGS__}

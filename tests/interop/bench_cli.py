@@ -6,48 +6,14 @@ import json
 import math
 import os
 import re
-import socketserver
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from sktest import BIN, check, finish, free_port, run, serving_port  # noqa: E402
-
-
-class Echo(socketserver.BaseRequestHandler):
-    flip_at = None
-
-    def handle(self):
-        seen = 0
-        while True:
-            try:
-                data = self.request.recv(65536)
-            except ConnectionResetError:  # the bench closes with echoes still unread
-                return
-            if not data:
-                return
-            if self.flip_at is not None and seen <= self.flip_at < seen + len(data):
-                b = bytearray(data)
-                b[self.flip_at - seen] ^= 0x01
-                data = bytes(b)
-            seen += len(data)
-            self.request.sendall(data)
-
-
-class Flip(Echo):
-    flip_at = 1000
-
-
-def server(handler):
-    socketserver.ThreadingTCPServer.allow_reuse_address = True
-    s = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
-    s.daemon_threads = True
-    threading.Thread(target=s.serve_forever, args=(0.1,), daemon=True).start()
-    return s, f"127.0.0.1:{s.server_address[1]}"
+from sktest import BIN, check, echo_server, finish, free_port, run, serving_port  # noqa: E402
 
 
 def doc_of(out):
@@ -63,7 +29,7 @@ def sockkit_server(service):
     return p, f"127.0.0.1:{port}"
 
 
-echo, ep = server(Echo)
+echo, ep = echo_server()
 rc, out, err = run([BIN, "bench", "echo", "-c", "4", "-d", "1", "--warmup", "0.2", "--json", ep])
 doc = doc_of(out)
 end, params = doc.get("end", {}), doc.get("start", {}).get("parameters", {})
@@ -173,7 +139,7 @@ check(end.get("starved_connections") == 4 and end.get("requests", 0) > 0,
 pool.terminate()
 pool.wait(15)
 
-flip, fep = server(Flip)
+flip, fep = echo_server(flip_at=1000)
 rc, out, err = run([BIN, "bench", "echo", "-c", "1", "-d", "2", "--warmup", "0", fep])
 check(rc == 1 and "byte 1000 came back as" in err and len(err.strip().splitlines()) == 1
       and not out, f"a server that flips one byte is caught: exit {rc}, {err.strip()!r}")

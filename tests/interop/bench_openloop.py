@@ -9,53 +9,22 @@ requests is the rate times the duration, the JSON has both distributions and the
 reported as such, connect --rate, and bad rates are one line and exit 2."""
 import json
 import os
-import socket
-import socketserver
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from sktest import BIN, check, finish, run  # noqa: E402
+from sktest import BIN, check, echo_server, finish, run  # noqa: E402
 
 STALL_S, PERIOD_S = 0.2, 1.0
 T0 = time.monotonic()
 
 
-class Echo(socketserver.BaseRequestHandler):
-    stall = False
-
-    def handle(self):
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        while True:
-            try:
-                data = self.request.recv(65536)
-            except OSError:
-                return
-            if not data:
-                return
-            if self.stall:
-                # the whole server stalls for the first STALL_S of every second (one clock for
-                # every connection): what arrives then is answered when the stall ends
-                phase = (time.monotonic() - T0) % PERIOD_S
-                if phase < STALL_S:
-                    time.sleep(STALL_S - phase)
-            try:
-                self.request.sendall(data)
-            except OSError:
-                return
-
-
-class Stall(Echo):
-    stall = True
-
-
-def server(handler):
-    socketserver.ThreadingTCPServer.allow_reuse_address = True
-    s = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
-    s.daemon_threads = True
-    threading.Thread(target=s.serve_forever, args=(0.1,), daemon=True).start()
-    return s, f"127.0.0.1:{s.server_address[1]}"
+def stall():
+    """The whole server stalls for the first STALL_S of every second (one clock for every
+    connection): what arrives then is answered when the stall ends."""
+    phase = (time.monotonic() - T0) % PERIOD_S
+    if phase < STALL_S:
+        time.sleep(STALL_S - phase)
 
 
 def doc_of(out):
@@ -68,8 +37,8 @@ def doc_of(out):
 LAT_KEYS = {"samples", "min", "p50", "p90", "p99", "p99_9", "max", "mean"}
 # the result's latency_us (the corrected one) carries its histogram too, for bench merge
 END_KEYS = LAT_KEYS | {"hdr_histogram"}
-_, ep = server(Echo)
-_, stall_ep = server(Stall)
+_, ep = echo_server(nodelay=True)
+_, stall_ep = echo_server(before_send=stall, nodelay=True)
 
 # --- the stall: open loop sees it, closed loop does not ---------------------------------------
 rc, out, err = run([BIN, "bench", "echo", "--rate", "200", "-c", "2", "-d", "5", "--warmup", "1",

@@ -285,3 +285,83 @@ def stop_collected(p, sig=signal.SIGTERM, timeout=30):
     p.wait(timeout=timeout)
     p.err_thread.join(timeout=timeout)
     return p.returncode, b"".join(p.err_chunks).decode(errors="replace")
+
+
+
+def tcp_server(handler, rcvbuf=0):
+    """A threaded Python TCP server (socketserver, handler a BaseRequestHandler class) on
+    127.0.0.1 port 0, serving on a daemon thread; returns (server, "127.0.0.1:PORT"). rcvbuf:
+    SO_RCVBUF of its connections (set on the listening socket, so the window is small from the
+    handshake on)."""
+    import socket
+    import socketserver
+    import threading
+
+    class Server(socketserver.ThreadingTCPServer):
+        allow_reuse_address = True
+        daemon_threads = True
+
+        def server_bind(self):
+            if rcvbuf:
+                self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            super().server_bind()
+
+    s = Server(("127.0.0.1", 0), handler)
+    threading.Thread(target=s.serve_forever, args=(0.1,), daemon=True).start()
+    return s, f"127.0.0.1:{s.server_address[1]}"
+
+
+def echo_server(flip_at=None, before_send=None, nodelay=False):
+    """A Python echo server for the bench tests (tcp_server); returns (server, "127.0.0.1:PORT").
+    flip_at: the byte of each connection's stream to send back with its low bit flipped (a
+    server that corrupts); before_send(): called before each echo (a stall); nodelay:
+    TCP_NODELAY on its connections."""
+    import socket
+    import socketserver
+
+    class Echo(socketserver.BaseRequestHandler):
+        def handle(self):
+            if nodelay:
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            seen = 0
+            while True:
+                try:
+                    data = self.request.recv(65536)
+                except OSError:  # the bench closes with echoes still unread
+                    return
+                if not data:
+                    return
+                if flip_at is not None and seen <= flip_at < seen + len(data):
+                    b = bytearray(data)
+                    b[flip_at - seen] ^= 0x01
+                    data = bytes(b)
+                seen += len(data)
+                if before_send:
+                    before_send()
+                try:
+                    self.request.sendall(data)
+                except OSError:
+                    return
+
+    return tcp_server(Echo)
+
+
+
+def strace_calls(args, timeout=60):
+    """Run args to completion under strace -f -c: (exit status, stdout bytes, stderr text,
+    {system call: calls}), counts a test can hold a program to whatever the machine's load.
+    LeakSanitizer cannot run under ptrace (it fails the ASan build's run), so it is off here."""
+    import tempfile
+    env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
+    with tempfile.TemporaryDirectory() as d:
+        table = os.path.join(d, "strace.txt")
+        p = subprocess.run(["strace", "-f", "-c", "-o", table] + args, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=timeout, env=env)
+        calls = {}
+        with open(table) as f:
+            for line in f:
+                m = re.match(r"\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?([a-z_0-9]+)\s*$",
+                             line)
+                if m and m.group(2) != "total":
+                    calls[m.group(2)] = int(m.group(1))
+    return p.returncode, p.stdout, p.stderr.decode(errors="replace"), calls

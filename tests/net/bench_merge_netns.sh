@@ -11,50 +11,16 @@
 # Needs root (ip netns); skips otherwise. Everything is removed afterwards, even on failure.
 set -u
 : "${SK_BIN:?}"
-if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null; then
-    echo "SKIP: needs root and iproute2 to create network namespaces"
-    exit 77
-fi
-tag="sk$$"
-ns() { echo "${tag}$1"; }
-tmp=$(mktemp -d /tmp/sockkit-netns.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    # what runs in our namespaces is ours (ip netns exec forks: $! is ip, not the command)
-    for n in srv g1 g2; do
-        for p in $(ip netns pids "$(ns $n)" 2>/dev/null); do kill "$p" 2>/dev/null; done
-    done
-    for n in br srv g1 g2; do ip netns del "$(ns $n)" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fails=0
-check() { # condition-exit-status description
-    if [ "$1" -eq 0 ]; then echo "ok    $2"; else echo "FAIL  $2"; fails=$((fails + 1)); fi
-}
+. "$(dirname "$0")/../lib/netns.sh"
 
 # ---- topology: srv 10.83.0.1, g1 10.83.0.2, g2 10.83.0.3 on one bridge --------------------------
 set -e
-for n in br srv g1 g2; do ip netns add "$(ns $n)"; ip -n "$(ns $n)" link set lo up; done
-BR=$(ns br)
-ip -n "$BR" link add br0 type bridge
-ip -n "$BR" link set br0 up
-link() { # host address
-    local h; h=$(ns "$1")
-    ip link add "$tag$1" type veth peer name "p$tag$1"
-    ip link set "$tag$1" netns "$h"
-    ip link set "p$tag$1" netns "$BR"
-    ip -n "$h" link set "$tag$1" name eth0
-    ip -n "$BR" link set "p$tag$1" master br0 up
-    ip -n "$h" addr add "$2/24" dev eth0
-    ip -n "$h" link set eth0 up
-}
-link srv 10.83.0.1
-link g1 10.83.0.2
-link g2 10.83.0.3
+netns_hosts srv g1 g2
+netns_bridge br0
+netns_link srv eth0 br0 10.83.0.1
+netns_link g1 eth0 br0 10.83.0.2
+netns_link g2 eth0 br0 10.83.0.3
 set +e
-inns() { local h; h=$(ns "$1"); shift; ip netns exec "$h" "$@"; }
 
 # ---- the server, then two generators at once -------------------------------------------------------
 inns srv "$SK_BIN" serve -v echo 10.83.0.1:7007 2>"$tmp/serve.err" >/dev/null &

@@ -8,53 +8,20 @@
 # Needs root (ip netns); skips otherwise.
 set -u
 : "${SK_BIN:?}"
-if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null; then
-    echo "SKIP: needs root and iproute2 to create network namespaces"
-    exit 77
-fi
-tag="sk$$"
-ns() { echo "${tag}$1"; }
-tmp=$(mktemp -d /tmp/sockkit-netns.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    for n in br h1 h2 h3; do ip netns del "$(ns $n)" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fails=0
-check() { # condition-exit-status description
-    if [ "$1" -eq 0 ]; then echo "ok    $2"; else echo "FAIL  $2"; fails=$((fails + 1)); fi
-}
+. "$(dirname "$0")/../lib/netns.sh"
 
 # ---- topology ----------------------------------------------------------------------------------
 set -e
-for n in br h1 h2 h3; do ip netns add "$(ns $n)"; ip -n "$(ns $n)" link set lo up; done
-BR=$(ns br)
-ip -n "$BR" link add br0 type bridge
-ip -n "$BR" link add br1 type bridge
-ip -n "$BR" link set br0 up
-ip -n "$BR" link set br1 up
-link() { # host ifname bridge v4 v6
-    local h; h=$(ns "$1")
-    ip link add "$tag$1$2" type veth peer name "p$tag$1$2"
-    ip link set "$tag$1$2" netns "$h"
-    ip link set "p$tag$1$2" netns "$BR"
-    ip -n "$h" link set "$tag$1$2" name "$2"
-    ip -n "$BR" link set "p$tag$1$2" master "$3" up
-    ip -n "$h" addr add "$4/24" dev "$2"
-    ip -n "$h" addr add "$5/64" dev "$2" nodad
-    ip -n "$h" link set "$2" up
-}
-link h1 eth0 br0 10.77.0.1 fd77::1
-link h2 eth0 br0 10.77.0.2 fd77::2
-link h3 eth0 br0 10.77.0.3 fd77::3
-link h1 eth1 br1 10.78.0.1 fd78::1
-link h3 eth1 br1 10.78.0.3 fd78::3
+netns_hosts h1 h2 h3
+netns_bridge br0 br1
+netns_link h1 eth0 br0 10.77.0.1 fd77::1
+netns_link h2 eth0 br0 10.77.0.2 fd77::2
+netns_link h3 eth0 br0 10.77.0.3 fd77::3
+netns_link h1 eth1 br1 10.78.0.1 fd78::1
+netns_link h3 eth1 br1 10.78.0.3 fd78::3
 set +e
 sleep 0.5
 
-inns() { local h; h=$(ns "$1"); shift; ip netns exec "$h" "$@"; }
 # start a receiver in the background: name host args...
 receiver() {
     local name=$1 host=$2; shift 2

@@ -1,9 +1,9 @@
 /* server_event.c: the event model of sk_server. 50 concurrent clients per endpoint kind (TCP with
  * two loops by SO_REUSEPORT and by hand-off, both loop backends; Unix stream; UDP; Unix datagram),
- * back-pressure and on_writable, a peer that never reads, idle timeouts, max_conns, verify, close
- * from inside a callback and after a flush, writes from a handler's own timer, on_close reasons,
- * drain flushing accepted output, and how many loops run by default. Run under TSan too (label
- * threads): two loops, two threads.
+ * back-pressure and on_writable, reading past high water, a peer that never reads, idle timeouts,
+ * max_conns, verify, close from inside a callback and after a flush, writes from a handler's own
+ * timer, on_close reasons, drain flushing accepted output, and how many loops run by default. Run
+ * under TSan too (label threads): two loops, two threads.
  */
 #include "sktest.h"
 
@@ -15,7 +15,7 @@
 
 struct tally {
     atomic_int opened, closed, writable, timeouts, resets, eofs;
-    atomic_size_t max_pending;
+    atomic_size_t max_pending, bytes_in;
 };
 
 static void note_pending(sk_conn *c)
@@ -335,6 +335,52 @@ static void on_writable_refills(void **s)
     assert_true(atomic_load(&t.writable) >= 1);
     stop(&r, 1000, NULL);
     assert_int_equal(atomic_load(&t.eofs), 1);
+}
+
+/* read_past_high_water: a handler whose output does not answer its input (a source that also
+ * takes what it is sent) goes on being read while its output is past high water and the peer
+ * reads none of it. */
+static void past_high_open(sk_conn *c)
+{
+    static const unsigned char block[65536];
+    int rc = 0;
+    for (int i = 0; i < 1024 && rc == 0; i++) /* until past high water (the kernel takes some) */
+        rc = sk_conn_write(c, block, sizeof block);
+    struct tally *t = sk_conn_user(c);
+    if (rc == 1)
+        atomic_fetch_add(&t->opened, 1); /* checked on the test's thread */
+}
+
+static void past_high_data(sk_conn *c, const void *data, size_t len)
+{
+    (void)data;
+    struct tally *t = sk_conn_user(c);
+    atomic_fetch_add(&t->bytes_in, len);
+}
+
+static void read_past_high_water(void **s)
+{
+    (void)s;
+    struct tally t = {0};
+    static const sk_event_handlers h =
+        SK_EVENT_HANDLERS_INIT(.on_open = past_high_open, .on_data = past_high_data,
+                               .on_close = count_close, .read_past_high_water = true);
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .events = &h,
+                                           .high_water = 65536, .user = &t);
+    struct t_running r = {0};
+    start(&r, &o);
+    int fd = connect_to(r.ep);
+    /* more than the kernel's buffers hold without the server reading (never reading what it
+     * sends): each piece is read by the server before the next goes */
+    static unsigned char out[4 << 20];
+    assert_int_equal(sk_send_all(fd, out, sizeof out, 10000, NULL), 0);
+    int64_t t0 = t_now_ms();
+    while (atomic_load(&t.bytes_in) < sizeof out && t_now_ms() - t0 < 10000)
+        poll(NULL, 0, 5);
+    assert_int_equal(atomic_load(&t.opened), 1); /* its output was past high water */
+    assert_int_equal(atomic_load(&t.bytes_in), sizeof out);
+    close(fd);
+    stop(&r, 1000, NULL);
 }
 
 /* ---- timeouts, limits, verify, close ------------------------------------------------------- */
@@ -679,6 +725,7 @@ int main(void)
         cmocka_unit_test(unix_dgram),
         cmocka_unit_test(never_reading_peer),
         cmocka_unit_test(on_writable_refills),
+        cmocka_unit_test(read_past_high_water),
         cmocka_unit_test(idle_timeout),
         cmocka_unit_test(max_conns),
         cmocka_unit_test(verify_rejects),

@@ -1,0 +1,63 @@
+"""sockkit bench stream --bidir against sockkit serve source, in every server model: source also
+reads (and throws away) what the client sends, so both directions move at once and each is
+reported, the bytes the bench sent counted by the server as bytes in. A client that half-closes
+still gets source's bytes until it leaves, and -R (reading only) works as before."""
+import json
+import os
+import socket
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from sktest import (BIN, check, finish, kill_started, run, serve, stop,  # noqa: E402
+                    stop_counts)
+
+MODELS = ["event", "iterative", "thread", "fork", "pool"]
+
+
+def doc_of(out):
+    try:
+        return json.loads(out)
+    except ValueError:
+        return {}
+
+
+def half_close_reads(port, want=1 << 20):
+    """Send a little, shut down writing, then read `want` bytes of source's: how many came."""
+    got = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"hello " * 100)
+        s.shutdown(socket.SHUT_WR)
+        while got < want:
+            b = s.recv(65536)
+            if not b:
+                break
+            got += len(b)
+    return got
+
+
+try:
+    for model in MODELS:
+        p, host, port = serve(["--model", model, "source", "127.0.0.1:0"])
+        ep = f"{host}:{port}"
+        rc, out, err = run([BIN, "bench", "stream", "--bidir", "-d", "1", "--warmup", "0.2",
+                            "--json", ep], timeout=60)
+        end = doc_of(out).get("end", {})
+        snd, rcv = end.get("send", {}), end.get("receive", {})
+        check(rc == 0 and end.get("direction") == "both" and snd.get("bytes", 0) > 0
+              and rcv.get("bytes", 0) > 0 and end.get("errors") == 0,
+              f"{model}: bench stream --bidir against serve source: sent {snd.get('bytes')}, "
+              f"received {rcv.get('bytes')} ({err.strip()})")
+        got = half_close_reads(port)
+        check(got >= 1 << 20, f"{model}: a client that half-closed still reads source ({got})")
+        rc, out, err = run([BIN, "bench", "stream", "-R", "-d", "0.5", "--warmup", "0", "--json",
+                            ep], timeout=60)
+        check(rc == 0 and doc_of(out).get("end", {}).get("bytes", 0) > 0,
+              f"{model}: bench stream -R against serve source ({err.strip()})")
+        rc, err = stop(p)
+        counts = stop_counts(err) or {}
+        check(rc == 0 and counts.get("bytes_in", 0) >= snd.get("bytes", 1) and
+              counts.get("errors", 1) == 0,
+              f"{model}: source counted what the bench sent as bytes in ({err.strip()})")
+finally:
+    kill_started()
+finish()
