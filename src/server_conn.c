@@ -49,7 +49,9 @@ static void destroy(sk_conn *c)
         sk_loop_cancel(w->loop, c->idle_timer);
     if (c->hs_timer > 0)
         sk_loop_cancel(w->loop, c->hs_timer);
-    if (c->fd >= 0)
+    if (c->ring) /* before the close: its ops are cancelled by id, its buffer goes to a send */
+        sk__ring_end(c);
+    if (c->fd >= 0 && !c->ring)
         sk__loop_unwatch_closing(w->loop, c->fd); /* closed below */
     if (c->prev)
         c->prev->next = c->next;
@@ -101,6 +103,11 @@ void sk__conn_fail(sk_conn *c, int reason)
 /* Reading stops while our own output is over high-water (an echo must not read faster than its
  * peer takes the answers), unless the output comes from elsewhere (a pair: the other side). */
 static bool wants_read(const sk_conn *c)
+{
+    return sk__conn_wants_read(c);
+}
+
+bool sk__conn_wants_read(const sk_conn *c)
 {
     if (c->dead)
         return false;
@@ -155,6 +162,13 @@ static void settle(sk_conn *c)
         shutdown(c->fd, SHUT_WR);
         c->fin_sent = c->discard = true;
     }
+    if (c->ring) { /* completions, not readiness: no watcher */
+        if (sk__ring_settle(c) < 0) {
+            fail(c, -ENOMEM);
+            destroy(c);
+        }
+        return;
+    }
     int want = interest(c);
     if (c->handshaking)
         want = c->tls_want == SK__TLS_WANT_WRITE ? SK_WRITABLE : SK_READABLE;
@@ -202,8 +216,13 @@ static void flush(sk_conn *c)
             fail(c, (int)n);
         return;
     }
-    sent(c, c->out + c->off, (size_t)n);
-    c->off += (size_t)n;
+    sk__conn_sent(c, (size_t)n);
+}
+
+void sk__conn_sent(sk_conn *c, size_t n)
+{
+    sent(c, c->out + c->off, n);
+    c->off += n;
     if (!pending(c)) {
         c->off = c->len = 0;
         if (c->cap > KEEP_OUT) {
@@ -221,6 +240,11 @@ static void flush(sk_conn *c)
 
 static int append(sk_conn *c, const unsigned char *buf, size_t n)
 {
+    if (c->inflight && c->len + n > c->cap) { /* a send reads the buffer: not moved under it */
+        int rc = sk__ring_regrow(c, c->len - c->off + n);
+        if (rc < 0)
+            return rc;
+    }
     if (c->len + n > c->cap && c->off) {
         memmove(c->out, c->out + c->off, pending(c));
         c->len -= c->off;
@@ -263,7 +287,11 @@ int sk_conn_write(sk_conn *c, const void *buf, size_t len)
     const unsigned char *p = buf;
     c->busy++;
     int rc = 0;
-    if (!pending(c) && len && !c->handshaking) {
+    /* io_uring: the bytes go in a send with the next submission, not a send(2) of their own;
+     * unless they would take the output past high-water at once, where epoll's first send
+     * decides (as below) whether the writer is told to wait */
+    bool direct = !c->ring || pending(c) + len > c->w->ev->high;
+    if (!pending(c) && len && !c->handshaking && direct) {
         ssize_t n = send_some(c, p, len);
         if (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK) {
             rc = sk__fail((int)n, "connection write fd %d", c->fd);
@@ -517,14 +545,22 @@ static void read_some(sk_conn *c)
         return;
     }
     ssize_t n = recv(c->fd, w->rbuf, SK__EVENT_RBUF, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    sk__conn_input(c, w->rbuf, n < 0 ? -errno : n);
+}
+
+void sk__conn_input(sk_conn *c, const unsigned char *buf, ssize_t n)
+{
+    struct sk__worker *w = c->w;
     if (n > 0) {
         if (!c->discard) /* input after the drain's FIN is thrown away, not served */
             sk__bump(&w->c.bytes_in, (uint64_t)n);
         c->last = sk_loop_now(w->loop);
         if (sk__trace_on())
-            sk__trace_data(c->fd, '<', NULL, w->rbuf, (size_t)n, "recv");
+            sk__trace_data(c->fd, '<', NULL, buf, (size_t)n, "recv");
         if (!c->discard && c->h->on_data)
-            c->h->on_data(c, w->rbuf, (size_t)n);
+            c->h->on_data(c, buf, (size_t)n);
     } else if (n == 0 && c->h->on_end && !c->discard) {
         c->eof = true; /* the handler says what the end of this direction means */
         c->h->on_end(c);
@@ -533,8 +569,8 @@ static void read_some(sk_conn *c)
         if (c->discard)
             c->dead = true;
         c->closing = true;
-    } else if (errno != EAGAIN && errno != EINTR) {
-        fail(c, -errno);
+    } else {
+        fail(c, (int)n);
     }
 }
 
@@ -661,6 +697,7 @@ void sk__conn_adopt(struct sk__worker *w, int fd, const sk_addr *peer)
         int one = 1; /* replies go out as written: this is a request/response server */
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
+    c->ring = !ev->srv->o.tls && sk__ring_usable(w);
     c->busy++;
     if (ev->srv->o.tls)
         sk__conn_start_tls(c, ev->srv->o.tls, NULL);
