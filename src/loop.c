@@ -402,7 +402,9 @@ int sk_loop_signal(sk_loop *l, int signo, sk_signal_fn fn, void *arg)
 /* ---- running ------------------------------------------------------------------------------- */
 
 static sk_loop_backend env_backend = SK_LOOP_EPOLL;
-static bool env_no_ops; /* SOCKKIT_URING_IO=poll: the io_uring loop offers readiness only */
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+static bool env_no_ops;    /* SOCKKIT_URING_IO=poll: the io_uring loop offers readiness only */
+static bool env_multishot; /* SOCKKIT_URING_IO=multishot: multishot receives (docs/loop.md) */
 
 static void read_env_backend(void)
 {
@@ -413,9 +415,14 @@ static void read_env_backend(void)
         env_backend = SK_LOOP_URING;
     env = getenv("SOCKKIT_URING_IO");
     env_no_ops = env && !strcmp(env, "poll");
+    env_multishot = env && !strcmp(env, "multishot");
 }
 
-static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+bool sk__loop_multishot(void)
+{
+    pthread_once(&env_once, read_env_backend);
+    return env_multishot;
+}
 
 const struct sk__loop_ops *sk__loop_ops(sk_loop *l, void **state)
 {

@@ -42,8 +42,9 @@ typedef void (*sk__op_fn)(struct sk_loop *l, const struct sk__op_done *d, void *
  * that carries a generation: a completion for an op that was detached (its owner freed) never
  * reaches a callback. Completions collected by wait run in complete(), after the ready fds. */
 struct sk__loop_ops {
-    /* A multishot receive on fd into the loop's provided buffers. */
-    int64_t (*recv)(void *state, int fd, sk__op_fn fn, void *arg);
+    /* A receive on fd into the loop's provided buffers: one completion, or (multishot) one per
+     * arrival until it is cancelled or ends. */
+    int64_t (*recv)(void *state, int fd, bool multishot, sk__op_fn fn, void *arg);
     /* One send of buf[0, len), which must stay valid until the op's last completion. */
     int64_t (*send)(void *state, int fd, const void *buf, size_t len, sk__op_fn fn, void *arg);
     /* Cancel op; detach: no callback any more (its buffers go back by themselves); owned (may be

@@ -23,5 +23,7 @@ struct sk__op_done {
 
 /* The loop's completion-based ops and the backend's state for them, or NULL. */
 const struct sk__loop_ops *sk__loop_ops(struct sk_loop *l, void **state);
+/* SOCKKIT_URING_IO=multishot: receives are multishot (else one completion each, re-armed). */
+bool sk__loop_multishot(void);
 
 #endif

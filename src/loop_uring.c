@@ -27,9 +27,10 @@
 #define CQ_ENTRIES                                                                                 \
     4096 /* polls in flight are one per watched fd; past this the kernel keeps the                 \
           * overflow (IORING_FEAT_NODROP), only slower */
-#define UD_NONE UINT64_MAX  /* removals and liburing's own timeouts: nothing to report */
-#define OP_BIT  0x80000000u /* in the low half of user_data: an op (loop_ops.h), not an fd's poll  \
-                             */
+#define UD_NONE UINT64_MAX /* removals and liburing's own timeouts: nothing to report */
+#define OP_BIT                                                                                     \
+    0x80000000u /* in the low half of user_data: an op (loop_ops.h), not an fd's poll              \
+                 */
 
 struct slot {
     uint32_t gen;       /* what the loop last asked for */
@@ -251,7 +252,7 @@ static int queue_rearm(struct state *st, int fd)
  * costs nothing more. A buffer is taken by one completion and given back after on_data (or after
  * a paused connection delivers it): an idle connection holds none. */
 #define NBUF  256  /* a power of two */
-#define BUFSZ 8192 /* 2 MiB: the ring takes them in turn, so in time every one is touched */
+#define BUFSZ 4096 /* 1 MiB: the ring takes them in turn, so in time every one is touched */
 #define BGID  0
 
 static int bufs_make(struct state *st)
@@ -352,7 +353,7 @@ static struct op *op_of(struct state *st, int64_t id, uint32_t *slot)
     return &st->ops[*slot];
 }
 
-static int64_t recv_op(void *p, int fd, sk__op_fn fn, void *arg)
+static int64_t recv_op(void *p, int fd, bool multishot, sk__op_fn fn, void *arg)
 {
     struct state *st = p;
     int rc = bufs_make(st);
@@ -367,7 +368,10 @@ static int64_t recv_op(void *p, int fd, sk__op_fn fn, void *arg)
         io_uring_sqe_set_data64(sqe, UD_NONE);
         return id;
     }
-    io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+    if (multishot)
+        io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+    else
+        io_uring_prep_recv(sqe, fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = BGID;
     io_uring_sqe_set_data64(sqe, op_ud((uint32_t)(id >> 32), (uint32_t)id));

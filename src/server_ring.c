@@ -160,7 +160,7 @@ static int start_recv(sk_conn *c, const struct sk__loop_ops *ops, void *st)
         c->ring_timer = sk_loop_timer(c->w->loop, 0, 0, first_recv, c);
         return c->ring_timer < 0 ? (int)c->ring_timer : 0;
     }
-    int64_t id = ops->recv(st, c->fd, on_recv, c);
+    int64_t id = ops->recv(st, c->fd, sk__loop_multishot(), on_recv, c);
     if (id < 0)
         return (int)id;
     c->recv_op = id;
@@ -193,6 +193,11 @@ int sk__ring_settle(sk_conn *c)
         c->recv_cancel = true;
     }
     size_t pend = c->len - c->off;
+    if (pend && !c->send_op && c->off >= c->cap / 2) { /* nothing reads it now: move it down */
+        memmove(c->out, c->out + c->off, pend);
+        c->off = 0;
+        c->len = pend;
+    }
     if (pend && !c->send_op) {
         int64_t id = ops->send(st, c->fd, c->out + c->off, pend, on_sent, c);
         if (id < 0)
@@ -240,8 +245,10 @@ int sk__ring_regrow(sk_conn *c, size_t need)
 {
     void *st;
     const struct sk__loop_ops *ops = ops_of(c, &st);
-    size_t cap = c->cap ? c->cap * 2 : 4096;
-    while (cap < need)
+    /* room for as much again, so the next move is as many bytes later (never under a send
+     * for long: settle moves the bytes down between sends) */
+    size_t cap = c->cap ? c->cap : 4096;
+    while (cap < 2 * need)
         cap *= 2;
     unsigned char *p = malloc(cap);
     if (!p)
