@@ -111,8 +111,7 @@ void sk__release(sk_server *s)
 bool sk__peer_gone(int type, int rc)
 {
     /* A datagram's sender that has gone (a Unix datagram socket closed or its file removed) makes
-     * the reply fail where UDP's would vanish: the end of that peer, not a failure of the server.
-     */
+     * the reply fail where UDP's would vanish: the end of that peer, not a failure of the server. */
     if (type == SOCK_DGRAM && (rc == -ECONNREFUSED || rc == -ENOENT))
         return true;
     return rc == -ECONNRESET || rc == -EPIPE || rc == -ETIMEDOUT || rc == SK_ECLOSED;
