@@ -418,6 +418,11 @@ static void read_env_backend(void)
     env_multishot = env && !strcmp(env, "multishot");
 }
 
+unsigned sk__loop_bufs_out(sk_loop *l)
+{
+    return l->be->ops ? l->be->ops->bufs_out(l->bstate) : 0;
+}
+
 bool sk__loop_multishot(void)
 {
     pthread_once(&env_once, read_env_backend);

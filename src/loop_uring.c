@@ -16,6 +16,7 @@
 #include "loop_ops.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #if SK_HAVE_URING
@@ -67,6 +68,7 @@ struct state {
     size_t ndone, capdone;
     struct io_uring_buf_ring *br; /* the provided buffers, made at the first receive */
     unsigned char *bufs;
+    _Atomic unsigned bufs_out; /* taken by completions, not given back yet (tests read it) */
     struct slot *s;
     size_t ns;
     int *rearm; /* fds whose one-shot poll fired: armed again before the next wait */
@@ -288,6 +290,7 @@ static int bufs_make(struct state *st)
 static void buf_return(void *p, unsigned bid)
 {
     struct state *st = p;
+    atomic_fetch_sub_explicit(&st->bufs_out, 1, memory_order_relaxed);
     io_uring_buf_ring_add(st->br, st->bufs + (size_t)bid * BUFSZ, BUFSZ, (unsigned short)bid,
                           io_uring_buf_ring_mask(NBUF), 0);
     io_uring_buf_ring_advance(st->br, 1);
@@ -467,6 +470,7 @@ static int complete(void *p, struct sk_loop *l)
                                 .more = more,
                                 .has_buf = d.flags & IORING_CQE_F_BUFFER};
         if (r.has_buf) {
+            atomic_fetch_add_explicit(&st->bufs_out, 1, memory_order_relaxed);
             r.bid = d.flags >> IORING_CQE_BUFFER_SHIFT;
             r.buf = buf_of(st, r.bid);
         }
@@ -483,7 +487,14 @@ static int complete(void *p, struct sk_loop *l)
     return ran;
 }
 
+static unsigned bufs_out(void *p)
+{
+    struct state *st = p;
+    return atomic_load_explicit(&st->bufs_out, memory_order_relaxed);
+}
+
 static const struct sk__loop_ops uring_ops = {
+    .bufs_out = bufs_out,
     .recv = recv_op,
     .send = send_op,
     .cancel = cancel_op,

@@ -83,13 +83,12 @@ struct sk_conn {
     bool ring;
     bool recv_cancel;          /* the receive is being cancelled (reading stopped) */
     bool armed_once;           /* its first receive was armed (from a zero timer: sk__ring_leave) */
-    bool starved;              /* its last receive ended for want of a provided buffer */
     int held_end;              /* input ended while reading was stopped: 1 (EOF) or -errno */
     int64_t recv_op, send_op;  /* the ops in flight, 0: none */
     size_t inflight;           /* out[off, off + inflight) is what the send in flight reads */
     struct sk__held *held;     /* received after reading stopped: delivered, in order, on resume */
     unsigned nheld, held_head; /* held[held_head, nheld) */
-    int64_t ring_timer;        /* delivers what is held, or re-arms a receive out of buffers */
+    int64_t ring_timer;        /* delivers what is held, or arms the first receive */
 };
 
 /* One buffer a completion filled while its connection was not reading. */

@@ -1,13 +1,16 @@
 /* The event model's completion-based I/O on an io_uring loop (issue 20, docs/loop.md): a plain
  * accepted stream connection (no TLS, not spliced by a relay) is never watched for readiness.
  *
- * Input: while the connection reads, one multishot receive fills the loop's provided buffers;
- * each completion goes to on_data and its buffer straight back to the ring, so a connection with
- * nothing arriving holds no buffer. Reading stops (back-pressure, sk_conn_pause, the drain) by
- * cancelling the receive; what completes between the cancel and its end is held, buffers and
- * all, and delivered in order before anything newer once the connection reads again (a zero
- * timer: on the loop's next turn, as epoll would deliver it). The end of input or a failure seen
- * meanwhile is held the same way, as epoll would see neither while the fd is not watched.
+ * Input: while the connection reads, a receive into the loop's provided buffers is in flight,
+ * armed again after each completion (multishot only with SOCKKIT_URING_IO=multishot: a stopped
+ * connection's multishot receive takes buffers until its cancel lands, the whole ring from a peer
+ * that sends without reading; docs/loop.md). Each completion goes to on_data and its buffer
+ * straight back to the ring, so a connection with nothing arriving holds no buffer. Reading stops
+ * (back-pressure, sk_conn_pause, the drain) by cancelling the receive; what completes before the
+ * cancel lands is held, buffer and all, and delivered in order before anything newer once the
+ * connection reads again (a zero timer: on the loop's next turn, as epoll would deliver it). The
+ * end of input or a failure seen meanwhile is held the same way, as epoll would see neither while
+ * the fd is not watched.
  *
  * Output: sk_conn_write appends to the output buffer and one IORING_OP_SEND at a time carries
  * out[off, len) in the next submission: no send(2) per reply. The send reads the buffer until its
@@ -21,8 +24,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define NOBUFS_RETRY_MS 1 /* every provided buffer taken: try the receive again after this */
+#include <sys/socket.h>
 
 static const struct sk__loop_ops *ops_of(const sk_conn *c, void **st)
 {
@@ -56,6 +58,13 @@ static bool holding(const sk_conn *c)
     return c->held_head < c->nheld || c->held_end;
 }
 
+static void read_plain(sk_conn *c)
+{
+    ssize_t n = recv(c->fd, c->w->rbuf, SK__EVENT_RBUF, MSG_DONTWAIT);
+    if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        sk__conn_input(c, c->w->rbuf, n < 0 ? -errno : n);
+}
+
 static void on_recv(sk_loop *l, const struct sk__op_done *d, void *arg)
 {
     (void)l;
@@ -69,7 +78,6 @@ static void on_recv(sk_loop *l, const struct sk__op_done *d, void *arg)
     bool now = sk__conn_wants_read(c) && !holding(c);
     c->busy++;
     if (d->res > 0 && d->has_buf) {
-        c->starved = false;
         if (now) {
             sk__conn_input(c, d->buf, d->res);
             ops->buf_return(st, d->bid);
@@ -77,11 +85,11 @@ static void on_recv(sk_loop *l, const struct sk__op_done *d, void *arg)
             hold(c, d->bid, (unsigned)d->res);
         }
     } else if (d->res == -ENOBUFS) {
-        /* the completions of this wait give their buffers back: armed again at once, unless
-         * that too found none (paused connections hold them): then after a moment */
-        if (c->starved)
-            c->ring_timer = -1; /* settle sets the retry timer */
-        c->starved = true;
+        /* every provided buffer was taken when this receive began (more connections had input
+         * at once than there are buffers): this once, a recv(2) into the loop's own buffer, as
+         * on epoll, so no connection waits for a buffer to come back; then armed again */
+        if (now)
+            read_plain(c);
     } else if (d->res != -ECANCELED && d->res <= 0) {
         if (now)
             sk__conn_input(c, NULL, d->res);
@@ -134,14 +142,6 @@ static void deliver_held(sk_loop *l, int64_t timer, void *arg)
     sk__conn_settle(c);
 }
 
-static void retry_recv(sk_loop *l, int64_t timer, void *arg)
-{
-    (void)l, (void)timer;
-    sk_conn *c = arg;
-    c->ring_timer = 0;
-    sk__conn_settle(c);
-}
-
 static void first_recv(sk_loop *l, int64_t timer, void *arg)
 {
     (void)l, (void)timer;
@@ -173,11 +173,6 @@ int sk__ring_settle(sk_conn *c)
     const struct sk__loop_ops *ops = ops_of(c, &st);
     sk_loop *l = c->w->loop;
     bool rd = sk__conn_wants_read(c);
-    if (c->ring_timer == -1) { /* out of buffers: the receive ended; again in a moment */
-        c->ring_timer = sk_loop_timer(l, NOBUFS_RETRY_MS, 0, retry_recv, c);
-        if (c->ring_timer < 0)
-            return (int)c->ring_timer;
-    }
     if (rd && holding(c) && !c->ring_timer) {
         c->ring_timer = sk_loop_timer(l, 0, 0, deliver_held, c);
         if (c->ring_timer < 0)

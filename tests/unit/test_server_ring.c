@@ -8,6 +8,8 @@
  */
 #include "sktest.h"
 
+#include "loop_ops.h"
+
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
@@ -15,6 +17,7 @@
 struct tally {
     atomic_int opened, closed, resets, bad;
     atomic_size_t bytes;
+    _Atomic(sk_loop *) loop;
 };
 
 static void start(struct t_running *r, sk_server_opts *o)
@@ -50,6 +53,7 @@ static void count_close(sk_conn *c, int reason)
 static void echo_or_count(sk_conn *c, const void *data, size_t len)
 {
     struct tally *t = sk_conn_user(c);
+    atomic_store(&t->loop, sk_conn_loop(c));
     atomic_fetch_add(&t->bytes, len);
     if (((const char *)data)[0] == 'E' || sk_conn_data(c))
         sk_conn_set_data(c, c), sk_conn_write(c, data, len);
@@ -295,6 +299,13 @@ static void quiet_conns_hold_no_buffer(void **s)
     while (atomic_load(&t.bytes) < 5u * QUIET && t_now_ms() - t0 < 10000)
         poll(NULL, 0, 10);
     assert_int_equal(atomic_load(&t.bytes), 5u * QUIET);
+    /* and no buffer is held by any of them (io_uring's provided buffers; 0 on the others) */
+    sk_loop *l = atomic_load(&t.loop);
+    assert_non_null(l);
+    t0 = t_now_ms();
+    while (sk__loop_bufs_out(l) > 0 && t_now_ms() - t0 < 3000)
+        poll(NULL, 0, 10);
+    assert_int_equal(sk__loop_bufs_out(l), 0);
     /* ... so a newcomer is received and answered at once, and so are the quiet ones again */
     assert_true(echo_works(r.ep));
     for (int i = 0; i < QUIET; i += 50) {
