@@ -542,6 +542,10 @@ int sk_loop_run_once(sk_loop *l, int timeout_ms)
         return sk__fail(n, "loop wait (%s)", l->be->name);
     l->now = (uint64_t)sk__now_ms();
     int ran = 0;
+    /* completions (io_uring's receives and sends) first: connections that ended give their fds
+     * back before a ready listener accepts (at EMFILE, a client that epoll's order would serve) */
+    if (l->be->ops)
+        ran += l->be->ops->complete(l->bstate, l);
     for (int i = 0; i < n; i++) {
         int fd = ready[i].fd;
         if ((size_t)fd >= l->nw)
@@ -556,8 +560,6 @@ int sk_loop_run_once(sk_loop *l, int timeout_ms)
         w->fn(l, fd, ev, w->arg);
         ran++;
     }
-    if (l->be->ops) /* completions (io_uring's receives and sends), after the ready fds */
-        ran += l->be->ops->complete(l->bstate, l);
     ran += run_timers(l);
     return ran;
 }

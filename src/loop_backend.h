@@ -40,7 +40,7 @@ typedef void (*sk__op_fn)(struct sk_loop *l, const struct sk__op_done *d, void *
 
 /* Operations whose completion the backend reports, not readiness. An op is named by an id > 0
  * that carries a generation: a completion for an op that was detached (its owner freed) never
- * reaches a callback. Completions collected by wait run in complete(), after the ready fds. */
+ * reaches a callback. Completions collected by wait run in complete(), before the ready fds. */
 struct sk__loop_ops {
     /* A receive on fd into the loop's provided buffers: one completion, or (multishot) one per
      * arrival until it is cancelled or ends. */

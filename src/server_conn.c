@@ -51,7 +51,7 @@ static void destroy(sk_conn *c)
         sk_loop_cancel(w->loop, c->hs_timer);
     if (c->ring) /* before the close: its ops are cancelled by id, its buffer goes to a send */
         sk__ring_end(c);
-    if (c->fd >= 0 && !c->ring)
+    if (c->fd >= 0 && (!c->ring || c->events))    /* io_uring: watched only while starved */
         sk__loop_unwatch_closing(w->loop, c->fd); /* closed below */
     if (c->prev)
         c->prev->next = c->next;

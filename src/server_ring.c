@@ -86,8 +86,11 @@ static void on_recv(sk_loop *l, const struct sk__op_done *d, void *arg)
         }
     } else if (d->res == -ENOBUFS) {
         /* every provided buffer was taken when this receive began (more connections had input
-         * at once than there are buffers): this once, a recv(2) into the loop's own buffer, as
-         * on epoll, so no connection waits for a buffer to come back; then armed again */
+         * at once than there are buffers, or stopped ones hold them): a recv(2) into the loop's
+         * own buffer, as on epoll, so no connection waits for buffers to come back; and until
+         * its next input the fd is watched for readiness, since a receive armed again at once
+         * would fail again at once, a spin while the buffers are held */
+        c->starved = true;
         if (now)
             read_plain(c);
     } else if (d->res != -ECANCELED && d->res <= 0) {
@@ -96,6 +99,21 @@ static void on_recv(sk_loop *l, const struct sk__op_done *d, void *arg)
         else if (!c->held_end)
             c->held_end = d->res == 0 ? 1 : d->res;
     }
+    c->busy--;
+    sk__conn_settle(c);
+}
+
+/* Starved (above): input is there; read it as epoll would and go back to the ring's receives. */
+static void on_readable(sk_loop *l, int fd, int events, void *arg)
+{
+    (void)events;
+    sk_conn *c = arg;
+    sk_loop_unwatch(l, fd);
+    c->events = 0;
+    c->starved = false;
+    c->busy++;
+    if (sk__conn_wants_read(c))
+        read_plain(c);
     c->busy--;
     sk__conn_settle(c);
 }
@@ -178,7 +196,14 @@ int sk__ring_settle(sk_conn *c)
         if (c->ring_timer < 0)
             return (int)c->ring_timer;
     }
-    if (rd && !c->recv_op && !holding(c) && !c->ring_timer) {
+    int watch = rd && c->starved && !c->recv_op && !holding(c) ? SK_READABLE : 0;
+    if (watch != c->events) {
+        int rc = watch ? sk_loop_watch(l, c->fd, watch, on_readable, c) : sk_loop_unwatch(l, c->fd);
+        if (rc < 0)
+            return rc;
+        c->events = watch;
+    }
+    if (rd && !c->starved && !c->recv_op && !holding(c) && !c->ring_timer) {
         int rc = start_recv(c, ops, st);
         if (rc < 0)
             return rc;
