@@ -1,16 +1,14 @@
 /* The event model's completion-based I/O on an io_uring loop (issue 20, docs/loop.md): a plain
  * accepted stream connection (no TLS, not spliced by a relay) is never watched for readiness.
  *
- * Input: while the connection reads, a receive into the loop's provided buffers is in flight,
- * armed again after each completion (multishot only with SOCKKIT_URING_IO=multishot: a stopped
- * connection's multishot receive takes buffers until its cancel lands, the whole ring from a peer
- * that sends without reading; docs/loop.md). Each completion goes to on_data and its buffer
- * straight back to the ring, so a connection with nothing arriving holds no buffer. Reading stops
- * (back-pressure, sk_conn_pause, the drain) by cancelling the receive; what completes before the
- * cancel lands is held, buffer and all, and delivered in order before anything newer once the
- * connection reads again (a zero timer: on the loop's next turn, as epoll would deliver it). The
- * end of input or a failure seen meanwhile is held the same way, as epoll would see neither while
- * the fd is not watched.
+ * Input: while the connection reads, a multishot receive into the loop's provided buffers is in
+ * flight (SOCKKIT_URING_IO=oneshot: one completion each, armed again; docs/loop.md says why both).
+ * Each completion goes to on_data and its buffer straight back to the ring, so a connection with
+ * nothing arriving holds no buffer. Reading stops (back-pressure, sk_conn_pause, the drain) by
+ * cancelling the receive; what completes before the cancel lands is held, buffer and all, and
+ * delivered in order before anything newer once the connection reads again (a zero timer: on the
+ * loop's next turn, as epoll would deliver it). The end of input or a failure seen meanwhile is
+ * held the same way, as epoll would see neither while the fd is not watched.
  *
  * Output: sk_conn_write appends to the output buffer and one IORING_OP_SEND at a time carries
  * out[off, len) in the next submission: no send(2) per reply. The send reads the buffer until its
