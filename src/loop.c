@@ -404,7 +404,7 @@ int sk_loop_signal(sk_loop *l, int signo, sk_signal_fn fn, void *arg)
 static sk_loop_backend env_backend = SK_LOOP_EPOLL;
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 static bool env_no_ops;    /* SOCKKIT_URING_IO=poll: the io_uring loop offers readiness only */
-static bool env_multishot; /* SOCKKIT_URING_IO=oneshot: one completion per receive (loop.md) */
+static bool env_multishot; /* SOCKKIT_URING_IO=multishot: multishot receives (docs/loop.md) */
 
 static void read_env_backend(void)
 {
@@ -415,7 +415,7 @@ static void read_env_backend(void)
         env_backend = SK_LOOP_URING;
     env = getenv("SOCKKIT_URING_IO");
     env_no_ops = env && !strcmp(env, "poll");
-    env_multishot = !env || strcmp(env, "oneshot") != 0;
+    env_multishot = env && !strcmp(env, "multishot");
 }
 
 unsigned sk__loop_bufs_out(sk_loop *l)

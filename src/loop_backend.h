@@ -55,6 +55,7 @@ struct sk__loop_ops {
     /* A provided buffer taken by a receive's completion goes back to the ring. */
     void (*buf_return)(void *state, unsigned bid);
     const unsigned char *(*buf)(void *state, unsigned bid);
+    unsigned buf_size; /* of each provided buffer */
     /* Provided buffers taken and not given back (any thread may ask: for tests). */
     unsigned (*bufs_out)(void *state);
     /* Run the completions the last wait collected; the count of callbacks. */

@@ -23,7 +23,7 @@ struct sk__op_done {
 
 /* The loop's completion-based ops and the backend's state for them, or NULL. */
 const struct sk__loop_ops *sk__loop_ops(struct sk_loop *l, void **state);
-/* Receives are multishot, unless SOCKKIT_URING_IO=oneshot (one completion each, re-armed). */
+/* SOCKKIT_URING_IO=multishot: receives are multishot (else one completion each, re-armed). */
 bool sk__loop_multishot(void);
 /* The provided buffers of loop l that completions took and nobody gave back yet (0 without). */
 unsigned sk__loop_bufs_out(struct sk_loop *l);

@@ -495,6 +495,7 @@ static unsigned bufs_out(void *p)
 
 static const struct sk__loop_ops uring_ops = {
     .bufs_out = bufs_out,
+    .buf_size = BUFSZ,
     .recv = recv_op,
     .send = send_op,
     .cancel = cancel_op,

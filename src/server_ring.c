@@ -1,8 +1,9 @@
 /* The event model's completion-based I/O on an io_uring loop (issue 20, docs/loop.md): a plain
  * accepted stream connection (no TLS, not spliced by a relay) is never watched for readiness.
  *
- * Input: while the connection reads, a multishot receive into the loop's provided buffers is in
- * flight (SOCKKIT_URING_IO=oneshot: one completion each, armed again; docs/loop.md says why both).
+ * Input: while the connection reads, a receive into the loop's provided buffers is in flight, one
+ * completion each, armed again (SOCKKIT_URING_IO=multishot: multishot; docs/loop.md says why
+ * not by default).
  * Each completion goes to on_data and its buffer straight back to the ring, so a connection with
  * nothing arriving holds no buffer. Reading stops (back-pressure, sk_conn_pause, the drain) by
  * cancelling the receive; what completes before the cancel lands is held, buffer and all, and
@@ -79,6 +80,10 @@ static void on_recv(sk_loop *l, const struct sk__op_done *d, void *arg)
         if (now) {
             sk__conn_input(c, d->buf, d->res);
             ops->buf_return(st, d->bid);
+            /* a full buffer: likely more waiting (a bulk stream); one recv(2) into the loop's
+             * 64 KiB takes it now, as epoll would, not a completion of 4 KiB per wait */
+            if (!d->more && (unsigned)d->res == ops->buf_size && sk__conn_wants_read(c))
+                read_plain(c);
         } else {
             hold(c, d->bid, (unsigned)d->res);
         }
