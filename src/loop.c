@@ -8,6 +8,7 @@
  * the slot's generation, so cancelling is O(log n) and a stale id is recognized. */
 #include "internal.h"
 #include "loop_backend.h"
+#include "loop_ops.h"
 #include "sockkit/loop.h"
 
 #include <errno.h>
@@ -401,6 +402,9 @@ int sk_loop_signal(sk_loop *l, int signo, sk_signal_fn fn, void *arg)
 /* ---- running ------------------------------------------------------------------------------- */
 
 static sk_loop_backend env_backend = SK_LOOP_EPOLL;
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+static bool env_no_ops;    /* SOCKKIT_URING_IO=poll: the io_uring loop offers readiness only */
+static bool env_multishot; /* SOCKKIT_URING_IO=multishot: multishot receives (docs/loop.md) */
 
 static void read_env_backend(void)
 {
@@ -409,6 +413,29 @@ static void read_env_backend(void)
         env_backend = SK_LOOP_POLL;
     else if (env && !strcmp(env, "io_uring"))
         env_backend = SK_LOOP_URING;
+    env = getenv("SOCKKIT_URING_IO");
+    env_no_ops = env && !strcmp(env, "poll");
+    env_multishot = env && !strcmp(env, "multishot");
+}
+
+unsigned sk__loop_bufs_out(sk_loop *l)
+{
+    return l->be->ops ? l->be->ops->bufs_out(l->bstate) : 0;
+}
+
+bool sk__loop_multishot(void)
+{
+    pthread_once(&env_once, read_env_backend);
+    return env_multishot;
+}
+
+const struct sk__loop_ops *sk__loop_ops(sk_loop *l, void **state)
+{
+    pthread_once(&env_once, read_env_backend);
+    if (!l->be->ops || env_no_ops)
+        return NULL;
+    *state = l->bstate;
+    return l->be->ops;
 }
 
 static const struct sk__loop_backend *backend_of(sk_loop_backend b)
@@ -436,8 +463,7 @@ int sk_loop_new(sk_loop **out, sk_loop_backend backend)
 {
     if (backend == SK_LOOP_DEFAULT) {
         /* the environment is read once per process: getenv races with setenv in other threads */
-        static pthread_once_t once = PTHREAD_ONCE_INIT;
-        pthread_once(&once, read_env_backend);
+        pthread_once(&env_once, read_env_backend);
         backend = env_backend;
     }
     if (backend != SK_LOOP_EPOLL && backend != SK_LOOP_POLL && backend != SK_LOOP_URING)
@@ -516,6 +542,10 @@ int sk_loop_run_once(sk_loop *l, int timeout_ms)
         return sk__fail(n, "loop wait (%s)", l->be->name);
     l->now = (uint64_t)sk__now_ms();
     int ran = 0;
+    /* completions (io_uring's receives and sends) first: connections that ended give their fds
+     * back before a ready listener accepts (at EMFILE, a client that epoll's order would serve) */
+    if (l->be->ops)
+        ran += l->be->ops->complete(l->bstate, l);
     for (int i = 0; i < n; i++) {
         int fd = ready[i].fd;
         if ((size_t)fd >= l->nw)

@@ -4,6 +4,7 @@
 #define SOCKKIT_LOOP_BACKEND_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Ready fds taken from a backend per wait (the loop's array and epoll's). */
@@ -30,6 +31,35 @@ struct sk__loop_backend {
     /* Closing an fd takes it out of the backend by itself (epoll, for an fd not dup'ed): an fd
      * about to be closed needs no set(..., 0) (sk__loop_unwatch_closing). */
     bool close_unwatches; /* io_uring: no, a poll in flight holds the file until removed */
+    /* Completion-based operations (io_uring only, else NULL): src/loop_ops.h. */
+    const struct sk__loop_ops *ops;
+};
+
+struct sk__op_done;
+typedef void (*sk__op_fn)(struct sk_loop *l, const struct sk__op_done *d, void *arg);
+
+/* Operations whose completion the backend reports, not readiness. An op is named by an id > 0
+ * that carries a generation: a completion for an op that was detached (its owner freed) never
+ * reaches a callback. Completions collected by wait run in complete(), before the ready fds. */
+struct sk__loop_ops {
+    /* A receive on fd into the loop's provided buffers: one completion, or (multishot) one per
+     * arrival until it is cancelled or ends. */
+    int64_t (*recv)(void *state, int fd, bool multishot, sk__op_fn fn, void *arg);
+    /* One send of buf[0, len), which must stay valid until the op's last completion. */
+    int64_t (*send)(void *state, int fd, const void *buf, size_t len, sk__op_fn fn, void *arg);
+    /* Cancel op; detach: no callback any more (its buffers go back by themselves); owned (may be
+     * NULL) is freed once the op has completed. */
+    void (*cancel)(void *state, int64_t op, bool detach, void *owned);
+    /* Give owned to op: freed at its last completion (a buffer that a send still reads). */
+    void (*own)(void *state, int64_t op, void *owned);
+    /* A provided buffer taken by a receive's completion goes back to the ring. */
+    void (*buf_return)(void *state, unsigned bid);
+    const unsigned char *(*buf)(void *state, unsigned bid);
+    unsigned buf_size; /* of each provided buffer */
+    /* Provided buffers taken and not given back (any thread may ask: for tests). */
+    unsigned (*bufs_out)(void *state);
+    /* Run the completions the last wait collected; the count of callbacks. */
+    int (*complete)(void *state, struct sk_loop *l);
 };
 
 extern const struct sk__loop_backend sk__loop_epoll;

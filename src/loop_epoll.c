@@ -65,4 +65,5 @@ static int wait_ready(void *p, int timeout_ms, struct sk__ready *out, int max)
     return n;
 }
 
-const struct sk__loop_backend sk__loop_epoll = {"epoll", create, destroy, set, wait_ready, true};
+const struct sk__loop_backend sk__loop_epoll = {"epoll",    create, destroy, set,
+                                                wait_ready, true,   NULL};

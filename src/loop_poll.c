@@ -112,4 +112,5 @@ static int wait_ready(void *p, int timeout_ms, struct sk__ready *out, int max)
     return k;
 }
 
-const struct sk__loop_backend sk__loop_poll = {"poll", create, destroy, set, wait_ready, false};
+const struct sk__loop_backend sk__loop_poll = {"poll",     create, destroy, set,
+                                               wait_ready, false,  NULL};

@@ -13,8 +13,10 @@
  * replaced meanwhile is dropped here, as the loop drops stale generations. */
 #include "internal.h"
 #include "loop_backend.h"
+#include "loop_ops.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #if SK_HAVE_URING
@@ -27,6 +29,9 @@
     4096 /* polls in flight are one per watched fd; past this the kernel keeps the                 \
           * overflow (IORING_FEAT_NODROP), only slower */
 #define UD_NONE UINT64_MAX /* removals and liburing's own timeouts: nothing to report */
+#define OP_BIT                                                                                     \
+    0x80000000u /* in the low half of user_data: an op (loop_ops.h), not an fd's poll              \
+                 */
 
 struct slot {
     uint32_t gen;       /* what the loop last asked for */
@@ -36,8 +41,34 @@ struct slot {
     bool queued; /* in the re-arm list */
 };
 
+/* A completion-based op in flight (loop_ops.h): its callback (NULL once detached), what to free at
+ * its end, and the generation its id and user_data carry. */
+struct op {
+    sk__op_fn fn;
+    void *arg;
+    void *owned;
+    uint32_t gen;
+    bool live;
+};
+
+/* A completion of an op, kept from the wait until complete() runs it. */
+struct done {
+    uint32_t slot, gen;
+    int res;
+    unsigned flags;
+};
+
 struct state {
     struct io_uring ring;
+    struct op *ops;
+    size_t nops, capops;
+    uint32_t *free_ops;
+    size_t nfree_ops;
+    struct done *done;
+    size_t ndone, capdone;
+    struct io_uring_buf_ring *br; /* the provided buffers, made at the first receive */
+    unsigned char *bufs;
+    _Atomic unsigned bufs_out; /* taken by completions, not given back yet (tests read it) */
     struct slot *s;
     size_t ns;
     int *rearm; /* fds whose one-shot poll fired: armed again before the next wait */
@@ -131,6 +162,14 @@ static void destroy(void *p)
     /* cancels the polls in flight; the kernel then queues task work to this thread, which
      * interrupts its next sleeping wait once (docs/loop.md) */
     io_uring_queue_exit(&st->ring);
+    for (size_t i = 0; i < st->nops; i++)
+        if (st->ops[i].live)
+            free(st->ops[i].owned);
+    free(st->ops);
+    free(st->free_ops);
+    free(st->done);
+    free(st->br);
+    free(st->bufs);
     free(st->s);
     free(st->rearm);
     free(st);
@@ -209,6 +248,263 @@ static int queue_rearm(struct state *st, int fd)
     return 0;
 }
 
+/* ---- completion-based ops (loop_ops.h) ------------------------------------------------------ */
+
+/* Provided buffers: one ring per loop, made at the first receive, so a loop that only polls
+ * costs nothing more. A buffer is taken by one completion and given back after on_data (or after
+ * a paused connection delivers it): an idle connection holds none. */
+#define NBUF  256  /* a power of two */
+#define BUFSZ 4096 /* 1 MiB: the ring takes them in turn, so in time every one is touched */
+#define BGID  0
+
+static int bufs_make(struct state *st)
+{
+    if (st->br)
+        return 0;
+    struct io_uring_buf_ring *br = NULL;
+    if (posix_memalign((void **)&br, 4096, NBUF * sizeof(struct io_uring_buf)))
+        return -ENOMEM;
+    unsigned char *bufs = malloc((size_t)NBUF * BUFSZ);
+    if (!bufs) {
+        free(br);
+        return -ENOMEM;
+    }
+    io_uring_buf_ring_init(br);
+    struct io_uring_buf_reg reg = {
+        .ring_addr = (unsigned long)br, .ring_entries = NBUF, .bgid = BGID};
+    int rc = io_uring_register_buf_ring(&st->ring, &reg, 0);
+    if (rc < 0) {
+        free(br);
+        free(bufs);
+        return rc;
+    }
+    st->br = br;
+    st->bufs = bufs;
+    for (unsigned i = 0; i < NBUF; i++)
+        io_uring_buf_ring_add(br, bufs + (size_t)i * BUFSZ, BUFSZ, (unsigned short)i,
+                              io_uring_buf_ring_mask(NBUF), (int)i);
+    io_uring_buf_ring_advance(br, NBUF);
+    return 0;
+}
+
+static void buf_return(void *p, unsigned bid)
+{
+    struct state *st = p;
+    atomic_fetch_sub_explicit(&st->bufs_out, 1, memory_order_relaxed);
+    io_uring_buf_ring_add(st->br, st->bufs + (size_t)bid * BUFSZ, BUFSZ, (unsigned short)bid,
+                          io_uring_buf_ring_mask(NBUF), 0);
+    io_uring_buf_ring_advance(st->br, 1);
+}
+
+static const unsigned char *buf_of(void *p, unsigned bid)
+{
+    struct state *st = p;
+    return st->bufs + (size_t)bid * BUFSZ;
+}
+
+/* An op's id: its slot's generation (31 bits, never 0) above the slot, > 0 as an int64_t. Its
+ * user_data is the same with OP_BIT set in the low half, where a poll has its fd (never). */
+static uint64_t op_ud(uint32_t gen, uint32_t slot)
+{
+    return (uint64_t)gen << 32 | OP_BIT | slot;
+}
+
+static int64_t op_new(struct state *st, sk__op_fn fn, void *arg)
+{
+    uint32_t slot;
+    if (st->nfree_ops) {
+        slot = st->free_ops[--st->nfree_ops];
+    } else {
+        if (st->nops == st->capops) {
+            size_t c = st->capops ? st->capops * 2 : 64;
+            struct op *o = realloc(st->ops, c * sizeof *o);
+            if (!o)
+                return -ENOMEM;
+            st->ops = o;
+            uint32_t *f = realloc(st->free_ops, c * sizeof *f);
+            if (!f)
+                return -ENOMEM;
+            st->free_ops = f;
+            st->capops = c;
+        }
+        slot = (uint32_t)st->nops++;
+        st->ops[slot].gen = 0;
+    }
+    struct op *o = &st->ops[slot];
+    uint32_t gen = (o->gen + 1) & 0x7fffffff;
+    *o = (struct op){.fn = fn, .arg = arg, .gen = gen ? gen : 1, .live = true};
+    return (int64_t)((uint64_t)o->gen << 32 | slot);
+}
+
+static void op_free(struct state *st, uint32_t slot)
+{
+    struct op *o = &st->ops[slot];
+    free(o->owned);
+    o->owned = NULL;
+    o->fn = NULL;
+    o->live = false;
+    st->free_ops[st->nfree_ops++] = slot;
+}
+
+/* The op named by id if it is in flight, else NULL (ended, or a stale id). */
+static struct op *op_of(struct state *st, int64_t id, uint32_t *slot)
+{
+    *slot = (uint32_t)id;
+    if (id <= 0 || *slot >= st->nops || !st->ops[*slot].live ||
+        st->ops[*slot].gen != (uint32_t)(id >> 32))
+        return NULL;
+    return &st->ops[*slot];
+}
+
+static int64_t recv_op(void *p, int fd, bool multishot, sk__op_fn fn, void *arg)
+{
+    struct state *st = p;
+    int rc = bufs_make(st);
+    if (rc < 0)
+        return rc;
+    struct io_uring_sqe *sqe = sqe_get(st);
+    if (!sqe)
+        return -EBUSY;
+    int64_t id = op_new(st, fn, arg);
+    if (id < 0) {
+        io_uring_prep_nop(sqe);
+        io_uring_sqe_set_data64(sqe, UD_NONE);
+        return id;
+    }
+    if (multishot)
+        io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+    else
+        io_uring_prep_recv(sqe, fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = BGID;
+    io_uring_sqe_set_data64(sqe, op_ud((uint32_t)(id >> 32), (uint32_t)id));
+    return id;
+}
+
+static int64_t send_op(void *p, int fd, const void *buf, size_t len, sk__op_fn fn, void *arg)
+{
+    struct state *st = p;
+    struct io_uring_sqe *sqe = sqe_get(st);
+    if (!sqe)
+        return -EBUSY;
+    int64_t id = op_new(st, fn, arg);
+    if (id < 0) {
+        io_uring_prep_nop(sqe);
+        io_uring_sqe_set_data64(sqe, UD_NONE);
+        return id;
+    }
+    /* the SQE's length is 32 bits: a larger buffer goes in several sends */
+    io_uring_prep_send(sqe, fd, buf, len > (1u << 30) ? 1u << 30 : len, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, op_ud((uint32_t)(id >> 32), (uint32_t)id));
+    return id;
+}
+
+static void own_op(void *p, int64_t id, void *owned)
+{
+    struct state *st = p;
+    uint32_t slot;
+    struct op *o = op_of(st, id, &slot);
+    if (!o) {
+        free(owned);
+        return;
+    }
+    if (o->owned) { /* the op reads the first buffer it was given; a later one, never */
+        free(owned);
+        return;
+    }
+    o->owned = owned;
+}
+
+static void cancel_op(void *p, int64_t id, bool detach, void *owned)
+{
+    struct state *st = p;
+    uint32_t slot;
+    struct op *o = op_of(st, id, &slot);
+    if (!o) {
+        free(owned);
+        return;
+    }
+    if (owned)
+        own_op(st, id, owned);
+    if (detach)
+        o->fn = NULL;
+    struct io_uring_sqe *sqe = sqe_get(st);
+    if (!sqe)
+        return; /* the op ends with its fd's connection (or with the ring) */
+    io_uring_prep_cancel64(sqe, op_ud(o->gen, slot), 0);
+    io_uring_sqe_set_data64(sqe, UD_NONE);
+    if (st->skip_ok)
+        io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
+}
+
+static int keep_done(struct state *st, uint64_t ud, const struct io_uring_cqe *cqe)
+{
+    if (st->ndone == st->capdone) {
+        size_t c = st->capdone ? st->capdone * 2 : 256;
+        struct done *d = realloc(st->done, c * sizeof *d);
+        if (!d)
+            return -ENOMEM;
+        st->done = d;
+        st->capdone = c;
+    }
+    st->done[st->ndone++] = (struct done){.slot = (uint32_t)ud & ~OP_BIT,
+                                          .gen = (uint32_t)(ud >> 32),
+                                          .res = cqe->res,
+                                          .flags = cqe->flags};
+    return 0;
+}
+
+/* The callbacks may start and cancel ops (the slots move: looked up by index each time). */
+static int complete(void *p, struct sk_loop *l)
+{
+    struct state *st = p;
+    int ran = 0;
+    for (size_t i = 0; i < st->ndone; i++) {
+        struct done d = st->done[i];
+        if (d.slot >= st->nops || !st->ops[d.slot].live || st->ops[d.slot].gen != d.gen)
+            continue;
+        struct op o = st->ops[d.slot];
+        bool more = d.flags & IORING_CQE_F_MORE;
+        struct sk__op_done r = {.op = (int64_t)((uint64_t)d.gen << 32 | d.slot),
+                                .res = d.res,
+                                .more = more,
+                                .has_buf = d.flags & IORING_CQE_F_BUFFER};
+        if (r.has_buf) {
+            atomic_fetch_add_explicit(&st->bufs_out, 1, memory_order_relaxed);
+            r.bid = d.flags >> IORING_CQE_BUFFER_SHIFT;
+            r.buf = buf_of(st, r.bid);
+        }
+        if (!more)
+            op_free(st, d.slot); /* its id is stale from here on, in the callback too */
+        if (o.fn) {
+            o.fn(l, &r, o.arg);
+            ran++;
+        } else if (r.has_buf) {
+            buf_return(st, r.bid);
+        }
+    }
+    st->ndone = 0;
+    return ran;
+}
+
+static unsigned bufs_out(void *p)
+{
+    struct state *st = p;
+    return atomic_load_explicit(&st->bufs_out, memory_order_relaxed);
+}
+
+static const struct sk__loop_ops uring_ops = {
+    .bufs_out = bufs_out,
+    .buf_size = BUFSZ,
+    .recv = recv_op,
+    .send = send_op,
+    .cancel = cancel_op,
+    .own = own_op,
+    .buf_return = buf_return,
+    .buf = buf_of,
+    .complete = complete,
+};
+
 /* Submit what is queued and wait for one completion, in one io_uring_enter. */
 static int submit_wait(struct state *st, int timeout_ms)
 {
@@ -248,6 +544,13 @@ static int wait_ready(void *p, int timeout_ms, struct sk__ready *out, int max)
         uint64_t ud = io_uring_cqe_get_data64(cqe);
         if (ud == UD_NONE)
             continue;
+        if ((uint32_t)ud & OP_BIT) {
+            if ((rc = keep_done(st, ud, cqe)) < 0) {
+                seen--;
+                break;
+            }
+            continue;
+        }
         int fd = (int)(uint32_t)ud;
         uint32_t gen = (uint32_t)(ud >> 32);
         if ((size_t)fd >= st->ns || !st->s[fd].armed || st->s[fd].armed_gen != gen)
@@ -270,11 +573,11 @@ static int wait_ready(void *p, int timeout_ms, struct sk__ready *out, int max)
     return n;
 }
 
-const struct sk__loop_backend sk__loop_uring = {"io_uring", create,     destroy,
-                                                set,        wait_ready, false};
+const struct sk__loop_backend sk__loop_uring = {"io_uring", create, destroy,   set,
+                                                wait_ready, false,  &uring_ops};
 
 #else /* built without liburing: the loop says so and runs epoll */
 
-const struct sk__loop_backend sk__loop_uring = {"io_uring", NULL, NULL, NULL, NULL, false};
+const struct sk__loop_backend sk__loop_uring = {"io_uring", NULL, NULL, NULL, NULL, false, NULL};
 
 #endif

@@ -403,9 +403,11 @@ static void raw_io(sk_conn *c, int events)
 
 /* Both are SOCK_STREAM already (sk_conn_join checks c->type): TCP or Unix stream, which the
  * kernel splices; a refusal is handled per direction anyway. */
-static bool raw_capable(const sk_conn *c)
+static bool raw_capable(sk_conn *c)
 {
-    return c->len == c->off; /* bytes queued before the join keep their order only in copy mode */
+    /* bytes queued before the join keep their order only in copy mode; a connection on io_uring's
+     * completions (server_ring.c) may hold received bytes and have a send in flight */
+    return c->len == c->off && sk__ring_leave(c);
 }
 
 static bool try_raw(struct pair *p)

@@ -49,7 +49,9 @@ static void destroy(sk_conn *c)
         sk_loop_cancel(w->loop, c->idle_timer);
     if (c->hs_timer > 0)
         sk_loop_cancel(w->loop, c->hs_timer);
-    if (c->fd >= 0)
+    if (c->ring) /* before the close: its ops are cancelled by id, its buffer goes to a send */
+        sk__ring_end(c);
+    if (c->fd >= 0 && (!c->ring || c->events))    /* io_uring: watched only while starved */
         sk__loop_unwatch_closing(w->loop, c->fd); /* closed below */
     if (c->prev)
         c->prev->next = c->next;
@@ -119,6 +121,11 @@ static void set_abortive(sk_conn *c)
  * peer takes the answers), unless the output comes from elsewhere (a pair: the other side). */
 static bool wants_read(const sk_conn *c)
 {
+    return sk__conn_wants_read(c);
+}
+
+bool sk__conn_wants_read(const sk_conn *c)
+{
     if (c->dead)
         return false;
     if (c->discard)
@@ -174,6 +181,13 @@ static void settle(sk_conn *c)
         tls_notify(c);
         sk_shutdown(c->fd, SHUT_WR); /* a peer gone already (ENOTCONN) is no failure here */
         c->fin_sent = c->discard = true;
+    }
+    if (c->ring) { /* completions, not readiness: no watcher */
+        if (sk__ring_settle(c) < 0) {
+            fail(c, -ENOMEM);
+            destroy(c);
+        }
+        return;
     }
     int want = interest(c);
     if (c->handshaking)
@@ -237,8 +251,13 @@ static void flush(sk_conn *c)
             fail_io(c, "send", (int)n);
         return;
     }
-    sent(c, c->out + c->off, (size_t)n);
-    c->off += (size_t)n;
+    sk__conn_sent(c, (size_t)n);
+}
+
+void sk__conn_sent(sk_conn *c, size_t n)
+{
+    sent(c, c->out + c->off, n);
+    c->off += n;
     if (!pending(c)) {
         c->off = c->len = 0;
         if (c->cap > KEEP_OUT) {
@@ -256,6 +275,11 @@ static void flush(sk_conn *c)
 
 static int append(sk_conn *c, const unsigned char *buf, size_t n)
 {
+    if (c->inflight && c->len + n > c->cap) { /* a send reads the buffer: not moved under it */
+        int rc = sk__ring_regrow(c, c->len - c->off + n);
+        if (rc < 0)
+            return rc;
+    }
     if (c->len + n > c->cap && c->off) {
         memmove(c->out, c->out + c->off, pending(c));
         c->len -= c->off;
@@ -298,7 +322,11 @@ int sk_conn_write(sk_conn *c, const void *buf, size_t len)
     const unsigned char *p = buf;
     c->busy++;
     int rc = 0;
-    if (!pending(c) && len && !c->handshaking) {
+    /* io_uring: the bytes go in a send with the next submission, not a send(2) of their own;
+     * unless they would take the output past high-water at once, where epoll's first send
+     * decides (as below) whether the writer is told to wait */
+    bool direct = !c->ring || pending(c) + len > c->w->ev->high;
+    if (!pending(c) && len && !c->handshaking && direct) {
         ssize_t n = send_some(c, p, len);
         if (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK) {
             rc = sk__fail((int)n, "connection write fd %d", c->fd);
@@ -550,14 +578,22 @@ static void read_some(sk_conn *c)
         return;
     }
     ssize_t n = recv(c->fd, w->rbuf, SK__EVENT_RBUF, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    sk__conn_input(c, w->rbuf, n < 0 ? -errno : n);
+}
+
+void sk__conn_input(sk_conn *c, const unsigned char *buf, ssize_t n)
+{
+    struct sk__worker *w = c->w;
     if (n > 0) {
         if (!c->discard) /* input after the drain's FIN is thrown away, not served */
             sk__bump(&w->c.bytes_in, (uint64_t)n);
         c->last = sk_loop_now(w->loop);
         if (sk__trace_on())
-            sk__trace_data(c->fd, '<', NULL, w->rbuf, (size_t)n, "recv");
+            sk__trace_data(c->fd, '<', NULL, buf, (size_t)n, "recv");
         if (!c->discard && c->h->on_data)
-            c->h->on_data(c, w->rbuf, (size_t)n);
+            c->h->on_data(c, buf, (size_t)n);
     } else if (n == 0) {
         sk__trace_eof(c->fd);
         if (c->h->on_end && !c->discard) {
@@ -569,8 +605,8 @@ static void read_some(sk_conn *c)
         if (c->discard)
             c->dead = true;
         c->closing = true;
-    } else if (errno != EAGAIN && errno != EINTR) {
-        fail_io(c, "recv", -errno);
+    } else {
+        fail_io(c, "recv", (int)n);
     }
 }
 
@@ -697,6 +733,7 @@ void sk__conn_adopt(struct sk__worker *w, int fd, const sk_addr *peer)
         int one = 1; /* replies go out as written: this is a request/response server */
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
+    c->ring = !ev->srv->o.tls && sk__ring_usable(w);
     c->busy++;
     if (ev->srv->o.tls)
         sk__conn_start_tls(c, ev->srv->o.tls, NULL);

@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/types.h>
 
 #define SK__EVENT_RBUF SK_SERVER_DGRAM_MAX /* one read: each loop's buffer */
 #define SK__PIPE_POOL  32                  /* relay.c: empty pipes a loop keeps */
@@ -77,6 +78,24 @@ struct sk_conn {
     bool rd_wants_w; /* the last TLS read waits for the fd to be writable (key update) */
     bool wr_wants_r; /* the last TLS write waits for the fd to be readable */
     char *why;       /* a TLS failure's sk_errmsg() (the peer's alert), for a pair's on_done */
+    /* io_uring's completion-based I/O (server_ring.c): a plain accepted stream connection on a
+     * loop that offers it. Its fd is never watched: a multishot receive runs while it reads, and
+     * one send at a time carries its output. */
+    bool ring;
+    bool recv_cancel;          /* the receive is being cancelled (reading stopped) */
+    bool armed_once;           /* its first receive was armed (from a zero timer: sk__ring_leave) */
+    bool starved;              /* a receive found no buffer: readiness until input comes */
+    int held_end;              /* input ended while reading was stopped: 1 (EOF) or -errno */
+    int64_t recv_op, send_op;  /* the ops in flight, 0: none */
+    size_t inflight;           /* out[off, off + inflight) is what the send in flight reads */
+    struct sk__held *held;     /* received after reading stopped: delivered, in order, on resume */
+    unsigned nheld, held_head; /* held[held_head, nheld) */
+    int64_t ring_timer;        /* delivers what is held, or arms the first receive */
+};
+
+/* One buffer a completion filled while its connection was not reading. */
+struct sk__held {
+    unsigned bid, len;
 };
 
 /* A counter only its loop's thread writes: no locked add needed. */
@@ -120,6 +139,22 @@ void sk__outbound_quiesce(struct sk__worker *w);
 void sk__conn_adopt(struct sk__worker *w, int fd, const sk_addr *peer);
 /* Drain: stop reading c, flush its output, send FIN, wait for the peer to close. */
 void sk__conn_drain(sk_conn *c);
+/* server_conn.c, for server_ring.c: input as read_some takes it (n > 0 bytes, 0 the end, -errno a
+ * failure); what a send took (n bytes of out[off...]); whether c reads now. */
+void sk__conn_input(sk_conn *c, const unsigned char *buf, ssize_t n);
+void sk__conn_sent(sk_conn *c, size_t n);
+bool sk__conn_wants_read(const sk_conn *c);
+/* server_ring.c: whether an accepted connection on w uses the completion-based I/O; after our
+ * frames are off the stack, start or stop its receive and send what waits; at its end, cancel
+ * what is in flight (its output buffer goes to the send, which may still read it); a write that
+ * must move the output buffer while a send reads it. */
+bool sk__ring_usable(struct sk__worker *w);
+int sk__ring_settle(sk_conn *c);
+void sk__ring_end(sk_conn *c);
+int sk__ring_regrow(sk_conn *c, size_t need);
+/* relay.c: c goes back to readiness (its fd watched by the loop) if nothing is in flight or held:
+ * true then, or when it never used the completions. */
+bool sk__ring_leave(sk_conn *c);
 /* Close every connection of the loop at once (on_close gets SK_ECLOSED); returns how many. */
 int sk__conn_cut_all(struct sk__worker *w);
 

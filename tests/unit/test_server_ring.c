@@ -1,0 +1,334 @@
+/* server_ring.c: what the event model's completion-based I/O on io_uring (multishot receive into
+ * the loop's provided buffers, sends through the ring) must keep as on epoll. Runs on every
+ * backend (SOCKKIT_LOOP_BACKEND, the @poll and @io_uring copies): a peer that resets while the
+ * server receives and while it sends, pause and resume (data arriving after the pause is held and
+ * comes in order after the resume, the end of input too), and more connections than the loop has
+ * provided buffers, each of which sent something and went quiet: none holds a buffer, so a new
+ * client is still served. Label threads: the server runs on a thread of its own.
+ */
+#include "sktest.h"
+
+#include "loop_ops.h"
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
+
+struct tally {
+    atomic_int opened, closed, resets, bad;
+    atomic_size_t bytes;
+    _Atomic(sk_loop *) loop;
+};
+
+static void start(struct t_running *r, sk_server_opts *o)
+{
+    o->model = SK_MODEL_EVENT;
+    t_serve(r, o);
+}
+
+static sk_server_stats stop(struct t_running *r)
+{
+    t_serve_stop(r);
+    sk_server_drain(r->srv, 2000);
+    sk_server_stats st = SK_SERVER_STATS_INIT();
+    sk_server_get_stats(r->srv, &st);
+    sk_server_close(r->srv);
+    return st;
+}
+
+static void count_open(sk_conn *c)
+{
+    atomic_fetch_add(&((struct tally *)sk_conn_user(c))->opened, 1);
+}
+
+static void count_close(sk_conn *c, int reason)
+{
+    struct tally *t = sk_conn_user(c);
+    atomic_fetch_add(&t->closed, 1);
+    if (reason == -ECONNRESET || reason == -EPIPE)
+        atomic_fetch_add(&t->resets, 1);
+}
+
+/* A client that sends "E..." is echoed; the others are only counted. */
+static void echo_or_count(sk_conn *c, const void *data, size_t len)
+{
+    struct tally *t = sk_conn_user(c);
+    atomic_store(&t->loop, sk_conn_loop(c));
+    atomic_fetch_add(&t->bytes, len);
+    if (((const char *)data)[0] == 'E' || sk_conn_data(c))
+        sk_conn_set_data(c, c), sk_conn_write(c, data, len);
+}
+
+/* Echo round trip on a fresh connection: the server still serves. */
+static bool echo_works(const char *ep)
+{
+    int fd = sk_connect(ep, 5000);
+    if (fd < 0)
+        return false;
+    char out[100] = "E", in[100];
+    t_fill_random((unsigned char *)out + 1, sizeof out - 1, 7);
+    bool ok = sk_send_all(fd, out, sizeof out, 3000, NULL) == 0 &&
+              sk_recv_exact(fd, in, sizeof in, 3000, NULL) == 0 && !memcmp(in, out, sizeof in);
+    close(fd);
+    return ok;
+}
+
+static void reset_now(int fd)
+{
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(fd);
+}
+
+static bool wait_until(atomic_int *x, int want, int ms)
+{
+    int64_t t0 = t_now_ms();
+    while (atomic_load(x) < want && t_now_ms() - t0 < ms)
+        poll(NULL, 0, 10);
+    return atomic_load(x) >= want;
+}
+
+/* ---- a peer's reset while the server receives, and while it sends -------------------------- */
+
+static void reset_mid_receive(void **s)
+{
+    (void)s;
+    struct tally t = {0};
+    static const sk_event_handlers h =
+        SK_EVENT_HANDLERS_INIT(.on_open = count_open, .on_data = echo_or_count,
+                               .on_close = count_close);
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .events = &h, .user = &t);
+    struct t_running r = {0};
+    start(&r, &o);
+    /* several clients each send a stream and reset in the middle of it: the server is receiving
+     * (a multishot receive in flight, buffers coming and going) when the RST comes */
+    static unsigned char chunk[65536];
+    t_fill_random(chunk, sizeof chunk, 3);
+    for (int i = 0; i < 8; i++) {
+        int fd = sk_connect(r.ep, 5000);
+        assert_true(fd >= 0);
+        for (int k = 0; k < 4 + i; k++)
+            assert_int_equal(sk_send_all(fd, chunk, sizeof chunk, 3000, NULL), 0);
+        reset_now(fd);
+    }
+    assert_true(wait_until(&t.closed, 8, 5000));
+    assert_true(echo_works(r.ep));
+    sk_server_stats st = stop(&r);
+    assert_int_equal(atomic_load(&t.opened), atomic_load(&t.closed));
+    assert_int_equal(st.active, 0);
+    assert_int_equal(st.errors, 0); /* a reset is the peer's end, not the server's failure */
+}
+
+static void source_open(sk_conn *c)
+{
+    count_open(c);
+    static unsigned char big[1 << 20];
+    /* 8 MiB, far more than the socket takes: most of it waits in the output buffer */
+    for (int i = 0; i < 8; i++)
+        if (sk_conn_write(c, big, sizeof big) < 0)
+            break;
+}
+
+static void reset_mid_send(void **s)
+{
+    (void)s;
+    struct tally t = {0};
+    static const sk_event_handlers h =
+        SK_EVENT_HANDLERS_INIT(.on_open = source_open, .on_data = echo_or_count,
+                               .on_close = count_close);
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .events = &h,
+                                           .high_water = 16u << 20, .user = &t);
+    struct t_running r = {0};
+    start(&r, &o);
+    static unsigned char buf[65536];
+    for (int i = 0; i < 4; i++) {
+        int fd = sk_connect(r.ep, 5000);
+        assert_true(fd >= 0);
+        size_t got = 0;
+        while (got < (size_t)(i + 1) * 100000) { /* a send in flight when the RST comes */
+            ssize_t n = sk_recv(fd, buf, sizeof buf, 3000);
+            assert_true(n > 0);
+            got += (size_t)n;
+        }
+        reset_now(fd);
+    }
+    assert_true(wait_until(&t.closed, 4, 5000));
+    assert_int_equal(atomic_load(&t.resets), 4); /* each saw its peer's reset */
+    /* and the server still serves: a new client gets all 8 MiB */
+    int fd = sk_connect(r.ep, 5000);
+    assert_true(fd >= 0);
+    size_t got = 0;
+    for (ssize_t n; got < (8u << 20) && (n = sk_recv(fd, buf, sizeof buf, 5000)) > 0;)
+        got += (size_t)n;
+    close(fd);
+    assert_int_equal(got, 8u << 20);
+    sk_server_stats st = stop(&r);
+    assert_int_equal(st.active, 0);
+    assert_int_equal(st.errors, 0);
+}
+
+/* ---- pause and resume ---------------------------------------------------------------------- */
+
+#define PLEN (1u << 20)
+
+struct pconn {
+    unsigned char *in;
+    size_t got;
+    bool paused;
+    int pauses;
+};
+
+static void resume_later(sk_loop *l, int64_t timer, void *arg)
+{
+    (void)l, (void)timer;
+    sk_conn *c = arg;
+    struct pconn *p = sk_conn_data(c);
+    p->paused = false;
+    sk_conn_resume(c);
+}
+
+static void pause_open(sk_conn *c)
+{
+    struct pconn *p = calloc(1, sizeof *p);
+    p->in = malloc(PLEN);
+    sk_conn_set_data(c, p);
+}
+
+/* Every chunk: pause, and resume from a timer 2 ms later. Nothing may arrive while paused. */
+static void pause_data(sk_conn *c, const void *data, size_t len)
+{
+    struct tally *t = sk_conn_user(c);
+    struct pconn *p = sk_conn_data(c);
+    if (p->paused || p->got + len > PLEN) {
+        atomic_fetch_add(&t->bad, 1);
+        return;
+    }
+    memcpy(p->in + p->got, data, len);
+    p->got += len;
+    p->paused = true;
+    p->pauses++;
+    sk_conn_pause(c);
+    if (sk_loop_timer(sk_conn_loop(c), 2, 0, resume_later, c) < 0)
+        atomic_fetch_add(&t->bad, 1);
+}
+
+/* The end of input, after everything: answer whether the bytes are the ones sent. */
+static void pause_end(sk_conn *c)
+{
+    struct tally *t = sk_conn_user(c);
+    struct pconn *p = sk_conn_data(c);
+    if (p->paused)
+        atomic_fetch_add(&t->bad, 1);
+    unsigned char *want = malloc(PLEN);
+    t_fill_random(want, PLEN, 11);
+    bool same = p->got == PLEN && !memcmp(p->in, want, PLEN);
+    free(want);
+    sk_conn_write(c, same ? "OK" : "NO", 2);
+    sk_conn_close(c);
+}
+
+static void pause_close(sk_conn *c, int reason)
+{
+    struct pconn *p = sk_conn_data(c);
+    struct tally *t = sk_conn_user(c);
+    atomic_fetch_add(&t->bytes, (size_t)p->pauses);
+    free(p->in);
+    free(p);
+    count_close(c, reason);
+}
+
+static void pause_resume_in_order(void **s)
+{
+    (void)s;
+    struct tally t = {0};
+    static const sk_event_handlers h =
+        SK_EVENT_HANDLERS_INIT(.on_open = pause_open, .on_data = pause_data, .on_end = pause_end,
+                               .on_close = pause_close);
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .events = &h, .user = &t);
+    struct t_running r = {0};
+    start(&r, &o);
+    unsigned char *out = malloc(PLEN);
+    t_fill_random(out, PLEN, 11);
+    int fd = sk_connect(r.ep, 5000);
+    assert_true(fd >= 0);
+    /* all at once, then the FIN: most of it arrives while the connection is paused */
+    assert_int_equal(sk_send_all(fd, out, PLEN, 30000, NULL), 0);
+    assert_int_equal(sk_shutdown(fd, SHUT_WR), 0);
+    char ans[3] = {0};
+    assert_int_equal(sk_recv_exact(fd, ans, 2, 30000, NULL), 0);
+    assert_string_equal(ans, "OK");
+    assert_int_equal(sk_recv(fd, ans, 1, 5000), 0);
+    close(fd);
+    free(out);
+    assert_true(wait_until(&t.closed, 1, 5000));
+    stop(&r);
+    assert_int_equal(atomic_load(&t.bad), 0); /* no on_data while paused, none past the end */
+    assert_true(atomic_load(&t.bytes) >= 2);  /* paused more than once */
+}
+
+/* ---- idle connections hold no receive buffer ----------------------------------------------- */
+
+#define QUIET 400 /* more than the loop's provided buffers (docs/loop.md) */
+
+static void quiet_conns_hold_no_buffer(void **s)
+{
+    (void)s;
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < 2 * QUIET + 64) {
+        rl.rlim_cur = rl.rlim_max < 2 * QUIET + 64 ? rl.rlim_max : 2 * QUIET + 64;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < 2 * QUIET + 64)
+        skip();
+    struct tally t = {0};
+    static const sk_event_handlers h =
+        SK_EVENT_HANDLERS_INIT(.on_open = count_open, .on_data = echo_or_count,
+                               .on_close = count_close);
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .events = &h, .user = &t);
+    struct t_running r = {0};
+    start(&r, &o);
+    static int fds[QUIET];
+    for (int i = 0; i < QUIET; i++) {
+        fds[i] = sk_connect(r.ep, 5000);
+        assert_true(fds[i] >= 0);
+        assert_int_equal(sk_send_all(fds[i], "quiet", 5, 3000, NULL), 0);
+    }
+    /* every one's bytes were taken, and each buffer given back: more connections than buffers */
+    int64_t t0 = t_now_ms();
+    while (atomic_load(&t.bytes) < 5u * QUIET && t_now_ms() - t0 < 10000)
+        poll(NULL, 0, 10);
+    assert_int_equal(atomic_load(&t.bytes), 5u * QUIET);
+    /* and no buffer is held by any of them (io_uring's provided buffers; 0 on the others) */
+    sk_loop *l = atomic_load(&t.loop);
+    assert_non_null(l);
+    t0 = t_now_ms();
+    while (sk__loop_bufs_out(l) > 0 && t_now_ms() - t0 < 3000)
+        poll(NULL, 0, 10);
+    assert_int_equal(sk__loop_bufs_out(l), 0);
+    /* ... so a newcomer is received and answered at once, and so are the quiet ones again */
+    assert_true(echo_works(r.ep));
+    for (int i = 0; i < QUIET; i += 50) {
+        char in[5];
+        assert_int_equal(sk_send_all(fds[i], "Ehlo!", 5, 3000, NULL), 0);
+        assert_int_equal(sk_recv_exact(fds[i], in, 5, 3000, NULL), 0);
+        assert_memory_equal(in, "Ehlo!", 5);
+    }
+    for (int i = 0; i < QUIET; i++)
+        close(fds[i]);
+    assert_true(wait_until(&t.closed, QUIET + 1, 10000));
+    sk_server_stats st = stop(&r);
+    assert_int_equal(st.errors, 0);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(reset_mid_receive),
+        cmocka_unit_test(reset_mid_send),
+        cmocka_unit_test(pause_resume_in_order),
+        cmocka_unit_test(quiet_conns_hold_no_buffer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
