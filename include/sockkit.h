@@ -13,9 +13,9 @@
 #define SOCKKIT_H
 
 #define SOCKKIT_VERSION_MAJOR  0
-#define SOCKKIT_VERSION_MINOR  4
+#define SOCKKIT_VERSION_MINOR  5
 #define SOCKKIT_VERSION_PATCH  0
-#define SOCKKIT_VERSION_STRING "0.4.0"
+#define SOCKKIT_VERSION_STRING "0.5.0"
 
 #include "sockkit/err.h"
 #include "sockkit/addr.h"

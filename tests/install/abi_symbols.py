@@ -3,7 +3,7 @@
 - its exported symbols are exactly the functions the public headers (include/sockkit/*.h)
   declare: none missing, none extra (no sk__ internal, no data symbol, nothing else);
 - every one carries, as its default version, the node of cmake/sockkit.map that lists it
-  (SOCKKIT_0.2 for the functions of 0.2.0, SOCKKIT_0.3 for those added since), and the map lists
+  (SOCKKIT_0.2 for the functions of 0.2.0, one node per release for those added since), and the map lists
   nothing that is not exported;
 - the soname is libsockkit.so.<major>, major from the map's policy (0 for the 0.x series).
 
