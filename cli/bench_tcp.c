@@ -325,9 +325,15 @@ static uint64_t issue_due(struct bench_worker *w, struct conn *cs, int ep, uint6
 
 /* How long before a request is due the open loop stops sleeping and polls (epoll_wait with no
  * timeout, replies still handled as they come): a wakeup from sleep is tens of microseconds late
- * on a busy machine, which would be in every corrected latency. It costs up to this much CPU per
- * request. */
-#define SPIN_NS 20000u
+ * (more from a deeper idle state, the longer the gaps between requests), which would be in every
+ * corrected latency. A tenth of the worker's gap between requests, between 20 and 200 us: the
+ * spin costs at most a tenth of the generator's thread. */
+static uint64_t spin_ns(const struct bench_worker *w)
+{
+    uint64_t a = worker_due(w, 0), b = worker_due(w, 1), gap = b > a ? b - a : 0;
+    uint64_t spin = gap / 10;
+    return spin < 20000u ? 20000u : spin > 200000u ? 200000u : spin;
+}
 
 /* Wait for events until `until` (CLOCK_MONOTONIC ns; UINT64_MAX: 50 ms at most), or only poll
  * (spin). epoll_pwait2's timeout is in ns: the loop needs no timer of its own, so a request costs
@@ -354,21 +360,22 @@ static int wait_events(int ep, struct epoll_event *ev, int cap, uint64_t now, ui
     return epoll_wait(ep, ev, cap, (int)(left / 1000000u));
 }
 
-/* The open loop of one worker: it sleeps until SPIN_NS before the next request is due, then
+/* The open loop of one worker: it sleeps until spin_ns() before the next request is due, then
  * polls; it ends when every measured request was sent and answered, or at run->t_stop. */
 static void echo_open_loop(struct bench_worker *w, struct conn *cs, int ep)
 {
     const struct bench_run *run = w->run;
     prctl(PR_SET_TIMERSLACK, 1000UL); /* wake within 1 us of the due time, not the default 50 */
+    const uint64_t spin_for = spin_ns(w);
     uint64_t s = 0;
     struct epoll_event ev[256];
     while (!atomic_load(&run->failed)) {
         uint64_t next = issue_due(w, cs, ep, &s), now = ticks_now_ns();
         if (now >= run->t_stop || (next == UINT64_MAX && w->requests >= w->sent))
             break;
-        bool spin = next != UINT64_MAX && next <= now + SPIN_NS;
+        bool spin = next != UINT64_MAX && next <= now + spin_for;
         int n =
-            wait_events(ep, ev, 256, now, next == UINT64_MAX ? UINT64_MAX : next - SPIN_NS, spin);
+            wait_events(ep, ev, 256, now, next == UINT64_MAX ? UINT64_MAX : next - spin_for, spin);
         now = ticks_now_ns();
         for (int i = 0; i < n; i++) {
             struct conn *c = ev[i].data.ptr;
