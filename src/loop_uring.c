@@ -356,12 +356,10 @@ static struct op *op_of(struct state *st, int64_t id, uint32_t *slot)
     return &st->ops[*slot];
 }
 
-static int64_t recv_op(void *p, int fd, bool multishot, sk__op_fn fn, void *arg)
+/* An SQE for a new op (its id returned, the SQE in *out), or a negative code: no SQE left
+ * (-EBUSY), or no op (the SQE taken is made a no-op without a callback). */
+static int64_t op_start(struct state *st, sk__op_fn fn, void *arg, struct io_uring_sqe **out)
 {
-    struct state *st = p;
-    int rc = bufs_make(st);
-    if (rc < 0)
-        return rc;
     struct io_uring_sqe *sqe = sqe_get(st);
     if (!sqe)
         return -EBUSY;
@@ -371,6 +369,20 @@ static int64_t recv_op(void *p, int fd, bool multishot, sk__op_fn fn, void *arg)
         io_uring_sqe_set_data64(sqe, UD_NONE);
         return id;
     }
+    *out = sqe;
+    return id;
+}
+
+static int64_t recv_op(void *p, int fd, bool multishot, sk__op_fn fn, void *arg)
+{
+    struct state *st = p;
+    int rc = bufs_make(st);
+    if (rc < 0)
+        return rc;
+    struct io_uring_sqe *sqe;
+    int64_t id = op_start(st, fn, arg, &sqe);
+    if (id < 0)
+        return id;
     if (multishot)
         io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
     else
@@ -384,15 +396,10 @@ static int64_t recv_op(void *p, int fd, bool multishot, sk__op_fn fn, void *arg)
 static int64_t send_op(void *p, int fd, const void *buf, size_t len, sk__op_fn fn, void *arg)
 {
     struct state *st = p;
-    struct io_uring_sqe *sqe = sqe_get(st);
-    if (!sqe)
-        return -EBUSY;
-    int64_t id = op_new(st, fn, arg);
-    if (id < 0) {
-        io_uring_prep_nop(sqe);
-        io_uring_sqe_set_data64(sqe, UD_NONE);
+    struct io_uring_sqe *sqe;
+    int64_t id = op_start(st, fn, arg, &sqe);
+    if (id < 0)
         return id;
-    }
     /* the SQE's length is 32 bits: a larger buffer goes in several sends */
     io_uring_prep_send(sqe, fd, buf, len > (1u << 30) ? 1u << 30 : len, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, op_ud((uint32_t)(id >> 32), (uint32_t)id));
