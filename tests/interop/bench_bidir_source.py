@@ -39,7 +39,8 @@ try:
     for model in MODELS:
         p, host, port = serve(["--model", model, "source", "127.0.0.1:0"])
         ep = f"{host}:{port}"
-        rc, out, err = run([BIN, "bench", "stream", "--bidir", "-d", "1", "--warmup", "0.2",
+        # 2 s: on a busy machine under TSan one direction once moved nothing in a 1 s window
+        rc, out, err = run([BIN, "bench", "stream", "--bidir", "-d", "2", "--warmup", "0.5",
                             "--json", ep], timeout=60)
         end = doc_of(out).get("end", {})
         snd, rcv = end.get("send", {}), end.get("receive", {})
