@@ -12,11 +12,14 @@
 #include "ticks.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 struct conn {
@@ -91,7 +94,9 @@ static bool flush_out(struct conn *c)
         size_t n = c->queued < sizeof buf ? (size_t)c->queued : sizeof buf;
         for (size_t i = 0; i < n; i++)
             buf[i] = pattern(c->id, c->sent + i);
-        ssize_t k = c->tls ? bench_tls_send(c->tls, buf, n) : send(c->fd, buf, n, MSG_NOSIGNAL);
+        /* MSG_DONTWAIT: the open loop's single connection is a blocking fd (await_reply) */
+        ssize_t k = c->tls ? bench_tls_send(c->tls, buf, n)
+                           : send(c->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (k < 0)
             return errno == EAGAIN || errno == EINTR;
         c->sent += (uint64_t)k;
@@ -204,8 +209,8 @@ static void on_readable(struct bench_worker *w, struct conn *c)
 {
     unsigned char buf[65536]; /* on the stack: see flush_out */
     for (;;) {
-        ssize_t k =
-            c->tls ? bench_tls_recv(c->tls, buf, sizeof buf) : recv(c->fd, buf, sizeof buf, 0);
+        ssize_t k = c->tls ? bench_tls_recv(c->tls, buf, sizeof buf)
+                           : recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
         uint64_t now = ticks_now_ns(); /* per read: an echo may come back within this loop */
         if (k == 0) {
             fail_conn(w, c, "closed by the server", 0);
@@ -360,6 +365,77 @@ static int wait_events(int ep, struct epoll_event *ev, int cap, uint64_t now, ui
     return epoll_wait(ep, ev, cap, (int)(left / 1000000u));
 }
 
+/* A worker with one plain connection awaits a reply as a blocking client does, in a blocking
+ * recv(2): with nothing but the socket between the reply and the thread, the round trip is a
+ * blocking client's. An epoll wait with the next slot as its timeout (what the loop does
+ * otherwise) measured 1.09-1.21x a blocking client's p50 on this VM: the wakeup goes through
+ * epoll, and the wait's timer is armed and cancelled around every reply (docs/bench.md, "Open
+ * loop against closed loop"). So that a late reply does not hold up the schedule, a POSIX timer
+ * (SIGEV_THREAD_ID) interrupts the recv when the next request is near; its signal's handler
+ * does nothing but end the recv (EINTR). The timer is armed for request s + 1 while the loop
+ * polls before request s is due, so no timer is touched between a send and its reply (armed
+ * there, it cost as much as the epoll wait). The recv is not begun once the timer's time has
+ * come; should the signal still come in the instant before the recv begins, the socket's
+ * 20 ms receive timeout ends the wait (a late request, which the lag shows), never a stall. */
+struct blocking_wait {
+    timer_t timer;
+    bool on;        /* the worker's one connection is awaited so: the timer exists */
+    uint64_t armed; /* the request whose slot the timer is armed for, + 1 (0: none) */
+    uint64_t at;    /* when it fires (CLOCK_MONOTONIC ns) */
+};
+
+static void on_wait_timer(int sig)
+{
+    (void)sig; /* only to end the recv it interrupts */
+}
+
+static void await_setup(struct blocking_wait *bw, struct bench_worker *w)
+{
+    *bw = (struct blocking_wait){0};
+    if (w->n != 1 || w->run->tls || getenv("SOCKKIT_BENCH_EPOLL_WAIT"))
+        return;
+    struct sigaction sa = {.sa_handler = on_wait_timer}; /* no SA_RESTART: recv ends, EINTR */
+    sigaction(SIGRTMIN, &sa, NULL);
+    struct sigevent se = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGRTMIN};
+    se._sigev_un._tid = gettid();
+    bw->on = timer_create(CLOCK_MONOTONIC, &se, &bw->timer) == 0;
+}
+
+/* Before request s is sent: the timer for the slot of request s + 1, once. */
+static void await_arm(struct blocking_wait *bw, const struct bench_worker *w, uint64_t s,
+                      uint64_t spin_for)
+{
+    if (!bw->on || bw->armed == s + 2)
+        return;
+    uint64_t at = worker_due(w, s + 1) - spin_for;
+    struct itimerspec its = {.it_value = {(time_t)(at / 1000000000u), (long)(at % 1000000000u)}};
+    timer_settime(bw->timer, TIMER_ABSTIME, &its, NULL);
+    bw->armed = s + 2;
+    bw->at = at;
+}
+
+/* Wait in recv(2) for what comes back on c: until the timer's signal, a reply, or 20 ms. */
+static void await_reply(const struct blocking_wait *bw, struct bench_worker *w, struct conn *c)
+{
+    int fl = fcntl(c->fd, F_GETFL);
+    if (fl & O_NONBLOCK) {
+        struct timeval tv = {0, 20000}; /* the last resort: the loop looks again */
+        fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK);
+        setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    }
+    unsigned char buf[65536];
+    if (ticks_now_ns() >= bw->at)
+        return; /* the timer's time came: it may have signalled already */
+    ssize_t k = recv(c->fd, buf, sizeof buf, 0);
+    uint64_t now = ticks_now_ns();
+    if (k == 0)
+        fail_conn(w, c, "closed by the server", 0);
+    else if (k < 0 && errno != EAGAIN && errno != EINTR)
+        fail_conn(w, c, "receive", errno);
+    else if (k > 0 && check_echo(w, c, buf, k))
+        complete(w, c, k, now); /* more may wait: the next epoll wait sees it */
+}
+
 /* The open loop of one worker: it sleeps until spin_ns() before the next request is due, then
  * polls; it ends when every measured request was sent and answered, or at run->t_stop. */
 static void echo_open_loop(struct bench_worker *w, struct conn *cs, int ep)
@@ -369,11 +445,22 @@ static void echo_open_loop(struct bench_worker *w, struct conn *cs, int ep)
     const uint64_t spin_for = spin_ns(w);
     uint64_t s = 0;
     struct epoll_event ev[256];
+    struct blocking_wait bw;
+    await_setup(&bw, w);
     while (!atomic_load(&run->failed)) {
         uint64_t next = issue_due(w, cs, ep, &s), now = ticks_now_ns();
         if (now >= run->t_stop || (next == UINT64_MAX && w->requests >= w->sent))
             break;
         bool spin = next != UINT64_MAX && next <= now + spin_for;
+        if (spin)
+            await_arm(&bw, w, s, spin_for);
+        /* a reply awaited, nothing to write, and the next request not near (the timer is
+         * armed for it: see await_arm) */
+        else if (bw.on && cs[0].fd >= 0 && cs[0].connected && cs[0].inflight && !cs[0].queued &&
+                 bw.armed == s + 1) {
+            await_reply(&bw, w, &cs[0]);
+            continue;
+        }
         int n =
             wait_events(ep, ev, 256, now, next == UINT64_MAX ? UINT64_MAX : next - spin_for, spin);
         now = ticks_now_ns();
@@ -383,6 +470,8 @@ static void echo_open_loop(struct bench_worker *w, struct conn *cs, int ep)
                 on_event(w, c, ep, ev[i].events, now);
         }
     }
+    if (bw.on)
+        timer_delete(bw.timer);
 }
 
 /* Requests sent but not yet answered on open connections. */
