@@ -85,6 +85,7 @@ struct sk_conn {
     bool recv_cancel;          /* the receive is being cancelled (reading stopped) */
     bool armed_once;           /* its first receive was armed (from a zero timer: sk__ring_leave) */
     bool starved;              /* a receive found no buffer: readiness until input comes */
+    uint8_t run;               /* multishot completions in a row with more input queued */
     int held_end;              /* input ended while reading was stopped: 1 (EOF) or -errno */
     int64_t recv_op, send_op;  /* the ops in flight, 0: none */
     size_t inflight;           /* out[off, off + inflight) is what the send in flight reads */

@@ -64,6 +64,29 @@ static void read_plain(sk_conn *c)
         sk__conn_input(c, c->w->rbuf, n < 0 ? -errno : n);
 }
 
+/* A long run of a multishot receive drained: armed again, so that an end already queued behind
+ * the data is seen. Linux (6.18) ends a multishot pass after 32 buffers taken in a row and goes on
+ * from task work; a reset (or a failure) that came before that pass is not reported by it (the
+ * queue emptied, it waits for the next wakeup, and the reset's came already), and the connection
+ * would never end. A fresh receive checks the socket as it starts, and costs an SQE, not a system
+ * call. 16: well under the kernel's 32, so one pass is always caught. */
+#define RUN_REARM 16
+
+static void check_run(sk_conn *c, const struct sk__op_done *d, const struct sk__loop_ops *ops,
+                      void *st)
+{
+    if (d->nonempty) {
+        if (c->run < UINT8_MAX)
+            c->run++;
+        return;
+    }
+    if (c->run >= RUN_REARM && d->more && !c->recv_cancel) {
+        ops->cancel(st, c->recv_op, false, NULL); /* sk__ring_settle arms the next at its end */
+        c->recv_cancel = true;
+    }
+    c->run = 0;
+}
+
 static void on_recv(sk_loop *l, const struct sk__op_done *d, void *arg)
 {
     (void)l;
@@ -74,6 +97,7 @@ static void on_recv(sk_loop *l, const struct sk__op_done *d, void *arg)
         c->recv_op = 0;
         c->recv_cancel = false;
     }
+    check_run(c, d, ops, st);
     bool now = sk__conn_wants_read(c) && !holding(c);
     c->busy++;
     if (d->res > 0 && d->has_buf) {
