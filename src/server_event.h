@@ -89,10 +89,14 @@ struct sk_conn {
     int held_end;              /* input ended while reading was stopped: 1 (EOF) or -errno */
     int64_t recv_op, send_op;  /* the ops in flight, 0: none */
     size_t inflight;           /* out[off, off + inflight) is what the send in flight reads */
-    unsigned char *held;       /* received after reading stopped (a copy: the ring's buffer went
-                                * back at once), delivered in order on resume; freed when done */
-    unsigned nheld, held_head; /* held[held_head, nheld): bytes */
+    struct sk__held *held;     /* received after reading stopped: delivered, in order, on resume */
+    unsigned nheld, held_head; /* held[held_head, nheld) */
     int64_t ring_timer;        /* delivers what is held, or arms the first receive */
+};
+
+/* One buffer a completion filled while its connection was not reading. */
+struct sk__held {
+    unsigned bid, len;
 };
 
 /* A counter only its loop's thread writes: no locked add needed. */

@@ -6,11 +6,10 @@
  * not by default).
  * Each completion goes to on_data and its buffer straight back to the ring, so a connection with
  * nothing arriving holds no buffer. Reading stops (back-pressure, sk_conn_pause, the drain) by
- * cancelling the receive; what completes before the cancel lands is held (copied: its buffer
- * goes back to the ring at once) and delivered in order before anything newer once the connection
- * reads again (a zero timer: on the loop's next turn, as epoll would deliver it). The end of input
- * or a failure seen meanwhile is held the same way, as epoll would see neither while the fd is not
- * watched.
+ * cancelling the receive; what completes before the cancel lands is held, buffer and all, and
+ * delivered in order before anything newer once the connection reads again (a zero timer: on the
+ * loop's next turn, as epoll would deliver it). The end of input or a failure seen meanwhile is
+ * held the same way, as epoll would see neither while the fd is not watched.
  *
  * Output: sk_conn_write appends to the output buffer and one IORING_OP_SEND at a time carries
  * out[off, len) in the next submission: no send(2) per reply. The send reads the buffer until its
@@ -22,7 +21,6 @@
 #include "server_event.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -38,24 +36,20 @@ bool sk__ring_usable(struct sk__worker *w)
     return sk__loop_ops(w->loop, &st) != NULL;
 }
 
-/* What completed while c does not read is copied and its buffer given back at once: the ring is
- * shared by the loop's connections, and a stopped one must not keep it (a multishot receive goes
- * on taking buffers until its cancel lands: 64 of 256 under a flood before this). */
-static void hold(sk_conn *c, const unsigned char *buf, unsigned len)
+static void hold(sk_conn *c, unsigned bid, unsigned len)
 {
-    if (c->nheld > UINT_MAX - len) {
-        sk__conn_fail(c, -ENOMEM);
-        return;
-    }
-    /* few bytes, seldom: only what completed between a stop and the cancel's end */
-    unsigned char *h = realloc(c->held, c->nheld + len);
+    if (c->held_head == c->nheld)
+        c->held_head = c->nheld = 0;
+    /* few: only what completed between a cancel and its end */
+    struct sk__held *h = realloc(c->held, (c->nheld + 1) * sizeof *h);
     if (!h) {
+        void *st;
+        ops_of(c, &st)->buf_return(st, bid);
         sk__conn_fail(c, -ENOMEM);
         return;
     }
-    memcpy(h + c->nheld, buf, len);
     c->held = h;
-    c->nheld += len;
+    c->held[c->nheld++] = (struct sk__held){bid, len};
 }
 
 static bool holding(const sk_conn *c)
@@ -115,8 +109,7 @@ static void on_recv(sk_loop *l, const struct sk__op_done *d, void *arg)
             if (!d->more && (unsigned)d->res == ops->buf_size && sk__conn_wants_read(c))
                 read_plain(c);
         } else {
-            hold(c, d->buf, (unsigned)d->res);
-            ops->buf_return(st, d->bid);
+            hold(c, d->bid, (unsigned)d->res);
         }
     } else if (d->res == -ENOBUFS) {
         /* every provided buffer was taken when this receive began (more connections had input
@@ -171,25 +164,19 @@ static void on_sent(sk_loop *l, const struct sk__op_done *d, void *arg)
     sk__conn_settle(c);
 }
 
-/* What was held while the connection did not read, now that it does: in reads of at most the
- * loop's buffer, as epoll would give them, stopping when c stops reading again. */
+/* What was held while the connection did not read, now that it does. */
 static void deliver_held(sk_loop *l, int64_t timer, void *arg)
 {
     (void)l, (void)timer;
     sk_conn *c = arg;
+    void *st;
+    const struct sk__loop_ops *ops = ops_of(c, &st);
     c->ring_timer = 0;
     c->busy++;
     while (c->held_head < c->nheld && sk__conn_wants_read(c)) {
-        unsigned n = c->nheld - c->held_head;
-        if (n > SK__EVENT_RBUF)
-            n = SK__EVENT_RBUF;
-        c->held_head += n;
-        sk__conn_input(c, c->held + c->held_head - n, n);
-    }
-    if (c->held_head == c->nheld) { /* all given: nothing kept for an idle connection */
-        free(c->held);
-        c->held = NULL;
-        c->nheld = c->held_head = 0;
+        struct sk__held h = c->held[c->held_head++];
+        sk__conn_input(c, ops->buf(st, h.bid), h.len);
+        ops->buf_return(st, h.bid);
     }
     if (c->held_head == c->nheld && c->held_end && sk__conn_wants_read(c)) {
         int e = c->held_end;
@@ -282,9 +269,10 @@ void sk__ring_end(sk_conn *c)
         c->out = NULL;
     }
     c->recv_op = c->send_op = 0;
+    for (; c->held_head < c->nheld; c->held_head++)
+        ops->buf_return(st, c->held[c->held_head].bid);
     free(c->held);
     c->held = NULL;
-    c->nheld = c->held_head = 0;
 }
 
 bool sk__ring_leave(sk_conn *c)
