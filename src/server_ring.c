@@ -57,11 +57,25 @@ static bool holding(const sk_conn *c)
     return c->held_head < c->nheld || c->held_end;
 }
 
-static void read_plain(sk_conn *c)
+/* One recv(2) into the loop's buffer, as epoll's read; true when it filled it. */
+static bool read_plain(sk_conn *c)
 {
     ssize_t n = recv(c->fd, c->w->rbuf, SK__EVENT_RBUF, MSG_DONTWAIT);
     if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
         sk__conn_input(c, c->w->rbuf, n < 0 ? -errno : n);
+    return n == SK__EVENT_RBUF;
+}
+
+/* After a full buffer: likely more waiting (a bulk stream). recv(2)s into the loop's 64 KiB take
+ * it now, not a completion of 4 KiB per wait; while each fills the buffer, up to 4 (256 KiB: the
+ * loop's other connections wait no longer than for a few epoll reads). */
+#define READ_MORE 4
+
+static void read_more(sk_conn *c)
+{
+    for (int i = 0; i < READ_MORE && sk__conn_wants_read(c); i++)
+        if (!read_plain(c))
+            break;
 }
 
 /* A long run of a multishot receive drained: armed again, so that an end already queued behind
@@ -104,10 +118,8 @@ static void on_recv(sk_loop *l, const struct sk__op_done *d, void *arg)
         if (now) {
             sk__conn_input(c, d->buf, d->res);
             ops->buf_return(st, d->bid);
-            /* a full buffer: likely more waiting (a bulk stream); one recv(2) into the loop's
-             * 64 KiB takes it now, as epoll would, not a completion of 4 KiB per wait */
-            if (!d->more && (unsigned)d->res == ops->buf_size && sk__conn_wants_read(c))
-                read_plain(c);
+            if (!d->more && (unsigned)d->res == ops->buf_size)
+                read_more(c);
         } else {
             hold(c, d->bid, (unsigned)d->res);
         }
