@@ -17,6 +17,7 @@ struct sk__op_done {
     int res;
     bool more;
     bool has_buf;
+    bool nonempty; /* a receive: the socket had more input queued (IORING_CQE_F_SOCK_NONEMPTY) */
     unsigned bid;
     const unsigned char *buf;
 };

@@ -253,9 +253,17 @@ static int queue_rearm(struct state *st, int fd)
 /* Provided buffers: one ring per loop, made at the first receive, so a loop that only polls
  * costs nothing more. A buffer is taken by one completion and given back after on_data (or after
  * a paused connection delivers it): an idle connection holds none. */
-#define NBUF  256  /* a power of two */
+#ifndef SK_URING_NBUF /* -D at build time, for tests of a small ring (docs/loop.md) */
+#define NBUF 256      /* a power of two */
+#else
+#define NBUF SK_URING_NBUF
+#endif
+#ifndef SK_URING_BUFSZ
 #define BUFSZ 4096 /* 1 MiB: the ring takes them in turn, so in time every one is touched */
-#define BGID  0
+#else
+#define BUFSZ SK_URING_BUFSZ
+#endif
+#define BGID 0
 
 static int bufs_make(struct state *st)
 {
@@ -475,7 +483,8 @@ static int complete(void *p, struct sk_loop *l)
         struct sk__op_done r = {.op = (int64_t)((uint64_t)d.gen << 32 | d.slot),
                                 .res = d.res,
                                 .more = more,
-                                .has_buf = d.flags & IORING_CQE_F_BUFFER};
+                                .has_buf = d.flags & IORING_CQE_F_BUFFER,
+                                .nonempty = d.flags & IORING_CQE_F_SOCK_NONEMPTY};
         if (r.has_buf) {
             atomic_fetch_add_explicit(&st->bufs_out, 1, memory_order_relaxed);
             r.bid = d.flags >> IORING_CQE_BUFFER_SHIFT;

@@ -20,6 +20,10 @@
 
 #define KEEP_OUT     (1u << 20) /* an emptied output buffer larger than this is freed */
 #define FIRST_OUTBUF 4096       /* the first output buffer; it doubles as needed */
+/* io_uring (server_ring.c): every write goes through the output buffer, so an emptied one this
+ * small is freed (and made again from malloc's per-thread cache for the next reply): an idle
+ * connection holds none, as on epoll, where a reply the socket took at once needs no buffer */
+#define RING_OUTBUF 256
 
 static size_t pending(const sk_conn *c)
 {
@@ -260,7 +264,7 @@ void sk__conn_sent(sk_conn *c, size_t n)
     c->off += n;
     if (!pending(c)) {
         c->off = c->len = 0;
-        if (c->cap > KEEP_OUT) {
+        if (c->cap > KEEP_OUT || (c->ring && c->cap <= FIRST_OUTBUF)) {
             free(c->out);
             c->out = NULL;
             c->cap = 0;
@@ -286,7 +290,7 @@ static int append(sk_conn *c, const unsigned char *buf, size_t n)
         c->off = 0;
     }
     if (c->len + n > c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : FIRST_OUTBUF;
+        size_t cap = c->cap ? c->cap * 2 : c->ring ? RING_OUTBUF : FIRST_OUTBUF;
         while (cap < c->len + n)
             cap *= 2;
         unsigned char *p = realloc(c->out, cap);

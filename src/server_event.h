@@ -63,6 +63,9 @@ struct sk_conn {
     bool shut_done;
     bool joined; /* in a relay pair: its output's level stops the other side, not itself */
     int paused;  /* sk_conn_pause count */
+    /* io_uring (below; here to fill the hole before the next pointer: one malloc size class less
+     * per connection): input ended while reading was stopped, 1 (EOF) or -errno */
+    int held_end;
     const sk_event_handlers *h; /* the callbacks: the server's, an outbound's own, a pair's */
     struct sk__outbound *ob;    /* conn_connect.c's state while connecting, and handlers */
     /* relay.c's zero-copy pump: when set, it does this connection's I/O instead of on_io */
@@ -85,7 +88,7 @@ struct sk_conn {
     bool recv_cancel;          /* the receive is being cancelled (reading stopped) */
     bool armed_once;           /* its first receive was armed (from a zero timer: sk__ring_leave) */
     bool starved;              /* a receive found no buffer: readiness until input comes */
-    int held_end;              /* input ended while reading was stopped: 1 (EOF) or -errno */
+    uint8_t run;               /* multishot completions in a row with more input queued */
     int64_t recv_op, send_op;  /* the ops in flight, 0: none */
     size_t inflight;           /* out[off, off + inflight) is what the send in flight reads */
     struct sk__held *held;     /* received after reading stopped: delivered, in order, on resume */

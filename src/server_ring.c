@@ -57,11 +57,48 @@ static bool holding(const sk_conn *c)
     return c->held_head < c->nheld || c->held_end;
 }
 
-static void read_plain(sk_conn *c)
+/* One recv(2) into the loop's buffer, as epoll's read; true when it filled it. */
+static bool read_plain(sk_conn *c)
 {
     ssize_t n = recv(c->fd, c->w->rbuf, SK__EVENT_RBUF, MSG_DONTWAIT);
     if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
         sk__conn_input(c, c->w->rbuf, n < 0 ? -errno : n);
+    return n == SK__EVENT_RBUF;
+}
+
+/* After a full buffer: likely more waiting (a bulk stream). recv(2)s into the loop's 64 KiB take
+ * it now, not a completion of 4 KiB per wait; while each fills the buffer, up to 4 (256 KiB: the
+ * loop's other connections wait no longer than for a few epoll reads). */
+#define READ_MORE 4
+
+static void read_more(sk_conn *c)
+{
+    for (int i = 0; i < READ_MORE && sk__conn_wants_read(c); i++)
+        if (!read_plain(c))
+            break;
+}
+
+/* A long run of a multishot receive drained: armed again, so that an end already queued behind
+ * the data is seen. Linux (6.18) ends a multishot pass after 32 buffers taken in a row and goes on
+ * from task work; a reset (or a failure) that came before that pass is not reported by it (the
+ * queue emptied, it waits for the next wakeup, and the reset's came already), and the connection
+ * would never end. A fresh receive checks the socket as it starts, and costs an SQE, not a system
+ * call. 16: well under the kernel's 32, so one pass is always caught. */
+#define RUN_REARM 16
+
+static void check_run(sk_conn *c, const struct sk__op_done *d, const struct sk__loop_ops *ops,
+                      void *st)
+{
+    if (d->nonempty) {
+        if (c->run < UINT8_MAX)
+            c->run++;
+        return;
+    }
+    if (c->run >= RUN_REARM && d->more && !c->recv_cancel) {
+        ops->cancel(st, c->recv_op, false, NULL); /* sk__ring_settle arms the next at its end */
+        c->recv_cancel = true;
+    }
+    c->run = 0;
 }
 
 static void on_recv(sk_loop *l, const struct sk__op_done *d, void *arg)
@@ -74,16 +111,15 @@ static void on_recv(sk_loop *l, const struct sk__op_done *d, void *arg)
         c->recv_op = 0;
         c->recv_cancel = false;
     }
+    check_run(c, d, ops, st);
     bool now = sk__conn_wants_read(c) && !holding(c);
     c->busy++;
     if (d->res > 0 && d->has_buf) {
         if (now) {
             sk__conn_input(c, d->buf, d->res);
             ops->buf_return(st, d->bid);
-            /* a full buffer: likely more waiting (a bulk stream); one recv(2) into the loop's
-             * 64 KiB takes it now, as epoll would, not a completion of 4 KiB per wait */
-            if (!d->more && (unsigned)d->res == ops->buf_size && sk__conn_wants_read(c))
-                read_plain(c);
+            if (!d->more && (unsigned)d->res == ops->buf_size)
+                read_more(c);
         } else {
             hold(c, d->bid, (unsigned)d->res);
         }

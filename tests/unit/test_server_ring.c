@@ -167,6 +167,148 @@ static void reset_mid_send(void **s)
     assert_int_equal(st.errors, 0);
 }
 
+/* A client sends much more than 32 provided buffers' worth while the server is not reading, then
+ * resets: when the server reads again, the data and the reset are both waiting. Linux (6.18 at
+ * least) ends a multishot receive's pass after 32 buffers taken in a row and goes on from task
+ * work; that pass drains the data and then waits for a wakeup that came before it (the reset's),
+ * so without server_ring.c's re-arm the reset was never reported and the connection never ended
+ * (docs/loop.md). */
+static atomic_bool queued_go;
+
+static void resume_when_told(sk_loop *l, int64_t timer, void *arg)
+{
+    sk_conn *c = arg;
+    if (atomic_load(&queued_go)) {
+        sk_loop_cancel(l, timer);
+        sk_conn_resume(c);
+    }
+}
+
+static void queued_open(sk_conn *c)
+{
+    count_open(c);
+    sk_sock_set_rcvbuf(sk_conn_fd(c), 4 << 20); /* room to queue the whole stream */
+    sk_conn_pause(c);
+    if (sk_loop_timer(sk_conn_loop(c), 5, 5, resume_when_told, c) < 0)
+        atomic_fetch_add(&((struct tally *)sk_conn_user(c))->bad, 1);
+}
+
+static void reset_with_queued_input(void **s)
+{
+    (void)s;
+    struct tally t = {0};
+    atomic_store(&queued_go, false);
+    static const sk_event_handlers h =
+        SK_EVENT_HANDLERS_INIT(.on_open = queued_open, .on_data = echo_or_count,
+                               .on_close = count_close);
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .events = &h, .user = &t);
+    struct t_running r = {0};
+    start(&r, &o);
+    int fd = sk_connect(r.ep, 5000);
+    assert_true(fd >= 0);
+    assert_true(wait_until(&t.opened, 1, 5000));
+    /* 1 MiB, or as much as the server's socket takes in 5 s: at least 256 KiB (64 buffers) */
+    static unsigned char chunk[65536];
+    t_fill_random(chunk, sizeof chunk, 5);
+    chunk[0] = 'Q'; /* counted, not echoed */
+    size_t sent = 0;
+    for (int i = 0; i < 16 && sk_send_all(fd, chunk, sizeof chunk, 5000, NULL) == 0; i++)
+        sent += sizeof chunk;
+    if (sent < (256u << 10)) {
+        close(fd);
+        stop(&r);
+        skip(); /* the kernel queued too little to show it */
+    }
+    poll(NULL, 0, 50); /* all of it in the server's receive queue */
+    reset_now(fd);
+    poll(NULL, 0, 50); /* the reset too, before the server reads */
+    atomic_store(&queued_go, true);
+    assert_true(wait_until(&t.closed, 1, 5000));
+    assert_true(echo_works(r.ep));
+    sk_server_stats st = stop(&r);
+    assert_int_equal(atomic_load(&t.bad), 0);
+    assert_int_equal(atomic_load(&t.opened), atomic_load(&t.closed));
+    assert_int_equal(st.active, 0);
+}
+
+/* One client floods a connection that paused itself at its first bytes and never resumes; another
+ * is echoed all along. With io_uring's receives the paused one keeps what completed before its
+ * cancel landed: at most one buffer with one completion per receive; with multishot receives up
+ * to the whole ring (a pass takes buffers until the socket is empty or the ring is: 64 of 256
+ * here), and then the others' receives fail with -ENOBUFS and fall back to recv(2), so they are
+ * still served (docs/loop.md). On epoll and poll the counts are 0. */
+static atomic_uint flood_peak;
+
+static void flood_data(sk_conn *c, const void *data, size_t len)
+{
+    struct tally *t = sk_conn_user(c);
+    atomic_store(&t->loop, sk_conn_loop(c));
+    unsigned out = sk__loop_bufs_out(sk_conn_loop(c));
+    if (out > atomic_load(&flood_peak))
+        atomic_store(&flood_peak, out);
+    if (((const char *)data)[0] == 'P' && !sk_conn_data(c)) {
+        sk_conn_set_data(c, c);
+        sk_conn_pause(c); /* for good */
+        return;
+    }
+    if (((const char *)data)[0] == 'P') {
+        atomic_fetch_add(&t->bad, 1); /* on_data while paused */
+        return;
+    }
+    sk_conn_write(c, data, len);
+}
+
+static void paused_flood_others_served(void **s)
+{
+    (void)s;
+    struct tally t = {0};
+    atomic_store(&flood_peak, 0);
+    static const sk_event_handlers h =
+        SK_EVENT_HANDLERS_INIT(.on_open = count_open, .on_data = flood_data,
+                               .on_close = count_close);
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .events = &h, .user = &t);
+    struct t_running r = {0};
+    start(&r, &o);
+    /* 6 flooders: with multishot receives, enough to take the whole ring */
+    int flood[6], echo = sk_connect(r.ep, 5000);
+    assert_true(echo >= 0);
+    for (int i = 0; i < 6; i++)
+        assert_true((flood[i] = sk_connect(r.ep, 5000)) >= 0);
+    static unsigned char chunk[65536], in[1024];
+    memset(chunk, 'P', sizeof chunk);
+    size_t flooded = 0;
+    for (int round = 0; round < 200; round++) {
+        /* the flood: as much as the sockets take, without waiting */
+        for (int i = 0; i < 6; i++)
+            for (int k = 0; k < 4; k++) {
+                ssize_t n = send(flood[i], chunk, sizeof chunk, MSG_DONTWAIT);
+                if (n <= 0)
+                    break;
+                flooded += (size_t)n;
+            }
+        /* and the other connection is echoed meanwhile */
+        unsigned char out[1024];
+        t_fill_random(out, sizeof out, (unsigned)round + 1);
+        out[0] = 'E';
+        assert_int_equal(sk_send_all(echo, out, sizeof out, 3000, NULL), 0);
+        assert_int_equal(sk_recv_exact(echo, in, sizeof in, 3000, NULL), 0);
+        assert_memory_equal(in, out, sizeof in);
+    }
+    assert_true(flooded >= sizeof chunk);
+    sk_loop *l = atomic_load(&t.loop);
+    assert_non_null(l);
+    print_message("flooded %zu bytes, buffers out at most %u, now %u\n", flooded,
+                  atomic_load(&flood_peak), sk__loop_bufs_out(l));
+    if (!sk__loop_multishot()) /* one completion per receive: at most one buffer each */
+        assert_true(sk__loop_bufs_out(l) <= 6);
+    for (int i = 0; i < 6; i++)
+        close(flood[i]);
+    close(echo);
+    sk_server_stats st = stop(&r);
+    assert_int_equal(atomic_load(&t.bad), 0);
+    assert_int_equal(st.active, 0);
+}
+
 /* ---- pause and resume ---------------------------------------------------------------------- */
 
 #define PLEN (1u << 20)
@@ -325,10 +467,9 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(reset_mid_receive),
-        cmocka_unit_test(reset_mid_send),
-        cmocka_unit_test(pause_resume_in_order),
-        cmocka_unit_test(quiet_conns_hold_no_buffer),
+        cmocka_unit_test(reset_mid_receive),       cmocka_unit_test(reset_mid_send),
+        cmocka_unit_test(reset_with_queued_input), cmocka_unit_test(paused_flood_others_served),
+        cmocka_unit_test(pause_resume_in_order),   cmocka_unit_test(quiet_conns_hold_no_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
