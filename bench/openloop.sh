@@ -56,12 +56,14 @@ for ((r = 1; r <= ROUNDS; r++)); do
                 [ "$kept" = True ] || add "open-$rate-notkept" 1
             else
                 j=$("$out/paced_echo" "${PORT[echo]}" "$rate" "$SECS" 1)
-                read -r p50 p99 late <<<"$(fields "$j" p50_us p99_us late_over_1ms)"
+                read -r p50 p99 late d50 d99 <<<"$(fields "$j" p50_us p99_us late_over_1ms from_due_p50_us \
+                    from_due_p99_us)"
                 add "paced-$rate-p50" "$p50"; add "paced-$rate-p99" "$p99"; add "paced-$rate-late" "$late"
+                add "pdue-$rate-p50" "$d50"; add "pdue-$rate-p99" "$d99"
             fi
         done
         # this round's ratios (the machine's pace moves all three sides of a round alike)
-        for k in open unc ep epu; do
+        for k in open unc ep epu pdue; do
             for q in p50 p99; do
                 a=$(last "$k-$rate-$q") b=$(last "paced-$rate-$q")
                 add "r-$k-$rate-$q" "$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.4f", a / b; else print 0 }')"
@@ -100,7 +102,8 @@ echo "| rate, 1 conn | | p50 | p50 / closed | p99 | p99 / closed |"
 echo "|---|---|---|---|---|---|"
 for rate in $RATES; do
     for row in "open:open, corrected" "unc:open, uncorrected" "ep:open, epoll wait, corrected" \
-        "epu:open, epoll wait, uncorrected" "paced:closed (paced)"; do
+        "epu:open, epoll wait, uncorrected" "paced:closed (paced)" \
+        "pdue:closed (paced), from the due time"; do
         k=${row%%:*}; p50=$(med "$k-$rate-p50") p99=$(med "$k-$rate-p99")
         r50=1.00 r99=1.00
         [ "$k" = paced ] || { r50=$(median ${V[r-$k-$rate-p50]}); r99=$(median ${V[r-$k-$rate-p99]}); }
@@ -110,6 +113,8 @@ for rate in $RATES; do
 done
 echo
 echo "Ratios: the median over the rounds of each round's ratio to the paced closed loop of that round."
+echo "The paced closed loop from the due time: its latency counted as an open loop counts it, its"
+echo "own lateness in sleeping to each slot included (a wakeup the machine delays)."
 echo "Steal (CPU time the hypervisor took from this guest) over the whole run:" \
     "$(awk -v s=$(($(steal_ticks) - steal0)) -v a=$(($(all_ticks) - all0)) 'BEGIN { printf "%.2f%%", a ? 100 * s / a : 0 }')."
 echo

@@ -382,6 +382,7 @@ struct blocking_wait {
     bool on;        /* the worker's one connection is awaited so: the timer exists */
     uint64_t armed; /* the request whose slot the timer is armed for, + 1 (0: none) */
     uint64_t at;    /* when it fires (CLOCK_MONOTONIC ns) */
+    bool blocking;  /* the connection's fd was made blocking */
 };
 
 static void on_wait_timer(int sig)
@@ -415,13 +416,13 @@ static void await_arm(struct blocking_wait *bw, const struct bench_worker *w, ui
 }
 
 /* Wait in recv(2) for what comes back on c: until the timer's signal, a reply, or 20 ms. */
-static void await_reply(const struct blocking_wait *bw, struct bench_worker *w, struct conn *c)
+static void await_reply(struct blocking_wait *bw, struct bench_worker *w, struct conn *c)
 {
-    int fl = fcntl(c->fd, F_GETFL);
-    if (fl & O_NONBLOCK) {
+    if (!bw->blocking) {
         struct timeval tv = {0, 20000}; /* the last resort: the loop looks again */
-        fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK);
+        fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
         setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        bw->blocking = true;
     }
     unsigned char buf[65536];
     if (ticks_now_ns() >= bw->at)
@@ -454,10 +455,10 @@ static void echo_open_loop(struct bench_worker *w, struct conn *cs, int ep)
         bool spin = next != UINT64_MAX && next <= now + spin_for;
         if (spin)
             await_arm(&bw, w, s, spin_for);
-        /* a reply awaited, nothing to write, and the next request not near (the timer is
-         * armed for it: see await_arm) */
-        else if (bw.on && cs[0].fd >= 0 && cs[0].connected && cs[0].inflight && !cs[0].queued &&
-                 bw.armed == s + 1) {
+        /* nothing to write and the next request not near, the timer armed for it (await_arm):
+         * the recv waits for the reply, or, with none in flight, for the timer alone (an epoll
+         * wait to the same time as well would wake the thread twice) */
+        else if (bw.on && cs[0].fd >= 0 && cs[0].connected && !cs[0].queued && bw.armed == s + 1) {
             await_reply(&bw, w, &cs[0]);
             continue;
         }
