@@ -740,7 +740,8 @@ void sk__conn_adopt(struct sk__worker *w, int fd, const sk_addr *peer)
         sk__release(ev->srv);
         return;
     }
-    if (peer->u.sa.sa_family == AF_INET || peer->u.sa.sa_family == AF_INET6) {
+    bool tcp = peer->u.sa.sa_family == AF_INET || peer->u.sa.sa_family == AF_INET6;
+    if (tcp && ev->nodelay_lost) { /* else inherited from the listener (server_event.c) */
         int one = 1; /* replies go out as written: this is a request/response server */
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }

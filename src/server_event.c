@@ -5,10 +5,14 @@
  * Connections reach a loop in one of two ways: each loop has its own listener on the same port
  * (SO_REUSEPORT; the kernel spreads new connections), or loop 0 accepts and hands each connection
  * to the loop with the fewest (a post). Unix stream sockets always use the hand-off; datagram
- * sockets without SO_REUSEPORT are watched by every loop at once. */
+ * sockets without SO_REUSEPORT are watched by every loop at once. A stream listener is watched
+ * for readiness and accept4'ed (on_listener), or on io_uring gives its clients as completions of
+ * a multishot accept (server_ring_accept.c); both end in sk__event_client. */
 #include "server_event.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +83,7 @@ void sk__event_client(struct sk__worker *w, int fd, const sk_addr *peer)
     sk_server *s = w->ev->srv;
     sk_addr p = {0};
     if (!peer) {
-        /* the family alone tells the connection it is TCP (TCP_NODELAY); len 0: not known yet */
+        /* the family alone says TCP or Unix; len 0: the address is not known yet */
         p.u.sa.sa_family = s->ep.is_unix ? AF_UNIX : AF_INET6;
         if (peer_now(s))
             sk__accepted_peer(w->fd, fd, &p);
@@ -181,6 +185,11 @@ static int open_socket(struct sk__event *ev, struct sk__worker *w, const sk_addr
     if (fd < 0)
         return fd;
     w->fd = fd;
+    int one = 1;
+    /* accepted sockets inherit it (Linux): no setsockopt per client (sk__conn_adopt) */
+    if (ev->srv->type == SOCK_STREAM && !ev->srv->ep.is_unix &&
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
+        ev->nodelay_lost++;
     if (ev->srv->type == SOCK_STREAM) {
         /* io_uring: a multishot accept (server_ring_accept.c); it is armed with the first wait */
         w->accept_ring = sk__ring_usable(w);

@@ -44,6 +44,7 @@ struct sk__event {
     sk_event_handlers h;
     size_t high, low; /* output buffer marks */
     bool handoff;     /* loop 0 accepts for all */
+    int nodelay_lost; /* TCP listeners without TCP_NODELAY: each client then sets its own */
     int n;
     struct sk__worker *w;
     atomic_bool stopping;

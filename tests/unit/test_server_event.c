@@ -8,6 +8,7 @@
 #include "sktest.h"
 
 #include <dirent.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -452,6 +453,7 @@ static void max_conns(void **s)
 
 struct peer_seen {
     char text[SK_ADDRSTRLEN];
+    int nodelay;
     atomic_int n;
 };
 
@@ -460,6 +462,8 @@ static void note_peer(sk_conn *c)
     struct peer_seen *p = sk_conn_user(c);
     if (atomic_load(&p->n) == 0) {
         sk_addr_format(sk_conn_peer(c), p->text, sizeof p->text);
+        socklen_t len = sizeof p->nodelay;
+        getsockopt(sk_conn_fd(c), IPPROTO_TCP, TCP_NODELAY, &p->nodelay, &len);
         atomic_store(&p->n, 1);
     }
 }
@@ -473,7 +477,7 @@ static const sk_event_handlers peer_h =
     SK_EVENT_HANDLERS_INIT(.on_open = note_peer, .on_data = plain_echo);
 
 /* sk_conn_peer is the client's address on every backend (io_uring's multishot accept does not
- * give it: the connection looks it up when asked). */
+ * give it: the connection looks it up when asked); TCP_NODELAY is on (from the listener). */
 static void peer_address(void **s)
 {
     (void)s;
@@ -495,6 +499,7 @@ static void peer_address(void **s)
         usleep(1000);
     assert_int_equal(atomic_load(&p.n), 1);
     assert_string_equal(p.text, want);
+    assert_int_equal(p.nodelay, 1);
     close(fd);
     stop(&r, 1000, NULL);
 }
