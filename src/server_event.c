@@ -364,6 +364,12 @@ static void *drain_main(void *arg)
     struct drain_job *j = arg;
     struct sk__worker *w = j->w;
     sk_loop_run_once(w->loop, 0); /* connections handed over before the stop */
+    /* io_uring: the clients queued since serve returned, as epoll's first turn takes them. The
+     * accept gives them over one turn or more (and one armed again in that turn, after the thread
+     * that armed it exited and that ended it, gives them only from the next): turns while they
+     * bring something, bounded */
+    for (int i = 0; i < ACCEPT_BATCH && w->accept_op && sk_loop_run_once(w->loop, 0) > 0; i++)
+        ;
     w->draining = true;
     /* A closed listener refuses new clients from now on; datagram sockets close with the server. */
     if (w->fd >= 0) {
