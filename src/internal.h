@@ -32,6 +32,9 @@ int sk__socket(int family, int type, int proto, sk_role role);
 /* listen.c: accept4 with SOCK_CLOEXEC | flags, traced; retries EINTR and the errors a client
  * that gave up while queued causes. The fd, or -errno (no sk_errmsg: -EAGAIN is routine). */
 int sk__accept4(int listen_fd, sk_addr *peer, int flags);
+/* A client fd accepted without its address (io_uring's multishot accept): look it up into peer
+ * (left as it is if the client is gone), and trace the accept as sk__accept4 does. */
+void sk__accepted_peer(int listen_fd, int fd, sk_addr *peer);
 
 /* wait.c: monotonic deadlines. A deadline of -1 means none. */
 int64_t sk__now_ms(void);

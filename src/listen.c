@@ -131,6 +131,28 @@ int sk_listen(const char *endpoint, const sk_listen_opts *opts)
     return rc < 0 ? rc : sk_listen_endpoint(&ep, opts);
 }
 
+static void trace_accept(int listen_fd, int fd, const sk_addr *peer)
+{
+    char a[SK_ADDRSTRLEN];
+    sk_addr_format(peer, a, sizeof a);
+    int type = SOCK_STREAM;
+    socklen_t len = sizeof type;
+    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+    sk__trace_socket(fd, peer->u.sa.sa_family, type, 0, SK_ROLE_SERVER);
+    sk__trace_call(listen_fd, "accept %s = %d", a, fd);
+    sk__trace_established(fd, "accept");
+}
+
+void sk__accepted_peer(int listen_fd, int fd, sk_addr *peer)
+{
+    sk_addr p = {0};
+    p.len = sizeof p.u;
+    if (getpeername(fd, &p.u.sa, &p.len) == 0) /* else gone already: the family alone */
+        *peer = p;
+    if (sk__trace_on())
+        trace_accept(listen_fd, fd, peer);
+}
+
 int sk__accept4(int listen_fd, sk_addr *peer, int flags)
 {
     for (;;) {
@@ -138,16 +160,8 @@ int sk__accept4(int listen_fd, sk_addr *peer, int flags)
         peer->len = sizeof peer->u;
         int fd = accept4(listen_fd, &peer->u.sa, &peer->len, flags | SOCK_CLOEXEC);
         if (fd >= 0) {
-            if (sk__trace_on()) {
-                char a[SK_ADDRSTRLEN];
-                sk_addr_format(peer, a, sizeof a);
-                int type = SOCK_STREAM;
-                socklen_t len = sizeof type;
-                getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
-                sk__trace_socket(fd, peer->u.sa.sa_family, type, 0, SK_ROLE_SERVER);
-                sk__trace_call(listen_fd, "accept %s = %d", a, fd);
-                sk__trace_established(fd, "accept");
-            }
+            if (sk__trace_on())
+                trace_accept(listen_fd, fd, peer);
             return fd;
         }
         /* the peer gave up while queued (or a signal came): take the next one */

@@ -47,6 +47,11 @@ struct sk__loop_ops {
     int64_t (*recv)(void *state, int fd, bool multishot, sk__op_fn fn, void *arg);
     /* One send of buf[0, len), which must stay valid until the op's last completion. */
     int64_t (*send)(void *state, int fd, const void *buf, size_t len, sk__op_fn fn, void *arg);
+    /* A multishot accept on the listening fd: one completion per client, res the new fd (made
+     * SOCK_NONBLOCK | SOCK_CLOEXEC; the callback owns it) or -errno; without more, the multishot
+     * has ended and the caller arms another if it still wants clients. An fd that completes for
+     * an op that was detached (or is left in the ring when the loop is freed) is closed here. */
+    int64_t (*accept)(void *state, int fd, sk__op_fn fn, void *arg);
     /* Cancel op; detach: no callback any more (its buffers go back by themselves); owned (may be
      * NULL) is freed once the op has completed. */
     void (*cancel)(void *state, int64_t op, bool detach, void *owned);

@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One completion of an op: res as the kernel gave it (bytes, 0 = end of input, -errno); more:
+/* One completion of an op: res as the kernel gave it (bytes, 0 = end of input, an accepted fd,
+ * -errno); more:
  * a multishot op goes on (else this is its last completion, and its id is free); buf: the
  * provided buffer it filled (res > 0), to give back with sk__loop_buf_return after use. */
 struct sk__op_done {

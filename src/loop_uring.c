@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #if SK_HAVE_URING
 
@@ -49,6 +50,7 @@ struct op {
     void *owned;
     uint32_t gen;
     bool live;
+    bool accept; /* its completions carry new fds: closed here if nobody takes them */
 };
 
 /* A completion of an op, kept from the wait until complete() runs it. */
@@ -156,9 +158,53 @@ static void *create(void)
     return st;
 }
 
+static bool op_is_accept(const struct state *st, uint64_t ud)
+{
+    uint32_t slot = (uint32_t)ud & ~OP_BIT;
+    return ((uint32_t)ud & OP_BIT) && slot < st->nops && st->ops[slot].live &&
+           st->ops[slot].gen == (uint32_t)(ud >> 32) && st->ops[slot].accept;
+}
+
+/* Before the ring goes: accepts still in flight are cancelled, and the fds that completions
+ * brought and nobody took (kept for complete(), or still in the ring) are closed, else they
+ * would stay open in the process with nothing to close them. */
+static void reap_accepts(struct state *st)
+{
+    bool any = false;
+    for (size_t i = 0; i < st->ndone; i++) {
+        const struct done *d = &st->done[i];
+        if (op_is_accept(st, (uint64_t)d->gen << 32 | OP_BIT | d->slot) && d->res >= 0)
+            close(d->res);
+    }
+    st->ndone = 0;
+    for (size_t i = 0; i < st->nops; i++) {
+        struct io_uring_sqe *sqe;
+        if (!st->ops[i].live || !st->ops[i].accept || !(sqe = sqe_get(st)))
+            continue;
+        io_uring_prep_cancel64(sqe, (uint64_t)st->ops[i].gen << 32 | OP_BIT | (uint32_t)i, 0);
+        io_uring_sqe_set_data64(sqe, UD_NONE);
+        any = true;
+    }
+    if (!any)
+        return;
+    /* the cancels, and the task work that posts what completed before them */
+    io_uring_submit_and_get_events(&st->ring);
+    struct io_uring_cqe *cqe;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&st->ring, head, cqe)
+    {
+        seen++;
+        uint64_t ud = io_uring_cqe_get_data64(cqe);
+        if (ud != UD_NONE && op_is_accept(st, ud) && cqe->res >= 0)
+            close(cqe->res);
+    }
+    io_uring_cq_advance(&st->ring, seen);
+}
+
 static void destroy(void *p)
 {
     struct state *st = p;
+    reap_accepts(st);
     /* cancels the polls in flight; the kernel then queues task work to this thread, which
      * interrupts its next sleeping wait once (docs/loop.md) */
     io_uring_queue_exit(&st->ring);
@@ -414,6 +460,21 @@ static int64_t send_op(void *p, int fd, const void *buf, size_t len, sk__op_fn f
     return id;
 }
 
+/* Multishot: the kernel accepts each client as it comes, with no system call of ours; no address
+ * (one buffer would serve every completion, overwritten before it is read). */
+static int64_t accept_op(void *p, int fd, sk__op_fn fn, void *arg)
+{
+    struct state *st = p;
+    struct io_uring_sqe *sqe;
+    int64_t id = op_start(st, fn, arg, &sqe);
+    if (id < 0)
+        return id;
+    st->ops[(uint32_t)id].accept = true;
+    io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, op_ud((uint32_t)(id >> 32), (uint32_t)id));
+    return id;
+}
+
 static void own_op(void *p, int64_t id, void *owned)
 {
     struct state *st = p;
@@ -497,6 +558,8 @@ static int complete(void *p, struct sk_loop *l)
             ran++;
         } else if (r.has_buf) {
             buf_return(st, r.bid);
+        } else if (o.accept && r.res >= 0) { /* a client for a listener that gave up on it */
+            close(r.res);
         }
     }
     st->ndone = 0;
@@ -514,6 +577,7 @@ static const struct sk__loop_ops uring_ops = {
     .buf_size = BUFSZ,
     .recv = recv_op,
     .send = send_op,
+    .accept = accept_op,
     .cancel = cancel_op,
     .own = own_op,
     .buf_return = buf_return,

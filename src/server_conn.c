@@ -437,6 +437,16 @@ int sk_conn_type(const sk_conn *c)
 
 const sk_addr *sk_conn_peer(const sk_conn *c)
 {
+    if (c->peer_lazy) {
+        /* accepted by the ring without its address (server_ring_accept.c): looked up once, on
+         * the first ask; the struct is the loop's own, written only on its thread */
+        sk_conn *m = (sk_conn *)c;
+        m->peer_lazy = false;
+        sk_addr p = {0};
+        p.len = sizeof p.u;
+        if (getpeername(c->fd, &p.u.sa, &p.len) == 0) /* else the client is gone: unknown */
+            m->peer = p;
+    }
     return &c->peer;
 }
 
@@ -708,6 +718,7 @@ sk_conn *sk__conn_new(struct sk__worker *w, int fd, const sk_addr *peer)
     if (!c)
         return NULL;
     *c = (sk_conn){.w = w, .fd = fd, .type = SOCK_STREAM, .peer = *peer, .h = &ev->h};
+    c->peer_lazy = peer->len == 0 && peer->u.sa.sa_family != AF_UNSPEC && fd >= 0;
     c->last = sk_loop_now(w->loop);
     c->next = w->conns;
     if (w->conns)
@@ -733,7 +744,8 @@ void sk__conn_adopt(struct sk__worker *w, int fd, const sk_addr *peer)
         sk__release(ev->srv);
         return;
     }
-    if (peer->u.sa.sa_family == AF_INET || peer->u.sa.sa_family == AF_INET6) {
+    bool tcp = peer->u.sa.sa_family == AF_INET || peer->u.sa.sa_family == AF_INET6;
+    if (tcp && ev->nodelay_lost) { /* else inherited from the listener (server_event.c) */
         int one = 1; /* replies go out as written: this is a request/response server */
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }

@@ -5,10 +5,14 @@
  * Connections reach a loop in one of two ways: each loop has its own listener on the same port
  * (SO_REUSEPORT; the kernel spreads new connections), or loop 0 accepts and hands each connection
  * to the loop with the fewest (a post). Unix stream sockets always use the hand-off; datagram
- * sockets without SO_REUSEPORT are watched by every loop at once. */
+ * sockets without SO_REUSEPORT are watched by every loop at once. A stream listener is watched
+ * for readiness and accept4'ed (on_listener), or on io_uring gives its clients as completions of
+ * a multishot accept (server_ring_accept.c); both end in sk__event_client. */
 #include "server_event.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,36 +71,88 @@ static void place(struct sk__worker *w, int fd, const sk_addr *peer)
     sk__conn_adopt(w, fd, peer);
 }
 
+/* A client the ring accepted comes without its address (server_ring_accept.c): looked up now
+ * only where it is needed at once (verify, TLS's messages, the trace), else when asked. */
+static bool peer_now(const sk_server *s)
+{
+    return s->o.verify || s->o.tls || sk__trace_on();
+}
+
+void sk__event_client(struct sk__worker *w, int fd, const sk_addr *peer)
+{
+    sk_server *s = w->ev->srv;
+    sk_addr p = {0};
+    if (!peer) {
+        /* the family alone says TCP or Unix; len 0: the address is not known yet */
+        p.u.sa.sa_family = s->ep.is_unix ? AF_UNIX : AF_INET6;
+        if (peer_now(s))
+            sk__accepted_peer(w->fd, fd, &p);
+        peer = &p;
+    }
+    if (sk__admit(s, peer, true, &w->c))
+        place(w, fd, peer);
+    else
+        sk_close(fd);
+}
+
 static void on_listener(sk_loop *l, int fd, int events, void *arg);
 
 static void resume_accept(sk_loop *l, int64_t timer, void *arg)
 {
-    (void)timer;
-    struct sk__worker *w = arg;
-    if (w->fd >= 0 && !w->draining)
-        sk_loop_watch(l, w->fd, SK_READABLE, on_listener, w);
+    (void)l, (void)timer;
+    sk__event_listen(arg);
+}
+
+static int listen_ready(struct sk__worker *w, int events)
+{
+    int rc = sk_loop_watch(w->loop, w->fd, events, on_listener, w);
+    if (rc == 0)
+        w->listen_watched = true;
+    return rc;
+}
+
+int sk__event_listen(struct sk__worker *w)
+{
+    if (w->fd < 0 || w->draining)
+        return 0;
+    if (w->accept_ring && !w->accept_fallback) {
+        if (w->accept_op)
+            return 0;
+        if (w->listen_watched)
+            sk_loop_unwatch(w->loop, w->fd);
+        w->listen_watched = false;
+        if (sk__ring_accept_start(w))
+            return 0;
+        w->accept_fallback = true; /* no SQE or no memory now: readiness until a client */
+    }
+    return listen_ready(w, SK_READABLE);
 }
 
 static void on_listener(sk_loop *l, int lfd, int events, void *arg)
 {
-    (void)events;
+    (void)l, (void)events;
     struct sk__worker *w = arg;
     sk_server *s = w->ev->srv;
+    bool took = false;
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         sk_addr peer;
         int fd = sk__accept(s, lfd, &peer, SOCK_NONBLOCK, &w->c);
         if (fd == SK__ACCEPT_REFUSED)
             continue;
         if (fd == SK__ACCEPT_PAUSE) { /* out of fds without a reserve: stop listening a while */
-            sk_loop_watch(l, lfd, 0, on_listener, w);
+            listen_ready(w, 0);
             sk_loop_timer(l, SK__ACCEPT_PAUSE_MS, 0, resume_accept, w);
+            return;
         }
         if (fd < 0)
-            return; /* all taken, or an error: the listener says when to try again */
-        if (sk__admit(s, &peer, true, &w->c))
-            place(w, fd, &peer);
-        else
-            sk_close(fd);
+            break; /* all taken, or an error: the listener says when to try again */
+        took = true;
+        sk__event_client(w, fd, &peer);
+    }
+    /* io_uring after a failure ended the ring's accept (EMFILE): a client came, the ring again */
+    if (took && w->accept_fallback) {
+        w->accept_fallback = false;
+        sk__event_listen(w);
     }
 }
 
@@ -129,8 +185,18 @@ static int open_socket(struct sk__event *ev, struct sk__worker *w, const sk_addr
     if (fd < 0)
         return fd;
     w->fd = fd;
-    sk_io_fn fn = ev->srv->type == SOCK_STREAM ? on_listener : on_datagram;
-    int rc = sk_loop_watch(w->loop, fd, SK_READABLE, fn, w);
+    int one = 1;
+    /* accepted sockets inherit it (Linux): no setsockopt per client (sk__conn_adopt) */
+    if (ev->srv->type == SOCK_STREAM && !ev->srv->ep.is_unix &&
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
+        ev->nodelay_lost++;
+    if (ev->srv->type == SOCK_STREAM) {
+        /* io_uring: a multishot accept (server_ring_accept.c); it is armed with the first wait */
+        w->accept_ring = sk__ring_usable(w);
+        int rc = sk__event_listen(w);
+        return rc < 0 ? rc : 0;
+    }
+    int rc = sk_loop_watch(w->loop, fd, SK_READABLE, on_datagram, w);
     return rc < 0 ? rc : 0;
 }
 
@@ -298,10 +364,19 @@ static void *drain_main(void *arg)
     struct drain_job *j = arg;
     struct sk__worker *w = j->w;
     sk_loop_run_once(w->loop, 0); /* connections handed over before the stop */
+    /* io_uring: the clients queued since serve returned, as epoll's first turn takes them. The
+     * accept gives them over one turn or more (and one armed again in that turn, after the thread
+     * that armed it exited and that ended it, gives them only from the next): turns while they
+     * bring something, bounded */
+    for (int i = 0; i < ACCEPT_BATCH && w->accept_op && sk_loop_run_once(w->loop, 0) > 0; i++)
+        ;
     w->draining = true;
     /* A closed listener refuses new clients from now on; datagram sockets close with the server. */
     if (w->fd >= 0) {
-        sk_loop_unwatch(w->loop, w->fd);
+        if (w->ev->srv->type != SOCK_STREAM || w->listen_watched)
+            sk_loop_unwatch(w->loop, w->fd);
+        w->listen_watched = false;
+        sk__ring_accept_stop(w); /* clients it accepts from now on are closed by the loop */
         if (w->ev->srv->type == SOCK_STREAM) {
             sk_close(w->fd);
             w->fd = -1;
@@ -364,6 +439,8 @@ static void event_close(sk_server *s)
     }
     for (int i = ev->n - 1; i >= 0; i--) {
         struct sk__worker *w = &ev->w[i];
+        if (w->loop)
+            sk__ring_accept_stop(w); /* before the close: by its id */
         if (w->fd >= 0 && !w->shared_fd)
             sk_close(w->fd);
         sk_loop_free(w->loop);

@@ -30,6 +30,13 @@ struct sk__worker {
     int npipes;
     bool draining;
     int cut;
+    /* io_uring (server_ring_accept.c): the listener's clients come from a multishot accept, not
+     * from readiness and accept4; after a failure that ended it (EMFILE) readiness takes over
+     * until an accept4 succeeds, and for good if the kernel refuses multishot accept. */
+    bool accept_ring;     /* this listener accepts through the ring */
+    bool accept_fallback; /* readiness for now */
+    bool listen_watched;  /* the listener is watched for readiness */
+    int64_t accept_op;    /* the multishot accept in flight, 0: none */
 } __attribute__((aligned(64)));
 
 struct sk__event {
@@ -37,6 +44,7 @@ struct sk__event {
     sk_event_handlers h;
     size_t high, low; /* output buffer marks */
     bool handoff;     /* loop 0 accepts for all */
+    int nodelay_lost; /* TCP listeners without TCP_NODELAY: each client then sets its own */
     int n;
     struct sk__worker *w;
     atomic_bool stopping;
@@ -71,6 +79,7 @@ struct sk_conn {
     /* relay.c's zero-copy pump: when set, it does this connection's I/O instead of on_io */
     void (*raw_io)(sk_conn *c, int events);
     sk_addr peer;
+    bool peer_lazy; /* accepted by the ring without its address: getpeername when asked */
     /* TLS (opts.tls): on_open runs once the handshake is done (opened); until then the loop
      * watches for what the handshake wants (tls_want), within the handshake timer. */
     sk_tls *tls;
@@ -158,6 +167,17 @@ int sk__ring_regrow(sk_conn *c, size_t need);
 /* relay.c: c goes back to readiness (its fd watched by the loop) if nothing is in flight or held:
  * true then, or when it never used the completions. */
 bool sk__ring_leave(sk_conn *c);
+/* server_event.c: a client accepted by w's listener (fd, flags as the readiness path gives):
+ * counted, admitted (max_conns, verify) and served here or handed off, or closed. peer NULL:
+ * not known (a ring accept), looked up only if something needs it. */
+void sk__event_client(struct sk__worker *w, int fd, const sk_addr *peer);
+/* w's listener takes clients again, by the ring or (accept_fallback, or no ring) by readiness;
+ * nothing if it is closed or draining. */
+int sk__event_listen(struct sk__worker *w);
+/* server_ring_accept.c: start w's multishot accept (false: not possible, use readiness); cancel
+ * it for good (a drain, the close, a pause), its late clients closed by the loop. */
+bool sk__ring_accept_start(struct sk__worker *w);
+void sk__ring_accept_stop(struct sk__worker *w);
 /* Close every connection of the loop at once (on_close gets SK_ECLOSED); returns how many. */
 int sk__conn_cut_all(struct sk__worker *w);
 

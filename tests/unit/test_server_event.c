@@ -7,6 +7,8 @@
  */
 #include "sktest.h"
 
+#include <dirent.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -447,6 +449,141 @@ static void max_conns(void **s)
     assert_true(st.rejected >= 1);
 }
 
+/* ---- the client's address, and no fd left behind ------------------------------------------ */
+
+struct peer_seen {
+    char text[SK_ADDRSTRLEN];
+    int nodelay;
+    atomic_int n;
+};
+
+static void note_peer(sk_conn *c)
+{
+    struct peer_seen *p = sk_conn_user(c);
+    if (atomic_load(&p->n) == 0) {
+        sk_addr_format(sk_conn_peer(c), p->text, sizeof p->text);
+        socklen_t len = sizeof p->nodelay;
+        getsockopt(sk_conn_fd(c), IPPROTO_TCP, TCP_NODELAY, &p->nodelay, &len);
+        atomic_store(&p->n, 1);
+    }
+}
+
+static void plain_echo(sk_conn *c, const void *data, size_t len)
+{
+    sk_conn_write(c, data, len);
+}
+
+static const sk_event_handlers peer_h =
+    SK_EVENT_HANDLERS_INIT(.on_open = note_peer, .on_data = plain_echo);
+
+/* sk_conn_peer is the client's address on every backend (io_uring's multishot accept does not
+ * give it: the connection looks it up when asked); TCP_NODELAY is on (from the listener). */
+static void peer_address(void **s)
+{
+    (void)s;
+    struct peer_seen p = {0};
+    sk_server_opts o =
+        SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .events = &peer_h, .user = &p);
+    struct t_running r = {0};
+    start(&r, &o);
+    int fd = connect_to(r.ep);
+    char b;
+    assert_int_equal(sk_send_all(fd, "x", 1, 1000, NULL), 0);
+    assert_int_equal(sk_recv_exact(fd, &b, 1, 3000, NULL), 0);
+    sk_addr me;
+    char want[SK_ADDRSTRLEN];
+    assert_int_equal(sk_sock_get_local_addr(fd, &me), 0);
+    sk_addr_format(&me, want, sizeof want);
+    int64_t t0 = t_now_ms();
+    while (!atomic_load(&p.n) && t_now_ms() - t0 < 3000)
+        usleep(1000);
+    assert_int_equal(atomic_load(&p.n), 1);
+    assert_string_equal(p.text, want);
+    assert_int_equal(p.nodelay, 1);
+    close(fd);
+    stop(&r, 1000, NULL);
+}
+
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* the directory's own */
+}
+
+struct stopper {
+    const char *ep;
+    sk_server *srv;
+    int ok;
+};
+
+static void *echo_then_stop(void *arg)
+{
+    struct stopper *st = arg;
+    int fd = connect_to(st->ep);
+    char b;
+    st->ok = sk_send_all(fd, "x", 1, 1000, NULL) == 0 && sk_recv_exact(fd, &b, 1, 3000, NULL) == 0;
+    close(fd);
+    sk_server_shutdown(st->srv);
+    return NULL;
+}
+
+/* Clients that come after serve returned, while the listener's accept (io_uring: a multishot
+ * accept, armed by this thread, which lives on; with 2 loops the other's was armed by a thread
+ * that has exited) may still take them, then the drain or the close: the drain serves them as on
+ * epoll, and every fd the server had is closed at the end. */
+static void no_fd_left(int workers, bool drain)
+{
+    int before = count_fds();
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .workers = workers,
+                                           .model = SK_MODEL_EVENT, .events = &echo_h);
+    sk_server *srv;
+    assert_int_equal(sk_server_open(&srv, &o), 0);
+    sk_addr a;
+    char ep[128];
+    sk_server_get_addr(srv, &a);
+    sk_addr_format(&a, ep, sizeof ep);
+    struct stopper st = {ep, srv, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, echo_then_stop, &st);
+    sk_server_serve_forever(srv, 100); /* on this thread: its ring's submitter stays alive */
+    pthread_join(t, NULL);
+    assert_true(st.ok);
+    int late[6];
+    for (int i = 0; i < 6; i++)
+        late[i] = connect_to(ep);
+    usleep(100 * 1000); /* queued, and each loop told so (io_uring: the ends of accepts) */
+    if (drain) {
+        /* the drain's first turn takes what is queued, on every loop and backend */
+        sk_server_drain(srv, 300);
+        sk_server_stats n = SK_SERVER_STATS_INIT();
+        sk_server_get_stats(srv, &n);
+        assert_int_equal(n.accepted, 7);
+    }
+    sk_server_close(srv);
+    for (int i = 0; i < 6; i++)
+        close(late[i]);
+    assert_int_equal(count_fds(), before);
+}
+
+static void no_fd_left_after_drain(void **s)
+{
+    (void)s;
+    no_fd_left(1, true);
+    no_fd_left(2, true);
+}
+
+static void no_fd_left_after_close(void **s)
+{
+    (void)s;
+    no_fd_left(1, false);
+    no_fd_left(2, false);
+}
+
 static bool refuse_all(sk_server *srv, const sk_addr *peer, void *user)
 {
     (void)srv;
@@ -728,6 +865,9 @@ int main(void)
         cmocka_unit_test(read_past_high_water),
         cmocka_unit_test(idle_timeout),
         cmocka_unit_test(max_conns),
+        cmocka_unit_test(peer_address),
+        cmocka_unit_test(no_fd_left_after_drain),
+        cmocka_unit_test(no_fd_left_after_close),
         cmocka_unit_test(verify_rejects),
         cmocka_unit_test(close_inside_callback_and_reset),
         cmocka_unit_test(write_from_own_timer),
