@@ -93,6 +93,31 @@ check(lat1.get("p99", 0) >= 100e3 and unc1.get("p99", 0) >= 100e3,
 check(lag1.get("p90", 1e12) < 5e3, f"-c 1: the schedule kept through the stalls: lag p90 "
       f"{lag1.get('p90')} us, p99 {lag1.get('p99')} us")
 
+# --- one connection, replies still missing at the end: the wait for them must not spin (past the
+# timer's time the blocking recv returned at once, and the loop polled until the replies came:
+# 1.9 s of CPU in this run before the fix, 0.03 s after)
+LATE = {"t0": None}
+
+
+def late_end():
+    """Answers nothing from 1.2 s after the run began (the measurement ends at 1.5 s) until 2.5 s."""
+    t = time.monotonic() - LATE["t0"]
+    if 1.2 < t < 2.5:
+        time.sleep(2.5 - t)
+
+
+_, late_ep = echo_server(before_send=late_end, nodelay=True)
+LATE["t0"] = time.monotonic()
+rc, out, err = run([BIN, "bench", "echo", "--rate", "200", "-c", "1", "-d", "1.5", "--warmup", "0",
+                    "--json", late_ep], timeout=60)
+end2 = doc_of(out).get("end", {})
+cpu2 = end2.get("cpu", {})
+check(rc == 0 and end2.get("unanswered") == 0 and end2.get("requests") == end2.get("sent"),
+      f"-c 1, replies late at the end: every one awaited ({end2.get('requests')} of "
+      f"{end2.get('sent')}, {err.strip()})")
+check(cpu2.get("user_seconds", 9) < 0.5,
+      f"-c 1: waiting for the last replies does not spin: {cpu2} of CPU")
+
 # --- intervals: the same latency fields as the end --------------------------------------------
 rc, out, err = run([BIN, "bench", "echo", "--rate", "400", "-c", "2", "-d", "1.5", "--warmup", "0.5",
                     "-i", "0.5", "--json-lines", ep], timeout=60)
