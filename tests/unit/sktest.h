@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -39,6 +40,18 @@ static inline int64_t t_now_ms(void)
     } while (0)
 
 /* A loopback TCP listener on an ephemeral port; returns fd and fills port. */
+/* The fds this process has open (counted in /proc/self/fd): a leak shows as a difference. */
+static inline int t_count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* the directory's own */
+}
+
 static inline int t_listener(const char *ep, int *port)
 {
     int fd = sk_listen(ep, NULL);

@@ -8,8 +8,6 @@
 
 #include "loop_ops.h"
 
-#include <dirent.h>
-
 struct got {
     int fds[16];
     int n, ended;
@@ -25,17 +23,6 @@ static void on_accept(sk_loop *l, const struct sk__op_done *d, void *arg)
         close(d->res);
     if (!d->more)
         g->ended++;
-}
-
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    assert_non_null(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n - 1; /* the directory's own */
 }
 
 static sk_loop *uring_loop(void)
@@ -108,9 +95,9 @@ static void gives_fds_and_goes_on(void **s)
  * ring. detach: a's next wait closes it; else freeing a does. */
 static void fd_not_taken(bool detach)
 {
-    int none = count_fds();
+    int none = t_count_fds();
     sk_loop *a = uring_loop();
-    int own = count_fds() - none; /* the loop's own fds: its ring, its eventfd */
+    int own = t_count_fds() - none; /* the loop's own fds: its ring, its eventfd */
     sk_loop *b = uring_loop();
     if (!a || !b)
         skip();
@@ -118,11 +105,11 @@ static void fd_not_taken(bool detach)
     int lfd = listener(&sa);
     struct got g = {0};
     int64_t id = start_accept(a, lfd, &g);
-    int base = count_fds();
+    int base = t_count_fds();
     int c = client(&sa);
-    for (int k = 0; k < 100 && count_fds() < base + 2; k++)
+    for (int k = 0; k < 100 && t_count_fds() < base + 2; k++)
         sk_loop_run_once(b, 10);
-    if (count_fds() != base + 2) { /* the premise: the kernel accepted it meanwhile */
+    if (t_count_fds() != base + 2) { /* the premise: the kernel accepted it meanwhile */
         print_message("the kernel did not accept while loop a slept: nothing to check\n");
         skip();
     }
@@ -131,11 +118,11 @@ static void fd_not_taken(bool detach)
         sk__loop_ops(a, &st)->cancel(st, id, true, NULL);
         sk_loop_run_once(a, 0);
         assert_int_equal(g.n, 0); /* no callback for a detached op */
-        assert_int_equal(count_fds(), base + 1);
+        assert_int_equal(t_count_fds(), base + 1);
     }
     sk_loop_free(a);
     assert_int_equal(g.n, 0);
-    assert_int_equal(count_fds(), base + 1 - own); /* the client alone */
+    assert_int_equal(t_count_fds(), base + 1 - own); /* the client alone */
     close(c);
     close(lfd);
     sk_loop_free(b);

@@ -7,7 +7,6 @@
  */
 #include "sktest.h"
 
-#include <dirent.h>
 #include <netinet/tcp.h>
 #include <sched.h>
 #include <signal.h>
@@ -504,17 +503,6 @@ static void peer_address(void **s)
     stop(&r, 1000, NULL);
 }
 
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    assert_non_null(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n - 1; /* the directory's own */
-}
-
 struct stopper {
     const char *ep;
     sk_server *srv;
@@ -538,7 +526,7 @@ static void *echo_then_stop(void *arg)
  * epoll, and every fd the server had is closed at the end. */
 static void no_fd_left(int workers, bool drain)
 {
-    int before = count_fds();
+    int before = t_count_fds();
     sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .workers = workers,
                                            .model = SK_MODEL_EVENT, .events = &echo_h);
     sk_server *srv;
@@ -567,7 +555,7 @@ static void no_fd_left(int workers, bool drain)
     sk_server_close(srv);
     for (int i = 0; i < 6; i++)
         close(late[i]);
-    assert_int_equal(count_fds(), before);
+    assert_int_equal(t_count_fds(), before);
 }
 
 static void no_fd_left_after_drain(void **s)
