@@ -165,7 +165,7 @@ static void connected(sk_conn *c, int fd, const sk_addr *to)
     while (ob->npending) /* the losers of the race */
         drop_attempt(c, &ob->att[0]);
     c->fd = fd;
-    c->peer = *to;
+    sk__conn_peer_set(c, to); /* only a long Unix name needs memory: without, the family alone */
     c->connecting = false;
     c->events = -1; /* settle watches it for the connection's I/O from now on */
     c->last = sk_loop_now(c->w->loop);

@@ -51,8 +51,9 @@ static void destroy(sk_conn *c)
     bool client = !c->outbound;
     if (c->idle_timer > 0)
         sk_loop_cancel(w->loop, c->idle_timer);
-    if (c->hs_timer > 0)
+    if (c->hs_timer > 0) /* or the ring's timer (the same field): cancelled once */
         sk_loop_cancel(w->loop, c->hs_timer);
+    c->hs_timer = 0;
     if (c->ring) /* before the close: its ops are cancelled by id, its buffer goes to a send */
         sk__ring_end(c);
     if (c->fd >= 0 && (!c->ring || c->events))    /* io_uring: watched only while starved */
@@ -84,6 +85,7 @@ static void destroy(sk_conn *c)
     sk__outbound_free(c);
     free(c->out);
     free(c->why);
+    free(c->peer);
     free(c);
     atomic_fetch_sub_explicit(&w->nconns, 1, memory_order_relaxed);
     if (client)
@@ -306,14 +308,15 @@ static int append(sk_conn *c, const unsigned char *buf, size_t n)
 
 static int write_dgram(sk_conn *c, const void *buf, size_t len)
 {
-    ssize_t n = sendto(c->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, &c->peer.u.sa, c->peer.len);
+    /* a datagram's connection struct lives for its on_data only, with the full source address */
+    ssize_t n = sendto(c->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, &c->peer->u.sa, c->peer->len);
     if (n < 0) {
         sk__bump(&c->w->c.errors, 1);
         return sk__fail_errno("reply to a datagram");
     }
     sk__bump(&c->w->c.bytes_out, (uint64_t)n);
     if (sk__trace_on())
-        sk__trace_data(c->fd, '>', &c->peer, buf, (size_t)n, "sendto");
+        sk__trace_data(c->fd, '>', c->peer, buf, (size_t)n, "sendto");
     return 0;
 }
 
@@ -435,19 +438,59 @@ int sk_conn_type(const sk_conn *c)
     return c->type;
 }
 
+int sk__conn_peer_set(sk_conn *c, const sk_addr *a)
+{
+    if (a->len > 0 && a->len <= sizeof c->pa &&
+        (a->u.sa.sa_family == AF_INET || a->u.sa.sa_family == AF_INET6)) {
+        memcpy(&c->pa, &a->u, a->len);
+        c->pa_len = (uint8_t)a->len;
+        return 0;
+    }
+    c->pa.sa.sa_family = a->u.sa.sa_family; /* the family alone, when that is all there is */
+    if (a->len == 0)
+        return 0;
+    sk_addr *full = malloc(sizeof *full); /* a named Unix peer, mostly */
+    if (!full)
+        return -ENOMEM;
+    *full = *a;
+    free(c->peer);
+    c->peer = full;
+    return 0;
+}
+
+void sk__conn_peer_get(const sk_conn *c, sk_addr *out)
+{
+    if (c->peer) {
+        *out = *c->peer;
+        return;
+    }
+    memset(out, 0, sizeof *out);
+    if (c->peer_lazy) {
+        out->len = sizeof out->u;
+        if (getpeername(c->fd, &out->u.sa, &out->len) == 0)
+            return;
+        memset(out, 0, sizeof *out); /* the client is gone: the family alone */
+    }
+    memcpy(&out->u, &c->pa, c->pa_len ? c->pa_len : sizeof c->pa.sa.sa_family);
+    out->len = c->pa_len;
+}
+
 const sk_addr *sk_conn_peer(const sk_conn *c)
 {
-    if (c->peer_lazy) {
-        /* accepted by the ring without its address (server_ring_accept.c): looked up once, on
-         * the first ask; the struct is the loop's own, written only on its thread */
+    static const sk_addr unknown; /* only when out of memory */
+    if (!c->peer) {
+        /* made on the first ask (an idle connection holds the short form only); a lazy one
+         * (accepted by the ring without its address, server_ring_accept.c) is looked up now.
+         * The struct is the loop's own, written only on its thread. */
         sk_conn *m = (sk_conn *)c;
+        sk_addr *full = malloc(sizeof *full);
+        if (!full)
+            return &unknown;
+        sk__conn_peer_get(c, full);
+        m->peer = full;
         m->peer_lazy = false;
-        sk_addr p = {0};
-        p.len = sizeof p.u;
-        if (getpeername(c->fd, &p.u.sa, &p.len) == 0) /* else the client is gone: unknown */
-            m->peer = p;
     }
-    return &c->peer;
+    return c->peer;
 }
 
 sk_server *sk_conn_server(const sk_conn *c)
@@ -543,9 +586,9 @@ static void handshake_failed(sk_conn *c, int rc)
     sk_request req = {.server = srv,
                       .fd = c->fd,
                       .type = SOCK_STREAM,
-                      .peer = c->peer,
                       .idle_timeout_ms = srv->o.idle_timeout_ms,
                       .user = srv->o.user};
+    sk__conn_peer_get(c, &req.peer);
     srv->o.on_error(&req, rc, srv->o.user);
 }
 
@@ -575,8 +618,10 @@ static void on_handshake_timeout(sk_loop *l, int64_t timer, void *arg)
     c->hs_timer = 0;
     if (c->handshaking && !c->dead) {
         char p[SK_ADDRSTRLEN] = "the peer";
-        if (c->peer.len)
-            sk_addr_format(&c->peer, p, sizeof p);
+        sk_addr peer;
+        sk__conn_peer_get(c, &peer);
+        if (peer.len)
+            sk_addr_format(&peer, p, sizeof p);
         sk__fail_why(-ETIMEDOUT, "the handshake did not finish in time", "TLS handshake with %s",
                      p);
         handshake_failed(c, -ETIMEDOUT);
@@ -717,7 +762,11 @@ sk_conn *sk__conn_new(struct sk__worker *w, int fd, const sk_addr *peer)
     sk_conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    *c = (sk_conn){.w = w, .fd = fd, .type = SOCK_STREAM, .peer = *peer, .h = &ev->h};
+    *c = (sk_conn){.w = w, .fd = fd, .type = SOCK_STREAM, .h = &ev->h};
+    if (sk__conn_peer_set(c, peer) < 0) {
+        free(c);
+        return NULL;
+    }
     c->peer_lazy = peer->len == 0 && peer->u.sa.sa_family != AF_UNSPEC && fd >= 0;
     c->last = sk_loop_now(w->loop);
     c->next = w->conns;

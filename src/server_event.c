@@ -164,15 +164,15 @@ static void on_datagram(sk_loop *l, int fd, int events, void *arg)
     struct sk__worker *w = arg;
     struct sk__event *ev = w->ev;
     for (int i = 0; i < DGRAM_BATCH; i++) {
-        sk_conn c = {.w = w, .fd = fd, .type = SOCK_DGRAM};
-        c.peer.len = sizeof c.peer.u;
-        ssize_t n = recvfrom(fd, w->rbuf, SK__EVENT_RBUF, MSG_DONTWAIT, &c.peer.u.sa, &c.peer.len);
+        sk_addr from = {.len = sizeof from.u};
+        sk_conn c = {.w = w, .fd = fd, .type = SOCK_DGRAM, .peer = &from};
+        ssize_t n = recvfrom(fd, w->rbuf, SK__EVENT_RBUF, MSG_DONTWAIT, &from.u.sa, &from.len);
         if (n < 0)
             return;
         sk__bump(&w->c.bytes_in, (uint64_t)n);
         if (sk__trace_on())
-            sk__trace_data(fd, '<', &c.peer, w->rbuf, (size_t)n, "recvfrom");
-        if (sk__admit(ev->srv, &c.peer, false, &w->c) && ev->h.on_data)
+            sk__trace_data(fd, '<', &from, w->rbuf, (size_t)n, "recvfrom");
+        if (sk__admit(ev->srv, &from, false, &w->c) && ev->h.on_data)
             ev->h.on_data(&c, w->rbuf, (size_t)n);
     }
 }

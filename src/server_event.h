@@ -7,6 +7,7 @@
 #include "server_core.h"
 #include "sockkit/loop.h"
 
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/types.h>
@@ -51,59 +52,81 @@ struct sk__event {
     unsigned next; /* hand-off: where the search for the least loaded starts */
 };
 
+/* The peer's address kept inline when it fits: IPv4 and IPv6 (a longer one, a named Unix peer,
+ * is kept in full in sk_conn.peer). */
+union sk__short_addr {
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+};
+
+/* Sized for idle memory (docs/performance.md: 10,000 idle connections): an idle accepted TCP
+ * connection is this struct and its slot in the loop, so rare state is out of line (the peer's
+ * full sk_addr, made only when asked for), flags are bits, and what only TLS and only the ring
+ * use shares space where the two never meet (a ring connection has no TLS). */
 struct sk_conn {
     struct sk__worker *w;
     sk_conn *prev, *next;
-    int fd, type;
     unsigned char *out;
     size_t off, len, cap; /* unsent output is out[off, len) */
     uint64_t last;        /* loop time of the last progress */
     int64_t idle_timer;
     void *data;
-    int events; /* what the loop watches for */
-    int busy;   /* our frames on the stack that hold c */
-    int reason; /* for on_close */
-    bool closing, dead, over, draining, fin_sent, discard;
-    bool outbound;   /* made by sk_conn_connect: not an accepted client (no sk__release) */
-    bool connecting; /* conn_connect.c owns the fd's watch until the connect is done */
-    bool eof;        /* on_end ran: the peer's FIN came, nothing more is read */
-    bool shut_req;   /* sk_conn_shutdown: FIN once the output is flushed */
-    bool shut_done;
-    bool joined; /* in a relay pair: its output's level stops the other side, not itself */
-    int paused;  /* sk_conn_pause count */
-    /* io_uring (below; here to fill the hole before the next pointer: one malloc size class less
-     * per connection): input ended while reading was stopped, 1 (EOF) or -errno */
-    int held_end;
     const sk_event_handlers *h; /* the callbacks: the server's, an outbound's own, a pair's */
     struct sk__outbound *ob;    /* conn_connect.c's state while connecting, and handlers */
     /* relay.c's zero-copy pump: when set, it does this connection's I/O instead of on_io */
     void (*raw_io)(sk_conn *c, int events);
-    sk_addr peer;
-    bool peer_lazy; /* accepted by the ring without its address: getpeername when asked */
+    /* The peer: the short form inline (pa, pa_len bytes of it); the full sk_addr that
+     * sk_conn_peer returns is made on the first ask (or at once for a longer address). */
+    sk_addr *peer;
     /* TLS (opts.tls): on_open runs once the handshake is done (opened); until then the loop
      * watches for what the handshake wants (tls_want), within the handshake timer. */
     sk_tls *tls;
     const struct sk__tls_ops *tops; /* the context's table (server's or sk_conn_connect's) */
-    int64_t hs_timer;
-    int tls_want; /* during the handshake: what it waits for */
-    bool handshaking, opened;
-    bool rd_wants_w; /* the last TLS read waits for the fd to be writable (key update) */
-    bool wr_wants_r; /* the last TLS write waits for the fd to be readable */
-    char *why;       /* a TLS failure's sk_errmsg() (the peer's alert), for a pair's on_done */
+    char *why; /* a TLS failure's sk_errmsg() (the peer's alert), for a pair's on_done */
+    union {
+        int64_t hs_timer;   /* TLS: the handshake's deadline */
+        int64_t ring_timer; /* ring: delivers what is held, or arms the first receive */
+    };
     /* io_uring's completion-based I/O (server_ring.c): a plain accepted stream connection on a
      * loop that offers it. Its fd is never watched: a multishot receive runs while it reads, and
      * one send at a time carries its output. */
-    bool ring;
-    bool recv_cancel;          /* the receive is being cancelled (reading stopped) */
-    bool armed_once;           /* its first receive was armed (from a zero timer: sk__ring_leave) */
-    bool starved;              /* a receive found no buffer: readiness until input comes */
-    uint8_t run;               /* multishot completions in a row with more input queued */
     int64_t recv_op, send_op;  /* the ops in flight, 0: none */
-    size_t inflight;           /* out[off, off + inflight) is what the send in flight reads */
     struct sk__held *held;     /* received after reading stopped: delivered, in order, on resume */
     unsigned nheld, held_head; /* held[held_head, nheld) */
-    int64_t ring_timer;        /* delivers what is held, or arms the first receive */
+    uint32_t inflight;         /* out[off, off + inflight) is what the send in flight reads */
+    int fd;
+    int reason;       /* for on_close */
+    int paused;       /* sk_conn_pause count */
+    uint16_t busy;    /* our frames on the stack that hold c */
+    int16_t held_end; /* ring: input ended while reading was stopped, 1 (EOF) or -errno */
+    union sk__short_addr pa;
+    uint8_t pa_len;
+    uint8_t type;     /* SOCK_STREAM or SOCK_DGRAM */
+    int8_t events;    /* what the loop watches for (-1: not known, watch anew) */
+    uint8_t tls_want; /* during the handshake: what it waits for */
+    uint8_t run;      /* ring: multishot completions in a row with more input queued */
+    bool closing : 1, dead : 1, over : 1, draining : 1, fin_sent : 1, discard : 1;
+    bool outbound : 1;   /* made by sk_conn_connect: not an accepted client (no sk__release) */
+    bool connecting : 1; /* conn_connect.c owns the fd's watch until the connect is done */
+    bool eof : 1;        /* on_end ran: the peer's FIN came, nothing more is read */
+    bool shut_req : 1;   /* sk_conn_shutdown: FIN once the output is flushed */
+    bool shut_done : 1;
+    bool joined : 1;    /* in a relay pair: its output's level stops the other side, not itself */
+    bool peer_lazy : 1; /* accepted by the ring without its address: getpeername when asked */
+    bool handshaking : 1, opened : 1;
+    bool rd_wants_w : 1; /* the last TLS read waits for the fd to be writable (key update) */
+    bool wr_wants_r : 1; /* the last TLS write waits for the fd to be readable */
+    bool ring : 1;
+    bool recv_cancel : 1; /* the receive is being cancelled (reading stopped) */
+    bool armed_once : 1;  /* its first receive was armed (from a zero timer: sk__ring_leave) */
+    bool starved : 1;     /* a receive found no buffer: readiness until input comes */
 };
+
+/* The peer's address as a full sk_addr (len 0 if unknown); sk_conn_peer's pointer form. */
+void sk__conn_peer_get(const sk_conn *c, sk_addr *out);
+/* Record the peer's address (accept, an outbound's destination, a datagram's source). */
+int sk__conn_peer_set(sk_conn *c, const sk_addr *a);
 
 /* One buffer a completion filled while its connection was not reading. */
 struct sk__held {

@@ -25,6 +25,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#define SEND_MAX (1u << 30) /* the most one send op carries */
+
 static const struct sk__loop_ops *ops_of(const sk_conn *c, void **st)
 {
     return sk__loop_ops(c->w->loop, st);
@@ -258,11 +260,13 @@ int sk__ring_settle(sk_conn *c)
         c->len = pend;
     }
     if (pend && !c->send_op) {
+        if (pend > SEND_MAX) /* a send's length is 32 bits (the SQE's len): the rest goes next */
+            pend = SEND_MAX;
         int64_t id = ops->send(st, c->fd, c->out + c->off, pend, on_sent, c);
         if (id < 0)
             return (int)id;
         c->send_op = id;
-        c->inflight = pend;
+        c->inflight = (uint32_t)pend;
     }
     return 0;
 }

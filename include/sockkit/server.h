@@ -274,6 +274,8 @@ void sk_conn_close(sk_conn *c);
 size_t sk_conn_pending(const sk_conn *c);
 int sk_conn_fd(const sk_conn *c);
 int sk_conn_type(const sk_conn *c); /* SOCK_STREAM or SOCK_DGRAM */
+/* The peer's address (a datagram's source); valid while c lives. Made on the first call (call it
+ * on c's loop, as the callbacks are); its length is 0 if the peer is gone and never known. */
 const sk_addr *sk_conn_peer(const sk_conn *c);
 sk_server *sk_conn_server(const sk_conn *c);
 /* The loop the connection lives on: for timers and posts of the handler's own. */

@@ -10,6 +10,7 @@
 #include <netinet/tcp.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/un.h>
 #include <stdatomic.h>
 
 /* ---- handlers ------------------------------------------------------------------------------ */
@@ -476,16 +477,28 @@ static const sk_event_handlers peer_h =
     SK_EVENT_HANDLERS_INIT(.on_open = note_peer, .on_data = plain_echo);
 
 /* sk_conn_peer is the client's address on every backend (io_uring's multishot accept does not
- * give it: the connection looks it up when asked); TCP_NODELAY is on (from the listener). */
-static void peer_address(void **s)
+ * give it: the connection looks it up when asked; a connection keeps IPv4 and IPv6 addresses in
+ * a short form and a longer one, a named Unix client's, in full); TCP_NODELAY is on (from the
+ * listener) for TCP. bind_path: the client binds its Unix socket there first. */
+static void peer_is(const char *endpoint, const char *bind_path)
 {
-    (void)s;
     struct peer_seen p = {0};
-    sk_server_opts o =
-        SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .events = &peer_h, .user = &p);
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = endpoint, .events = &peer_h, .user = &p);
     struct t_running r = {0};
     start(&r, &o);
-    int fd = connect_to(r.ep);
+    int fd;
+    if (bind_path) {
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un me = {.sun_family = AF_UNIX};
+        snprintf(me.sun_path, sizeof me.sun_path, "%s", bind_path);
+        unlink(bind_path);
+        assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof me), 0);
+        sk_addr to;
+        sk_server_get_addr(r.srv, &to);
+        assert_int_equal(connect(fd, &to.u.sa, to.len), 0);
+    } else {
+        fd = connect_to(r.ep);
+    }
     char b;
     assert_int_equal(sk_send_all(fd, "x", 1, 1000, NULL), 0);
     assert_int_equal(sk_recv_exact(fd, &b, 1, 3000, NULL), 0);
@@ -498,9 +511,23 @@ static void peer_address(void **s)
         usleep(1000);
     assert_int_equal(atomic_load(&p.n), 1);
     assert_string_equal(p.text, want);
-    assert_int_equal(p.nodelay, 1);
+    if (!bind_path)
+        assert_int_equal(p.nodelay, 1);
     close(fd);
     stop(&r, 1000, NULL);
+    if (bind_path)
+        unlink(bind_path);
+}
+
+static void peer_address(void **s)
+{
+    (void)s;
+    peer_is("127.0.0.1:0", NULL);
+    peer_is("[::1]:0", NULL);
+    char path[64], ep[80];
+    snprintf(path, sizeof path, "/tmp/sockkit-evtest-client-%d.sock", getpid());
+    snprintf(ep, sizeof ep, "unix:/tmp/sockkit-evtest-peer-%d.sock", getpid());
+    peer_is(ep, path);
 }
 
 struct stopper {
