@@ -16,8 +16,10 @@
 #include "loop_ops.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #if SK_HAVE_URING
@@ -508,6 +510,21 @@ static int64_t send_op(void *p, int fd, const void *buf, size_t len, sk__op_fn f
     return id;
 }
 
+/* SOCKKIT_URING_ACCEPT=old-kernel, a test and diagnostic knob (docs/loop.md): the accept SQE
+ * carries a flag bit in ioprio that no kernel knows. io_accept_prep refuses unknown bits with
+ * -EINVAL, as a kernel before 5.19 refuses any ioprio (the multishot bit included): this kernel
+ * then answers as an old one does, and the listener's fallback (server_ring_accept.c) runs.
+ * Read once per process: getenv races with setenv in other threads. */
+#define ACCEPT_UNKNOWN_FLAG (1u << 15)
+static bool env_old_accept;
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+
+static void read_env(void)
+{
+    const char *e = getenv("SOCKKIT_URING_ACCEPT");
+    env_old_accept = e && !strcmp(e, "old-kernel");
+}
+
 /* Multishot: the kernel accepts each client as it comes, with no system call of ours; no address
  * (one buffer would serve every completion, overwritten before it is read). */
 static int64_t accept_op(void *p, int fd, sk__op_fn fn, void *arg)
@@ -519,6 +536,9 @@ static int64_t accept_op(void *p, int fd, sk__op_fn fn, void *arg)
         return id;
     st->ops[(uint32_t)id].accept = true;
     io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    pthread_once(&env_once, read_env);
+    if (env_old_accept)
+        sqe->ioprio |= ACCEPT_UNKNOWN_FLAG;
     io_uring_sqe_set_data64(sqe, op_ud((uint32_t)(id >> 32), (uint32_t)id));
     return id;
 }
