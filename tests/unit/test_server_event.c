@@ -2,8 +2,10 @@
  * two loops by SO_REUSEPORT and by hand-off, both loop backends; Unix stream; UDP; Unix datagram),
  * back-pressure and on_writable, reading past high water, a peer that never reads, idle timeouts,
  * max_conns, verify, close from inside a callback and after a flush, writes from a handler's own
- * timer, on_close reasons, drain flushing accepted output, and how many loops run by default. Run
- * under TSan too (label threads): two loops, two threads.
+ * timer, on_close reasons, drain flushing accepted output, the drain's cut closing at once, fds
+ * given back as clients come and go (500 closed by their clients; connections open at the close;
+ * max_conns 1 one client after another), and how many loops run by default. Run under TSan too
+ * (label threads): two loops, two threads.
  */
 #include "sktest.h"
 
@@ -919,6 +921,41 @@ static void drain_flushes_output(void **s)
     assert_int_equal(st.bytes_out, taken);
 }
 
+/* The drain cuts a client that never closes: when sk_server_drain returns, the server's socket
+ * for it is gone (io_uring: the close queued by the cut, and the cancel of its receive, which
+ * holds the socket, are submitted as the drain ends, not at the server's close): its fd is no
+ * longer open, and a byte the client sends then is answered with a reset. */
+static int tcp_state(int fd)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 ? ti.tcpi_state : -1;
+}
+
+static void drain_cut_is_closed(void **s)
+{
+    (void)s;
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .workers = 1);
+    struct t_running r = {0};
+    start(&r, &o);
+    int fd = connect_to(r.ep);
+    char b[4];
+    assert_int_equal(sk_send_all(fd, "ping", 4, 1000, NULL), 0);
+    assert_int_equal(sk_recv_exact(fd, b, 4, 3000, NULL), 0);
+    t_serve_stop(&r);
+    int open = t_count_fds();
+    assert_int_equal(sk_server_drain(r.srv, 300), 1);
+    assert_int_equal(t_count_fds(), open - 2);    /* the listener and the cut connection */
+    assert_int_equal(sk_recv(fd, b, 1, 1000), 0); /* the drain's FIN */
+    assert_int_equal(send(fd, "x", 1, MSG_NOSIGNAL), 1);
+    int64_t t0 = t_now_ms();
+    while (tcp_state(fd) != TCP_CLOSE && t_now_ms() - t0 < 3000)
+        usleep(2000);
+    assert_int_equal(tcp_state(fd), TCP_CLOSE); /* reset: nobody holds the server's end */
+    sk_server_close(r.srv);
+    close(fd);
+}
+
 /* ---- how many loops by default ------------------------------------------------------------ */
 
 static int blocking_handle(sk_request *r)
@@ -998,6 +1035,7 @@ int main(void)
         cmocka_unit_test(close_inside_callback_and_reset),
         cmocka_unit_test(write_from_own_timer),
         cmocka_unit_test(drain_flushes_output),
+        cmocka_unit_test(drain_cut_is_closed),
         cmocka_unit_test(default_loops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
