@@ -55,6 +55,16 @@ struct sk__loop_ops {
     /* Cancel op; detach: no callback any more (its buffers go back by themselves); owned (may be
      * NULL) is freed once the op has completed. */
     void (*cancel)(void *state, int64_t op, bool detach, void *owned);
+    /* Close fd with the next submission (IORING_OP_CLOSE): fire and forget, no callback; the
+     * caller must not use fd again. Its number stays taken until the close reaches the kernel
+     * (the loop's next wait, close_flush, or the loop's free, which submits what is queued);
+     * with the submission queue full, close(2) at once. A failure is ignored as close(2)'s
+     * would be, except that an fd the kernel did not close (a kernel without the op) is closed
+     * with close(2) then. Ops in flight on fd hold the file: the socket ends with the last. */
+    void (*close)(void *state, int fd);
+    /* Submit now, without waiting, what is queued if a close is among it (else nothing): for a
+     * loop that stops running, or before an accept4 that needs those fds back. */
+    void (*close_flush)(void *state);
     /* Give owned to op: freed at its last completion (a buffer that a send still reads). */
     void (*own)(void *state, int64_t op, void *owned);
     /* A provided buffer taken by a receive's completion goes back to the ring. */

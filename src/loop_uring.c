@@ -16,8 +16,10 @@
 #include "loop_ops.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #if SK_HAVE_URING
@@ -33,6 +35,9 @@
 #define OP_BIT                                                                                     \
     0x80000000u /* in the low half of user_data: an op (loop_ops.h), not an fd's poll              \
                  */
+/* A close (close_op): OP_BIT and the fd in the low half, 0 in the high one, where an op has its
+ * generation (never 0) and UD_NONE all ones. */
+#define UD_CLOSE(fd) ((uint64_t)(OP_BIT | (uint32_t)(fd)))
 
 struct slot {
     uint32_t gen;       /* what the loop last asked for */
@@ -76,6 +81,7 @@ struct state {
     int *rearm; /* fds whose one-shot poll fired: armed again before the next wait */
     size_t nrearm, caprearm;
     bool skip_ok; /* IOSQE_CQE_SKIP_SUCCESS known (5.17+): no CQE for a removal that worked */
+    unsigned closes_queued; /* closes in the submission queue (close_flush): 0 once submitted */
 };
 
 static uint64_t ud_of(uint32_t gen, int fd)
@@ -158,11 +164,41 @@ static void *create(void)
     return st;
 }
 
+/* A close's completion (close_op), true if cqe is one. With IOSQE_CQE_SKIP_SUCCESS only a failed
+ * close posts one. A failure is ignored as close(2)'s would be (the fd is gone all the same),
+ * except where the kernel never ran it: an op it does not know (before 5.6: -EINVAL), or one
+ * cancelled before it ran (-ECANCELED: only a close punted to a worker, which a socket's never
+ * is). The fd is still ours then, and closed here, or it would stay open for good. */
+static bool close_done(uint64_t ud, int res)
+{
+    if (ud >> 32 || !((uint32_t)ud & OP_BIT))
+        return false;
+    if (res == -EINVAL || res == -EOPNOTSUPP || res == -ECANCELED)
+        close((int)((uint32_t)ud & ~OP_BIT));
+    return true;
+}
+
 static bool op_is_accept(const struct state *st, uint64_t ud)
 {
     uint32_t slot = (uint32_t)ud & ~OP_BIT;
     return ((uint32_t)ud & OP_BIT) && slot < st->nops && st->ops[slot].live &&
            st->ops[slot].gen == (uint32_t)(ud >> 32) && st->ops[slot].accept;
+}
+
+/* Before the ring goes: the completions in it that carry an fd nobody will take (an accept's),
+ * or that say a close was not done (close_done), are the last word on those fds. */
+static void reap_cq(struct state *st)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&st->ring, head, cqe)
+    {
+        seen++;
+        uint64_t ud = io_uring_cqe_get_data64(cqe);
+        if (ud != UD_NONE && !close_done(ud, cqe->res) && op_is_accept(st, ud) && cqe->res >= 0)
+            close(cqe->res);
+    }
+    io_uring_cq_advance(&st->ring, seen);
 }
 
 /* Before the ring goes: accepts still in flight are cancelled, and the fds that completions
@@ -189,22 +225,36 @@ static void reap_accepts(struct state *st)
         return;
     /* the cancels, and the task work that posts what completed before them */
     io_uring_submit_and_get_events(&st->ring);
-    struct io_uring_cqe *cqe;
-    unsigned head, seen = 0;
-    io_uring_for_each_cqe(&st->ring, head, cqe)
-    {
-        seen++;
-        uint64_t ud = io_uring_cqe_get_data64(cqe);
-        if (ud != UD_NONE && op_is_accept(st, ud) && cqe->res >= 0)
-            close(cqe->res);
+    reap_cq(st);
+}
+
+/* Before the ring goes: what is still queued is submitted, as io_uring_queue_exit would drop it.
+ * A close is done as it is submitted (a socket has no flush to wait for: the kernel closes it
+ * inline, it never goes to a worker), so after the submission no fd of ours is left waiting. If
+ * the submission fails (out of memory; a full completion ring: emptied, then tried again), the
+ * fds of the closes still queued are closed with close(2). */
+static void flush_closes_at_exit(struct state *st)
+{
+    for (int i = 0; i < 3 && io_uring_sq_ready(&st->ring); i++) {
+        if (io_uring_submit(&st->ring) >= 0)
+            break;
+        reap_cq(st);
     }
-    io_uring_cq_advance(&st->ring, seen);
+    struct io_uring_sq *sq = &st->ring.sq;
+    for (unsigned h = *sq->khead; h != sq->sqe_tail; h++) {
+        const struct io_uring_sqe *sqe = &sq->sqes[h & sq->ring_mask];
+        if (sqe->opcode == IORING_OP_CLOSE)
+            close(sqe->fd);
+    }
+    reap_cq(st);
+    st->closes_queued = 0;
 }
 
 static void destroy(void *p)
 {
     struct state *st = p;
     reap_accepts(st);
+    flush_closes_at_exit(st);
     /* cancels the polls in flight; the kernel then queues task work to this thread, which
      * interrupts its next sleeping wait once (docs/loop.md) */
     io_uring_queue_exit(&st->ring);
@@ -460,6 +510,21 @@ static int64_t send_op(void *p, int fd, const void *buf, size_t len, sk__op_fn f
     return id;
 }
 
+/* SOCKKIT_URING_ACCEPT=old-kernel, a test and diagnostic knob (docs/loop.md): the accept SQE
+ * carries a flag bit in ioprio that no kernel knows. io_accept_prep refuses unknown bits with
+ * -EINVAL, as a kernel before 5.19 refuses any ioprio (the multishot bit included): this kernel
+ * then answers as an old one does, and the listener's fallback (server_ring_accept.c) runs.
+ * Read once per process: getenv races with setenv in other threads. */
+#define ACCEPT_UNKNOWN_FLAG (1u << 15)
+static bool env_old_accept;
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+
+static void read_env(void)
+{
+    const char *e = getenv("SOCKKIT_URING_ACCEPT");
+    env_old_accept = e && !strcmp(e, "old-kernel");
+}
+
 /* Multishot: the kernel accepts each client as it comes, with no system call of ours; no address
  * (one buffer would serve every completion, overwritten before it is read). */
 static int64_t accept_op(void *p, int fd, sk__op_fn fn, void *arg)
@@ -471,8 +536,38 @@ static int64_t accept_op(void *p, int fd, sk__op_fn fn, void *arg)
         return id;
     st->ops[(uint32_t)id].accept = true;
     io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    pthread_once(&env_once, read_env);
+    if (env_old_accept)
+        sqe->ioprio |= ACCEPT_UNKNOWN_FLAG;
     io_uring_sqe_set_data64(sqe, op_ud((uint32_t)(id >> 32), (uint32_t)id));
     return id;
+}
+
+/* Fire and forget: no op slot, no callback, no completion when it works (CQE_SKIP_SUCCESS); one
+ * that fails is seen by close_done. It goes in the same submission as the cancels of the
+ * connection's ops queued before it; the kernel does not order them (no link), and need not: an
+ * op in flight holds its own reference to the file, and a cancel finds it by user_data, not by
+ * fd, so the socket ends when the last of them does, whichever runs first. */
+static void close_op(void *p, int fd)
+{
+    struct state *st = p;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&st->ring);
+    if (!sqe) { /* full: a close(2) is one system call, as a submission to make room would be */
+        close(fd);
+        return;
+    }
+    io_uring_prep_close(sqe, fd);
+    io_uring_sqe_set_data64(sqe, UD_CLOSE(fd));
+    if (st->skip_ok)
+        io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
+    st->closes_queued++;
+}
+
+static void close_flush(void *p)
+{
+    struct state *st = p;
+    if (st->closes_queued && io_uring_submit(&st->ring) >= 0 && !io_uring_sq_ready(&st->ring))
+        st->closes_queued = 0;
 }
 
 static void own_op(void *p, int64_t id, void *owned)
@@ -578,6 +673,8 @@ static const struct sk__loop_ops uring_ops = {
     .recv = recv_op,
     .send = send_op,
     .accept = accept_op,
+    .close = close_op,
+    .close_flush = close_flush,
     .cancel = cancel_op,
     .own = own_op,
     .buf_return = buf_return,
@@ -611,7 +708,10 @@ static int wait_ready(void *p, int timeout_ms, struct sk__ready *out, int max)
     int rc = rearm_fired(st);
     if (rc < 0)
         return rc;
-    if ((rc = submit_wait(st, timeout_ms)) < 0)
+    rc = submit_wait(st, timeout_ms);
+    if (!io_uring_sq_ready(&st->ring))
+        st->closes_queued = 0;
+    if (rc < 0)
         return rc;
     struct io_uring_cqe *cqe;
     unsigned head, seen = 0;
@@ -622,7 +722,7 @@ static int wait_ready(void *p, int timeout_ms, struct sk__ready *out, int max)
             break; /* the rest stay in the ring for the next wait */
         seen++;
         uint64_t ud = io_uring_cqe_get_data64(cqe);
-        if (ud == UD_NONE)
+        if (ud == UD_NONE || close_done(ud, cqe->res))
             continue;
         if ((uint32_t)ud & OP_BIT) {
             if ((rc = keep_done(st, ud, cqe)) < 0) {

@@ -80,8 +80,8 @@ static void destroy(sk_conn *c)
         tls_notify(c);
         tls_ops(c)->close(c->tls);
     }
-    if (c->fd >= 0)
-        sk_close(c->fd);
+    if (c->fd >= 0) /* io_uring: IORING_OP_CLOSE with the loop's next submission */
+        sk__ring_close(w->loop, c->fd);
     sk__outbound_free(c);
     free(c->out);
     free(c->why);

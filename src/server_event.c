@@ -92,7 +92,7 @@ void sk__event_client(struct sk__worker *w, int fd, const sk_addr *peer)
     if (sk__admit(s, peer, true, &w->c))
         place(w, fd, peer);
     else
-        sk_close(fd);
+        sk__ring_close(w->loop, fd);
 }
 
 static void on_listener(sk_loop *l, int fd, int events, void *arg);
@@ -134,6 +134,10 @@ static void on_listener(sk_loop *l, int lfd, int events, void *arg)
     struct sk__worker *w = arg;
     sk_server *s = w->ev->srv;
     bool took = false;
+    /* io_uring: connections that ended in this turn's completions give their fds back first, as
+     * a close(2) would have (out of fds, else a client that fits would be shed); nothing queued,
+     * or another backend: no system call */
+    sk__ring_flush(l);
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         sk_addr peer;
         int fd = sk__accept(s, lfd, &peer, SOCK_NONBLOCK, &w->c);
@@ -314,6 +318,7 @@ static void *serve_thread(void *arg)
     while (!atomic_load(&w->ev->stopping))
         if (sk_loop_run_once(w->loop, -1) < 0)
             break;
+    sk__ring_flush(w->loop); /* the last turn's closes: not held until the drain or the close */
     return NULL;
 }
 
@@ -343,6 +348,7 @@ static int event_serve(sk_server *s, int interval_ms)
     while (!atomic_load(&s->stop))
         if ((rc = sk_loop_run_once(w0->loop, interval_ms)) < 0)
             break;
+    sk__ring_flush(w0->loop);
     stop_all(ev);
     for (int i = 1; i < started; i++)
         pthread_join(ev->w[i].thread, NULL);
@@ -394,6 +400,7 @@ static void *drain_main(void *arg)
             break;
     }
     w->cut += sk__conn_cut_all(w);
+    sk__ring_flush(w->loop); /* the cut clients see their end now, not at the server's close */
     return NULL;
 }
 

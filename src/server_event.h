@@ -187,6 +187,12 @@ bool sk__ring_usable(struct sk__worker *w);
 int sk__ring_settle(sk_conn *c);
 void sk__ring_end(sk_conn *c);
 int sk__ring_regrow(sk_conn *c, size_t need);
+/* Close a connection's fd (or a refused client's) on loop l: through the ring where the loop has
+ * completion-based ops (IORING_OP_CLOSE with the next submission: no close(2)), else sk_close.
+ * The fd's number stays taken until that submission; sk__ring_flush submits the queued closes
+ * now (a loop that stops running, an accept4 that needs the fds back). */
+void sk__ring_close(sk_loop *l, int fd);
+void sk__ring_flush(sk_loop *l);
 /* relay.c: c goes back to readiness (its fd watched by the loop) if nothing is in flight or held:
  * true then, or when it never used the completions. */
 bool sk__ring_leave(sk_conn *c);

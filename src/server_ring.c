@@ -16,7 +16,8 @@
  * completion, so a write that must move the buffer meanwhile copies it to a new one and leaves
  * the old one to the send (the loop frees it at the send's end). A connection that ends with ops
  * in flight cancels them and detaches: their late completions reach no callback; its fd is
- * closed after the cancel is queued (the ops hold the file until they end). */
+ * closed after the cancel is queued (the ops hold the file until they end), by the ring too:
+ * IORING_OP_CLOSE in the same submission as the cancels, not a close(2) of its own. */
 #include "loop_ops.h"
 #include "server_event.h"
 
@@ -289,6 +290,26 @@ void sk__ring_end(sk_conn *c)
         ops->buf_return(st, c->held[c->held_head].bid);
     free(c->held);
     c->held = NULL;
+}
+
+void sk__ring_close(sk_loop *l, int fd)
+{
+    void *st;
+    const struct sk__loop_ops *ops = sk__loop_ops(l, &st);
+    if (!ops) {
+        sk_close(fd);
+        return;
+    }
+    sk__trace_close(fd); /* as sk_close would: the trace's connection ends here */
+    ops->close(st, fd);
+}
+
+void sk__ring_flush(sk_loop *l)
+{
+    void *st;
+    const struct sk__loop_ops *ops = sk__loop_ops(l, &st);
+    if (ops)
+        ops->close_flush(st);
 }
 
 bool sk__ring_leave(sk_conn *c)

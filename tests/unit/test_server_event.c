@@ -2,8 +2,10 @@
  * two loops by SO_REUSEPORT and by hand-off, both loop backends; Unix stream; UDP; Unix datagram),
  * back-pressure and on_writable, reading past high water, a peer that never reads, idle timeouts,
  * max_conns, verify, close from inside a callback and after a flush, writes from a handler's own
- * timer, on_close reasons, drain flushing accepted output, and how many loops run by default. Run
- * under TSan too (label threads): two loops, two threads.
+ * timer, on_close reasons, drain flushing accepted output, the drain's cut closing at once, fds
+ * given back as clients come and go (500 closed by their clients; connections open at the close;
+ * max_conns 1 one client after another), and how many loops run by default. Run under TSan too
+ * (label threads): two loops, two threads.
  */
 #include "sktest.h"
 
@@ -599,6 +601,141 @@ static void no_fd_left_after_close(void **s)
     no_fd_left(2, false);
 }
 
+/* ---- fds given back as clients come and go (io_uring: closed through the ring) -------------- */
+
+/* /proc/self/fd's count once it is want (bounded): the closes of connections that ended may still
+ * be on their way (io_uring: with the loop's next submission, at the start of its wait). */
+static int fds_settle(int want, int ms)
+{
+    int64_t t0 = t_now_ms();
+    int n;
+    while ((n = t_count_fds()) != want && t_now_ms() - t0 < ms)
+        usleep(2000);
+    return n;
+}
+
+static void wait_closed(struct tally *t, int n, int ms)
+{
+    int64_t t0 = t_now_ms();
+    while (atomic_load(&t->closed) < n && t_now_ms() - t0 < ms)
+        usleep(2000);
+    assert_int_equal(atomic_load(&t->closed), n);
+}
+
+struct churn {
+    const char *ep;
+    int id, n, ok;
+};
+
+/* n connections one after another: connect, a 32-byte echo checked, close. */
+static void *churn_client(void *arg)
+{
+    struct churn *c = arg;
+    for (int i = 0; i < c->n; i++) {
+        int fd = sk_connect(c->ep, 5000);
+        if (fd < 0)
+            continue;
+        unsigned char out[32], in[32];
+        t_fill_random(out, sizeof out, (unsigned)(c->id * 1000 + i + 1));
+        if (sk_send_all(fd, out, sizeof out, 5000, NULL) == 0 &&
+            sk_recv_exact(fd, in, sizeof in, 5000, NULL) == 0 && !memcmp(in, out, sizeof out))
+            c->ok++;
+        close(fd);
+    }
+    return NULL;
+}
+
+/* 500 connections opened and closed by their clients (4 threads of 125, two loops): once the
+ * server has seen every one end, it holds no fd of theirs, with nothing else happening on its
+ * loops (io_uring: the closes go with the submission at the start of the next wait, not with a
+ * later event); at its close, the process is back to the fds it had before it. */
+static void many_closed_leave_no_fd(void **s)
+{
+    (void)s;
+    int before = t_count_fds();
+    struct tally t = {0};
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .workers = 2, .user = &t);
+    struct t_running r = {0};
+    start(&r, &o);
+    int serving = t_count_fds();
+    struct churn c[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        c[i] = (struct churn){.ep = r.ep, .id = i, .n = 125};
+        pthread_create(&th[i], NULL, churn_client, &c[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ok += c[i].ok;
+    }
+    assert_int_equal(ok, 500);
+    wait_closed(&t, 500, 10000);
+    assert_int_equal(fds_settle(serving, 3000), serving);
+    sk_server_stats st = stop(&r, 1000, NULL);
+    assert_int_equal(st.accepted, 500);
+    assert_int_equal(t_count_fds(), before);
+}
+
+/* Connections still open when the server is closed (no drain): each client sees its end, and the
+ * process has the fds it had before (io_uring: the closes queued by the close are submitted when
+ * the loop is freed, not dropped with the ring; with the hand-off, loop 1 has no accept whose
+ * cancel would submit them anyway). */
+static void close_with_open_conns(void **s)
+{
+    (void)s;
+    int before = t_count_fds();
+    struct tally t = {0};
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .workers = 2,
+                                           .accept_mode = SK_ACCEPT_HANDOFF, .user = &t);
+    struct t_running r = {0};
+    start(&r, &o);
+    int fd[20];
+    char b[4];
+    for (int i = 0; i < 20; i++) {
+        fd[i] = connect_to(r.ep);
+        assert_int_equal(sk_send_all(fd[i], "ping", 4, 1000, NULL), 0);
+        assert_int_equal(sk_recv_exact(fd[i], b, 4, 3000, NULL), 0);
+    }
+    t_serve_stop(&r);
+    sk_server_close(r.srv);
+    for (int i = 0; i < 20; i++) {
+        ssize_t n = sk_recv(fd[i], b, 1, 3000);
+        assert_true(n == 0 || n == -ECONNRESET);
+        close(fd[i]);
+    }
+    assert_int_equal(atomic_load(&t.closed), 20);
+    assert_int_equal(t_count_fds(), before);
+}
+
+/* max_conns 1 and 100 clients one after another, each once the server saw the one before end:
+ * every one is served, none refused, and the server holds one connection's fd at a time. On
+ * io_uring the slot is free at the connection's end while its fd is closed with the loop's next
+ * submission; with one loop that submission comes before the next client is taken. */
+static void max_conns_one_after_another(void **s)
+{
+    (void)s;
+    struct tally t = {0};
+    sk_server_opts o =
+        SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .workers = 1, .max_conns = 1, .user = &t);
+    struct t_running r = {0};
+    start(&r, &o);
+    int serving = t_count_fds();
+    for (int i = 0; i < 100; i++) {
+        int fd = connect_to(r.ep);
+        char b[4];
+        assert_int_equal(sk_send_all(fd, "abcd", 4, 1000, NULL), 0);
+        assert_int_equal(sk_recv_exact(fd, b, 4, 3000, NULL), 0);
+        assert_int_equal(t_count_fds(), serving + 2); /* the client's and the server's */
+        close(fd);
+        wait_closed(&t, i + 1, 3000);
+        assert_int_equal(fds_settle(serving, 3000), serving);
+    }
+    sk_server_stats st = stop(&r, 1000, NULL);
+    assert_int_equal(st.accepted, 100);
+    assert_int_equal(st.rejected, 0);
+}
+
 static bool refuse_all(sk_server *srv, const sk_addr *peer, void *user)
 {
     (void)srv;
@@ -811,6 +948,41 @@ static void drain_flushes_output(void **s)
     assert_int_equal(st.bytes_out, taken);
 }
 
+/* The drain cuts a client that never closes: when sk_server_drain returns, the server's socket
+ * for it is gone (io_uring: the close queued by the cut, and the cancel of its receive, which
+ * holds the socket, are submitted as the drain ends, not at the server's close): its fd is no
+ * longer open, and a byte the client sends then is answered with a reset. */
+static int tcp_state(int fd)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 ? ti.tcpi_state : -1;
+}
+
+static void drain_cut_is_closed(void **s)
+{
+    (void)s;
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .workers = 1);
+    struct t_running r = {0};
+    start(&r, &o);
+    int fd = connect_to(r.ep);
+    char b[4];
+    assert_int_equal(sk_send_all(fd, "ping", 4, 1000, NULL), 0);
+    assert_int_equal(sk_recv_exact(fd, b, 4, 3000, NULL), 0);
+    t_serve_stop(&r);
+    int open = t_count_fds();
+    assert_int_equal(sk_server_drain(r.srv, 300), 1);
+    assert_int_equal(t_count_fds(), open - 2);    /* the listener and the cut connection */
+    assert_int_equal(sk_recv(fd, b, 1, 1000), 0); /* the drain's FIN */
+    assert_int_equal(send(fd, "x", 1, MSG_NOSIGNAL), 1);
+    int64_t t0 = t_now_ms();
+    while (tcp_state(fd) != TCP_CLOSE && t_now_ms() - t0 < 3000)
+        usleep(2000);
+    assert_int_equal(tcp_state(fd), TCP_CLOSE); /* reset: nobody holds the server's end */
+    sk_server_close(r.srv);
+    close(fd);
+}
+
 /* ---- how many loops by default ------------------------------------------------------------ */
 
 static int blocking_handle(sk_request *r)
@@ -883,10 +1055,14 @@ int main(void)
         cmocka_unit_test(peer_address),
         cmocka_unit_test(no_fd_left_after_drain),
         cmocka_unit_test(no_fd_left_after_close),
+        cmocka_unit_test(many_closed_leave_no_fd),
+        cmocka_unit_test(close_with_open_conns),
+        cmocka_unit_test(max_conns_one_after_another),
         cmocka_unit_test(verify_rejects),
         cmocka_unit_test(close_inside_callback_and_reset),
         cmocka_unit_test(write_from_own_timer),
         cmocka_unit_test(drain_flushes_output),
+        cmocka_unit_test(drain_cut_is_closed),
         cmocka_unit_test(default_loops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
