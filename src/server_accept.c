@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 sk_listen_opts sk__server_listen_opts(const sk_server *s, bool reuseport)
@@ -40,6 +42,8 @@ int sk__acceptor_init(struct sk__acceptor *a)
 {
     pthread_mutex_init(&a->lock, NULL);
     a->reserve_fd = take_reserve();
+    atomic_init(&a->shedding, 0);
+    atomic_init(&a->lost, false);
     return 0; /* without a reserve the server still runs; out of fds it pauses instead */
 }
 
@@ -51,22 +55,55 @@ void sk__acceptor_free(struct sk__acceptor *a)
     pthread_mutex_destroy(&a->lock);
 }
 
+/* SOCKKIT_TEST_SHED_PAUSE_MS=N, a test knob (docs/server.md): a shed sleeps N ms with its
+ * client's slot free, as a loop preempted there on a busy machine does, so that a test can make
+ * another loop's io_uring accept take that slot (tests/interop/serve_event.py). Read once. */
+static long shed_pause_ms;
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+
+static void read_env(void)
+{
+    const char *e = getenv("SOCKKIT_TEST_SHED_PAUSE_MS");
+    shed_pause_ms = e ? strtol(e, NULL, 10) : 0;
+}
+
+static void test_pause(void)
+{
+    pthread_once(&env_once, read_env);
+    if (shed_pause_ms > 0 && shed_pause_ms <= 10000) {
+        struct timespec ts = {shed_pause_ms / 1000, shed_pause_ms % 1000 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* The reserve again, after a shed (lock held): lost if another accept took its slot. */
+static void retake(struct sk__acceptor *a)
+{
+    a->reserve_fd = take_reserve();
+    atomic_store(&a->lost, a->reserve_fd < 0);
+}
+
 /* Out of fds (lock held): the pending client cannot be accepted and the listener stays readable,
  * so a retry would spin. Free the reserved fd, accept the client and close it at once, take the
- * reserve back. Without the reserve, the caller pauses accepting for a moment. */
+ * reserve back. Without the reserve, the caller pauses accepting for a moment. While the slots
+ * are free, shedding says so to the accepts that run outside the lock (sk__accept_claim). */
 static int shed(struct sk__acceptor *a, int lfd, struct sk__counters *n)
 {
     if (a->reserve_fd < 0) /* lost to another open in the process: try to get it back */
-        a->reserve_fd = take_reserve();
+        retake(a);
     if (a->reserve_fd < 0)
         return SK__ACCEPT_PAUSE;
+    atomic_fetch_add(&a->shedding, 1); /* before the slot is free: seen by whoever takes it */
     close(a->reserve_fd);
+    a->reserve_fd = -1;
     int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), err = errno;
     if (fd >= 0) {
         close(fd);
         atomic_fetch_add_explicit(&n->rejected, 1, memory_order_relaxed);
+        test_pause();
     }
-    a->reserve_fd = take_reserve();
+    retake(a);
+    atomic_fetch_sub(&a->shedding, 1); /* after lost is set */
     if (a->reserve_fd < 0)
         return SK__ACCEPT_PAUSE;
     if (fd >= 0)
@@ -85,6 +122,30 @@ int sk__accept(sk_server *s, int lfd, sk_addr *peer, int flags, struct sk__count
         fd = shed(a, lfd, n);
     pthread_mutex_unlock(&a->lock);
     return fd;
+}
+
+bool sk__accept_claim(sk_server *s, int fd, struct sk__counters *n)
+{
+    struct sk__acceptor *a = &s->acc;
+    /* a shed that freed the slot fd took (or lost the reserve to it) counted itself in first */
+    if (!atomic_load(&a->shedding) && !atomic_load(&a->lost))
+        return false;
+    pthread_mutex_lock(&a->lock); /* the shed is over once this is ours */
+    bool shed_it = false;
+    if (atomic_load(&a->lost)) {
+        retake(a); /* an fd may have been freed since: then the client stays */
+        if (a->reserve_fd < 0) {
+            /* still full: this client has the slot the reserve had */
+            atomic_fetch_add(&a->shedding, 1);
+            close(fd);
+            atomic_fetch_add_explicit(&n->rejected, 1, memory_order_relaxed);
+            retake(a);
+            atomic_fetch_sub(&a->shedding, 1);
+            shed_it = true;
+        }
+    }
+    pthread_mutex_unlock(&a->lock);
+    return shed_it;
 }
 
 bool sk__admit(sk_server *s, const sk_addr *peer, bool hold, struct sk__counters *n)
@@ -111,7 +172,8 @@ void sk__release(sk_server *s)
 bool sk__peer_gone(int type, int rc)
 {
     /* A datagram's sender that has gone (a Unix datagram socket closed or its file removed) makes
-     * the reply fail where UDP's would vanish: the end of that peer, not a failure of the server. */
+     * the reply fail where UDP's would vanish: the end of that peer, not a failure of the server.
+     */
     if (type == SOCK_DGRAM && (rc == -ECONNREFUSED || rc == -ENOENT))
         return true;
     return rc == -ECONNRESET || rc == -EPIPE || rc == -ETIMEDOUT || rc == SK_ECLOSED;

@@ -45,10 +45,16 @@ struct sk__job {
  * ENFILE) one can be freed to accept and close a client, which then sees its connection end
  * instead of hanging in the backlog while the listener stays readable (a spinning retry). With
  * several acceptors (the event model's loops) the accepts and the reserve go under one lock, so
- * no acceptor takes the slot the reserve just freed. */
+ * no acceptor takes the slot the reserve just freed; but io_uring's accepts run in the kernel,
+ * outside the lock, and one of them can take it (a loop preempted in the middle of a shed): the
+ * reserve is lost, and every accept after it would wait for an fd to be freed. So a shed says
+ * it is under way (shedding) and when it lost the reserve (lost), and a client the kernel
+ * accepted meanwhile gives its slot back to the reserve (sk__accept_claim). */
 struct sk__acceptor {
     pthread_mutex_t lock;
     int reserve_fd;
+    atomic_int shedding; /* sheds under way (their slots are free for a moment) */
+    atomic_bool lost;    /* the reserve went to another accept: the next client's slot is its */
 };
 
 /* Results of sk__accept besides an fd (>= 0) and a negative error code. */
@@ -148,6 +154,10 @@ void sk__acceptor_free(struct sk__acceptor *a);
 /* Accept one client from the non-blocking listener lfd: the fd (flags as accept4's: the event
  * model asks for SOCK_NONBLOCK), or SK__ACCEPT_NONE / _REFUSED / _PAUSE, or a negative code. */
 int sk__accept(struct sk_server *s, int lfd, sk_addr *peer, int flags, struct sk__counters *n);
+/* A client fd accepted outside the lock (io_uring's accept): true if it was closed to give its
+ * slot back to the reserve, which a shed lost to it (counted as refused); false: serve it. Two
+ * atomic loads when no shed is under way or lost. */
+bool sk__accept_claim(struct sk_server *s, int fd, struct sk__counters *n);
 /* The one admission rule: count the request in n->accepted, ask verify, hold a place under
  * max_conns (when hold: the request counts in active until sk__release). false: rejected and
  * counted; the caller closes the connection. */

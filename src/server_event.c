@@ -82,6 +82,8 @@ void sk__event_client(struct sk__worker *w, int fd, const sk_addr *peer)
 {
     sk_server *s = w->ev->srv;
     sk_addr p = {0};
+    if (!peer && sk__accept_claim(s, fd, &w->c))
+        return; /* its slot was the reserve's (server_accept.c) */
     if (!peer) {
         /* the family alone says TCP or Unix; len 0: the address is not known yet */
         p.u.sa.sa_family = s->ep.is_unix ? AF_UNIX : AF_INET6;

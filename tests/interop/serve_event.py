@@ -312,10 +312,18 @@ def try_echo(addr, timeout=2):
     return "closed", None
 
 
-def out_of_fds():
-    """Check 3: at EMFILE the server refuses clients at once and does not spin."""
-    p, host, port = serve(["echo", "--workers", "2", "127.0.0.1:0"],
+def out_of_fds(shed_pause_ms=0):
+    """Check 3: at EMFILE the server refuses clients at once and does not spin. shed_pause_ms:
+    each shed sleeps that long with its client's slot free (SOCKKIT_TEST_SHED_PAUSE_MS), as a
+    loop preempted there on a busy machine does: on io_uring the other loop's accept, which runs
+    in the kernel outside the acceptor's lock, then takes the reserve's slot; the server must
+    give it back (sk__accept_claim), not wait for an fd with clients hanging in its backlog."""
+    env = dict(os.environ)
+    if shed_pause_ms:
+        env["SOCKKIT_TEST_SHED_PAUSE_MS"] = str(shed_pause_ms)
+    p, host, port = serve(["echo", "--workers", "2", "127.0.0.1:0"], env=env,
                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40)))
+    EMFILE = f"EMFILE (sheds paused {shed_pause_ms} ms)" if shed_pause_ms else "EMFILE"
     held = []
     seen = {"served": 0, "closed": 0, "hung": 0}
     try:
@@ -327,7 +335,7 @@ def out_of_fds():
             if seen["hung"] == 3:  # each costs 2 s: enough to tell
                 break
         check(seen["hung"] == 0 and seen["closed"] > 0 and seen["served"] >= 10,
-              f"EMFILE: 60 clients, the ones over the limit closed at once {seen}")
+              f"{EMFILE}: 60 clients, the ones over the limit closed at once {seen}")
         # both loops at EMFILE together: each must still refuse, not leave clients in its backlog
         burst = {"served": 0, "closed": 0, "hung": 0}
 
@@ -340,7 +348,8 @@ def out_of_fds():
                 if what == "hung":
                     return
 
-        for _ in range(3):  # the race it looks for (a loop losing its reserve) is narrow
+        # the race it looks for (a loop losing its reserve) is narrow; paused sheds make it wide
+        for _ in range(1 if shed_pause_ms else 3):
             threads = [threading.Thread(target=client_burst) for _ in range(16)]
             for t in threads:
                 t.start()
@@ -348,7 +357,7 @@ def out_of_fds():
                 t.join(30)
             if burst["hung"]:
                 break
-        check(burst["hung"] == 0, f"EMFILE: 3 x 16 threads of clients at once, each closed at "
+        check(burst["hung"] == 0, f"{EMFILE}: 3 x 16 threads of clients at once, each closed at "
               f"once {burst}")
         cpu0 = proc_cpu_seconds(p.pid)
         t0 = time.time()
@@ -361,8 +370,8 @@ def out_of_fds():
             time.sleep(0.05)
         cpu = proc_cpu_seconds(p.pid) - cpu0
         check(window["hung"] == 0 and window["closed"] > 0,
-              f"EMFILE: clients that keep coming are closed at once {window}")
-        check(cpu < 0.3, f"EMFILE: the server used {cpu:.2f} s of CPU in those 2 s (< 0.3)")
+              f"{EMFILE}: clients that keep coming are closed at once {window}")
+        check(cpu < 0.3, f"{EMFILE}: the server used {cpu:.2f} s of CPU in those 2 s (< 0.3)")
     finally:
         for s in held:
             s.close()
@@ -372,12 +381,12 @@ def out_of_fds():
         ok = echo_once((host, port), timeout=1)
         if not ok:
             time.sleep(0.1)
-    check(ok, "EMFILE: with the held clients gone, a new client is echoed again")
+    check(ok, f"{EMFILE}: with the held clients gone, a new client is echoed again")
     rc, err = stop(p)
     st = stop_counts(err)
     refused = seen["closed"] + burst["closed"] + window["closed"]
     check(rc == 0 and st is not None and st["rejected"] == refused,
-          f"EMFILE: stop line counts the {refused} refused clients as rejected ({err.strip()})")
+          f"{EMFILE}: stop line counts the {refused} refused clients as rejected ({err.strip()})")
 
 
 def drain_with_many(n, size, what):
@@ -645,6 +654,7 @@ try:
     many_clients(200, ["--accept", "handoff"], "handoff")
     never_reads()
     out_of_fds()
+    out_of_fds(shed_pause_ms=20)
     drain_with_many(MANY, 100 * KiB, f"drain {MANY}")
     drain_with_many(10, 8 * MiB, "drain 10x8MiB")
     with tempfile.TemporaryDirectory() as tmp:
