@@ -423,6 +423,11 @@ unsigned sk__loop_bufs_out(sk_loop *l)
     return l->be->ops ? l->be->ops->bufs_out(l->bstate) : 0;
 }
 
+unsigned sk__loop_bufs_total(sk_loop *l)
+{
+    return l->be->ops ? l->be->ops->bufs_total(l->bstate) : 0;
+}
+
 bool sk__loop_multishot(void)
 {
     pthread_once(&env_once, read_env_backend);

@@ -71,6 +71,11 @@ struct sk__loop_ops {
     void (*buf_return)(void *state, unsigned bid);
     const unsigned char *(*buf)(void *state, unsigned bid);
     unsigned buf_size; /* of each provided buffer */
+    /* More provided buffers (a receive found none): 1 if the ring grew, 0 if at its most,
+     * or -ENOMEM. */
+    int (*buf_grow)(void *state);
+    /* The ring's buffers now (for tests, on the loop's thread or after it). */
+    unsigned (*bufs_total)(void *state);
     /* Provided buffers taken and not given back (any thread may ask: for tests). */
     unsigned (*bufs_out)(void *state);
     /* Run the completions the last wait collected; the count of callbacks. */

@@ -29,5 +29,7 @@ const struct sk__loop_ops *sk__loop_ops(struct sk_loop *l, void **state);
 bool sk__loop_multishot(void);
 /* The provided buffers of loop l that completions took and nobody gave back yet (0 without). */
 unsigned sk__loop_bufs_out(struct sk_loop *l);
+/* The provided buffers loop l has made (0 without): 256 at first, more as receives need them. */
+unsigned sk__loop_bufs_total(struct sk_loop *l);
 
 #endif

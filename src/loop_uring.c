@@ -58,6 +58,23 @@ struct op {
     bool accept; /* its completions carry new fds: closed here if nobody takes them */
 };
 
+#ifndef SK_URING_NBUF /* -D at build time, for tests of a small ring (docs/loop.md) */
+#define NBUF 256      /* a power of two */
+#else
+#define NBUF SK_URING_NBUF
+#endif
+#ifndef SK_URING_NBUF_MAX
+#define NBUF_MAX (8 * NBUF) /* a power of two: 2,048 x 4 KiB, 8 MiB */
+#else
+#define NBUF_MAX SK_URING_NBUF_MAX
+#endif
+#ifndef SK_URING_BUFSZ
+#define BUFSZ 4096 /* 1 MiB: the ring takes them in turn, so in time every one is touched */
+#else
+#define BUFSZ SK_URING_BUFSZ
+#endif
+#define BGID 0
+
 /* A completion of an op, kept from the wait until complete() runs it. */
 struct done {
     uint32_t slot, gen;
@@ -74,7 +91,9 @@ struct state {
     struct done *done;
     size_t ndone, capdone;
     struct io_uring_buf_ring *br; /* the provided buffers, made at the first receive */
-    unsigned char *bufs;
+    unsigned char *chunk[64];     /* NBUF buffers each; nbufs / NBUF of them (<= NBUF_MAX) */
+    unsigned nbufs;
+    bool grew; /* the ring grew for this wait's completions (buf_grow) */
     _Atomic unsigned bufs_out; /* taken by completions, not given back yet (tests read it) */
     struct slot *s;
     size_t ns;
@@ -265,7 +284,8 @@ static void destroy(void *p)
     free(st->free_ops);
     free(st->done);
     free(st->br);
-    free(st->bufs);
+    for (unsigned i = 0; i < st->nbufs / NBUF; i++)
+        free(st->chunk[i]);
     free(st->s);
     free(st->rearm);
     free(st);
@@ -348,25 +368,28 @@ static int queue_rearm(struct state *st, int fd)
 
 /* Provided buffers: one ring per loop, made at the first receive, so a loop that only polls
  * costs nothing more. A buffer is taken by one completion and given back after on_data (or after
- * a paused connection delivers it): an idle connection holds none. */
-#ifndef SK_URING_NBUF /* -D at build time, for tests of a small ring (docs/loop.md) */
-#define NBUF 256      /* a power of two */
-#else
-#define NBUF SK_URING_NBUF
-#endif
-#ifndef SK_URING_BUFSZ
-#define BUFSZ 4096 /* 1 MiB: the ring takes them in turn, so in time every one is touched */
-#else
-#define BUFSZ SK_URING_BUFSZ
-#endif
-#define BGID 0
+ * a paused connection delivers it): an idle connection holds none. The ring starts with NBUF
+ * buffers and grows by NBUF at a time (buf_grow) when receives find it empty, which happens when
+ * more connections have input at once than there are buffers (1,000 busy connections), up to
+ * NBUF_MAX; it does not shrink. */
+_Static_assert(NBUF_MAX / NBUF <= 64 && NBUF_MAX % NBUF == 0 && NBUF_MAX <= 32768,
+               "the ring's chunks (struct state) and 16-bit buffer ids");
+
+static void bufs_add(struct state *st, unsigned first)
+{
+    for (unsigned i = 0; i < NBUF; i++)
+        io_uring_buf_ring_add(st->br, st->chunk[first / NBUF] + (size_t)i * BUFSZ, BUFSZ,
+                              (unsigned short)(first + i), io_uring_buf_ring_mask(NBUF_MAX),
+                              (int)i);
+    io_uring_buf_ring_advance(st->br, NBUF);
+}
 
 static int bufs_make(struct state *st)
 {
     if (st->br)
         return 0;
     struct io_uring_buf_ring *br = NULL;
-    if (posix_memalign((void **)&br, 4096, NBUF * sizeof(struct io_uring_buf)))
+    if (posix_memalign((void **)&br, 4096, NBUF_MAX * sizeof(struct io_uring_buf)))
         return -ENOMEM;
     unsigned char *bufs = malloc((size_t)NBUF * BUFSZ);
     if (!bufs) {
@@ -375,7 +398,7 @@ static int bufs_make(struct state *st)
     }
     io_uring_buf_ring_init(br);
     struct io_uring_buf_reg reg = {
-        .ring_addr = (unsigned long)br, .ring_entries = NBUF, .bgid = BGID};
+        .ring_addr = (unsigned long)br, .ring_entries = NBUF_MAX, .bgid = BGID};
     int rc = io_uring_register_buf_ring(&st->ring, &reg, 0);
     if (rc < 0) {
         free(br);
@@ -383,27 +406,52 @@ static int bufs_make(struct state *st)
         return rc;
     }
     st->br = br;
-    st->bufs = bufs;
-    for (unsigned i = 0; i < NBUF; i++)
-        io_uring_buf_ring_add(br, bufs + (size_t)i * BUFSZ, BUFSZ, (unsigned short)i,
-                              io_uring_buf_ring_mask(NBUF), (int)i);
-    io_uring_buf_ring_advance(br, NBUF);
+    st->chunk[0] = bufs;
+    st->nbufs = NBUF;
+    bufs_add(st, 0);
     return 0;
+}
+
+/* NBUF more buffers, if the ring has room: 1 if it grew (or did for this wait's completions
+ * already), 0 if it is at NBUF_MAX, or -ENOMEM. */
+static int buf_grow(void *p)
+{
+    struct state *st = p;
+    if (!st->br || st->nbufs >= NBUF_MAX)
+        return 0;
+    /* the receives of one burst that found the ring empty complete together: it grows once for
+     * them (once per wait's completions), not once each */
+    if (st->grew)
+        return 1;
+    st->grew = true;
+    unsigned char *bufs = malloc((size_t)NBUF * BUFSZ);
+    if (!bufs)
+        return -ENOMEM;
+    st->chunk[st->nbufs / NBUF] = bufs;
+    bufs_add(st, st->nbufs);
+    st->nbufs += NBUF;
+    return 1;
+}
+
+static const unsigned char *buf_of(void *p, unsigned bid)
+{
+    struct state *st = p;
+    return st->chunk[bid / NBUF] + (size_t)(bid % NBUF) * BUFSZ;
 }
 
 static void buf_return(void *p, unsigned bid)
 {
     struct state *st = p;
     atomic_fetch_sub_explicit(&st->bufs_out, 1, memory_order_relaxed);
-    io_uring_buf_ring_add(st->br, st->bufs + (size_t)bid * BUFSZ, BUFSZ, (unsigned short)bid,
-                          io_uring_buf_ring_mask(NBUF), 0);
+    io_uring_buf_ring_add(st->br, (void *)buf_of(st, bid), BUFSZ, (unsigned short)bid,
+                          io_uring_buf_ring_mask(NBUF_MAX), 0);
     io_uring_buf_ring_advance(st->br, 1);
 }
 
-static const unsigned char *buf_of(void *p, unsigned bid)
+static unsigned bufs_total(void *p)
 {
     struct state *st = p;
-    return st->bufs + (size_t)bid * BUFSZ;
+    return st->nbufs;
 }
 
 /* An op's id: its slot's generation (31 bits, never 0) above the slot, > 0 as an int64_t. Its
@@ -630,6 +678,7 @@ static int complete(void *p, struct sk_loop *l)
 {
     struct state *st = p;
     int ran = 0;
+    st->grew = false;
     for (size_t i = 0; i < st->ndone; i++) {
         struct done d = st->done[i];
         if (d.slot >= st->nops || !st->ops[d.slot].live || st->ops[d.slot].gen != d.gen)
@@ -670,6 +719,8 @@ static unsigned bufs_out(void *p)
 static const struct sk__loop_ops uring_ops = {
     .bufs_out = bufs_out,
     .buf_size = BUFSZ,
+    .buf_grow = buf_grow,
+    .bufs_total = bufs_total,
     .recv = recv_op,
     .send = send_op,
     .accept = accept_op,

@@ -129,10 +129,12 @@ static void on_recv(sk_loop *l, const struct sk__op_done *d, void *arg)
     } else if (d->res == -ENOBUFS) {
         /* every provided buffer was taken when this receive began (more connections had input
          * at once than there are buffers, or stopped ones hold them): a recv(2) into the loop's
-         * own buffer, as on epoll, so no connection waits for buffers to come back; and until
-         * its next input the fd is watched for readiness, since a receive armed again at once
-         * would fail again at once, a spin while the buffers are held */
-        c->starved = true;
+         * own buffer, as on epoll, so no connection waits for buffers to come back. The ring
+         * grows (up to its most, loop_uring.c), so the next receive finds one; at its most,
+         * until its next input the fd is watched for readiness, since a receive armed again at
+         * once would fail again at once, a spin while the buffers are held */
+        if (ops->buf_grow(st) <= 0)
+            c->starved = true;
         if (now)
             read_plain(c);
     } else if (d->res != -ECANCELED && d->res <= 0) {

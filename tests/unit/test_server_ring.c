@@ -463,13 +463,95 @@ static void quiet_conns_hold_no_buffer(void **s)
     assert_int_equal(st.errors, 0);
 }
 
+/* ---- the provided-buffer ring grows ------------------------------------------------------- */
+
+/* More connections with input at once than the ring has buffers (the loop blocked in a callback
+ * while they all send): on io_uring the receives that find the ring empty make it grow (up to its
+ * most, loop_uring.c), rather than every later burst falling back to recv(2); every byte is
+ * echoed, and every buffer goes back. On the other backends there is no ring (0). */
+static void echo_or_block(sk_conn *c, const void *data, size_t len)
+{
+    struct tally *t = sk_conn_user(c);
+    atomic_store(&t->loop, sk_conn_loop(c));
+    if (((const char *)data)[0] == 'B')
+        poll(NULL, 0, 300); /* the loop does nothing else meanwhile */
+    sk_conn_write(c, data, len);
+}
+
+static void ring_grows_for_many_at_once(void **s)
+{
+    (void)s;
+    struct tally t = {0};
+    static const sk_event_handlers h =
+        SK_EVENT_HANDLERS_INIT(.on_open = count_open, .on_data = echo_or_block,
+                               .on_close = count_close);
+    sk_server_opts o =
+        SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .events = &h, .user = &t, .workers = 1);
+    struct t_running r = {0};
+    start(&r, &o);
+    int blocker = sk_connect(r.ep, 5000);
+    assert_true(blocker >= 0);
+    char in[64], out[64];
+    assert_int_equal(sk_send_all(blocker, "E", 1, 3000, NULL), 0); /* the ring is made */
+    assert_int_equal(sk_recv_exact(blocker, in, 1, 3000, NULL), 0);
+    sk_loop *l = atomic_load(&t.loop);
+    assert_non_null(l);
+    unsigned before = sk__loop_bufs_total(l);
+    unsigned n = before + 100; /* more than the ring has: 356 by default */
+    if (n < 100)
+        n = 100;
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < 2 * n + 64) {
+        rl.rlim_cur = rl.rlim_max < 2 * n + 64 ? rl.rlim_max : 2 * n + 64;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < 2 * n + 64)
+        skip();
+    int *fds = calloc(n, sizeof *fds);
+    assert_non_null(fds);
+    for (unsigned i = 0; i < n; i++)
+        assert_true((fds[i] = sk_connect(r.ep, 5000)) >= 0);
+    assert_true(wait_until(&t.opened, (int)n + 1, 10000));
+    assert_int_equal(sk_send_all(blocker, "B", 1, 3000, NULL), 0);
+    poll(NULL, 0, 50); /* the loop is in its 300 ms callback: all of these land at once */
+    for (unsigned i = 0; i < n; i++) {
+        t_fill_random((unsigned char *)out, sizeof out, i + 1);
+        assert_int_equal(sk_send_all(fds[i], out, sizeof out, 3000, NULL), 0);
+    }
+    assert_int_equal(sk_recv_exact(blocker, in, 1, 3000, NULL), 0);
+    for (unsigned i = 0; i < n; i++) {
+        t_fill_random((unsigned char *)out, sizeof out, i + 1);
+        assert_int_equal(sk_recv_exact(fds[i], in, sizeof in, 5000, NULL), 0);
+        assert_memory_equal(in, out, sizeof in);
+    }
+    unsigned after = sk__loop_bufs_total(l);
+    print_message("provided buffers: %u before, %u after %u receives at once\n", before, after, n);
+    if (before) /* io_uring */
+        assert_true(after > before);
+    else
+        assert_int_equal(after, 0);
+    int64_t t0 = t_now_ms();
+    while (sk__loop_bufs_out(l) > 0 && t_now_ms() - t0 < 3000)
+        poll(NULL, 0, 10);
+    assert_int_equal(sk__loop_bufs_out(l), 0);
+    for (unsigned i = 0; i < n; i++)
+        close(fds[i]);
+    close(blocker);
+    free(fds);
+    assert_true(wait_until(&t.closed, (int)n + 1, 10000));
+    sk_server_stats st = stop(&r);
+    assert_int_equal(st.errors, 0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(reset_mid_receive),       cmocka_unit_test(reset_mid_send),
-        cmocka_unit_test(reset_with_queued_input), cmocka_unit_test(paused_flood_others_served),
-        cmocka_unit_test(pause_resume_in_order),   cmocka_unit_test(quiet_conns_hold_no_buffer),
+        cmocka_unit_test(reset_mid_receive),           cmocka_unit_test(reset_mid_send),
+        cmocka_unit_test(reset_with_queued_input),     cmocka_unit_test(paused_flood_others_served),
+        cmocka_unit_test(pause_resume_in_order),       cmocka_unit_test(quiet_conns_hold_no_buffer),
+        cmocka_unit_test(ring_grows_for_many_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
