@@ -13,6 +13,8 @@
 # requests must be too): the 1,000 connects are in every run alike.
 # Prints one line per run and a table of medians with ratios to the minimal epoll server.
 # usage: bench/uring.sh [ROUNDS] [SECONDS]   (default 3 rounds of 3 s; about 2 minutes)
+# SERVER_CPU=N / CLIENT_CPU=M pin the servers and the load generator (taskset); CELLS="50 1000"
+# runs only those cells (default "1 50 1000 conn"). bench/uring_rps.sh uses them.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 ROUNDS=${1:-3}
@@ -34,10 +36,14 @@ perf stat -x, -e raw_syscalls:sys_enter -o /dev/null true 2>/dev/null && have_pe
 [ $have_perf = 0 ] && echo "uring.sh: perf cannot count raw_syscalls:sys_enter here: no system call counts" >&2
 
 SERVERS="epoll sk-epoll sk-uring uring-min"
-start epoll "$out/epoll_echo" 0
-start sk-epoll "$B" serve -v echo 127.0.0.1:0 --backend epoll
-start sk-uring "$B" serve -v echo 127.0.0.1:0 --backend io_uring
-start uring-min "$out/uring_echo" 0
+CELLS=${CELLS:-1 50 1000 conn}
+SRV=() CLI=()
+[ -n "${SERVER_CPU:-}" ] && SRV=(taskset -c "$SERVER_CPU")
+[ -n "${CLIENT_CPU:-}" ] && CLI=(taskset -c "$CLIENT_CPU")
+start epoll "${SRV[@]}" "$out/epoll_echo" 0
+start sk-epoll "${SRV[@]}" "$B" serve -v echo 127.0.0.1:0 --backend epoll
+start sk-uring "${SRV[@]}" "$B" serve -v echo 127.0.0.1:0 --backend io_uring
+start uring-min "${SRV[@]}" "$out/uring_echo" 0
 grep -h backend "$out/sk-uring.err" "$out/sk-epoll.err" >&2
 sleep 0.5
 
@@ -47,7 +53,7 @@ HZ=$(getconf CLK_TCK)
 
 declare -A RPS P99 CPU SYS
 for ((r = 1; r <= ROUNDS; r++)); do
-    for c in 1 50 1000 conn; do
+    for c in $CELLS; do
         for s in $SERVERS; do
             pid=${PID[$s]}
             t0=$(cpu_ticks "$pid")
@@ -59,9 +65,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
                 sleep 0.3 # attached before the first request
             fi
             if [ "$c" = conn ]; then
-                j=$("$B" bench connect -q --json -c 4 -d "$SECS" --warmup 0 "127.0.0.1:${PORT[$s]}" 2>/dev/null)
+                j=$("${CLI[@]}" "$B" bench connect -q --json -c 4 -d "$SECS" --warmup 0 "127.0.0.1:${PORT[$s]}" 2>/dev/null)
             else
-                j=$("$B" bench echo -q --json -c "$c" -d "$SECS" --warmup 0 "127.0.0.1:${PORT[$s]}" 2>/dev/null)
+                j=$("${CLI[@]}" "$B" bench echo -q --json -c "$c" -d "$SECS" --warmup 0 "127.0.0.1:${PORT[$s]}" 2>/dev/null)
             fi
             t1=$(cpu_ticks "$pid")
             calls=0
@@ -84,7 +90,7 @@ done
 echo
 echo "medians of $ROUNDS rounds of $SECS s (ratios: to the minimal epoll server)"
 printf '%-9s %5s %10s %6s %9s %9s %7s %12s %7s\n' server conns "req/s" ratio "p99 us" "cpu us/req" ratio "syscalls/req" ratio
-for c in 1 50 1000 conn; do
+for c in $CELLS; do
     # shellcheck disable=SC2086
     base_r=$(median ${RPS[epoll,$c]}) base_c=$(median ${CPU[epoll,$c]}) base_s=$(median ${SYS[epoll,$c]})
     for s in $SERVERS; do
