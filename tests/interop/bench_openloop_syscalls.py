@@ -1,7 +1,8 @@
 """The open loop's system calls per request (bench echo --rate, one connection, well under
 saturation), counted by strace -f -c against sockkit serve echo: a send; a blocking recv that gets
 the reply and one that waits for the next slot, ended by a POSIX timer armed once a request (its
-signal); polls in the last tenth of the gap before the next slot (at most 200 us); no timerfd (a
+signal); polls before the next slot (a tenth of the gap, more where wakeups come later, at most
+200 us); no timerfd (a
 timerfd re-armed after each send, and read at each expiry, made the round trip slower than a
 blocking client's: docs/bench.md, "Open loop against closed loop"). Counts, not times: they do not
 depend on how busy the machine is."""
@@ -42,8 +43,8 @@ try:
     # sleeping waits (the next slot; the reply, when the blocking recv was not used): epoll_pwait2
     sleeps = n.get("epoll_pwait2", 0)
     check(sleeps <= sends * 3, f"sleeping waits per request: {sleeps / sends:.2f} ({n})")
-    # and the polls (epoll_wait, no timeout) of the last tenth of the 2 ms gap: 200 us, where a
-    # poll under strace takes tens of microseconds; polling the whole gap would be hundreds
+    # and the polls (epoll_wait, no timeout) before each slot: at most 200 us of the 2 ms gap, where
+    # a poll under strace takes ~10 microseconds; polling the whole gap would be hundreds
     polls = n.get("epoll_wait", 0)
     check(polls <= sends * 25, f"polls per request: {polls / sends:.2f} ({n})")
     stop(p)
