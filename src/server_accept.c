@@ -76,11 +76,12 @@ static void test_pause(void)
     }
 }
 
-/* The reserve again, after a shed (lock held): lost if another accept took its slot. */
+/* The reserve again, after a shed (lock held): lost if another accept took its slot (out of
+ * fds), not if it cannot be had at all (no /dev/null in a chroot: no client is shed for it). */
 static void retake(struct sk__acceptor *a)
 {
     a->reserve_fd = take_reserve();
-    atomic_store(&a->lost, a->reserve_fd < 0);
+    atomic_store(&a->lost, a->reserve_fd < 0 && (errno == EMFILE || errno == ENFILE));
 }
 
 /* Out of fds (lock held): the pending client cannot be accepted and the listener stays readable,
