@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -98,6 +99,19 @@ static inline bool t_dgram_echo(const char *ep, int id)
     }
     close(fd);
     return ok;
+}
+
+/* Raise the soft limit on open fds to at least want (as far as the hard limit allows); false if
+ * it stays under want (the caller skips). */
+static inline bool t_nofile_at_least(rlim_t want)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return rl.rlim_cur >= want;
 }
 
 /* A server run by serve_forever on a thread of its own, for the server tests. */

@@ -9,7 +9,6 @@
 
 #include "loop_ops.h"
 
-#include <sys/resource.h>
 
 static sk_loop *uring_loop(const struct sk__loop_ops **ops, void **st)
 {
@@ -142,14 +141,8 @@ static void full_queue_and_free(void **s)
 {
     (void)s;
     enum { N = 700 };
-    struct rlimit rl;
-    getrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_cur < N + 64) {
-        rl.rlim_cur = rl.rlim_max < N + 64 ? rl.rlim_max : N + 64;
-        setrlimit(RLIMIT_NOFILE, &rl);
-        if (rl.rlim_cur < N + 64)
-            skip();
-    }
+    if (!t_nofile_at_least(N + 64))
+        skip();
     int none = t_count_fds();
     const struct sk__loop_ops *ops;
     void *st;

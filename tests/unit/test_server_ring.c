@@ -12,7 +12,6 @@
 
 #include <signal.h>
 #include <stdatomic.h>
-#include <sys/resource.h>
 
 struct tally {
     atomic_int opened, closed, resets, bad;
@@ -415,13 +414,7 @@ static void pause_resume_in_order(void **s)
 static void quiet_conns_hold_no_buffer(void **s)
 {
     (void)s;
-    struct rlimit rl;
-    getrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_cur < 2 * QUIET + 64) {
-        rl.rlim_cur = rl.rlim_max < 2 * QUIET + 64 ? rl.rlim_max : 2 * QUIET + 64;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (rl.rlim_cur < 2 * QUIET + 64)
+    if (!t_nofile_at_least(2 * QUIET + 64))
         skip();
     struct tally t = {0};
     static const sk_event_handlers h =
@@ -500,13 +493,7 @@ static void ring_grows_for_many_at_once(void **s)
     unsigned n = before + 100; /* more than the ring has: 356 by default */
     if (n < 100)
         n = 100;
-    struct rlimit rl;
-    getrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_cur < 2 * n + 64) {
-        rl.rlim_cur = rl.rlim_max < 2 * n + 64 ? rl.rlim_max : 2 * n + 64;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (rl.rlim_cur < 2 * n + 64)
+    if (!t_nofile_at_least(2 * n + 64))
         skip();
     int *fds = calloc(n, sizeof *fds);
     assert_non_null(fds);
