@@ -14,6 +14,9 @@
 #    sockkit's closed loop on the same server (-c 2) is beside: it does not see the stall.
 #    "epoll wait": the open loop with SOCKKIT_BENCH_EPOLL_WAIT=1, its reply awaited in the loop's
 #    epoll wait (as before the blocking recv, cli/bench_tcp.c await_reply), for comparison.
+# SERVER_CPU=N / CLIENT_CPU=M pin the servers and the clients (taskset; as in bench/uring.sh). On a
+# VM a round trip between two vCPUs can cost 10x one on a single vCPU (docs/bench.md), and where the
+# scheduler puts the two ends changes from run to run: pinning both to one CPU takes that out.
 # Loopback only; about ROUNDS x (3 x RATES + 2) x (SECONDS + 1) seconds (3 minutes at defaults).
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -21,6 +24,9 @@ ROUNDS=${1:-3} SECS=${2:-5} SK=${3:-build/sockkit} RATES=${RATES:-1000 5000}
 [ -x "$SK" ] || { echo "openloop.sh: $SK is not an executable sockkit (build first)" >&2; exit 2; }
 out=$(mktemp -d /tmp/sockkit-openloop.XXXXXX)
 . bench/lib.sh
+SRV=() CLI=()
+[ -n "${SERVER_CPU:-}" ] && SRV=(taskset -c "$SERVER_CPU")
+[ -n "${CLIENT_CPU:-}" ] && CLI=(taskset -c "$CLIENT_CPU")
 trap 'cleanup; rm -rf "$out"' EXIT
 cc -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$out/paced_echo" bench/paced_echo.c || exit 1
 
@@ -35,7 +41,7 @@ steal_ticks() { awk '/^cpu / { print $9 + 0 }' /proc/stat; }
 all_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; print t }' /proc/stat; }
 steal0=$(steal_ticks) all0=$(all_ticks)
 for ((r = 1; r <= ROUNDS; r++)); do
-    start echo "$SK" serve -v echo 127.0.0.1:0
+    start echo "${SRV[@]}" "$SK" serve -v echo 127.0.0.1:0
     ep=127.0.0.1:${PORT[echo]}
     for rate in $RATES; do
         # the order rotates, so a drift of the machine's pace favours none
@@ -45,7 +51,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
             if [ "$side" != paced ]; then
                 # epoll: the reply awaited in the loop's epoll wait, as before the blocking recv
                 j=$(if [ "$side" = epoll ]; then export SOCKKIT_BENCH_EPOLL_WAIT=1; fi
-                    "$SK" bench echo --json -q --rate "$rate" -c 1 -d "$SECS" --warmup 1 "$ep" 2>/dev/null)
+                    "${CLI[@]}" "$SK" bench echo --json -q --rate "$rate" -c 1 -d "$SECS" --warmup 1 "$ep" 2>/dev/null)
                 read -r p50 p99 u50 u99 lag kept <<<"$(fields "$j" end.latency_us.p50 end.latency_us.p99 \
                     end.latency_uncorrected_us.p50 end.latency_uncorrected_us.p99 end.lag_us.p99 \
                     end.schedule_kept)"
@@ -55,7 +61,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
                 add "$u-$rate-p50" "$u50"; add "$u-$rate-p99" "$u99"
                 [ "$kept" = True ] || add "open-$rate-notkept" 1
             else
-                j=$("$out/paced_echo" "${PORT[echo]}" "$rate" "$SECS" 1)
+                j=$("${CLI[@]}" "$out/paced_echo" "${PORT[echo]}" "$rate" "$SECS" 1)
                 read -r p50 p99 late d50 d99 <<<"$(fields "$j" p50_us p99_us late_over_1ms from_due_p50_us \
                     from_due_p99_us)"
                 add "paced-$rate-p50" "$p50"; add "paced-$rate-p99" "$p99"; add "paced-$rate-late" "$late"
@@ -70,20 +76,20 @@ for ((r = 1; r <= ROUNDS; r++)); do
             done
         done
     done
-    j=$("$SK" bench echo --json -q -c 1 -d "$SECS" --warmup 1 "$ep" 2>/dev/null)
+    j=$("${CLI[@]}" "$SK" bench echo --json -q -c 1 -d "$SECS" --warmup 1 "$ep" 2>/dev/null)
     read -r p50 p99 rps <<<"$(fields "$j" end.latency_us.p50 end.latency_us.p99 end.requests_per_second)"
     add fast-p50 "$p50"; add fast-p99 "$p99"; add fast-rps "$rps"
     stop echo
 
-    start stall "$PY" bench/peers/stall_echo.py 0.2 1.0
+    start stall "${SRV[@]}" "$PY" bench/peers/stall_echo.py 0.2 1.0
     ep=127.0.0.1:${PORT[stall]}
-    j=$("$SK" bench echo --json -q --rate 200 -c 2 -d "$SECS" --warmup 1 "$ep" 2>/dev/null)
+    j=$("${CLI[@]}" "$SK" bench echo --json -q --rate 200 -c 2 -d "$SECS" --warmup 1 "$ep" 2>/dev/null)
     for k in p50 p90 p99 max; do
         add "stall-open-$k" "$(field "$j" "end.latency_us.$k")"
         add "stall-unc-$k" "$(field "$j" "end.latency_uncorrected_us.$k")"
     done
     add stall-open-n "$(field "$j" end.requests)"
-    j=$("$SK" bench echo --json -q -c 2 -d "$SECS" --warmup 1 "$ep" 2>/dev/null)
+    j=$("${CLI[@]}" "$SK" bench echo --json -q -c 2 -d "$SECS" --warmup 1 "$ep" 2>/dev/null)
     for k in p50 p90 p99 max; do add "stall-closed-$k" "$(field "$j" "end.latency_us.$k")"; done
     add stall-closed-rps "$(field "$j" end.requests_per_second)"
     stop stall
@@ -93,7 +99,7 @@ done
 us() { awk -v v="$1" 'BEGIN { if (v >= 1000) printf "%.2f ms", v / 1000; else printf "%.1f us", v }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
 
-echo "## Open loop against closed loop at the same rate (medians of $ROUNDS rounds, $SECS s each)"
+echo "## Open loop against closed loop at the same rate (medians of $ROUNDS rounds, $SECS s each; pinned: server ${SERVER_CPU:-no}, clients ${CLIENT_CPU:-no})"
 echo
 echo "Open: bench echo --rate, corrected (from the intended send) and uncorrected (from the actual"
 echo "send); closed: bench/paced_echo at the same rate (from the actual send)."
