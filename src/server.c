@@ -213,13 +213,11 @@ void sk_server_shutdown_request(sk_server *srv)
     sk__server_wake(srv);
 }
 
+/* Asked before serve_forever began (its thread just started), the request stays: that
+ * serve_forever returns at once, as Python's does. Only asking when serving (as this did) lost it,
+ * and a thread that joined the serving thread next waited forever. */
 void sk_server_shutdown(sk_server *srv)
 {
-    pthread_mutex_lock(&srv->lock);
-    bool serving = srv->serving;
-    pthread_mutex_unlock(&srv->lock);
-    if (!serving)
-        return;
     sk_server_shutdown_request(srv);
     pthread_mutex_lock(&srv->lock);
     while (srv->serving)

@@ -229,7 +229,8 @@ int sk_server_serve_forever(sk_server *srv, int poll_interval_ms);
 int sk_server_handle_request(sk_server *srv, int timeout_ms);
 
 /* Make serve_forever return and wait until it has. Call it from another thread (from the serving
- * thread it would wait for itself, as in Python). */
+ * thread it would wait for itself, as in Python). Called before serve_forever has begun (its
+ * thread just started), the request stays: that serve_forever returns at once (as in Python). */
 void sk_server_shutdown(sk_server *srv);
 /* Only ask: async-signal-safe, for signal handlers. serve_forever returns soon after (the
  * iterative model: the running request's input ends, as at a drain, so that it can). */

@@ -4,6 +4,7 @@
 #include "sktest.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
@@ -176,6 +177,76 @@ static int fail_first(sk_request *req)
     if (++calls == 1)
         return -42;
     return echo(req);
+}
+
+/* ---- a shutdown asked before serve_forever began ----------------------------------------- */
+
+static void event_echo(sk_conn *c, const void *data, size_t len)
+{
+    sk_conn_write(c, data, len);
+}
+
+static const sk_event_handlers event_echo_h = SK_EVENT_HANDLERS_INIT(.on_data = event_echo);
+
+struct late {
+    struct t_running *r;
+    atomic_bool returned;
+};
+
+static void *serve_late(void *arg)
+{
+    struct late *l = arg;
+    usleep(100000); /* the shutdown below comes first */
+    sk_server_serve_forever(l->r->srv, 2000);
+    atomic_store(&l->returned, true);
+    return NULL;
+}
+
+/* As Python's: the request stays until serve_forever comes, which then returns at once (only
+ * asked while serving, it was lost: the thread joining the serving thread waited forever); the
+ * serve_forever after that serves again. */
+static void shutdown_before_serving(sk_model model)
+{
+    sk_server_opts o = SK_SERVER_OPTS_INIT(.endpoint = "127.0.0.1:0", .model = model,
+                                           .handle = echo, .workers = 2);
+    if (model == SK_MODEL_EVENT) {
+        o.handle = NULL;
+        o.events = &event_echo_h;
+    }
+    struct t_running r = {0};
+    assert_int_equal(sk_server_open(&r.srv, &o), 0);
+    sk_addr a;
+    sk_server_get_addr(r.srv, &a);
+    sk_addr_format(&a, r.ep, sizeof r.ep);
+    struct late l = {.r = &r};
+    pthread_t th;
+    pthread_create(&th, NULL, serve_late, &l);
+    sk_server_shutdown(r.srv); /* not serving yet: returns at once, the request stays */
+    int64_t t0 = t_now_ms();
+    while (!atomic_load(&l.returned) && t_now_ms() - t0 < 3000)
+        usleep(5000);
+    assert_true(
+        atomic_load(&l.returned)); /* 2 s poll interval: the request, not a poll, ended it */
+    assert_elapsed(t0, 0, 100 + 1000);
+    pthread_join(th, NULL);
+    /* and serving again serves */
+    pthread_create(&r.thread, NULL, t_serve_thread, &r);
+    struct client c = {.ep = r.ep, .type = SOCK_STREAM, .id = 7};
+    stream_client(&c);
+    assert_true(c.ok);
+    stop(&r);
+}
+
+static void shutdown_before_serving_thread(void **s)
+{
+    (void)s;
+    shutdown_before_serving(SK_MODEL_THREAD);
+}
+
+static void shutdown_before_serving_event(void **s)
+{
+    (void)s;
+    shutdown_before_serving(SK_MODEL_EVENT);
 }
 
 static void failing_handler_does_not_stop_the_server(void **state)
@@ -720,6 +791,8 @@ int main(void)
         cmocka_unit_test(unix_pool),
         cmocka_unit_test(unixdg_pool),
         cmocka_unit_test(shutdown_is_prompt_with_clients_connected),
+        cmocka_unit_test(shutdown_before_serving_thread),
+        cmocka_unit_test(shutdown_before_serving_event),
         cmocka_unit_test(failing_handler_does_not_stop_the_server),
         cmocka_unit_test(verify_rejects_only_that_peer),
         cmocka_unit_test(max_conns_rejects_and_counts),
