@@ -30,7 +30,7 @@ test_pkgs="pkg-config:pkg-config libcmocka-dev:/usr/include/cmocka.h python3:pyt
  groff-base:groff man-db:man zsh:zsh clang:clang openbsd-inetd:inetd openssl:openssl
  libclang-rt-14-dev:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a
  dante-server:/usr/sbin/danted tinyproxy:/usr/bin/tinyproxy redis-server:redis-server
- redis-tools:redis-cli nodejs:node npm:npm strace:strace"
+ redis-tools:redis-cli nodejs:node npm:npm strace:strace valgrind:valgrind"
 deb_pkgs="build-essential:/usr/share/doc/build-essential pkg-config:pkg-config debhelper:dh dpkg-dev:dpkg-buildpackage fakeroot:fakeroot
  lintian:lintian"
 bench_pkgs="iperf3:iperf3 sockperf:sockperf libuv1-dev:/usr/include/uv.h

@@ -405,6 +405,7 @@ static sk_loop_backend env_backend = SK_LOOP_EPOLL;
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 static bool env_no_ops;    /* SOCKKIT_URING_IO=poll: the io_uring loop offers readiness only */
 static bool env_multishot; /* SOCKKIT_URING_IO=multishot: multishot receives (docs/loop.md) */
+static bool env_valgrind;  /* run under valgrind: io_uring is not used (create_backend) */
 
 static void read_env_backend(void)
 {
@@ -416,6 +417,9 @@ static void read_env_backend(void)
     env = getenv("SOCKKIT_URING_IO");
     env_no_ops = env && !strcmp(env, "poll");
     env_multishot = env && !strcmp(env, "multishot");
+    /* valgrind starts its tool's code in the program with LD_PRELOAD (vgpreload_*.so) */
+    env = getenv("LD_PRELOAD");
+    env_valgrind = env && strstr(env, "/vgpreload_");
 }
 
 unsigned sk__loop_bufs_out(sk_loop *l)
@@ -450,13 +454,21 @@ static const struct sk__loop_backend *backend_of(sk_loop_backend b)
                                 : &sk__loop_epoll;
 }
 
-/* The backend's state; io_uring refused (or not built in) falls back to epoll, saying why. */
+/* The backend's state; io_uring refused (or not built in) falls back to epoll, saying why.
+ * Under valgrind too: valgrind (3.19 at least) makes io_uring_enter while it holds the lock that
+ * lets one of the program's threads run at a time, with every signal blocked, so a loop waiting
+ * for completions stops every other thread and SIGTERM, and the program hangs (docs/loop.md). */
 static void *create_backend(sk_loop *l)
 {
-    void *st = l->be->create ? l->be->create() : NULL;
+    pthread_once(&env_once, read_env_backend);
+    bool skip = l->be == &sk__loop_uring && env_valgrind;
+    void *st = l->be->create && !skip ? l->be->create() : NULL;
     if (st || l->be != &sk__loop_uring)
         return st;
-    if (!l->be->create)
+    if (skip)
+        snprintf(l->why, sizeof l->why,
+                 "io_uring not used under valgrind: its io_uring waits stop the other threads");
+    else if (!l->be->create)
         snprintf(l->why, sizeof l->why, "io_uring not built in: no liburing at build time");
     else
         snprintf(l->why, sizeof l->why, "io_uring refused: %s", sk_strerror(-errno));
