@@ -680,7 +680,10 @@ static void emfile_refuses_without_spinning(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     sk_server_stats st = SK_SERVER_STATS_INIT();
     sk_server_get_stats(r.srv, &st);
-    assert_true(st.rejected >= 5);
+    if (st.rejected < 5)
+        fail_msg("5 clients at EMFILE: %llu rejected, %llu accepted, %llu errors",
+                 (unsigned long long)st.rejected, (unsigned long long)st.accepted,
+                 (unsigned long long)st.errors);
     /* not spinning: well under one core's worth of CPU while the clients came and went */
     if (cpu > 0.5 * (double)el / 1000.0 + 0.1)
         fail_msg("%.2f s of CPU in %lld ms at EMFILE", cpu, (long long)el);
