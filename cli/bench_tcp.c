@@ -346,8 +346,8 @@ static uint64_t spin_ns(const struct bench_worker *w)
  * it came; est follows their high end (a new high at once, then decaying by 1/1024 a sample: half
  * of it is left after 710 requests, 0.14 s at 5000/s) and the lead is est + 25% + 5 us, at least
  * spin_ns() and at most half the gap or 200 us, spin_ns()'s own most (the polling costs at most
- * half of the thread). A decay of 1/64 forgot a late wakeup within a few hundred requests, so the
- * next one, a second later, came after the lead: at 5000/s the generator's lag p99 was 6.6 us
+ * half of the thread). A decay of 1/64 forgot a late wakeup within a few hundred requests, before
+ * the next late one, which then came after the lead: at 5000/s the generator's lag p99 was 6.6 us
  * against 0.2 us with 1/1024, and the corrected p99 2.1x (docs/bench.md). */
 struct wake_lead {
     uint64_t min, max, est;
