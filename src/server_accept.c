@@ -99,8 +99,9 @@ static int shed(struct sk__acceptor *a, int lfd, struct sk__counters *n)
     a->reserve_fd = -1;
     int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), err = errno;
     if (fd >= 0) {
-        close(fd);
+        /* counted before the close: a client that saw it end finds it counted */
         atomic_fetch_add_explicit(&n->rejected, 1, memory_order_relaxed);
+        close(fd);
         test_pause();
     }
     retake(a);
@@ -138,8 +139,8 @@ bool sk__accept_claim(sk_server *s, int fd, struct sk__counters *n)
         if (a->reserve_fd < 0) {
             /* still full: this client has the slot the reserve had */
             atomic_fetch_add(&a->shedding, 1);
-            close(fd);
             atomic_fetch_add_explicit(&n->rejected, 1, memory_order_relaxed);
+            close(fd);
             retake(a);
             atomic_fetch_sub(&a->shedding, 1);
             shed_it = true;
