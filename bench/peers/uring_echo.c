@@ -5,7 +5,10 @@
  * back to the ring when the send is complete (a short send is finished with further sends).
  * Everything is submitted with the wait in one io_uring_enter per iteration. One send in flight
  * per connection, the chunks received meanwhile queued behind it in order.
- * usage: uring_echo PORT (0 = pick); prints "port N". Build: cc -O2 uring_echo.c -luring */
+ * The ring is set up with IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN (completions'
+ * task work runs only when this thread waits, in a batch); a second argument "plain" leaves those
+ * two out (COOP_TASKRUN only, as sockkit's loop: bench/uring_defer.sh compares the two).
+ * usage: uring_echo PORT [plain] (PORT 0 = pick); prints "port N". Build: cc -O2 uring_echo.c -luring */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <liburing.h>
@@ -100,9 +103,11 @@ int main(int argc, char **argv)
         return perror("bind/listen"), 1;
     socklen_t alen = sizeof a;
     getsockname(lfd, (struct sockaddr *)&a, &alen);
-    struct io_uring_params p = {.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN |
-                                         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-                                .cq_entries = 16384};
+    bool plain = argc > 2 && strcmp(argv[2], "plain") == 0;
+    struct io_uring_params p = {
+        .flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN |
+                 (plain ? 0 : IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN),
+        .cq_entries = 16384};
     int rc = io_uring_queue_init_params(4096, &ring, &p);
     if (rc < 0)
         return fprintf(stderr, "io_uring_queue_init: %s\n", strerror(-rc)), 1;
