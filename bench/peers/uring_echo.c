@@ -8,7 +8,8 @@
  * The ring is set up with IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN (completions'
  * task work runs only when this thread waits, in a batch); a second argument "plain" leaves those
  * two out (COOP_TASKRUN only, as sockkit's loop: bench/uring_defer.sh compares the two).
- * usage: uring_echo PORT [plain] (PORT 0 = pick); prints "port N". Build: cc -O2 uring_echo.c -luring */
+ * usage: uring_echo PORT [plain] (PORT 0 = pick); prints "port N".
+ * Build: cc -O2 uring_echo.c -luring */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <liburing.h>
