@@ -569,6 +569,7 @@ static void bench_run_workers(struct bench_run *run, struct report *rep, struct 
         hist_merge(&res->lag, &w[i].lag);
         res->sent += w[i].sent;
         res->full += w[i].full;
+        res->warmup_unsent += w[i].warmup_unsent;
         if (w[i].last_sent > last_sent)
             last_sent = w[i].last_sent;
         if (w[i].last_done > last_done)

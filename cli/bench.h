@@ -80,6 +80,7 @@ struct bench_worker {
     uint64_t sent;                    /* open loop: measured requests sent (on time or late) */
     uint64_t last_sent;               /* open loop: when the last of them was sent (ns) */
     uint64_t full;                    /* open loop: connections that had BENCH_MAX_PIPE in flight */
+    uint64_t warmup_unsent;           /* open loop: warm-up requests dropped at the measurement */
     uint64_t last_done;               /* open loop: when the last measured reply came (ns) */
     uint64_t handshakes;              /* --tls (connect): handshakes done, warm-up included */
     char error[256];
@@ -144,6 +145,7 @@ struct bench_result {
     uint64_t requests, bytes, errors, starved;
     uint64_t scheduled, sent; /* open loop: measured requests due, and sent */
     uint64_t full;            /* open loop: connections that had BENCH_MAX_PIPE in flight */
+    uint64_t warmup_unsent;   /* open loop: warm-up requests still unsent when measuring began */
     double sent_seconds;      /* open loop: from the start of the measurement to the last send */
     double done_seconds;      /* open loop: ... to the last reply (at least the duration each) */
     uint64_t rx_bytes;        /* stream --bidir: received (bytes: sent) */

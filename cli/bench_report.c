@@ -220,6 +220,7 @@ static void json_schedule(struct json *j, const struct bench_opts *o,
     json_num(j, "sent_seconds", res->sent_seconds);
     json_int(j, "unanswered", (long long)(res->sent - res->requests));
     json_int(j, "full_connections", (long long)res->full);
+    json_int(j, "warmup_unsent", (long long)res->warmup_unsent);
     json_bool(j, "schedule_kept", bench_schedule_kept(o, res));
     json_bool(j, "generator_late", bench_generator_late(res));
 }
@@ -305,9 +306,20 @@ static void text_open_latency(const struct bench_result *res)
 /* The open loop's schedule, and plainly whether the generator kept it. */
 static void text_schedule(const struct bench_opts *o, const struct bench_result *res)
 {
-    printf("sent: %llu of %llu scheduled (%.0f/s asked, %.0f/s sent), %llu unanswered\n",
-           (unsigned long long)res->sent, (unsigned long long)res->scheduled, o->rate,
-           (double)res->sent / res->sent_seconds, (unsigned long long)(res->sent - res->requests));
+    /* one line where it fits 80 columns; large counts break it after "asked," */
+    char line[160];
+    unsigned long long sent = res->sent, sched = res->scheduled, unans = res->sent - res->requests;
+    double per_s = (double)res->sent / res->sent_seconds;
+    int len = snprintf(line, sizeof line,
+                       "sent: %llu of %llu scheduled (%.0f/s asked, %.0f/s sent), "
+                       "%llu unanswered",
+                       sent, sched, o->rate, per_s, unans);
+    if (len > 80)
+        snprintf(line, sizeof line,
+                 "sent: %llu of %llu scheduled (%.0f/s asked,\n  %.0f/s sent), "
+                 "%llu unanswered",
+                 sent, sched, o->rate, per_s, unans);
+    puts(line);
     char p99[32], max[32];
     hist_format_ns(p99, sizeof p99, (double)hist_percentile(&res->lag, 99));
     hist_format_ns(max, sizeof max, (double)res->lag.max);
@@ -319,15 +331,19 @@ static void text_schedule(const struct bench_opts *o, const struct bench_result 
                p99, max);
     else
         printf("SCHEDULE NOT KEPT: the generator could not send %.0f requests/s on time:\n"
-               "  %llu of %llu sent, %s late at p99 (max %s); the corrected latencies\n"
-               "  include its own lag (fewer connections per thread, more --threads, or a\n"
-               "  lower --rate)\n",
+               "  %llu of %llu sent, %s late at p99 (max %s);\n"
+               "  the corrected latencies include its own lag (fewer connections per\n"
+               "  thread, more --threads, or a lower --rate)\n",
                o->rate, (unsigned long long)res->sent, (unsigned long long)res->scheduled, p99,
                max);
     if (res->full)
         printf("  %llu connection%s had %d requests in flight, the most one holds: the\n"
                "  server fell behind, and the schedule waited for it\n",
                (unsigned long long)res->full, res->full == 1 ? "" : "s", BENCH_MAX_PIPE);
+    if (res->warmup_unsent)
+        printf("  %llu warm-up request%s still unsent when measuring began: dropped (not\n"
+               "  measured), so the measurement's own schedule started whole\n",
+               (unsigned long long)res->warmup_unsent, res->warmup_unsent == 1 ? "" : "s");
 }
 
 /* The latency line as a small table, so it fits 80 columns whatever the units. */

@@ -314,12 +314,34 @@ static bool issue(struct bench_worker *w, struct conn *c, int ep, uint64_t due, 
     return true;
 }
 
+/* Once measuring has begun, warm-up requests not sent yet are dropped: a generator that could not
+ * keep the schedule in the warm-up would spend the measurement sending them (at a rate far out of
+ * reach, all of it: nothing measured), and they are not measured anyway. The measurement's own
+ * schedule starts whole; the dropped ones are counted (warmup_unsent). *s: the worker's next
+ * request; its global number is first + s % n + s / n * conns (worker_due). */
+static void skip_warmup(struct bench_worker *w, uint64_t *s, uint64_t now)
+{
+    const struct bench_run *run = w->run;
+    if (now < run->t_measure || worker_due(w, *s) >= run->t_measure)
+        return;
+    uint64_t n = (uint64_t)w->n, conns = (uint64_t)run->o->conns, first = (uint64_t)w->first;
+    uint64_t k = bench_slot_at(run, run->t_measure);       /* the first request measured */
+    uint64_t to = k > first ? (k - first) / conns * n : 0; /* the round k falls in */
+    if (to < *s)
+        to = *s;
+    while (worker_due(w, to) < run->t_measure)
+        to++;
+    w->warmup_unsent += to - *s;
+    *s = to;
+}
+
 /* Send every request due by now (and due before the end of the measurement); *s is the worker's
  * next one. Returns when the next is due, UINT64_MAX when none is left to send. */
 static uint64_t issue_due(struct bench_worker *w, struct conn *cs, int ep, uint64_t *s)
 {
     const struct bench_run *run = w->run;
     uint64_t now = ticks_now_ns(), due;
+    skip_warmup(w, s, now);
     while ((due = worker_due(w, *s)) < run->t_end && due <= now && now < run->t_stop) {
         if (!issue(w, &cs[*s % (uint64_t)w->n], ep, due, now))
             return now + 1000000; /* a full pipeline: look again in 1 ms */
@@ -602,8 +624,18 @@ static void sleep_until_due(const struct bench_run *run, uint64_t due)
 static bool connect_wait(struct bench_worker *w, uint64_t *k, uint64_t *due)
 {
     const struct bench_run *run = w->run;
+    uint64_t conns = (uint64_t)run->o->conns;
     *due = bench_slot_time(run, *k);
-    *k += (uint64_t)run->o->conns;
+    if (*due < run->t_measure && ticks_now_ns() >= run->t_measure) {
+        /* the warm-up's exchanges still unmade are dropped, as skip_warmup does for echo */
+        uint64_t first = bench_slot_at(run, run->t_measure), to = *k;
+        if (first > to)
+            to += (first - to + conns - 1) / conns * conns;
+        w->warmup_unsent += (to - *k) / conns;
+        *k = to;
+        *due = bench_slot_time(run, *k);
+    }
+    *k += conns;
     if (*due >= run->t_end || ticks_now_ns() >= run->t_stop)
         return false;
     sleep_until_due(run, *due);

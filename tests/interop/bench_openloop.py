@@ -158,6 +158,23 @@ check(rc == 0 and end.get("schedule_kept") is False and end.get("sent", 0) < end
       and "could not keep the schedule" in err and len(err.strip().splitlines()) == 1,
       f"50M/s: schedule_kept false, sent < scheduled, one line on stderr ({err.strip()[:200]})")
 
+# --- out of reach in the warm-up too: the warm-up's unsent requests are dropped, so the
+# measurement still measures (before: the 0.5 s warm-up's 25 million due were still going out at
+# the end, and the report said 0 requests)
+for mode in ("echo", "connect"):
+    rc, out, err = run([BIN, "bench", mode, "--rate", "50M", "-d", "0.5", "--warmup", "0.5", "--json",
+                        ep], timeout=60)
+    end = doc_of(out).get("end", {})
+    check(rc == 0 and end.get("schedule_kept") is False and end.get("requests", 0) > 0
+          and end.get("warmup_unsent", 0) > 1000 and end.get("sent", 0) >= end.get("requests", 0),
+          f"{mode} --rate 50M after a warm-up: measured requests answered, the warm-up's unsent "
+          f"ones dropped and counted ({end.get('requests')}, {end.get('warmup_unsent')})")
+rc, out, err = run([BIN, "bench", "echo", "--rate", "50M", "-d", "0.5", "--warmup", "0.5", ep],
+                   timeout=60)
+check(rc == 0 and "warm-up requests still unsent when measuring began" in out.decode()
+      and not [x for x in out.decode().splitlines() if len(x) > 80],
+      "the text report says how many warm-up requests were dropped, within 80 columns")
+
 # --- connect --rate ---------------------------------------------------------------------------
 rc, out, err = run([BIN, "bench", "connect", "--rate", "100", "-c", "2", "-d", "1", "--warmup",
                     "0.3", "--json", ep], timeout=60)
