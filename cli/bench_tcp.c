@@ -27,6 +27,7 @@ struct conn {
     sk_tls *tls; /* --tls: the connection's TLS (its I/O goes through it), else NULL */
     bool connected, out_armed;   /* out_armed: EPOLLOUT is asked for */
     bool full;                   /* open loop: it had BENCH_MAX_PIPE requests in flight */
+    bool asked;                  /* open loop: a measured request was sent on it */
     uint64_t sent, recvd;        /* bytes of the stream handed to the kernel / checked on return */
     uint64_t ts[BENCH_MAX_PIPE]; /* send time of each message in flight, oldest at head (open
                                   * loop: the time it was due) */
@@ -307,6 +308,7 @@ static bool issue(struct bench_worker *w, struct conn *c, int ep, uint64_t due, 
     c->sent_at[i] = now;
     c->inflight++;
     c->queued += (uint64_t)w->run->o->size;
+    c->asked |= due_measured(w->run, due);
     record_send(w, due, now);
     if (c->connected && !flush_out(c))
         fail_conn(w, c, "send", errno);
@@ -598,8 +600,11 @@ void *bench_echo_worker(void *arg)
     else
         echo_closed_loop(w, cs, ep);
     for (int i = 0; i < w->n; i++) {
-        if (cs[i].fd >= 0 && !cs[i].measured)
-            w->starved++; /* connected (or waiting) but never answered: a server that serves few */
+        /* connected (or waiting) but never answered: a server that serves few. In the open loop
+         * only where a measured request was sent: at a rate below one a connection per
+         * measurement, the others had none to answer */
+        if (cs[i].fd >= 0 && !cs[i].measured && (w->run->o->rate <= 0 || cs[i].asked))
+            w->starved++;
         bench_tls_close(cs[i].tls);
         if (cs[i].fd >= 0)
             close(cs[i].fd);

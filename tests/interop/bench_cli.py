@@ -136,6 +136,12 @@ rc, out, err = run([BIN, "bench", "echo", "-c", "6", "-d", "1", "--warmup", "0.2
 end = doc_of(out).get("end", {})
 check(end.get("starved_connections") == 4 and end.get("requests", 0) > 0,
       f"starved connections are reported: {end.get('starved_connections')} of 6 against 2 pool workers")
+# the open loop too: each connection is sent requests on the schedule, 4 get no reply
+rc, out, err = run([BIN, "bench", "echo", "--rate", "600", "-c", "6", "-d", "1", "--warmup", "0.2",
+                    "--json", f"127.0.0.1:{pport}"])
+end = doc_of(out).get("end", {})
+check(end.get("starved_connections") == 4 and end.get("requests", 0) > 0,
+      f"open loop: starved connections reported: {end.get('starved_connections')} of 6")
 pool.terminate()
 pool.wait(15)
 

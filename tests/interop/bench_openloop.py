@@ -175,6 +175,14 @@ check(rc == 0 and "warm-up requests still unsent when measuring began" in out.de
       and not [x for x in out.decode().splitlines() if len(x) > 80],
       "the text report says how many warm-up requests were dropped, within 80 columns")
 
+# --- fewer requests than connections: the connections that had none are not "starved" ----------
+rc, out, err = run([BIN, "bench", "echo", "--rate", "10", "-c", "50", "-d", "1", "--warmup", "0.2",
+                    "--json", ep], timeout=60)
+end = doc_of(out).get("end", {})
+check(rc == 0 and end.get("starved_connections") == 0 and end.get("requests") in range(9, 12),
+      f"--rate 10 -c 50: about 10 requests, no connection starved ({end.get('requests')}, "
+      f"{end.get('starved_connections')})")
+
 # --- connect --rate ---------------------------------------------------------------------------
 rc, out, err = run([BIN, "bench", "connect", "--rate", "100", "-c", "2", "-d", "1", "--warmup",
                     "0.3", "--json", ep], timeout=60)
