@@ -26,8 +26,9 @@ void bench_hdr_open(struct bench_run *run)
     printable(ep, sizeof ep, o->endpoint);
     snprintf(what, sizeof what,
              "sockkit bench %s, size_bytes %d, connections %d, threads %d, pipeline %d, "
-             "endpoint %s",
-             o->name, o->size, o->conns, o->threads, o->pipeline, ep);
+             "loop %s, endpoint %s",
+             o->name, o->size, o->conns, o->threads, o->pipeline, o->rate > 0 ? "open" : "closed",
+             ep);
     run->hdr = calloc(1, sizeof *run->hdr);
     if (!run->hdr)
         cli_die(EXIT_RUNTIME, "out of memory");

@@ -25,7 +25,7 @@ const struct cli_cmd cli_cmd_bench_merge = {
     .about = "Adds up the latency histograms of bench echo or connect runs (their --hdr-log\n"
              "logs or --json results, on one machine or many) and reports the requests and the\n"
              "exact percentiles of all their samples together. The files must come from the\n"
-             "same mode and message size.",
+             "same mode and message size, and all from open loops (--rate) or all from closed.",
     .opts = merge_opts,
     .footer = "Exit status 2 for a damaged, cut-off or mismatched file (one line naming it and\n"
               "the line), 1 for one that cannot be read.",
@@ -78,15 +78,32 @@ static void read_one(struct merge_file *mf, hist *h)
     mf->samples = h->total;
 }
 
-/* Same mode and size as the first file, or exit 2 naming both. */
+/* Same mode and size as the first file, and the same loop where both say which, or exit 2
+ * naming both: an open loop's latencies count from each request's due time, a closed loop's from
+ * its send, two different quantities. (An older log does not say its loop.) */
 static void same_run(const struct merge_file *first, const struct merge_file *mf)
 {
-    if (!strcmp(first->run.mode, mf->run.mode) && first->run.size == mf->run.size)
-        return;
-    cli_die(EXIT_USAGE,
-            "%s is bench %s with %ld-byte messages but %s is bench %s with %ld-byte messages: "
-            "merge only files of one mode and size",
-            first->path, first->run.mode, first->run.size, mf->path, mf->run.mode, mf->run.size);
+    if (strcmp(first->run.mode, mf->run.mode) || first->run.size != mf->run.size)
+        cli_die(EXIT_USAGE,
+                "%s is bench %s with %ld-byte messages but %s is bench %s with %ld-byte "
+                "messages: merge only files of one mode and size",
+                first->path, first->run.mode, first->run.size, mf->path, mf->run.mode,
+                mf->run.size);
+    if (*first->run.loop && *mf->run.loop && strcmp(first->run.loop, mf->run.loop))
+        cli_die(EXIT_USAGE,
+                "%s is an %s loop (%s) but %s is a %s loop: their latencies measure different "
+                "things (from the due time, from the send); merge only one kind",
+                !strcmp(first->run.loop, "open") ? first->path : mf->path, "open", "--rate",
+                !strcmp(first->run.loop, "open") ? mf->path : first->path, "closed");
+}
+
+/* The loop all the files say they ran ("" when one does not say, or they differ). */
+static const char *loop_of(const struct merge_file *mf, int n)
+{
+    for (int i = 1; i < n; i++)
+        if (strcmp(mf[i].run.loop, mf[0].run.loop))
+            return "";
+    return mf[0].run.loop;
 }
 
 /* The files' rates added: they ran side by side (each has its own measured time). */
@@ -133,6 +150,8 @@ static void json_report(struct report *r, const struct merge_file *mf, int n, co
     json_end(j, ']');
     json_str(j, "mode", mf[0].run.mode);
     json_int(j, "size_bytes", mf[0].run.size);
+    if (*loop_of(mf, n))
+        json_str(j, "loop", loop_of(mf, n));
     json_end(j, '}');
     report_start_done(r);
     j = report_end(r);

@@ -45,6 +45,7 @@ int hdr_decode_base64(const char *text, size_t len, hist *h, char *why, size_t w
 struct hdr_run {
     char mode[16];     /* "echo", "connect" */
     long size;         /* message size in bytes, -1 unknown */
+    char loop[8];      /* "open" (--rate), "closed", "" unknown (an older log) */
     double seconds;    /* the measured time (the total line's length), 0 unknown */
     double rate;       /* requests per second over it, 0 unknown */
     uint64_t requests; /* requests the run counted (a log: the total's samples) */

@@ -38,6 +38,10 @@ static bool sockkit_line(const char *line, size_t n, struct hdr_run *run)
         return false;
     snprintf(run->mode, sizeof run->mode, "%s", mode);
     run->size = size;
+    if (strstr(buf, ", loop open,") || strstr(buf, ", loop open;"))
+        snprintf(run->loop, sizeof run->loop, "open");
+    else if (strstr(buf, ", loop closed,") || strstr(buf, ", loop closed;"))
+        snprintf(run->loop, sizeof run->loop, "closed");
     return true;
 }
 
@@ -272,6 +276,11 @@ static int read_json(const char *text, size_t len, hist *h, struct hdr_run *run,
         return -1;
     }
     run->size = (long)size;
+    at = key_value(text, len, 0, "loop", false); /* parameters.loop: "open" or "closed" */
+    if (at >= 0 && starts(text + at, len - (size_t)at, "\"open\""))
+        snprintf(run->loop, sizeof run->loop, "open");
+    else if (at >= 0 && starts(text + at, len - (size_t)at, "\"closed\""))
+        snprintf(run->loop, sizeof run->loop, "closed");
     long end = key_value(text, len, 0, "end", true);
     if (end < 0) {
         end = key_value(text, len, 0, "event", true); /* --json-lines: {"event": "end", ...} */

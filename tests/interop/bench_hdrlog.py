@@ -3,7 +3,7 @@ hdr-histogram-js, installed into the build directory) decodes sockkit's interval
 --json result's hdr_histogram, and finds the same sample counts and the same p50/p90/p99/max as
 sockkit's own JSON report (the same bucket: HdrHistogram reports a bucket's highest value,
 sockkit its midpoint). Then bench merge: of one file it reports that file's percentiles, of two
-the union's, and a merge's --json merges again; files of different modes, cut-off or damaged logs are refused with one line naming
+the union's, and a merge's --json merges again; files of different modes or loops, cut-off or damaged logs are refused with one line naming
 the file and the line (exit 2), an unreadable file exit 1; --hdr-log where it cannot be written,
 or for bench stream, exit 2. Skipped (77) without node and npm, or when the install fails."""
 import json
@@ -177,6 +177,25 @@ def main(tmp):
     check(rc == 2 and err.count("\n") == 0 and logs["echo"] in err and logs["connect"] in err
           and "bench echo" in err and "bench connect" in err,
           f"merge of echo and connect: exit 2 naming both ({rc}: {err})")
+    # an open loop's latencies (from the due time) and a closed loop's (from the send): refused,
+    # log against log and JSON against JSON; the open ones merge among themselves, and say so
+    openlog, openjson = os.path.join(tmp, "open.hdr"), os.path.join(tmp, "open.json")
+    rc, out, err = run([BIN, "bench", "echo", "--rate", "500", "-c", "2", "-d", "0.5", "--warmup",
+                        "0.2", "--hdr-log", openlog, "--json", ep])
+    with open(openjson, "wb") as f:
+        f.write(out)
+    check(rc == 0 and ", loop open, " in open(openlog).read().splitlines()[1]
+          and ", loop closed, " in text.splitlines()[1],
+          f"the log's sockkit line says the loop ({err.strip()})")
+    for a, b in ((logs["echo"], openlog), (openjson, docs["echo"])):
+        rc, out, err = merge(a, b)
+        check(rc == 2 and err.count("\n") == 0 and a in err and b in err and "open loop" in err
+              and "closed loop" in err, f"merge of an open and a closed loop: exit 2 naming both "
+              f"({rc}: {err})")
+    rc, out, err = merge("--json", openlog, openjson)
+    m = json.loads(out) if rc == 0 else {}
+    check(rc == 0 and m["start"]["parameters"].get("loop") == "open",
+          f"two open-loop files merge, and the result says open ({err})")
     cut = os.path.join(tmp, "cut.hdr")
     with open(cut, "w") as f:
         f.write(text[:len(text) - 40])
