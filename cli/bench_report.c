@@ -410,6 +410,15 @@ static void text_end(const struct bench_opts *o, const struct bench_result *res)
                (unsigned long long)res->bytes, (unsigned long long)res->errors,
                res->errors == 1 ? "" : "s");
         text_paced(o, res);
+    }
+    if (o->mode == BENCH_STREAM) {
+        /* the usual mistake: a server that only reads (sink, echo waiting for input) */
+        if (o->bidir && !res->rx_bytes)
+            printf("  nothing came back: the server sent nothing (--bidir wants one that\n"
+                   "  echoes or sends, as 'sockkit serve echo' or 'serve source')\n");
+        else if (o->reverse && !o->bidir && !res->bytes && !res->errors)
+            printf("  nothing came: the server sent nothing (-R wants one that sends, as\n"
+                   "  'sockkit serve source')\n");
     } else {
         double over = o->rate > 0 ? res->done_seconds : secs;
         printf("%s: %llu (%.0f/s), %.1f Mbit/s each way, %llu error%s\n", unit_word(o),

@@ -1,7 +1,9 @@
 """sockkit bench stream --bidir against sockkit serve source, in every server model: source also
 reads (and throws away) what the client sends, so both directions move at once and each is
 reported, the bytes the bench sent counted by the server as bytes in. A client that half-closes
-still gets source's bytes until it leaves, and -R (reading only) works as before."""
+still gets source's bytes until it leaves, and -R (reading only) works as before. Against a server
+that sends nothing back (sink for --bidir, echo for -R) the report says so and names the server
+that would."""
 import json
 import os
 import socket
@@ -61,6 +63,21 @@ try:
         check(rc == 0 and counts.get("bytes_in", 0) >= snd.get("bytes", 1) and
               counts.get("errors", 1) == 0,
               f"{model}: source counted what the bench sent as bytes in ({err.strip()})")
+    # the wrong server for the direction: the report says nothing came and which server would send
+    for server, args, hint in (("sink", ["--bidir", "-b", "20M"], "nothing came back"),
+                               ("echo", ["-R"], "nothing came: the server sent nothing")):
+        p, host, port = serve([server, "127.0.0.1:0"])
+        rc, out, err = run([BIN, "bench", "stream", *args, "-d", "0.3", "--warmup", "0",
+                            f"{host}:{port}"], timeout=60)
+        text = out.decode()
+        check(rc == 0 and hint in text and "serve source" in text,
+              f"bench stream {' '.join(args)} against serve {server}: the report says nothing came")
+        stop(p)
+    p, host, port = serve(["source", "127.0.0.1:0"])
+    rc, out, err = run([BIN, "bench", "stream", "-R", "-d", "0.3", "--warmup", "0", f"{host}:{port}"],
+                       timeout=60)
+    check(rc == 0 and "nothing came" not in out.decode(), "against serve source -R says no such thing")
+    stop(p)
 finally:
     kill_started()
 finish()
