@@ -428,6 +428,9 @@ static void text_end(const struct bench_opts *o, const struct bench_result *res)
             printf("starved: %llu of %d connections got no reply while measuring\n"
                    "  (their requests are not in the numbers above)\n",
                    (unsigned long long)res->starved, o->conns);
+        if (o->mode == BENCH_ECHO && !res->requests && res->starved && !res->errors)
+            printf("  no reply came at all: the server took the requests and answered none\n"
+                   "  (does it echo? 'sockkit serve echo' does; 'serve sink' only reads)\n");
         if (o->rate > 0) {
             text_schedule(o, res);
             text_open_latency(res);

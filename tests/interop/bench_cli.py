@@ -145,6 +145,15 @@ check(end.get("starved_connections") == 4 and end.get("requests", 0) > 0,
 pool.terminate()
 pool.wait(15)
 
+# a server that never answers (serve sink): the report says no reply came and names an echo server
+sink = subprocess.Popen([BIN, "serve", "sink", "127.0.0.1:0", "-v"], stderr=subprocess.PIPE)
+sport = serving_port(sink.stderr.readline().decode()) or 0
+rc, out, err = run([BIN, "bench", "echo", "-d", "0.3", "--warmup", "0", f"127.0.0.1:{sport}"])
+check(rc == 0 and "no reply came at all" in out.decode() and "serve echo" in out.decode(),
+      f"bench echo against serve sink: the report says no reply came ({out.decode()[-300:]})")
+sink.terminate()
+sink.wait(15)
+
 flip, fep = echo_server(flip_at=1000)
 rc, out, err = run([BIN, "bench", "echo", "-c", "1", "-d", "2", "--warmup", "0", fep])
 check(rc == 1 and "byte 1000 came back as" in err and len(err.strip().splitlines()) == 1
