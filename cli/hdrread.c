@@ -38,10 +38,11 @@ static bool sockkit_line(const char *line, size_t n, struct hdr_run *run)
         return false;
     snprintf(run->mode, sizeof run->mode, "%s", mode);
     run->size = size;
-    if (strstr(buf, ", loop open,") || strstr(buf, ", loop open;"))
-        snprintf(run->loop, sizeof run->loop, "open");
-    else if (strstr(buf, ", loop closed,") || strstr(buf, ", loop closed;"))
-        snprintf(run->loop, sizeof run->loop, "closed");
+    const char *loop = strstr(buf, ", loop "); /* the first: before the endpoint */
+    char word[8];
+    if (loop && sscanf(loop, ", loop %7[a-z]", word) == 1 &&
+        (!strcmp(word, "open") || !strcmp(word, "closed")))
+        snprintf(run->loop, sizeof run->loop, "%s", word);
     return true;
 }
 
