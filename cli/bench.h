@@ -81,6 +81,7 @@ struct bench_worker {
     uint64_t last_sent;               /* open loop: when the last of them was sent (ns) */
     uint64_t full;                    /* open loop: connections that had BENCH_MAX_PIPE in flight */
     uint64_t warmup_unsent;           /* open loop: warm-up requests dropped at the measurement */
+    bool warmup_over;                 /* open loop: the drop above was looked for (once) */
     uint64_t last_done;               /* open loop: when the last measured reply came (ns) */
     uint64_t handshakes;              /* --tls (connect): handshakes done, warm-up included */
     char error[256];

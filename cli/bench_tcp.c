@@ -324,7 +324,10 @@ static bool issue(struct bench_worker *w, struct conn *c, int ep, uint64_t due, 
 static void skip_warmup(struct bench_worker *w, uint64_t *s, uint64_t now)
 {
     const struct bench_run *run = w->run;
-    if (now < run->t_measure || worker_due(w, *s) >= run->t_measure)
+    if (w->warmup_over || now < run->t_measure)
+        return;
+    w->warmup_over = true; /* once: from here on the schedule is the measurement's */
+    if (worker_due(w, *s) >= run->t_measure)
         return;
     uint64_t n = (uint64_t)w->n, conns = (uint64_t)run->o->conns, first = (uint64_t)w->first;
     uint64_t k = bench_slot_at(run, run->t_measure);       /* the first request measured */
