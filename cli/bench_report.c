@@ -225,6 +225,13 @@ static void json_schedule(struct json *j, const struct bench_opts *o,
     json_bool(j, "generator_late", bench_generator_late(res));
 }
 
+/* What the end's rates are over: the measurement, or for the open loop the time its replies took,
+ * which a server (or generator) that fell behind makes longer. Requests/s and bits/s alike. */
+static double rate_seconds(const struct bench_opts *o, const struct bench_result *res)
+{
+    return o->mode != BENCH_STREAM && o->rate > 0 ? res->done_seconds : o->duration_ms / 1000.0;
+}
+
 static void json_end_object(struct report *r, const struct bench_opts *o,
                             const struct bench_result *res)
 {
@@ -235,16 +242,13 @@ static void json_end_object(struct report *r, const struct bench_opts *o,
     json_num(j, "seconds", secs);
     json_num(j, "warmup_seconds", o->warmup_ms / 1000.0);
     if (o->mode != BENCH_STREAM) {
-        /* open loop: over the time the replies took, which a server that fell behind makes
-         * longer than the measurement */
-        double over = o->rate > 0 ? res->done_seconds : secs;
         json_int(j, "requests", (long long)res->requests);
-        json_num(j, "requests_per_second", (double)res->requests / over);
+        json_num(j, "requests_per_second", (double)res->requests / rate_seconds(o, res));
         if (o->rate > 0)
             json_num(j, "answered_seconds", res->done_seconds);
     }
     json_int(j, "bytes", (long long)(res->bytes + res->rx_bytes));
-    json_num(j, "bits_per_second", (double)(res->bytes + res->rx_bytes) * 8 / secs);
+    json_num(j, "bits_per_second", (double)(res->bytes + res->rx_bytes) * 8 / rate_seconds(o, res));
     if (o->bidir) {
         json_direction(j, "send", res->bytes, secs);
         json_direction(j, "receive", res->rx_bytes, secs);
@@ -397,7 +401,8 @@ static void text_paced(const struct bench_opts *o, const struct bench_result *re
 
 static void text_end(const struct bench_opts *o, const struct bench_result *res)
 {
-    double secs = o->duration_ms / 1000.0, mbps = (double)res->bytes * 8 / secs / 1e6;
+    double secs = o->duration_ms / 1000.0, over = rate_seconds(o, res),
+           mbps = (double)res->bytes * 8 / over / 1e6;
     text_header(o);
     if (o->mode == BENCH_STREAM && o->bidir) {
         printf("sent:     %.3f Gbit/s (%llu bytes)\n", mbps / 1000, (unsigned long long)res->bytes);
@@ -420,7 +425,6 @@ static void text_end(const struct bench_opts *o, const struct bench_result *res)
             printf("  nothing came: the server sent nothing (-R wants one that sends, as\n"
                    "  'sockkit serve source')\n");
     } else {
-        double over = o->rate > 0 ? res->done_seconds : secs;
         printf("%s: %llu (%.0f/s), %.1f Mbit/s each way, %llu error%s\n", unit_word(o),
                (unsigned long long)res->requests, (double)res->requests / over, mbps,
                (unsigned long long)res->errors, res->errors == 1 ? "" : "s");

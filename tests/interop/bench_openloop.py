@@ -169,6 +169,10 @@ for mode in ("echo", "connect"):
           and end.get("warmup_unsent", 0) > 1000 and end.get("sent", 0) >= end.get("requests", 0),
           f"{mode} --rate 50M after a warm-up: measured requests answered, the warm-up's unsent "
           f"ones dropped and counted ({end.get('requests')}, {end.get('warmup_unsent')})")
+    if mode == "echo":  # the bits over the same time as the requests (64 bytes each way)
+        rps, bps = end.get("requests_per_second", 0), end.get("bits_per_second", 0)
+        check(rps > 0 and abs(bps - rps * 64 * 8) <= 0.01 * bps,
+              f"echo --rate 50M: bits/s agrees with requests/s x 512 ({bps}, {rps})")
 rc, out, err = run([BIN, "bench", "echo", "--rate", "50M", "-d", "0.5", "--warmup", "0.5", ep],
                    timeout=60)
 check(rc == 0 and "warm-up requests still unsent when measuring began" in out.decode()
