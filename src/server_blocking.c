@@ -374,9 +374,12 @@ int sk__blocking_drain(sk_server *s, int deadline_ms)
     /* What still runs is cut off: request I/O blocked in sk_request_* gives up, and every handler
      * that returns from now on resets its connection (sk__blocking_run); children get SIGTERM
      * (default action: see server_fork.c). */
-    raise_flag(&s->c->cut, s->cut_fd);
+    /* Counted as the flag goes up, under the registry's lock: a handler woken by the cut can only
+     * forget its fd (which takes that lock) after the count. Counted after the flag, a handler
+     * that woke and ended first was missed. */
     pthread_mutex_lock(&s->lock);
     int cut = (int)s->nconns;
+    raise_flag(&s->c->cut, s->cut_fd);
     pthread_mutex_unlock(&s->lock);
     if (s->m->signal)
         cut += s->m->signal(s, SIGTERM);
