@@ -187,7 +187,8 @@ int cli_exit_status(int code)
     }
 }
 
-double cli_parse_rate(const char *text, double max, const char *what, const char *unit)
+static double parse_rate(const char *text, double max, const char *what, const char *unit,
+                         bool zero_ok)
 {
     char *end;
     errno = 0;
@@ -205,9 +206,22 @@ double cli_parse_rate(const char *text, double max, const char *what, const char
         scale = *end == 'k' ? 1e3 : *end == 'M' ? 1e6 : 1e9;
     }
     v *= scale;
+    if (zero_ok && v == 0)
+        return 0;
     if (!(v > 0))
-        cli_usage_error("%s must be more than 0 %s per second, not '%s'", what, unit, text);
+        cli_usage_error("%s must be %s0 %s per second, not '%s'", what,
+                        zero_ok ? "0 (as fast as it can) or more than " : "more than ", unit, text);
     if (v > max)
         cli_usage_error("%s must be at most %.0f %s per second, not '%s'", what, max, unit, text);
     return v;
+}
+
+double cli_parse_rate(const char *text, double max, const char *what, const char *unit)
+{
+    return parse_rate(text, max, what, unit, false);
+}
+
+double cli_parse_rate_or_0(const char *text, double max, const char *what, const char *unit)
+{
+    return parse_rate(text, max, what, unit, true);
 }

@@ -134,6 +134,8 @@ int cli_next_option(struct cli_parser *p, int argc, char **argv, struct cli_comm
  * negative or non-numeric value, an unknown suffix, more than max) is a usage error: one line
  * naming the option and what it takes, exit 2. `unit` names what is counted ("requests"). */
 double cli_parse_rate(const char *text, double max, const char *what, const char *unit);
+/* The same, where 0 is a rate too: unpaced, as fast as it can (bench udp, mcast send). */
+double cli_parse_rate_or_0(const char *text, double max, const char *what, const char *unit);
 
 /* The one exit-status rule: 2 when the input was wrong (an endpoint that does not parse, a port
  * out of range, a name that does not resolve, an unknown interface or service, ...), 1 for what

@@ -258,6 +258,23 @@ check(snd.returncode == 0 and send.get("packets") == 4000,
       f"bench udp stopped 0.8 s before its end: sent {send.get('packets')} of 4000 due")
 hole.close()
 
+# a rate of a few packets: achieved is the packets sent over those due (1/s for 0.5 s is packet 0,
+# due at once: 100%), not packets/s over the rate (2/s, which said "198.7%"); rates take suffixes
+hole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+hole.bind(("127.0.0.1", 0))
+hole_ep = f"127.0.0.1:{hole.getsockname()[1]}"
+rc, out, err = run([BIN, "bench", "udp", "--rate", "1", "-d", "0.5", hole_ep], timeout=30)
+check(rc == 0 and "sent 1 datagram " in out.decode() and "achieved 100.0%" in out.decode()
+      and "NOT kept" not in out.decode(),
+      f"bench udp --rate 1 -d 0.5: 1 packet, achieved 100% ({out.decode().strip()!r})")
+rc, out, err = run([BIN, "bench", "udp", "--rate", "1.5k", "-d", "0.4", "--json", hole_ep],
+                   timeout=30)
+send = doc_of(out).get("end", {})
+check(rc == 0 and send.get("requested_packets_per_second") == 1500
+      and send.get("packets") == 600 and send.get("rate_kept") is True,
+      f"bench udp --rate 1.5k for 0.4 s: 600 packets at 1,500/s, kept ({send})")
+hole.close()
+
 # a packet rate the machine cannot send (nobody listens: the kernel refuses, the count goes on)
 rc, out, err = run([BIN, "bench", "udp", "--rate", "100000000", "-d", "0.5", "--json",
                     f"127.0.0.1:{free_port('udp')}"], timeout=60)
@@ -277,6 +294,8 @@ cases += [(["stream", "--bidir", "-R", ep], "--bidir"),
           (["connect", "--bidir", ep], "--bidir"),
           (["udp", "-b", "1M", "--rate", "10", ep], "--rate"),
           (["udp", "--recv", "-b", "1M", ep], "--bitrate")]
+for value in ("-1", "abc", "5x", "1e99", "nan"):
+    cases.append((["udp", f"--rate={value}", ep], "--rate"))
 for args, needle in cases:
     rc, out, err = run([BIN, "bench"] + args)
     check(rc == 2 and out == b"" and err.count("\n") == 1 and needle in err,

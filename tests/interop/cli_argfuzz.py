@@ -131,6 +131,9 @@ BAD_SECONDS = ["", "-1", "abc", "1e999", "nan", "inf", "-inf", "99999999999", "1
                "--", "-", "1,5", LONG, "\x01"]
 BAD_INT = ["", "-1", "abc", "99999999999999999999", "1.5", "0x10", "1e3", "\n", "--", LONG,
            "\x01", "-99999999999999999999"]
+# rates take fractions and the suffixes k, M, G (1.5k, 2M), so "1.5" and "1e3" are good ones
+BAD_RATE = ["", "-1", "abc", "1e999", "nan", "inf", "-inf", "0x10", "1s", "5x", "1.5Ki", "1,5",
+            "\n", "--", LONG, "\x01", "-99999999999999999999"]
 
 # What each subcommand takes. flags: options without a value. valued: option -> (harmless valid
 # values, definitely bad values). short: its short option letters. eps: endpoints it may get.
@@ -181,7 +184,7 @@ SPECS = {
         flags=["--loop", "--no-loop", "-v", "-q", "--json", "--json-lines"],
         valued={"--iface": (["lo", "1"], ["nosuchif0", "\n", "99999", LONG]),
                 "--ttl": (["1", "2"], BAD_INT + ["0", "256"]),
-                "--rate": (["10"], BAD_INT + ["10000001"]),
+                "--rate": (["10", "1.5k", "0.5"], BAD_RATE + ["10000001", "11M"]),
                 "--count": (["1"], BAD_INT + ["0"]),
                 "--size": (["64"], BAD_INT + ["27", "65508"]),
                 "-d": (["0.5"], BAD_SECONDS),
@@ -246,7 +249,7 @@ SPECS["bench udp"] = dict(
     valued={"--size": (["64"], BAD_INT + ["0", "27", "65508"]),
             "-d": (["0.5"], BAD_SECONDS + ["0"]),
             "-i": (["0.5"], BAD_SECONDS + ["0"]),
-            "--rate": (["10"], BAD_INT + ["100000001"])},
+            "--rate": (["10", "1.5k"], BAD_RATE + ["100000001", "1G"])},
     refused=[["--recv", "--rate", "10"], ["--recv", "--size", "64"], ["-s", "64"]],
     eps=[f"127.0.0.1:{HP}", f"[::1]:{HP}"],
     npos=(1, 1), longs=["size", "duration", "time", "rate", "recv", "interval", "json",
