@@ -355,17 +355,18 @@ static void bench_parse(struct bench_opts *o, const struct cli_cmd *cmd, int arg
  * unreachable endpoint is one line before anything starts. */
 static sk_addr bench_target(const struct bench_opts *o)
 {
+    struct cli_where where = {.endpoint = o->endpoint, .type = SOCK_STREAM};
     sk_addr_list list;
     int rc = sk_resolve(o->endpoint, AF_UNSPEC, SOCK_STREAM, 0, &list);
     if (rc < 0)
-        cli_die(cli_exit_status(rc), "%s", sk_errmsg());
+        cli_fail_at(rc, &where);
     sk_addr addr = list.v[0];
     sk_addr_list_free(&list);
     /* --tls: bench_tls_setup's probe is a handshake (a bare connect would be a TLS server's error)
      */
     int probe = o->tls.on ? -1 : sk_connect_addr(&addr, SOCK_STREAM, 3000);
     if (probe < 0 && !o->tls.on)
-        cli_die(cli_exit_status(probe), "%s", sk_errmsg());
+        cli_fail_at(probe, &where);
     if (probe >= 0)
         close(probe);
     if (o->co.verbose) {

@@ -25,8 +25,10 @@ void bench_tls_setup(struct bench_run *run)
     run->tls = cli_tls_context(&o->tls, o->co.verbose);
     /* the probe: what would fail on every connection fails once, here, with the reason */
     int fd = sk_connect_addr(&run->addr, SOCK_STREAM, 3000);
-    if (fd < 0)
-        cli_die(cli_exit_status(fd), "%s", sk_errmsg());
+    if (fd < 0) {
+        struct cli_where where = {.endpoint = o->endpoint, .type = SOCK_STREAM};
+        cli_fail_at(fd, &where);
+    }
     sk_tls *t = NULL;
     int rc = bench_tls_open(run, fd, &t);
     if (rc == SK_ETLS) /* a protocol failure: most often a server that does not speak TLS */

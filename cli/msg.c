@@ -254,6 +254,42 @@ static void hint_in_use(const struct cli_where *w, char *out, size_t cap)
         append(out, cap, "; with %s one listener serves client after client", w->keep);
 }
 
+/* Connecting, refused (or a Unix socket that is not there): nobody serves at that address. A
+ * refusal from another host may also be a firewall's (iptables REJECT answers with a reset or an
+ * ICMP port unreachable as a closed port does). */
+static void hint_refused(int code, const struct cli_where *w, char *out, size_t cap)
+{
+    sk_endpoint ep;
+    if (w->bind || sk_endpoint_parse(w->endpoint, &ep) < 0)
+        return;
+    if (ep.is_unix) {
+        if (code == -ENOENT && !ep.abstract)
+            append(out, cap, ": no socket at %s: start the server first, or check the path",
+                   ep.path);
+        else if (code == -ECONNREFUSED && ep.abstract)
+            append(out, cap, ": no server listens on @%s: start it first, or check the name",
+                   ep.path);
+        else if (code == -ECONNREFUSED)
+            append(out, cap,
+                   ": the socket file is there but no server listens on it (one that ended and "
+                   "left it behind?): start the server, or check the path");
+        return;
+    }
+    int port = endpoint_port(w);
+    if (code != -ECONNREFUSED || port <= 0)
+        return;
+    if (w->type == SOCK_DGRAM)
+        append(out, cap,
+               " (an ICMP port unreachable came back): nothing receives on UDP port %d there; "
+               "start the receiver first, or check the address and port",
+               port);
+    else
+        append(out, cap,
+               ": nothing accepts connections on TCP port %d there (no server running, or a "
+               "firewall rejecting): start the server first, or check the address and port",
+               port);
+}
+
 /* An IPv6 link-local address (fe80::/10) without a scope: the kernel cannot know which link. */
 static bool unscoped_link_local(const sk_endpoint *ep)
 {
@@ -326,6 +362,10 @@ int cli_explain(int code, const struct cli_where *w, char *out, size_t cap)
         break;
     case -EADDRINUSE:
         hint_in_use(w, out, cap);
+        break;
+    case -ECONNREFUSED:
+    case -ENOENT:
+        hint_refused(code, w, out, cap);
         break;
     case -EINVAL:
         if (sk_endpoint_parse(w->endpoint, &ep) == 0 && unscoped_link_local(&ep)) {

@@ -284,8 +284,10 @@ static void net_datagram(struct dgram_session *d, const struct nc_opts *o)
     if (k < 0 && k != -ETIMEDOUT) {
         /* connect -u: an ICMP port unreachable shows up here as ECONNREFUSED. A listener serves
          * other peers on. */
-        if (!o->listen)
-            cli_fail((int)k, "%s", sk_errmsg());
+        if (!o->listen) {
+            struct cli_where w = nc_where(o);
+            cli_fail_at((int)k, &w);
+        }
         cli_say("%s", sk_errmsg());
     }
     if (k >= 0 && o->listen) {
@@ -313,8 +315,10 @@ static void stdin_datagram(struct dgram_session *d, const struct nc_opts *o)
     }
     if (o->listen)
         reply(d->fd, d->buf, (size_t)k, &d->peer);
-    else if ((k = sk_send(d->fd, d->buf, (size_t)k, 5000)) < 0)
-        cli_fail((int)k, "%s", sk_errmsg());
+    else if ((k = sk_send(d->fd, d->buf, (size_t)k, 5000)) < 0) {
+        struct cli_where w = nc_where(o);
+        cli_fail_at((int)k, &w);
+    }
 }
 
 static int pump_datagrams(struct dgram_session *d, const struct nc_opts *o)

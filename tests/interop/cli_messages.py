@@ -2,8 +2,8 @@
 exit status of the one rule. A port below 1024 without the capability (setpriv drops it), a port
 someone holds (this test, another sockkit, another user's process), a Unix name in use or a file
 left behind, an IPv6 link-local address without its interface, -4/-6 against what a name or
-address has, an endpoint without a port, the stop line after Ctrl-C (on a pseudo-terminal) and
-singular counts."""
+address has, connecting where nobody serves (TCP, UDP, Unix), an endpoint without a port, the
+stop line after Ctrl-C (on a pseudo-terminal) and singular counts."""
 import os
 import pty
 import re
@@ -117,6 +117,33 @@ def held_unix():
     a.listen()
     one_line(["serve", "echo", f"unix:@{name}"], 1, f"{ME}{COMM}) listens there")
     a.close()
+
+
+def refused():
+    """Connecting where nobody serves: the refusal with what it means and what to do, from
+    connect (TCP, UDP's ICMP port unreachable, a Unix path missing, a file left behind, an
+    abstract name) and from bench's first connection."""
+    from sktest import free_port
+    port = free_port()
+    for args in (["connect", f"127.0.0.1:{port}"],
+                 ["bench", "echo", "-d", "0.2", f"127.0.0.1:{port}"],
+                 ["bench", "connect", "-d", "0.2", f"[::1]:{free_port(host='::1')}"]):
+        one_line(args, 1, "Connection refused", "nothing accepts connections on TCP port",
+                 "start the server first")
+    uport = free_port("udp")
+    rc, out, err = run([BIN, "connect", "-u", f"127.0.0.1:{uport}"], input=b"hi\n", timeout=20)
+    check(rc == 1 and err.count("\n") == 1 and "ICMP port unreachable" in err
+          and f"nothing receives on UDP port {uport}" in err,
+          f"connect -u to a closed UDP port: exit {rc}, {err.strip()!r}")
+    missing = os.path.join(TMP, "missing.sock")
+    one_line(["connect", f"unix:{missing}"], 1, f"no socket at {missing}", "start the server")
+    stale = os.path.join(TMP, "stale.sock")
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(stale)
+    s.close()
+    one_line(["bench", "echo", "-d", "0.2", f"unix:{stale}"], 1,
+             "the socket file is there but no server listens")
+    one_line(["connect", f"unix:@sockkit-msg-none-{os.getpid()}"], 1, "no server listens on @")
 
 
 def link_local():
@@ -244,6 +271,7 @@ try:
     privileged_port()
     held_ports()
     held_unix()
+    refused()
     link_local()
     families()
     no_port()
