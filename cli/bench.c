@@ -75,7 +75,7 @@ enum {
 static const struct cli_opt echo_opts[] = {
     OPT_CONNS,
     {O_THREADS, "threads", CLI_ARG, "T", "threads, each an epoll loop (default 1)", NULL},
-    {O_SIZE, "size", CLI_ARG, "BYTES", "message size (default 64)", NULL},
+    {O_SIZE, "size", CLI_ARG, "BYTES", "message size (default 64; 1k = 1024)", NULL},
     {O_PIPELINE, "pipeline", CLI_ARG, "P", "messages in flight per connection (default 1)", NULL},
     OPT_RATE,
     OPT_TIME,
@@ -88,7 +88,7 @@ static const struct cli_opt echo_opts[] = {
 };
 static const struct cli_opt connect_opts[] = {
     OPT_CONNS,
-    {O_SIZE, "size", CLI_ARG, "BYTES", "message size (default 64)", NULL},
+    {O_SIZE, "size", CLI_ARG, "BYTES", "message size (default 64; 1k = 1024)", NULL},
     OPT_RATE,
     OPT_TIME,
     OPT_LATENCY,
@@ -102,7 +102,8 @@ static const struct cli_opt connect_opts[] = {
 };
 static const struct cli_opt stream_opts[] = {
     OPT_CONNS,
-    {O_SIZE, "size", CLI_ARG, "BYTES", "bytes per write (or read) call (default 131072)", NULL},
+    {O_SIZE, "size", CLI_ARG, "BYTES", "bytes per write (or read) call (default 128k = 131072)",
+     NULL},
     {'R', "reverse", CLI_NOARG, NULL, "read from a source server instead of writing to a sink",
      NULL},
     {O_BIDIR, "bidir", CLI_NOARG, NULL,
@@ -281,7 +282,7 @@ static void bench_option(struct bench_opts *o, int c, char **argv)
         o->threads = (int)cli_parse_long(optarg, 1, 256, "--threads");
         break;
     case O_SIZE:
-        o->size = (int)cli_parse_long(optarg, 1, 16 << 20, "--size");
+        o->size = (int)cli_parse_size(optarg, 1, 16 << 20, "--size");
         break;
     case O_PIPELINE:
         o->pipeline = (int)cli_parse_long(optarg, 1, BENCH_MAX_PIPE, "--pipeline");

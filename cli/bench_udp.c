@@ -88,7 +88,7 @@ static void udp_parse(struct udp_opts *o, int argc, char **argv)
     while ((c = cli_next_option(&p, argc, argv, &o->co)) != -1) {
         switch (c) {
         case O_SIZE:
-            o->size = (int)cli_parse_long(optarg, SEQPKT_HDR, 65507, "--size");
+            o->size = (int)cli_parse_size(optarg, SEQPKT_HDR, 65507, "--size");
             o->size_given = true;
             break;
         case 'd':

@@ -87,7 +87,7 @@ static void send_parse(struct msend_opts *o, int argc, char **argv)
             o->count = cli_parse_long(optarg, 1, 1L << 40, "--count");
             break;
         case MC_SIZE:
-            o->size = (int)cli_parse_long(optarg, SEQPKT_HDR, 65507, "--size");
+            o->size = (int)cli_parse_size(optarg, SEQPKT_HDR, 65507, "--size");
             break;
         case 'd':
             o->duration_ms = cli_parse_seconds_ms(optarg, "--duration");

@@ -2,7 +2,9 @@
 #include "opts.h"
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,4 +226,29 @@ double cli_parse_rate(const char *text, double max, const char *what, const char
 double cli_parse_rate_or_0(const char *text, double max, const char *what, const char *unit)
 {
     return parse_rate(text, max, what, unit, true);
+}
+
+long cli_parse_size(const char *text, long min, long max, const char *what)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (end == text || errno || v < 0 || strspn(text, "0123456789") != (size_t)(end - text) ||
+        (*end && !isalpha((unsigned char)*end)))
+        cli_usage_error("%s must be a number of bytes (64, 1k = 1024, 2M), not '%s'", what, text);
+    if (*end) {
+        const char *units = "kKmMgG";
+        const char *u = strchr(units, *end);
+        if (!u || end[1])
+            cli_usage_error("%s '%s': unknown suffix '%s' (k: x1024, M: x1024^2, G: x1024^3)", what,
+                            text, end);
+        int shift = (int)(u - units) / 2 * 10 + 10;
+        if (v > (LONG_MAX >> shift))
+            v = LONG_MAX;
+        else
+            v <<= shift;
+    }
+    if (v < min || v > max)
+        cli_usage_error("%s must be from %ld to %ld bytes, not '%s'", what, min, max, text);
+    return v;
 }

@@ -134,6 +134,10 @@ int cli_next_option(struct cli_parser *p, int argc, char **argv, struct cli_comm
  * negative or non-numeric value, an unknown suffix, more than max) is a usage error: one line
  * naming the option and what it takes, exit 2. `unit` names what is counted ("requests"). */
 double cli_parse_rate(const char *text, double max, const char *what, const char *unit);
+/* A size in bytes for `what` ("--size"): a whole number with an optional suffix k/K (x1024),
+ * m/M (x1024^2) or g/G (x1024^3), binary as iperf3's -l, from min to max. Anything else is a
+ * usage error: one line, exit 2. */
+long cli_parse_size(const char *text, long min, long max, const char *what);
 /* The same, where 0 is a rate too: unpaced, as fast as it can (bench udp, mcast send). */
 double cli_parse_rate_or_0(const char *text, double max, const char *what, const char *unit);
 

@@ -51,6 +51,15 @@ check(rc == 0 and "requests:" in out.decode() and "p99.9" in out.decode()
       and "latency distribution" not in out.decode(),
       "bench echo with pipelining and 700-byte messages: a report, no chart with --no-chart")
 
+# sizes take iperf3's binary suffixes (-l 128K): 1k is 1,024 bytes, in the parameters and the bytes sent
+rc, out, err = run([BIN, "bench", "echo", "--size", "1k", "-d", "0.3", "--warmup", "0", "--json", ep])
+doc = json.loads(out or b"{}")
+params, end = doc.get("start", {}).get("parameters", {}), doc.get("end", {})
+check(rc == 0 and params.get("size_bytes") == 1024 and end.get("requests", 0) > 0
+      and end.get("bytes") == 1024 * end.get("requests", -1),
+      f"bench echo --size 1k: 1,024-byte messages ({params.get('size_bytes')}, {end.get('bytes')}"
+      f" bytes for {end.get('requests')} requests)")
+
 rc, out, err = run([BIN, "bench", "echo", "-v", "-q", "-d", "0.3", "--warmup", "0", ep])
 check(rc == 2 and "contradict" in err, "-v with -q: refused")
 rc, out, err = run([BIN, "bench", "echo", "-v", "-d", "0.3", "--warmup", "0", "--no-chart", ep])
@@ -216,6 +225,10 @@ for args, code, needle in ((["echo", "-c", "0", ep], 2, "--connections"),
                            (["echo", "-d", "0", ep], 2, "--duration"),
                            (["stream", "-t", "0", ep], 2, "--time"),
                            (["echo", "-s", "100", ep], 2, "--size"),
+                           (["echo", "--size", "1.5k", ep], 2, "--size"),
+                           (["echo", "--size", "1kb", ep], 2, "unknown suffix"),
+                           (["stream", "--size", "17M", ep], 2, "--size"),
+                           (["udp", "--size", "64k", "127.0.0.1:9"], 2, "--size"),
                            (["echo", "-w", "1", ep], 2, "--warmup"),
                            (["echo", "-p", "4", ep], 2, "--pipeline"),
                            (["echo", "--threads", "0", ep], 2, "--threads"),
