@@ -137,11 +137,15 @@ static void text_stream_interval(bool warmup, bool bidir, double a, double b, ui
                                  uint64_t count_rx)
 {
     double secs = b - a;
-    printf("%-8s %7.2f-%7.2f s %15llu bytes %11.3f Gbit/s%s\n", warmup ? "warm-up" : "", a, b,
-           (unsigned long long)count, (double)count * 8 / secs / 1e9, bidir ? " sent" : "");
-    if (bidir)
-        printf("%-8s %7.2f-%7.2f s %15llu bytes %11.3f Gbit/s received\n", warmup ? "warm-up" : "",
-               a, b, (unsigned long long)count_rx, (double)count_rx * 8 / secs / 1e9);
+    char rate[32];
+    bitrate_format(rate, sizeof rate, (double)count * 8 / secs);
+    printf("%-8s %7.2f-%7.2f s %15llu bytes %15s%s\n", warmup ? "warm-up" : "", a, b,
+           (unsigned long long)count, rate, bidir ? " sent" : "");
+    if (bidir) {
+        bitrate_format(rate, sizeof rate, (double)count_rx * 8 / secs);
+        printf("%-8s %7.2f-%7.2f s %15llu bytes %15s received\n", warmup ? "warm-up" : "", a, b,
+               (unsigned long long)count_rx, rate);
+    }
 }
 
 void bench_report_interval(struct report *r, const struct bench_opts *o, bool warmup,
@@ -185,10 +189,12 @@ void bench_report_interval(struct report *r, const struct bench_opts *o, bool wa
 
 void bench_progress(const struct bench_opts *o, bool warmup, uint64_t at_ns, double per_s)
 {
-    if (o->mode == BENCH_STREAM)
-        fprintf(stderr, "\r%-9s %6.1f s %12.3f Gbit/s ", warmup ? "warm-up" : "measuring",
-                (double)at_ns / 1e9, per_s * 8 / 1e9);
-    else
+    char rate[32];
+    if (o->mode == BENCH_STREAM) {
+        bitrate_format(rate, sizeof rate, per_s * 8);
+        fprintf(stderr, "\r%-9s %6.1f s %15s ", warmup ? "warm-up" : "measuring",
+                (double)at_ns / 1e9, rate);
+    } else
         fprintf(stderr, "\r%-9s %6.1f s %12.0f %s/s ", warmup ? "warm-up" : "measuring",
                 (double)at_ns / 1e9, per_s, o->mode == BENCH_CONNECT ? "conn" : "req");
     fflush(stderr);
@@ -405,15 +411,18 @@ static void text_end(const struct bench_opts *o, const struct bench_result *res)
            mbps = (double)res->bytes * 8 / over / 1e6;
     text_header(o);
     if (o->mode == BENCH_STREAM && o->bidir) {
-        printf("sent:     %.3f Gbit/s (%llu bytes)\n", mbps / 1000, (unsigned long long)res->bytes);
-        printf("received: %.3f Gbit/s (%llu bytes), %llu error%s\n",
-               (double)res->rx_bytes * 8 / secs / 1e9, (unsigned long long)res->rx_bytes,
+        char sent[32], got[32];
+        bitrate_format(sent, sizeof sent, mbps * 1e6);
+        bitrate_format(got, sizeof got, (double)res->rx_bytes * 8 / secs);
+        printf("sent:     %s (%llu bytes)\n", sent, (unsigned long long)res->bytes);
+        printf("received: %s (%llu bytes), %llu error%s\n", got, (unsigned long long)res->rx_bytes,
                (unsigned long long)res->errors, res->errors == 1 ? "" : "s");
         text_paced(o, res);
     } else if (o->mode == BENCH_STREAM) {
-        printf("throughput: %.3f Gbit/s (%llu bytes), %llu error%s\n", mbps / 1000,
-               (unsigned long long)res->bytes, (unsigned long long)res->errors,
-               res->errors == 1 ? "" : "s");
+        char rate[32];
+        bitrate_format(rate, sizeof rate, mbps * 1e6);
+        printf("throughput: %s (%llu bytes), %llu error%s\n", rate, (unsigned long long)res->bytes,
+               (unsigned long long)res->errors, res->errors == 1 ? "" : "s");
         text_paced(o, res);
     }
     if (o->mode == BENCH_STREAM) {

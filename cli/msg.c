@@ -121,6 +121,36 @@ static bool inode_pid(const struct inodes *in, char *out, size_t cap)
     return found;
 }
 
+/* No listener holds a TCP port, but connections use it as their local port: the state of one
+ * ("TIME-WAIT" before the others, the usual case), or NULL. A port in TIME-WAIT refuses a bind
+ * unless the closed socket had set SO_REUSEADDR too, as most clients do not. */
+static const char *tcp_port_in_connections(int port)
+{
+    static const char *const names[] = {[1] = "ESTABLISHED", [2] = "SYN-SENT",   [3] = "SYN-RECV",
+                                        [4] = "FIN-WAIT-1",  [5] = "FIN-WAIT-2", [6] = "TIME-WAIT",
+                                        [8] = "CLOSE-WAIT",  [9] = "LAST-ACK",   [11] = "CLOSING"};
+    const char *found = NULL;
+    for (int v6 = 0; v6 < 2; v6++) {
+        FILE *f = fopen(v6 ? "/proc/net/tcp6" : "/proc/net/tcp", "re");
+        if (!f)
+            continue;
+        char line[512];
+        while (fgets(line, sizeof line, f)) {
+            char local[80];
+            unsigned st;
+            if (sscanf(line, " %*s %79s %*s %x", local, &st) != 2 || st >= 12 || !names[st])
+                continue;
+            const char *colon = strrchr(local, ':');
+            if (!colon || strtol(colon + 1, NULL, 16) != port)
+                continue;
+            if (!found || st == 6)
+                found = names[st];
+        }
+        fclose(f);
+    }
+    return found;
+}
+
 int cli_port_owner(int port, int type, char *out, size_t cap)
 {
     struct inodes in = {.n = 0};
@@ -240,7 +270,19 @@ static void hint_in_use(const struct cli_where *w, char *out, size_t cap)
         return;
     bool udp = w->type == SOCK_DGRAM;
     int r = cli_port_owner(port, w->type, who, sizeof who);
-    if (r == 1)
+    const char *conn = r < 0 && !udp ? tcp_port_in_connections(port) : NULL;
+    if (conn && !strcmp(conn, "TIME-WAIT"))
+        append(out, cap,
+               ": no server holds TCP port %d, but a connection that used it closed lately and "
+               "waits out TIME-WAIT (up to 60 s; its socket had no SO_REUSEADDR): wait, or choose "
+               "another port (0 picks a free one)",
+               port);
+    else if (conn)
+        append(out, cap,
+               ": no server holds TCP port %d, but a connection uses it as its local port (%s; "
+               "\"ss -tnp 'sport = :%d'\" shows it): choose another port (0 picks a free one)",
+               port, conn, port);
+    else if (r == 1)
         append(out, cap,
                ": %s port %d is held by %s; stop it, or choose another port (0 picks a "
                "free one)",
@@ -250,7 +292,7 @@ static void hint_in_use(const struct cli_where *w, char *out, size_t cap)
                ": %s port %d is taken (\"ss -l%cnp 'sport = :%d'\" shows by whom); choose another "
                "port (0 picks a free one)",
                udp ? "UDP" : "TCP", port, udp ? 'u' : 't', port);
-    if (w->keep && (r != 1 || strstr(who, "(sockkit)")))
+    if (w->keep && !conn && (r != 1 || strstr(who, "(sockkit)")))
         append(out, cap, "; with %s one listener serves client after client", w->keep);
 }
 

@@ -199,8 +199,8 @@ rc, out, err = run([BIN, "bench", "stream", "--bidir", "-b", "20M", "-d", "1", "
                     "-i", "0.5", bep], timeout=60)
 text = out.decode()
 check(rc == 0 and "sent:" in text and "received:" in text
-      and len(re.findall(r"Gbit/s sent$", text, re.M)) == 2
-      and len(re.findall(r"Gbit/s received$", text, re.M)) == 2,
+      and len(re.findall(r" [kMG]?bit/s sent$", text, re.M)) == 2
+      and len(re.findall(r" [kMG]?bit/s received$", text, re.M)) == 2,
       f"bench stream --bidir text: sent and received lines, each interval twice ({text!r})")
 peer_counts(2, timeout=2)
 both.shutdown()

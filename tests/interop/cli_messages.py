@@ -2,8 +2,9 @@
 exit status of the one rule. A port below 1024 without the capability (setpriv drops it), a port
 someone holds (this test, another sockkit, another user's process), a Unix name in use or a file
 left behind, an IPv6 link-local address without its interface, -4/-6 against what a name or
-address has, connecting where nobody serves (TCP, UDP, Unix), an endpoint without a port, the
-stop line after Ctrl-C (on a pseudo-terminal) and singular counts."""
+address has, a port that only connections use (open, or in TIME-WAIT), connecting where nobody
+serves (TCP, UDP, Unix), an endpoint without a port, the stop line after Ctrl-C (on a
+pseudo-terminal) and singular counts."""
 import os
 import pty
 import re
@@ -100,6 +101,27 @@ def held_ports():
                  f"\"ss -ltnp 'sport = :{port}'\" shows by whom",
                  prefix=["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
         t.close()
+
+
+def port_in_connections():
+    """No listener, but the port is a connection's local port: open (ESTABLISHED) or closed by
+    this side first (TIME-WAIT). Sockets without SO_REUSEADDR (a plain socket(), not
+    create_server, which sets it) make the kernel refuse the bind."""
+    lsn = socket.socket()
+    lsn.bind(("127.0.0.1", 0))
+    lsn.listen()
+    port = lsn.getsockname()[1]
+    cli = socket.create_connection(("127.0.0.1", port))
+    srv, _ = lsn.accept()
+    lsn.close()
+    one_line(["listen", f"127.0.0.1:{port}"], 1, "Address already in use",
+             f"no server holds TCP port {port}, but a connection uses it", "ESTABLISHED",
+             forbid=("-k",))
+    srv.close()  # this side closes first: its end of the connection waits out TIME-WAIT
+    cli.recv(1)
+    cli.close()
+    one_line(["serve", "echo", f"127.0.0.1:{port}"], 1, "Address already in use",
+             "TIME-WAIT", "wait, or choose another port")
 
 
 def held_unix():
@@ -270,6 +292,7 @@ def singular():
 try:
     privileged_port()
     held_ports()
+    port_in_connections()
     held_unix()
     refused()
     link_local()
