@@ -202,6 +202,10 @@ check(rc == 0 and "sent:" in text and "received:" in text
       and len(re.findall(r" [kMG]?bit/s sent$", text, re.M)) == 2
       and len(re.findall(r" [kMG]?bit/s received$", text, re.M)) == 2,
       f"bench stream --bidir text: sent and received lines, each interval twice ({text!r})")
+# 20 Mbit/s is written in Mbit/s (it was "0.020 Gbit/s"), in the intervals and the totals
+check(re.search(r"^sent: +(19\.\d\d|20\.\d\d) Mbit/s \(", text, re.M)
+      and len(re.findall(r" (19\.\d\d|20\.\d\d) Mbit/s sent$", text, re.M)) == 2
+      and "Gbit/s" not in text, f"bench stream -b 20M: the rates in Mbit/s ({text!r})")
 peer_counts(2, timeout=2)
 both.shutdown()
 
