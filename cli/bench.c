@@ -338,6 +338,8 @@ static void bench_parse(struct bench_opts *o, const struct cli_cmd *cmd, int arg
     if (argc - optind != 1)
         cli_usage_error(argc - optind ? "takes one ENDPOINT" : "missing ENDPOINT");
     o->endpoint = argv[optind];
+    sk_endpoint ep;
+    cli_check_endpoint(o->endpoint, 0, &ep);
     if (o->bidir && o->reverse)
         cli_usage_error("--bidir already reads from the server: leave out --reverse");
     cli_tls_check(&o->tls);

@@ -124,6 +124,8 @@ static void udp_parse(struct udp_opts *o, int argc, char **argv)
     if (o->bitrate)
         o->rate = o->bitrate / (o->size * 8.0);
     o->endpoint = argv[optind];
+    sk_endpoint ep;
+    cli_check_endpoint(o->endpoint, o->recv ? CLI_EP_PASSIVE : 0, &ep);
 }
 
 static void start_report(struct report *r, const struct udp_opts *o, const char *addr)

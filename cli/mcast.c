@@ -99,6 +99,8 @@ static void send_parse(struct msend_opts *o, int argc, char **argv)
     if (argc - optind != 1)
         cli_usage_error(argc - optind ? "takes one GROUP:PORT" : "missing GROUP:PORT");
     o->group = argv[optind];
+    sk_endpoint ep;
+    cli_check_endpoint(o->group, 0, &ep);
 }
 
 struct msend {

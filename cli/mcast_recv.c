@@ -121,6 +121,10 @@ static void recv_parse(struct recv_opts *o, int argc, char **argv)
     if (o->ngroups > MAX_GROUPS)
         cli_usage_error("at most %d groups", MAX_GROUPS);
     o->groups = argv + optind;
+    for (int i = 0; i < o->ngroups; i++) {
+        sk_endpoint ep;
+        cli_check_endpoint(o->groups[i], 0, &ep);
+    }
     if (o->stats && !o->co.interval_ms)
         o->co.interval_ms = 1000;
 }

@@ -454,19 +454,21 @@ static bool lacks_port(const char *text)
     return !strchr(text, ':');
 }
 
-void cli_check_endpoint(const char *text, bool passive, sk_endpoint *ep)
+void cli_check_endpoint(const char *text, unsigned flags, sk_endpoint *ep)
 {
+    bool passive = flags & CLI_EP_PASSIVE;
     if (*text && lacks_port(text)) {
         /* the host as typed, without a trailing ':' */
         int n = (int)strlen(text) - (text[strlen(text) - 1] == ':');
         if (n == 0 || (n == 1 && text[0] == '*'))
             cli_usage_error("'%s' has no port: give %s", text,
                             passive ? ":PORT" : "HOST:PORT (as in 127.0.0.1:80)");
-        const char *alt = passive ? ":PORT for every address" : "HOST PORT";
+        const char *alt = passive                    ? ", or :PORT for every address"
+                          : flags & CLI_EP_HOST_PORT ? ", or HOST PORT"
+                                                     : "";
         if (n > 64) /* a long text is quoted once */
-            cli_usage_error("'%s' has no port: give HOST:PORT (as in 127.0.0.1:80), or %s", text,
-                            alt);
-        cli_usage_error("'%s' has no port: give %.*s:PORT (as in %.*s:80), or %s", text, n, text, n,
+            cli_usage_error("'%s' has no port: give HOST:PORT (as in 127.0.0.1:80)%s", text, alt);
+        cli_usage_error("'%s' has no port: give %.*s:PORT (as in %.*s:80)%s", text, n, text, n,
                         text, alt);
     }
     int rc = sk_endpoint_parse(text, ep);

@@ -428,7 +428,7 @@ void nc_parse(int argc, char **argv, bool listen, struct nc_opts *o)
     nc_operands(argc - optind, argv + optind, o, &a);
     /* Syntax now, so that a typo is a usage error before anything is opened; the one parse of the
      * endpoint, which every later step takes as it is. */
-    cli_check_endpoint(o->endpoint, listen, &o->ep);
+    cli_check_endpoint(o->endpoint, listen ? CLI_EP_PASSIVE : CLI_EP_HOST_PORT, &o->ep);
     nc_check(o, &a);
     set_proxy(o, &a);
     if (!listen && (a.source || a.port))

@@ -41,7 +41,7 @@ void cli_proxy_parse(struct cli_proxy *p, const char *flag, const char *proxy, c
                             user);
     }
     sk_endpoint ep;
-    cli_check_endpoint(p->endpoint, false, &ep);
+    cli_check_endpoint(p->endpoint, 0, &ep);
     if (ep.is_unix)
         cli_usage_error("%s %s: the proxy is reached over TCP: give HOST:PORT", flag, p->endpoint);
 }

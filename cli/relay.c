@@ -637,7 +637,7 @@ static void set_via(struct relay *r, const struct via_args *v, const char *liste
     if (r->target_ep.is_unix)
         cli_usage_error("--via: TARGET %s is a Unix endpoint; a proxy reaches HOST:PORT", target);
     cli_proxy_parse(&r->via, "--via", v->proxy, v->proto, v->user);
-    cli_check_endpoint(r->via.endpoint, false, &r->via_ep);
+    cli_check_endpoint(r->via.endpoint, 0, &r->via_ep);
     sk_proxy_opts po =
         SK_PROXY_OPTS_INIT(.kind = r->via.kind, .user = r->via.user, .password = r->via.password);
     sk_proxy *px;
@@ -686,8 +686,8 @@ static void relay_parse(int argc, char **argv, struct relay *r)
     const char *listen = argv[optind], *target = argv[optind + 1];
     if (strlen(listen) >= sizeof r->listen || strlen(target) >= sizeof r->target)
         cli_usage_error("an endpoint is too long (at most %zu bytes)", sizeof r->listen - 1);
-    cli_check_endpoint(listen, true, &r->listen_ep);
-    cli_check_endpoint(target, false, &r->target_ep);
+    cli_check_endpoint(listen, CLI_EP_PASSIVE, &r->listen_ep);
+    cli_check_endpoint(target, 0, &r->target_ep);
     set_tls(r);
     if (v.proxy)
         set_via(r, &v, listen, target);

@@ -474,7 +474,8 @@ static void serve_parse(int argc, char **argv, struct serve *s)
     if (s->o.loop_backend && s->o.model != SK_MODEL_EVENT)
         cli_usage_error("--backend is for the event model (the default --model event)");
     serve_operands(argc - optind, argv + optind, s);
-    cli_check_endpoint(s->endpoint, true, &s->ep); /* ":7007" serves IPv4 and IPv6: the library's */
+    cli_check_endpoint(s->endpoint, CLI_EP_PASSIVE,
+                       &s->ep); /* ":7007" serves IPv4 and IPv6: the library's */
     s->o.endpoint = s->endpoint;
     s->o.parsed = &s->ep;
     s->o.handle = s->svc->fn;

@@ -244,6 +244,16 @@ def no_port():
              ":PORT for every address", forbid=("not a number",))
     one_line(["listen", "localhost"], 2, "'localhost' has no port", ":PORT for every address")
     one_line(["connect", ":80"], 2, "':80' has no host: give HOST:PORT (as in 127.0.0.1:80)")
+    # every command that takes an endpoint says it the same way; "HOST PORT" only where the
+    # command takes two operands (connect), ":PORT" only where a host may be left out
+    for args in (["bench", "echo", "127.0.0.1"], ["bench", "stream", "localhost:"],
+                 ["bench", "udp", "127.0.0.1"], ["mcast", "send", "239.1.2.3"],
+                 ["mcast", "recv", "239.1.2.3"], ["relay", "127.0.0.1:1", "127.0.0.1"]):
+        host = args[-1].rstrip(":")
+        one_line(args, 2, f"'{args[-1]}' has no port: give {host}:PORT (as in {host}:80)",
+                 forbid=("not a number", "HOST PORT", "every address"))
+    one_line(["bench", "udp", "--recv", "127.0.0.1"], 2, "has no port", ":PORT for every address")
+    one_line(["bench", "connect", "*:7"], 2, "'*:7' has no host")
 
 
 def ctrl_c():
