@@ -6,24 +6,35 @@
 
 #include <errno.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-/* OpenSSL's reason for the last failure, without its error stack ("no such file"). */
-static const char *ossl_reason(void)
+/* Why OpenSSL failed, from its queue (then cleared): the first error is the cause, the last only
+ * the layer that gave up ("system lib", "PEM lib"). A system error is the errno's text ("No such
+ * file or directory"); a file that is not PEM says so. */
+static void ossl_why(char *why, size_t cap)
 {
-    unsigned long e = ERR_peek_last_error();
-    const char *r = e ? ERR_reason_error_string(e) : NULL;
-    return r ? r : "unknown reason";
+    unsigned long first = ERR_peek_error();
+    const char *r = first ? ERR_reason_error_string(first) : NULL;
+    if (first && ERR_SYSTEM_ERROR(first))
+        snprintf(why, cap, "%s", strerror(ERR_GET_REASON(first)));
+    else if (first && ERR_GET_LIB(first) == ERR_LIB_PEM &&
+             ERR_GET_REASON(first) == PEM_R_NO_START_LINE)
+        snprintf(why, cap, "not PEM (no '-----BEGIN' line)");
+    else if (first && ERR_GET_LIB(first) == ERR_LIB_OSSL_DECODER)
+        snprintf(why, cap, "no key in it that OpenSSL can read (%s)", r ? r : "unsupported");
+    else
+        snprintf(why, cap, "%s", r ? r : "unknown reason");
+    ERR_clear_error();
 }
 
 static int ctx_fail(const char *fmt, const char *arg)
 {
     char why[300];
-    snprintf(why, sizeof why, "%s", ossl_reason());
-    ERR_clear_error();
+    ossl_why(why, sizeof why);
     return sk__fail_why(SK_ETLS, why, fmt, arg);
 }
 
