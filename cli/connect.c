@@ -121,14 +121,12 @@ static int connect_proxy(const struct nc_opts *o)
     return fd;
 }
 
-/* A connected stream: TLS first with --tls (the name checked is the endpoint's host, through a
- * proxy's tunnel too), then the pump; closes fd. Returns the exit status. */
-static int stream_session(int fd, const struct nc_opts *o)
+/* A connected stream: TLS first with ctx (--tls; the name checked is the endpoint's host, through
+ * a proxy's tunnel too), then the pump; closes fd and frees ctx. Returns the exit status. */
+static int stream_session(int fd, sk_tls_ctx *ctx, const struct nc_opts *o)
 {
-    sk_tls_ctx *ctx = NULL;
     sk_tls *tls = NULL;
-    if (o->tls.on) {
-        ctx = cli_tls_context(&o->tls, o->verbose);
+    if (ctx) {
         int ms = o->timeout_ms > 0 ? o->timeout_ms : NC_TLS_HANDSHAKE_MS;
         if (!(tls = cli_tls_handshake(ctx, fd, o->ep.is_unix ? "localhost" : o->ep.host, &o->tls,
                                       ms, o->verbose)))
@@ -148,8 +146,11 @@ int cmd_connect(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (o.zero && !o.ep.is_unix)
         return scan(&o);
+    /* --tls: its files are read before anything is opened (a bad --ca is not found out after a
+     * connect, or behind a refusal) */
+    sk_tls_ctx *ctx = o.tls.on ? cli_tls_context(&o.tls, o.verbose) : NULL;
     if (o.proxy.endpoint[0])
-        return stream_session(connect_proxy(&o), &o);
+        return stream_session(connect_proxy(&o), ctx, &o);
     unix_source(&o);
     sk_connect_opts co = connect_opts(&o);
     int fd = sk_connect_endpoint(&o.ep, &co, o.timeout_ms);
@@ -165,6 +166,7 @@ int cmd_connect(int argc, char **argv)
     if (o.zero) { /* a Unix stream endpoint */
         printf("%s open\n", p);
         sk_close(fd);
+        sk_tls_ctx_free(ctx);
         return EXIT_OK;
     }
     if (o.verbose)
@@ -175,7 +177,8 @@ int cmd_connect(int argc, char **argv)
     if (o.udp) {
         int rc = nc_pump_dgram(fd, &o);
         sk_close(fd);
+        sk_tls_ctx_free(ctx);
         return rc;
     }
-    return stream_session(fd, &o);
+    return stream_session(fd, ctx, &o);
 }

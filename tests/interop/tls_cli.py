@@ -147,6 +147,21 @@ check(rc == 0 and out == b"anyway\n" and "NOT verified" in err,
 rc, out, err = run([BIN, "connect", "--insecure", "127.0.0.1:9"])
 check(rc == 2 and "--insecure goes with --tls" in err, "--insecure without --tls: usage error")
 
+# ---- files that cannot serve: the reason, not OpenSSL's last layer ("system lib", "PEM lib") --
+notpem = os.path.join(tmp, "notpem.txt")
+with open(notpem, "w") as f:
+    f.write("hello\n")
+for args, reason in ((["connect", "--tls", "--ca", os.path.join(tmp, "missing.pem"), "127.0.0.1:9"],
+                      "missing.pem: No such file or directory"),
+                     (["listen", "--tls", "--cert", notpem, "127.0.0.1:0"],
+                      "notpem.txt: not PEM (no '-----BEGIN' line)"),
+                     (["listen", "--tls", "--cert", C["leaf"], "--key", C["leaf"], "127.0.0.1:0"],
+                      "no key in it that OpenSSL can read")):
+    rc, out, err = run([BIN] + args, timeout=20)
+    check(rc == 1 and err.count("\n") == 1 and reason in err and " lib" not in err,
+          f"{' '.join(a.replace(tmp, '') for a in args)}: exit 1, one line with the reason "
+          f"({err.strip()!r})")
+
 # ---- close_notify vs truncation -------------------------------------------------------------
 port, seen, t = py_server(server_ctx(C["leaf"], C["leaf_key"], chain=C["chain"]),
                           say_then_close(b"complete\n", True))
