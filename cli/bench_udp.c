@@ -126,6 +126,13 @@ static void udp_parse(struct udp_opts *o, int argc, char **argv)
     o->endpoint = argv[optind];
     sk_endpoint ep;
     cli_check_endpoint(o->endpoint, o->recv ? CLI_EP_PASSIVE : 0, &ep);
+    /* bound to a group without joining it, the receiver would wait for packets that never come */
+    sk_addr group;
+    if (o->recv && !ep.is_unix && !ep.any_host &&
+        sk_addr_parse(o->endpoint, SK_RESOLVE_NUMERIC, &group) == 0 && sk_addr_is_multicast(&group))
+        cli_usage_error("%s is a multicast group, which --recv does not join: 'sockkit mcast recv "
+                        "%s' joins it and counts the same packets",
+                        o->endpoint, o->endpoint);
 }
 
 static void start_report(struct report *r, const struct udp_opts *o, const char *addr)

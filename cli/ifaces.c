@@ -297,8 +297,12 @@ int cmd_ifaces(int argc, char **argv)
         cli_fail(rc, "%s", sk_errmsg());
     const sk_iface *only = NULL;
     if (rest && !(only = sk_ifaces_find(&list, argv[optind]))) {
+        char names[256] = "";
+        for (size_t i = 0; i < list.n; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                     list.v[i].name);
         sk_ifaces_free(&list);
-        cli_usage_error("no interface '%s' (see 'sockkit ifaces')", argv[optind]);
+        cli_die(EXIT_USAGE, "no interface '%s' (this host has %s)", argv[optind], names);
     }
     struct json j;
     if (json) {

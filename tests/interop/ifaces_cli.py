@@ -74,6 +74,9 @@ for args in (["--route", "not-an-address"], ["nosuch-if9"], ["a", "b"], ["--rout
              ["--nope"], ["--route"]):
     rc, out, err = ifaces(*args)
     check(rc == 2 and len(err.strip().splitlines()) == 1, f"bad input {args}: exit {rc}, '{err.strip()}'")
+rc, out, err = ifaces("nosuch-if9")
+check(f"(this host has {lo['name']}" in err and err.count("see '") == 0,
+      f"an unknown interface: the ones this host has, no 'see' twice ({err.strip()!r})")
 rc, text, _ = ifaces("--help")
 check(rc == 0 and "usage: sockkit ifaces" in text and "--route" in text, "--help")
 finish()
