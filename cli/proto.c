@@ -112,6 +112,24 @@ static int explain_one(const char *want)
         found = true;
         printf("\n%s\n", more);
     }
+    if (!found && want[0] && strspn(want, "0123456789") == strlen(want)) {
+        /* a number with no IPPROTO_ name: still a protocol number, or out of the field's range */
+        long v = strlen(want) > 9 ? 256 : strtol(want, NULL, 10);
+        if (v > 255)
+            cli_usage_error("no protocol number %s: they go from 0 to 255 (the IP header's 8-bit "
+                            "protocol field)",
+                            want);
+        char etc[64];
+        const char *e = sk_proto_etc_name((int)v, etc, sizeof etc);
+        printf("protocol number %ld (/etc/protocols: %s)\n  no IPPROTO_ name in Linux's headers"
+               "%s\n",
+               v, e ? e : "-",
+               e ? ""
+               : v == 253 || v == 254
+                   ? " (RFC 3692: for experiments and tests)"
+                   : " (IANA: unassigned, or not in this host's /etc/protocols)");
+        return EXIT_OK;
+    }
     if (!found)
         cli_usage_error("unknown name '%s' (try 'sockkit proto', --families, --types, --options)",
                         want);

@@ -28,6 +28,13 @@ check(rc == 0 and re.search(r"^SO_REUSEADDR\s+SOL_SOCKET\s+2\s+yes", out.decode(
 for flag, want in (("--families", "AF_INET6"), ("--types", "SOCK_SEQPACKET")):
     rc, out, _ = run([BIN, "proto", flag])
     check(rc == 0 and want in out.decode(), f"proto {flag} lists {want}")
+# a number without an IPPROTO_ name is still a protocol number (the IP header has 8 bits for it)
+rc, out, err = run([BIN, "proto", "200"])
+check(rc == 0 and out.decode().startswith("protocol number 200 (")
+      and "no IPPROTO_ name" in out.decode(), f"proto 200: a number with no name ({out!r})")
+rc, out, err = run([BIN, "proto", "256"])
+check(rc == 2 and err.count("\n") == 1 and "from 0 to 255" in err,
+      f"proto 256: out of the 8-bit field, exit 2 ({err.strip()!r})")
 rc, _, err = run([BIN, "proto", "nosuchthing"])
 check(rc == 2 and len(err.strip().splitlines()) == 1 and "nosuchthing" in err, "proto: unknown name exits 2")
 
