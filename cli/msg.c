@@ -424,6 +424,13 @@ int cli_explain(int code, const struct cli_where *w, char *out, size_t cap)
     case SK_ENOADDR:
         explain_family(w, out, cap);
         break;
+    case SK_ESERVICE:
+        if (sk_endpoint_parse(w->endpoint, &ep) == 0 && !ep.is_unix)
+            append(out, cap,
+                   ": no %s service '%s' in /etc/services ('getent services' lists them): give "
+                   "the port number",
+                   w->type == SOCK_DGRAM ? "udp" : "tcp", ep.service);
+        break;
     case SK_EPARSE:
         if (w->numeric)
             append(out, cap, " (-n: numeric addresses only, no DNS)");

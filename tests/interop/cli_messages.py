@@ -254,6 +254,10 @@ def no_port():
                  forbid=("not a number", "HOST PORT", "every address"))
     one_line(["bench", "udp", "--recv", "127.0.0.1"], 2, "has no port", ":PORT for every address")
     one_line(["bench", "connect", "*:7"], 2, "'*:7' has no host")
+    # a service name the host does not know: which file, and what to give instead
+    one_line(["connect", "localhost:nosuchsvc"], 2, "unknown service name",
+             "no tcp service 'nosuchsvc' in /etc/services", "give the port number")
+    one_line(["listen", "-u", "127.0.0.1:nosuchsvc"], 2, "no udp service 'nosuchsvc'")
 
 
 def ctrl_c():
