@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_EXEC = 256, OPT_MAXCHILDREN, OPT_MAXCONNS };
+enum { OPT_MAXCHILDREN = 256, OPT_MAXCONNS };
 
 /* Options of both commands, in --help's order. */
 /* clang-format off */
@@ -51,7 +51,7 @@ static const struct cli_opt connect_opts[] = {
     CLI_OPT_HELP,
     {'k', NULL, CLI_NOARG, NULL, NULL, NULL},
     {'l', NULL, CLI_NOARG, NULL, NULL, NULL},
-    {OPT_EXEC, "exec", CLI_ARG, "CMD", NULL, NULL},
+    {'e', "exec", CLI_ARG, "CMD", NULL, NULL},
     {OPT_MAXCHILDREN, "max-children", CLI_ARG, "N", NULL, NULL},
     CLI_OPT_END,
 };
@@ -62,9 +62,9 @@ static const struct cli_opt listen_opts[] = {
     {'p', NULL, CLI_ARG, "PORT", "listen on this port ('nc -l -p PORT'), not ENDPOINT's", NULL},
     {'s', NULL, CLI_ARG, "ADDR", "listen on this address ('nc -l -s ADDR'), not ENDPOINT's", NULL},
     {'k', NULL, CLI_NOARG, NULL, "keep listening after a client leaves", NULL},
-    {OPT_EXEC, "exec", CLI_ARG, "CMD",
-     "run CMD (with /bin/sh -c) per connection, the socket as its stdin and stdout; with -k "
-     "clients are served concurrently",
+    {'e', "exec", CLI_ARG, "CMD",
+     "run CMD (with /bin/sh -c, as ncat's --sh-exec) per connection, the socket as its stdin and "
+     "stdout; with -k clients are served concurrently",
      NULL},
     {OPT_MAXCHILDREN, "max-children", CLI_ARG, "N",
      "with --exec -k: at most N clients at once; others wait in the backlog", NULL},
@@ -207,9 +207,9 @@ static void nc_option(int c, const char *arg, struct nc_opts *o, struct nc_args 
             cli_usage_error("-z is for connect");
         o->zero = true;
         break;
-    case OPT_EXEC:
+    case 'e':
         if (!o->listen)
-            cli_usage_error("--exec is for listen");
+            cli_usage_error("-e/--exec is for listen");
         o->exec = arg;
         break;
     case OPT_MAXCHILDREN:

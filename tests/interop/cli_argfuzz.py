@@ -145,17 +145,18 @@ NC_EPS_LISTEN = [f"127.0.0.1:{HP}", f"[::1]:{HP}", f":{HP}", f"*:{HP}", str(HP),
 TRACE_FILE = (["trace.log"], [""])
 SPECS = {
     "connect": dict(
-        prefix=["connect"], short="46uUnkvzlNhw:s:p:",
+        prefix=["connect"], short="46uUnkvzlNhw:s:p:e:",
         flags=["-u", "-4", "-6", "-N", "-n", "-v", "-z"],
         valued={"-w": COMMON_SECONDS, "-s": (["127.0.0.1"], ["[::1", ":99999", "1.2.3.4:65536",
                                                               "[x]:0", "\n", "127.0.0.1:1:2"]),
                 "-p": (["0"], ["", "-1", "65536", "http", "\n", "1.5"]),
                 "--trace-file": TRACE_FILE},
-        refused=[["-k"], ["-l"], ["--exec", "cat"], ["--max-children", "1"], ["-z", "-u"]],
+        refused=[["-k"], ["-l"], ["--exec", "cat"], ["-e", "cat"], ["--max-children", "1"],
+                 ["-z", "-u"]],
         eps=NC_EPS_CONNECT, npos=(1, 1),
         longs=["help", "verbose", "exec", "max-children", "trace", "trace-file"]),
     "listen": dict(
-        prefix=["listen"], short="46uUnlkvzNhw:s:p:",
+        prefix=["listen"], short="46uUnlkvzNhw:s:p:e:",
         flags=["-u", "-4", "-6", "-N", "-n", "-l", "-v", "-k"],
         valued={"-w": COMMON_SECONDS, "--exec": (["cat", "true"], []),
                 "-p": ([str(HP)], ["", "-1", "65536", "http", "\n", "1.5"]),

@@ -337,6 +337,12 @@ def exec_mode():
     out = talk(port, b"hello exec\n")
     rc, _, _ = collect(srv, 10)
     check(out == b"HELLO EXEC\n" and rc == 0, f"--exec: a program per connection ({out!r})")
+    # -e, as nc and ncat spell it
+    srv = spawn([BIN, "listen", "-v", "-e", "tr a-z A-Z", "127.0.0.1:0"])
+    port = listen_port(srv)
+    out = talk(port, b"hello -e\n")
+    rc, _, _ = collect(srv, 10)
+    check(out == b"HELLO -E\n" and rc == 0, f"-e: the same as --exec ({out!r})")
 
     # -k --exec: two clients served at the same time
     srv = spawn([BIN, "listen", "-v", "-k", "127.0.0.1:0", "--exec", "cat"])
