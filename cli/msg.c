@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char *cli_plural(unsigned long long n, const char *one, const char *many)
@@ -302,8 +303,23 @@ static void hint_in_use(const struct cli_where *w, char *out, size_t cap)
 static void hint_refused(int code, const struct cli_where *w, char *out, size_t cap)
 {
     sk_endpoint ep;
-    if (w->bind || sk_endpoint_parse(w->endpoint, &ep) < 0)
+    if (sk_endpoint_parse(w->endpoint, &ep) < 0)
         return;
+    if (w->bind) { /* a Unix path whose directory is not there */
+        char dir[sizeof ep.path];
+        snprintf(dir, sizeof dir, "%s", ep.path);
+        char *slash = strrchr(dir, '/');
+        struct stat st;
+        if (code == -ENOENT && ep.is_unix && !ep.abstract && slash && slash != dir) {
+            *slash = '\0';
+            if (stat(dir, &st) < 0)
+                append(out, cap,
+                       ": there is no directory %s: create it (mkdir -p %s), or choose "
+                       "another path",
+                       dir, dir);
+        }
+        return;
+    }
     if (ep.is_unix) {
         if (code == -ENOENT && !ep.abstract)
             append(out, cap, ": no socket at %s: start the server first, or check the path",

@@ -166,6 +166,9 @@ def refused():
     one_line(["bench", "echo", "-d", "0.2", f"unix:{stale}"], 1,
              "the socket file is there but no server listens")
     one_line(["connect", f"unix:@sockkit-msg-none-{os.getpid()}"], 1, "no server listens on @")
+    nodir = os.path.join(TMP, "no-such-dir")
+    one_line(["listen", "-U", os.path.join(nodir, "s.sock")], 1,
+             f"there is no directory {nodir}: create it (mkdir -p {nodir})")
 
 
 def link_local():
