@@ -59,6 +59,9 @@ void mcast_where(const sk_addr *group, const char *iface, struct mcast_where *ou
                             iface, names);
         }
         out->index = (unsigned)idx;
+    } else if (sk_addr_family(group) == AF_INET6 && group->u.in6.sin6_scope_id) {
+        out->index = group->u.in6.sin6_scope_id; /* [ff02::1%eth0]: the zone names it */
+        out->by_route = false;
     } else {
         sk_route rt;
         if (sk_route_get(group, &rt) == 0)

@@ -275,6 +275,22 @@ static int group_addr(const char *ep, sk_addr *out, const char *what)
     return 0;
 }
 
+/* An interface- or link-local IPv6 group (ff01::/16, ff02::/16): one per link, so a bind or
+ * connect needs the interface (the address's scope, or IPV6_MULTICAST_IF), else EINVAL. */
+static bool link_scoped_group(const sk_addr *g)
+{
+    return g->u.sa.sa_family == AF_INET6 && (IN6_IS_ADDR_MC_LINKLOCAL(&g->u.in6.sin6_addr) ||
+                                             IN6_IS_ADDR_MC_NODELOCAL(&g->u.in6.sin6_addr));
+}
+
+static int needs_iface(const char *what, const char *group_endpoint)
+{
+    return sk__fail_why(SK_EIFACE,
+                        "a link-local group is one per link: name its interface, as in "
+                        "[ff02::1%eth0]:5000",
+                        "%s %s", what, group_endpoint);
+}
+
 int sk_mcast_receiver(const char *group_endpoint, const char *iface, const char *source)
 {
     sk_addr g, src;
@@ -289,6 +305,23 @@ int sk_mcast_receiver(const char *group_endpoint, const char *iface, const char 
             return rc;
     }
     int family = g.u.sa.sa_family;
+    /* A link-scoped group: the bind's scope from the endpoint's %zone or from iface, and the join
+     * on the same interface. */
+    char zone[16] = "";
+    if (link_scoped_group(&g)) {
+        if (!g.u.in6.sin6_scope_id && iface && *iface) {
+            int idx = sk_iface_index(iface);
+            if (idx < 0)
+                return idx;
+            g.u.in6.sin6_scope_id = (uint32_t)idx;
+        }
+        if (!g.u.in6.sin6_scope_id)
+            return needs_iface("receive", group_endpoint);
+        if (!iface || !*iface) {
+            snprintf(zone, sizeof zone, "%u", g.u.in6.sin6_scope_id);
+            iface = zone;
+        }
+    }
     int fd = sk__socket(family, SOCK_DGRAM, IPPROTO_UDP, SK_ROLE_SERVER);
     if (fd < 0)
         return fd;
@@ -344,6 +377,8 @@ int sk_mcast_sender(const char *group_endpoint, const char *iface, int ttl, bool
         return rc;
     if (ttl < 1 || ttl > 255)
         return sk__fail(SK_EARG, "send to %s: TTL %d (1..255)", group_endpoint, ttl);
+    if (link_scoped_group(&g) && !g.u.in6.sin6_scope_id && (!iface || !*iface))
+        return needs_iface("send to", group_endpoint);
     int fd = sk__socket(g.u.sa.sa_family, SOCK_DGRAM, IPPROTO_UDP, SK_ROLE_CLIENT);
     if (fd < 0)
         return fd;

@@ -49,7 +49,10 @@ int sk_mcast_set_iface(int fd, const char *iface);
 /* IP_MULTICAST_ALL / IPV6_MULTICAST_ALL (Linux default on: every group any socket joined). */
 int sk_mcast_set_all(int fd, bool on);
 
-/* A bound, joined receiver for "GROUP:PORT" (source: NULL for ASM, an address for SSM). */
+/* A bound, joined receiver for "GROUP:PORT" (source: NULL for ASM, an address for SSM).
+ * An interface- or link-local IPv6 group (ff01::/16, ff02::/16) is one per link: it needs its
+ * interface, as iface or the endpoint's zone ("[ff02::1%eth0]:5000"), else SK_EIFACE; the same
+ * for sk_mcast_sender. */
 int sk_mcast_receiver(const char *group_endpoint, const char *iface, const char *source);
 /* A sender: a UDP socket connected to the group, with interface, TTL (1..255) and loop set; plain
  * sk_send reaches the group. An interface named by one of its addresses sends from that address

@@ -97,6 +97,25 @@ a=$(field "$tmp/two-a.json" received); b=$(field "$tmp/two-b.json" received)
 [ "$a" = 200 ] && [ "$b" = 200 ]
 check $? "two receivers on one host: $a and $b of 200"
 
+# ---- a link-local group (ff02::/16) is one per link: named by --iface or by its %zone, received
+# on that link only; without an interface, one line and exit 2 (nothing is sent)
+g="[ff02::77]:5004"
+receiver ll-h2 h2 --iface eth0 "$g"
+receiver ll-h3 h3 "[ff02::77%eth1]:5004"
+sleep 0.5
+inns h1 "$SK_BIN" mcast send --iface eth0 --rate 200 --count 30 "$g" 2>/dev/null
+inns h1 "$SK_BIN" mcast send --rate 200 --count 20 "[ff02::77%eth1]:5004" 2>/dev/null
+wait_all
+a=$(field "$tmp/ll-h2.json" received); b=$(field "$tmp/ll-h3.json" received)
+[ "$a" = 30 ] && [ "$b" = 20 ]
+check $? "link-local group: h2 got $a of 30 (eth0, --iface), h3 got $b of 20 (eth1, %zone) ($(cat "$tmp/ll-h2.err" "$tmp/ll-h3.err"))"
+for cmd in send recv; do
+    msg=$(inns h1 "$SK_BIN" mcast $cmd --count 1 --duration 1 "$g" 2>&1)
+    rc=$?
+    [ $rc = 2 ] && echo "$msg" | grep -q "one per link: name its interface"
+    check $? "mcast $cmd to a link-local group without an interface: exit $rc, '$msg'"
+done
+
 # ---- no route for the group: the bridge namespace has no addresses and no routes ---------------
 msg=$(ip netns exec "$BR" "$SK_BIN" mcast send --count 1 239.77.0.9:5009 2>&1)
 rc=$?

@@ -141,6 +141,32 @@ static void errors(void **state)
     assert_true(sk_addr_is_multicast(&v6));
 }
 
+/* A link-local group (ff02::/16) is one per link: the receiver binds in the interface's scope,
+ * named by iface or by the endpoint's %zone (the bind failed with EINVAL before), and without
+ * either says so; so does the sender, before any socket is made. */
+static void link_local_groups_need_their_interface(void **state)
+{
+    (void)state;
+    int fd = sk_mcast_receiver("[ff02::1:77]:0", "lo", NULL);
+    assert_true(fd >= 0);
+    sk_addr bound;
+    assert_int_equal(sk_sock_get_local_addr(fd, &bound), 0);
+    assert_int_equal(bound.u.in6.sin6_scope_id, if_nametoindex("lo"));
+    sk_close(fd);
+    fd = sk_mcast_receiver("[ff02::1:77%lo]:0", NULL, NULL);
+    assert_true(fd >= 0);
+    sk_close(fd);
+    assert_int_equal(sk_mcast_receiver("[ff02::1:77]:0", NULL, NULL), SK_EIFACE);
+    assert_non_null(strstr(sk_errmsg(), "one per link"));
+    assert_int_equal(sk_mcast_receiver("[ff01::1:77]:0", "", NULL), SK_EIFACE);
+    assert_int_equal(sk_mcast_sender("[ff02::1:77]:5000", NULL, 1, true), SK_EIFACE);
+    assert_non_null(strstr(sk_errmsg(), "[ff02::1:77]:5000"));
+    /* a wider scope needs none */
+    fd = sk_mcast_receiver("[ff15::1:77]:0", "lo", NULL);
+    assert_true(fd >= 0);
+    sk_close(fd);
+}
+
 static void ssm_filters_by_source(void **state)
 {
     /* On loopback every packet's source is 127.0.0.1: joined for source 127.0.0.1 it arrives;
@@ -207,6 +233,7 @@ int main(void)
         cmocka_unit_test(only_joined_groups),
         cmocka_unit_test(options_and_interfaces),
         cmocka_unit_test(errors),
+        cmocka_unit_test(link_local_groups_need_their_interface),
         cmocka_unit_test(ssm_filters_by_source),
         cmocka_unit_test(batches),
     };
