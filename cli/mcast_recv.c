@@ -124,6 +124,11 @@ static void recv_parse(struct recv_opts *o, int argc, char **argv)
     for (int i = 0; i < o->ngroups; i++) {
         sk_endpoint ep;
         cli_check_endpoint(o->groups[i], 0, &ep);
+        for (int k = 0; k < i; k++)
+            if (!strcmp(o->groups[k], o->groups[i]))
+                cli_usage_error("%s is given twice: each group once (its packets would be "
+                                "counted twice)",
+                                o->groups[i]);
     }
     if (o->stats && !o->co.interval_ms)
         o->co.interval_ms = 1000;

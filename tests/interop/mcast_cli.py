@@ -258,6 +258,9 @@ def bad_input():
                          (["send", "-v", "-q", "239.1.1.1:5000"], "contradict"),
                          (["recv", "--trace=bogus", "239.1.1.1:5000"], "--trace"),
                          (["recv"], "missing GROUP"),
+                         (["recv", "--iface", "lo", "239.1.1.1:5000", "239.1.1.1:5000"],
+                          "given twice"),
+                         (["send", "--rate", "1.5Ki", "239.1.1.1:5000"], "--rate"),
                          (["frob"], "mcast send")):
         rc, out, err = run([BIN, "mcast"] + args)
         check(rc == 2 and len(err.strip().splitlines()) == 1 and needle in err and not out,
