@@ -234,8 +234,9 @@ void cli_trace_file(const char *path)
     if (!*path)
         cli_usage_error("--trace-file needs a file name");
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        cli_die(EXIT_RUNTIME, "--trace-file %s: %s", path, strerror(errno));
+    if (fd < 0) /* as --pcap and --hdr-log: a file that cannot be made is bad input */
+        cli_usage_error("--trace-file %s: %s: name a file in a directory you can write to", path,
+                        strerror(errno));
     if (trace_fd >= 0)
         close(trace_fd);
     trace_fd = fd;

@@ -212,7 +212,11 @@ def main(tmp):
     check(rc == 2 and err.count("\n") == 0 and bad in err and "line 7:" in err,
           f"a damaged histogram: exit 2 naming line 7 ({rc}: {err})")
     rc, out, err = merge(os.path.join(tmp, "nosuch.hdr"))
-    check(rc == 1 and "nosuch.hdr" in err, f"a missing file: exit 1 ({rc}: {err})")
+    check(rc == 2 and "nosuch.hdr: No such file" in err,
+          f"a missing file: exit 2, as bad input ({rc}: {err})")
+    rc, out, err = merge(tmp)
+    check(rc == 2 and err.count("\n") == 0 and "a directory" in err,
+          f"a directory: exit 2, one line ({rc}: {err})")
     rc, out, err = merge()
     check(rc == 2 and "missing FILE" in err, f"merge without files: exit 2 ({err})")
     rc, _, err = run([BIN, "bench", "echo", "-d", "0.2", "--hdr-log",

@@ -142,7 +142,7 @@ NC_EPS_CONNECT = [f"127.0.0.1:{RP}", f"[::1]:{RP}", f"localhost:{RP}", f"unix:{C
                   f"unix:@{CABS}", ("127.0.0.1", str(RP)), ("::1", str(RP))]
 NC_EPS_LISTEN = [f"127.0.0.1:{HP}", f"[::1]:{HP}", f":{HP}", f"*:{HP}", str(HP),
                  ("127.0.0.1", str(HP)), f"unix:{LPATH}", f"unix:@{LABS}"]
-TRACE_FILE = (["trace.log"], [""])
+TRACE_FILE = (["trace.log"], ["", "/nonexistent-dir/trace.log"])  # bad: exit 2, as --pcap
 SPECS = {
     "connect": dict(
         prefix=["connect"], short="46uUnkvzlNhw:s:p:e:",
