@@ -1,7 +1,12 @@
 /* TLS for the commands: the options, the context, the handshake and what is said about it. */
 #include "tls.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 bool cli_tls_option(int c, const char *arg, struct cli_tls *t)
 {
@@ -103,6 +108,21 @@ void cli_tls_check(const struct cli_tls *t)
         cli_usage_error("--pin checks the certificate's fingerprint instead of its CA: leave out "
                         "%s",
                         t->insecure ? "--insecure" : "--ca");
+    /* files that cannot be opened are bad input, as everywhere (what is in them, the library
+     * judges when it makes the context: exit 1) */
+    const char *const files[][2] = {{cert, t->cert}, {key, t->key}, {"--ca", t->ca}};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if (!files[i][1])
+            continue;
+        int fd = open(files[i][1], O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0)
+            cli_usage_error("%s %s: %s", files[i][0], files[i][1], strerror(errno));
+        bool dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+        close(fd);
+        if (dir)
+            cli_usage_error("%s %s: a directory, not a PEM file", files[i][0], files[i][1]);
+    }
 }
 
 sk_tls_ctx *cli_tls_context(const struct cli_tls *t, int verbose)

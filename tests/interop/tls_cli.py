@@ -151,9 +151,11 @@ check(rc == 2 and "--insecure goes with --tls" in err, "--insecure without --tls
 notpem = os.path.join(tmp, "notpem.txt")
 with open(notpem, "w") as f:
     f.write("hello\n")
-for args, reason in ((["connect", "--tls", "--ca", os.path.join(tmp, "missing.pem"), "127.0.0.1:9"],
-                      "missing.pem: No such file or directory"),
-                     (["listen", "--tls", "--cert", notpem, "127.0.0.1:0"],
+rc, out, err = run([BIN, "connect", "--tls", "--ca", os.path.join(tmp, "missing.pem"),
+                    "127.0.0.1:9"], timeout=20)
+check(rc == 2 and err.count("\n") == 1 and "--ca" in err and "missing.pem: No such file" in err,
+      f"--ca FILE missing: exit 2 before any connect, one line ({err.strip()!r})")
+for args, reason in ((["listen", "--tls", "--cert", notpem, "127.0.0.1:0"],
                       "notpem.txt: not PEM (no '-----BEGIN' line)"),
                      (["listen", "--tls", "--cert", C["leaf"], "--key", C["leaf"], "127.0.0.1:0"],
                       "no key in it that OpenSSL can read")):
