@@ -123,6 +123,14 @@ void cli_tls_check(const struct cli_tls *t)
         if (dir)
             cli_usage_error("%s %s: a directory, not a PEM file", files[i][0], files[i][1]);
     }
+    /* the key log is appended to: one that cannot be made, as --trace-file's */
+    if (t->keylog) {
+        int fd = open(t->keylog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0)
+            cli_usage_error("--keylog %s: %s: name a file in a directory you can write to",
+                            t->keylog, strerror(errno));
+        close(fd);
+    }
 }
 
 sk_tls_ctx *cli_tls_context(const struct cli_tls *t, int verbose)

@@ -155,6 +155,10 @@ rc, out, err = run([BIN, "connect", "--tls", "--ca", os.path.join(tmp, "missing.
                     "127.0.0.1:9"], timeout=20)
 check(rc == 2 and err.count("\n") == 1 and "--ca" in err and "missing.pem: No such file" in err,
       f"--ca FILE missing: exit 2 before any connect, one line ({err.strip()!r})")
+rc, out, err = run([BIN, "listen", "--tls-self-signed", "--keylog",
+                    os.path.join(tmp, "no-such-dir", "keys.log"), "127.0.0.1:0"], timeout=20)
+check(rc == 2 and err.count("\n") == 1 and "--keylog" in err and "No such file" in err,
+      f"--keylog in a missing directory: exit 2, one line ({err.strip()!r})")
 for args, reason in ((["listen", "--tls", "--cert", notpem, "127.0.0.1:0"],
                       "notpem.txt: not PEM (no '-----BEGIN' line)"),
                      (["listen", "--tls", "--cert", C["leaf"], "--key", C["leaf"], "127.0.0.1:0"],
