@@ -629,7 +629,10 @@ static int bench_tcp(const struct cli_cmd *cmd, enum bench_mode mode, int argc, 
         bench_report_start(&rep, &o, &run->addr, argc + 1, argv - 1);
     bench_run_workers(run, &rep, res, w);
     if (atomic_load(&run->failed))
-        cli_die(EXIT_RUNTIME, "data check failed: %s", res->error);
+        cli_die(EXIT_RUNTIME,
+                "data check failed: %s: the server does not send back what it gets (an echo "
+                "server such as 'sockkit serve echo' does)",
+                res->error);
     bench_hdr_close(run, res);
     bench_report_end(&rep, &o, res);
     if (o.rate > 0 && !bench_schedule_kept(&o, res))

@@ -166,6 +166,7 @@ sink.wait(15)
 flip, fep = echo_server(flip_at=1000)
 rc, out, err = run([BIN, "bench", "echo", "-c", "1", "-d", "2", "--warmup", "0", fep])
 check(rc == 1 and "byte 1000 came back as" in err and len(err.strip().splitlines()) == 1
+      and "does not send back what it gets" in err and "serve echo" in err
       and not out, f"a server that flips one byte is caught: exit {rc}, {err.strip()!r}")
 
 # stream both ways; -t is time (iperf3): `bench stream -t 1` runs 1 s, not the 5 s default
