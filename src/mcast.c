@@ -309,10 +309,15 @@ int sk_mcast_receiver(const char *group_endpoint, const char *iface, const char 
      * on the same interface. */
     char zone[16] = "";
     if (link_scoped_group(&g)) {
-        if (!g.u.in6.sin6_scope_id && iface && *iface) {
+        if (iface && *iface) {
             int idx = sk_iface_index(iface);
             if (idx < 0)
                 return idx;
+            if (g.u.in6.sin6_scope_id && g.u.in6.sin6_scope_id != (uint32_t)idx)
+                return sk__fail(SK_EARG,
+                                "receive %s on %s: the group's zone names another interface "
+                                "(bound on one, joined on the other, it would get nothing)",
+                                group_endpoint, iface);
             g.u.in6.sin6_scope_id = (uint32_t)idx;
         }
         if (!g.u.in6.sin6_scope_id)

@@ -156,6 +156,18 @@ static void link_local_groups_need_their_interface(void **state)
     fd = sk_mcast_receiver("[ff02::1:77%lo]:0", NULL, NULL);
     assert_true(fd >= 0);
     sk_close(fd);
+    /* the zone and iface must agree (bound on one, joined on the other: nothing comes) */
+    fd = sk_mcast_receiver("[ff02::1:77%lo]:0", "lo", NULL);
+    assert_true(fd >= 0);
+    sk_close(fd);
+    char other[IF_NAMESIZE] = "";
+    struct if_nameindex *all = if_nameindex();
+    for (struct if_nameindex *i = all; i && i->if_index; i++)
+        if (strcmp(i->if_name, "lo") && !other[0])
+            snprintf(other, sizeof other, "%s", i->if_name);
+    if_freenameindex(all);
+    if (other[0])
+        assert_int_equal(sk_mcast_receiver("[ff02::1:77%lo]:0", other, NULL), SK_EARG);
     assert_int_equal(sk_mcast_receiver("[ff02::1:77]:0", NULL, NULL), SK_EIFACE);
     assert_non_null(strstr(sk_errmsg(), "one per link"));
     assert_int_equal(sk_mcast_receiver("[ff01::1:77]:0", "", NULL), SK_EIFACE);
