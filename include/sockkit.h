@@ -14,8 +14,8 @@
 
 #define SOCKKIT_VERSION_MAJOR  0
 #define SOCKKIT_VERSION_MINOR  5
-#define SOCKKIT_VERSION_PATCH  0
-#define SOCKKIT_VERSION_STRING "0.5.0"
+#define SOCKKIT_VERSION_PATCH  1
+#define SOCKKIT_VERSION_STRING "0.5.1"
 
 #include "sockkit/err.h"
 #include "sockkit/addr.h"
