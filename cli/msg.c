@@ -297,6 +297,29 @@ static void hint_in_use(const struct cli_where *w, char *out, size_t cap)
         append(out, cap, "; with %s one listener serves client after client", w->keep);
 }
 
+/* Is host (numeric) one of this host's interface addresses? */
+static bool local_address(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    int fam = inet_pton(AF_INET, host, &a4) == 1    ? AF_INET
+              : inet_pton(AF_INET6, host, &a6) == 1 ? AF_INET6
+                                                    : 0;
+    struct ifaddrs *all;
+    if (!fam || getifaddrs(&all) < 0)
+        return false;
+    bool found = false;
+    for (struct ifaddrs *i = all; i && !found; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != fam)
+            continue;
+        found = fam == AF_INET
+                    ? ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == a4.s_addr
+                    : !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, &a6, sizeof a6);
+    }
+    freeifaddrs(all);
+    return found;
+}
+
 /* Connecting, refused (or a Unix socket that is not there): nobody serves at that address. A
  * refusal from another host may also be a firewall's (iptables REJECT answers with a reset or an
  * ICMP port unreachable as a closed port does). */
@@ -424,6 +447,28 @@ int cli_explain(int code, const struct cli_where *w, char *out, size_t cap)
     case -ECONNREFUSED:
     case -ENOENT:
         hint_refused(code, w, out, cap);
+        break;
+    case -EADDRNOTAVAIL:
+        if (w->bind && sk_endpoint_parse(w->endpoint, &ep) == 0 && !ep.is_unix) {
+            if (!local_address(ep.host))
+                append(out, cap,
+                       ": %s is not an address of this host ('sockkit ifaces' lists them; :%s "
+                       "listens on every address)",
+                       ep.host, ep.service);
+            else
+                append(out, cap,
+                       ": %s is this host's but not usable yet (IPv6: still in duplicate address "
+                       "detection, 'ip -6 addr' says tentative); wait a moment",
+                       ep.host);
+        } else if (!w->bind && w->has_source) {
+            append(
+                out, cap,
+                ": the source (-s) is not an address of this host ('sockkit ifaces' lists them)");
+        } else if (!w->bind) {
+            append(out, cap,
+                   ": no local port was free to connect from (the range in "
+                   "net.ipv4.ip_local_port_range is in use, often by connections in TIME-WAIT)");
+        }
         break;
     case -EINVAL:
         if (sk_endpoint_parse(w->endpoint, &ep) == 0 && unscoped_link_local(&ep)) {

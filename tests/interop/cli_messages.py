@@ -166,6 +166,11 @@ def refused():
     one_line(["bench", "echo", "-d", "0.2", f"unix:{stale}"], 1,
              "the socket file is there but no server listens")
     one_line(["connect", f"unix:@sockkit-msg-none-{os.getpid()}"], 1, "no server listens on @")
+    # an address that is not this host's (TEST-NET-2, RFC 5737): to listen on, or to connect from
+    one_line(["listen", "198.51.100.77:5000"], 1, "Cannot assign requested address",
+             "198.51.100.77 is not an address of this host", ":5000 listens on every address")
+    one_line(["connect", "-s", "198.51.100.77", f"127.0.0.1:{port}"], 1,
+             "the source (-s) is not an address of this host")
     nodir = os.path.join(TMP, "no-such-dir")
     one_line(["listen", "-U", os.path.join(nodir, "s.sock")], 1,
              f"there is no directory {nodir}: create it (mkdir -p {nodir})")
