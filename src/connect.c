@@ -94,7 +94,13 @@ static int bind_source(int fd, const sk_addr *dst, const sk_addr_list *sources)
         }
         return 0;
     }
-    return sources ? sk__fail(SK_ENOADDR, "source address for this family") : 0;
+    if (!sources)
+        return 0;
+    char d[SK_ADDRSTRLEN];
+    sk_addr_format(dst, d, sizeof d);
+    return sk__fail(SK_ENOADDR,
+                    "connect %s: the source has no %s address, as this destination needs", d,
+                    dst->u.sa.sa_family == AF_INET ? "IPv4" : "IPv6");
 }
 
 static void trace_result(int fd, const sk_addr *a, const char *what, int code)

@@ -179,7 +179,8 @@ static void source_address(void **state)
     close(fd);
     /* a source of the wrong family cannot be used */
     o.source = "[::1]:0";
-    assert_true(sk_connect_ex(ep, &o, 1000) < 0);
+    assert_int_equal(sk_connect_ex(ep, &o, 1000), SK_ENOADDR);
+    assert_non_null(strstr(sk_errmsg(), "the source has no IPv4 address"));
     close(lfd);
 }
 
