@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <fcntl.h>
 
 enum { MERGE_MAX_BYTES = 256 << 20 };
 
@@ -38,16 +38,13 @@ struct merge_file {
     uint64_t samples;
 };
 
-/* The whole file, NUL-terminated. A file that cannot be opened (missing, a directory, not
- * readable) is bad input, exit 2, as --hdr-log's that cannot be made; a read error exits 1. */
+/* The whole file, NUL-terminated. One that cannot be opened (missing, a directory, not
+ * readable) is bad input, exit 2 (cli_open_file); a read error exits 1. */
 static char *slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    struct stat st;
+    FILE *f = fdopen(cli_open_file(NULL, path, O_RDONLY, 0), "rb");
     if (!f)
-        cli_die(EXIT_USAGE, "%s: %s", path, strerror(errno));
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode))
-        cli_die(EXIT_USAGE, "%s: a directory: give the --hdr-log or --json files in it", path);
+        cli_die(EXIT_RUNTIME, "%s: %s", path, strerror(errno));
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap + 1);
     for (size_t k; buf && (k = fread(buf + n, 1, cap - n, f)) > 0;) {

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <stdio.h>
 #include <stdnoreturn.h>
 
@@ -67,6 +68,11 @@ double cli_now_s(void);
  * --trace-file PATH, for getopt_long users; they combine in either order. */
 int cli_trace_level(const char *value);
 void cli_trace_file(const char *path);
+/* A file named on the command line (what: its option, or NULL for an operand), opened with flags
+ * (O_CLOEXEC added) and mode. One that cannot be opened or made is bad input, one line and exit 2
+ * (the one place that says so); read-only, a directory is refused too. With O_NONBLOCK and
+ * O_WRONLY, a FIFO nobody reads yet returns -1 (no error: nothing is waited for). */
+int cli_open_file(const char *what, const char *path, int flags, mode_t mode);
 /* --trace-format text|json; without --trace it turns the trace on (data level, or the one
  * SOCKKIT_TRACE chose), as --trace-file does. */
 void cli_trace_format(const char *value);

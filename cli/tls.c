@@ -1,11 +1,8 @@
 /* TLS for the commands: the options, the context, the handshake and what is said about it. */
 #include "tls.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 bool cli_tls_option(int c, const char *arg, struct cli_tls *t)
@@ -108,27 +105,15 @@ void cli_tls_check(const struct cli_tls *t)
         cli_usage_error("--pin checks the certificate's fingerprint instead of its CA: leave out "
                         "%s",
                         t->insecure ? "--insecure" : "--ca");
-    /* files that cannot be opened are bad input, as everywhere (what is in them, the library
-     * judges when it makes the context: exit 1) */
+    /* files that cannot be opened or made are bad input, as everywhere (what is in them, the
+     * library judges when it makes the context: exit 1); O_NONBLOCK: a FIFO is not waited on */
     const char *const files[][2] = {{cert, t->cert}, {key, t->key}, {"--ca", t->ca}};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        if (!files[i][1])
-            continue;
-        int fd = open(files[i][1], O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO: no wait */
-        struct stat st;
-        if (fd < 0)
-            cli_usage_error("%s %s: %s", files[i][0], files[i][1], strerror(errno));
-        bool dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
-        close(fd);
-        if (dir)
-            cli_usage_error("%s %s: a directory, not a PEM file", files[i][0], files[i][1]);
-    }
-    /* the key log is appended to: one that cannot be made, as --trace-file's */
-    if (t->keylog) {
-        int fd = open(t->keylog, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
-        if (fd < 0 && errno != ENXIO) /* ENXIO: a FIFO nobody reads yet, which is no error */
-            cli_usage_error("--keylog %s: %s: name a file in a directory you can write to",
-                            t->keylog, strerror(errno));
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        if (files[i][1])
+            close(cli_open_file(files[i][0], files[i][1], O_RDONLY | O_NONBLOCK, 0));
+    if (t->keylog) { /* appended to; -1: a FIFO nobody reads yet, which is no error */
+        int fd =
+            cli_open_file("--keylog", t->keylog, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK, 0600);
         if (fd >= 0)
             close(fd);
     }

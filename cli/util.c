@@ -229,14 +229,28 @@ int cli_trace_level(const char *value)
     return trace_level;
 }
 
+int cli_open_file(const char *what, const char *path, int flags, mode_t mode)
+{
+    const char *sep = what ? " " : "";
+    what = what ? what : "";
+    int fd = open(path, flags | O_CLOEXEC, mode);
+    bool writing = (flags & O_ACCMODE) != O_RDONLY;
+    if (fd < 0 && errno == ENXIO && writing && (flags & O_NONBLOCK))
+        return -1;
+    if (fd < 0)
+        cli_usage_error("%s%s%s: %s%s", what, sep, path, strerror(errno),
+                        writing ? ": name a file in a directory you can write to" : "");
+    struct stat st;
+    if (!writing && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+        cli_usage_error("%s%s%s: a directory: name a file", what, sep, path);
+    return fd;
+}
+
 void cli_trace_file(const char *path)
 {
     if (!*path)
         cli_usage_error("--trace-file needs a file name");
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) /* as --pcap and --hdr-log: a file that cannot be made is bad input */
-        cli_usage_error("--trace-file %s: %s: name a file in a directory you can write to", path,
-                        strerror(errno));
+    int fd = cli_open_file("--trace-file", path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (trace_fd >= 0)
         close(trace_fd);
     trace_fd = fd;
@@ -276,10 +290,7 @@ void cli_pcap_file(const char *path)
 {
     if (!*path)
         cli_usage_error("--pcap needs a file name");
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        cli_usage_error("--pcap %s: %s: name a file in a directory you can write to", path,
-                        strerror(errno));
+    int fd = cli_open_file("--pcap", path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (!pcap_path)
         atexit(pcap_report);
     sk_trace_set_pcap(-1); /* a second --pcap: the last one counts */
