@@ -297,27 +297,13 @@ static void hint_in_use(const struct cli_where *w, char *out, size_t cap)
         append(out, cap, "; with %s one listener serves client after client", w->keep);
 }
 
-/* Is host (numeric) one of this host's interface addresses? */
+/* Is host a numeric address of one of this host's interfaces? (sk_iface_index finds the
+ * interface an address belongs to; a name would be taken for an interface's.) */
 static bool local_address(const char *host)
 {
-    struct in_addr a4;
-    struct in6_addr a6;
-    int fam = inet_pton(AF_INET, host, &a4) == 1    ? AF_INET
-              : inet_pton(AF_INET6, host, &a6) == 1 ? AF_INET6
-                                                    : 0;
-    struct ifaddrs *all;
-    if (!fam || getifaddrs(&all) < 0)
-        return false;
-    bool found = false;
-    for (struct ifaddrs *i = all; i && !found; i = i->ifa_next) {
-        if (!i->ifa_addr || i->ifa_addr->sa_family != fam)
-            continue;
-        found = fam == AF_INET
-                    ? ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == a4.s_addr
-                    : !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, &a6, sizeof a6);
-    }
-    freeifaddrs(all);
-    return found;
+    unsigned char a[sizeof(struct in6_addr)];
+    bool numeric = inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1;
+    return numeric && sk_iface_index(host) > 0;
 }
 
 /* Connecting, refused (or a Unix socket that is not there): nobody serves at that address. A
