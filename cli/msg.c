@@ -49,9 +49,10 @@ static void add_inode(struct inodes *in, unsigned long ino)
         in->v[in->n++] = ino;
 }
 
-/* /proc/net/tcp and friends: "sl local_address rem_address st ... uid timeout inode". A TCP port
- * is held by a listener (0A) or a socket bound but not listening (07); a UDP port by any. */
-static void inet_inodes(const char *file, int port, int type, struct inodes *in)
+/* /proc/net/tcp and friends: "sl local_address rem_address st ... uid timeout inode". Each row
+ * whose local port is `port`: its state and inode to row(). */
+static void proc_net_rows(const char *file, int port,
+                          void (*row)(unsigned st, unsigned long ino, void *ctx), void *ctx)
 {
     FILE *f = fopen(file, "re");
     if (!f)
@@ -68,12 +69,30 @@ static void inet_inodes(const char *file, int port, int type, struct inodes *in)
         if (sscanf(line, " %*s %79s %*s %x %*s %*s %*s %*s %*s %lu", local, &st, &ino) != 3)
             continue;
         const char *colon = strrchr(local, ':');
-        if (!colon || strtol(colon + 1, NULL, 16) != port)
-            continue;
-        if (type == SOCK_DGRAM || st == 0x0A || st == 0x07)
-            add_inode(in, ino);
+        if (colon && strtol(colon + 1, NULL, 16) == port)
+            row(st, ino, ctx);
     }
     fclose(f);
+}
+
+/* A TCP port is held by a listener (0A) or a socket bound but not listening (07); a UDP port by
+ * any. */
+struct holders {
+    int type;
+    struct inodes *in;
+};
+
+static void holder_row(unsigned st, unsigned long ino, void *ctx)
+{
+    struct holders *h = ctx;
+    if (h->type == SOCK_DGRAM || st == 0x0A || st == 0x07)
+        add_inode(h->in, ino);
+}
+
+static void inet_inodes(const char *file, int port, int type, struct inodes *in)
+{
+    struct holders h = {type, in};
+    proc_net_rows(file, port, holder_row, &h);
 }
 
 /* The first process with one of the inodes among its fds: "pid N (comm)". */
@@ -125,30 +144,22 @@ static bool inode_pid(const struct inodes *in, char *out, size_t cap)
 /* No listener holds a TCP port, but connections use it as their local port: the state of one
  * ("TIME-WAIT" before the others, the usual case), or NULL. A port in TIME-WAIT refuses a bind
  * unless the closed socket had set SO_REUSEADDR too, as most clients do not. */
-static const char *tcp_port_in_connections(int port)
+static void connection_row(unsigned st, unsigned long ino, void *ctx)
 {
     static const char *const names[] = {[1] = "ESTABLISHED", [2] = "SYN-SENT",   [3] = "SYN-RECV",
                                         [4] = "FIN-WAIT-1",  [5] = "FIN-WAIT-2", [6] = "TIME-WAIT",
                                         [8] = "CLOSE-WAIT",  [9] = "LAST-ACK",   [11] = "CLOSING"};
+    const char **found = ctx;
+    (void)ino;
+    if (st < sizeof names / sizeof names[0] && names[st] && (!*found || st == 6))
+        *found = names[st];
+}
+
+static const char *tcp_port_in_connections(int port)
+{
     const char *found = NULL;
-    for (int v6 = 0; v6 < 2; v6++) {
-        FILE *f = fopen(v6 ? "/proc/net/tcp6" : "/proc/net/tcp", "re");
-        if (!f)
-            continue;
-        char line[512];
-        while (fgets(line, sizeof line, f)) {
-            char local[80];
-            unsigned st;
-            if (sscanf(line, " %*s %79s %*s %x", local, &st) != 2 || st >= 12 || !names[st])
-                continue;
-            const char *colon = strrchr(local, ':');
-            if (!colon || strtol(colon + 1, NULL, 16) != port)
-                continue;
-            if (!found || st == 6)
-                found = names[st];
-        }
-        fclose(f);
-    }
+    proc_net_rows("/proc/net/tcp", port, connection_row, &found);
+    proc_net_rows("/proc/net/tcp6", port, connection_row, &found);
     return found;
 }
 
@@ -306,29 +317,33 @@ static bool local_address(const char *host)
     return numeric && sk_iface_index(host) > 0;
 }
 
+/* Binding a Unix path in a directory that is not there. */
+static void hint_no_dir(const struct cli_where *w, char *out, size_t cap)
+{
+    sk_endpoint ep;
+    if (!w->bind || sk_endpoint_parse(w->endpoint, &ep) < 0 || !ep.is_unix || ep.abstract)
+        return;
+    char dir[sizeof ep.path];
+    snprintf(dir, sizeof dir, "%s", ep.path);
+    char *slash = strrchr(dir, '/');
+    struct stat st;
+    if (!slash || slash == dir)
+        return;
+    *slash = '\0';
+    if (stat(dir, &st) < 0)
+        append(out, cap,
+               ": there is no directory %s: create it (mkdir -p %s), or choose another path", dir,
+               dir);
+}
+
 /* Connecting, refused (or a Unix socket that is not there): nobody serves at that address. A
  * refusal from another host may also be a firewall's (iptables REJECT answers with a reset or an
  * ICMP port unreachable as a closed port does). */
 static void hint_refused(int code, const struct cli_where *w, char *out, size_t cap)
 {
     sk_endpoint ep;
-    if (sk_endpoint_parse(w->endpoint, &ep) < 0)
+    if (w->bind || sk_endpoint_parse(w->endpoint, &ep) < 0)
         return;
-    if (w->bind) { /* a Unix path whose directory is not there */
-        char dir[sizeof ep.path];
-        snprintf(dir, sizeof dir, "%s", ep.path);
-        char *slash = strrchr(dir, '/');
-        struct stat st;
-        if (code == -ENOENT && ep.is_unix && !ep.abstract && slash && slash != dir) {
-            *slash = '\0';
-            if (stat(dir, &st) < 0)
-                append(out, cap,
-                       ": there is no directory %s: create it (mkdir -p %s), or choose "
-                       "another path",
-                       dir, dir);
-        }
-        return;
-    }
     if (ep.is_unix) {
         if (code == -ENOENT && !ep.abstract)
             append(out, cap, ": no socket at %s: start the server first, or check the path",
@@ -433,6 +448,8 @@ int cli_explain(int code, const struct cli_where *w, char *out, size_t cap)
     case -ECONNREFUSED:
     case -ENOENT:
         hint_refused(code, w, out, cap);
+        if (code == -ENOENT)
+            hint_no_dir(w, out, cap);
         break;
     case -EADDRNOTAVAIL:
         if (w->bind && sk_endpoint_parse(w->endpoint, &ep) == 0 && !ep.is_unix) {
