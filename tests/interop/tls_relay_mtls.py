@@ -84,8 +84,9 @@ try:
     check(len(objs) == 1 and objs[0]["event"] == "closed"
           and "certificate required" in (objs[0]["error"] or ""),
           f"no --target-cert: --json-lines's error field names the alert too ({objs})")
-    check(target.refused and "CERTIFICATE" in target.refused[-1].upper(),
-          f"no --target-cert: the target refused the handshake ({target.refused[-1:]})")
+    refused = target.wait_refused()
+    check(refused and "CERTIFICATE" in refused[-1].upper(),
+          f"no --target-cert: the target refused the handshake ({refused[-1:]})")
     target.close()
 finally:
     kill_started()

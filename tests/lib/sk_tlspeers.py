@@ -5,6 +5,7 @@ tls_relay_via.py, tls_relay_mtls.py, tls_serve.py and bench_tls.py."""
 import socket
 import ssl
 import threading
+import time
 
 
 class TlsEcho:
@@ -44,6 +45,15 @@ class TlsEcho:
             self.refused.append(str(e))
         except OSError:
             pass
+
+    def wait_refused(self, n=1, timeout=10.0):
+        """The refused list once it holds n entries (the server's thread records a failed
+        handshake after sending its alert, so after the peer may already have seen it), or as it
+        is after timeout seconds."""
+        end = time.monotonic() + timeout
+        while len(self.refused) < n and time.monotonic() < end:
+            time.sleep(0.01)
+        return self.refused
 
     def _accept(self):
         while True:
