@@ -68,6 +68,7 @@ try:
     # (a short request: a long one may meet the target's RST while writing, before the alert is
     # read, and then the line says "Connection reset by peer")
     p, port = relay(["--json-lines", *TARGET, "127.0.0.1:0", f"127.0.0.1:{target.port}"])
+    refused_before = len(target.refused)
     errors = []
     got = echo_through(port, b"GET / HTTP/1.0\r\n\r\n", errors=errors)
     p.send_signal(15)
@@ -84,7 +85,7 @@ try:
     check(len(objs) == 1 and objs[0]["event"] == "closed"
           and "certificate required" in (objs[0]["error"] or ""),
           f"no --target-cert: --json-lines's error field names the alert too ({objs})")
-    refused = target.wait_refused()
+    refused = target.wait_refused(refused_before + 1)
     check(refused and "CERTIFICATE" in refused[-1].upper(),
           f"no --target-cert: the target refused the handshake ({refused[-1:]})")
     target.close()
