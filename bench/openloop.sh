@@ -17,6 +17,10 @@
 # SERVER_CPU=N / CLIENT_CPU=M pin the servers and the clients (taskset; as in bench/uring.sh). On a
 # VM a round trip between two vCPUs can cost 10x one on a single vCPU (docs/bench.md), and where the
 # scheduler puts the two ends changes from run to run: pinning both to one CPU takes that out.
+# CPU_LATENCY_US=N holds a CPU latency request of N us for the run (/dev/cpu_dma_latency, root; what
+# cyclictest does): idle CPUs then stay in states that wake within N us (0: they poll, no halt). On
+# this VM a reply that wakes a halted vCPU costs ~70 us more (docs/bench.md); the request lapses
+# when the script exits. Left unset, nothing is held.
 # Loopback only; about ROUNDS x (3 x RATES + 2) x (SECONDS + 1) seconds (3 minutes at defaults).
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -28,6 +32,11 @@ SRV=() CLI=()
 [ -n "${SERVER_CPU:-}" ] && SRV=(taskset -c "$SERVER_CPU")
 [ -n "${CLIENT_CPU:-}" ] && CLI=(taskset -c "$CLIENT_CPU")
 trap 'cleanup; rm -rf "$out"' EXIT
+if [ -n "${CPU_LATENCY_US:-}" ]; then
+    # a write of other than 4 bytes is read as hex: "0x%08x" is 10 bytes, never a binary s32
+    { exec 9>/dev/cpu_dma_latency && printf '0x%08x' "$CPU_LATENCY_US" >&9; } ||
+        { echo "openloop.sh: cannot hold CPU_LATENCY_US=$CPU_LATENCY_US (/dev/cpu_dma_latency needs root)" >&2; exit 2; }
+fi
 cc -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$out/paced_echo" bench/paced_echo.c || exit 1
 
 declare -A V # V[key] = the values of the rounds, space separated
@@ -99,7 +108,7 @@ done
 us() { awk -v v="$1" 'BEGIN { if (v >= 1000) printf "%.2f ms", v / 1000; else printf "%.1f us", v }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
 
-echo "## Open loop against closed loop at the same rate (medians of $ROUNDS rounds, $SECS s each; pinned: server ${SERVER_CPU:-no}, clients ${CLIENT_CPU:-no})"
+echo "## Open loop against closed loop at the same rate (medians of $ROUNDS rounds, $SECS s each; pinned: server ${SERVER_CPU:-no}, clients ${CLIENT_CPU:-no}; CPU latency held: ${CPU_LATENCY_US:-no}${CPU_LATENCY_US:+ us})"
 echo
 echo "Open: bench echo --rate, corrected (from the intended send) and uncorrected (from the actual"
 echo "send); closed: bench/paced_echo at the same rate (from the actual send)."
@@ -113,7 +122,7 @@ for rate in $RATES; do
         k=${row%%:*}; p50=$(med "$k-$rate-p50") p99=$(med "$k-$rate-p99")
         r50=1.00 r99=1.00
         [ "$k" = paced ] || { r50=$(median ${V[r-$k-$rate-p50]}); r99=$(median ${V[r-$k-$rate-p99]}); }
-        printf '| %s/s | %s | %s | %.2f | %s | %.2f |\n' "$rate" "${row#*:}" "$(us "$p50")" "$r50" "$(us "$p99")" "$r99"
+        printf '| %s/s | %s | %s | %.3f | %s | %.3f |\n' "$rate" "${row#*:}" "$(us "$p50")" "$r50" "$(us "$p99")" "$r99"
     done
     echo "| $rate/s | open: the generator's lag | | | $(us "$(med "open-$rate-lag")") | |"
 done
