@@ -130,9 +130,11 @@ int cli_port_owner(int port, int type, char *out, size_t cap);
 int cli_unix_owner(const char *name, char *out, size_t cap);
 /* Check endpoint text before anything is opened: a missing port, a syntax error, exit 2 with one
  * line naming it. Flags: CLI_EP_PASSIVE, a host may be left out (":7000"); CLI_EP_HOST_PORT, the
- * command also takes HOST PORT as two operands (connect), which the message offers. Fills ep: the
- * command's one parse of the endpoint, which it hands on to the library's *_endpoint functions. */
-enum { CLI_EP_PASSIVE = 1, CLI_EP_HOST_PORT = 2 };
+ * command also takes HOST PORT as two operands (connect), which the message offers; CLI_EP_GROUP, a
+ * multicast group's GROUP:PORT (mcast send and recv). Without CLI_EP_PASSIVE, port 0 is refused (a
+ * destination's port). Fills ep: the command's one parse of the endpoint, which it hands on to the
+ * library's *_endpoint functions. */
+enum { CLI_EP_PASSIVE = 1, CLI_EP_HOST_PORT = 2, CLI_EP_GROUP = 4 };
 void cli_check_endpoint(const char *text, unsigned flags, sk_endpoint *ep);
 
 #endif

@@ -100,7 +100,7 @@ static void send_parse(struct msend_opts *o, int argc, char **argv)
         cli_usage_error(argc - optind ? "takes one GROUP:PORT" : "missing GROUP:PORT");
     o->group = argv[optind];
     sk_endpoint ep;
-    cli_check_endpoint(o->group, 0, &ep);
+    cli_check_endpoint(o->group, CLI_EP_GROUP, &ep);
 }
 
 struct msend {

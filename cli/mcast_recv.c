@@ -123,7 +123,7 @@ static void recv_parse(struct recv_opts *o, int argc, char **argv)
     o->groups = argv + optind;
     for (int i = 0; i < o->ngroups; i++) {
         sk_endpoint ep;
-        cli_check_endpoint(o->groups[i], 0, &ep);
+        cli_check_endpoint(o->groups[i], CLI_EP_GROUP, &ep);
         for (int k = 0; k < i; k++)
             if (!strcmp(o->groups[k], o->groups[i]))
                 cli_usage_error("%s is given twice: each group once (its packets would be "

@@ -548,4 +548,14 @@ void cli_check_endpoint(const char *text, unsigned flags, sk_endpoint *ep)
     if (!passive && ep->any_host)
         cli_usage_error("'%s' has no host: give HOST:PORT (as in 127.0.0.1%s)", text,
                         text[0] == '*' ? text + 1 : text);
+    /* Port 0 asks for any free port when binding; as a destination it is nobody's (connect(2)
+     * is refused, sendto(2) fails with EINVAL), so it is a slip for the server's port. */
+    if (!passive && !ep->is_unix && ep->service[0] &&
+        strspn(ep->service, "0") == strlen(ep->service))
+        cli_usage_error("'%s': port 0 cannot be a destination (0 means any free port, when "
+                        "binding): give %s",
+                        text,
+                        flags & CLI_EP_GROUP
+                            ? "the group's port, the one its senders send to and its receivers bind"
+                            : "the port the other side listens on");
 }

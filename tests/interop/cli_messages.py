@@ -266,6 +266,16 @@ def no_port():
     one_line(["connect", "localhost:nosuchsvc"], 2, "unknown service name",
              "no tcp service 'nosuchsvc' in /etc/services", "give the port number")
     one_line(["listen", "-u", "127.0.0.1:nosuchsvc"], 2, "no udp service 'nosuchsvc'")
+    # port 0 as a destination: nobody's port (connect(2) would be refused, a relay would start and
+    # fail each client); where it is bound (serve, listen, relay's LISTEN) it stays any free port
+    for args in (["connect", "127.0.0.1:0"], ["connect", "127.0.0.1", "0"], ["connect", "-u", "[::1]:00"],
+                 ["relay", "127.0.0.1:0", "127.0.0.2:0"], ["bench", "echo", "localhost:0"],
+                 ["bench", "udp", "127.0.0.1:0"]):
+        one_line(args, 2, "port 0 cannot be a destination", "give the port the other side listens on",
+                 forbid=("refused",))
+    for args in (["mcast", "send", "--iface", "lo", "239.1.2.3:0"],
+                 ["mcast", "recv", "--iface", "lo", "239.1.2.3:0"]):
+        one_line(args, 2, "port 0 cannot be a destination", "give the group's port")
 
 
 def ctrl_c():
