@@ -525,6 +525,31 @@ static bool lacks_port(const char *text)
     return !strchr(text, ':');
 }
 
+/* A number with a leading 0 in a dotted address is octal to inet_aton, and so to getaddrinfo:
+ * 010.0.0.1 is 8.0.0.1, not 10.0.0.1, a slip that reaches another host. Refused, naming both
+ * readings (as Python's ipaddress and Go's net refuse leading zeros), unless they agree
+ * (127.000.000.001). a4: inet_aton's reading. */
+static void refuse_octal_quad(const char *text, const char *host, struct in_addr a4)
+{
+    char dec[64] = "", *o = dec;
+    bool zero = false;
+    for (const char *p = host; *p;) {
+        size_t n = strcspn(p, ".");
+        zero |= n > 1 && p[0] == '0';
+        size_t skip = strspn(p, "0");
+        if (skip == n && n) /* all zeros: one 0 */
+            skip = n - 1;
+        o += snprintf(o, (size_t)(dec + sizeof dec - o), "%s%.*s", o == dec ? "" : ".",
+                      (int)(n - skip), p + skip);
+        p += n + (p[n] == '.');
+    }
+    struct in_addr d4;
+    if (zero && !(inet_aton(dec, &d4) && d4.s_addr == a4.s_addr)) /* the same either way: fine */
+        cli_usage_error("'%s': a number with a leading 0 is octal in an IPv4 address, so %s is "
+                        "%s: write %s, or %s if that is the host meant",
+                        text, host, inet_ntoa(a4), dec, inet_ntoa(a4));
+}
+
 void cli_check_endpoint(const char *text, unsigned flags, sk_endpoint *ep)
 {
     bool passive = flags & CLI_EP_PASSIVE;
@@ -548,6 +573,18 @@ void cli_check_endpoint(const char *text, unsigned flags, sk_endpoint *ep)
     if (!passive && ep->any_host)
         cli_usage_error("'%s' has no host: give HOST:PORT (as in 127.0.0.1%s)", text,
                         text[0] == '*' ? text + 1 : text);
+    /* Digits and dots that make no IPv4 address (256.1.1.1, 1.2.3.4.5) were meant as one: as a
+     * name it would go to DNS (no top-level domain is all digits) and come back "does not
+     * resolve". inet_aton, not inet_pton: getaddrinfo takes its short forms (127.1). */
+    struct in_addr a4;
+    if (!ep->is_unix && strchr(ep->host, '.') &&
+        strspn(ep->host, "0123456789.") == strlen(ep->host) && !inet_aton(ep->host, &a4))
+        cli_usage_error("'%s': %s is not an IPv4 address: give four numbers from 0 to 255 (as "
+                        "in 192.0.2.1)",
+                        text, ep->host);
+    if (!ep->is_unix && strchr(ep->host, '.') &&
+        strspn(ep->host, "0123456789.") == strlen(ep->host))
+        refuse_octal_quad(text, ep->host, a4);
     /* Port 0 asks for any free port when binding; as a destination it is nobody's (connect(2)
      * is refused, sendto(2) fails with EINVAL), so it is a slip for the server's port. */
     if (!passive && !ep->is_unix && ep->service[0] &&

@@ -273,6 +273,23 @@ def no_port():
                  ["bench", "udp", "127.0.0.1:0"]):
         one_line(args, 2, "port 0 cannot be a destination", "give the port the other side listens on",
                  forbid=("refused",))
+    # digits and dots that make no IPv4 address: refused before any lookup (DNS would be asked
+    # for "256.1.1.1" and answer "does not resolve")
+    for args, host in ((["connect", "256.1.1.1:80"], "256.1.1.1"), (["connect", "1.2.3.4.5", "80"], "1.2.3.4.5"),
+                       (["relay", "127.0.0.1:0", "127.0.0.300:80"], "127.0.0.300"),
+                       (["listen", "1.2.3.999:0"], "1.2.3.999"), (["serve", "echo", "127.0.0.256:0"], "127.0.0.256"),
+                       (["mcast", "send", "--iface", "lo", "239.1.2.300:5000"], "239.1.2.300")):
+        one_line(args, 2, f"{host} is not an IPv4 address: give four numbers from 0 to 255",
+                 forbid=("resolve",))
+    # a leading 0 is octal to getaddrinfo: 0177.0.0.1 is 127.0.0.1, not 177.0.0.1 (a loopback
+    # reading, so that the test reaches no other host should the check go); both readings named.
+    # Where they agree (127.000.000.001) the address is taken as it is.
+    one_line(["connect", "0177.0.0.1:9"], 2, "a number with a leading 0 is octal",
+             "0177.0.0.1 is 127.0.0.1: write 177.0.0.1, or 127.0.0.1 if that is the host meant")
+    one_line(["bench", "echo", "127.0.0.010:7"], 2, "127.0.0.010 is 127.0.0.8: write 127.0.0.10")
+    port = free_low_port()
+    if port:
+        one_line(["connect", f"127.000.000.001:{port}"], 1, "Connection refused", forbid=("octal",))
     for args in (["mcast", "send", "--iface", "lo", "239.1.2.3:0"],
                  ["mcast", "recv", "--iface", "lo", "239.1.2.3:0"]):
         one_line(args, 2, "port 0 cannot be a destination", "give the group's port")
