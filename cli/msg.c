@@ -539,8 +539,11 @@ static void refuse_octal_quad(const char *text, const char *host, struct in_addr
         size_t skip = strspn(p, "0");
         if (skip == n && n) /* all zeros: one 0 */
             skip = n - 1;
-        o += snprintf(o, (size_t)(dec + sizeof dec - o), "%s%.*s", o == dec ? "" : ".",
-                      (int)(n - skip), p + skip);
+        size_t room = (size_t)(dec + sizeof dec - o);
+        int k = snprintf(o, room, "%s%.*s", o == dec ? "" : ".", (int)(n - skip), p + skip);
+        if (k < 0 || (size_t)k >= room)
+            return; /* longer than any address inet_aton took: not reached */
+        o += k;
         p += n + (p[n] == '.');
     }
     struct in_addr d4;
