@@ -581,13 +581,13 @@ void cli_check_endpoint(const char *text, unsigned flags, sk_endpoint *ep)
      * resolve". inet_aton, not inet_pton: getaddrinfo takes its short forms (127.1). */
     struct in_addr a4;
     if (!ep->is_unix && strchr(ep->host, '.') &&
-        strspn(ep->host, "0123456789.") == strlen(ep->host) && !inet_aton(ep->host, &a4))
-        cli_usage_error("'%s': %s is not an IPv4 address: give four numbers from 0 to 255 (as "
-                        "in 192.0.2.1)",
-                        text, ep->host);
-    if (!ep->is_unix && strchr(ep->host, '.') &&
-        strspn(ep->host, "0123456789.") == strlen(ep->host))
+        strspn(ep->host, "0123456789.") == strlen(ep->host)) {
+        if (!inet_aton(ep->host, &a4))
+            cli_usage_error("'%s': %s is not an IPv4 address: give four numbers from 0 to 255 "
+                            "(as in 192.0.2.1)",
+                            text, ep->host);
         refuse_octal_quad(text, ep->host, a4);
+    }
     /* Port 0 asks for any free port when binding; as a destination it is nobody's (connect(2)
      * is refused, sendto(2) fails with EINVAL), so it is a slip for the server's port. */
     if (!passive && !ep->is_unix && ep->service[0] &&
