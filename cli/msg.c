@@ -531,20 +531,15 @@ static bool lacks_port(const char *text)
  * (127.000.000.001). a4: inet_aton's reading. */
 static void refuse_octal_quad(const char *text, const char *host, struct in_addr a4)
 {
-    char dec[64] = "", *o = dec;
+    char dec[64] = ""; /* the decimal reading: each number without its leading zeros */
+    size_t len = 0;
     bool zero = false;
-    for (const char *p = host; *p;) {
-        size_t n = strcspn(p, ".");
-        zero |= n > 1 && p[0] == '0';
-        size_t skip = strspn(p, "0");
-        if (skip == n && n) /* all zeros: one 0 */
-            skip = n - 1;
-        size_t room = (size_t)(dec + sizeof dec - o);
-        int k = snprintf(o, room, "%s%.*s", o == dec ? "" : ".", (int)(n - skip), p + skip);
-        if (k < 0 || (size_t)k >= room)
-            return; /* longer than any address inet_aton took: not reached */
-        o += k;
-        p += n + (p[n] == '.');
+    for (const char *p = host; *p && len < sizeof dec;) {
+        char *end;
+        zero |= p[0] == '0' && p[1] >= '0' && p[1] <= '9';
+        unsigned long v = strtoul(p, &end, 10);
+        len += (size_t)snprintf(dec + len, sizeof dec - len, "%s%lu", p == host ? "" : ".", v);
+        p = *end ? end + 1 : end;
     }
     struct in_addr d4;
     if (zero && !(inet_aton(dec, &d4) && d4.s_addr == a4.s_addr)) /* the same either way: fine */
