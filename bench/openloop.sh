@@ -12,8 +12,11 @@
 #    x with probability (0.2 - x) / 1: p90 = 100 ms, p99 = 190 ms, max = 200 ms (plus the
 #    server's ordinary sub-millisecond latency). Target: corrected p99 within 10 % of 190 ms.
 #    sockkit's closed loop on the same server (-c 2) is beside: it does not see the stall.
-#    "epoll wait": the open loop with SOCKKIT_BENCH_EPOLL_WAIT=1, its reply awaited in the loop's
-#    epoll wait (as before the blocking recv, cli/bench_tcp.c await_reply), for comparison.
+#    Beside them, a reference open loop independent of sockkit's (bench/paced_echo.c open: a
+#    sending thread on the same schedule, a receiving thread in a blocking recv), and how many
+#    requests each reference took longer than the gap between two requests: a stall of the
+#    machine costs a closed loop one such request and an open loop every request due in it, which
+#    the closed loop never sends (coordinated omission; docs/bench.md).
 # SERVER_CPU=N / CLIENT_CPU=M pin the servers and the clients (taskset; as in bench/uring.sh). On a
 # VM a round trip between two vCPUs can cost 10x one on a single vCPU (docs/bench.md), and where the
 # scheduler puts the two ends changes from run to run: pinning both to one CPU takes that out.
@@ -37,7 +40,7 @@ if [ -n "${CPU_LATENCY_US:-}" ]; then
     { exec 9>/dev/cpu_dma_latency && printf '0x%08x' "$CPU_LATENCY_US" >&9; } ||
         { echo "openloop.sh: cannot hold CPU_LATENCY_US=$CPU_LATENCY_US (/dev/cpu_dma_latency needs root)" >&2; exit 2; }
 fi
-cc -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$out/paced_echo" bench/paced_echo.c || exit 1
+cc -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -o "$out/paced_echo" bench/paced_echo.c || exit 1
 
 declare -A V # V[key] = the values of the rounds, space separated
 add() { V[$1]="${V[$1]:-} $2"; }
@@ -54,34 +57,43 @@ for ((r = 1; r <= ROUNDS; r++)); do
     ep=127.0.0.1:${PORT[echo]}
     for rate in $RATES; do
         # the order rotates, so a drift of the machine's pace favours none
-        sides=(open paced epoll)
+        sides=(open paced ref)
         for i in 0 1 2; do
             side=${sides[$(((i + r) % 3))]}
-            if [ "$side" != paced ]; then
-                # epoll: the reply awaited in the loop's epoll wait, as before the blocking recv
-                j=$(if [ "$side" = epoll ]; then export SOCKKIT_BENCH_EPOLL_WAIT=1; fi
-                    "${CLI[@]}" "$SK" bench echo --json -q --rate "$rate" -c 1 -d "$SECS" --warmup 1 "$ep" 2>/dev/null)
+            if [ "$side" = open ]; then
+                j=$("${CLI[@]}" "$SK" bench echo --json -q --rate "$rate" -c 1 -d "$SECS" --warmup 1 "$ep" 2>/dev/null)
                 read -r p50 p99 u50 u99 lag kept <<<"$(fields "$j" end.latency_us.p50 end.latency_us.p99 \
                     end.latency_uncorrected_us.p50 end.latency_uncorrected_us.p99 end.lag_us.p99 \
                     end.schedule_kept)"
-                k=$([ "$side" = open ] && echo open || echo ep)
-                u=$([ "$side" = open ] && echo unc || echo epu)
-                add "$k-$rate-p50" "$p50"; add "$k-$rate-p99" "$p99"; add "$k-$rate-lag" "$lag"
-                add "$u-$rate-p50" "$u50"; add "$u-$rate-p99" "$u99"
+                add "open-$rate-p50" "$p50"; add "open-$rate-p99" "$p99"; add "open-$rate-lag" "$lag"
+                add "unc-$rate-p50" "$u50"; add "unc-$rate-p99" "$u99"
                 [ "$kept" = True ] || add "open-$rate-notkept" 1
+            elif [ "$side" = ref ]; then
+                j=$("${CLI[@]}" "$out/paced_echo" "${PORT[echo]}" "$rate" "$SECS" 1 64 open)
+                read -r u50 u99 p50 p99 lag slow <<<"$(fields "$j" p50_us p99_us from_due_p50_us \
+                    from_due_p99_us lag_p99_us over_gap)"
+                add "ref-$rate-p50" "$p50"; add "ref-$rate-p99" "$p99"; add "ref-$rate-lag" "$lag"
+                add "refu-$rate-p50" "$u50"; add "refu-$rate-p99" "$u99"; add "ref-$rate-slow" "$slow"
             else
                 j=$("${CLI[@]}" "$out/paced_echo" "${PORT[echo]}" "$rate" "$SECS" 1)
-                read -r p50 p99 late d50 d99 <<<"$(fields "$j" p50_us p99_us late_over_1ms from_due_p50_us \
-                    from_due_p99_us)"
+                read -r p50 p99 late d50 d99 slow <<<"$(fields "$j" p50_us p99_us late_over_1ms from_due_p50_us \
+                    from_due_p99_us over_gap)"
                 add "paced-$rate-p50" "$p50"; add "paced-$rate-p99" "$p99"; add "paced-$rate-late" "$late"
-                add "pdue-$rate-p50" "$d50"; add "pdue-$rate-p99" "$d99"
+                add "pdue-$rate-p50" "$d50"; add "pdue-$rate-p99" "$d99"; add "paced-$rate-slow" "$slow"
             fi
         done
         # this round's ratios (the machine's pace moves all three sides of a round alike)
-        for k in open unc ep epu pdue; do
+        for k in open unc ref refu pdue; do
             for q in p50 p99; do
                 a=$(last "$k-$rate-$q") b=$(last "paced-$rate-$q")
                 add "r-$k-$rate-$q" "$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.4f", a / b; else print 0 }')"
+            done
+        done
+        # sockkit's open loop against the reference open loop, corrected and uncorrected
+        for q in p50 p99; do
+            for pair in open:ref unc:refu; do
+                a=$(last "${pair%%:*}-$rate-$q") b=$(last "${pair#*:}-$rate-$q")
+                add "x-${pair%%:*}-$rate-$q" "$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.4f", a / b; else print 0 }')"
             done
         done
     done
@@ -116,8 +128,8 @@ echo
 echo "| rate, 1 conn | | p50 | p50 / closed | p99 | p99 / closed |"
 echo "|---|---|---|---|---|---|"
 for rate in $RATES; do
-    for row in "open:open, corrected" "unc:open, uncorrected" "ep:open, epoll wait, corrected" \
-        "epu:open, epoll wait, uncorrected" "paced:closed (paced)" \
+    for row in "open:open, corrected" "unc:open, uncorrected" "ref:reference open loop, corrected" \
+        "refu:reference open loop, uncorrected" "paced:closed (paced)" \
         "pdue:closed (paced), from the due time"; do
         k=${row%%:*}; p50=$(med "$k-$rate-p50") p99=$(med "$k-$rate-p99")
         r50=1.00 r99=1.00
@@ -125,6 +137,21 @@ for rate in $RATES; do
         printf '| %s/s | %s | %s | %.3f | %s | %.3f |\n' "$rate" "${row#*:}" "$(us "$p50")" "$r50" "$(us "$p99")" "$r99"
     done
     echo "| $rate/s | open: the generator's lag | | | $(us "$(med "open-$rate-lag")") | |"
+    echo "| $rate/s | reference open loop: its lag | | | $(us "$(med "ref-$rate-lag")") | |"
+done
+echo
+echo "sockkit's open loop / the reference open loop (medians of the rounds' ratios):"
+for rate in $RATES; do
+    printf -- '- %s/s: corrected p50 %.3f, p99 %.3f; uncorrected p50 %.3f, p99 %.3f\n' "$rate" \
+        "$(median ${V[x-open-$rate-p50]})" "$(median ${V[x-open-$rate-p99]})" \
+        "$(median ${V[x-unc-$rate-p50]})" "$(median ${V[x-unc-$rate-p99]})"
+done
+echo
+echo "Requests slower than the gap between two requests (1 / rate; medians per round): a stall of"
+echo "the machine costs a closed loop one such request and an open loop every request due in it."
+for rate in $RATES; do
+    echo "- $rate/s: closed (paced) $(med "paced-$rate-slow"), reference open loop $(med "ref-$rate-slow")" \
+        "(of $(awk -v r="$rate" -v s="$SECS" 'BEGIN { printf "%.0f", r * s }') requests a round)"
 done
 echo
 echo "Ratios: the median over the rounds of each round's ratio to the paced closed loop of that round."
