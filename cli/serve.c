@@ -370,6 +370,7 @@ struct serve {
     char endpoint[400];
     sk_endpoint ep; /* endpoint, parsed once here; the library takes it as it is */
     sk_server *srv;
+    bool workers_given, accept_given, high_water_given; /* checked against --model and -u */
 };
 
 static const char *const model_names[] = {"iterative", "thread", "fork", "pool", "event"};
@@ -399,8 +400,12 @@ static int positive_ms(const char *text, const char *what)
     return ms;
 }
 
-static void serve_option(int c, const char *arg, sk_server_opts *o)
+static void serve_option(int c, const char *arg, struct serve *s)
 {
+    sk_server_opts *o = &s->o;
+    s->workers_given |= c == OPT_WORKERS;
+    s->accept_given |= c == OPT_ACCEPT;
+    s->high_water_given |= c == OPT_HIGH_WATER;
     switch (c) {
     case 'u':
         o->type = SOCK_DGRAM;
@@ -455,6 +460,29 @@ static void serve_operands(int rest, char **args, struct serve *s)
         snprintf(s->endpoint, sizeof s->endpoint, "127.0.0.1:%d", s->svc->port);
 }
 
+/* Options that belong to some models only are refused with the others, not ignored. */
+static void serve_model_options(const struct serve *s)
+{
+    sk_model m = s->o.model;
+    const char *only_event = s->o.loop_backend     ? "--backend"
+                             : s->accept_given     ? "--accept"
+                             : s->high_water_given ? "--high-water"
+                                                   : NULL;
+    if (only_event && m != SK_MODEL_EVENT)
+        cli_usage_error("%s is for the event model (the default --model event), not --model %s",
+                        only_event, model_names[m]);
+    if (s->workers_given && m != SK_MODEL_EVENT && m != SK_MODEL_POOL)
+        cli_usage_error("--workers is for the event model (loops) and the pool model (threads), "
+                        "not --model %s, which has %s",
+                        model_names[m],
+                        m == SK_MODEL_ITERATIVE ? "one client at a time"
+                        : m == SK_MODEL_THREAD  ? "a thread per client"
+                                                : "a process per client");
+    if (s->accept_given && s->o.type == SOCK_DGRAM)
+        cli_usage_error("--accept is for stream servers: a datagram server (-u) accepts no "
+                        "connections");
+}
+
 static void serve_parse(int argc, char **argv, struct serve *s)
 {
     struct cli_parser p = CLI_PARSER(&cli_cmd_serve);
@@ -463,7 +491,7 @@ static void serve_parse(int argc, char **argv, struct serve *s)
     s->tls.server = true;
     while ((c = cli_next_option(&p, argc, argv, &s->co)) != -1)
         if (!cli_tls_option(c, optarg, &s->tls))
-            serve_option(c, optarg, &s->o);
+            serve_option(c, optarg, s);
     cli_tls_check(&s->tls);
     if (s->tls.on && s->o.type == SOCK_DGRAM)
         cli_usage_error("--tls needs a stream socket (not -u: DTLS is not supported)");
@@ -471,8 +499,7 @@ static void serve_parse(int argc, char **argv, struct serve *s)
         cli_usage_error("--send-timeout is for the blocking models (--model iterative, thread, "
                         "fork or pool); the event model never blocks on a client: use "
                         "--idle-timeout");
-    if (s->o.loop_backend && s->o.model != SK_MODEL_EVENT)
-        cli_usage_error("--backend is for the event model (the default --model event)");
+    serve_model_options(s);
     serve_operands(argc - optind, argv + optind, s);
     cli_check_endpoint(s->endpoint, CLI_EP_PASSIVE,
                        &s->ep); /* ":7007" serves IPv4 and IPv6: the library's */
@@ -559,6 +586,9 @@ int cmd_serve(int argc, char **argv)
     if (s.co.verbose) {
         say_serving(&s);
         cli_say_backend(s.srv);
+        if (s.accept_given && s.o.model == SK_MODEL_EVENT && sk_server_workers(s.srv) == 1)
+            cli_say("accept: one loop, which accepts for itself (--accept chooses how 2 or more "
+                    "loops share the listener: --workers N)");
     }
     sk_server_serve_forever(s.srv, 500);
     int cut = sk_server_drain(s.srv, 5000);

@@ -248,10 +248,27 @@ def limits():
 def bad_args():
     for args, needle in ((["nosuch"], "unknown service"), (["echo", "--accept", "x"], "--accept"),
                          (["echo", "--model", "x"], "--model"), (["echo", "--workers", "0"], "--workers"),
-                         ([], "missing SERVICE"), (["echo", "127.0.0.1:99999"], "99999")):
+                         ([], "missing SERVICE"), (["echo", "127.0.0.1:99999"], "99999"),
+                         # an option of other models than the one given is refused, not ignored
+                         (["echo", "--model", "thread", "--accept", "handoff"],
+                          "--accept is for the event model"),
+                         (["echo", "--model", "iterative", "--high-water", "5000"],
+                          "--high-water is for the event model"),
+                         (["echo", "--model", "fork", "--workers", "3"],
+                          "--workers is for the event model (loops) and the pool model"),
+                         (["echo", "-u", "--accept", "handoff"], "--accept is for stream servers")):
         rc, _, err = run([BIN, "serve"] + args)
         check(rc == 2 and len(err.strip().splitlines()) == 1 and needle in err,
               f"serve {' '.join(args)}: exit 2, one line ({err.strip()})")
+    # one loop has no listener to share: -v says --accept changes nothing, and it serves
+    p, host, port = serve(["--accept", "handoff", "--workers", "1", "echo", "127.0.0.1:0"])
+    with socket.create_connection((host, port), timeout=10) as c:
+        c.sendall(b"one loop")
+        got = c.recv(100)
+    rc, err = stop(p)
+    check(rc == 0 and got == b"one loop" and "accept: one loop, which accepts for itself" in err,
+          f"serve --accept handoff --workers 1: serves, and -v says one loop accepts for itself "
+          f"({got!r}, {err.strip().splitlines()[:2]})")
 
 
 try:
