@@ -20,12 +20,49 @@ FAULTS = os.path.join(HELPERS, "mcast_faults")
 procs = []
 
 
-def recv(args, iface=("--iface", "lo")):
-    p = subprocess.Popen([BIN, "mcast", "recv", *iface] + args, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
+def members(group):
+    """How many sockets on this host have joined GROUP (an address), from /proc/net/igmp(6)."""
+    try:  # IPv4 groups as the kernel prints a __be32 with %08X: the bytes reversed
+        want, path, col = socket.inet_pton(socket.AF_INET, group)[::-1].hex().upper(), \
+            "/proc/net/igmp", 1
+    except OSError:
+        want, path, col = socket.inet_pton(socket.AF_INET6, group).hex(), "/proc/net/igmp6", 3
+    n = 0
+    with open(path) as f:
+        for line in f:
+            t = line.split()
+            if path.endswith("igmp") and t and t[0] == want:
+                n += int(t[col])
+            elif path.endswith("igmp6") and len(t) > 3 and t[2] == want:
+                n += int(t[col])
+    return n
+
+
+def groups_of(args):
+    """The group addresses among mcast recv's operands (239.1.2.3:5000, [ff15::1]:5000)."""
+    out = []
+    for a in args:
+        m = re.fullmatch(r"\[([0-9a-fA-F:]+)\]:\d+|(\d+\.\d+\.\d+\.\d+):\d+", a)
+        if m:
+            out.append(m.group(1) or m.group(2))
+    return out
+
+
+def start_joined(argv, groups):
+    """Start a receiver and return once the kernel counts its membership of every group (10 s at
+    most, or sooner if it exits): a packet sent before that would not reach it."""
+    before = {g: members(g) for g in groups}
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     procs.append(p)
-    time.sleep(0.3)  # joined by then
+    deadline = time.time() + 10
+    while p.poll() is None and time.time() < deadline and \
+            any(members(g) <= before[g] for g in groups):
+        time.sleep(0.01)
     return p
+
+
+def recv(args, iface=("--iface", "lo")):
+    return start_joined([BIN, "mcast", "recv", *iface] + args, groups_of(args))
 
 
 def send(args):
@@ -236,10 +273,8 @@ def where_it_listens():
 def examples():
     ex = os.path.join(BUILD, "examples")
     port = free_port("udp")
-    r = subprocess.Popen([os.path.join(ex, "mcast_recv"), f"239.71.0.6:{port}", "lo", "3"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    procs.append(r)
-    time.sleep(0.3)
+    r = start_joined([os.path.join(ex, "mcast_recv"), f"239.71.0.6:{port}", "lo", "3"],
+                     ["239.71.0.6"])
     rc, _, err = run([os.path.join(ex, "mcast_send"), f"239.71.0.6:{port}", "lo", "3"])
     rrc, out, rerr = done(r, 10)
     check(rc == 0 and rrc == 0 and out.count("received from=127.0.0.1") == 3,
