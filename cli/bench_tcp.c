@@ -294,7 +294,7 @@ static uint64_t worker_due(const struct bench_worker *w, uint64_t s)
 
 /* Send request `due` on c now. False when c has BENCH_MAX_PIPE in flight: the schedule waits
  * (and the lag shows it). A closed connection skips its requests: they count as not sent. */
-static bool issue(struct bench_worker *w, struct conn *c, int ep, uint64_t due, uint64_t now)
+static bool issue(struct bench_worker *w, struct conn *c, int ep, uint64_t due)
 {
     if (c->fd < 0)
         return true;
@@ -304,14 +304,16 @@ static bool issue(struct bench_worker *w, struct conn *c, int ep, uint64_t due, 
         return false;
     }
     int i = (c->head + c->inflight) % BENCH_MAX_PIPE;
+    /* stamped here and counted after the send: the bookkeeping is not in the latency */
+    uint64_t sent = ticks_now_ns();
     c->ts[i] = due;
-    c->sent_at[i] = now;
+    c->sent_at[i] = sent;
     c->inflight++;
     c->queued += (uint64_t)w->run->o->size;
     c->asked |= due_measured(w->run, due);
-    record_send(w, due, now);
     if (c->connected && !flush_out(c))
         fail_conn(w, c, "send", errno);
+    record_send(w, due, sent);
     watch_out(c, ep);
     return true;
 }
@@ -348,7 +350,7 @@ static uint64_t issue_due(struct bench_worker *w, struct conn *cs, int ep, uint6
     uint64_t now = ticks_now_ns(), due;
     skip_warmup(w, s, now);
     while ((due = worker_due(w, *s)) < run->t_end && due <= now && now < run->t_stop) {
-        if (!issue(w, &cs[*s % (uint64_t)w->n], ep, due, now))
+        if (!issue(w, &cs[*s % (uint64_t)w->n], ep, due))
             return now + 1000000; /* a full pipeline: look again in 1 ms */
         ++*s;
     }
