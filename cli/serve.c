@@ -464,6 +464,10 @@ static void serve_operands(int rest, char **args, struct serve *s)
 static void serve_model_options(const struct serve *s)
 {
     sk_model m = s->o.model;
+    if (s->o.send_timeout_ms && m == SK_MODEL_EVENT)
+        cli_usage_error("--send-timeout is for the blocking models (--model iterative, thread, "
+                        "fork or pool); the event model never blocks on a client: use "
+                        "--idle-timeout");
     const char *only_event = s->o.loop_backend     ? "--backend"
                              : s->accept_given     ? "--accept"
                              : s->high_water_given ? "--high-water"
@@ -495,10 +499,6 @@ static void serve_parse(int argc, char **argv, struct serve *s)
     cli_tls_check(&s->tls);
     if (s->tls.on && s->o.type == SOCK_DGRAM)
         cli_usage_error("--tls needs a stream socket (not -u: DTLS is not supported)");
-    if (s->o.send_timeout_ms && s->o.model == SK_MODEL_EVENT)
-        cli_usage_error("--send-timeout is for the blocking models (--model iterative, thread, "
-                        "fork or pool); the event model never blocks on a client: use "
-                        "--idle-timeout");
     serve_model_options(s);
     serve_operands(argc - optind, argv + optind, s);
     cli_check_endpoint(s->endpoint, CLI_EP_PASSIVE,
