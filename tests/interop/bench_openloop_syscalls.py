@@ -38,8 +38,10 @@ try:
     check(n.get("recvfrom", 0) <= sends * 2.2,
           f"two recvs per request: {n.get('recvfrom')} for {sends} sends")
     check(n.get("fcntl", 0) < 10, f"the fd made blocking once: {n.get('fcntl', 0)} fcntl")
-    # read: the few of the program's start (files), no timerfd expiries
-    check(n.get("read", 0) < 50, f"no read per request: {n.get('read', 0)} reads")
+    # read: the few of the program's start (files; a sanitizer's runtime reads /proc too, 52 under
+    # TSan), no timerfd expiry read per request
+    check(n.get("read", 0) < sends // 4,
+          f"no read per request: {n.get('read', 0)} reads for {sends} sends")
     # sleeping waits (the next slot; the reply, when the blocking recv was not used): epoll_pwait2
     sleeps = n.get("epoll_pwait2", 0)
     check(sleeps <= sends * 3, f"sleeping waits per request: {sleeps / sends:.2f} ({n})")
