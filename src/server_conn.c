@@ -691,8 +691,14 @@ static void on_io(sk_loop *l, int fd, int events, void *arg)
     int read_on = SK_READABLE | (c->rd_wants_w ? SK_WRITABLE : 0);
     if ((events & flush_on) && pending(c) && !c->dead)
         flush(c);
-    if ((events & read_on) && wants_read(c))
+    if ((events & read_on) && wants_read(c)) {
         read_some(c);
+        /* a TLS write still waiting for input may have had it read by the read: the rest of a
+         * renegotiation it began (an on_data wrote while the handshake was under way), which no
+         * later wakeup would bring, so it is tried again now (once: still waiting, it says so) */
+        if (c->tls && c->wr_wants_r && pending(c) && !c->dead)
+            flush(c);
+    }
     /* a write that read records may have left decrypted bytes inside TLS: no wakeup says so */
     if (c->tls && !c->dead && wants_read(c) && !c->handshaking && tls_ops(c)->pending(c->tls))
         read_some(c);
