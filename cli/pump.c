@@ -222,9 +222,12 @@ static int pump_session(struct session *s, const struct nc_opts *o)
 
 int nc_pump_stream(int fd, sk_tls *tls, const struct nc_opts *o)
 {
-    struct session *s = calloc(1, sizeof *s); /* 128 KiB of buffers: the heap, not the stack */
-    if (!s)
-        cli_die(EXIT_RUNTIME, "out of memory");
+    /* 128 KiB of buffers: static, not the stack, nor the heap (a pump that ends the process from
+     * inside, cli_die or cli_fail_at, would leave a heap block valgrind calls lost); one pump a
+     * process (listen -k forks a process per client) */
+    static struct session storage;
+    struct session *s = &storage;
+    memset(s, 0, sizeof *s);
     s->fd = fd;
     s->tls = tls;
     s->stdin_open = s->netin_open = s->netout_open = s->stdout_open = true;
@@ -237,7 +240,6 @@ int nc_pump_stream(int fd, sk_tls *tls, const struct nc_opts *o)
     int rc = pump_session(s, o);
     if (tls && !s->failed)
         sk_tls_shutdown(tls, 1000); /* our close_notify: the peer sees a clean end, no truncation */
-    free(s);
     return rc;
 }
 
@@ -344,12 +346,10 @@ static int pump_datagrams(struct dgram_session *d, const struct nc_opts *o)
 
 int nc_pump_dgram(int fd, const struct nc_opts *o)
 {
-    struct dgram_session *d = calloc(1, sizeof *d);
-    if (!d)
-        cli_die(EXIT_RUNTIME, "out of memory");
+    static struct dgram_session storage; /* as nc_pump_stream's: 64 KiB, one pump a process */
+    struct dgram_session *d = &storage;
+    memset(d, 0, sizeof *d);
     d->fd = fd;
     d->stdin_open = true;
-    int rc = pump_datagrams(d, o);
-    free(d);
-    return rc;
+    return pump_datagrams(d, o);
 }
