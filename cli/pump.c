@@ -222,8 +222,8 @@ static int pump_session(struct session *s, const struct nc_opts *o)
 
 int nc_pump_stream(int fd, sk_tls *tls, const struct nc_opts *o)
 {
-    /* 128 KiB of buffers: static, not the stack, nor the heap (a pump that ends the process from
-     * inside, cli_die or cli_fail_at, would leave a heap block valgrind calls lost); one pump a
+    /* 128 KiB of buffers: static, not the stack, nor the heap (a process ended while it pumps,
+     * by SIGTERM or cli_die, left a heap block valgrind calls definitely lost); one pump a
      * process (listen -k forks a process per client) */
     static struct session storage;
     struct session *s = &storage;
