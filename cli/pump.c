@@ -223,8 +223,8 @@ static int pump_session(struct session *s, const struct nc_opts *o)
 int nc_pump_stream(int fd, sk_tls *tls, const struct nc_opts *o)
 {
     /* 128 KiB of buffers: static, not the stack, nor the heap (a process ended while it pumps,
-     * by SIGTERM or cli_die, left a heap block valgrind calls definitely lost); one pump a
-     * process (listen -k forks a process per client) */
+     * by SIGTERM or cli_die, left a heap block valgrind calls definitely lost); one pump at a
+     * time in a process (listen -k serves its clients one after another), each starting clean */
     static struct session storage;
     struct session *s = &storage;
     memset(s, 0, sizeof *s);
@@ -346,7 +346,7 @@ static int pump_datagrams(struct dgram_session *d, const struct nc_opts *o)
 
 int nc_pump_dgram(int fd, const struct nc_opts *o)
 {
-    static struct dgram_session storage; /* as nc_pump_stream's: 64 KiB, one pump a process */
+    static struct dgram_session storage; /* as nc_pump_stream's: 64 KiB, one pump at a time */
     struct dgram_session *d = &storage;
     memset(d, 0, sizeof *d);
     d->fd = fd;
