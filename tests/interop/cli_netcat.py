@@ -15,7 +15,7 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from sktest import BIN, check, finish, free_port, run, skip, wait_bound, wait_path  # noqa: E402
+from sktest import BIN, check, finish, free_port, memcheck, run, skip, wait_bound, wait_path  # noqa: E402
 
 for tool in ("nc", "socat"):
     if not shutil.which(tool):
@@ -819,15 +819,9 @@ def under_valgrind():
     the datagram pump's buffer was a heap block that this left lost: 65,680 bytes definitely lost,
     one report per process); connect -u to a port nobody receives on (exit 1 on the ICMP refusal);
     listen whose client sends 1 MiB and leaves (the stream pump's normal end)."""
-    libs = run(["ldd", BIN])[1]
-    if b"libasan" in libs or b"libtsan" in libs:
-        print("note: a sanitized build; the valgrind cases are left out")
+    vg = memcheck()
+    if not vg:
         return
-    if not shutil.which("valgrind"):
-        check(False, "valgrind installed (scripts/deps.sh test installs it)")
-        return
-    vg = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
-          "--errors-for-leak-kinds=definite,indirect"]
 
     def memcheck_said(err):  # with -q valgrind writes only what it found, each line "==PID=="
         return [line for line in err.splitlines() if re.match(r"==\d+==", line)][:6]
@@ -889,6 +883,7 @@ def under_valgrind():
     check(got == MID and srv.returncode == 0,
           f"valgrind: listen takes 1 MiB and ends with the client, memcheck found nothing "
           f"(exit {srv.returncode}, {len(got)} bytes)")
+
 
 try:
     tcp_transfers()

@@ -7,14 +7,13 @@ and no leak; --backend is refused for the blocking models and for a bad name."""
 import hashlib
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from sktest import (BIN, HELPERS, check, finish, kill_started, relay, run, serve, stop,  # noqa: E402
-                    stop_counts)
+from sktest import (BIN, HELPERS, check, finish, kill_started, memcheck, relay, run, serve,  # noqa: E402
+                    stop, stop_counts)
 
 NO_URING = os.path.join(HELPERS, "no_uring")
 REFUSED = "backend epoll (io_uring refused: Operation not permitted)"
@@ -119,14 +118,8 @@ def main():
     # valgrind: io_uring is not used (a loop waiting in io_uring_enter would stop the other loop
     # and SIGTERM: this hung before), and the epoll server is clean under memcheck. A sanitized
     # build (ASan, TSan) cannot run under valgrind: left out there.
-    libs = run(["ldd", BIN])[1]
-    if b"libasan" in libs or b"libtsan" in libs:
-        print("note: a sanitized build; the valgrind case is left out")
-    elif not shutil.which("valgrind"):
-        check(False, "valgrind installed (scripts/deps.sh test installs it)")
-    else:
-        vg = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
-              "--errors-for-leak-kinds=definite,indirect"]
+    vg = memcheck()
+    if vg:
         serve_check(vg, ["--backend", "io_uring", "--workers", "2", "echo", "127.0.0.1:0"],
                     re.escape("backend epoll (io_uring not used under valgrind: its io_uring "
                               "waits stop the other threads)"), "under valgrind", env, wait=60.0)

@@ -125,6 +125,22 @@ def run(args, input=b"", timeout=30):
     return p.returncode, p.stdout, p.stderr.decode(errors="replace")
 
 
+def memcheck():
+    """valgrind memcheck as a command prefix (an error, a definite or an indirect leak: exit 99),
+    or None where it cannot run: a sanitized build (ASan, TSan; a note says so). valgrind missing
+    is a failed check: the test dependencies (scripts/deps.sh test) install it."""
+    import shutil
+    libs = run(["ldd", BIN])[1]
+    if b"libasan" in libs or b"libtsan" in libs:
+        print("note: a sanitized build; the valgrind cases are left out")
+        return None
+    if not shutil.which("valgrind"):
+        check(False, "valgrind installed (scripts/deps.sh test installs it)")
+        return None
+    return ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+            "--errors-for-leak-kinds=definite,indirect"]
+
+
 started = []  # every process serve() started: kill_started() ends those still running
 
 
